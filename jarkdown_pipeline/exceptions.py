@@ -1,0 +1,50 @@
+"""The error hierarchy of the Jira layer (the seed's, with status and Jira's messages carried)."""
+
+from typing import Any
+
+
+class JarkdownError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class ConfigurationError(JarkdownError):
+    """A setting is missing or malformed; the message names it."""
+
+
+class JiraApiError(JarkdownError):
+    """Jira answered with an error status, or could not be reached.
+
+    ``status_code`` is None when no HTTP answer came (connection refused, timeout).
+    ``error_messages`` holds Jira's ``errorMessages`` plus ``errors`` values, when it sent any.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        status_code: int | None = None,
+        response: Any = None,
+        error_messages: list[str] | None = None,
+        url: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.response = response
+        self.error_messages = list(error_messages or [])
+        self.url = url
+
+
+class AuthenticationError(JiraApiError):
+    """Jira rejected the credentials (401), or treated them as anonymous."""
+
+
+class IssueNotFoundError(JiraApiError):
+    """The issue does not exist or the user may not see it (404)."""
+
+
+class AttachmentDownloadError(JarkdownError):
+    """An attachment could not be downloaded completely."""
+
+    def __init__(self, message: str, filename: str | None = None, cause: BaseException | None = None) -> None:
+        super().__init__(message)
+        self.filename = filename
+        self.cause = cause
