@@ -42,9 +42,23 @@ class IssueNotFoundError(JiraApiError):
 
 
 class AttachmentDownloadError(JarkdownError):
-    """An attachment could not be downloaded completely."""
+    """An attachment could not be downloaded completely.
 
-    def __init__(self, message: str, filename: str | None = None, cause: BaseException | None = None) -> None:
+    From ``download_all_attachments``: ``failures`` maps attachment id to its error and
+    ``completed`` holds the result dicts of the attachments that did download.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        filename: str | None = None,
+        cause: BaseException | None = None,
+        *,
+        failures: dict[str, BaseException] | None = None,
+        completed: list[dict[str, Any]] | None = None,
+    ) -> None:
         super().__init__(message)
         self.filename = filename
         self.cause = cause
+        self.failures = dict(failures or {})
+        self.completed = list(completed or [])

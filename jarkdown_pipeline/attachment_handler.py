@@ -1,0 +1,226 @@
+"""Attachment downloads: streamed, atomic, skipped when already present, under safe local names.
+
+- The local name is a pure function of the issue's attachment list (``local_attachment_names``),
+  never of what happens to be on disk, so a second run finds the same files and downloads nothing.
+- Bytes go in 8 KiB chunks to a temporary file in the target folder, which replaces the final name
+  only when the length matches ``Content-Length`` and Jira's ``size``: no partial file is ever
+  visible under the final name, and a failed download leaves nothing behind.
+"""
+
+import asyncio
+import logging
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pathvalidate import sanitize_filename
+from yarl import URL
+
+from jarkdown_pipeline.exceptions import AttachmentDownloadError, JarkdownError
+
+__all__ = ["AttachmentHandler", "attachment_id", "local_attachment_names", "safe_filename"]
+
+logger = logging.getLogger(__name__)
+
+# Leaves room for a "-<id>" suffix and the temp-file decoration within the usual 255-byte limit.
+MAX_NAME_BYTES = 180
+TEMP_SUFFIX = ".part"
+
+
+def attachment_id(attachment: Mapping[str, Any]) -> str:
+    """The attachment's id; older payloads without one fall back to the content URL's last segment."""
+    if attachment.get("id") not in (None, ""):
+        return str(attachment["id"])
+    content = attachment.get("content")
+    if content:
+        last = URL(str(content)).path.rstrip("/").rsplit("/", 1)[-1]
+        if last:
+            return last
+    filename = attachment.get("filename")
+    if filename:
+        return f"name:{filename}"
+    raise AttachmentDownloadError("attachment has neither an id, a content URL nor a filename", filename=None)
+
+
+def _truncate_utf8(text: str, max_bytes: int) -> str:
+    while len(text.encode("utf-8")) > max_bytes:
+        text = text[:-1]
+    return text
+
+
+def safe_filename(original: str, fallback: str) -> str:
+    """A name that stays inside its folder on every platform.
+
+    Path separators become ``_`` (``a/b.png`` -> ``a_b.png``), ``.``/``..`` parts and leading dots
+    are dropped (``../../x.txt`` -> ``x.txt``), control characters removed, Windows-reserved names
+    (``CON``, ``NUL.txt``) altered; ``fallback`` when nothing usable is left.
+    """
+    parts = [p for p in str(original).replace("\\", "/").split("/") if p not in ("", ".", "..")]
+    name = "_".join(parts)
+    name = sanitize_filename(name, replacement_text="_", platform="universal")
+    name = name.lstrip(". ").rstrip(". ")
+    if name:
+        stem, dot, ext = name.rpartition(".")
+        if dot and stem and len(ext.encode("utf-8")) <= 16:
+            name = _truncate_utf8(stem, MAX_NAME_BYTES - len(ext.encode("utf-8")) - 1).rstrip(". ") + "." + ext
+        else:
+            name = _truncate_utf8(name, MAX_NAME_BYTES).rstrip(". ")
+        # Truncation may expose a reserved name or trailing dot again: sanitise once more.
+        name = sanitize_filename(name, replacement_text="_", platform="universal").lstrip(". ")
+    return name or sanitize_filename(fallback, replacement_text="_", platform="universal")
+
+
+def _sort_key(attachment_key: str) -> tuple[int, int, str]:
+    # Jira ids grow over time: the oldest attachment keeps the plain name when names clash.
+    return (0, int(attachment_key), "") if attachment_key.isdigit() else (1, 0, attachment_key)
+
+
+def local_attachment_names(attachments: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """``{attachment id: local file name}``: safe, unique in the issue (case-insensitively), deterministic.
+
+    When names clash, the attachment with the smallest id keeps the plain name and the others get
+    ``<stem>-<id><ext>``, so adding an attachment never renames the ones already downloaded.
+    """
+    entries = []
+    for attachment in attachments:
+        key = attachment_id(attachment)
+        entries.append((key, safe_filename(str(attachment.get("filename") or ""), f"attachment-{key}")))
+    entries.sort(key=lambda entry: _sort_key(entry[0]))
+
+    names: dict[str, str] = {}
+    taken: set[str] = set()
+    for key, base in entries:
+        if key in names:
+            continue
+        candidate = base
+        if candidate.casefold() in taken:
+            stem, dot, ext = base.rpartition(".")
+            if not dot or not stem:
+                stem, ext = base, ""
+            suffix = safe_filename(key, "x")
+            candidate = f"{stem}-{suffix}{'.' + ext if ext else ''}"
+            counter = 2
+            while candidate.casefold() in taken:
+                candidate = f"{stem}-{suffix}-{counter}{'.' + ext if ext else ''}"
+                counter += 1
+        taken.add(candidate.casefold())
+        names[key] = candidate
+    return names
+
+
+def _format_size(size: int | float | None) -> str:
+    """Human-readable size: ``1536`` -> ``1.5 KB``."""
+    if size is None:
+        return "unknown size"
+    size = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024:
+            return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TB"
+
+
+class AttachmentHandler:
+    """Downloads an issue's attachments through a ``JiraApiClient`` (which must be open)."""
+
+    def __init__(self, client: Any, max_concurrent_downloads: int = 3) -> None:
+        if max_concurrent_downloads < 1:
+            raise ValueError("max_concurrent_downloads must be at least 1")
+        self.client = client
+        self.api_client = client  # the seed's attribute name
+        self.max_concurrent_downloads = max_concurrent_downloads
+        self._limit: asyncio.Semaphore | None = None
+
+    _format_size = staticmethod(_format_size)
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        if self._limit is None:
+            self._limit = asyncio.Semaphore(self.max_concurrent_downloads)
+        return self._limit
+
+    async def download_attachment(
+        self, attachment: Mapping[str, Any], output_dir: str | os.PathLike, local_name: str | None = None
+    ) -> dict[str, Any]:
+        """Download one attachment into ``output_dir`` (skipped if already there with the right size)."""
+        key = attachment_id(attachment)
+        original = str(attachment.get("filename") or "")
+        name = local_name if local_name is not None else local_attachment_names([attachment])[key]
+        folder = Path(output_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / name
+        if name in ("", ".", "..") or path.resolve().parent != folder.resolve():
+            raise AttachmentDownloadError(f"local name {name!r} would leave {folder}", filename=original)
+
+        size = attachment.get("size")
+        expected_size = int(size) if isinstance(size, (int, float)) and size >= 0 else None
+        info = {
+            "attachment_id": key,
+            "filename": name,
+            "original_filename": original,
+            "mime_type": attachment.get("mimeType") or "application/octet-stream",
+            "size": expected_size,
+            "path": str(path),
+            "status": "skipped",
+            "bytes_downloaded": 0,
+        }
+        if expected_size is not None and path.is_file() and path.stat().st_size == expected_size:
+            logger.debug("Attachment %s already present as %s", key, path)
+            return info
+
+        content_url = attachment.get("content")
+        if not content_url:
+            raise AttachmentDownloadError(f"attachment {original!r} (id {key}) has no content URL", filename=original)
+
+        async with self._semaphore():
+            handle, temp_name = tempfile.mkstemp(dir=folder, prefix=f".{name[:60]}.", suffix=TEMP_SUFFIX)
+            os.close(handle)
+            try:
+                written = await self.client.download_to_file(content_url, temp_name, expected_size=expected_size)
+                os.replace(temp_name, path)
+            except BaseException as error:
+                try:
+                    os.unlink(temp_name)
+                except FileNotFoundError:
+                    pass
+                if isinstance(error, JarkdownError) and not isinstance(error, AttachmentDownloadError):
+                    raise AttachmentDownloadError(
+                        f"could not download attachment {original!r} (id {key}): {error}", filename=original, cause=error
+                    ) from error
+                raise
+        logger.info("Downloaded attachment %s (%s) to %s", original, _format_size(written), path)
+        info.update(status="downloaded", bytes_downloaded=written, size=expected_size if expected_size is not None else written)
+        return info
+
+    async def download_all_attachments(
+        self, attachments: Iterable[Mapping[str, Any]], output_dir: str | os.PathLike
+    ) -> list[dict[str, Any]]:
+        """Download an issue's attachments concurrently (bounded); results in the given order.
+
+        Every attachment is attempted; if any failed, ``AttachmentDownloadError`` lists them all and
+        carries the successful results in ``.completed`` and the errors in ``.failures``.
+        """
+        attachments = list(attachments)
+        names = local_attachment_names(attachments)
+        outcomes = await asyncio.gather(
+            *(self.download_attachment(a, output_dir, names[attachment_id(a)]) for a in attachments),
+            return_exceptions=True,
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
+                raise outcome  # cancellation and the like are not download failures
+        failures = {
+            attachment_id(a): outcome for a, outcome in zip(attachments, outcomes) if isinstance(outcome, Exception)
+        }
+        completed = [outcome for outcome in outcomes if not isinstance(outcome, BaseException)]
+        if failures:
+            listing = "; ".join(f"{key}: {error}" for key, error in failures.items())
+            raise AttachmentDownloadError(
+                f"{len(failures)} of {len(attachments)} attachments failed to download: {listing}",
+                filename=None,
+                cause=next(iter(failures.values())),
+                failures=failures,
+                completed=completed,
+            )
+        return completed

@@ -1,0 +1,650 @@
+"""Async Jira REST v3 client: one aiohttp session, retries, pagination, bulk fetch, downloads.
+
+Design notes (why, not what):
+- One ``aiohttp.ClientSession`` per ``async with``, opened only in ``__aenter__``.
+- The ``Authorization`` header is built per request and only for the Jira base URL's origin;
+  redirects are followed by hand, so a 303 to Jira's media host (token in its URL) never gets
+  the credentials. Cookies are not kept at all (``DummyCookieJar``): loopback hosts on two ports
+  share a cookie domain, and the client needs no session cookie.
+- Jira Cloud answers a wrong email/token as *anonymous* (404s, empty searches); only ``/myself``
+  says 401. The credentials are therefore checked on open, so a bad token can never look like an
+  empty project.
+- Every call, downloads included, goes through the same tenacity loop driven by ``RetryPolicy``.
+- Secrets never reach messages, logs or reprs; URLs in them are shown without their query string
+  (media URLs carry a token there).
+"""
+
+import asyncio
+import base64
+import json
+import logging
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiohttp
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from yarl import URL
+
+from jarkdown_pipeline._retry import (
+    IncompleteDownload,
+    RetryableStatus,
+    RetryAfterOrBackoff,
+    RetryPolicy,
+    is_retryable,
+    parse_retry_after,
+)
+from jarkdown_pipeline.exceptions import (
+    AuthenticationError,
+    ConfigurationError,
+    IssueNotFoundError,
+    JiraApiError,
+)
+
+__all__ = ["BulkFetchResult", "ClientStats", "JiraApiClient", "RetryPolicy"]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+BULK_FETCH_MAX_ISSUES = 100  # Jira Cloud's limit per POST /issue/bulkfetch
+DOWNLOAD_CHUNK_SIZE = 8192
+# An error body is only read for its message; a runaway HTML page must not be held whole.
+MAX_ERROR_BODY_BYTES = 64 * 1024
+
+
+@dataclass
+class ClientStats:
+    """Counters the pipeline reports as metadata.
+
+    ``requests`` counts HTTP requests sent (retries and redirect hops included); ``retries`` the
+    retried attempts; ``bytes_downloaded`` attachment bytes received (a restarted download counts
+    again); ``peak_in_flight`` the most calls running at once (from sending until the body is
+    read; for a response handed to the caller, until its headers arrived).
+    """
+
+    requests: int = 0
+    retries: int = 0
+    bytes_downloaded: int = 0
+    peak_in_flight: int = 0
+    in_flight: int = field(default=0, repr=False)
+
+    def as_dict(self) -> dict[str, int]:
+        data = asdict(self)
+        data.pop("in_flight")
+        return data
+
+
+@dataclass
+class BulkFetchResult:
+    """Complete issues in the order asked for, and ``{key or id: reason}`` for those Jira did not return."""
+
+    issues: list[dict[str, Any]]
+    errors: dict[str, str]
+
+
+def normalise_base_url(base_url_or_domain: str) -> URL:
+    """``acme.atlassian.net`` -> ``https://acme.atlassian.net``; full URLs kept (minus a trailing slash)."""
+    text = (base_url_or_domain or "").strip()
+    if not text:
+        raise ConfigurationError("Jira base URL or domain is empty (e.g. 'acme.atlassian.net')")
+    if "://" not in text:
+        text = f"https://{text}"
+    try:
+        url = URL(text)
+    except ValueError as error:
+        raise ConfigurationError(f"Jira base URL {base_url_or_domain!r} is not a valid URL: {error}") from None
+    if url.scheme not in ("http", "https"):
+        raise ConfigurationError(f"Jira base URL {base_url_or_domain!r} must use http or https")
+    if not url.host or any(ch.isspace() for ch in text):
+        raise ConfigurationError(f"Jira base URL {base_url_or_domain!r} has no valid host name")
+    if url.user or url.password:
+        raise ConfigurationError("Jira base URL must not contain credentials; pass email and api_token instead")
+    if url.query_string or url.fragment:
+        raise ConfigurationError(f"Jira base URL {base_url_or_domain!r} must not have a query or fragment")
+    return url.with_path(url.path.rstrip("/"))
+
+
+def _origin(url: URL) -> tuple[str, str, int | None]:
+    return (url.scheme.lower(), (url.host or "").lower(), url.port)
+
+
+def _without_query(url: URL | str) -> str:
+    """A URL safe to show: Jira's media URLs carry a token in the query."""
+    url = URL(str(url)) if not isinstance(url, URL) else url
+    return str(url.with_query(None).with_fragment(None))
+
+
+def _jira_error_messages(body: object) -> list[str]:
+    """Jira's ``errorMessages`` plus ``errors`` (field -> message) from an error body."""
+    if not isinstance(body, dict):
+        return []
+    messages = [str(m) for m in body.get("errorMessages") or [] if m]
+    errors = body.get("errors")
+    if isinstance(errors, dict):
+        messages.extend(f"{name}: {text}" for name, text in errors.items())
+    if not messages and isinstance(body.get("message"), str):
+        messages.append(body["message"])
+    return messages
+
+
+class JiraApiClient:
+    """Async client for Jira Cloud REST v3. Use it as ``async with JiraApiClient(...) as client``."""
+
+    def __init__(
+        self,
+        base_url_or_domain: str,
+        email: str | None = None,
+        api_token: str | None = None,
+        *,
+        personal_access_token: str | None = None,
+        max_connections_per_host: int = 5,
+        retry_policy: RetryPolicy | None = None,
+        connect_timeout: float = 15.0,
+        read_timeout: float = 60.0,
+        max_redirects: int = 5,
+        bulk_fetch_concurrency: int = 3,
+        page_size: int = 100,
+        verify_credentials: bool = True,
+        api_version: str = "3",
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    ) -> None:
+        self.base_url = normalise_base_url(base_url_or_domain)
+        self.domain = self.base_url.host
+        self.api_base = self.base_url / "rest" / "api" / str(api_version)
+        self._authorization = self._build_authorization(email, api_token, personal_access_token)
+        self.auth_kind = "bearer" if personal_access_token else "basic"
+        self.email = email
+        if max_connections_per_host < 1:
+            raise ConfigurationError("max_connections_per_host must be at least 1")
+        if not 1 <= page_size <= 5000:
+            raise ConfigurationError(f"page_size must be between 1 and 5000, got {page_size}")
+        self.max_connections_per_host = max_connections_per_host
+        self.retry_policy = retry_policy or RetryPolicy()
+        self.timeout = aiohttp.ClientTimeout(
+            total=None,  # never cut a long attachment stream as a whole ...
+            connect=connect_timeout,
+            sock_connect=connect_timeout,
+            sock_read=read_timeout,  # ... but do cut one that stalls
+        )
+        self.max_redirects = max_redirects
+        self.bulk_fetch_concurrency = max(1, bulk_fetch_concurrency)
+        self.page_size = page_size
+        self.verify_credentials = verify_credentials
+        self.stats = ClientStats()
+        self.session: aiohttp.ClientSession | None = None
+        self._sleep = sleep
+        self._myself: dict[str, Any] | None = None
+        self._myself_lock: asyncio.Lock | None = None
+
+    @staticmethod
+    def _build_authorization(email: str | None, api_token: str | None, personal_access_token: str | None) -> str:
+        if personal_access_token:
+            if email or api_token:
+                raise ConfigurationError(
+                    "give either email and api_token (Jira Cloud) or personal_access_token (Data Center), not both"
+                )
+            return f"Bearer {personal_access_token}"
+        if email and api_token:
+            basic = base64.b64encode(f"{email}:{api_token}".encode()).decode("ascii")
+            return f"Basic {basic}"
+        if email and not api_token:
+            raise ConfigurationError("Jira api_token is missing (an email was given)")
+        if api_token and not email:
+            raise ConfigurationError("Jira email is missing (an api_token was given)")
+        raise ConfigurationError(
+            "Jira credentials are missing: give email and api_token (Jira Cloud) or personal_access_token"
+        )
+
+    def __repr__(self) -> str:
+        state = "open" if self.session is not None and not self.session.closed else "closed"
+        return f"JiraApiClient(base_url={str(self.base_url)!r}, auth={self.auth_kind!r}, {state})"
+
+    # ---------------------------------------------------------------- lifecycle
+
+    async def __aenter__(self) -> "JiraApiClient":
+        if self.session is not None:
+            raise RuntimeError("JiraApiClient is already open; use one `async with` at a time")
+        self.session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit_per_host=self.max_connections_per_host),
+            headers={"Accept": "application/json", "User-Agent": "jarkdown-pipeline"},
+            timeout=self.timeout,
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
+        self._myself_lock = asyncio.Lock()
+        try:
+            if self.verify_credentials:
+                await self.myself()
+        except BaseException:
+            await self._close()
+            raise
+        return self
+
+    async def __aexit__(self, exc_type, exc, tb) -> None:
+        await self._close()
+
+    async def _close(self) -> None:
+        session, self.session = self.session, None
+        if session is not None:
+            await session.close()
+            # Lets SSL transports finish closing before the loop moves on (aiohttp docs' advice).
+            await asyncio.sleep(0.250)
+
+    def _require_session(self) -> aiohttp.ClientSession:
+        if self.session is None or self.session.closed:
+            raise RuntimeError("JiraApiClient is not open: use `async with JiraApiClient(...) as client:`")
+        return self.session
+
+    # ---------------------------------------------------------------- public calls
+
+    async def myself(self) -> dict[str, Any]:
+        """The authenticated user (``accountId``, ``timeZone``...); fetched once, then cached."""
+        self._require_session()
+        assert self._myself_lock is not None
+        async with self._myself_lock:
+            if self._myself is None:
+                try:
+                    self._myself = await self._request_json("GET", self.api_base / "myself")
+                except AuthenticationError as error:
+                    raise AuthenticationError(
+                        f"Jira authentication failed (HTTP {error.status_code}) for {self.base_url}: "
+                        f"check the {'personal access token' if self.auth_kind == 'bearer' else 'email and API token'}",
+                        status_code=error.status_code,
+                        response=error.response,
+                        error_messages=error.error_messages,
+                        url=error.url,
+                    ) from None
+            return self._myself
+
+    async def fetch_fields(self) -> list[dict[str, Any]]:
+        """All field definitions (``GET /field``): id, name, custom, schema."""
+        fields = await self._request_json("GET", self.api_base / "field")
+        if not isinstance(fields, list):
+            raise JiraApiError(f"Jira returned {type(fields).__name__} for /field, expected a list", status_code=200)
+        return fields
+
+    async def fetch_issue(
+        self, issue_key: str, *, fields: str = "*all", expand: str = "renderedFields"
+    ) -> dict[str, Any]:
+        """One issue, complete: truncated inline comments and worklogs are paged to the end."""
+        issue = await self._request_json(
+            "GET",
+            self._issue_url(issue_key),
+            params={"fields": fields, "expand": expand},
+            issue_key=issue_key,
+        )
+        return await self.complete_issue(issue)
+
+    async def search_jql(
+        self,
+        jql: str,
+        *,
+        fields: Sequence[str] = ("id", "key"),
+        page_size: int | None = None,
+        expand: str | None = None,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Yield every issue matching ``jql`` (POST /search/jql, paged with ``nextPageToken``)."""
+        body: dict[str, Any] = {"jql": jql, "fields": list(fields), "maxResults": page_size or self.page_size}
+        if expand:
+            body["expand"] = expand
+        seen_tokens: set[str] = set()
+        while True:
+            page = await self._request_json("POST", self.api_base / "search" / "jql", json_body=body)
+            if not isinstance(page, dict):
+                raise JiraApiError("Jira returned a malformed search page (not an object)", status_code=200)
+            for issue in page.get("issues") or []:
+                yield issue
+            token = page.get("nextPageToken")
+            if page.get("isLast", not token) or not token:
+                return
+            if token in seen_tokens:
+                raise JiraApiError("Jira repeated a search nextPageToken; stopping instead of looping", status_code=200)
+            seen_tokens.add(token)
+            body["nextPageToken"] = token
+
+    async def bulk_fetch_issues(
+        self,
+        issue_keys: Iterable[str],
+        *,
+        fields: Sequence[str] = ("*all",),
+        expand: Sequence[str] = ("renderedFields",),
+    ) -> BulkFetchResult:
+        """Complete issues for ``issue_keys``, 100 per request, a few requests at a time.
+
+        Issues Jira cannot return are reported in ``errors`` (never raised, never dropped silently):
+        its ``issueErrors`` (keyed by the id Jira names), and keys it did not return at all.
+        """
+        keys = list(dict.fromkeys(str(k) for k in issue_keys))
+        chunks = [keys[i : i + BULK_FETCH_MAX_ISSUES] for i in range(0, len(keys), BULK_FETCH_MAX_ISSUES)]
+        limit = asyncio.Semaphore(self.bulk_fetch_concurrency)
+
+        async def fetch_chunk(chunk: list[str]) -> dict[str, Any]:
+            async with limit:
+                body = {"issueIdsOrKeys": chunk, "fields": list(fields), "expand": list(expand)}
+                page = await self._request_json("POST", self.api_base / "issue" / "bulkfetch", json_body=body)
+                if not isinstance(page, dict):
+                    raise JiraApiError("Jira returned a malformed bulkfetch answer (not an object)", status_code=200)
+                return page
+
+        pages = await asyncio.gather(*(fetch_chunk(c) for c in chunks))
+
+        by_key_or_id: dict[str, dict[str, Any]] = {}
+        extra: list[dict[str, Any]] = []
+        errors: dict[str, str] = {}
+        for page in pages:
+            for issue in page.get("issues") or []:
+                by_key_or_id[str(issue.get("key"))] = issue
+                by_key_or_id[str(issue.get("id"))] = issue
+                extra.append(issue)
+            for issue_error in page.get("issueErrors") or []:
+                errors[str(issue_error.get("id"))] = str(issue_error.get("errorMessage") or "unknown error")
+
+        ordered: list[dict[str, Any]] = []
+        placed: set[int] = set()
+        for key in keys:
+            issue = by_key_or_id.get(key)
+            if issue is not None and id(issue) not in placed:
+                ordered.append(issue)
+                placed.add(id(issue))
+            elif issue is None and key not in errors:
+                errors[key] = "not returned by Jira (deleted, moved, or not visible to this user)"
+        # Issues returned under another key (moved) are kept, after the ones asked for by name.
+        for issue in extra:
+            if id(issue) not in placed:
+                ordered.append(issue)
+                placed.add(id(issue))
+
+        complete_limit = asyncio.Semaphore(self.bulk_fetch_concurrency)
+
+        async def complete(issue: dict[str, Any]) -> dict[str, Any]:
+            async with complete_limit:
+                return await self.complete_issue(issue)
+
+        completed = await asyncio.gather(*(complete(issue) for issue in ordered))
+        return BulkFetchResult(issues=list(completed), errors=errors)
+
+    async def complete_issue(self, issue: dict[str, Any]) -> dict[str, Any]:
+        """Page an issue's truncated inline comments and worklogs to the end (in place, and returned)."""
+        fields = issue.get("fields") or {}
+        key = str(issue.get("key") or issue.get("id"))
+        comment = fields.get("comment")
+        if isinstance(comment, dict) and self._truncated(comment, "comments"):
+            comments = await self._page_all(key, "comment", "comments", params={"expand": "renderedBody"})
+            fields["comment"] = {"comments": comments, "maxResults": len(comments), "total": len(comments), "startAt": 0}
+            rendered = (issue.get("renderedFields") or {}).get("comment")
+            if isinstance(rendered, dict):
+                rendered_comments = [{**c, "body": c.get("renderedBody", c.get("body"))} for c in comments]
+                issue["renderedFields"]["comment"] = {**fields["comment"], "comments": rendered_comments}
+        worklog = fields.get("worklog")
+        if isinstance(worklog, dict) and self._truncated(worklog, "worklogs"):
+            worklogs = await self._page_all(key, "worklog", "worklogs")
+            fields["worklog"] = {"worklogs": worklogs, "maxResults": len(worklogs), "total": len(worklogs), "startAt": 0}
+        return issue
+
+    async def download_attachment_stream(self, content_url: str) -> aiohttp.ClientResponse:
+        """Open an attachment's content (redirects followed without credentials off Jira's origin).
+
+        Returns the open 200 response; the caller reads it and must release it
+        (``async with await client.download_attachment_stream(url) as response:``).
+        """
+
+        async def attempt() -> aiohttp.ClientResponse:
+            self._enter_flight()
+            try:
+                response = await self._send("GET", URL(content_url, encoded=True), accept="*/*")
+                await self._raise_for_status(response, "GET", content_url)
+                return response
+            finally:
+                self._leave_flight()
+
+        return await self._with_retries("GET", content_url, attempt)
+
+    async def download_to_file(self, content_url: str, destination: str | os.PathLike, *, expected_size: int | None = None) -> int:
+        """Stream an attachment into ``destination`` (truncated first) in 8 KiB chunks; returns its size.
+
+        A cut or short stream is retried from the start; the written length must match
+        ``Content-Length`` and ``expected_size`` (Jira's ``size``) when known.
+        """
+        destination = Path(destination)
+
+        async def attempt() -> int:
+            self._enter_flight()
+            try:
+                response = await self._send("GET", URL(content_url, encoded=True), accept="*/*")
+                try:
+                    await self._raise_for_status(response, "GET", content_url)
+                    announced = response.content_length
+                    if announced is not None and expected_size is not None and announced != expected_size:
+                        raise JiraApiError(
+                            f"attachment at {_without_query(content_url)} announces {announced} bytes "
+                            f"but Jira lists its size as {expected_size}",
+                            status_code=response.status,
+                            url=_without_query(content_url),
+                        )
+                    written = 0
+                    with open(destination, "wb") as sink:
+                        while chunk := await response.content.read(DOWNLOAD_CHUNK_SIZE):
+                            sink.write(chunk)
+                            written += len(chunk)
+                            self.stats.bytes_downloaded += len(chunk)
+                        sink.flush()
+                        os.fsync(sink.fileno())
+                finally:
+                    response.release()
+                wanted = announced if announced is not None else expected_size
+                if wanted is not None and written != wanted:
+                    raise IncompleteDownload(f"received {written} of {wanted} bytes")
+                return written
+            finally:
+                self._leave_flight()
+
+        return await self._with_retries("GET", content_url, attempt)
+
+    # ---------------------------------------------------------------- internals: paging
+
+    @staticmethod
+    def _truncated(container: dict[str, Any], items_name: str) -> bool:
+        items = container.get(items_name) or []
+        total = container.get("total")
+        return isinstance(total, int) and total > len(items)
+
+    async def _page_all(
+        self, issue_key: str, resource: str, items_name: str, *, params: dict[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        """All items of ``/issue/{key}/{resource}`` (startAt/maxResults/total paging), without duplicates."""
+        url = self._issue_url(issue_key) / resource
+        items: list[dict[str, Any]] = []
+        seen_ids: set[str] = set()
+        start_at = 0
+        while True:
+            page = await self._request_json(
+                "GET",
+                url,
+                params={**(params or {}), "startAt": str(start_at), "maxResults": str(self.page_size)},
+                issue_key=issue_key,
+            )
+            batch = page.get(items_name) or [] if isinstance(page, dict) else []
+            for item in batch:
+                item_id = str(item.get("id", id(item)))
+                if item_id not in seen_ids:
+                    seen_ids.add(item_id)
+                    items.append(item)
+            start_at += len(batch)
+            total = page.get("total") if isinstance(page, dict) else None
+            if not batch or not isinstance(total, int) or start_at >= total:
+                return items
+
+    def _issue_url(self, issue_key: str) -> URL:
+        key = str(issue_key).strip()
+        if not key or "/" in key:
+            raise ValueError(f"not an issue key or id: {issue_key!r}")
+        return self.api_base / "issue" / key
+
+    # ---------------------------------------------------------------- internals: HTTP
+
+    def _scrub(self, text: str, url: URL | str) -> str:
+        """Remove what must never be shown: the Authorization value and a URL's query (media tokens)."""
+        query = URL(str(url)).raw_query_string
+        if query:
+            text = text.replace(query, "<redacted>")
+        return text.replace(self._authorization, "<redacted>")
+
+    def _enter_flight(self) -> None:
+        self.stats.in_flight += 1
+        self.stats.peak_in_flight = max(self.stats.peak_in_flight, self.stats.in_flight)
+
+    def _leave_flight(self) -> None:
+        self.stats.in_flight -= 1
+
+    def _headers_for(self, url: URL, accept: str | None) -> dict[str, str]:
+        headers = {"Accept": accept} if accept else {}
+        if _origin(url) == _origin(self.base_url):
+            headers["Authorization"] = self._authorization
+        return headers
+
+    async def _send(
+        self,
+        method: str,
+        url: URL,
+        *,
+        params: dict[str, str] | None = None,
+        json_body: Any = None,
+        accept: str | None = None,
+    ) -> aiohttp.ClientResponse:
+        """One request, following redirects by hand so credentials stay on Jira's origin."""
+        session = self._require_session()
+        if params:
+            url = url.update_query(params)
+        for _hop in range(self.max_redirects + 1):
+            self.stats.requests += 1
+            response = await session.request(
+                method,
+                url,
+                json=json_body,
+                headers=self._headers_for(url, accept),
+                allow_redirects=False,
+            )
+            location = response.headers.get("Location")
+            if response.status not in REDIRECT_STATUSES or not location:
+                return response
+            response.release()
+            url = response.url.join(URL(location, encoded=True))
+            if response.status == 303 or (response.status in (301, 302) and method != "HEAD"):
+                method, json_body = "GET", None
+        raise JiraApiError(
+            f"too many redirects (more than {self.max_redirects}) from {_without_query(url)}", url=_without_query(url)
+        )
+
+    async def _raise_for_status(
+        self, response: aiohttp.ClientResponse, method: str, url: URL | str, issue_key: str | None = None
+    ) -> None:
+        """Map an error status to a typed error (releasing the response); leave 2xx open."""
+        status = response.status
+        if status < 400:
+            return
+        try:
+            raw = await response.content.read(MAX_ERROR_BODY_BYTES)
+        except (aiohttp.ClientError, asyncio.TimeoutError):
+            raw = b""
+        finally:
+            response.release()
+        try:
+            body: Any = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw.decode("utf-8", "replace")[:500]
+        messages = _jira_error_messages(body)
+        if status in self.retry_policy.retry_statuses:
+            raise RetryableStatus(status, parse_retry_after(response.headers.get("Retry-After")), messages, body)
+        shown_url = _without_query(url)
+        detail = f": {'; '.join(messages)}" if messages else ""
+        if status == 401 or (status == 403 and str(url).rstrip("/").endswith("/myself")):
+            raise AuthenticationError(
+                f"Jira rejected the credentials (HTTP {status}) for {method} {shown_url}{detail}",
+                status_code=status, response=body, error_messages=messages, url=shown_url,
+            )
+        if status == 404 and issue_key is not None:
+            raise IssueNotFoundError(
+                f"Issue {issue_key} does not exist or this user may not see it (HTTP 404){detail}",
+                status_code=status, response=body, error_messages=messages, url=shown_url,
+            )
+        raise JiraApiError(
+            f"Jira returned HTTP {status} for {method} {shown_url}{detail}",
+            status_code=status, response=body, error_messages=messages, url=shown_url,
+        )
+
+    async def _request_json(
+        self,
+        method: str,
+        url: URL,
+        *,
+        params: dict[str, str] | None = None,
+        json_body: Any = None,
+        issue_key: str | None = None,
+    ) -> Any:
+        async def attempt() -> Any:
+            self._enter_flight()
+            try:
+                response = await self._send(method, url, params=params, json_body=json_body)
+                await self._raise_for_status(response, method, url, issue_key)
+                try:
+                    raw = await response.read()
+                finally:
+                    response.release()
+            finally:
+                self._leave_flight()
+            if response.status == 204 or not raw:
+                return None
+            try:
+                return json.loads(raw)
+            except ValueError:
+                raise JiraApiError(
+                    f"Jira answered {method} {_without_query(url)} with {response.content_type or 'no content type'}, "
+                    "not JSON (is the base URL right?)",
+                    status_code=response.status,
+                    url=_without_query(url),
+                ) from None
+
+        return await self._with_retries(method, url, attempt)
+
+    async def _with_retries(self, method: str, url: URL | str, attempt: Callable[[], Awaitable[T]]) -> T:
+        policy = self.retry_policy
+        shown_url = _without_query(url)
+
+        def log_retry(state: RetryCallState) -> None:
+            self.stats.retries += 1
+            error = state.outcome.exception() if state.outcome else None
+            reason = f"HTTP {error.status}" if isinstance(error, RetryableStatus) else type(error).__name__
+            wait = state.next_action.sleep if state.next_action else 0.0
+            logger.warning(
+                "Retrying %s %s after %s (attempt %d of %d, waiting %.2f s)",
+                method, shown_url, reason, state.attempt_number + 1, policy.max_attempts, wait,
+            )
+
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(policy.max_attempts),
+            wait=RetryAfterOrBackoff(policy),
+            retry=retry_if_exception(lambda error: is_retryable(policy, error)),
+            before_sleep=log_retry,
+            sleep=self._sleep,
+            reraise=True,
+        )
+        try:
+            return await retrying(attempt)
+        except RetryableStatus as error:
+            detail = f": {'; '.join(error.error_messages)}" if error.error_messages else ""
+            raise JiraApiError(
+                f"Jira returned HTTP {error.status} for {method} {shown_url} "
+                f"after {policy.max_attempts} attempts{detail}",
+                status_code=error.status, response=error.body, error_messages=error.error_messages, url=shown_url,
+            ) from None
+        except (aiohttp.ClientError, asyncio.TimeoutError, IncompleteDownload) as error:
+            if isinstance(error, asyncio.TimeoutError):
+                what = "timed out"
+            else:
+                what = f"failed ({type(error).__name__}: {self._scrub(str(error), url)})"
+            raise JiraApiError(
+                f"{method} {shown_url} {what} after {policy.max_attempts} attempts", url=shown_url
+            ) from error
