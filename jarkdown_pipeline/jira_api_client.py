@@ -150,6 +150,7 @@ class JiraApiClient:
         page_size: int = 100,
         verify_credentials: bool = True,
         api_version: str = "3",
+        close_grace_period: float = 0.250,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ) -> None:
         self.base_url = normalise_base_url(base_url_or_domain)
@@ -176,6 +177,7 @@ class JiraApiClient:
         self.verify_credentials = verify_credentials
         self.stats = ClientStats()
         self.session: aiohttp.ClientSession | None = None
+        self.close_grace_period = close_grace_period
         self._sleep = sleep
         self._myself: dict[str, Any] | None = None
         self._myself_lock: asyncio.Lock | None = None
@@ -230,8 +232,9 @@ class JiraApiClient:
         session, self.session = self.session, None
         if session is not None:
             await session.close()
-            # Lets SSL transports finish closing before the loop moves on (aiohttp docs' advice).
-            await asyncio.sleep(0.250)
+            # Lets SSL transports finish closing before the loop moves on (aiohttp docs' advice);
+            # tests of plain-http servers may shorten it.
+            await asyncio.sleep(self.close_grace_period)
 
     def _require_session(self) -> aiohttp.ClientSession:
         if self.session is None or self.session.closed:
@@ -314,11 +317,52 @@ class JiraApiClient:
     ) -> BulkFetchResult:
         """Complete issues for ``issue_keys``, 100 per request, a few requests at a time.
 
-        Issues Jira cannot return are reported in ``errors`` (never raised, never dropped silently):
-        its ``issueErrors`` (keyed by the id Jira names), and keys it did not return at all.
+        Issues Jira cannot return are reported in ``errors``, never raised and never dropped
+        silently. Jira's ``issueErrors`` (retriable errors, named by issue id) are asked for once
+        more; those still failing are reported under that id. Keys Jira does not return at all
+        (deleted, moved, not visible) are reported under the key (pass issue ids, e.g. from
+        ``search_jql``, to have one name per issue in ``errors``). Issues come back in the order
+        asked for; one returned under another key (moved) comes after them.
         """
         keys = list(dict.fromkeys(str(k) for k in issue_keys))
-        chunks = [keys[i : i + BULK_FETCH_MAX_ISSUES] for i in range(0, len(keys), BULK_FETCH_MAX_ISSUES)]
+        issues, issue_errors = await self._bulk_fetch_round(keys, fields, expand)
+        if issue_errors:
+            retried, issue_errors = await self._bulk_fetch_round(list(issue_errors), fields, expand)
+            issues.extend(retried)
+        errors: dict[str, str] = dict(issue_errors)
+
+        by_key_or_id: dict[str, dict[str, Any]] = {}
+        for issue in issues:
+            by_key_or_id.setdefault(str(issue.get("key")), issue)
+            by_key_or_id.setdefault(str(issue.get("id")), issue)
+        ordered: list[dict[str, Any]] = []
+        placed_ids: set[str] = set()
+        for key in keys:
+            issue = by_key_or_id.get(key)
+            if issue is None:
+                errors.setdefault(key, "not returned by Jira (deleted, moved, or not visible to this user)")
+            elif str(issue.get("id")) not in placed_ids:
+                ordered.append(issue)
+                placed_ids.add(str(issue.get("id")))
+        for issue in issues:
+            if str(issue.get("id")) not in placed_ids:
+                ordered.append(issue)
+                placed_ids.add(str(issue.get("id")))
+
+        limit = asyncio.Semaphore(self.bulk_fetch_concurrency)
+
+        async def complete(issue: dict[str, Any]) -> dict[str, Any]:
+            async with limit:
+                return await self.complete_issue(issue)
+
+        completed = await asyncio.gather(*(complete(issue) for issue in ordered))
+        return BulkFetchResult(issues=list(completed), errors=errors)
+
+    async def _bulk_fetch_round(
+        self, ids_or_keys: list[str], fields: Sequence[str], expand: Sequence[str]
+    ) -> tuple[list[dict[str, Any]], dict[str, str]]:
+        """One pass of POST /issue/bulkfetch over ``ids_or_keys``: (issues, {issue id: Jira's error})."""
+        chunks = [ids_or_keys[i : i + BULK_FETCH_MAX_ISSUES] for i in range(0, len(ids_or_keys), BULK_FETCH_MAX_ISSUES)]
         limit = asyncio.Semaphore(self.bulk_fetch_concurrency)
 
         async def fetch_chunk(chunk: list[str]) -> dict[str, Any]:
@@ -329,42 +373,13 @@ class JiraApiClient:
                     raise JiraApiError("Jira returned a malformed bulkfetch answer (not an object)", status_code=200)
                 return page
 
-        pages = await asyncio.gather(*(fetch_chunk(c) for c in chunks))
-
-        by_key_or_id: dict[str, dict[str, Any]] = {}
-        extra: list[dict[str, Any]] = []
+        issues: list[dict[str, Any]] = []
         errors: dict[str, str] = {}
-        for page in pages:
-            for issue in page.get("issues") or []:
-                by_key_or_id[str(issue.get("key"))] = issue
-                by_key_or_id[str(issue.get("id"))] = issue
-                extra.append(issue)
+        for page in await asyncio.gather(*(fetch_chunk(c) for c in chunks)):
+            issues.extend(page.get("issues") or [])
             for issue_error in page.get("issueErrors") or []:
                 errors[str(issue_error.get("id"))] = str(issue_error.get("errorMessage") or "unknown error")
-
-        ordered: list[dict[str, Any]] = []
-        placed: set[int] = set()
-        for key in keys:
-            issue = by_key_or_id.get(key)
-            if issue is not None and id(issue) not in placed:
-                ordered.append(issue)
-                placed.add(id(issue))
-            elif issue is None and key not in errors:
-                errors[key] = "not returned by Jira (deleted, moved, or not visible to this user)"
-        # Issues returned under another key (moved) are kept, after the ones asked for by name.
-        for issue in extra:
-            if id(issue) not in placed:
-                ordered.append(issue)
-                placed.add(id(issue))
-
-        complete_limit = asyncio.Semaphore(self.bulk_fetch_concurrency)
-
-        async def complete(issue: dict[str, Any]) -> dict[str, Any]:
-            async with complete_limit:
-                return await self.complete_issue(issue)
-
-        completed = await asyncio.gather(*(complete(issue) for issue in ordered))
-        return BulkFetchResult(issues=list(completed), errors=errors)
+        return issues, errors
 
     async def complete_issue(self, issue: dict[str, Any]) -> dict[str, Any]:
         """Page an issue's truncated inline comments and worklogs to the end (in place, and returned)."""

@@ -1,0 +1,95 @@
+"""RetryPolicy and Retry-After parsing (pure)."""
+
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+
+import aiohttp
+import pytest
+from tenacity import RetryCallState
+
+from jarkdown_pipeline._retry import (
+    IncompleteDownload,
+    RetryableStatus,
+    RetryAfterOrBackoff,
+    RetryPolicy,
+    is_retryable,
+    parse_retry_after,
+)
+
+NOW = datetime(2026, 11, 26, 12, 0, 0, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [("7", 7.0), (" 2.5 ", 2.5), ("0", 0.0), ("-3", 0.0), (None, None), ("", None), ("soon", None)],
+)
+def test_retry_after_seconds(header, expected):
+    assert parse_retry_after(header, now=NOW) == expected
+
+
+def test_retry_after_http_date_is_seconds_from_now():
+    header = format_datetime(NOW + timedelta(seconds=42), usegmt=True)
+    assert parse_retry_after(header, now=NOW) == pytest.approx(42.0)
+
+
+def test_retry_after_date_in_the_past_means_no_wait():
+    header = format_datetime(NOW - timedelta(minutes=5), usegmt=True)
+    assert parse_retry_after(header, now=NOW) == 0.0
+
+
+def test_backoff_is_full_jitter_exponential_and_capped():
+    policy = RetryPolicy(base_backoff=0.5, max_backoff=3.0)
+    ceilings = []
+    for attempt in range(1, 7):
+        ceilings.append(policy.backoff(attempt, rng=lambda low, high: high))
+        assert policy.backoff(attempt, rng=lambda low, high: low) == 0.0
+    assert ceilings == [0.5, 1.0, 2.0, 3.0, 3.0, 3.0]
+
+
+def test_policy_rejects_nonsense():
+    with pytest.raises(ValueError, match="max_attempts"):
+        RetryPolicy(max_attempts=0)
+    with pytest.raises(ValueError, match="negative"):
+        RetryPolicy(base_backoff=-1)
+
+
+def test_default_policy_retries_rate_limits_and_gateway_errors_only():
+    assert RetryPolicy().retry_statuses == frozenset({429, 503, 504})
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        RetryableStatus(429, None, [], None),
+        aiohttp.ServerDisconnectedError(),
+        aiohttp.ClientPayloadError("cut"),
+        TimeoutError(),
+        IncompleteDownload("short"),
+    ],
+)
+def test_transient_errors_are_retryable(error):
+    assert is_retryable(RetryPolicy(), error)
+
+
+def test_other_errors_and_disabled_transport_retries_are_not_retried():
+    assert not is_retryable(RetryPolicy(), ValueError("bug"))
+    assert not is_retryable(RetryPolicy(retry_on_connection_errors=False), aiohttp.ServerDisconnectedError())
+
+
+def _state_after(error: BaseException, attempt_number: int = 1) -> RetryCallState:
+    state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})
+    state.attempt_number = attempt_number
+    state.set_exception((type(error), error, None))
+    return state
+
+
+def test_wait_honours_retry_after_capped_by_policy():
+    wait = RetryAfterOrBackoff(RetryPolicy(max_retry_after=10))
+    assert wait(_state_after(RetryableStatus(429, 4.0, [], None))) == 4.0
+    assert wait(_state_after(RetryableStatus(429, 3600.0, [], None))) == 10
+
+
+def test_wait_without_retry_after_uses_backoff():
+    wait = RetryAfterOrBackoff(RetryPolicy(base_backoff=1.0, max_backoff=8.0))
+    for attempt in range(1, 6):
+        assert 0.0 <= wait(_state_after(aiohttp.ServerDisconnectedError(), attempt)) <= min(8.0, 2 ** (attempt - 1))
