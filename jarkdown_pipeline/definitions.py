@@ -1,0 +1,40 @@
+"""``defs``: the code location. Settings are read and validated when it loads (a missing or
+malformed variable fails here, naming it); secrets stay ``dg.EnvVar`` and are read in each step.
+
+``build_definitions`` takes explicit settings and resources, for tests and for embedding.
+"""
+
+import dagster as dg
+
+from jarkdown_pipeline.defs.assets import build_assets
+from jarkdown_pipeline.defs.checks import build_checks
+from jarkdown_pipeline.defs.jobs import build_jira_markdown_job
+from jarkdown_pipeline.defs.partitions import daily_partitions_from_settings
+from jarkdown_pipeline.defs.resources import JiraResource, KnowledgeBaseResource
+from jarkdown_pipeline.defs.schedules import build_schedules
+from jarkdown_pipeline.settings import Settings, load_settings
+
+
+def build_definitions(
+    settings: Settings,
+    *,
+    jira: JiraResource | None = None,
+    knowledge_base: KnowledgeBaseResource | None = None,
+) -> dg.Definitions:
+    partitions_def = daily_partitions_from_settings(settings)
+    assets = build_assets(partitions_def)
+    by_name = {asset.key.to_user_string(): asset for asset in assets}
+    job = build_jira_markdown_job(partitions_def)
+    return dg.Definitions(
+        assets=assets,
+        asset_checks=build_checks(by_name["jira_markdown"], by_name["jira_index"]),
+        jobs=[job],
+        schedules=build_schedules(job, settings.start_date, settings.timezone),
+        resources={
+            "jira": jira or JiraResource.from_settings(settings),
+            "knowledge_base": knowledge_base or KnowledgeBaseResource.from_settings(settings),
+        },
+    )
+
+
+defs = build_definitions(load_settings())

@@ -1,0 +1,352 @@
+"""The assets of group ``jira``: fields, issues, attachments, Markdown, reconciliation, index.
+
+Data passes between assets through the knowledge base on disk (raw JSON, attachment manifests and a
+small record per stage under ``.jarkdown/runs/<root run id>/``), never through pickled outputs, so
+any executor, process or re-execution sees the same thing. The work itself lives in
+``jarkdown_pipeline.sync``; these functions open what it needs and report what it did.
+"""
+
+import warnings
+from datetime import date
+from typing import Any
+
+import dagster as dg
+
+from jarkdown_pipeline.defs.partitions import partition_jql, partition_window
+from jarkdown_pipeline.defs.resources import JiraResource, KnowledgeBaseResource
+from jarkdown_pipeline.exceptions import AuthenticationError, JiraApiError
+from jarkdown_pipeline.jira_api_client import JiraApiClient, normalise_base_url
+from jarkdown_pipeline.knowledge_base import KnowledgeBase
+from jarkdown_pipeline.sync import (
+    describe_error,
+    download_window_attachments,
+    fetch_window,
+    reconcile,
+    render_window,
+    scope_jql_since,
+)
+
+GROUP = "jira"
+JIRA_POOL = "jira_api"
+RUN_RECORD_MAX_AGE_SECONDS = 14 * 24 * 3600
+PREVIEW_MAX_CHARS = 6000
+LISTED_KEYS_MAX = 50
+
+
+def run_record_id(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> str:
+    """Re-executions share the root run's records, so a step re-run alone finds its inputs."""
+    run = context.run
+    return run.root_run_id or run.run_id
+
+
+def client_metadata(client: JiraApiClient | None) -> dict[str, Any]:
+    stats = client.stats if client is not None else None
+    return {
+        "requests": dg.MetadataValue.int(stats.requests if stats else 0),
+        "retries": dg.MetadataValue.int(stats.retries if stats else 0),
+        "bytes_downloaded": dg.MetadataValue.int(stats.bytes_downloaded if stats else 0),
+    }
+
+
+def listing(values: dict[str, str] | list[str]) -> dg.MetadataValue:
+    """A short Markdown list for metadata (the first LISTED_KEYS_MAX items, then a count)."""
+    items = [f"- **{key}**: {reason}" for key, reason in values.items()] if isinstance(values, dict) else [f"- {key}" for key in values]
+    if len(items) > LISTED_KEYS_MAX:
+        items = items[:LISTED_KEYS_MAX] + [f"- ... and {len(items) - LISTED_KEYS_MAX} more"]
+    return dg.MetadataValue.md("\n".join(items) if items else "None")
+
+
+def markdown_preview(kb: KnowledgeBase, keys: list[str]) -> dg.MetadataValue:
+    for key in keys:
+        path = kb.markdown_path(key)
+        if path.is_file():
+            text = path.read_text(encoding="utf-8")
+            if len(text) > PREVIEW_MAX_CHARS:
+                text = text[:PREVIEW_MAX_CHARS] + "\n\n*... preview truncated*"
+            return dg.MetadataValue.md(text)
+    return dg.MetadataValue.md("*No issue file in this partition.*")
+
+
+def read_stage_record(kb: KnowledgeBase, run_id: str, stage: str) -> dict[str, Any]:
+    record = kb.read_run_record(run_id, stage)
+    if record is None:
+        raise dg.Failure(
+            description=(
+                f"No '{stage}' record for run {run_id} in {kb.runs_dir}: the upstream asset must be "
+                "materialized in the same run (run the whole jira_markdown_job for this partition)."
+            )
+        )
+    return record
+
+
+def jira_base_url(jira: JiraResource) -> str:
+    return str(normalise_base_url(jira.base_url))
+
+
+def build_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+    # backfill_policy is "beta" in Dagster 1.13 yet required for single-run backfills: say so once
+    # here instead of six warnings on every load of the code location.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return _build_assets(partitions_def)
+
+
+def _build_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+    single_run = dg.BackfillPolicy.single_run()
+
+    @dg.asset(
+        group_name=GROUP,
+        pool=JIRA_POOL,
+        backfill_policy=single_run,
+        kinds={"jira"},
+        description="Jira's field definitions (id, name, schema): custom fields get their display names from here.",
+    )
+    async def jira_fields(
+        context: dg.AssetExecutionContext, jira: JiraResource, knowledge_base: KnowledgeBaseResource
+    ) -> dg.MaterializeResult:
+        client = await jira.open_client()
+        fields = await client.fetch_fields()
+        kb = knowledge_base.open()
+        written = kb.write_fields(fields)
+        return dg.MaterializeResult(
+            metadata={
+                "fields": dg.MetadataValue.int(len(fields)),
+                "custom_fields": dg.MetadataValue.int(sum(1 for field in fields if field.get("custom"))),
+                "written": dg.MetadataValue.bool(written),
+                "path": dg.MetadataValue.path(str(kb.fields_path)),
+                **client_metadata(client),
+            }
+        )
+
+    @dg.asset(
+        group_name=GROUP,
+        pool=JIRA_POOL,
+        partitions_def=partitions_def,
+        backfill_policy=single_run,
+        kinds={"jira"},
+        description=(
+            "Issues updated in the partition's day (in the Jira user's time zone) within the scope JQL: "
+            "found by JQL search, fetched complete by bulk fetch, kept as raw JSON in .jarkdown/raw/."
+        ),
+    )
+    async def jira_issues(
+        context: dg.AssetExecutionContext, jira: JiraResource, knowledge_base: KnowledgeBaseResource
+    ) -> dg.MaterializeResult:
+        first_day, end_day = partition_window(context)
+        jql = partition_jql(knowledge_base.scope_jql, first_day, end_day)
+        client = await jira.open_client()  # checks the credentials before anything is written
+        jira_time_zone = (await client.myself()).get("timeZone")
+        kb = knowledge_base.open()
+        try:
+            result = await fetch_window(client, kb, jql)
+        except AuthenticationError:
+            raise
+        except JiraApiError as error:
+            if error.status_code == 400:
+                raise dg.Failure(
+                    description=f"Jira rejected the search JQL: {describe_error(error)}",
+                    metadata={"jql": dg.MetadataValue.text(jql)},
+                    allow_retries=False,
+                ) from None
+            raise
+        kb.prune_run_records(RUN_RECORD_MAX_AGE_SECONDS)
+        kb.write_run_record(
+            run_record_id(context),
+            "issues",
+            {**result.as_record(), "first_day": first_day.isoformat(), "end_day": end_day.isoformat()},
+        )
+        for key, reason in result.vanished.items():
+            context.log.warning(f"Skipped {key}: {reason}")
+        for key, reason in result.failed.items():
+            context.log.error(f"Could not fetch {key}: {reason}")
+        return dg.MaterializeResult(
+            metadata={
+                "jql": dg.MetadataValue.text(jql),
+                "jira_time_zone": dg.MetadataValue.text(str(jira_time_zone)),
+                "issues_in_window": dg.MetadataValue.int(len(result.keys)),
+                "fetched": dg.MetadataValue.int(len(result.fetched)),
+                "unchanged": dg.MetadataValue.int(len(result.unchanged)),
+                "raw_written": dg.MetadataValue.int(result.raw_written),
+                "skipped_vanished": dg.MetadataValue.int(len(result.vanished)),
+                "failed": dg.MetadataValue.int(len(result.failed)),
+                "failures": listing(result.failed),
+                "skipped": listing(result.vanished),
+                "restored_from_removed": listing(result.restored),
+                "path": dg.MetadataValue.path(str(kb.raw_dir)),
+                **client_metadata(client),
+            }
+        )
+
+    @dg.asset(
+        group_name=GROUP,
+        pool=JIRA_POOL,
+        partitions_def=partitions_def,
+        backfill_policy=single_run,
+        deps=[jira_issues],
+        kinds={"jira"},
+        description=(
+            "Every attachment of the partition's issues, downloaded concurrently under one bound into "
+            "KEY/attachments/; already-present files (same size) are not downloaded again."
+        ),
+    )
+    async def jira_attachments(
+        context: dg.AssetExecutionContext, jira: JiraResource, knowledge_base: KnowledgeBaseResource
+    ) -> dg.MaterializeResult:
+        kb = knowledge_base.open()
+        record = read_stage_record(kb, run_record_id(context), "issues")
+        keys = [key for key in record["keys"] if key not in record["failed"]]
+        client = await jira.open_client()
+        result = await download_window_attachments(
+            client, kb, keys, max_concurrent_downloads=jira.max_concurrent_downloads
+        )
+        kb.write_run_record(run_record_id(context), "attachments", result.as_record())
+        for key, reason in result.failed.items():
+            context.log.error(f"Attachments of {key}: {reason}")
+        return dg.MaterializeResult(
+            metadata={
+                "issues": dg.MetadataValue.int(result.issues),
+                "downloaded": dg.MetadataValue.int(result.downloaded),
+                "already_present": dg.MetadataValue.int(result.present),
+                "attachment_bytes_downloaded": dg.MetadataValue.int(result.bytes_downloaded),
+                "manifests_written": dg.MetadataValue.int(result.manifests_written),
+                "removed_from_disk": dg.MetadataValue.int(sum(len(names) for names in result.pruned.values())),
+                "failed": dg.MetadataValue.int(len(result.failed)),
+                "failures": listing(result.failed),
+                "path": dg.MetadataValue.path(str(kb.root)),
+                **client_metadata(client),
+            }
+        )
+
+    @dg.asset(
+        group_name=GROUP,
+        partitions_def=partitions_def,
+        backfill_policy=single_run,
+        deps=[jira_attachments, jira_fields],
+        kinds={"markdown"},
+        description=(
+            "One KEY/KEY.md per issue of the partition, rendered from the stored JSON; a file is rewritten "
+            "only when its content changed. Fails (after writing all others) if any issue failed in this run."
+        ),
+    )
+    def jira_markdown(
+        context: dg.AssetExecutionContext, jira: JiraResource, knowledge_base: KnowledgeBaseResource
+    ) -> dg.MaterializeResult:
+        kb = knowledge_base.open()
+        run_id = run_record_id(context)
+        issues_record = read_stage_record(kb, run_id, "issues")
+        attachments_record = read_stage_record(kb, run_id, "attachments")
+        field_definitions = kb.read_fields()
+        if field_definitions is None:
+            raise dg.Failure(description=f"No field definitions in {kb.fields_path}: materialize jira_fields first.")
+        keys = [key for key in issues_record["keys"] if key not in issues_record["failed"]]
+        result = render_window(
+            kb,
+            keys,
+            field_definitions=field_definitions,
+            base_url=jira_base_url(jira),
+            include_custom_fields=knowledge_base.include_custom_fields,
+            exclude_custom_fields=knowledge_base.exclude_custom_fields,
+        )
+        kb.write_run_record(run_id, "markdown", result.as_record())
+        failures = {
+            **{key: f"fetch: {reason}" for key, reason in issues_record["failed"].items()},
+            **{key: f"attachments: {reason}" for key, reason in attachments_record["failed"].items()},
+            **{key: f"render: {reason}" for key, reason in result.failed.items()},
+        }
+        metadata = {
+            "issues": dg.MetadataValue.int(len(issues_record["keys"])),
+            "written": dg.MetadataValue.int(len(result.written)),
+            "unchanged": dg.MetadataValue.int(len(result.unchanged)),
+            "failed": dg.MetadataValue.int(len(failures)),
+            "failures": listing(failures),
+            "output_dir": dg.MetadataValue.path(str(kb.root)),
+            "preview": markdown_preview(kb, result.written + result.unchanged),
+        }
+        if failures:
+            raise dg.Failure(
+                description=(
+                    f"{len(failures)} of {len(issues_record['keys'])} issues failed in this run (all others "
+                    f"were written); run the partition again to retry them: "
+                    + "; ".join(f"{key}: {reason}" for key, reason in list(failures.items())[:10])
+                ),
+                metadata=metadata,
+            )
+        return dg.MaterializeResult(metadata=metadata)
+
+    @dg.asset(
+        group_name=GROUP,
+        pool=JIRA_POOL,
+        backfill_policy=single_run,
+        deps=[jira_markdown, jira_fields],
+        kinds={"jira"},
+        description=(
+            "Compares the keys in scope (scope JQL, updated since the start date) with the knowledge base "
+            "and moves issues Jira no longer has in scope to _removed/; files linking to them are re-rendered."
+        ),
+    )
+    async def jira_reconciliation(
+        context: dg.AssetExecutionContext, jira: JiraResource, knowledge_base: KnowledgeBaseResource
+    ) -> dg.MaterializeResult:
+        kb = knowledge_base.open()
+        jql = scope_jql_since(knowledge_base.scope_jql, date.fromisoformat(knowledge_base.start_date))
+        client = await jira.open_client()
+        field_definitions = kb.read_fields() or []
+        base_url = jira_base_url(jira)
+
+        def rerender(key: str) -> bool:
+            return kb.render_issue_file(
+                key,
+                field_definitions=field_definitions,
+                base_url=base_url,
+                known_issue_keys=kb.raw_issue_keys(),
+                include_custom_fields=knowledge_base.include_custom_fields,
+                exclude_custom_fields=knowledge_base.exclude_custom_fields,
+            )
+
+        result = await reconcile(client, kb, jql, rerender=rerender)
+        for key in result.moved:
+            context.log.info(f"{key} is no longer in scope: moved to {kb.removed_dir}")
+        metadata = {
+            "jql": dg.MetadataValue.text(jql),
+            "in_scope": dg.MetadataValue.int(result.in_scope),
+            "moved_to_removed": dg.MetadataValue.int(len(result.moved)),
+            "moved": listing(result.moved),
+            "rerendered": dg.MetadataValue.int(len(result.rerendered)),
+            "path": dg.MetadataValue.path(str(kb.removed_dir)),
+            **client_metadata(client),
+        }
+        if result.failed:
+            raise dg.Failure(
+                description=f"Could not re-render {len(result.failed)} issues linking to removed ones",
+                metadata={**metadata, "failures": listing(result.failed)},
+            )
+        return dg.MaterializeResult(metadata=metadata)
+
+    @dg.asset(
+        group_name=GROUP,
+        backfill_policy=single_run,
+        deps=[jira_markdown, jira_reconciliation],
+        kinds={"markdown"},
+        description="index.md: one row per issue of the whole knowledge base, sorted by key.",
+    )
+    def jira_index(context: dg.AssetExecutionContext, knowledge_base: KnowledgeBaseResource) -> dg.MaterializeResult:
+        from jarkdown_pipeline.markdown import render_index
+
+        kb = knowledge_base.open()
+        rows, problems = kb.index_rows()
+        written = kb.write_index(render_index(rows))
+        for problem in problems:
+            context.log.warning(f"Left out of the index: {problem}")
+        text = kb.index_path.read_text(encoding="utf-8")
+        return dg.MaterializeResult(
+            metadata={
+                "issues": dg.MetadataValue.int(len(rows)),
+                "written": dg.MetadataValue.bool(written),
+                "unreadable_files": listing([str(problem) for problem in problems]),
+                "path": dg.MetadataValue.path(str(kb.index_path)),
+                "preview": dg.MetadataValue.md(text[:PREVIEW_MAX_CHARS]),
+            }
+        )
+
+    return [jira_fields, jira_issues, jira_attachments, jira_markdown, jira_reconciliation, jira_index]
+

@@ -1,0 +1,86 @@
+"""Asset checks: the knowledge base is complete and consistent after each run.
+
+They read which issues the run covered from the run's ``issues`` record; run on their own (no
+record), they check every issue file of the knowledge base.
+"""
+
+import dagster as dg
+
+from jarkdown_pipeline.defs.assets import listing, run_record_id
+from jarkdown_pipeline.defs.resources import KnowledgeBaseResource
+from jarkdown_pipeline.knowledge_base import KnowledgeBase
+
+
+def _keys_of_run(context: dg.AssetCheckExecutionContext, kb: KnowledgeBase) -> tuple[list[str], str]:
+    record = kb.read_run_record(run_record_id(context), "issues")
+    if record is None:
+        return kb.markdown_issue_keys(), "every issue file of the knowledge base"
+    return list(record["keys"]), f"the {len(record['keys'])} issues of {record['first_day']}..{record['end_day']} (end excluded)"
+
+
+def build_checks(jira_markdown: dg.AssetsDefinition, jira_index: dg.AssetsDefinition) -> list[dg.AssetChecksDefinition]:
+    @dg.asset_check(asset=jira_markdown, description="Every issue of the partition has its KEY/KEY.md.")
+    def every_issue_has_its_file(
+        context: dg.AssetCheckExecutionContext, knowledge_base: KnowledgeBaseResource
+    ) -> dg.AssetCheckResult:
+        kb = knowledge_base.open()
+        keys, scope = _keys_of_run(context, kb)
+        missing = kb.missing_issue_files(keys)
+        return dg.AssetCheckResult(
+            passed=not missing,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=f"Checked {scope}: {len(missing)} missing.",
+            metadata={"checked": len(keys), "missing": len(missing), "missing_files": listing(missing)},
+        )
+
+    @dg.asset_check(asset=jira_markdown, description="Every relative link in the partition's issue files resolves.")
+    def relative_links_resolve(
+        context: dg.AssetCheckExecutionContext, knowledge_base: KnowledgeBaseResource
+    ) -> dg.AssetCheckResult:
+        kb = knowledge_base.open()
+        keys, scope = _keys_of_run(context, kb)
+        paths = [kb.markdown_path(key) for key in keys if kb.markdown_path(key).is_file()]
+        broken = kb.broken_links(paths)
+        return dg.AssetCheckResult(
+            passed=not broken,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=f"Checked the links of {len(paths)} files ({scope}): {len(broken)} broken.",
+            metadata={"files": len(paths), "broken": len(broken), "broken_links": listing([str(b) for b in broken])},
+        )
+
+    @dg.asset_check(
+        asset=jira_markdown, description="Every issue file's frontmatter parses as YAML and its key matches the file."
+    )
+    def frontmatter_parses_and_key_matches(
+        context: dg.AssetCheckExecutionContext, knowledge_base: KnowledgeBaseResource
+    ) -> dg.AssetCheckResult:
+        kb = knowledge_base.open()
+        keys, scope = _keys_of_run(context, kb)
+        present = [key for key in keys if kb.markdown_path(key).is_file()]
+        problems = kb.frontmatter_problems(present)
+        return dg.AssetCheckResult(
+            passed=not problems,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=f"Checked {len(present)} files ({scope}): {len(problems)} with bad frontmatter.",
+            metadata={"files": len(present), "problems": len(problems), "bad_files": listing([str(p) for p in problems])},
+        )
+
+    @dg.asset_check(asset=jira_index, description="index.md lists every issue file and all its links resolve.")
+    def index_is_complete(knowledge_base: KnowledgeBaseResource) -> dg.AssetCheckResult:
+        kb = knowledge_base.open()
+        broken = kb.broken_links([kb.index_path])
+        text = kb.index_path.read_text(encoding="utf-8") if kb.index_path.is_file() else ""
+        keys = kb.markdown_issue_keys()
+        unlisted = [key for key in keys if f"{key}/{key}.md" not in text]
+        return dg.AssetCheckResult(
+            passed=not broken and not unlisted,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=f"{len(keys)} issue files; {len(unlisted)} not in index.md; {len(broken)} broken links.",
+            metadata={
+                "issue_files": len(keys),
+                "unlisted": listing(unlisted),
+                "broken_links": listing([str(b) for b in broken]),
+            },
+        )
+
+    return [every_issue_has_its_file, relative_links_resolve, frontmatter_parses_and_key_matches, index_is_complete]

@@ -1,0 +1,19 @@
+"""The job that materializes one partition (or a range, as one run) of the whole group."""
+
+import dagster as dg
+
+from jarkdown_pipeline.defs.assets import GROUP
+
+JIRA_MARKDOWN_JOB = "jira_markdown_job"
+
+
+def build_jira_markdown_job(partitions_def: dg.PartitionsDefinition) -> dg.JobDefinition:
+    return dg.define_asset_job(
+        name=JIRA_MARKDOWN_JOB,
+        selection=dg.AssetSelection.groups(GROUP),
+        partitions_def=partitions_def,
+        description=(
+            "Mirror the issues updated in the partition's day (or range) into the Markdown knowledge base, "
+            "refresh field definitions, reconcile removed issues and rebuild index.md."
+        ),
+    )

@@ -1,0 +1,107 @@
+"""Resources: the Jira connection and the knowledge base's settings.
+
+Config apart from client: ``JiraResource`` holds only configuration (secrets come from ``dg.EnvVar``,
+so the UI shows the variable's name, never its value); ``get_client()`` builds an unopened
+``JiraApiClient``. During a step, ``open_client()`` opens one client on Dagster's event loop, on first
+use, and the resource closes it when the step ends. Set-up itself does no I/O, so steps that never
+call Jira (rendering, checks) never connect, and a second set-up costs nothing.
+"""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import dagster as dg
+from pydantic import Field, PrivateAttr
+
+from jarkdown_pipeline.jira_api_client import JiraApiClient
+from jarkdown_pipeline.knowledge_base import KnowledgeBase
+from jarkdown_pipeline.settings import Settings
+
+
+class JiraResource(dg.ConfigurableResource):
+    """Connection to one Jira site (Cloud: email + API token; Data Center: personal access token)."""
+
+    base_url: str = Field(description="Jira base URL (https://acme.atlassian.net) or bare domain.")
+    email: str | None = Field(default=None, description="Account e-mail, with api_token (Jira Cloud).")
+    api_token: str | None = Field(default=None, description="API token (Jira Cloud). Set from JIRA_API_TOKEN.")
+    personal_access_token: str | None = Field(
+        default=None, description="Personal access token (Jira Data Center). Set from JIRA_PAT."
+    )
+    max_connections_per_host: int = Field(default=5, description="Concurrent connections per host, per step.")
+    max_concurrent_downloads: int = Field(default=5, description="Attachment downloads at once, per step.")
+
+    _exit_stack: contextlib.AsyncExitStack | None = PrivateAttr(default=None)
+    _client: JiraApiClient | None = PrivateAttr(default=None)
+    _open_lock: asyncio.Lock | None = PrivateAttr(default=None)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "JiraResource":
+        """Non-secret values inline; e-mail and tokens as ``dg.EnvVar`` so they are read in the step."""
+        if settings.uses_personal_access_token:
+            return cls(base_url=settings.jira_base_url, personal_access_token=dg.EnvVar("JIRA_PAT"))
+        return cls(
+            base_url=settings.jira_base_url,
+            email=dg.EnvVar("JIRA_EMAIL"),
+            api_token=dg.EnvVar("JIRA_API_TOKEN"),
+        )
+
+    def get_client(self) -> JiraApiClient:
+        """A new, unopened client (``async with`` it); raises ConfigurationError on bad settings."""
+        return JiraApiClient(
+            self.base_url,
+            self.email,
+            self.api_token,
+            personal_access_token=self.personal_access_token,
+            max_connections_per_host=self.max_connections_per_host,
+        )
+
+    @contextlib.asynccontextmanager
+    async def yield_for_execution(self, context: dg.InitResourceContext) -> AsyncIterator["JiraResource"]:
+        # Runs on the step's event loop; the client opened during the step is closed on exit.
+        async with contextlib.AsyncExitStack() as stack:
+            self._exit_stack = stack
+            self._open_lock = asyncio.Lock()
+            try:
+                yield self
+            finally:
+                self._exit_stack = None
+                self._client = None
+
+    async def open_client(self) -> JiraApiClient:
+        """The step's client, opened (credentials checked: AuthenticationError) on first call."""
+        if self._exit_stack is None or self._open_lock is None:
+            raise RuntimeError("JiraResource.open_client() is only available while a step runs")
+        async with self._open_lock:
+            if self._client is None:
+                self._client = await self._exit_stack.enter_async_context(self.get_client())
+            return self._client
+
+    @property
+    def client_if_open(self) -> JiraApiClient | None:
+        return self._client
+
+
+class KnowledgeBaseResource(dg.ConfigurableResource):
+    """Where the knowledge base lives and what it mirrors (nothing secret: shown in the UI)."""
+
+    output_dir: str = Field(description="The knowledge base folder (JARKDOWN_OUTPUT_DIR).")
+    scope_jql: str | None = Field(default=None, description="Scope JQL (JARKDOWN_JQL), AND-ed with each window.")
+    start_date: str = Field(description="First partition, YYYY-MM-DD (JARKDOWN_START_DATE).")
+    include_custom_fields: list[str] | None = Field(
+        default=None, description="Only these custom fields (names or ids); all when unset."
+    )
+    exclude_custom_fields: list[str] = Field(default_factory=list, description="Custom fields left out.")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "KnowledgeBaseResource":
+        return cls(
+            output_dir=str(settings.output_dir),
+            scope_jql=settings.scope_jql,
+            start_date=settings.start_date.isoformat(),
+            include_custom_fields=list(settings.include_custom_fields) if settings.include_custom_fields is not None else None,
+            exclude_custom_fields=list(settings.exclude_custom_fields),
+        )
+
+    def open(self) -> KnowledgeBase:
+        return KnowledgeBase(self.output_dir)

@@ -1,0 +1,53 @@
+"""Schedules: yesterday's partition once a day (it is complete by then), today's every hour.
+
+Both evaluate in JARKDOWN_TIMEZONE, the zone the partitions' days start in. ``run_key`` makes a
+re-evaluated tick never launch a second run.
+"""
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+
+DAILY_SCHEDULE = "jira_daily_schedule"
+HOURLY_SCHEDULE = "jira_hourly_schedule"
+DAILY_CRON = "30 0 * * *"  # 00:30: yesterday is over, and late edits have landed
+HOURLY_CRON = "15 * * * *"
+
+
+def _scheduled_day(context: dg.ScheduleEvaluationContext, timezone: str) -> tuple[date, datetime]:
+    zone = ZoneInfo(timezone)
+    scheduled = context.scheduled_execution_time or datetime.now(zone)
+    local = scheduled.astimezone(zone)
+    return local.date(), local
+
+
+def build_schedules(job: dg.JobDefinition, start_date: date, timezone: str) -> list[dg.ScheduleDefinition]:
+    @dg.schedule(
+        name=DAILY_SCHEDULE,
+        cron_schedule=DAILY_CRON,
+        job=job,
+        execution_timezone=timezone,
+        description="Every day at 00:30: the whole of yesterday's partition.",
+    )
+    def jira_daily_schedule(context: dg.ScheduleEvaluationContext):
+        today, _ = _scheduled_day(context, timezone)
+        day = today - timedelta(days=1)
+        if day < start_date:
+            return dg.SkipReason(f"{day} is before JARKDOWN_START_DATE ({start_date})")
+        return dg.RunRequest(run_key=f"daily-{day.isoformat()}", partition_key=day.isoformat())
+
+    @dg.schedule(
+        name=HOURLY_SCHEDULE,
+        cron_schedule=HOURLY_CRON,
+        job=job,
+        execution_timezone=timezone,
+        description="Every hour at :15: today's partition, so the knowledge base lags Jira by an hour at most.",
+    )
+    def jira_hourly_schedule(context: dg.ScheduleEvaluationContext):
+        today, local = _scheduled_day(context, timezone)
+        if today < start_date:
+            return dg.SkipReason(f"{today} is before JARKDOWN_START_DATE ({start_date})")
+        return dg.RunRequest(run_key=f"hourly-{local:%Y-%m-%dT%H}", partition_key=today.isoformat())
+
+    return [jira_daily_schedule, jira_hourly_schedule]

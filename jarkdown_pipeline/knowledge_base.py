@@ -1,0 +1,466 @@
+"""The knowledge base on disk: every read and write of the output folder, and its verification.
+
+Layout (see docs/ARCHITECTURE.md)::
+
+    index.md                          one row per issue
+    ABC-1/ABC-1.md                    the issue
+    ABC-1/attachments/<local name>    its attachments
+    .jarkdown/fields.json             field definitions (/rest/api/3/field)
+    .jarkdown/raw/ABC-1.json          the complete issue JSON as fetched
+    .jarkdown/attachments/ABC-1.json  manifest of its downloaded attachments
+    .jarkdown/runs/<run id>/<stage>.json  what each stage of a run did (passed between processes)
+    _removed/...                      issues no longer in scope, same layout
+
+Every write is atomic (temporary file in the same folder, then ``os.replace``) and happens only when
+the content differs, so re-running an unchanged partition rewrites nothing. No Dagster import: the
+Dagster layer calls in here, and these functions are tested on their own.
+"""
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import yaml
+from markdown_it import MarkdownIt
+
+STATE_DIR = ".jarkdown"
+REMOVED_DIR = "_removed"
+INDEX_FILE = "index.md"
+ATTACHMENTS_DIR = "attachments"
+
+# Jira issue keys: a project key (letter, then letters, digits, underscores) and a number. Checked
+# before a key becomes a path, so a hostile key can never escape the output folder.
+ISSUE_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-[0-9]+$")
+_URL_SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+_HTML_URL_ATTR_RE = re.compile(r"""\b(?:href|src)\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
+# Only the manifest fields that describe the attachment, not what one run did with it, so the
+# manifest of an unchanged issue stays byte-identical across runs.
+_MANIFEST_FIELDS = ("attachment_id", "filename", "original_filename", "mime_type", "size")
+
+
+class FrontmatterError(ValueError):
+    """A Markdown file has no frontmatter, or it is not a YAML mapping."""
+
+
+@dataclass(frozen=True)
+class BrokenLink:
+    file: str
+    """The Markdown file, relative to the knowledge base root."""
+    target: str
+    """The link as written."""
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.target} ({self.reason})"
+
+
+@dataclass(frozen=True)
+class FrontmatterProblem:
+    file: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.problem}"
+
+
+def check_issue_key(key: str) -> str:
+    if not isinstance(key, str) or not ISSUE_KEY_RE.match(key):
+        raise ValueError(f"not a Jira issue key: {key!r}")
+    return key
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``.
+
+    Readers never see a half-written file, and a crash leaves the old content in place.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as temp_file:
+            temp_file.write(data)
+        os.replace(temp_name, path)
+    except BaseException:
+        try:
+            os.unlink(temp_name)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def write_bytes_if_changed(path: Path, data: bytes) -> bool:
+    """Atomically write ``data`` unless ``path`` already holds exactly it; True when written."""
+    try:
+        if path.stat().st_size == len(data) and path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    atomic_write_bytes(path, data)
+    return True
+
+
+def write_text_if_changed(path: Path, text: str) -> bool:
+    return write_bytes_if_changed(path, text.encode("utf-8"))
+
+
+def dump_json(value: Any) -> bytes:
+    """Canonical JSON (sorted keys, stable indentation) so equal data gives equal bytes."""
+    return (json.dumps(value, ensure_ascii=False, sort_keys=True, indent=1) + "\n").encode("utf-8")
+
+
+def parse_frontmatter_block(text: str) -> dict[str, Any]:
+    """The YAML mapping between the leading ``---`` line and the next ``---`` line."""
+    if not text.startswith("---\n"):
+        raise FrontmatterError("no frontmatter: the file does not start with a '---' line")
+    end = text.find("\n---\n", 3)
+    if end == -1:
+        if text.endswith("\n---"):
+            end = len(text) - 4
+        else:
+            raise FrontmatterError("frontmatter is not closed by a '---' line")
+    try:
+        data = yaml.safe_load(text[4 : end + 1])
+    except yaml.YAMLError as error:
+        raise FrontmatterError(f"frontmatter is not valid YAML: {error}") from None
+    if not isinstance(data, dict):
+        raise FrontmatterError(f"frontmatter is not a mapping but {type(data).__name__}")
+    return data
+
+
+def _markdown_parser() -> MarkdownIt:
+    # CommonMark plus GFM tables: what GitHub renders. Links inside code are not links.
+    return MarkdownIt("commonmark").enable("table")
+
+
+def markdown_link_targets(text: str) -> list[str]:
+    """Every link and image target of a Markdown document, as written (percent-encoding kept).
+
+    Parsed, not grepped, so code blocks and escaped brackets are not mistaken for links. Also the
+    ``href``/``src`` of inline HTML (``<a>``, ``<img>``), which GitHub renders.
+    """
+    targets: list[str] = []
+    for token in _markdown_parser().parse(text):
+        children = token.children or []
+        if token.type in ("html_block",):
+            targets.extend(a or b for a, b in _HTML_URL_ATTR_RE.findall(token.content))
+        for child in children:
+            if child.type == "link_open":
+                targets.append(str(child.attrGet("href") or ""))
+            elif child.type == "image":
+                targets.append(str(child.attrGet("src") or ""))
+            elif child.type == "html_inline":
+                targets.extend(a or b for a, b in _HTML_URL_ATTR_RE.findall(child.content))
+    return targets
+
+
+def is_relative_link(target: str) -> bool:
+    return bool(target) and not (
+        target.startswith(("#", "/", "?")) or _URL_SCHEME_RE.match(target)
+    )
+
+
+class KnowledgeBase:
+    """The output folder. Cheap to construct; creates folders only when it writes."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root).resolve()
+        self.state_dir = self.root / STATE_DIR
+        self.raw_dir = self.state_dir / "raw"
+        self.manifest_dir = self.state_dir / "attachments"
+        self.runs_dir = self.state_dir / "runs"
+        self.fields_path = self.state_dir / "fields.json"
+        self.index_path = self.root / INDEX_FILE
+        self.removed_dir = self.root / REMOVED_DIR
+
+    def __repr__(self) -> str:
+        return f"KnowledgeBase({str(self.root)!r})"
+
+    # -- paths ---------------------------------------------------------------------------------
+    def issue_dir(self, key: str) -> Path:
+        return self.root / check_issue_key(key)
+
+    def markdown_path(self, key: str) -> Path:
+        return self.issue_dir(key) / f"{key}.md"
+
+    def attachments_dir(self, key: str) -> Path:
+        return self.issue_dir(key) / ATTACHMENTS_DIR
+
+    def raw_path(self, key: str) -> Path:
+        return self.raw_dir / f"{check_issue_key(key)}.json"
+
+    def manifest_path(self, key: str) -> Path:
+        return self.manifest_dir / f"{check_issue_key(key)}.json"
+
+    def relative(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix()
+
+    # -- field definitions ---------------------------------------------------------------------
+    def write_fields(self, fields: Sequence[Mapping[str, Any]]) -> bool:
+        ordered = sorted(fields, key=lambda field: str(field.get("id", "")))
+        return write_bytes_if_changed(self.fields_path, dump_json(ordered))
+
+    def read_fields(self) -> list[dict[str, Any]] | None:
+        try:
+            return json.loads(self.fields_path.read_bytes())
+        except FileNotFoundError:
+            return None
+
+    # -- raw issues ----------------------------------------------------------------------------
+    def write_raw_issue(self, issue: Mapping[str, Any]) -> bool:
+        """Store the complete issue JSON under its key; True when the stored copy changed."""
+        return write_bytes_if_changed(self.raw_path(issue["key"]), dump_json(issue))
+
+    def read_raw_issue(self, key: str) -> dict[str, Any] | None:
+        try:
+            return json.loads(self.raw_path(key).read_bytes())
+        except FileNotFoundError:
+            return None
+
+    def stored_updated(self, key: str) -> str | None:
+        """The ``fields.updated`` of the stored raw issue, or None when there is none."""
+        issue = self.read_raw_issue(key)
+        if issue is None:
+            return None
+        return (issue.get("fields") or {}).get("updated")
+
+    def raw_issue_keys(self) -> set[str]:
+        if not self.raw_dir.is_dir():
+            return set()
+        return {
+            path.stem for path in self.raw_dir.iterdir() if path.suffix == ".json" and ISSUE_KEY_RE.match(path.stem)
+        }
+
+    # -- attachments ---------------------------------------------------------------------------
+    def write_attachment_manifest(self, key: str, infos: Iterable[Mapping[str, Any]]) -> bool:
+        return write_bytes_if_changed(self.manifest_path(key), dump_json(self.normalize_manifest(key, infos)))
+
+    def normalize_manifest(self, key: str, infos: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """What describes each attachment (not what a run did with it), path relative to the issue."""
+        entries = []
+        for info in infos:
+            entry = {name: info.get(name) for name in _MANIFEST_FIELDS}
+            entry["attachment_id"] = str(entry["attachment_id"])
+            entry["path"] = f"{ATTACHMENTS_DIR}/{info['filename']}"
+            entries.append(entry)
+        return sorted(entries, key=lambda entry: (entry["filename"], entry["attachment_id"]))
+
+    def read_attachment_manifest(self, key: str) -> list[dict[str, Any]]:
+        try:
+            return json.loads(self.manifest_path(key).read_bytes())
+        except FileNotFoundError:
+            return []
+
+    def prune_attachments(self, key: str, keep: Iterable[str]) -> list[str]:
+        """Delete files in the issue's attachments folder that Jira no longer has; returns their names.
+
+        Hidden files and ``*.tmp``/``*.part`` (downloads in progress) are left alone.
+        """
+        folder = self.attachments_dir(key)
+        if not folder.is_dir():
+            return []
+        keep_names = set(keep)
+        removed = []
+        for path in folder.iterdir():
+            name = path.name
+            if name in keep_names or name.startswith(".") or name.endswith((".tmp", ".part")) or not path.is_file():
+                continue
+            path.unlink()
+            removed.append(name)
+        return sorted(removed)
+
+    # -- Markdown ------------------------------------------------------------------------------
+    def write_markdown(self, key: str, text: str) -> bool:
+        return write_text_if_changed(self.markdown_path(key), text)
+
+    def render_issue_file(
+        self,
+        key: str,
+        *,
+        field_definitions: Sequence[Mapping[str, Any]],
+        base_url: str,
+        known_issue_keys: Iterable[str],
+        include_custom_fields: Sequence[str] | None = None,
+        exclude_custom_fields: Sequence[str] = (),
+    ) -> bool:
+        """Render ``KEY/KEY.md`` from the stored raw issue and attachment manifest; True when written."""
+        from jarkdown_pipeline.markdown import render_issue
+
+        issue = self.read_raw_issue(key)
+        if issue is None:
+            raise FileNotFoundError(f"no stored issue JSON for {key}: {self.relative(self.raw_path(key))}")
+        text = render_issue(
+            issue,
+            field_definitions=field_definitions,
+            attachments=self.read_attachment_manifest(key),
+            base_url=base_url,
+            known_issue_keys=frozenset(known_issue_keys),
+            include_custom_fields=include_custom_fields,
+            exclude_custom_fields=tuple(exclude_custom_fields),
+            attachments_dir=ATTACHMENTS_DIR,
+        )
+        return self.write_markdown(key, text)
+
+    def markdown_issue_keys(self) -> list[str]:
+        """Keys with a ``KEY/KEY.md`` in the live knowledge base, sorted."""
+        if not self.root.is_dir():
+            return []
+        keys = [
+            path.name
+            for path in self.root.iterdir()
+            if path.is_dir() and ISSUE_KEY_RE.match(path.name) and (path / f"{path.name}.md").is_file()
+        ]
+        return sorted(keys, key=issue_sort_key)
+
+    # -- index ---------------------------------------------------------------------------------
+    def index_rows(self) -> tuple[list[dict[str, Any]], list[FrontmatterProblem]]:
+        """The frontmatter of every issue file, sorted by key; files that do not parse are reported."""
+        rows, problems = [], []
+        for key in self.markdown_issue_keys():
+            path = self.markdown_path(key)
+            try:
+                rows.append(parse_frontmatter_block(path.read_text(encoding="utf-8")))
+            except (FrontmatterError, UnicodeDecodeError) as error:
+                problems.append(FrontmatterProblem(self.relative(path), str(error)))
+        return rows, problems
+
+    def write_index(self, text: str) -> bool:
+        return write_text_if_changed(self.index_path, text)
+
+    # -- run records (what one stage of a run did, read by the next stage in another process) -------
+    def run_record_path(self, run_id: str, stage: str) -> Path:
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", run_id) or not re.fullmatch(r"[a-z_]+", stage):
+            raise ValueError(f"bad run id or stage: {run_id!r}, {stage!r}")
+        return self.runs_dir / run_id / f"{stage}.json"
+
+    def write_run_record(self, run_id: str, stage: str, record: Mapping[str, Any]) -> None:
+        atomic_write_bytes(self.run_record_path(run_id, stage), dump_json(record))
+
+    def read_run_record(self, run_id: str, stage: str) -> dict[str, Any] | None:
+        try:
+            return json.loads(self.run_record_path(run_id, stage).read_bytes())
+        except FileNotFoundError:
+            return None
+
+    def prune_run_records(self, max_age_seconds: float, now: float | None = None) -> int:
+        """Delete run records older than ``max_age_seconds``; returns how many runs were pruned."""
+        if not self.runs_dir.is_dir():
+            return 0
+        cutoff = (time.time() if now is None else now) - max_age_seconds
+        pruned = 0
+        for run_dir in self.runs_dir.iterdir():
+            if run_dir.is_dir() and run_dir.stat().st_mtime < cutoff:
+                shutil.rmtree(run_dir, ignore_errors=True)
+                pruned += 1
+        return pruned
+
+    # -- reconciliation ------------------------------------------------------------------------
+    def live_issue_keys(self) -> set[str]:
+        """Every key the live knowledge base holds anything of (Markdown or raw JSON)."""
+        return set(self.markdown_issue_keys()) | self.raw_issue_keys()
+
+    def _removed_paths(self, key: str) -> list[tuple[Path, Path]]:
+        """(live path, removed path) pairs of everything stored for ``key``."""
+        pairs = []
+        for live in (self.issue_dir(key), self.raw_path(key), self.manifest_path(key)):
+            pairs.append((live, self.removed_dir / live.relative_to(self.root)))
+        return pairs
+
+    def move_to_removed(self, key: str) -> bool:
+        """Move everything of ``key`` under ``_removed/`` (same layout); True when anything moved.
+
+        An older copy already in ``_removed/`` is replaced by this newer one.
+        """
+        moved = False
+        for live, removed in self._removed_paths(key):
+            if not live.exists():
+                continue
+            removed.parent.mkdir(parents=True, exist_ok=True)
+            if removed.is_dir():
+                shutil.rmtree(removed)
+            os.replace(live, removed)
+            moved = True
+        return moved
+
+    def restore_from_removed(self, key: str) -> bool:
+        """Bring an issue back from ``_removed/`` (it is in scope again); True when anything moved.
+
+        Its attachments come back with it, so they need not be downloaded again.
+        """
+        restored = False
+        for live, removed in self._removed_paths(key):
+            if not removed.exists() or live.exists():
+                continue
+            live.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(removed, live)
+            restored = True
+        return restored
+
+    def files_linking_to(self, keys: Iterable[str]) -> list[str]:
+        """Keys of live issue files that link to any of ``keys``' files (to re-render them)."""
+        needles = [f"../{check_issue_key(key)}/{key}.md" for key in keys]
+        if not needles:
+            return []
+        linking = []
+        for key in self.markdown_issue_keys():
+            text = self.markdown_path(key).read_text(encoding="utf-8", errors="replace")
+            if any(needle in text for needle in needles):
+                linking.append(key)
+        return linking
+
+    # -- verification (what the asset checks call) ----------------------------------------------
+    def missing_issue_files(self, keys: Iterable[str]) -> list[str]:
+        """Keys whose ``KEY/KEY.md`` does not exist."""
+        return sorted((key for key in keys if not self.markdown_path(key).is_file()), key=issue_sort_key)
+
+    def broken_links(self, paths: Iterable[Path]) -> list[BrokenLink]:
+        """Relative links in the given Markdown files that do not resolve to a file in the knowledge base."""
+        broken = []
+        for path in paths:
+            shown = self.relative(path)
+            try:
+                text = path.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                broken.append(BrokenLink(shown, "", "the file itself is missing"))
+                continue
+            for target in markdown_link_targets(text):
+                if not is_relative_link(target):
+                    continue
+                local = unquote(target.split("#", 1)[0].split("?", 1)[0])
+                resolved = (path.parent / local).resolve()
+                if not resolved.is_relative_to(self.root):
+                    broken.append(BrokenLink(shown, target, "points outside the knowledge base"))
+                elif not resolved.exists():
+                    broken.append(BrokenLink(shown, target, "no such file"))
+        return broken
+
+    def frontmatter_problems(self, keys: Iterable[str]) -> list[FrontmatterProblem]:
+        """Issue files whose frontmatter does not parse or whose ``key`` is not the file's key."""
+        problems = []
+        for key in keys:
+            path = self.markdown_path(key)
+            shown = self.relative(path)
+            try:
+                data = parse_frontmatter_block(path.read_text(encoding="utf-8"))
+            except FileNotFoundError:
+                problems.append(FrontmatterProblem(shown, "file is missing"))
+                continue
+            except (FrontmatterError, UnicodeDecodeError) as error:
+                problems.append(FrontmatterProblem(shown, str(error)))
+                continue
+            if data.get("key") != key:
+                problems.append(FrontmatterProblem(shown, f"frontmatter key is {data.get('key')!r}, expected {key!r}"))
+        return problems
+
+
+def issue_sort_key(key: str) -> tuple[str, int]:
+    """ABC-2 before ABC-10."""
+    project, _, number = key.rpartition("-")
+    return (project, int(number) if number.isdigit() else 0)

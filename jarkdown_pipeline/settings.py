@@ -1,0 +1,207 @@
+"""The pipeline's settings, read from the environment and validated at once.
+
+Every problem raises ``ConfigurationError`` naming the variable, before anything talks to Jira or
+touches the knowledge base. Secrets are kept out of ``repr`` so a logged ``Settings`` leaks nothing.
+No Dagster import: the Dagster layer turns these into resources and partitions.
+"""
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from jarkdown_pipeline.exceptions import ConfigurationError
+
+DEFAULT_OUTPUT_DIR = "./jira_markdown"
+DEFAULT_TIMEZONE = "UTC"
+
+# A DNS name: labels of letters, digits and hyphens, an optional port.
+_DOMAIN_RE = re.compile(
+    r"^(?=.{1,253}(?::\d+)?$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)"
+    r"(\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*(:\d{1,5})?$"
+)
+_ORDER_BY_RE = re.compile(r"\border\s+by\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the pipeline needs from the environment, validated."""
+
+    jira_base_url: str
+    """Normalised base URL, e.g. ``https://acme.atlassian.net`` (no trailing slash)."""
+    jira_base_url_variable: str
+    """Which variable gave the URL: ``JIRA_BASE_URL`` or ``JIRA_DOMAIN``."""
+    email: str | None
+    api_token: str | None = field(repr=False)
+    personal_access_token: str | None = field(repr=False)
+    output_dir: Path
+    scope_jql: str | None
+    start_date: date
+    timezone: str
+    include_custom_fields: tuple[str, ...] | None
+    exclude_custom_fields: tuple[str, ...]
+
+    @property
+    def uses_personal_access_token(self) -> bool:
+        return self.personal_access_token is not None
+
+
+def _get(environ: Mapping[str, str], name: str) -> str | None:
+    """The variable's value stripped of surrounding blanks; None when unset or blank."""
+    value = environ.get(name)
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def normalize_base_url(value: str, variable: str) -> str:
+    """``https://acme.atlassian.net/`` or ``acme.atlassian.net`` -> ``https://acme.atlassian.net``."""
+    if variable == "JIRA_DOMAIN" or "://" not in value:
+        if not _DOMAIN_RE.match(value):
+            raise ConfigurationError(
+                f"{variable} must be a host name such as acme.atlassian.net "
+                f"(or set JIRA_BASE_URL to a full URL); got {value!r}"
+            )
+        return f"https://{value.lower()}"
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https"):
+        raise ConfigurationError(f"{variable} must start with https:// or http://; got {value!r}")
+    if not parts.hostname:
+        raise ConfigurationError(f"{variable} has no host name; got {value!r}")
+    if parts.username or parts.password:
+        raise ConfigurationError(
+            f"{variable} must not contain credentials; use JIRA_EMAIL and JIRA_API_TOKEN (or JIRA_PAT)"
+        )
+    if parts.query or parts.fragment:
+        raise ConfigurationError(f"{variable} must not have a query or fragment; got {value!r}")
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        raise ConfigurationError(f"{variable} has an invalid port; got {value!r}") from None
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+
+def parse_start_date(value: str, variable: str = "JARKDOWN_START_DATE") -> date:
+    try:
+        parsed = date.fromisoformat(value)
+    except ValueError:
+        raise ConfigurationError(f"{variable} must be a date as YYYY-MM-DD (e.g. 2026-01-01); got {value!r}") from None
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ConfigurationError(f"{variable} must be a date as YYYY-MM-DD (e.g. 2026-01-01); got {value!r}")
+    return parsed
+
+
+def parse_field_list(value: str | None, variable: str) -> tuple[str, ...] | None:
+    """A comma-separated list of custom field names or ids; None when unset."""
+    if value is None:
+        return None
+    names = tuple(name.strip() for name in value.split(","))
+    if any(not name for name in names):
+        raise ConfigurationError(
+            f"{variable} must be a comma-separated list of custom field names or ids without empty "
+            f"items; got {value!r}"
+        )
+    return names
+
+
+def validate_scope_jql(value: str, variable: str = "JARKDOWN_JQL") -> str:
+    if _ORDER_BY_RE.search(value):
+        raise ConfigurationError(
+            f"{variable} must not contain ORDER BY: it is AND-ed with each partition's date window"
+        )
+    if value.count('"') % 2 or value.count("(") != value.count(")"):
+        raise ConfigurationError(f"{variable} has unbalanced quotes or parentheses; got {value!r}")
+    return value
+
+
+def validate_timezone(value: str, variable: str = "JARKDOWN_TIMEZONE") -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigurationError(
+            f"{variable} must be an IANA time zone such as Europe/Berlin or UTC; got {value!r}"
+        ) from None
+    return value
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate every setting; the first problem raises, naming its variable."""
+    env = os.environ if environ is None else environ
+
+    base_url_value = _get(env, "JIRA_BASE_URL")
+    domain_value = _get(env, "JIRA_DOMAIN")
+    if base_url_value and domain_value:
+        raise ConfigurationError("Set only one of JIRA_BASE_URL and JIRA_DOMAIN, not both")
+    if base_url_value:
+        base_url_variable, raw_url = "JIRA_BASE_URL", base_url_value
+    elif domain_value:
+        base_url_variable, raw_url = "JIRA_DOMAIN", domain_value
+    else:
+        raise ConfigurationError(
+            "JIRA_BASE_URL is not set: give your Jira's URL (e.g. https://acme.atlassian.net), "
+            "or its host name in JIRA_DOMAIN"
+        )
+    base_url = normalize_base_url(raw_url, base_url_variable)
+
+    email = _get(env, "JIRA_EMAIL")
+    api_token = _get(env, "JIRA_API_TOKEN")
+    pat = _get(env, "JIRA_PAT")
+    if pat and api_token:
+        raise ConfigurationError(
+            "Set only one of JIRA_API_TOKEN (Jira Cloud, with JIRA_EMAIL) and JIRA_PAT (Data Center)"
+        )
+    if not pat:
+        if not api_token:
+            raise ConfigurationError(
+                "JIRA_API_TOKEN is not set: give an API token (with JIRA_EMAIL) for Jira Cloud, "
+                "or a personal access token in JIRA_PAT for Jira Data Center"
+            )
+        if not email:
+            raise ConfigurationError("JIRA_EMAIL is not set: Jira Cloud API tokens need the account's e-mail")
+        if "@" not in email:
+            raise ConfigurationError(f"JIRA_EMAIL must be an e-mail address; got {email!r}")
+
+    output_dir = Path(_get(env, "JARKDOWN_OUTPUT_DIR") or DEFAULT_OUTPUT_DIR).expanduser()
+    if output_dir.exists() and not output_dir.is_dir():
+        raise ConfigurationError(f"JARKDOWN_OUTPUT_DIR is not a directory: {output_dir}")
+    output_dir = output_dir.resolve()
+
+    scope_jql_value = _get(env, "JARKDOWN_JQL")
+    scope_jql = validate_scope_jql(scope_jql_value) if scope_jql_value else None
+
+    start_value = _get(env, "JARKDOWN_START_DATE")
+    if not start_value:
+        raise ConfigurationError(
+            "JARKDOWN_START_DATE is not set: give the first day to mirror as YYYY-MM-DD (e.g. 2026-01-01)"
+        )
+    start_date = parse_start_date(start_value)
+    timezone = validate_timezone(_get(env, "JARKDOWN_TIMEZONE") or DEFAULT_TIMEZONE)
+    if start_date > datetime.now(ZoneInfo(timezone)).date():
+        raise ConfigurationError(f"JARKDOWN_START_DATE is in the future: {start_value}")
+
+    include = parse_field_list(_get(env, "JARKDOWN_INCLUDE_CUSTOM_FIELDS"), "JARKDOWN_INCLUDE_CUSTOM_FIELDS")
+    exclude = parse_field_list(_get(env, "JARKDOWN_EXCLUDE_CUSTOM_FIELDS"), "JARKDOWN_EXCLUDE_CUSTOM_FIELDS") or ()
+    if include is not None and set(include) & set(exclude):
+        both = ", ".join(sorted(set(include) & set(exclude)))
+        raise ConfigurationError(
+            f"JARKDOWN_INCLUDE_CUSTOM_FIELDS and JARKDOWN_EXCLUDE_CUSTOM_FIELDS both name: {both}"
+        )
+
+    return Settings(
+        jira_base_url=base_url,
+        jira_base_url_variable=base_url_variable,
+        email=None if pat else email,
+        api_token=None if pat else api_token,
+        personal_access_token=pat,
+        output_dir=output_dir,
+        scope_jql=scope_jql,
+        start_date=start_date,
+        timezone=timezone,
+        include_custom_fields=include,
+        exclude_custom_fields=exclude,
+    )

@@ -1,0 +1,337 @@
+"""The stages of one pipeline run, as plain async functions over a client and a knowledge base.
+
+The Dagster assets are thin wrappers around these. No Dagster import, so the stages run and test
+without it. Each stage isolates failures per issue: one bad issue is reported, never stops the
+others. Fatal problems (authentication, a JQL Jira rejects) raise before anything is written.
+"""
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from jarkdown_pipeline.attachment_handler import AttachmentHandler
+from jarkdown_pipeline.exceptions import (
+    AttachmentDownloadError,
+    AuthenticationError,
+    IssueNotFoundError,
+    JiraApiError,
+)
+from jarkdown_pipeline.jira_api_client import BULK_FETCH_MAX_ISSUES, JiraApiClient
+from jarkdown_pipeline.knowledge_base import ISSUE_KEY_RE, KnowledgeBase, issue_sort_key
+
+logger = logging.getLogger(__name__)
+
+# Keys-only searches (reconciliation) ask for big pages: Jira allows up to 5000 when only ids/keys come back.
+KEYS_ONLY_PAGE_SIZE = 1000
+
+
+def jql_date_literal(day: date) -> str:
+    """A JQL date-time literal at midnight. Jira reads it in the user's time zone, at minute precision."""
+    return f'"{day:%Y-%m-%d} 00:00"'
+
+
+def window_jql(scope_jql: str | None, start: date, end: date) -> str:
+    """Issues in scope updated in ``[start 00:00, end 00:00)`` (the Jira user's time zone)."""
+    window = f"updated >= {jql_date_literal(start)} AND updated < {jql_date_literal(end)}"
+    return f"({scope_jql}) AND {window}" if scope_jql else window
+
+
+def scope_jql_since(scope_jql: str | None, start: date) -> str:
+    """Every issue the knowledge base may hold: in scope and updated since the first partition.
+
+    Bounded by the start date because Jira's search rejects unbounded queries.
+    """
+    since = f"updated >= {jql_date_literal(start)}"
+    return f"({scope_jql}) AND {since}" if scope_jql else since
+
+
+def describe_error(error: BaseException) -> str:
+    """One line for metadata and logs; Jira's own messages when it sent any (never credentials)."""
+    if isinstance(error, JiraApiError) and error.error_messages:
+        messages = "; ".join(error.error_messages)
+        return f"{error} ({messages})" if messages not in str(error) else str(error)
+    return f"{type(error).__name__}: {error}" if not isinstance(error, JiraApiError) else str(error)
+
+
+@dataclass
+class IssuesStageResult:
+    jql: str
+    keys: list[str]
+    """Keys in the window that the knowledge base should hold (vanished ones excluded)."""
+    fetched: list[str] = field(default_factory=list)
+    """Fetched because new or changed in Jira (their raw JSON was written if it differed)."""
+    unchanged: list[str] = field(default_factory=list)
+    """Not fetched: the stored copy has the same ``updated``."""
+    vanished: dict[str, str] = field(default_factory=dict)
+    """Found by the search but gone (404) when fetched: skipped."""
+    failed: dict[str, str] = field(default_factory=dict)
+    """Could not be fetched for another reason: the run must fail so a re-run retries them."""
+    raw_written: int = 0
+    restored: list[str] = field(default_factory=list)
+
+    def as_record(self) -> dict[str, Any]:
+        return {
+            "jql": self.jql,
+            "keys": self.keys,
+            "fetched": self.fetched,
+            "unchanged": self.unchanged,
+            "vanished": self.vanished,
+            "failed": self.failed,
+            "raw_written": self.raw_written,
+            "restored": self.restored,
+        }
+
+
+async def fetch_window(
+    client: JiraApiClient,
+    kb: KnowledgeBase,
+    jql: str,
+    *,
+    fetch_concurrency: int = 3,
+) -> IssuesStageResult:
+    """Search the window, fetch the issues that are new or changed, store their raw JSON.
+
+    Unchanged issues (same ``updated`` as the stored copy) are not fetched at all, so a re-run of an
+    unchanged window costs one search. A bulk request that fails falls back to fetching its issues
+    one by one, so one bad issue cannot take its 99 neighbours down with it.
+    """
+    found: dict[str, dict[str, Any]] = {}
+    async for ref in client.search_jql(jql, fields=("updated",)):
+        key = str(ref.get("key") or "")
+        if not ISSUE_KEY_RE.match(key):
+            raise JiraApiError(f"Jira's search returned an issue without a valid key: {key!r}")
+        found[key] = ref
+
+    keys = sorted(found, key=issue_sort_key)
+    result = IssuesStageResult(jql=jql, keys=keys)
+    to_fetch = []
+    for key in keys:
+        searched_updated = (found[key].get("fields") or {}).get("updated")
+        if searched_updated is not None and kb.stored_updated(key) == searched_updated:
+            result.unchanged.append(key)
+        else:
+            to_fetch.append(key)
+
+    ids_to_keys = {str(found[key].get("id")): key for key in to_fetch if found[key].get("id") is not None}
+    fetched: dict[str, dict[str, Any]] = {}
+    retry_one_by_one: set[str] = set()
+    limit = asyncio.Semaphore(fetch_concurrency)
+
+    async def fetch_chunk(chunk: list[str]) -> None:
+        async with limit:
+            try:
+                bulk = await client.bulk_fetch_issues(chunk)
+            except AuthenticationError:
+                raise
+            except JiraApiError as error:
+                logger.warning("Bulk fetch of %d issues failed (%s); fetching them one by one", len(chunk), describe_error(error))
+                retry_one_by_one.update(chunk)
+                return
+        for issue in bulk.issues:
+            if issue.get("key") in chunk:
+                fetched[issue["key"]] = issue
+        for key_or_id in bulk.errors:
+            key = ids_to_keys.get(key_or_id, key_or_id)
+            if key in chunk and key not in fetched:
+                retry_one_by_one.add(key)
+
+    chunks = [to_fetch[i : i + BULK_FETCH_MAX_ISSUES] for i in range(0, len(to_fetch), BULK_FETCH_MAX_ISSUES)]
+    await asyncio.gather(*(fetch_chunk(chunk) for chunk in chunks))
+
+    async def fetch_one(key: str) -> None:
+        # The bulk answer does not say why an issue is missing; a single GET does (404 = gone).
+        async with limit:
+            try:
+                issue = await client.fetch_issue(key)
+            except AuthenticationError:
+                raise
+            except IssueNotFoundError as error:
+                result.vanished[key] = describe_error(error)
+                logger.info("Skipping %s: it no longer exists or is no longer visible (%s)", key, describe_error(error))
+                return
+            except JiraApiError as error:
+                result.failed[key] = describe_error(error)
+                logger.error("Could not fetch %s: %s", key, describe_error(error))
+                return
+        if issue.get("key") != key:
+            result.vanished[key] = f"moved to {issue.get('key')}"
+            logger.info("Skipping %s: it moved to %s", key, issue.get("key"))
+            return
+        fetched[key] = issue
+
+    await asyncio.gather(*(fetch_one(key) for key in sorted(retry_one_by_one - fetched.keys(), key=issue_sort_key)))
+
+    for key in to_fetch:
+        issue = fetched.get(key)
+        if issue is None:
+            continue
+        if kb.restore_from_removed(key):
+            result.restored.append(key)
+            logger.info("%s is back in scope: restored from %s/", key, kb.removed_dir.name)
+        if kb.write_raw_issue(issue):
+            result.raw_written += 1
+        result.fetched.append(key)
+    result.keys = [key for key in keys if key not in result.vanished]
+    return result
+
+
+@dataclass
+class AttachmentsStageResult:
+    issues: int = 0
+    downloaded: int = 0
+    present: int = 0
+    bytes_downloaded: int = 0
+    pruned: dict[str, list[str]] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+    manifests_written: int = 0
+
+    def as_record(self) -> dict[str, Any]:
+        return {
+            "issues": self.issues,
+            "downloaded": self.downloaded,
+            "present": self.present,
+            "bytes_downloaded": self.bytes_downloaded,
+            "pruned": self.pruned,
+            "failed": self.failed,
+            "manifests_written": self.manifests_written,
+        }
+
+
+async def download_window_attachments(
+    client: JiraApiClient,
+    kb: KnowledgeBase,
+    keys: Iterable[str],
+    *,
+    max_concurrent_downloads: int = 5,
+) -> AttachmentsStageResult:
+    """Download every attachment of ``keys`` under one concurrency bound; skip those already present.
+
+    Each issue's manifest lists what is on disk; files of attachments deleted in Jira are removed.
+    """
+    keys = list(keys)
+    handler = AttachmentHandler(client, max_concurrent_downloads=max_concurrent_downloads)
+    result = AttachmentsStageResult()
+
+    async def one_issue(key: str) -> None:
+        issue = kb.read_raw_issue(key)
+        if issue is None:
+            result.failed[key] = "no stored issue JSON (fetch failed earlier)"
+            return
+        attachments = (issue.get("fields") or {}).get("attachment") or []
+        result.issues += 1
+        try:
+            infos = await handler.download_all_attachments(attachments, kb.attachments_dir(key)) if attachments else []
+            error_text = None
+        except AttachmentDownloadError as error:
+            infos = list(getattr(error, "completed", None) or [])
+            error_text = describe_error(error)
+        for info in infos:
+            if info.get("status") == "downloaded":
+                result.downloaded += 1
+            else:
+                result.present += 1
+            result.bytes_downloaded += int(info.get("bytes_downloaded") or 0)
+        if kb.write_attachment_manifest(key, infos):
+            result.manifests_written += 1
+        if error_text is not None:
+            result.failed[key] = error_text
+            logger.error("Attachments of %s: %s", key, error_text)
+            return  # keep partial files of a failing issue until its next complete run
+        pruned = kb.prune_attachments(key, (info["filename"] for info in infos))
+        if pruned:
+            result.pruned[key] = pruned
+            logger.info("%s: removed attachments no longer in Jira: %s", key, ", ".join(pruned))
+
+    outcomes = await asyncio.gather(*(one_issue(key) for key in keys), return_exceptions=True)
+    for key, outcome in zip(keys, outcomes):
+        if isinstance(outcome, AuthenticationError):
+            raise outcome
+        if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
+            raise outcome
+        if isinstance(outcome, Exception):
+            result.failed[key] = describe_error(outcome)
+            logger.error("Attachments of %s failed: %s", key, describe_error(outcome))
+    return result
+
+
+@dataclass
+class MarkdownStageResult:
+    written: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+    def as_record(self) -> dict[str, Any]:
+        return {"written": self.written, "unchanged": self.unchanged, "failed": self.failed}
+
+
+def render_window(
+    kb: KnowledgeBase,
+    keys: Sequence[str],
+    *,
+    field_definitions: Sequence[Mapping[str, Any]],
+    base_url: str,
+    include_custom_fields: Sequence[str] | None = None,
+    exclude_custom_fields: Sequence[str] = (),
+) -> MarkdownStageResult:
+    """Render each issue from its stored JSON; write ``KEY/KEY.md`` only when the text changed."""
+    result = MarkdownStageResult()
+    known = frozenset(kb.raw_issue_keys())
+    for key in keys:
+        try:
+            written = kb.render_issue_file(
+                key,
+                field_definitions=field_definitions,
+                base_url=base_url,
+                known_issue_keys=known,
+                include_custom_fields=include_custom_fields,
+                exclude_custom_fields=exclude_custom_fields,
+            )
+        except Exception as error:  # one issue's bad data must not stop the others
+            result.failed[key] = describe_error(error)
+            logger.exception("Could not render %s", key)
+            continue
+        (result.written if written else result.unchanged).append(key)
+    return result
+
+
+@dataclass
+class ReconciliationResult:
+    jql: str
+    in_scope: int
+    moved: list[str] = field(default_factory=list)
+    rerendered: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+async def reconcile(
+    client: JiraApiClient,
+    kb: KnowledgeBase,
+    jql: str,
+    *,
+    rerender: Callable[[str], bool] | None = None,
+) -> ReconciliationResult:
+    """Move issues the knowledge base holds but Jira no longer has in scope to ``_removed/``.
+
+    The whole search completes before anything moves: a failed search moves nothing. Issue files
+    that linked to a moved issue are re-rendered (when ``rerender`` is given) so no link dangles.
+    """
+    in_scope: set[str] = set()
+    async for ref in client.search_jql(jql, fields=("id", "key"), page_size=KEYS_ONLY_PAGE_SIZE):
+        in_scope.add(str(ref.get("key")))
+    result = ReconciliationResult(jql=jql, in_scope=len(in_scope))
+    for key in sorted(kb.live_issue_keys() - in_scope, key=issue_sort_key):
+        if kb.move_to_removed(key):
+            result.moved.append(key)
+            logger.info("%s is no longer in Jira's scope: moved to %s/", key, kb.removed_dir.name)
+    if result.moved and rerender is not None:
+        for key in kb.files_linking_to(result.moved):
+            try:
+                if rerender(key):
+                    result.rerendered.append(key)
+            except Exception as error:
+                result.failed[key] = describe_error(error)
+                logger.exception("Could not re-render %s after reconciliation", key)
+    return result
