@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from pathvalidate import sanitize_filename
+from pathvalidate import is_valid_filename, sanitize_filename
 from yarl import URL
 
 from jarkdown_pipeline.exceptions import AttachmentDownloadError, JarkdownError
@@ -54,22 +54,31 @@ def safe_filename(original: str, fallback: str) -> str:
     """A name that stays inside its folder on every platform.
 
     Path separators become ``_`` (``a/b.png`` -> ``a_b.png``), ``.``/``..`` parts and leading dots
-    are dropped (``../../x.txt`` -> ``x.txt``), control characters removed, Windows-reserved names
+    are dropped (``../../x.txt`` -> ``x.txt``), control characters replaced, Windows-reserved names
     (``CON``, ``NUL.txt``) altered; ``fallback`` when nothing usable is left.
     """
     parts = [p for p in str(original).replace("\\", "/").split("/") if p not in ("", ".", "..")]
-    name = "_".join(parts)
-    name = sanitize_filename(name, replacement_text="_", platform="universal")
-    name = name.lstrip(". ").rstrip(". ")
-    if name:
-        stem, dot, ext = name.rpartition(".")
-        if dot and stem and len(ext.encode("utf-8")) <= 16:
-            name = _truncate_utf8(stem, MAX_NAME_BYTES - len(ext.encode("utf-8")) - 1).rstrip(". ") + "." + ext
-        else:
-            name = _truncate_utf8(name, MAX_NAME_BYTES).rstrip(". ")
-        # Truncation may expose a reserved name or trailing dot again: sanitise once more.
-        name = sanitize_filename(name, replacement_text="_", platform="universal").lstrip(". ")
-    return name or sanitize_filename(fallback, replacement_text="_", platform="universal")
+    name = _shorten("_".join(parts))
+    # Stripping dots can expose a reserved name (".CON" -> "CON") and sanitising can leave a
+    # trailing dot: repeat until stable.
+    for _ in range(4):
+        cleaned = sanitize_filename(name.strip(". "), replacement_text="_", platform="universal").strip(". ")
+        if cleaned == name:
+            break
+        name = cleaned
+    if not name or not is_valid_filename(name, platform="universal"):
+        return sanitize_filename(fallback, replacement_text="_", platform="universal")
+    return name
+
+
+def _shorten(name: str) -> str:
+    """At most MAX_NAME_BYTES of UTF-8, cutting the stem rather than a (short) extension."""
+    if len(name.encode("utf-8")) <= MAX_NAME_BYTES:
+        return name
+    stem, dot, ext = name.rpartition(".")
+    if dot and stem and len(ext.encode("utf-8")) <= 16:
+        return _truncate_utf8(stem, MAX_NAME_BYTES - len(ext.encode("utf-8")) - 1).rstrip(". ") + "." + ext
+    return _truncate_utf8(name, MAX_NAME_BYTES)
 
 
 def _sort_key(attachment_key: str) -> tuple[int, int, str]:

@@ -171,7 +171,6 @@ class LocalJira:
             async for chunk in self._chunks(media):
                 if cut and sent + len(chunk) > media.size // 2:
                     await response.write(chunk[: media.size // 2 - sent])
-                    await response.drain()
                     # Drop the connection mid-body, as a proxy or a flaky network would.
                     request.transport.close()
                     return response
