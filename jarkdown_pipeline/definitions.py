@@ -1,8 +1,11 @@
 """``defs``: the code location. Settings are read and validated when it loads (a missing or
 malformed variable fails here, naming it); secrets stay ``dg.EnvVar`` and are read in each step.
 
-``build_definitions`` takes explicit settings and resources, for tests and for embedding.
+``build_definitions`` takes explicit settings and resources, for tests and for embedding; ``defs``
+is built from the environment on first access, so importing this module never needs the settings.
 """
+
+import functools
 
 import dagster as dg
 
@@ -24,7 +27,7 @@ def build_definitions(
     partitions_def = daily_partitions_from_settings(settings)
     assets = build_assets(partitions_def)
     by_name = {asset.key.to_user_string(): asset for asset in assets}
-    job = build_jira_markdown_job(partitions_def)
+    job = build_jira_markdown_job()
     return dg.Definitions(
         assets=assets,
         asset_checks=build_checks(by_name["jira_markdown"], by_name["jira_index"]),
@@ -37,4 +40,16 @@ def build_definitions(
     )
 
 
-defs = build_definitions(load_settings())
+@functools.cache
+def definitions_from_environment() -> dg.Definitions:
+    return build_definitions(load_settings())
+
+
+def __getattr__(name: str):
+    if name == "defs":
+        return definitions_from_environment()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | {"defs"})

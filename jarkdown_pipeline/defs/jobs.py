@@ -7,11 +7,11 @@ from jarkdown_pipeline.defs.assets import GROUP
 JIRA_MARKDOWN_JOB = "jira_markdown_job"
 
 
-def build_jira_markdown_job(partitions_def: dg.PartitionsDefinition) -> dg.JobDefinition:
+def build_jira_markdown_job() -> dg.JobDefinition:
+    # Partitioning is inferred from the selected assets (daily).
     return dg.define_asset_job(
         name=JIRA_MARKDOWN_JOB,
         selection=dg.AssetSelection.groups(GROUP),
-        partitions_def=partitions_def,
         description=(
             "Mirror the issues updated in the partition's day (or range) into the Markdown knowledge base, "
             "refresh field definitions, reconcile removed issues and rebuild index.md."

@@ -1,0 +1,220 @@
+"""The knowledge base's I/O and the verification the asset checks rely on."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from jarkdown_pipeline.knowledge_base import (
+    FrontmatterError,
+    KnowledgeBase,
+    atomic_write_bytes,
+    markdown_link_targets,
+    parse_frontmatter_block,
+    write_text_if_changed,
+)
+
+
+@pytest.fixture
+def kb(tmp_path):
+    return KnowledgeBase(tmp_path / "kb")
+
+
+def issue(key, updated="2026-11-20T10:00:00.000+0100", attachments=()):
+    return {"id": "1" + key.split("-")[1], "key": key, "fields": {"updated": updated, "summary": f"About {key}", "attachment": list(attachments)}}
+
+
+def issue_file(key, body="", frontmatter_key=None):
+    return f"---\nkey: {frontmatter_key or key}\nsummary: 'x: y'\n---\n\n# {key}\n\n{body}\n"
+
+
+@pytest.mark.parametrize(
+    "module", ["jarkdown_pipeline.knowledge_base", "jarkdown_pipeline.settings", "jarkdown_pipeline.sync"]
+)
+def test_module_does_not_import_dagster(module):
+    code = f"import sys, {module}; print('dagster' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_write_if_changed_leaves_an_equal_file_alone(tmp_path):
+    path = tmp_path / "a" / "f.md"
+    assert write_text_if_changed(path, "héllo\n") is True
+    before = os.stat(path)
+    assert write_text_if_changed(path, "héllo\n") is False
+    after = os.stat(path)
+    assert (before.st_ino, before.st_mtime_ns) == (after.st_ino, after.st_mtime_ns)
+    assert write_text_if_changed(path, "changed\n") is True
+    assert path.read_text() == "changed\n"
+    assert sorted(p.name for p in path.parent.iterdir()) == ["f.md"]  # no temp file left
+
+
+def test_atomic_write_cleans_up_on_failure(tmp_path, monkeypatch):
+    path = tmp_path / "f.txt"
+    path.write_text("old")
+
+    def fail(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write_bytes(path, b"new")
+    assert path.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["f.txt"]
+
+
+def test_raw_store_round_trip_and_stable_bytes(kb):
+    assert kb.read_raw_issue("ABC-1") is None and kb.stored_updated("ABC-1") is None
+    assert kb.write_raw_issue(issue("ABC-1")) is True
+    assert kb.write_raw_issue(dict(reversed(list(issue("ABC-1").items())))) is False  # key order irrelevant
+    assert kb.read_raw_issue("ABC-1") == issue("ABC-1")
+    assert kb.stored_updated("ABC-1") == "2026-11-20T10:00:00.000+0100"
+    assert kb.raw_path("ABC-1") == kb.root / ".jarkdown" / "raw" / "ABC-1.json"
+    assert kb.raw_issue_keys() == {"ABC-1"}
+
+
+@pytest.mark.parametrize("bad", ["../x-1", "ABC-1/../../etc", "ABC", "-1", "ABC-1.md", "", "A B-1"])
+def test_hostile_keys_never_become_paths(kb, bad):
+    with pytest.raises(ValueError, match="not a Jira issue key"):
+        kb.markdown_path(bad)
+    with pytest.raises(ValueError):
+        kb.write_raw_issue({"key": bad})
+
+
+def test_manifest_keeps_description_not_run_outcome(kb):
+    first = [{"attachment_id": 10, "filename": "a.png", "original_filename": "a.png", "mime_type": "image/png",
+              "size": 3, "path": "/abs/ABC-1/attachments/a.png", "status": "downloaded", "bytes_downloaded": 3}]
+    again = [{**first[0], "status": "skipped", "bytes_downloaded": 0}]
+    assert kb.write_attachment_manifest("ABC-1", first) is True
+    assert kb.write_attachment_manifest("ABC-1", again) is False
+    assert kb.read_attachment_manifest("ABC-1") == [
+        {"attachment_id": "10", "filename": "a.png", "original_filename": "a.png", "mime_type": "image/png",
+         "size": 3, "path": "attachments/a.png"}
+    ]
+    assert kb.read_attachment_manifest("ABC-2") == []
+
+
+def test_prune_attachments_keeps_current_and_in_progress_files(kb):
+    folder = kb.attachments_dir("ABC-1")
+    folder.mkdir(parents=True)
+    for name in ("keep.png", "gone.txt", ".keep.png.x.part", "other.tmp"):
+        (folder / name).write_text("x")
+    assert kb.prune_attachments("ABC-1", ["keep.png"]) == ["gone.txt"]
+    assert sorted(p.name for p in folder.iterdir()) == [".keep.png.x.part", "keep.png", "other.tmp"]
+    assert kb.prune_attachments("ABC-9", []) == []
+
+
+def test_move_to_removed_and_restore(kb):
+    kb.write_raw_issue(issue("ABC-9"))
+    kb.write_attachment_manifest("ABC-9", [])
+    kb.write_markdown("ABC-9", issue_file("ABC-9"))
+    (kb.attachments_dir("ABC-9")).mkdir()
+    (kb.attachments_dir("ABC-9") / "a.bin").write_bytes(b"123")
+
+    assert kb.move_to_removed("ABC-9") is True
+    assert not kb.issue_dir("ABC-9").exists() and kb.live_issue_keys() == set()
+    removed = kb.root / "_removed"
+    assert (removed / "ABC-9" / "ABC-9.md").is_file()
+    assert (removed / "ABC-9" / "attachments" / "a.bin").read_bytes() == b"123"
+    assert (removed / ".jarkdown" / "raw" / "ABC-9.json").is_file()
+    assert kb.move_to_removed("ABC-9") is False
+
+    assert kb.restore_from_removed("ABC-9") is True
+    assert kb.markdown_path("ABC-9").is_file() and kb.raw_issue_keys() == {"ABC-9"}
+    assert (kb.attachments_dir("ABC-9") / "a.bin").read_bytes() == b"123"
+    assert not (removed / "ABC-9").exists()
+
+
+def test_a_newer_removal_replaces_an_older_one(kb):
+    kb.write_markdown("ABC-9", issue_file("ABC-9", "old"))
+    kb.move_to_removed("ABC-9")
+    kb.write_markdown("ABC-9", issue_file("ABC-9", "new"))
+    kb.move_to_removed("ABC-9")
+    assert "new" in (kb.root / "_removed" / "ABC-9" / "ABC-9.md").read_text()
+
+
+def test_files_linking_to(kb):
+    kb.write_markdown("ABC-1", issue_file("ABC-1", "[ABC-9](../ABC-9/ABC-9.md)"))
+    kb.write_markdown("ABC-2", issue_file("ABC-2", "[ABC-3](../ABC-3/ABC-3.md)"))
+    assert kb.files_linking_to(["ABC-9"]) == ["ABC-1"]
+    assert kb.files_linking_to([]) == []
+
+
+def test_markdown_keys_sorted_naturally_and_ignore_other_folders(kb):
+    for key in ("ABC-10", "ABC-2", "XY-1"):
+        kb.write_markdown(key, issue_file(key))
+    (kb.root / "_removed" / "ABC-3").mkdir(parents=True)
+    (kb.root / "notes").mkdir()
+    (kb.root / "ABC-4").mkdir()  # no ABC-4.md inside
+    assert kb.markdown_issue_keys() == ["ABC-2", "ABC-10", "XY-1"]
+    assert kb.missing_issue_files(["ABC-2", "ABC-4", "ABC-11"]) == ["ABC-4", "ABC-11"]
+
+
+def test_link_targets_are_parsed_not_grepped():
+    text = (
+        "[a](attachments/my%20file.png) ![img](attachments/x.png \"title\")\n\n"
+        "`[not](a-link.md)`\n\n```\n[also not](b.md)\n```\n\n"
+        "<img src=\"attachments/y.png\"> [ext](https://jira.example/browse/ABC-1) [anchor](#top)\n\n"
+        "| col |\n|---|\n| [cell](../ABC-2/ABC-2.md) |\n"
+    )
+    assert markdown_link_targets(text) == [
+        "attachments/my%20file.png", "attachments/x.png", "attachments/y.png",
+        "https://jira.example/browse/ABC-1", "#top", "../ABC-2/ABC-2.md",
+    ]
+
+
+def test_broken_links(kb):
+    kb.write_markdown("ABC-2", issue_file("ABC-2"))
+    (kb.attachments_dir("ABC-1")).mkdir(parents=True)
+    (kb.attachments_dir("ABC-1") / "my file.png").write_bytes(b"x")
+    body = (
+        "[ok](../ABC-2/ABC-2.md) [ok](attachments/my%20file.png#frag) [jira](https://x.atlassian.net/browse/ABC-3)\n"
+        "[gone](../ABC-3/ABC-3.md) [escape](../../../etc/passwd) ![missing](attachments/none.png)"
+    )
+    kb.write_markdown("ABC-1", issue_file("ABC-1", body))
+    broken = kb.broken_links([kb.markdown_path("ABC-1"), kb.markdown_path("ABC-2")])
+    assert [(b.file, b.target, b.reason) for b in broken] == [
+        ("ABC-1/ABC-1.md", "../ABC-3/ABC-3.md", "no such file"),
+        ("ABC-1/ABC-1.md", "../../../etc/passwd", "points outside the knowledge base"),
+        ("ABC-1/ABC-1.md", "attachments/none.png", "no such file"),
+    ]
+
+
+def test_frontmatter_parsing_and_problems(kb):
+    assert parse_frontmatter_block("---\nkey: ABC-1\nsummary: \"a: b\"\n---\nbody") == {"key": "ABC-1", "summary": "a: b"}
+    for bad in ("no frontmatter", "---\nkey: [unclosed\n---\n", "---\n- a list\n---\n", "---\nkey: x\n"):
+        with pytest.raises(FrontmatterError):
+            parse_frontmatter_block(bad)
+    kb.write_markdown("ABC-1", issue_file("ABC-1"))
+    kb.write_markdown("ABC-2", issue_file("ABC-2", frontmatter_key="ABC-20"))
+    kb.write_markdown("ABC-3", "# no frontmatter\n")
+    problems = [str(p) for p in kb.frontmatter_problems(["ABC-1", "ABC-2", "ABC-3", "ABC-4"])]
+    assert problems == [
+        "ABC-2/ABC-2.md: frontmatter key is 'ABC-20', expected 'ABC-2'",
+        "ABC-3/ABC-3.md: no frontmatter: the file does not start with a '---' line",
+        "ABC-4/ABC-4.md: file is missing",
+    ]
+    rows, unreadable = kb.index_rows()
+    assert [row["key"] for row in rows] == ["ABC-1", "ABC-20"]
+    assert [p.file for p in unreadable] == ["ABC-3/ABC-3.md"]
+
+
+def test_run_records(kb):
+    kb.write_run_record("run-1", "issues", {"keys": ["ABC-1"]})
+    assert kb.read_run_record("run-1", "issues") == {"keys": ["ABC-1"]}
+    assert kb.read_run_record("run-2", "issues") is None
+    with pytest.raises(ValueError):
+        kb.write_run_record("../x", "issues", {})
+    old = kb.runs_dir / "run-1"
+    os.utime(old, (1, 1))
+    kb.write_run_record("run-3", "issues", {})
+    assert kb.prune_run_records(3600) == 1
+    assert sorted(p.name for p in kb.runs_dir.iterdir()) == ["run-3"]
+
+
+def test_fields_store_sorted(kb):
+    assert kb.read_fields() is None
+    assert kb.write_fields([{"id": "b"}, {"id": "a"}]) is True
+    assert kb.write_fields([{"id": "a"}, {"id": "b"}]) is False
+    assert kb.read_fields() == [{"id": "a"}, {"id": "b"}]
