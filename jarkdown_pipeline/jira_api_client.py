@@ -446,7 +446,8 @@ class JiraApiClient:
                             written += len(chunk)
                             self.stats.bytes_downloaded += len(chunk)
                         sink.flush()
-                        os.fsync(sink.fileno())
+                        # Durable before the caller renames it into place; off the loop, it can take a while.
+                        await asyncio.to_thread(os.fsync, sink.fileno())
                 finally:
                     response.release()
                 wanted = announced if announced is not None else expected_size
@@ -556,9 +557,9 @@ class JiraApiClient:
     async def _raise_for_status(
         self, response: aiohttp.ClientResponse, method: str, url: URL | str, issue_key: str | None = None
     ) -> None:
-        """Map an error status to a typed error (releasing the response); leave 2xx open."""
+        """Map any non-2xx status to a typed error (releasing the response); leave 2xx open."""
         status = response.status
-        if status < 400:
+        if 200 <= status < 300:
             return
         try:
             raw = await response.content.read(MAX_ERROR_BODY_BYTES)

@@ -501,3 +501,23 @@ async def test_stats_count_requests(mock_aiohttp, make_client):
 
 def test_default_close_grace_period_lets_ssl_shut_down():
     assert JiraApiClient(BASE, EMAIL, TOKEN).close_grace_period == 0.250
+
+
+async def test_json_calls_also_drop_credentials_when_redirected_off_origin(mock_aiohttp, make_client):
+    mock_aiohttp.get(f"{API}/field", status=302, headers={"Location": "https://elsewhere.example/field"})
+    mock_aiohttp.get("https://elsewhere.example/field", payload=[])
+    async with make_client(verify_credentials=False) as client:
+        assert await client.fetch_fields() == []
+    (to_jira,) = requests_to(mock_aiohttp, "GET", API)
+    (elsewhere,) = requests_to(mock_aiohttp, "GET", "https://elsewhere.example")
+    assert "Authorization" in to_jira.kwargs["headers"]
+    assert "Authorization" not in elsewhere.kwargs["headers"]
+    assert elsewhere.kwargs["allow_redirects"] is False
+
+
+async def test_a_redirect_without_location_is_an_error_not_data(mock_aiohttp, make_client):
+    mock_aiohttp.get(f"{API}/field", status=302)
+    async with make_client(verify_credentials=False) as client:
+        with pytest.raises(JiraApiError, match="HTTP 302") as caught:
+            await client.fetch_fields()
+    assert caught.value.status_code == 302
