@@ -1,1 +1,54 @@
-"""Fixtures that run the bundled sample Jira on free loopback ports (filled in with the sample Jira)."""
+"""Fixtures that run the bundled sample Jira on free loopback ports, in a background thread.
+
+The thread runner works from sync tests (Dagster's materialize()) and async tests alike.
+
+- `sample_jira`: a small data set (60 issues, fixed `now`, no latency), fresh for each test.
+- `sample_jira_factory(config=None, **overrides)`: start one with other settings (faults, sizes...).
+- `sample_jira_config`: the small default config, to derive others from.
+"""
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from jarkdown_pipeline.sample_jira import SampleJiraConfig, SampleJiraThread
+
+# A fixed "now" keeps data and partitions identical from run to run.
+SAMPLE_JIRA_TEST_NOW = datetime(2026, 11, 20, 11, 30, tzinfo=UTC)
+
+
+def small_sample_jira_config(**overrides: Any) -> SampleJiraConfig:
+    base = SampleJiraConfig(
+        seed=7, issue_count=60, projects=("ALPHA", "BETA"), days=30, now=SAMPLE_JIRA_TEST_NOW,
+        attachment_max_bytes=64 * 1024, max_comments_per_issue=30, max_worklogs_per_issue=25,
+    )  # fmt: skip
+    return base.replace(**overrides) if overrides else base
+
+
+@pytest.fixture
+def sample_jira_config() -> SampleJiraConfig:
+    return small_sample_jira_config()
+
+
+@pytest.fixture
+def sample_jira_factory(sample_jira_config: SampleJiraConfig) -> Iterator[Callable[..., SampleJiraThread]]:
+    started: list[SampleJiraThread] = []
+
+    def make(config: SampleJiraConfig | None = None, **overrides: Any) -> SampleJiraThread:
+        chosen = config or sample_jira_config
+        if overrides:
+            chosen = chosen.replace(**overrides)
+        runner = SampleJiraThread(chosen).start()
+        started.append(runner)
+        return runner
+
+    yield make
+    for runner in started:
+        runner.stop()
+
+
+@pytest.fixture
+def sample_jira(sample_jira_factory: Callable[..., SampleJiraThread]) -> SampleJiraThread:
+    return sample_jira_factory()

@@ -1,0 +1,687 @@
+"""The sample Jira: a Jira Cloud REST v3 subset and a media host, on aiohttp.web, loopback only."""
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import logging
+import re
+import secrets
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import web
+
+from jarkdown_pipeline.sample_jira import content
+from jarkdown_pipeline.sample_jira.config import SampleJiraConfig
+from jarkdown_pipeline.sample_jira.data import Dataset, SampleAttachment, SampleIssue
+from jarkdown_pipeline.sample_jira.faults import RATE_LIMITED, UNAVAILABLE, FaultInjector
+from jarkdown_pipeline.sample_jira.jql import IssueFacts, JqlError, bind_jql
+from jarkdown_pipeline.sample_jira.shapes import Renderer, field_definitions, resolve_fields
+
+logger = logging.getLogger(__name__)
+
+API = "/rest/api/3"
+ISSUE_NOT_FOUND = "Issue does not exist or you do not have permission to see it."
+BULKFETCH_MAX = 100
+SEARCH_MAX_RESULTS = 5000  # for id/key/few-field searches
+SEARCH_MAX_RESULTS_FULL = 100  # when many fields are asked for
+_CHEAP_FIELDS = {"summary", "updated", "created", "status", "project", "issuetype"}
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def jira_error(status: int, *messages: str, errors: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> web.Response:
+    """Jira's error body: {"errorMessages": [...], "errors": {...}}."""
+    return web.json_response({"errorMessages": list(messages), "errors": errors or {}}, status=status, headers=headers)
+
+
+@dataclass
+class HostStats:
+    requests: int = 0
+    in_flight: int = 0
+    peak_in_flight: int = 0
+    bytes_served: int = 0
+    by_route: Counter = field(default_factory=Counter)
+    by_status: Counter = field(default_factory=Counter)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests, "in_flight": self.in_flight, "peak_in_flight": self.peak_in_flight,
+            "bytes_served": self.bytes_served, "by_route": dict(sorted(self.by_route.items())),
+            "by_status": {str(k): v for k, v in sorted(self.by_status.items())},
+        }  # fmt: skip
+
+
+@dataclass
+class Stats:
+    api: HostStats = field(default_factory=HostStats)
+    media: HostStats = field(default_factory=HostStats)
+    rate_limited: int = 0  # 429s served
+    unavailable: int = 0  # 503s served
+    cut_downloads: int = 0
+    media_requests_with_authorization: int = 0
+    media_requests_with_cookie: int = 0
+    media_token_rejections: int = 0
+    anonymous_requests: int = 0
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "api": self.api.snapshot(), "media": self.media.snapshot(), "rate_limited": self.rate_limited,
+            "unavailable": self.unavailable, "cut_downloads": self.cut_downloads,
+            "media_requests_with_authorization": self.media_requests_with_authorization,
+            "media_requests_with_cookie": self.media_requests_with_cookie,
+            "media_token_rejections": self.media_token_rejections, "anonymous_requests": self.anonymous_requests,
+            "bytes_served": self.api.bytes_served + self.media.bytes_served,
+        }  # fmt: skip
+
+
+def _route_name(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    return f"{request.method} {resource.canonical if resource is not None else '<unmatched>'}"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class SampleJira:
+    """A fake Jira Cloud on two loopback ports: the REST API and the media host.
+
+    >>> async with SampleJira(SampleJiraConfig(seed=1, issue_count=50)) as jira:
+    ...     jira.base_url, jira.media_url, jira.stats
+    """
+
+    def __init__(self, config: SampleJiraConfig | None = None) -> None:
+        self.config = config or SampleJiraConfig()
+        self.faults = FaultInjector(self.config.faults, self.config.seed)
+        self._stats = Stats()
+        self._secret = secrets.token_bytes(32)  # signs media tokens and page tokens
+        self._runners: list[web.AppRunner] = []
+        self.base_url = ""
+        self.media_url = ""
+        self._dataset: Dataset | None = None
+
+    # ---------------------------------------------------------------- life cycle
+
+    async def start(self) -> "SampleJira":
+        if self._runners:
+            raise RuntimeError("the sample Jira is already running")
+        api_runner = web.AppRunner(self._build_api_app(), access_log=None, handle_signals=False)
+        media_runner = web.AppRunner(self._build_media_app(), access_log=None, handle_signals=False)
+        await api_runner.setup()
+        await media_runner.setup()
+        self._runners = [api_runner, media_runner]
+        try:
+            api_site = web.TCPSite(api_runner, self.config.host, self.config.port, reuse_address=True)
+            await api_site.start()
+            media_site = web.TCPSite(media_runner, self.config.host, self.config.media_port, reuse_address=True)
+            await media_site.start()
+            self.base_url = self._site_url(api_runner)
+            self.media_url = self._site_url(media_runner)
+            # The data set links to the site (inline cards, self URLs), so it is built once the port is known.
+            self._dataset = await asyncio.get_running_loop().run_in_executor(None, Dataset, self.config, self.base_url)
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    @staticmethod
+    def _site_url(runner: web.AppRunner) -> str:
+        host, port = runner.addresses[0][:2]
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+    async def stop(self) -> None:
+        runners, self._runners = self._runners, []
+        for runner in runners:
+            await runner.cleanup()
+
+    async def __aenter__(self) -> "SampleJira":
+        return await self.start()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    # ---------------------------------------------------------------- public helpers
+
+    @property
+    def dataset(self) -> Dataset:
+        if self._dataset is None:
+            raise RuntimeError("the sample Jira has not been started")
+        return self._dataset
+
+    @property
+    def email(self) -> str:
+        return self.config.email
+
+    @property
+    def api_token(self) -> str:
+        return self.config.api_token
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        """A snapshot of what the server saw (see Stats.snapshot for the keys)."""
+        return self._stats.snapshot()
+
+    def reset_stats(self) -> None:
+        self._stats = Stats()
+
+    def touch_issue(self, key: str, updated: datetime | None = None, comment: str | None = None) -> dict[str, Any]:
+        issue = self.dataset.touch_issue(key, updated=updated, comment=comment)
+        return {"key": issue.key, "summary": issue.summary, "updated": self._renderer(anonymous=False).time(issue.updated)}
+
+    def delete_issue(self, key: str) -> list[str]:
+        return self.dataset.delete_issue(key)
+
+    def info(self) -> dict[str, Any]:
+        ds = self.dataset
+        huge = ds.huge_attachment
+        return {
+            "base_url": self.base_url, "media_url": self.media_url, "seed": self.config.seed,
+            "projects": [p.key for p in ds.projects], "issue_count": len(ds.issues), "time_zone": self.config.time_zone,
+            "now": ds.now.isoformat(), "days": self.config.days,
+            "huge_attachment": {"issue_key": huge.issue_key, "attachment_id": str(huge.id), "size": huge.size} if huge else None,
+        }  # fmt: skip
+
+    def expected_attachment_bytes(self, attachment_id: int | str) -> Iterator[bytes]:
+        """The exact bytes the server serves for an attachment, in blocks (for byte-exact checks)."""
+        attachment = self.dataset.attachments[int(attachment_id)]
+        return content.iter_content(self.config.seed, attachment.id, attachment.kind, attachment.size, attachment.extension)
+
+    # ---------------------------------------------------------------- apps and middleware
+
+    def _build_api_app(self) -> web.Application:
+        app = web.Application(middlewares=[self._api_middleware], client_max_size=4 * 1024 * 1024)
+        r = app.router
+        r.add_get(f"{API}/myself", self._myself)
+        r.add_get(f"{API}/field", self._fields)
+        r.add_get(f"{API}/search/jql", self._search_get)
+        r.add_post(f"{API}/search/jql", self._search_post)
+        r.add_route("*", f"{API}/search", self._search_removed)
+        r.add_post(f"{API}/issue/bulkfetch", self._bulkfetch)
+        r.add_get(f"{API}/issue/{{key}}", self._issue)
+        r.add_get(f"{API}/issue/{{key}}/comment", self._comments)
+        r.add_get(f"{API}/issue/{{key}}/worklog", self._worklogs)
+        r.add_get(f"{API}/attachment/content/{{id}}", self._attachment_content)
+        r.add_get("/_sample/stats", self._sample_stats)
+        r.add_post("/_sample/reset-stats", self._sample_reset_stats)
+        r.add_get("/_sample/info", self._sample_info)
+        r.add_post("/_sample/touch", self._sample_touch)
+        r.add_post("/_sample/delete", self._sample_delete)
+        return app
+
+    def _build_media_app(self) -> web.Application:
+        app = web.Application(middlewares=[self._media_middleware])
+        app.router.add_get("/file/{media_id}/binary", self._media_binary)
+        return app
+
+    @web.middleware
+    async def _api_middleware(self, request: web.Request, handler) -> web.StreamResponse:
+        if request.path.startswith("/_sample/"):
+            return await handler(request)  # control endpoints: not counted, no faults, no latency
+        stats = self._stats
+        host = stats.api
+        host.requests += 1
+        host.in_flight += 1
+        host.peak_in_flight = max(host.peak_in_flight, host.in_flight)
+        host.by_route[_route_name(request)] += 1
+        response: web.StreamResponse | None = None
+        try:
+            if self.config.latency_seconds:
+                await asyncio.sleep(self.config.latency_seconds)
+            fault = self.faults.next_api_request() if request.path.startswith("/rest/") else None
+            if fault == RATE_LIMITED:
+                stats.rate_limited += 1
+                response = jira_error(
+                    429, "Rate limit exceeded.",
+                    headers={"Retry-After": self.faults.retry_after_header(), "X-RateLimit-Limit": "100",
+                             "X-RateLimit-Remaining": "0", "RateLimit-Reason": "jira-burst-based"},
+                )  # fmt: skip
+            elif fault == UNAVAILABLE:
+                stats.unavailable += 1
+                response = jira_error(503, "Service Unavailable: the sample Jira is injecting an outage.")
+            else:
+                try:
+                    response = await handler(request)
+                except web.HTTPNotFound:
+                    response = jira_error(404, f"No resource at {request.method} {request.path}.")
+                except web.HTTPMethodNotAllowed as exc:
+                    response = jira_error(405, f"Method {request.method} is not allowed for {request.path}.", headers={"Allow": ",".join(sorted(exc.allowed_methods))})
+            if not response.prepared and request.path.startswith("/rest/"):
+                response.set_cookie("atlassian.xsrf.token", "sample-" + hashlib.sha256(self._secret).hexdigest()[:16], path="/", httponly=False)
+            return response
+        finally:
+            host.in_flight -= 1
+            host.by_status[response.status if response is not None else 499] += 1
+
+    @web.middleware
+    async def _media_middleware(self, request: web.Request, handler) -> web.StreamResponse:
+        stats = self._stats
+        host = stats.media
+        host.requests += 1
+        host.in_flight += 1
+        host.peak_in_flight = max(host.peak_in_flight, host.in_flight)
+        host.by_route[_route_name(request)] += 1
+        # The media host must never see Jira credentials or cookies: record any that arrive.
+        if "Authorization" in request.headers:
+            stats.media_requests_with_authorization += 1
+        if "Cookie" in request.headers:
+            stats.media_requests_with_cookie += 1
+        response: web.StreamResponse | None = None
+        try:
+            if self.config.effective_media_latency:
+                await asyncio.sleep(self.config.effective_media_latency)
+            try:
+                response = await handler(request)
+            except web.HTTPNotFound:
+                response = web.json_response({"error": {"code": "NotFound", "title": "No such resource"}}, status=404)
+            return response
+        finally:
+            host.in_flight -= 1
+            host.by_status[response.status if response is not None else 499] += 1
+
+    # ---------------------------------------------------------------- auth
+
+    def _is_authenticated(self, request: web.Request) -> bool:
+        header = request.headers.get("Authorization", "")
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "basic" and value:
+            try:
+                decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError):
+                return False
+            email, sep, token = decoded.partition(":")
+            return bool(sep) and hmac.compare_digest(email.encode(), self.config.email.encode()) & hmac.compare_digest(
+                token.encode(), self.config.api_token.encode()
+            )
+        if scheme.lower() == "bearer" and value and self.config.personal_access_token:
+            return hmac.compare_digest(value.strip().encode(), self.config.personal_access_token.encode())
+        return False
+
+    def _viewer(self, request: web.Request) -> tuple[bool, bool]:
+        """(authenticated, may_browse). Wrong credentials are anonymous, as on Cloud."""
+        authenticated = self._is_authenticated(request)
+        if not authenticated:
+            self._stats.anonymous_requests += 1
+        return authenticated, authenticated or self.config.anonymous_access
+
+    def _renderer(self, anonymous: bool) -> Renderer:
+        return Renderer(self.dataset, self.base_url, self.config.zone, anonymous)
+
+    def _visible_issue(self, id_or_key: str, may_browse: bool) -> SampleIssue | None:
+        if not may_browse:
+            return None
+        issue = self.dataset.find_issue(id_or_key)
+        if issue is None or self.faults.is_vanished(issue.key):
+            return None
+        return issue
+
+    # ---------------------------------------------------------------- REST handlers
+
+    async def _myself(self, request: web.Request) -> web.Response:
+        authenticated, _ = self._viewer(request)
+        if not authenticated:
+            return jira_error(
+                401, "Client must be authenticated to access this resource.", headers={"WWW-Authenticate": 'Basic realm="protected-by-api-token"'}
+            )
+        return web.json_response(self._renderer(anonymous=False).myself())
+
+    async def _fields(self, request: web.Request) -> web.Response:
+        self._viewer(request)
+        return web.json_response(field_definitions())
+
+    async def _search_removed(self, request: web.Request) -> web.Response:
+        return jira_error(
+            410,
+            "The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. "
+            "A full migration guideline is available at https://developer.atlassian.com/changelog/#CHANGE-2046",
+        )
+
+    async def _search_get(self, request: web.Request) -> web.Response:
+        query = request.query
+        fields = query.getall("fields", [])
+        return await self._search(request, query.get("jql", ""), query.get("nextPageToken"), query.get("maxResults"), fields, query.get("expand", ""))
+
+    async def _search_post(self, request: web.Request) -> web.Response:
+        body = await self._json_body(request)
+        if isinstance(body, web.Response):
+            return body
+        if not isinstance(body, dict):
+            return jira_error(400, "The request body must be a JSON object.")
+        fields = body.get("fields") or []
+        if isinstance(fields, str):
+            fields = [fields]
+        expand = body.get("expand") or ""
+        if isinstance(expand, list):
+            expand = ",".join(expand)
+        return await self._search(request, body.get("jql") or "", body.get("nextPageToken"), body.get("maxResults"), fields, expand)
+
+    async def _search(self, request: web.Request, jql: str, page_token: str | None, max_results: Any, fields: list[str], expand: str) -> web.Response:
+        authenticated, may_browse = self._viewer(request)
+        try:
+            requested = 50 if max_results in (None, "") else int(max_results)
+        except (TypeError, ValueError):
+            return jira_error(400, f"The value '{max_results}' is not valid for maxResults; it must be a number.")
+        if requested < 0:
+            return jira_error(400, "maxResults must not be negative.")
+        field_ids, ids_only = resolve_fields(fields, "id")
+        cap = SEARCH_MAX_RESULTS if set(field_ids) <= _CHEAP_FIELDS else SEARCH_MAX_RESULTS_FULL
+        page_size = min(requested, cap)
+        ds = self.dataset
+        try:
+            bound = bind_jql(
+                jql, self.config.zone,
+                project_exists=(lambda v: (p.key if (p := ds.project_by_value(v)) else None)) if may_browse else (lambda v: v.upper()),
+                issue_exists=(lambda k: k.upper() in ds.issues) if (may_browse and self.config.strict_jql_keys) else None,
+            )  # fmt: skip
+        except JqlError as exc:
+            return jira_error(400, str(exc))
+        offset = 0
+        if page_token:
+            offset = self._read_page_token(page_token, jql)
+            if offset is None:
+                return jira_error(400, "The nextPageToken is invalid or has expired; start the search again without it.")
+        if not may_browse:
+            return web.json_response({"issues": [], "isLast": True})
+        facts = [IssueFacts(i.id, i.key, i.project.key, i.updated, i.created) for i in ds.issues.values()]
+        matched = bound.sort([f for f in facts if bound.matches(f)])
+        page = matched[offset : offset + page_size]
+        renderer = self._renderer(anonymous=not authenticated)
+        expand_set = [e for e in expand.split(",") if e.strip()]
+        issues = []
+        for fact in page:
+            issue = ds.issues_by_id[fact.id]
+            if ids_only:
+                issues.append({"id": str(issue.id)})
+            else:
+                issues.append(
+                    renderer.issue(issue, field_ids, expand_set, self.config.inline_comment_limit, self.config.inline_worklog_limit)
+                )
+        body: dict[str, Any] = {"issues": issues}
+        next_offset = offset + len(page)
+        if next_offset < len(matched) and page_size > 0:
+            body["nextPageToken"] = self._make_page_token(next_offset, jql)
+            body["isLast"] = False
+        else:
+            body["isLast"] = True
+        return web.json_response(body)
+
+    def _make_page_token(self, offset: int, jql: str) -> str:
+        payload = _b64(json.dumps({"o": offset, "q": hashlib.sha256(jql.encode()).hexdigest()[:16]}).encode())
+        signature = _b64(hmac.new(self._secret, payload.encode(), hashlib.sha256).digest()[:12])
+        return f"{payload}.{signature}"
+
+    def _read_page_token(self, token: str, jql: str) -> int | None:
+        payload, _, signature = token.partition(".")
+        expected = _b64(hmac.new(self._secret, payload.encode(), hashlib.sha256).digest()[:12])
+        if not hmac.compare_digest(signature, expected):
+            return None
+        try:
+            data = json.loads(_unb64(payload))
+        except (ValueError, binascii.Error):
+            return None
+        if data.get("q") != hashlib.sha256(jql.encode()).hexdigest()[:16]:
+            return None
+        return int(data["o"])
+
+    async def _json_body(self, request: web.Request) -> Any:
+        try:
+            return await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return jira_error(400, "Unexpected character in the request body: it is not valid JSON.")
+
+    async def _bulkfetch(self, request: web.Request) -> web.Response:
+        authenticated, may_browse = self._viewer(request)
+        body = await self._json_body(request)
+        if isinstance(body, web.Response):
+            return body
+        if not isinstance(body, dict):
+            return jira_error(400, "The request body must be a JSON object.")
+        wanted = body.get("issueIdsOrKeys")
+        if not isinstance(wanted, list) or not all(isinstance(k, (str, int)) for k in wanted):
+            return jira_error(400, "issueIdsOrKeys is required and must be a list of issue ids or keys.", errors={"issueIdsOrKeys": "required"})
+        if not wanted:
+            return jira_error(400, "issueIdsOrKeys must not be empty.")
+        if len(wanted) > BULKFETCH_MAX:
+            return jira_error(400, f"A maximum of {BULKFETCH_MAX} issues can be requested at once; got {len(wanted)}.")
+        fields = body.get("fields") or []
+        if isinstance(fields, str):
+            fields = [fields]
+        expand = body.get("expand") or []
+        if isinstance(expand, str):
+            expand = expand.split(",")
+        field_ids, _ = resolve_fields(fields, "*navigable")
+        found: dict[int, SampleIssue] = {}
+        errors = []
+        for wanted_key in wanted:
+            issue = self._visible_issue(str(wanted_key), may_browse)
+            if issue is None or issue.id in found:
+                continue  # not found or not visible: left out, as Cloud does
+            if self.faults.take_bulkfetch_error(issue.key):
+                errors.append({"id": str(issue.id), "errorMessage": "The issue could not be retrieved because of a temporary error. Try again."})
+                continue
+            found[issue.id] = issue
+        renderer = self._renderer(anonymous=not authenticated)
+        issues = [
+            renderer.issue(issue, field_ids, expand, self.config.inline_comment_limit, self.config.inline_worklog_limit)
+            for _, issue in sorted(found.items())
+        ]
+        return web.json_response({"expand": "schema,names", "issues": issues, "issueErrors": errors})
+
+    async def _issue(self, request: web.Request) -> web.Response:
+        authenticated, may_browse = self._viewer(request)
+        issue = self._visible_issue(request.match_info["key"], may_browse)
+        if issue is None:
+            return jira_error(404, ISSUE_NOT_FOUND)
+        field_ids, _ = resolve_fields(request.query.getall("fields", []), "*all")
+        expand = request.query.get("expand", "").split(",")
+        renderer = self._renderer(anonymous=not authenticated)
+        return web.json_response(renderer.issue(issue, field_ids, expand, self.config.inline_comment_limit, self.config.inline_worklog_limit))
+
+    def _paging(self, request: web.Request, default_max: int, cap: int) -> tuple[int, int] | web.Response:
+        try:
+            start_at = int(request.query.get("startAt", 0))
+            max_results = int(request.query.get("maxResults", default_max))
+        except ValueError:
+            return jira_error(400, "startAt and maxResults must be numbers.")
+        if start_at < 0 or max_results < 0:
+            return jira_error(400, "startAt and maxResults must not be negative.")
+        return start_at, min(max_results, cap)
+
+    async def _comments(self, request: web.Request) -> web.Response:
+        authenticated, may_browse = self._viewer(request)
+        issue = self._visible_issue(request.match_info["key"], may_browse)
+        if issue is None:
+            return jira_error(404, ISSUE_NOT_FOUND)
+        paging = self._paging(request, 100, self.config.comment_page_max)
+        if isinstance(paging, web.Response):
+            return paging
+        start_at, max_results = paging
+        renderer = self._renderer(anonymous=not authenticated)
+        comments = renderer.visible_comments(issue)
+        order = request.query.get("orderBy", "created")
+        if order not in ("created", "+created", "-created"):
+            return jira_error(400, f"orderBy must be one of created, +created, -created; got {order!r}.")
+        comments.sort(key=lambda c: (c.created, int(c.id)), reverse=order == "-created")
+        rendered_body = "renderedBody" in request.query.get("expand", "").split(",")
+        page = comments[start_at : start_at + max_results]
+        return web.json_response(
+            {"startAt": start_at, "maxResults": max_results, "total": len(comments), "comments": [renderer.comment(issue, c, rendered_body) for c in page]}
+        )
+
+    async def _worklogs(self, request: web.Request) -> web.Response:
+        authenticated, may_browse = self._viewer(request)
+        issue = self._visible_issue(request.match_info["key"], may_browse)
+        if issue is None:
+            return jira_error(404, ISSUE_NOT_FOUND)
+        paging = self._paging(request, 5000, self.config.worklog_page_max)
+        if isinstance(paging, web.Response):
+            return paging
+        start_at, max_results = paging
+        worklogs = list(issue.worklogs)
+        try:
+            if "startedAfter" in request.query:
+                after = int(request.query["startedAfter"])
+                worklogs = [w for w in worklogs if w.started.timestamp() * 1000 >= after]
+            if "startedBefore" in request.query:
+                before = int(request.query["startedBefore"])
+                worklogs = [w for w in worklogs if w.started.timestamp() * 1000 < before]
+        except ValueError:
+            return jira_error(400, "startedAfter and startedBefore are UNIX timestamps in milliseconds.")
+        renderer = self._renderer(anonymous=not authenticated)
+        page = worklogs[start_at : start_at + max_results]
+        return web.json_response(
+            {"startAt": start_at, "maxResults": max_results, "total": len(worklogs), "worklogs": [renderer.worklog(issue, w) for w in page]}
+        )
+
+    def _find_attachment(self, attachment_id: str, may_browse: bool) -> SampleAttachment | None:
+        if not attachment_id.isdigit():
+            return None
+        attachment = self.dataset.attachments.get(int(attachment_id))
+        if attachment is None or self._visible_issue(attachment.issue_key, may_browse) is None:
+            return None
+        return attachment
+
+    async def _attachment_content(self, request: web.Request) -> web.StreamResponse:
+        _, may_browse = self._viewer(request)
+        attachment = self._find_attachment(request.match_info["id"], may_browse)
+        if attachment is None:
+            return jira_error(404, f"The attachment with id '{request.match_info['id']}' does not exist or you do not have permission to see it.")
+        if request.query.get("redirect", "true").lower() == "false":
+            return await self._stream(request, attachment, self._stats.api)
+        expires = int(time.time() + self.config.media_token_ttl_seconds)
+        token = self._media_token(attachment, expires)
+        location = (
+            f"{self.media_url}/file/{attachment.media_id}/binary?token={token}"
+            f"&client=sample-jira&dl=true&name={quote(attachment.filename, safe='')}"
+        )
+        return web.Response(status=303, headers={"Location": location, "Cache-Control": "no-cache, no-store"})
+
+    # ---------------------------------------------------------------- media host
+
+    def _media_token(self, attachment: SampleAttachment, expires: int) -> str:
+        payload = _b64(json.dumps({"a": attachment.id, "m": attachment.media_id, "e": expires}, separators=(",", ":")).encode())
+        signature = _b64(hmac.new(self._secret, payload.encode(), hashlib.sha256).digest())
+        return f"{payload}.{signature}"
+
+    def _check_media_token(self, token: str | None, media_id: str) -> SampleAttachment | web.Response:
+        def reject(status: int, title: str) -> web.Response:
+            self._stats.media_token_rejections += 1
+            return web.json_response({"error": {"code": "Unauthorized" if status == 401 else "Forbidden", "title": title}}, status=status)
+
+        if not token:
+            return reject(401, "A signed token is required.")
+        payload, _, signature = token.partition(".")
+        expected = _b64(hmac.new(self._secret, payload.encode(), hashlib.sha256).digest())
+        if not hmac.compare_digest(signature, expected):
+            return reject(403, "The token signature is invalid.")
+        try:
+            claims = json.loads(_unb64(payload))
+        except (ValueError, binascii.Error):
+            return reject(403, "The token is malformed.")
+        if claims.get("m") != media_id:
+            return reject(403, "The token is for another file.")
+        if claims.get("e", 0) < time.time():
+            return reject(403, "The token has expired.")
+        attachment = self.dataset.attachments.get(int(claims.get("a", -1)))
+        if attachment is None:
+            return web.json_response({"error": {"code": "NotFound", "title": "The file no longer exists."}}, status=404)
+        return attachment
+
+    async def _media_binary(self, request: web.Request) -> web.StreamResponse:
+        checked = self._check_media_token(request.query.get("token"), request.match_info["media_id"])
+        if isinstance(checked, web.Response):
+            return checked
+        return await self._stream(request, checked, self._stats.media)
+
+    async def _stream(self, request: web.Request, attachment: SampleAttachment, host: HostStats) -> web.StreamResponse:
+        """Serve the bytes (honouring a single Range), generated block by block, never whole."""
+        size = attachment.size
+        start, end, status = 0, size, 200
+        range_header = request.headers.get("Range")
+        if range_header:
+            match = _RANGE.match(range_header.strip())
+            if match is None or match.groups() == ("", ""):
+                return jira_error(400, f"The Range header {range_header!r} is malformed.")
+            first, last = match.groups()
+            if first == "":
+                start, end = max(size - int(last), 0), size
+            else:
+                start, end = int(first), (min(int(last) + 1, size) if last else size)
+            if start >= size or start >= end:
+                return web.Response(status=416, headers={"Content-Range": f"bytes */{size}"})
+            status = 206
+        disposition = f"attachment; filename*=UTF-8''{quote(attachment.filename, safe='')}"
+        response = web.StreamResponse(status=status, headers={"Content-Type": attachment.mime_type, "Accept-Ranges": "bytes", "Content-Disposition": disposition})
+        if status == 206:
+            response.headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+        response.content_length = end - start
+        cut_at = self.faults.cut_download_at(attachment.id, start, end)
+        await response.prepare(request)
+        position = start
+        for block in content.iter_content(self.config.seed, attachment.id, attachment.kind, size, attachment.extension, start, end):
+            if cut_at is not None and position + len(block) > cut_at:
+                await response.write(block[: cut_at - position])
+                host.bytes_served += cut_at - position
+                self._stats.cut_downloads += 1
+                await asyncio.sleep(0)  # let the partial bytes reach the socket before the cut
+                if request.transport is not None:
+                    request.transport.abort()
+                return response
+            await response.write(block)
+            host.bytes_served += len(block)
+            position += len(block)
+        await response.write_eof()
+        return response
+
+    # ---------------------------------------------------------------- control endpoints
+
+    async def _sample_stats(self, request: web.Request) -> web.Response:
+        return web.json_response(self.stats)
+
+    async def _sample_reset_stats(self, request: web.Request) -> web.Response:
+        self.reset_stats()
+        return web.json_response(self.stats)
+
+    async def _sample_info(self, request: web.Request) -> web.Response:
+        return web.json_response(self.info())
+
+    async def _sample_touch(self, request: web.Request) -> web.Response:
+        body = await self._json_body(request)
+        if isinstance(body, web.Response):
+            return body
+        if not isinstance(body, dict) or not isinstance(body.get("key"), str):
+            return jira_error(400, 'Send {"key": "ABC-1"} (optional "updated": ISO-8601 with offset, "comment": text).')
+        updated = None
+        if body.get("updated"):
+            try:
+                updated = datetime.fromisoformat(body["updated"])
+            except (TypeError, ValueError):
+                return jira_error(400, f"updated {body['updated']!r} is not an ISO-8601 timestamp.")
+            if updated.tzinfo is None:
+                return jira_error(400, "updated needs a UTC offset.")
+        try:
+            return web.json_response(self.touch_issue(body["key"], updated=updated, comment=body.get("comment")))
+        except KeyError:
+            return jira_error(404, ISSUE_NOT_FOUND)
+
+    async def _sample_delete(self, request: web.Request) -> web.Response:
+        body = await self._json_body(request)
+        if isinstance(body, web.Response):
+            return body
+        if not isinstance(body, dict) or not isinstance(body.get("key"), str):
+            return jira_error(400, 'Send {"key": "ABC-1"}.')
+        try:
+            return web.json_response({"deleted": self.delete_issue(body["key"])})
+        except KeyError:
+            return jira_error(404, ISSUE_NOT_FOUND)

@@ -1,0 +1,141 @@
+"""Settings of the sample Jira: data set, credentials, latency and fault injection."""
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEMO_EMAIL = "demo@example.com"
+# Fake on purpose: the sample Jira is a local test double, these open nothing real.
+DEMO_API_TOKEN = "sample-jira-demo-token"
+
+
+@dataclass(frozen=True)
+class FaultConfig:
+    """What goes wrong, and when. Request numbers count API-host requests under /rest/, from 1."""
+
+    # 429 with Retry-After on these request numbers, and/or on a seeded fraction of requests.
+    rate_limit_requests: frozenset[int] = frozenset()
+    rate_limit_rate: float = 0.0
+    retry_after_seconds: float = 1.0
+    # 503 bursts: (first request number, how many requests in a row).
+    unavailable_bursts: tuple[tuple[int, int], ...] = ()
+    # The first `cut_download_attempts` downloads of these attachment ids (or of a seeded
+    # fraction of all attachments) stop after `cut_after_fraction` of the bytes.
+    cut_download_attachment_ids: frozenset[int] = frozenset()
+    cut_download_rate: float = 0.0
+    cut_download_attempts: int = 1
+    cut_after_fraction: float = 0.5
+    # Present in search results, gone by the time they are fetched (bulkfetch omits them, GET 404s).
+    vanished_issue_keys: frozenset[str] = frozenset()
+    # The first bulkfetch that asks for these keys reports them in issueErrors (retriable).
+    bulkfetch_error_keys: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        for name in ("rate_limit_rate", "cut_download_rate"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"FaultConfig.{name} must be between 0 and 1, got {value!r}")
+        if not 0.0 <= self.cut_after_fraction < 1.0:
+            raise ValueError(f"FaultConfig.cut_after_fraction must be in [0, 1), got {self.cut_after_fraction!r}")
+        if self.retry_after_seconds < 0:
+            raise ValueError("FaultConfig.retry_after_seconds must not be negative")
+        for start, count in self.unavailable_bursts:
+            if start < 1 or count < 1:
+                raise ValueError(f"FaultConfig.unavailable_bursts entries need start >= 1 and count >= 1, got {(start, count)!r}")
+        object.__setattr__(self, "rate_limit_requests", frozenset(self.rate_limit_requests))
+        object.__setattr__(self, "cut_download_attachment_ids", frozenset(int(i) for i in self.cut_download_attachment_ids))
+        object.__setattr__(self, "vanished_issue_keys", frozenset(k.upper() for k in self.vanished_issue_keys))
+        object.__setattr__(self, "bulkfetch_error_keys", frozenset(k.upper() for k in self.bulkfetch_error_keys))
+
+
+@dataclass(frozen=True)
+class SampleJiraConfig:
+    """Everything that shapes one sample Jira. Same seed and `now` give the same data."""
+
+    seed: int = 42
+    issue_count: int = 300
+    projects: tuple[str, ...] = ("ALPHA", "BETA", "OPS")
+    days: int = 30
+    # The instant the data set is generated around; None means the real current time.
+    now: datetime | None = None
+    host: str = "127.0.0.1"
+    port: int = 0  # 0 picks a free port
+    media_port: int = 0
+    latency_seconds: float = 0.0
+    media_latency_seconds: float | None = None  # None: same as latency_seconds
+    email: str = DEMO_EMAIL
+    api_token: str = DEMO_API_TOKEN
+    personal_access_token: str | None = None  # accepted as "Bearer ..." (Data Center style) when set
+    anonymous_access: bool = False  # True: anonymous users may browse (like a public Cloud site)
+    time_zone: str = "Europe/Berlin"  # the user's zone: JQL dates and rendered timestamps use it
+    min_attachments_per_issue: int = 0
+    max_attachments_per_issue: int = 3
+    attachment_min_bytes: int = 200
+    attachment_max_bytes: int = 256 * 1024
+    huge_attachment_bytes: int | None = None  # one extra attachment of this size, streamed
+    huge_attachment_issue: str | None = None  # default: the most recently updated issue
+    inline_comment_limit: int = 20
+    inline_worklog_limit: int = 20
+    # Largest page the comment and worklog endpoints hand out (Cloud: 100 and 5000).
+    comment_page_max: int = 100
+    worklog_page_max: int = 5000
+    max_comments_per_issue: int = 45
+    max_worklogs_per_issue: int = 30
+    media_token_ttl_seconds: float = 60.0
+    # JQL `key in (...)` naming an issue that does not exist answers 400, as Jira does.
+    strict_jql_keys: bool = True
+    faults: FaultConfig = field(default_factory=FaultConfig)
+
+    def __post_init__(self) -> None:
+        if self.issue_count < 0:
+            raise ValueError("SampleJiraConfig.issue_count must not be negative")
+        if not self.projects:
+            raise ValueError("SampleJiraConfig.projects needs at least one project key")
+        projects = tuple(p.strip().upper() for p in self.projects)
+        for key in projects:
+            if not (key.isascii() and key.isalnum() and key[0].isalpha()):
+                raise ValueError(f"SampleJiraConfig.projects: {key!r} is not a valid Jira project key")
+        if len(set(projects)) != len(projects):
+            raise ValueError("SampleJiraConfig.projects has duplicates")
+        object.__setattr__(self, "projects", projects)
+        if self.days < 1:
+            raise ValueError("SampleJiraConfig.days must be at least 1")
+        if self.host not in ("127.0.0.1", "::1", "localhost"):
+            raise ValueError("the sample Jira binds to loopback only (127.0.0.1, ::1 or localhost)")
+        try:
+            ZoneInfo(self.time_zone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"SampleJiraConfig.time_zone: unknown time zone {self.time_zone!r}") from exc
+        if self.now is not None and self.now.tzinfo is None:
+            raise ValueError("SampleJiraConfig.now must be time-zone aware")
+        if not 0 <= self.min_attachments_per_issue <= self.max_attachments_per_issue:
+            raise ValueError("need 0 <= min_attachments_per_issue <= max_attachments_per_issue")
+        if not 1 <= self.attachment_min_bytes <= self.attachment_max_bytes:
+            raise ValueError("need 1 <= attachment_min_bytes <= attachment_max_bytes")
+        if self.huge_attachment_bytes is not None and self.huge_attachment_bytes < 1:
+            raise ValueError("huge_attachment_bytes must be positive")
+        if self.inline_comment_limit < 0 or self.inline_worklog_limit < 0:
+            raise ValueError("inline limits must not be negative")
+        if self.comment_page_max < 1 or self.worklog_page_max < 1:
+            raise ValueError("comment_page_max and worklog_page_max must be at least 1")
+        if self.latency_seconds < 0 or (self.media_latency_seconds or 0) < 0:
+            raise ValueError("latency must not be negative")
+        if not self.email or not self.api_token:
+            raise ValueError("email and api_token must be non-empty")
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+    @property
+    def effective_media_latency(self) -> float:
+        return self.latency_seconds if self.media_latency_seconds is None else self.media_latency_seconds
+
+    def replace(self, **changes) -> "SampleJiraConfig":
+        return dataclasses.replace(self, **changes)
+
+    def __repr__(self) -> str:
+        # Keep the token out of reprs and logs, even though the demo one is fake.
+        shown = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("api_token", "personal_access_token")}
+        return "SampleJiraConfig(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ", api_token=<hidden>)"
