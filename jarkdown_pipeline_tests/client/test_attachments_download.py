@@ -198,3 +198,18 @@ async def test_a_large_download_keeps_memory_flat(local_jira, make_local_client,
         assert written.read(65536) == pattern_bytes(65536)
     growth = peak - baseline
     assert growth < 24 * 1024 * 1024, f"resident memory grew by {growth / 2**20:.1f} MiB for a 128 MiB download"
+
+
+async def test_a_cancelled_download_leaves_no_temporary_file(local_jira, make_local_client, tmp_path):
+    local_jira.add_file("10001", content=b"never arrives", stall_first=1, stall_seconds=5.0)
+    async with make_local_client() as client:
+        task = asyncio.create_task(
+            AttachmentHandler(client).download_attachment(local_jira.attachment("10001", "slow.bin"), tmp_path)
+        )
+        while not local_jira.media_requests:  # the download is under way, its temp file exists
+            await asyncio.sleep(0.01)
+        assert leftovers(tmp_path) != []
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert list(tmp_path.iterdir()) == []

@@ -1,6 +1,7 @@
 """JiraApiClient against real loopback servers: credentials, redirects, cookies, retries, timeouts."""
 
-import aiohttp
+import asyncio
+
 import pytest
 
 from jarkdown_pipeline.exceptions import AuthenticationError, JiraApiError
@@ -107,8 +108,6 @@ async def test_unreachable_jira_is_a_jira_api_error(unused_tcp_port):
 
 
 async def test_connector_bounds_connections_per_host(local_jira, make_local_client, tmp_path):
-    import asyncio
-
     for n in range(8):
         local_jira.add_file(str(n), content=pattern_bytes(10_000, seed=n), delay=0.05)
     async with make_local_client(max_connections_per_host=3) as client:
