@@ -193,7 +193,7 @@ class AttachmentHandler:
                     os.unlink(temp_name)
                 except FileNotFoundError:
                     pass
-                if isinstance(error, JarkdownError) and not isinstance(error, AttachmentDownloadError):
+                if isinstance(error, (JarkdownError, OSError)) and not isinstance(error, AttachmentDownloadError):
                     raise AttachmentDownloadError(
                         f"could not download attachment {original!r} (id {key}): {error}", filename=original, cause=error
                     ) from error
@@ -210,7 +210,8 @@ class AttachmentHandler:
         Every attachment is attempted; if any failed, ``AttachmentDownloadError`` lists them all and
         carries the successful results in ``.completed`` and the errors in ``.failures``.
         """
-        attachments = list(attachments)
+        # The same attachment listed twice is downloaded once.
+        attachments = list({attachment_id(a): a for a in attachments}.values())
         names = local_attachment_names(attachments)
         outcomes = await asyncio.gather(
             *(self.download_attachment(a, output_dir, names[attachment_id(a)]) for a in attachments),

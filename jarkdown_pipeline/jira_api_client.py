@@ -61,8 +61,8 @@ class ClientStats:
     """Counters the pipeline reports as metadata.
 
     ``requests`` counts HTTP requests sent (retries and redirect hops included); ``retries`` the
-    retried attempts; ``bytes_downloaded`` attachment bytes received (a restarted download counts
-    again); ``peak_in_flight`` the most calls running at once (from sending until the body is
+    retried attempts; ``bytes_downloaded`` attachment bytes received by ``download_to_file`` (a
+    restarted download counts again); ``peak_in_flight`` the most calls running at once (from sending until the body is
     read; for a response handed to the caller, until its headers arrived).
     """
 
@@ -398,6 +398,11 @@ class JiraApiClient:
             worklogs = await self._page_all(key, "worklog", "worklogs")
             fields["worklog"] = {"worklogs": worklogs, "maxResults": len(worklogs), "total": len(worklogs), "startAt": 0}
         return issue
+
+    @staticmethod
+    def get_attachment_content_url(attachment: dict[str, Any]) -> str:
+        """The attachment's content URL (the seed's accessor)."""
+        return attachment.get("content", "")
 
     async def download_attachment_stream(self, content_url: str) -> aiohttp.ClientResponse:
         """Open an attachment's content (redirects followed without credentials off Jira's origin).

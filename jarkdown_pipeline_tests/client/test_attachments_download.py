@@ -213,3 +213,21 @@ async def test_a_cancelled_download_leaves_no_temporary_file(local_jira, make_lo
         with pytest.raises(asyncio.CancelledError):
             await task
     assert list(tmp_path.iterdir()) == []
+
+
+async def test_the_same_attachment_listed_twice_is_fetched_once(local_jira, make_local_client, tmp_path):
+    local_jira.add_file("10001", content=b"once")
+    attachment = local_jira.attachment("10001", "a.txt")
+    async with make_local_client() as client:
+        infos = await AttachmentHandler(client).download_all_attachments([attachment, dict(attachment)], tmp_path)
+    assert [i["filename"] for i in infos] == ["a.txt"]
+    assert local_jira.files["10001"].requests == 1
+
+
+async def test_a_folder_in_the_way_is_a_clear_download_error(local_jira, make_local_client, tmp_path):
+    local_jira.add_file("10001", content=b"data")
+    (tmp_path / "a.txt").mkdir()
+    async with make_local_client() as client:
+        with pytest.raises(AttachmentDownloadError, match="a.txt"):
+            await AttachmentHandler(client).download_attachment(local_jira.attachment("10001", "a.txt"), tmp_path)
+    assert leftovers(tmp_path) == []

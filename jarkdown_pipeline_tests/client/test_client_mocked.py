@@ -521,3 +521,8 @@ async def test_a_redirect_without_location_is_an_error_not_data(mock_aiohttp, ma
         with pytest.raises(JiraApiError, match="HTTP 302") as caught:
             await client.fetch_fields()
     assert caught.value.status_code == 302
+
+
+def test_content_url_accessor():
+    assert JiraApiClient.get_attachment_content_url({"content": "https://x/1"}) == "https://x/1"
+    assert JiraApiClient.get_attachment_content_url({}) == ""
