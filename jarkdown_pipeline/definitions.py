@@ -9,12 +9,12 @@ import functools
 
 import dagster as dg
 
-from jarkdown_pipeline.defs.assets import build_assets
-from jarkdown_pipeline.defs.checks import build_checks
-from jarkdown_pipeline.defs.jobs import build_jira_markdown_job
-from jarkdown_pipeline.defs.partitions import daily_partitions_from_settings
-from jarkdown_pipeline.defs.resources import JiraResource, KnowledgeBaseResource
-from jarkdown_pipeline.defs.schedules import build_schedules
+from jarkdown_pipeline.orchestration.assets import build_assets
+from jarkdown_pipeline.orchestration.checks import build_checks
+from jarkdown_pipeline.orchestration.jobs import build_jira_markdown_job
+from jarkdown_pipeline.orchestration.partitions import daily_partitions_from_settings
+from jarkdown_pipeline.orchestration.resources import JiraResource, KnowledgeBaseResource
+from jarkdown_pipeline.orchestration.schedules import build_schedules
 from jarkdown_pipeline.settings import Settings, load_settings
 
 

@@ -7,7 +7,7 @@ import dagster as dg
 import pytest
 
 from jarkdown_pipeline.definitions import build_definitions
-from jarkdown_pipeline.defs.partitions import build_daily_partitions
+from jarkdown_pipeline.orchestration.partitions import build_daily_partitions
 from jarkdown_pipeline.settings import load_settings
 from jarkdown_pipeline.sync import scope_jql_since, window_jql
 

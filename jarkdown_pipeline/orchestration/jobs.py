@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from jarkdown_pipeline.defs.assets import GROUP
+from jarkdown_pipeline.orchestration.assets import GROUP
 
 JIRA_MARKDOWN_JOB = "jira_markdown_job"
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import dagster as dg
 
-from jarkdown_pipeline.defs.partitions import partition_jql, partition_window
-from jarkdown_pipeline.defs.resources import JiraResource, KnowledgeBaseResource
+from jarkdown_pipeline.orchestration.partitions import partition_jql, partition_window
+from jarkdown_pipeline.orchestration.resources import JiraResource, KnowledgeBaseResource
 from jarkdown_pipeline.exceptions import AuthenticationError, JiraApiError
 from jarkdown_pipeline.jira_api_client import JiraApiClient, normalise_base_url
 from jarkdown_pipeline.knowledge_base import KnowledgeBase

@@ -6,8 +6,8 @@ record), they check every issue file of the knowledge base.
 
 import dagster as dg
 
-from jarkdown_pipeline.defs.assets import listing, run_record_id
-from jarkdown_pipeline.defs.resources import KnowledgeBaseResource
+from jarkdown_pipeline.orchestration.assets import listing, run_record_id
+from jarkdown_pipeline.orchestration.resources import KnowledgeBaseResource
 from jarkdown_pipeline.knowledge_base import KnowledgeBase
 
 
