@@ -476,7 +476,7 @@ class SampleJira:
             renderer.issue(issue, field_ids, expand, self.config.inline_comment_limit, self.config.inline_worklog_limit)
             for _, issue in sorted(found.items())
         ]
-        return web.json_response({"expand": "schema,names", "issues": issues, "issueErrors": errors})
+        return web.json_response({"issues": issues, "issueErrors": errors})
 
     async def _issue(self, request: web.Request) -> web.Response:
         authenticated, may_browse = self._viewer(request)

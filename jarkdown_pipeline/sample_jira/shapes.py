@@ -78,8 +78,6 @@ def field_definitions() -> list[dict[str, Any]]:
             "navigable": navigable, "searchable": True, "schema": dict(schema),
         }  # fmt: skip
         entry["clauseNames"] = [f"cf[{field_id.split('_')[1]}]", name] if custom else [field_id]
-        if custom:
-            entry["untranslatedName"] = name
         out.append(entry)
     return out
 

@@ -11,12 +11,29 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import base64
+import os
+from pathlib import Path
+
 import pytest
 
 from jarkdown_pipeline.sample_jira import SampleJiraConfig, SampleJiraThread
 
 # A fixed "now" keeps data and partitions identical from run to run.
 SAMPLE_JIRA_TEST_NOW = datetime(2026, 11, 20, 11, 30, tzinfo=UTC)
+
+
+# Reference schemas (not shipped with the project); tests that need them skip when absent.
+REFERENCE_DIR = Path(os.environ.get("JARKDOWN_REFERENCE_DIR", "/work/shared/reference"))
+
+
+def basic_auth_headers(email: str, token: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{email}:{token}".encode()).decode()}
+
+
+def sample_jira_auth_headers(jira: SampleJiraThread) -> dict[str, str]:
+    """Headers that authenticate against the given sample Jira."""
+    return basic_auth_headers(jira.email, jira.api_token)
 
 
 def small_sample_jira_config(**overrides: Any) -> SampleJiraConfig:
