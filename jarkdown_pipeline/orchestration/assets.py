@@ -15,7 +15,7 @@ import dagster as dg
 from jarkdown_pipeline.orchestration.partitions import partition_jql, partition_window
 from jarkdown_pipeline.orchestration.resources import JiraResource, KnowledgeBaseResource
 from jarkdown_pipeline.exceptions import AuthenticationError, JiraApiError
-from jarkdown_pipeline.jira_api_client import JiraApiClient, normalise_base_url
+from jarkdown_pipeline.jira_api_client import normalise_base_url
 from jarkdown_pipeline.knowledge_base import KnowledgeBase
 from jarkdown_pipeline.sync import (
     describe_error,
@@ -39,12 +39,18 @@ def run_record_id(context: dg.AssetExecutionContext | dg.AssetCheckExecutionCont
     return run.root_run_id or run.run_id
 
 
-def client_metadata(client: JiraApiClient | None) -> dict[str, Any]:
-    stats = client.stats if client is not None else None
+def stats_snapshot(jira: JiraResource) -> dict[str, int]:
+    """The client's counters now (zeros before it opens). The in-process executor shares one client
+    between the steps of a run, so each step reports the difference from its start."""
+    client = jira.client_if_open
+    return client.stats.as_dict() if client is not None else {}
+
+
+def client_metadata(jira: JiraResource, started: dict[str, int]) -> dict[str, Any]:
+    now = stats_snapshot(jira)
     return {
-        "requests": dg.MetadataValue.int(stats.requests if stats else 0),
-        "retries": dg.MetadataValue.int(stats.retries if stats else 0),
-        "bytes_downloaded": dg.MetadataValue.int(stats.bytes_downloaded if stats else 0),
+        name: dg.MetadataValue.int(now.get(name, 0) - started.get(name, 0))
+        for name in ("requests", "retries", "bytes_downloaded")
     }
 
 
@@ -104,6 +110,7 @@ def _build_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefi
     async def jira_fields(
         context: dg.AssetExecutionContext, jira: JiraResource, knowledge_base: KnowledgeBaseResource
     ) -> dg.MaterializeResult:
+        started = stats_snapshot(jira)
         client = await jira.open_client()
         fields = await client.fetch_fields()
         kb = knowledge_base.open()
@@ -114,7 +121,7 @@ def _build_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefi
                 "custom_fields": dg.MetadataValue.int(sum(1 for field in fields if field.get("custom"))),
                 "written": dg.MetadataValue.bool(written),
                 "path": dg.MetadataValue.path(str(kb.fields_path)),
-                **client_metadata(client),
+                **client_metadata(jira, started),
             }
         )
 
@@ -132,6 +139,7 @@ def _build_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefi
     async def jira_issues(
         context: dg.AssetExecutionContext, jira: JiraResource, knowledge_base: KnowledgeBaseResource
     ) -> dg.MaterializeResult:
+        started = stats_snapshot(jira)
         first_day, end_day = partition_window(context)
         jql = partition_jql(knowledge_base.scope_jql, first_day, end_day)
         client = await jira.open_client()  # checks the credentials before anything is written
@@ -173,7 +181,7 @@ def _build_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefi
                 "skipped": listing(result.vanished),
                 "restored_from_removed": listing(result.restored),
                 "path": dg.MetadataValue.path(str(kb.raw_dir)),
-                **client_metadata(client),
+                **client_metadata(jira, started),
             }
         )
 
@@ -192,6 +200,7 @@ def _build_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefi
     async def jira_attachments(
         context: dg.AssetExecutionContext, jira: JiraResource, knowledge_base: KnowledgeBaseResource
     ) -> dg.MaterializeResult:
+        started = stats_snapshot(jira)
         kb = knowledge_base.open()
         record = read_stage_record(kb, run_record_id(context), "issues")
         keys = [key for key in record["keys"] if key not in record["failed"]]
@@ -213,7 +222,7 @@ def _build_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefi
                 "failed": dg.MetadataValue.int(len(result.failed)),
                 "failures": listing(result.failed),
                 "path": dg.MetadataValue.path(str(kb.root)),
-                **client_metadata(client),
+                **client_metadata(jira, started),
             }
         )
 
@@ -287,6 +296,7 @@ def _build_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefi
     async def jira_reconciliation(
         context: dg.AssetExecutionContext, jira: JiraResource, knowledge_base: KnowledgeBaseResource
     ) -> dg.MaterializeResult:
+        started = stats_snapshot(jira)
         kb = knowledge_base.open()
         jql = scope_jql_since(knowledge_base.scope_jql, date.fromisoformat(knowledge_base.start_date))
         client = await jira.open_client()
@@ -313,7 +323,7 @@ def _build_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefi
             "moved": listing(result.moved),
             "rerendered": dg.MetadataValue.int(len(result.rerendered)),
             "path": dg.MetadataValue.path(str(kb.removed_dir)),
-            **client_metadata(client),
+            **client_metadata(jira, started),
         }
         if result.failed:
             raise dg.Failure(

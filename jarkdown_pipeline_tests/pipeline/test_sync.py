@@ -1,0 +1,73 @@
+"""The stages without Dagster, against the sample Jira: failure isolation and reconciliation."""
+
+from datetime import date
+
+import pytest
+
+from jarkdown_pipeline.jira_api_client import JiraApiClient, RetryPolicy
+from jarkdown_pipeline.knowledge_base import KnowledgeBase
+from jarkdown_pipeline.sample_jira.config import FaultConfig
+from jarkdown_pipeline.sample_jira.runner import run_sample_jira_in_thread
+from jarkdown_pipeline.sync import fetch_window, reconcile, scope_jql_since, window_jql
+from jarkdown_pipeline_tests.pipeline.conftest import issues_updated_on, sample_config
+
+DAY = date(2026, 11, 20)
+FAST_RETRIES = RetryPolicy(max_attempts=3, base_backoff=0.001, max_backoff=0.01)
+
+
+def client_for(jira) -> JiraApiClient:
+    return JiraApiClient(jira.base_url, jira.email, jira.api_token, retry_policy=FAST_RETRIES)
+
+
+@pytest.fixture
+def day_keys():
+    with run_sample_jira_in_thread(sample_config()) as probe:
+        return sorted(issues_updated_on(probe, DAY))
+
+
+async def test_a_failed_bulk_request_falls_back_to_single_fetches(tmp_path, day_keys, caplog):
+    # Requests: 1 /myself, 2 search, 3.. the bulk fetch: down for all its attempts.
+    faults = FaultConfig(unavailable_bursts=((3, FAST_RETRIES.max_attempts),), vanished_issue_keys=frozenset({day_keys[0]}))
+    with run_sample_jira_in_thread(sample_config(faults=faults)) as jira:
+        kb = KnowledgeBase(tmp_path)
+        async with client_for(jira) as client:
+            result = await fetch_window(client, kb, window_jql(None, DAY, date(2026, 11, 21)))
+    assert "fetching them one by one" in caplog.text
+    assert result.failed == {}
+    assert list(result.vanished) == [day_keys[0]] and "404" in result.vanished[day_keys[0]]
+    assert sorted(result.fetched) == sorted(result.keys) == day_keys[1:]
+    assert kb.raw_issue_keys() == set(day_keys[1:])
+
+
+async def test_persistent_errors_are_reported_per_issue_not_raised(tmp_path, day_keys):
+    # Everything after the search answers 503: every issue fails, the stage itself does not raise.
+    faults = FaultConfig(unavailable_bursts=((3, 10_000),))
+    with run_sample_jira_in_thread(sample_config(faults=faults)) as jira:
+        kb = KnowledgeBase(tmp_path)
+        async with client_for(jira) as client:
+            result = await fetch_window(client, kb, window_jql(None, DAY, date(2026, 11, 21)))
+    assert sorted(result.failed) == day_keys and all("503" in reason for reason in result.failed.values())
+    assert result.fetched == [] and kb.raw_issue_keys() == set()
+
+
+async def test_reconcile_moves_what_left_the_scope_and_rerenders_linkers(tmp_path, day_keys):
+    with run_sample_jira_in_thread(sample_config()) as jira:
+        kb = KnowledgeBase(tmp_path)
+        async with client_for(jira) as client:
+            await fetch_window(client, kb, window_jql(None, DAY, date(2026, 11, 21)))
+            for key in day_keys:
+                kb.write_markdown(key, f"---\nkey: {key}\n---\n")
+            kb.write_markdown(day_keys[1], f"---\nkey: {day_keys[1]}\n---\n[x](../{day_keys[0]}/{day_keys[0]}.md)\n")
+            deleted = set(jira.delete_issue(day_keys[0]))
+            rerendered = []
+
+            def rerender(key):
+                rerendered.append(key)
+                kb.write_markdown(key, f"---\nkey: {key}\n---\n")
+                return True
+
+            result = await reconcile(client, kb, scope_jql_since(None, date(2026, 11, 1)), rerender=rerender)
+    assert set(result.moved) == deleted & set(day_keys)
+    assert rerendered == [day_keys[1]] and result.rerendered == [day_keys[1]]
+    assert kb.broken_links([kb.markdown_path(k) for k in kb.markdown_issue_keys()]) == []
+    assert (kb.removed_dir / day_keys[0] / f"{day_keys[0]}.md").is_file()
