@@ -415,6 +415,22 @@ class KnowledgeBase:
                 linking.append(key)
         return linking
 
+    def files_linking_to_jira(self, keys: Iterable[str]) -> list[str]:
+        """Keys of live issue files that link to any of ``keys`` in Jira (``.../browse/KEY``).
+
+        When those issues arrive in the knowledge base, such files are re-rendered so their links
+        point to the local files instead.
+        """
+        wanted = sorted({check_issue_key(key) for key in keys})
+        if not wanted:
+            return []
+        pattern = re.compile(r"/browse/(?:" + "|".join(map(re.escape, wanted)) + r")(?![0-9])")
+        return [
+            key
+            for key in self.markdown_issue_keys()
+            if pattern.search(self.markdown_path(key).read_text(encoding="utf-8", errors="replace"))
+        ]
+
     # -- verification (what the asset checks call) ----------------------------------------------
     def missing_issue_files(self, keys: Iterable[str]) -> list[str]:
         """Keys whose ``KEY/KEY.md`` does not exist."""

@@ -71,10 +71,13 @@ class IssuesStageResult:
     """Could not be fetched for another reason: the run must fail so a re-run retries them."""
     raw_written: int = 0
     restored: list[str] = field(default_factory=list)
+    new: list[str] = field(default_factory=list)
+    """Fetched for the first time: files elsewhere that link to them in Jira can now link locally."""
 
     def as_record(self) -> dict[str, Any]:
         return {
             "jql": self.jql,
+            "new": self.new,
             "keys": self.keys,
             "fetched": self.fetched,
             "unchanged": self.unchanged,
@@ -171,6 +174,8 @@ async def fetch_window(
         if kb.restore_from_removed(key):
             result.restored.append(key)
             logger.info("%s is back in scope: restored from %s/", key, kb.removed_dir.name)
+        if kb.stored_updated(key) is None:
+            result.new.append(key)
         if kb.write_raw_issue(issue):
             result.raw_written += 1
         result.fetched.append(key)
@@ -262,9 +267,11 @@ class MarkdownStageResult:
     written: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    relinked: list[str] = field(default_factory=list)
+    """Issues outside the window re-rendered because issues they link to arrived."""
 
     def as_record(self) -> dict[str, Any]:
-        return {"written": self.written, "unchanged": self.unchanged, "failed": self.failed}
+        return {"written": self.written, "unchanged": self.unchanged, "failed": self.failed, "relinked": self.relinked}
 
 
 def render_window(
@@ -275,13 +282,19 @@ def render_window(
     base_url: str,
     include_custom_fields: Sequence[str] | None = None,
     exclude_custom_fields: Sequence[str] = (),
+    new_keys: Iterable[str] = (),
 ) -> MarkdownStageResult:
-    """Render each issue from its stored JSON; write ``KEY/KEY.md`` only when the text changed."""
+    """Render each issue from its stored JSON; write ``KEY/KEY.md`` only when the text changed.
+
+    Then re-render files outside ``keys`` that link in Jira to one of ``new_keys`` (issues that just
+    arrived), so their links become local.
+    """
     result = MarkdownStageResult()
     known = frozenset(kb.raw_issue_keys())
-    for key in keys:
+
+    def render(key: str) -> bool | None:
         try:
-            written = kb.render_issue_file(
+            return kb.render_issue_file(
                 key,
                 field_definitions=field_definitions,
                 base_url=base_url,
@@ -292,8 +305,16 @@ def render_window(
         except Exception as error:  # one issue's bad data must not stop the others
             result.failed[key] = describe_error(error)
             logger.exception("Could not render %s", key)
-            continue
-        (result.written if written else result.unchanged).append(key)
+            return None
+
+    for key in keys:
+        written = render(key)
+        if written is not None:
+            (result.written if written else result.unchanged).append(key)
+    in_window = set(keys)
+    for key in kb.files_linking_to_jira(set(new_keys)):
+        if key not in in_window and key in known and render(key):
+            result.relinked.append(key)
     return result
 
 

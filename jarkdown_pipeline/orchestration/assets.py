@@ -255,6 +255,7 @@ def _build_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefi
             base_url=jira_base_url(jira),
             include_custom_fields=knowledge_base.include_custom_fields,
             exclude_custom_fields=knowledge_base.exclude_custom_fields,
+            new_keys=issues_record.get("new", ()),
         )
         kb.write_run_record(run_id, "markdown", result.as_record())
         failures = {
@@ -266,6 +267,7 @@ def _build_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefi
             "issues": dg.MetadataValue.int(len(issues_record["keys"])),
             "written": dg.MetadataValue.int(len(result.written)),
             "unchanged": dg.MetadataValue.int(len(result.unchanged)),
+            "relinked_elsewhere": dg.MetadataValue.int(len(result.relinked)),
             "failed": dg.MetadataValue.int(len(failures)),
             "failures": listing(failures),
             "output_dir": dg.MetadataValue.path(str(kb.root)),

@@ -141,6 +141,14 @@ def test_files_linking_to(kb):
     assert kb.files_linking_to([]) == []
 
 
+def test_files_linking_to_jira(kb):
+    kb.write_markdown("ABC-1", issue_file("ABC-1", "[ABC-9](https://acme.atlassian.net/browse/ABC-9)"))
+    kb.write_markdown("ABC-2", issue_file("ABC-2", "[ABC-90](https://acme.atlassian.net/browse/ABC-90)"))
+    assert kb.files_linking_to_jira(["ABC-9"]) == ["ABC-1"]
+    assert kb.files_linking_to_jira(["ABC-90", "ABC-9"]) == ["ABC-1", "ABC-2"]
+    assert kb.files_linking_to_jira([]) == []
+
+
 def test_markdown_keys_sorted_naturally_and_ignore_other_folders(kb):
     for key in ("ABC-10", "ABC-2", "XY-1"):
         kb.write_markdown(key, issue_file(key))
