@@ -291,19 +291,26 @@ def showcase_document(ctx: DocContext) -> dict[str, Any]:
         },
         {
             "type": "mediaSingle",
-            "marks": [{"type": "border", "attrs": {"size": 2, "color": "#091e4224"}}],
             "attrs": {"layout": "center"},
             "content": [
-                {"type": "media", "attrs": {"type": "file", "id": image.media_id if image else fallback_id, "collection": "", "alt": image.filename if image else "missing.png", "width": 24, "height": 16}},
+                {
+                    "type": "media",
+                    "marks": [{"type": "border", "attrs": {"size": 2, "color": "#091e4224"}}],
+                    "attrs": (
+                        {"type": "file", "id": image.media_id, "collection": "", "alt": image.filename, "width": image.width, "height": image.height}
+                        if image
+                        else {"type": "external", "url": "https://example.com/static/diagram.png", "alt": "external diagram"}
+                    ),
+                },
                 {"type": "caption", "content": [text("A caption with "), text("marks", {"type": "em"})]},
             ],
         },
     ]
-    if other is not None:
-        content.append(_media_block(ctx, other))
-    else:
+    group_ref = other or image
+    if group_ref is not None:
+        content.append({"type": "mediaGroup", "content": [_media_block(ctx, group_ref)["content"][0]]})
+    else:  # a reference to an attachment that is gone, as real Jira documents have
         content.append({"type": "mediaGroup", "content": [{"type": "media", "attrs": {"type": "file", "id": fallback_id, "collection": ""}}]})
-    rng.shuffle(content[1:3])  # a little variety between projects, nothing lost
     return {"type": "doc", "version": 1, "content": content}
 
 
