@@ -1,0 +1,1053 @@
+"""Atlassian Document Format to GitHub-flavoured Markdown, directly (never through HTML).
+
+One small handler per node type in two dispatch tables (block and inline); marks are data
+(``MARKS``: precedence, delimiters, HTML fallback). Inline content is grouped into a tree of mark
+spans, and each emphasis span picks a delimiter that CommonMark will really parse as one (its
+flanking rules), else an HTML tag: so text is never corrupted. Unknown nodes render their
+children's text and are logged once per type.
+"""
+
+import dataclasses
+import json
+import logging
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from jarkdown_pipeline.markdown.escape import (
+    clean_text,
+    code_fence,
+    code_info_string,
+    code_span,
+    escape_heading_end,
+    escape_html,
+    escape_line_start,
+    escape_table_cell,
+    escape_text,
+    escape_text_linking_urls,
+    is_markdown_punctuation,
+    is_markdown_whitespace,
+    link,
+)
+from jarkdown_pipeline.markdown.media import MediaIndex
+
+logger = logging.getLogger(__name__)
+
+_reported_unknown: set[str] = set()
+
+
+def _report_unknown(kind: str, type_name: str) -> None:
+    key = f"{kind}:{type_name}"
+    if key not in _reported_unknown:
+        _reported_unknown.add(key)
+        logger.warning("ADF %s type %r is not supported; its text is rendered without formatting", kind, type_name)
+
+
+# ---------------------------------------------------------------------------------------------
+# Marks as data
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MarkSpec:
+    """How a mark renders. Lower ``rank`` = outer. ``delimiters`` are tried in order; when none
+    would parse (CommonMark flanking rules), ``html_tag`` is used. ``verbatim`` = code span."""
+
+    rank: int
+    delimiters: tuple[str, ...] = ()
+    html_tag: str | Callable[[Mapping[str, Any]], str] | None = None
+    verbatim: bool = False
+    is_link: bool = False
+
+
+MARKS: dict[str, MarkSpec | None] = {
+    "link": MarkSpec(rank=0, is_link=True),
+    "strong": MarkSpec(rank=1, delimiters=("**", "__"), html_tag="strong"),
+    "em": MarkSpec(rank=2, delimiters=("*", "_"), html_tag="em"),
+    "strike": MarkSpec(rank=3, delimiters=("~~",), html_tag="del"),
+    "underline": MarkSpec(rank=4, html_tag="ins"),
+    "subsup": MarkSpec(rank=5, html_tag=lambda attrs: "sup" if attrs.get("type") == "sup" else "sub"),
+    "code": MarkSpec(rank=9, verbatim=True),
+    # Presentation only: the text is kept, the styling has no Markdown equivalent.
+    "textColor": None,
+    "backgroundColor": None,
+    "alignment": None,
+    "indentation": None,
+    "breakout": None,
+    "border": None,
+    "annotation": None,
+    "dataConsumer": None,
+    "fragment": None,
+}
+
+
+@dataclass(frozen=True)
+class _Mark:
+    type: str
+    attrs_key: str
+    attrs: Mapping[str, Any] = field(compare=False, hash=False)
+
+    @property
+    def spec(self) -> MarkSpec:
+        spec = MARKS[self.type]
+        assert spec is not None
+        return spec
+
+
+def _marks_of(node: Mapping[str, Any]) -> tuple[_Mark, ...]:
+    marks = []
+    for mark in node.get("marks") or ():
+        if not isinstance(mark, Mapping):
+            continue
+        mark_type = str(mark.get("type"))
+        if mark_type not in MARKS:
+            _report_unknown("mark", mark_type)
+            continue
+        if MARKS[mark_type] is None:
+            continue
+        attrs = mark.get("attrs") or {}
+        marks.append(_Mark(mark_type, json.dumps(attrs, sort_keys=True, default=str), attrs))
+    return tuple(sorted(set(marks), key=lambda m: (m.spec.rank, m.attrs_key)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendering context
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Context:
+    media: MediaIndex
+    heading_offset: int = 0
+    in_table: bool = False  # inline text escapes pipes at cell level; line breaks become <br>
+    single_line: bool = False  # headings: a hard break becomes <br>
+    list_variant: bool = False  # set for a list that directly follows a list of the same kind
+
+    def derive(self, **changes: Any) -> "_Context":
+        return dataclasses.replace(self, **changes)
+
+
+# ---------------------------------------------------------------------------------------------
+# Inline content: leaves, mark spans, emission
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Leaf:
+    marks: tuple[_Mark, ...]
+    raw: str = ""  # the text a reader sees (used in code spans and link labels)
+    markdown: str | None = None  # prerendered Markdown; None = escape ``raw``
+    link_safe: bool = True  # False for leaves that are links themselves (cannot nest in a link)
+    is_break: bool = False
+
+    def without(self, mark: _Mark) -> "_Leaf":
+        return dataclasses.replace(self, marks=tuple(m for m in self.marks if m != mark))
+
+
+@dataclass
+class _Span:
+    mark: _Mark
+    children: list["_Leaf | _Span"]
+
+
+# Stands for a neighbouring delimiter not chosen yet (`*`, `_`, `~`, `<`, `[` or a backtick):
+# read both as punctuation and as a letter, so a decision holds whichever it becomes.
+_PUNCT_SENTINEL = "\ue000"
+
+
+def _is_inline_node(node: Any) -> bool:
+    return isinstance(node, Mapping) and node.get("type") in INLINE_HANDLERS
+
+
+def _inline_leaves(nodes: Iterable[Any], ctx: _Context) -> list[_Leaf]:
+    leaves: list[_Leaf] = []
+    for node in nodes:
+        if not isinstance(node, Mapping):
+            continue
+        handler = INLINE_HANDLERS.get(str(node.get("type")))
+        if handler is None:
+            leaves.extend(_unknown_inline(node, ctx))
+        else:
+            leaves.extend(handler(node, ctx))
+    # Merge neighbouring plain text with equal marks, so escaping sees whole words.
+    merged: list[_Leaf] = []
+    for leaf in leaves:
+        if not leaf.is_break and leaf.markdown is None and not leaf.raw:
+            continue
+        previous = merged[-1] if merged else None
+        if (
+            previous is not None
+            and previous.markdown is None
+            and leaf.markdown is None
+            and not previous.is_break
+            and not leaf.is_break
+            and previous.marks == leaf.marks
+        ):
+            merged[-1] = dataclasses.replace(previous, raw=previous.raw + leaf.raw)
+        else:
+            merged.append(leaf)
+    return merged
+
+
+def _group(leaves: Sequence[_Leaf]) -> list[_Leaf | _Span]:
+    """Nest leaves into mark spans, opening the mark that covers the longest run first."""
+    result: list[_Leaf | _Span] = []
+    index = 0
+    while index < len(leaves):
+        leaf = leaves[index]
+        if not leaf.marks:
+            result.append(leaf)
+            index += 1
+            continue
+        candidates = [m for m in leaf.marks if not m.spec.verbatim] or list(leaf.marks)
+        best: tuple[tuple[int, int], _Mark, int] | None = None
+        for mark in candidates:
+            end = index + 1
+            if mark.spec.verbatim:
+                # A code span is innermost: it only takes neighbours with no other mark left.
+                while end < len(leaves) and leaves[end].marks == (mark,):
+                    end += 1
+            else:
+                while end < len(leaves) and mark in leaves[end].marks:
+                    end += 1
+            key = (end - index, -mark.spec.rank)
+            if best is None or key > best[0]:
+                best = (key, mark, end)
+        assert best is not None
+        _, mark, end = best
+        result.append(_Span(mark, _group([item.without(mark) for item in leaves[index:end]])))
+        index = end
+    return result
+
+
+def _left_flanking(before: str, after: str, symbols: bool) -> bool:
+    if is_markdown_whitespace(after):
+        return False
+    punct = is_markdown_punctuation
+    return not punct(after, symbols=symbols) or is_markdown_whitespace(before) or punct(before, symbols=symbols)
+
+
+def _right_flanking(before: str, after: str, symbols: bool) -> bool:
+    if is_markdown_whitespace(before):
+        return False
+    punct = is_markdown_punctuation
+    return not punct(before, symbols=symbols) or is_markdown_whitespace(after) or punct(after, symbols=symbols)
+
+
+# Parsers disagree on a few characters' class: Unicode symbols are punctuation only since
+# CommonMark 0.31, and cmark-gfm (GitHub) treats a `~` next to a delimiter run like a letter.
+# A delimiter is used only when every reading agrees it opens/closes; else an HTML tag is used.
+_READINGS = [(symbols, tilde_as_letter) for symbols in (False, True) for tilde_as_letter in (False, True)]
+
+
+def _read(char: str, tilde_as_letter: bool) -> str:
+    if char == _PUNCT_SENTINEL:
+        return "a" if tilde_as_letter else "!"
+    return "a" if tilde_as_letter and char == "~" else char
+
+
+def _can_open(char: str, before: str, after: str) -> bool:
+    """True when a delimiter run of ``char`` between ``before`` and ``after`` opens emphasis."""
+    for symbols, tilde_as_letter in _READINGS:
+        b, a = _read(before, tilde_as_letter), _read(after, tilde_as_letter)
+        if not _left_flanking(b, a, symbols):
+            return False
+        if char == "_" and _right_flanking(b, a, symbols) and not is_markdown_punctuation(b, symbols=symbols):
+            return False
+    return True
+
+
+def _can_close(char: str, before: str, after: str) -> bool:
+    for symbols, tilde_as_letter in _READINGS:
+        b, a = _read(before, tilde_as_letter), _read(after, tilde_as_letter)
+        if not _right_flanking(b, a, symbols):
+            return False
+        if char == "_" and _left_flanking(b, a, symbols) and not is_markdown_punctuation(a, symbols=symbols):
+            return False
+    return True
+
+
+_EDGE_WHITESPACE = re.compile(r"^(\s*)(.*?)(\s*)$", re.DOTALL)
+
+
+class _InlineWriter:
+    def __init__(self, ctx: _Context) -> None:
+        self.ctx = ctx
+
+    def leaf_markdown(self, leaf: _Leaf, in_link: bool) -> str:
+        if leaf.is_break:
+            return "<br>" if (self.ctx.in_table or self.ctx.single_line) else "\\\n"
+        if leaf.markdown is not None and (leaf.link_safe or not in_link):
+            return leaf.markdown
+        if in_link:
+            return escape_text(leaf.raw, in_table=self.ctx.in_table)
+        return escape_text_linking_urls(leaf.raw, in_table=self.ctx.in_table)
+
+    def first_char(self, item: _Leaf | _Span, in_link: bool) -> str:
+        if isinstance(item, _Span):
+            return _PUNCT_SENTINEL
+        text = self.leaf_markdown(item, in_link)
+        return text[0] if text else ""
+
+    def render(self, items: Sequence[_Leaf | _Span], before: str, after: str, in_link: bool) -> str:
+        out: list[str] = []
+        previous = before
+        for index, item in enumerate(items):
+            following = after if index == len(items) - 1 else self.first_char(items[index + 1], in_link)
+            if isinstance(item, _Leaf):
+                text = self.leaf_markdown(item, in_link)
+                if text.endswith("!") and self._starts_link(items, index + 1, in_link) and _unescaped_end(text):
+                    text = text[:-1] + "\\!"  # `!` before a link would make it an image
+            else:
+                text = self.render_span(item, previous, following, in_link)
+            out.append(text)
+            if text:
+                previous = "\n" if text.endswith("\n") else text[-1]
+        return "".join(out)
+
+    def _starts_link(self, items: Sequence[_Leaf | _Span], index: int, in_link: bool) -> bool:
+        if index >= len(items):
+            return False
+        item = items[index]
+        if isinstance(item, _Span):
+            return True  # a span may open with `[` (a link, or a link inside it)
+        return self.leaf_markdown(item, in_link).startswith("[")
+
+    def render_span(self, span: _Span, before: str, after: str, in_link: bool) -> str:
+        spec = span.mark.spec
+        if spec.verbatim:
+            code = "".join(_plain_text_of(child) for child in span.children)
+            if in_link and ("[" in code or "]" in code):
+                # A bracket in a code span inside link text can turn `[label]:` at a line start
+                # into a link reference definition; an escaped <code> element cannot.
+                code = code.replace("\n", " ")
+                return f"<code>{escape_text(code, in_table=self.ctx.in_table)}</code>"
+            return code_span(code)
+        if spec.is_link:
+            href = str(span.mark.attrs.get("href") or "")
+            content = self.render(span.children, "[", "]", True)
+            if not href:
+                return content
+            label = content or escape_text(href, in_table=self.ctx.in_table)
+            if in_link:  # links cannot nest: keep the text
+                return label
+            title = span.mark.attrs.get("title")
+            return link(label, href, str(title) if title else None)
+        content = self.render(span.children, _PUNCT_SENTINEL, _PUNCT_SENTINEL, in_link)
+        if not spec.delimiters:
+            tag = spec.html_tag(span.mark.attrs) if callable(spec.html_tag) else spec.html_tag
+            return f"<{tag}>{content}</{tag}>" if content else ""
+        lead, inner, trail = _EDGE_WHITESPACE.match(content).groups()  # type: ignore[union-attr]
+        if not inner:
+            return content
+        before_open = lead[-1] if lead else before
+        after_close = trail[0] if trail else after
+        for delimiter in spec.delimiters:
+            char = delimiter[0]
+            if char in (before_open, inner[0], inner[-1], after_close):
+                continue  # would merge with a neighbouring delimiter run
+            if _can_open(char, before_open, inner[0]) and _can_close(char, inner[-1], after_close):
+                return f"{lead}{delimiter}{inner}{delimiter}{trail}"
+        tag = spec.html_tag(span.mark.attrs) if callable(spec.html_tag) else spec.html_tag
+        return f"{lead}<{tag}>{inner}</{tag}>{trail}"
+
+
+def _unescaped_end(text: str) -> bool:
+    """The last character is not itself backslash-escaped."""
+    body = text[:-1]
+    return (len(body) - len(body.rstrip("\\"))) % 2 == 0
+
+
+def _plain_text_of(item: _Leaf | _Span) -> str:
+    if isinstance(item, _Span):
+        return "".join(_plain_text_of(child) for child in item.children)
+    return " " if item.is_break else item.raw
+
+
+def _render_inline(nodes: Iterable[Any], ctx: _Context) -> str:
+    leaves = _inline_leaves(nodes, ctx)
+    # A hard break at the end of a block would show a literal backslash.
+    while leaves and leaves[-1].is_break:
+        leaves.pop()
+    while leaves and leaves[0].is_break:
+        leaves.pop(0)
+    return _InlineWriter(ctx).render(_group(leaves), "", "", False)
+
+
+def _paragraph_text(nodes: Iterable[Any], ctx: _Context) -> str:
+    """Inline content as paragraph lines, each safe from starting block syntax."""
+    text = _render_inline(nodes, ctx)
+    if ctx.in_table or ctx.single_line:
+        return text.strip()
+    return "\n".join(escape_line_start(line).rstrip(" \t") for line in text.split("\n")).strip("\n")
+
+
+# ---------------------------------------------------------------------------------------------
+# Inline handlers: node -> leaves
+# ---------------------------------------------------------------------------------------------
+
+InlineHandler = Callable[[Mapping[str, Any], _Context], list[_Leaf]]
+INLINE_HANDLERS: dict[str, InlineHandler] = {}
+
+
+def _inline(*types: str) -> Callable[[InlineHandler], InlineHandler]:
+    def register(handler: InlineHandler) -> InlineHandler:
+        for type_name in types:
+            INLINE_HANDLERS[type_name] = handler
+        return handler
+
+    return register
+
+
+def _attrs(node: Mapping[str, Any]) -> Mapping[str, Any]:
+    attrs = node.get("attrs")
+    return attrs if isinstance(attrs, Mapping) else {}
+
+
+@_inline("text")
+def _text(node, ctx):
+    marks = _marks_of(node)
+    text = clean_text(str(node.get("text") or "")).replace("\r\n", "\n").replace("\r", "\n")
+    leaves: list[_Leaf] = []
+    for index, line in enumerate(text.split("\n")):
+        if index:  # a line break typed into a text node shows as one
+            leaves.append(_Leaf((), is_break=True))
+        leaves.append(_Leaf(marks, raw=line))
+    return leaves
+
+
+@_inline("hardBreak")
+def _hard_break(node, ctx):
+    return [_Leaf((), is_break=True)]
+
+
+@_inline("mention")
+def _mention(node, ctx):
+    attrs = _attrs(node)
+    text = str(attrs.get("text") or "")
+    if not text:
+        text = f"@{attrs.get('id')}" if attrs.get("id") else "@unknown"
+    elif not text.startswith("@"):
+        text = "@" + text
+    return [_Leaf(_marks_of(node), raw=text)]
+
+
+_EMOJI_ID = re.compile(r"^[0-9a-fA-F]{4,6}(?:-[0-9a-fA-F]{4,6})*$")
+
+
+@_inline("emoji")
+def _emoji(node, ctx):
+    attrs = _attrs(node)
+    text = str(attrs.get("text") or "")
+    if not text and _EMOJI_ID.match(str(attrs.get("id") or "")):
+        try:
+            text = "".join(chr(int(part, 16)) for part in str(attrs["id"]).split("-"))
+        except (ValueError, OverflowError):
+            text = ""
+    if not text:
+        short = str(attrs.get("shortName") or "")
+        text = short if short.startswith(":") else f":{short}:" if short else ""
+    return [_Leaf(_marks_of(node), raw=text)]
+
+
+def format_adf_date(timestamp: Any) -> str:
+    """ADF dates are epoch milliseconds (as a string); show the UTC calendar date."""
+    try:
+        millis = int(str(timestamp).strip())
+        return datetime.fromtimestamp(millis / 1000, tz=timezone.utc).date().isoformat()
+    except (TypeError, ValueError, OverflowError, OSError):
+        return str(timestamp)
+
+
+@_inline("date")
+def _date(node, ctx):
+    return [_Leaf(_marks_of(node), raw=format_adf_date(_attrs(node).get("timestamp")))]
+
+
+@_inline("status")
+def _status(node, ctx):
+    text = str(_attrs(node).get("text") or "")
+    return [_Leaf(_marks_of(node), raw=text, markdown=code_span(text) if text else "")]
+
+
+@_inline("placeholder")
+def _placeholder(node, ctx):
+    text = str(_attrs(node).get("text") or "")
+    em = _Mark("em", "{}", {})
+    return [_Leaf(tuple(sorted(set(_marks_of(node)) | {em}, key=lambda m: (m.spec.rank, m.attrs_key))), raw=text)]
+
+
+def _card_url_and_label(attrs: Mapping[str, Any]) -> tuple[str, str]:
+    url = str(attrs.get("url") or "")
+    label = url
+    data = attrs.get("data")
+    if isinstance(data, Mapping):
+        url = url or str(data.get("url") or data.get("@url") or "")
+        label = str(data.get("name") or url)
+    return url, label
+
+
+@_inline("inlineCard")
+def _inline_card(node, ctx):
+    url, label = _card_url_and_label(_attrs(node))
+    if not url:
+        return [_Leaf(_marks_of(node), raw=label or "[card]")]
+    markdown = link(escape_text(label, in_table=ctx.in_table), url)
+    return [_Leaf(_marks_of(node), raw=label, markdown=markdown, link_safe=False)]
+
+
+def _extension_text(attrs: Mapping[str, Any]) -> str:
+    text = attrs.get("text")
+    if text:
+        return str(text)
+    key = attrs.get("extensionKey") or "unknown"
+    return f"[Jira extension: {key}]"
+
+
+@_inline("inlineExtension")
+def _inline_extension(node, ctx):
+    return [_Leaf(_marks_of(node), raw=_extension_text(_attrs(node)))]
+
+
+def _media_markdown(attrs: Mapping[str, Any], ctx: _Context) -> tuple[str, str, bool]:
+    """(markdown, plain label, is a link) for a media node."""
+    if attrs.get("type") == "external" or (attrs.get("url") and not attrs.get("id")):
+        url = str(attrs.get("url") or "")
+        alt = str(attrs.get("alt") or "")
+        return "!" + link(escape_text(alt, in_table=ctx.in_table), url), alt or url, True
+    info = ctx.media.resolve(attrs)
+    if info is None:
+        label = str(attrs.get("alt") or attrs.get("title") or attrs.get("__fileName") or attrs.get("id") or "file")
+        return escape_text(f"{label} (attachment not available)", in_table=ctx.in_table), label, False
+    label = MediaIndex.label(info)
+    text = escape_text(label, in_table=ctx.in_table)
+    markdown = link(text, ctx.media.href(info))
+    return ("!" + markdown if MediaIndex.is_image(info) else markdown), label, True
+
+
+@_inline("mediaInline")
+def _media_inline(node, ctx):
+    markdown, label, is_link = _media_markdown(_attrs(node), ctx)
+    return [_Leaf(_marks_of(node), raw=label, markdown=markdown, link_safe=not is_link)]
+
+
+def _unknown_inline(node: Mapping[str, Any], ctx: _Context) -> list[_Leaf]:
+    _report_unknown("node", str(node.get("type")))
+    return [_Leaf(_marks_of(node), raw=_node_text(node))]
+
+
+def _node_text(node: Any) -> str:
+    """Every piece of text in a node, for nodes rendered without their structure."""
+    if not isinstance(node, Mapping):
+        return ""
+    parts = []
+    if isinstance(node.get("text"), str):
+        parts.append(node["text"])
+    attrs = _attrs(node)
+    for key in ("text", "title", "url", "shortName"):
+        if isinstance(attrs.get(key), str) and attrs[key] and not parts:
+            parts.append(attrs[key])
+    children = [_node_text(child) for child in node.get("content") or () if isinstance(child, Mapping)]
+    separator = "" if all(isinstance(c, Mapping) and c.get("type") in INLINE_HANDLERS for c in node.get("content") or ()) else " "
+    parts.extend(child for child in children if child)
+    return clean_text(separator.join(parts) if separator else "".join(parts))
+
+
+# ---------------------------------------------------------------------------------------------
+# Block handlers: node -> Markdown text (no trailing newline; "" = nothing to show)
+# ---------------------------------------------------------------------------------------------
+
+BlockHandler = Callable[[Mapping[str, Any], _Context], str]
+BLOCK_HANDLERS: dict[str, BlockHandler] = {}
+
+_LIST_KIND = {"bulletList": "bullet", "taskList": "bullet", "decisionList": "bullet", "orderedList": "ordered"}
+
+
+def _block(*types: str) -> Callable[[BlockHandler], BlockHandler]:
+    def register(handler: BlockHandler) -> BlockHandler:
+        for type_name in types:
+            BLOCK_HANDLERS[type_name] = handler
+        return handler
+
+    return register
+
+
+def _content(node: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [child for child in node.get("content") or () if isinstance(child, Mapping)]
+
+
+def _render_blocks(nodes: Iterable[Any], ctx: _Context) -> str:
+    """Block nodes separated by blank lines; loose inline nodes become paragraphs."""
+    parts: list[str] = []
+    previous_list_kind: str | None = None
+    variant = False
+    inline_run: list[Mapping[str, Any]] = []
+
+    def flush_inline() -> None:
+        nonlocal previous_list_kind
+        if inline_run:
+            text = _paragraph_text(inline_run, ctx)
+            inline_run.clear()
+            if text:
+                parts.append(text)
+                previous_list_kind = None
+
+    for node in nodes:
+        if not isinstance(node, Mapping):
+            continue
+        type_name = str(node.get("type"))
+        if type_name in INLINE_HANDLERS or (type_name not in BLOCK_HANDLERS and _looks_inline(node)):
+            inline_run.append(node)
+            continue
+        flush_inline()
+        kind = _LIST_KIND.get(type_name)
+        # Two lists in a row would merge into one: switch the marker of the second.
+        variant = (not variant) if (kind and kind == previous_list_kind) else False
+        text = _render_block(node, ctx.derive(list_variant=variant))
+        if text:
+            parts.append(text)
+            previous_list_kind = kind
+    flush_inline()
+    return "\n\n".join(parts)
+
+
+def _looks_inline(node: Mapping[str, Any]) -> bool:
+    """An unknown node with only inline children (or none) is treated as inline."""
+    children = _content(node)
+    return all(child.get("type") in INLINE_HANDLERS for child in children) and not (
+        not children and not _node_text(node)
+    )
+
+
+def _render_block(node: Mapping[str, Any], ctx: _Context) -> str:
+    handler = BLOCK_HANDLERS.get(str(node.get("type")))
+    if handler is None:
+        _report_unknown("node", str(node.get("type")))
+        children = _content(node)
+        if children:
+            return _render_blocks(children, ctx)
+        text = _node_text(node)
+        return escape_line_start(escape_text(text, in_table=ctx.in_table)) if text else ""
+    return handler(node, ctx)
+
+
+@_block("doc")
+def _doc(node, ctx):
+    return _render_blocks(_content(node), ctx)
+
+
+@_block("paragraph")
+def _paragraph(node, ctx):
+    return _paragraph_text(_content(node), ctx)
+
+
+@_block("heading")
+def _heading(node, ctx):
+    try:
+        level = int(_attrs(node).get("level") or 1)
+    except (TypeError, ValueError):
+        level = 1
+    level = min(6, max(1, level + ctx.heading_offset))
+    text = _render_inline(_content(node), ctx.derive(single_line=True)).strip()
+    if not text:
+        return ""
+    if ctx.in_table:
+        return text
+    return f"{'#' * level} {escape_heading_end(text)}"
+
+
+@_block("rule")
+def _rule(node, ctx):
+    return "<hr>" if ctx.in_table else "---"
+
+
+def _prefix_lines(text: str, prefix: str) -> str:
+    bare = prefix.rstrip()
+    return "\n".join(prefix + line if line else bare for line in text.split("\n"))
+
+
+@_block("blockquote")
+def _blockquote(node, ctx):
+    body = _render_blocks(_content(node), ctx)
+    if not body:
+        return ""
+    return _prefix_lines(body, "> ")
+
+
+_PANEL_ALERTS = {
+    "info": "NOTE",
+    "note": "IMPORTANT",
+    "tip": "TIP",
+    "success": "TIP",
+    "warning": "WARNING",
+    "error": "CAUTION",
+}
+
+
+@_block("panel")
+def _panel(node, ctx):
+    attrs = _attrs(node)
+    body = _render_blocks(_content(node), ctx)
+    alert = _PANEL_ALERTS.get(str(attrs.get("panelType")))
+    if alert is None:  # custom panels: a plain quote, with the panel's emoji if it has one
+        icon = str(attrs.get("panelIconText") or "")
+        if icon:
+            body = f"{escape_text(icon)} {body}" if body else escape_text(icon)
+        return _prefix_lines(body, "> ") if body else ""
+    return f"> [!{alert}]\n" + _prefix_lines(body, "> ") if body else f"> [!{alert}]"
+
+
+@_block("codeBlock")
+def _code_block(node, ctx):
+    code = "".join(str(child.get("text") or "") for child in _content(node))
+    code = clean_text(code).replace("\r\n", "\n").replace("\r", "\n")
+    fence = code_fence(code)
+    info = code_info_string(_attrs(node).get("language"))
+    return f"{fence}{info}\n{code}\n{fence}" if code else f"{fence}{info}\n{fence}"
+
+
+def _list_items(items: Sequence[tuple[str, str]]) -> str:
+    """Each (marker, body) as a list item; continuation lines indented by the marker's width."""
+    lines: list[str] = []
+    for marker, body in items:
+        indent = " " * len(marker)
+        body_lines = body.split("\n") if body else [""]
+        lines.append((marker + body_lines[0]).rstrip() if body_lines[0] else marker.rstrip())
+        lines.extend(indent + line if line else "" for line in body_lines[1:])
+    return "\n".join(lines)
+
+
+def _item_body(children: Sequence[Mapping[str, Any]], ctx: _Context) -> str:
+    """A list item's blocks: a nested list follows its paragraph directly (a tight list)."""
+    parts: list[str] = []
+    previous_type = None
+    for child in children:
+        type_name = str(child.get("type"))
+        if _is_inline_node(child):
+            text = _paragraph_text([child], ctx)
+        else:
+            text = _render_block(child, ctx)
+        if not text:
+            continue
+        if parts:
+            tight = type_name in _LIST_KIND and previous_type == "paragraph" and _list_can_interrupt(child)
+            parts.append("\n" if tight else "\n\n")
+        parts.append(text)
+        previous_type = type_name
+    return "".join(parts)
+
+
+def _list_can_interrupt(node: Mapping[str, Any]) -> bool:
+    # An ordered list interrupts a paragraph only when it starts at 1.
+    if node.get("type") != "orderedList":
+        return True
+    return _order_start(node) == 1
+
+
+def _order_start(node: Mapping[str, Any]) -> int:
+    try:
+        start = int(_attrs(node).get("order", 1))
+    except (TypeError, ValueError):
+        return 1
+    return start if 0 <= start <= 999_999_999 else 1
+
+
+@_block("bulletList")
+def _bullet_list(node, ctx):
+    bullet = "* " if ctx.list_variant else "- "
+    inner = ctx.derive(list_variant=False)
+    items = [(bullet, _item_body(_content(item) if item.get("type") == "listItem" else [item], inner)) for item in _content(node)]
+    return _list_items(items)
+
+
+@_block("orderedList")
+def _ordered_list(node, ctx):
+    delimiter = ")" if ctx.list_variant else "."
+    start = _order_start(node)
+    inner = ctx.derive(list_variant=False)
+    items = []
+    for offset, item in enumerate(_content(node)):
+        body = _item_body(_content(item) if item.get("type") == "listItem" else [item], inner)
+        items.append((f"{start + offset}{delimiter} ", body))
+    return _list_items(items)
+
+
+@_block("listItem")
+def _list_item(node, ctx):
+    return _list_items([("- ", _item_body(_content(node), ctx))])
+
+
+def _task_marker(node: Mapping[str, Any], bullet: str) -> str:
+    done = str(_attrs(node).get("state", "")).upper() == "DONE"
+    return f"{bullet}[{'x' if done else ' '}] "
+
+
+@_block("taskList")
+def _task_list(node, ctx):
+    bullet = "* " if ctx.list_variant else "- "
+    inner = ctx.derive(list_variant=False)
+    items: list[list[str]] = []
+    for child in _content(node):
+        type_name = child.get("type")
+        if type_name == "taskList":  # a nested list belongs to the item before it
+            nested = _task_list(child, inner)
+            if items:
+                items[-1][1] = items[-1][1] + "\n" + nested if items[-1][1] else nested
+            else:
+                items.append([bullet, nested])
+        elif type_name == "taskItem":
+            items.append([_task_marker(child, bullet), _paragraph_text(_content(child), inner)])
+        elif type_name == "blockTaskItem":
+            items.append([_task_marker(child, bullet), _item_body(_content(child), inner)])
+        else:
+            items.append([bullet, _item_body([child], inner)])
+    return _list_items([(marker, body) for marker, body in items])
+
+
+@_block("taskItem")
+def _task_item(node, ctx):
+    return _list_items([(_task_marker(node, "- "), _paragraph_text(_content(node), ctx))])
+
+
+@_block("blockTaskItem")
+def _block_task_item(node, ctx):
+    return _list_items([(_task_marker(node, "- "), _item_body(_content(node), ctx))])
+
+
+def _decision_body(node: Mapping[str, Any], ctx: _Context) -> str:
+    decided = str(_attrs(node).get("state", "")).upper() == "DECIDED"
+    label = "**Decision:**" if decided else "**Decision (undecided):**"
+    text = _paragraph_text(_content(node), ctx)
+    return f"{label} {text}" if text else label
+
+
+@_block("decisionList")
+def _decision_list(node, ctx):
+    bullet = "* " if ctx.list_variant else "- "
+    inner = ctx.derive(list_variant=False)
+    items = []
+    for child in _content(node):
+        if child.get("type") == "decisionItem":
+            items.append((bullet, _decision_body(child, inner)))
+        else:
+            items.append((bullet, _item_body([child], inner)))
+    return _list_items(items)
+
+
+@_block("decisionItem")
+def _decision_item(node, ctx):
+    return _list_items([("- ", _decision_body(node, ctx))])
+
+
+@_block("expand", "nestedExpand")
+def _expand(node, ctx):
+    title = str(_attrs(node).get("title") or "")
+    if ctx.in_table:
+        body = _render_blocks(_content(node), ctx)
+        head = escape_text(title, in_table=True)
+        return f"{head}: {body}" if head and body else head or body
+    body = _render_blocks(_content(node), ctx.derive(list_variant=False))
+    summary = f"<summary>{escape_html(title)}</summary>\n" if title else ""
+    return f"<details>\n{summary}\n{body}\n\n</details>" if body else f"<details>\n{summary}</details>"
+
+
+@_block("layoutSection")
+def _layout_section(node, ctx):
+    return _render_blocks(_content(node), ctx)
+
+
+@_block("layoutColumn", "bodiedExtension", "bodiedSyncBlock", "tableRow", "tableCell", "tableHeader")
+def _container(node, ctx):
+    return _render_blocks(_content(node), ctx)
+
+
+@_block("extension")
+def _extension(node, ctx):
+    return escape_line_start(escape_text(_extension_text(_attrs(node)), in_table=ctx.in_table))
+
+
+@_block("syncBlock")
+def _sync_block(node, ctx):
+    resource = _attrs(node).get("resourceId") or "unknown"
+    return escape_line_start(escape_text(f"[Synced block: {resource}]", in_table=ctx.in_table))
+
+
+@_block("blockCard", "embedCard")
+def _block_card(node, ctx):
+    attrs = _attrs(node)
+    url, label = _card_url_and_label(attrs)
+    if not url:
+        datasource = attrs.get("datasource")
+        text = "[Jira datasource view]" if isinstance(datasource, Mapping) else label or "[card]"
+        return escape_line_start(escape_text(text, in_table=ctx.in_table))
+    return link(escape_text(label, in_table=ctx.in_table), url)
+
+
+@_block("caption")
+def _caption(node, ctx):
+    return _paragraph_text(_content(node), ctx)
+
+
+@_block("media")
+def _media(node, ctx):
+    markdown, _, _ = _media_markdown(_attrs(node), ctx)
+    return markdown if ctx.in_table or markdown.startswith(("!", "[")) else escape_line_start(markdown)
+
+
+@_block("mediaSingle")
+def _media_single(node, ctx):
+    parts = []
+    link_marks = [m for m in _marks_of(node) if m.type == "link"]
+    for child in _content(node):
+        if child.get("type") == "media":
+            markdown = _media(child, ctx)
+            if link_marks and markdown.startswith(("!", "[")):
+                href = str(link_marks[0].attrs.get("href") or "")
+                markdown = link(markdown, href) if href else markdown
+            parts.append(markdown)
+        else:
+            text = _render_block(child, ctx) if not _is_inline_node(child) else _paragraph_text([child], ctx)
+            if text:
+                parts.append(text)
+    return ("<br>" if ctx.in_table else "\n\n").join(parts)
+
+
+@_block("mediaGroup")
+def _media_group(node, ctx):
+    parts = [_render_block(child, ctx) for child in _content(node)]
+    return ("<br>" if ctx.in_table else "\n\n").join(part for part in parts if part)
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables
+# ---------------------------------------------------------------------------------------------
+
+
+def _cell_markdown(cell: Mapping[str, Any], ctx: _Context) -> str:
+    """A cell's blocks on one line: blocks and lines joined by <br>, code as code spans."""
+    cell_ctx = ctx.derive(in_table=True, single_line=True)
+    pieces: list[str] = []
+    for child in _content(cell):
+        type_name = child.get("type")
+        if type_name == "codeBlock":
+            code = "".join(str(c.get("text") or "") for c in _content(child))
+            pieces.extend(code_span(line) for line in code.replace("\r\n", "\n").split("\n") if line)
+        elif type_name == "table":
+            for row in _content(child):
+                cells = [_cell_markdown(c, ctx) for c in _content(row)]
+                pieces.append(" / ".join(c for c in cells if c))
+        elif type_name in ("panel", "blockquote", "expand", "nestedExpand", "layoutSection", "layoutColumn"):
+            nested = _cell_markdown(child, ctx)
+            title = _attrs(child).get("title")
+            if title:
+                nested = f"{escape_text(str(title), in_table=True)}: {nested}"
+            pieces.append(nested)
+        else:
+            text = _paragraph_text([child], cell_ctx) if _is_inline_node(child) else _render_block(child, cell_ctx)
+            pieces.extend(line.strip() for line in text.split("\n") if line.strip())
+    return escape_table_cell("<br>".join(piece for piece in pieces if piece))
+
+
+def _cell_span(cell: Mapping[str, Any], key: str) -> int:
+    try:
+        return max(1, int(_attrs(cell).get(key) or 1))
+    except (TypeError, ValueError):
+        return 1
+
+
+@_block("table")
+def _table(node, ctx):
+    rows = [row for row in _content(node) if row.get("type") == "tableRow"]
+    if not rows:
+        return ""
+    grid: list[list[str]] = []
+    occupied: dict[tuple[int, int], bool] = {}  # cells covered by a rowspan from above
+    header_flags: list[bool] = []
+    for row_index, row in enumerate(rows):
+        cells = [c for c in _content(row) if c.get("type") in ("tableCell", "tableHeader")]
+        header_flags.append(bool(cells) and all(c.get("type") == "tableHeader" for c in cells))
+        line: list[str] = []
+        column = 0
+        for cell in cells:
+            while occupied.get((row_index, column)):
+                line.append("")
+                column += 1
+            colspan, rowspan = _cell_span(cell, "colspan"), _cell_span(cell, "rowspan")
+            line.append(_cell_markdown(cell, ctx))
+            line.extend([""] * (colspan - 1))
+            for extra_row in range(1, rowspan):
+                for extra_col in range(colspan):
+                    occupied[(row_index + extra_row, column + extra_col)] = True
+            column += colspan
+        while occupied.get((row_index, column)):
+            line.append("")
+            column += 1
+        grid.append(line)
+    if _attrs(node).get("isNumberColumnEnabled"):
+        first_is_header = header_flags[0]
+        for index, line in enumerate(grid):
+            number = "" if (index == 0 and first_is_header) else str(index if first_is_header else index + 1)
+            line.insert(0, number)
+    width = max(len(line) for line in grid) or 1
+    for line in grid:
+        line.extend([""] * (width - len(line)))
+    if header_flags[0]:
+        header, body = grid[0], grid[1:]
+    else:  # GFM needs a header row; an empty one keeps every Jira row a body row
+        header, body = [""] * width, grid
+
+    def row_text(cells: list[str]) -> str:
+        return "| " + " | ".join(cells) + " |" if any(cells) else "|" + " |" * len(cells)
+
+    lines = [row_text(header), "|" + " --- |" * width]
+    lines.extend(row_text(line) for line in body)
+    if ctx.in_table:
+        return " / ".join(" ".join(c for c in line if c) for line in [header, *body] if any(line))
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry point
+# ---------------------------------------------------------------------------------------------
+
+
+def is_adf_document(value: Any) -> bool:
+    return isinstance(value, Mapping) and value.get("type") == "doc"
+
+
+def adf_to_markdown(
+    adf_doc: Mapping[str, Any] | None,
+    *,
+    media: "MediaIndex | Iterable[Mapping[str, Any]] | None" = None,
+    heading_offset: int = 0,
+) -> str:
+    """Render an ADF document (or any ADF node) as Markdown, without a trailing newline.
+
+    ``media`` is a :class:`MediaIndex` or the AttachmentHandler info dicts (linked under
+    ``attachments/``). ``heading_offset`` pushes headings down (2 turns ``#`` into ``###``)
+    when the document sits under a section heading. ``None`` or an empty document gives "".
+    """
+    if adf_doc is None:
+        return ""
+    if not isinstance(adf_doc, Mapping) or "type" not in adf_doc:
+        raise ValueError(f"not an ADF node (expected a mapping with a 'type'): {type(adf_doc).__name__}")
+    index = media if isinstance(media, MediaIndex) else MediaIndex(media or ())
+    ctx = _Context(media=index, heading_offset=heading_offset)
+    node = adf_doc
+    if node.get("type") not in BLOCK_HANDLERS and node.get("type") in INLINE_HANDLERS:
+        return _paragraph_text([node], ctx)
+    return _render_blocks([node], ctx).strip("\n")
+
+
+def adf_to_table_cell(adf_doc: Mapping[str, Any] | None, *, media: "MediaIndex | None" = None) -> str:
+    """An ADF document on one line, safe inside a GFM table cell."""
+    if not adf_doc:
+        return ""
+    ctx = _Context(media=media or MediaIndex())
+    if adf_doc.get("type") in INLINE_HANDLERS:
+        adf_doc = {"type": "paragraph", "content": [adf_doc]}
+    if adf_doc.get("type") != "doc":
+        adf_doc = {"type": "doc", "content": [adf_doc]}
+    return _cell_markdown(adf_doc, ctx)

@@ -1,0 +1,259 @@
+"""Jira field values, type-aware: to plain data (frontmatter) and to Markdown (the issue body).
+
+The field definitions come from ``GET /rest/api/3/field`` (id, name, custom, schema); the schema
+decides how a value reads: options by their value, users by display name, sprints by name,
+cascading selects as "parent › child", rich text (ADF) as Markdown.
+"""
+
+import json
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from jarkdown_pipeline.markdown.adf import adf_to_markdown, is_adf_document
+from jarkdown_pipeline.markdown.escape import clean_text
+from jarkdown_pipeline.markdown.media import MediaIndex
+
+SPRINT_SCHEMA = "com.pyxis.greenhopper.jira:gh-sprint"
+_CASCADE_SEPARATOR = " › "
+# Jira Server's toString form of a sprint: "com.atlassian.greenhopper.service.sprint.Sprint@1a[id=1,...,name=Sprint 1,...]"
+_LEGACY_SPRINT_NAME = re.compile(r"[\[,]name=(.*?)(?:,[a-zA-Z]+=|\]$)")
+# Keys that name an object, most specific first.
+_NAME_KEYS = ("displayName", "name", "value", "key", "title", "label", "text", "emailAddress", "accountId", "id")
+
+
+@dataclass(frozen=True)
+class FieldDefinition:
+    id: str
+    name: str
+    custom: bool
+    schema_type: str | None = None
+    schema_custom: str | None = None
+    schema_items: str | None = None
+
+    @property
+    def is_sprint(self) -> bool:
+        return self.schema_custom == SPRINT_SCHEMA
+
+
+def parse_field_definitions(
+    field_definitions: Iterable[Mapping[str, Any]] | None, names: Mapping[str, str] | None = None
+) -> dict[str, FieldDefinition]:
+    """Index ``GET /field`` results by id; ``names`` (the issue's ``expand=names``) fills gaps."""
+    result: dict[str, FieldDefinition] = {}
+    for definition in field_definitions or ():
+        if not isinstance(definition, Mapping) or not definition.get("id"):
+            continue
+        schema = definition.get("schema") if isinstance(definition.get("schema"), Mapping) else {}
+        field_id = str(definition["id"])
+        result[field_id] = FieldDefinition(
+            id=field_id,
+            name=clean_text(str(definition.get("name") or field_id)),
+            custom=bool(definition.get("custom", field_id.startswith("customfield_"))),
+            schema_type=schema.get("type"),
+            schema_custom=schema.get("custom"),
+            schema_items=schema.get("items"),
+        )
+    for field_id, name in (names or {}).items():
+        if field_id not in result:
+            result[field_id] = FieldDefinition(
+                id=field_id, name=clean_text(str(name or field_id)), custom=field_id.startswith("customfield_")
+            )
+    return result
+
+
+def slugify(name: str) -> str:
+    """A stable snake_case key for a field name: "Story Points" -> "story_points"."""
+    text = unicodedata.normalize("NFKC", clean_text(name)).casefold()
+    slug = re.sub(r"[^\w]+", "_", text).strip("_")
+    slug = re.sub(r"_+", "_", slug)
+    if slug and slug[0].isdigit():
+        slug = f"field_{slug}"
+    return slug
+
+
+def _id_order(field_id: str) -> tuple[int, str]:
+    digits = re.sub(r"\D", "", field_id)
+    return (int(digits) if digits else 0, field_id)
+
+
+def custom_field_slugs(definitions: Iterable[FieldDefinition]) -> dict[str, str]:
+    """{field id: slug}. Same-named fields: the oldest (lowest id) keeps the plain slug, the
+    others get their field id appended, so adding a field never renames an existing key."""
+    groups: dict[str, list[FieldDefinition]] = {}
+    for definition in definitions:
+        groups.setdefault(slugify(definition.name) or slugify(definition.id), []).append(definition)
+    slugs: dict[str, str] = {}
+    for slug, members in groups.items():
+        members.sort(key=lambda d: _id_order(d.id))
+        for position, definition in enumerate(members):
+            slugs[definition.id] = slug if position == 0 else f"{slug}_{slugify(definition.id)}"
+    return slugs
+
+
+def normalize_datetime(value: Any) -> str | None:
+    """Jira's "2025-01-15T10:30:00.000+0000" as sortable UTC ISO 8601: "2025-01-15T10:30:00.000Z"."""
+    if value in (None, ""):
+        return None
+    text = str(value)
+    for pattern in ("%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z"):
+        try:
+            parsed = datetime.strptime(text, pattern)
+        except ValueError:
+            continue
+        return parsed.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return clean_text(text)
+    if parsed.tzinfo is None:
+        return clean_text(text)
+    return parsed.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def display_datetime(value: Any) -> str:
+    """A date-time for readers: "2025-01-15 10:30 UTC"."""
+    normalized = normalize_datetime(value)
+    if not normalized:
+        return ""
+    match = re.match(r"^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}):\d{2}\.\d{3}Z$", normalized)
+    return f"{match.group(1)} {match.group(2)} UTC" if match else normalized
+
+
+def format_duration(seconds: Any) -> str:
+    """Seconds as hours and minutes ("26h 5m"); Jira's day length is configurable, so no days."""
+    try:
+        total = int(seconds)
+    except (TypeError, ValueError):
+        return ""
+    hours, rest = divmod(abs(total), 3600)
+    minutes = rest // 60
+    sign = "-" if total < 0 else ""
+    if hours and minutes:
+        return f"{sign}{hours}h {minutes}m"
+    if hours:
+        return f"{sign}{hours}h"
+    return f"{sign}{minutes}m"
+
+
+def _number(value: Any) -> Any:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def sprint_names(value: Any) -> list[str]:
+    """Names of the sprints in a sprint field value (objects, or Jira Server's strings)."""
+    items = value if isinstance(value, list) else [value]
+    names = []
+    for item in items:
+        if isinstance(item, Mapping):
+            name = item.get("name")
+        elif isinstance(item, str):
+            match = _LEGACY_SPRINT_NAME.search(item)
+            name = match.group(1) if match else item
+        else:
+            name = None
+        if name not in (None, ""):
+            names.append(clean_text(str(name)))
+    return names
+
+
+def _object_name(value: Mapping[str, Any]) -> Any:
+    if "value" in value and isinstance(value.get("child"), Mapping):  # cascading select
+        child = _object_name(value["child"])
+        parent = clean_text(str(value["value"]))
+        return f"{parent}{_CASCADE_SEPARATOR}{child}" if child not in (None, "") else parent
+    for key in _NAME_KEYS:
+        if value.get(key) not in (None, ""):
+            return _number(value[key]) if isinstance(value[key], (int, float)) else clean_text(str(value[key]))
+    # No naming key: the scalar entries, in a stable order (never a Python repr or raw JSON).
+    pairs = [f"{key}: {item}" for key, item in sorted(value.items()) if isinstance(item, (str, int, float, bool))]
+    return clean_text("; ".join(pairs)) if pairs else None
+
+
+def field_value_to_data(value: Any, definition: FieldDefinition | None, *, media: MediaIndex | None = None) -> Any:
+    """A field value as YAML-safe data (str, int, float, bool, list of those) or None when empty."""
+    if value is None or value == "" or value == [] or value == {}:
+        return None
+    if definition is not None and definition.is_sprint:
+        return sprint_names(value) or None
+    if is_adf_document(value):
+        return adf_to_markdown(value, media=media) or None
+    if isinstance(value, list):
+        items = [field_value_to_data(item, _item_definition(definition), media=media) for item in value]
+        items = [item for item in items if item is not None]
+        return items or None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return _number(value)
+    if isinstance(value, Mapping):
+        return _object_name(value)
+    if isinstance(value, str):
+        if definition is not None and definition.schema_type == "datetime":
+            return normalize_datetime(value)
+        if definition is not None and definition.schema_type == "number":
+            try:
+                return _number(float(value))
+            except ValueError:
+                return clean_text(value)
+        return clean_text(value)
+    return clean_text(json.dumps(value, default=str))
+
+
+def _item_definition(definition: FieldDefinition | None) -> FieldDefinition | None:
+    if definition is None or definition.schema_type != "array":
+        return definition
+    return FieldDefinition(definition.id, definition.name, definition.custom, definition.schema_items, None, None)
+
+
+def data_to_text(data: Any) -> str:
+    """Plain text for a data value: lists joined by ", ", booleans as yes/no."""
+    if data is None:
+        return ""
+    if isinstance(data, bool):
+        return "yes" if data else "no"
+    if isinstance(data, list):
+        return ", ".join(data_to_text(item) for item in data)
+    return str(data)
+
+
+def is_rich_text(value: Any) -> bool:
+    return is_adf_document(value)
+
+
+def ordered_custom_fields(
+    fields: Mapping[str, Any],
+    definitions: Mapping[str, FieldDefinition],
+    *,
+    include: Sequence[str] | None = None,
+    exclude: Sequence[str] = (),
+) -> list[FieldDefinition]:
+    """The issue's custom fields that have a value, filtered by name (or id), sorted by name then id."""
+    include_keys = None if include is None else {key.casefold() for key in include}
+    exclude_keys = {key.casefold() for key in exclude}
+    chosen = []
+    for field_id, value in fields.items():
+        definition = definitions.get(field_id)
+        if definition is None:
+            if not field_id.startswith("customfield_"):
+                continue
+            definition = FieldDefinition(id=field_id, name=field_id, custom=True)
+        if not definition.custom:
+            continue
+        keys = {definition.name.casefold(), definition.id.casefold()}
+        if include_keys is not None and not keys & include_keys:
+            continue
+        if keys & exclude_keys:
+            continue
+        if value is None or value == "" or value == [] or value == {}:
+            continue
+        chosen.append(definition)
+    chosen.sort(key=lambda d: (d.name.casefold(), d.name, _id_order(d.id)))
+    return chosen

@@ -1,0 +1,466 @@
+"""One Jira issue as one Markdown file: YAML frontmatter, then the sections a reader needs.
+
+Pure: the same issue JSON, field definitions and attachment list give byte-identical text.
+"""
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from jarkdown_pipeline.markdown.adf import adf_to_markdown, adf_to_table_cell, is_adf_document
+from jarkdown_pipeline.markdown.escape import (
+    clean_text,
+    escape_heading_end,
+    escape_table_cell,
+    escape_text,
+    escape_text_linking_urls,
+    link,
+    percent_encode_path_segment,
+)
+from jarkdown_pipeline.markdown.fields import (
+    FieldDefinition,
+    custom_field_slugs,
+    data_to_text,
+    display_datetime,
+    field_value_to_data,
+    format_duration,
+    normalize_datetime,
+    ordered_custom_fields,
+    parse_field_definitions,
+    sprint_names,
+)
+from jarkdown_pipeline.markdown.frontmatter import dump_frontmatter
+from jarkdown_pipeline.markdown.media import MediaIndex
+from jarkdown_pipeline.markdown.wiki import html_to_markdown, wiki_to_markdown
+
+_ISSUE_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-[0-9]+$")
+
+
+def issue_markdown_path(key: str) -> str:
+    """The issue file's path inside the knowledge base: ``KEY/KEY.md``.
+
+    Raises ValueError for anything that is not a Jira issue key (it becomes a folder name).
+    """
+    if not isinstance(key, str) or not _ISSUE_KEY.match(key):
+        raise ValueError(f"not a Jira issue key: {key!r} (expected PROJECT-123)")
+    return f"{key}/{key}.md"
+
+
+def _name(value: Any, *keys: str) -> str | None:
+    if isinstance(value, Mapping):
+        for key in keys or ("name",):
+            if value.get(key) not in (None, ""):
+                return clean_text(str(value[key]))
+    return None
+
+
+def _user(value: Any) -> str | None:
+    return _name(value, "displayName", "name", "emailAddress", "accountId")
+
+
+def _names(values: Any) -> list[str]:
+    if not isinstance(values, list):
+        return []
+    return [name for name in (_name(value, "name", "value") for value in values) if name]
+
+
+def _percent(value: Any) -> Any:
+    if isinstance(value, Mapping) and isinstance(value.get("percent"), (int, float)):
+        percent = value["percent"]
+        return int(percent) if float(percent).is_integer() else percent
+    return None
+
+
+def _count(container: Any, items_key: str) -> int | None:
+    if not isinstance(container, Mapping):
+        return None
+    if isinstance(container.get("total"), int):
+        return max(container["total"], len(container.get(items_key) or ()))
+    if isinstance(container.get(items_key), list):
+        return len(container[items_key])
+    return None
+
+
+def _duration(timetracking: Mapping[str, Any], fields: Mapping[str, Any], text_key: str, seconds_keys: Sequence[str]) -> str | None:
+    if timetracking.get(text_key):
+        return clean_text(str(timetracking[text_key]))
+    for key in seconds_keys:
+        seconds = timetracking.get(key) if key in timetracking else fields.get(key)
+        if isinstance(seconds, int):
+            return format_duration(seconds)
+    return None
+
+
+class _IssueRenderer:
+    def __init__(
+        self,
+        issue: Mapping[str, Any],
+        *,
+        field_definitions: Iterable[Mapping[str, Any]] | None,
+        attachments: Iterable[Mapping[str, Any]] | None,
+        base_url: str,
+        known_issue_keys: Iterable[str],
+        include_custom_fields: Sequence[str] | None,
+        exclude_custom_fields: Sequence[str],
+        attachments_dir: str,
+    ) -> None:
+        if not isinstance(issue, Mapping) or not issue.get("key"):
+            raise ValueError("not a Jira issue: expected a mapping with a 'key' (as GET /issue returns it)")
+        self.issue = issue
+        self.key = str(issue["key"])
+        issue_markdown_path(self.key)  # validates the key
+        self.fields: Mapping[str, Any] = issue.get("fields") or {}
+        self.rendered: Mapping[str, Any] = issue.get("renderedFields") or {}
+        self.base_url = str(base_url or "").rstrip("/")
+        self.known = frozenset(known_issue_keys or ())
+        self.definitions = parse_field_definitions(field_definitions, issue.get("names"))
+        self.media = MediaIndex(attachments or (), attachments_dir)
+        self.custom = ordered_custom_fields(
+            self.fields, self.definitions, include=include_custom_fields, exclude=exclude_custom_fields
+        )
+        all_custom = [d for d in self.definitions.values() if d.custom] + [
+            d for d in self.custom if d.id not in self.definitions
+        ]
+        self.slugs = custom_field_slugs(all_custom)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def browse_url(self, key: str) -> str:
+        return f"{self.base_url}/browse/{key}" if self.base_url else f"/browse/{key}"
+
+    def issue_link(self, key: str) -> str:
+        label = escape_text(key)
+        if key in self.known and _ISSUE_KEY.match(key):
+            return link(label, f"../{key}/{key}.md")
+        return link(label, self.browse_url(key))
+
+    def rich_text(self, value: Any, rendered_html: Any = None, *, heading_offset: int = 0) -> str:
+        """ADF (Cloud), wiki markup (Data Center), or rendered HTML as the last resort."""
+        if is_adf_document(value):
+            return adf_to_markdown(value, media=self.media, heading_offset=heading_offset)
+        if isinstance(value, str) and value.strip():
+            return wiki_to_markdown(value)
+        if isinstance(rendered_html, str) and rendered_html.strip():
+            return html_to_markdown(rendered_html)
+        return ""
+
+    def rich_text_cell(self, value: Any) -> str:
+        if is_adf_document(value):
+            return adf_to_table_cell(value, media=self.media)
+        if isinstance(value, str) and value.strip():
+            lines = [line.strip() for line in wiki_to_markdown(value).split("\n") if line.strip()]
+            return escape_table_cell("<br>".join(lines))
+        return ""
+
+    def sprint_values(self) -> list[str]:
+        names: list[str] = []
+        for definition in self.definitions.values():
+            if definition.is_sprint and self.fields.get(definition.id):
+                names.extend(name for name in sprint_names(self.fields[definition.id]) if name not in names)
+        return names
+
+    # -- frontmatter -----------------------------------------------------------------------
+
+    def frontmatter(self) -> dict[str, Any]:
+        f = self.fields
+        status = f.get("status") if isinstance(f.get("status"), Mapping) else {}
+        project = f.get("project") if isinstance(f.get("project"), Mapping) else {}
+        parent = f.get("parent") if isinstance(f.get("parent"), Mapping) else {}
+        parent_fields = parent.get("fields") if isinstance(parent.get("fields"), Mapping) else {}
+        timetracking = f.get("timetracking") if isinstance(f.get("timetracking"), Mapping) else {}
+        attachments = f.get("attachment")
+        data: dict[str, Any] = {
+            "key": self.key,
+            "id": str(self.issue["id"]) if self.issue.get("id") not in (None, "") else None,
+            "url": self.browse_url(self.key),
+            "summary": clean_text(str(f.get("summary") or "")),
+            "type": _name(f.get("issuetype")),
+            "status": _name(status),
+            "status_category": _name(status.get("statusCategory")),
+            "priority": _name(f.get("priority")),
+            "resolution": _name(f.get("resolution")),
+            "project": _name(project),
+            "project_key": _name(project, "key") or self.key.rsplit("-", 1)[0],
+            "assignee": _user(f.get("assignee")),
+            "reporter": _user(f.get("reporter")),
+            "creator": _user(f.get("creator")),
+            "labels": [clean_text(str(label)) for label in f.get("labels") or () if label not in (None, "")],
+            "components": _names(f.get("components")),
+            "parent_key": _name(parent, "key"),
+            "parent_summary": _name(parent_fields, "summary"),
+            "affects_versions": _names(f.get("versions")),
+            "fix_versions": _names(f.get("fixVersions")),
+            "sprint": self.sprint_values(),
+            "created_at": normalize_datetime(f.get("created")),
+            "updated_at": normalize_datetime(f.get("updated")),
+            "resolved_at": normalize_datetime(f.get("resolutiondate")),
+            "duedate": clean_text(str(f["duedate"])) if f.get("duedate") else None,
+            "original_estimate": _duration(timetracking, f, "originalEstimate", ("originalEstimateSeconds", "timeoriginalestimate")),
+            "time_spent": _duration(timetracking, f, "timeSpent", ("timeSpentSeconds", "timespent")),
+            "remaining_estimate": _duration(timetracking, f, "remainingEstimate", ("remainingEstimateSeconds", "timeestimate")),
+            "progress": _percent(f.get("progress")),
+            "aggregate_progress": _percent(f.get("aggregateprogress")),
+            "votes": f["votes"].get("votes") if isinstance(f.get("votes"), Mapping) else None,
+            "watches": f["watches"].get("watchCount") if isinstance(f.get("watches"), Mapping) else None,
+            "comment_count": _count(f.get("comment"), "comments") or 0,
+            "worklog_count": _count(f.get("worklog"), "worklogs") or 0,
+            "attachment_count": len(attachments) if isinstance(attachments, list) else len(self.media.attachments),
+        }
+        custom: dict[str, Any] = {}
+        for definition in self.custom:
+            value = field_value_to_data(self.fields.get(definition.id), definition, media=self.media)
+            if value is not None:
+                custom[self.slugs.get(definition.id, definition.id)] = value
+        data["custom_fields"] = custom
+        return data
+
+    # -- sections --------------------------------------------------------------------------
+
+    def title(self) -> str:
+        summary = clean_text(str(self.fields.get("summary") or "")).replace("\r", " ").replace("\n", " ").strip()
+        heading = f"# {link(escape_text(self.key), self.browse_url(self.key))}"
+        return f"{heading}: {escape_heading_end(escape_text_linking_urls(summary))}" if summary else heading
+
+    def description(self) -> str:
+        return self.rich_text(self.fields.get("description"), self.rendered.get("description"), heading_offset=2)
+
+    def environment(self) -> str:
+        return self.rich_text(self.fields.get("environment"), self.rendered.get("environment"), heading_offset=2)
+
+    def linked_issues(self) -> str:
+        groups: dict[str, list[str]] = {}
+        for issue_link in self.fields.get("issuelinks") or ():
+            if not isinstance(issue_link, Mapping):
+                continue
+            link_type = issue_link.get("type") if isinstance(issue_link.get("type"), Mapping) else {}
+            if isinstance(issue_link.get("outwardIssue"), Mapping):
+                other, relation = issue_link["outwardIssue"], link_type.get("outward")
+            elif isinstance(issue_link.get("inwardIssue"), Mapping):
+                other, relation = issue_link["inwardIssue"], link_type.get("inward")
+            else:
+                continue
+            relation = clean_text(str(relation or link_type.get("name") or "relates to"))
+            groups.setdefault(relation, []).append(self.issue_line(other))
+        parts = []
+        for relation, lines in groups.items():
+            parts.append(f"### {escape_heading_end(escape_text(relation))}\n\n" + "\n".join(lines))
+        return "\n\n".join(parts)
+
+    def issue_line(self, other: Mapping[str, Any]) -> str:
+        key = str(other.get("key") or "")
+        other_fields = other.get("fields") if isinstance(other.get("fields"), Mapping) else {}
+        line = f"- {self.issue_link(key)}" if key else "- (unknown issue)"
+        summary = other_fields.get("summary")
+        if summary:
+            line += f": {escape_text_linking_urls(clean_text(str(summary)).replace(chr(10), ' '))}"
+        details = [name for name in (_name(other_fields.get("status")), _name(other_fields.get("issuetype"))) if name]
+        if details:
+            line += f" ({escape_text(', '.join(details))})"
+        return line
+
+    def subtasks(self) -> str:
+        lines = [self.issue_line(sub) for sub in self.fields.get("subtasks") or () if isinstance(sub, Mapping)]
+        return "\n".join(lines)
+
+    def worklogs(self) -> str:
+        container = self.fields.get("worklog")
+        if not isinstance(container, Mapping):
+            return ""
+        worklogs = [w for w in container.get("worklogs") or () if isinstance(w, Mapping)]
+        if not worklogs:
+            return ""
+        rows = ["| Author | Started | Time spent | Comment |", "| --- | --- | --- | --- |"]
+        total_seconds = 0
+        for worklog in worklogs:
+            seconds = worklog.get("timeSpentSeconds")
+            if isinstance(seconds, int):
+                total_seconds += seconds
+            spent = worklog.get("timeSpent") or (format_duration(seconds) if isinstance(seconds, int) else "")
+            cells = [
+                escape_table_cell(escape_text(_user(worklog.get("author")) or "Unknown", in_table=True)),
+                escape_table_cell(display_datetime(worklog.get("started"))),
+                escape_table_cell(escape_text(clean_text(str(spent)), in_table=True)),
+                self.rich_text_cell(worklog.get("comment")),
+            ]
+            rows.append("| " + " | ".join(cells) + " |")
+        count = len(worklogs)
+        summary = f"**Total time logged:** {format_duration(total_seconds)} in {count} worklog{'s' if count != 1 else ''}"
+        reported = container.get("total")
+        if isinstance(reported, int) and reported > count:
+            summary += f" (Jira reports {reported} worklogs; {reported - count} could not be fetched)"
+        return "\n".join(rows) + "\n\n" + summary + "."
+
+    def custom_fields(self) -> str:
+        same_name: dict[str, int] = {}
+        for definition in self.custom:
+            same_name[definition.name] = same_name.get(definition.name, 0) + 1
+        rows = ["| Field | Value |", "| --- | --- |"]
+        rich_sections = []
+        for definition in self.custom:
+            label = definition.name if same_name[definition.name] == 1 else f"{definition.name} ({definition.id})"
+            value = self.fields.get(definition.id)
+            if is_adf_document(value) or (isinstance(value, str) and definition.schema_custom and "textarea" in definition.schema_custom):
+                body = self.rich_text(value, (self.rendered or {}).get(definition.id), heading_offset=3)
+                if body:
+                    rich_sections.append(f"### {escape_heading_end(escape_text(label))}\n\n{body}")
+                continue
+            data = field_value_to_data(value, definition, media=self.media)
+            if data is None:
+                continue
+            text = data_to_text(data)
+            rows.append(f"| {escape_table_cell(escape_text(label, in_table=True))} | {escape_table_cell(escape_text_linking_urls(text, in_table=True))} |")
+        parts = ["\n".join(rows)] if len(rows) > 2 else []
+        parts.extend(rich_sections)
+        return "\n\n".join(parts)
+
+    def comments(self) -> str:
+        container = self.fields.get("comment")
+        if not isinstance(container, Mapping):
+            return ""
+        comments = [c for c in container.get("comments") or () if isinstance(c, Mapping)]
+        rendered_bodies = {}
+        rendered_container = self.rendered.get("comment")
+        if isinstance(rendered_container, Mapping):
+            for rendered in rendered_container.get("comments") or ():
+                if isinstance(rendered, Mapping) and rendered.get("id") is not None:
+                    rendered_bodies[str(rendered["id"])] = rendered.get("body")
+        parts = []
+        for comment in comments:
+            author = _user(comment.get("author")) or "Unknown author"
+            heading = f"### {escape_text(author)}"
+            created = display_datetime(comment.get("created"))
+            if created:
+                heading += f" · {created}"
+            updated = comment.get("updated")
+            if updated and normalize_datetime(updated) != normalize_datetime(comment.get("created")):
+                heading += f" (edited {display_datetime(updated)})"
+            block = [escape_heading_end(heading)]
+            visibility = comment.get("visibility")
+            if isinstance(visibility, Mapping) and visibility.get("value"):
+                kind = clean_text(str(visibility.get("type") or "group"))
+                block.append(f"> [!IMPORTANT]\n> Restricted to {escape_text(kind)}: {escape_text(clean_text(str(visibility['value'])))}")
+            if comment.get("jsdPublic") is False:
+                block.append("> [!IMPORTANT]\n> Internal comment (not shared with customers)")
+            rendered_html = comment.get("renderedBody") or rendered_bodies.get(str(comment.get("id")))
+            body = self.rich_text(comment.get("body"), rendered_html, heading_offset=3)
+            block.append(body or "*(empty comment)*")
+            parts.append("\n\n".join(block))
+        total = container.get("total")
+        if isinstance(total, int) and total > len(comments):
+            parts.append(f"*Jira reports {total} comments; {total - len(comments)} could not be fetched.*")
+        return "\n\n".join(parts)
+
+    def attachments(self) -> str:
+        jira_list = [a for a in self.fields.get("attachment") or () if isinstance(a, Mapping)]
+        downloaded = {str(info.get("attachment_id")): info for info in self.media.attachments}
+        lines = []
+        seen = set()
+        for attachment in jira_list:
+            attachment_id = str(attachment.get("id"))
+            seen.add(attachment_id)
+            info = downloaded.get(attachment_id) or self.media.resolve({"alt": attachment.get("filename")})
+            if info is not None:
+                seen.add(str(info.get("attachment_id")))
+                lines.append(self.attachment_line(info))
+            else:
+                name = clean_text(str(attachment.get("filename") or attachment_id))
+                details = _size_and_type(attachment.get("mimeType"), attachment.get("size"))
+                lines.append(f"- {escape_text_linking_urls(name)}{details} (not downloaded)")
+        for info in self.media.attachments:
+            if str(info.get("attachment_id")) not in seen:
+                lines.append(self.attachment_line(info))
+        return "\n".join(lines)
+
+    def attachment_line(self, info: Mapping[str, Any]) -> str:
+        label = escape_text(MediaIndex.label(info))
+        href = self.media.href(info)
+        line = f"- {link(label, href)}{_size_and_type(info.get('mime_type'), info.get('size'))}"
+        if MediaIndex.is_image(info):
+            line += f"\n\n  !{link(label, href)}"
+        return line
+
+    def render(self) -> str:
+        sections = [
+            ("Description", self.description()),
+            ("Environment", self.environment()),
+            ("Linked Issues", self.linked_issues()),
+            ("Subtasks", self.subtasks()),
+            ("Worklogs", self.worklogs()),
+            ("Custom Fields", self.custom_fields()),
+            ("Comments", self.comments()),
+            ("Attachments", self.attachments()),
+        ]
+        parts = [dump_frontmatter(self.frontmatter()), self.title()]
+        parts.extend(f"## {name}\n\n{body}" for name, body in sections if body.strip())
+        return parts[0] + "\n" + "\n\n".join(parts[1:]) + "\n"
+
+
+def _size_and_type(mime_type: Any, size: Any) -> str:
+    details = []
+    if mime_type:
+        details.append(escape_text(clean_text(str(mime_type))))
+    if isinstance(size, int) and not isinstance(size, bool):
+        details.append(human_size(size))
+    return f" ({', '.join(details)})" if details else ""
+
+
+def human_size(size: int) -> str:
+    """Bytes for readers: "980 B", "250.8 KiB", "3.1 MiB"."""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+def render_issue(
+    issue: Mapping[str, Any],
+    *,
+    field_definitions: Iterable[Mapping[str, Any]] | None = None,
+    attachments: Iterable[Mapping[str, Any]] | None = None,
+    base_url: str = "",
+    known_issue_keys: Iterable[str] = frozenset(),
+    include_custom_fields: Sequence[str] | None = None,
+    exclude_custom_fields: Sequence[str] = (),
+    attachments_dir: str = "attachments",
+) -> str:
+    """The Markdown file for one issue (frontmatter + sections), ending with one newline.
+
+    ``issue`` is the JSON of ``GET /issue`` or bulk fetch (``fields``; ``renderedFields`` and
+    ``names`` optional); ``field_definitions`` the list from ``GET /field``; ``attachments`` the
+    AttachmentHandler info dicts. Issues in ``known_issue_keys`` are linked to their local file,
+    others to ``{base_url}/browse/KEY``. Custom fields are filtered by name or id.
+    """
+    return _IssueRenderer(
+        issue,
+        field_definitions=field_definitions,
+        attachments=attachments,
+        base_url=base_url,
+        known_issue_keys=known_issue_keys,
+        include_custom_fields=include_custom_fields,
+        exclude_custom_fields=exclude_custom_fields,
+        attachments_dir=attachments_dir,
+    ).render()
+
+
+def issue_frontmatter(
+    issue: Mapping[str, Any],
+    *,
+    field_definitions: Iterable[Mapping[str, Any]] | None = None,
+    base_url: str = "",
+    include_custom_fields: Sequence[str] | None = None,
+    exclude_custom_fields: Sequence[str] = (),
+    attachments: Iterable[Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The frontmatter mapping :func:`render_issue` writes (for an index row without re-parsing)."""
+    return _IssueRenderer(
+        issue,
+        field_definitions=field_definitions,
+        attachments=attachments,
+        base_url=base_url,
+        known_issue_keys=(),
+        include_custom_fields=include_custom_fields,
+        exclude_custom_fields=exclude_custom_fields,
+        attachments_dir="attachments",
+    ).frontmatter()

@@ -1,0 +1,59 @@
+"""Match ADF media nodes to downloaded attachments and build relative links to them."""
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from jarkdown_pipeline.markdown.escape import percent_encode_path_segment
+
+
+class MediaIndex:
+    """Downloaded attachments (AttachmentHandler info dicts), looked up the ways ADF refers to them.
+
+    A media node carries a Media Services id (not the attachment id), and usually the file name
+    in ``alt``; so it is matched by attachment id, media id, then alt/title/file name, in the order
+    the attachments are given (the first wins when two files share a name).
+    """
+
+    def __init__(self, attachments: Iterable[Mapping[str, Any]] = (), attachments_dir: str = "attachments") -> None:
+        self.attachments_dir = attachments_dir.strip("/")
+        self.attachments = [dict(info) for info in attachments]
+        self._by_id: dict[str, dict[str, Any]] = {}
+        self._by_name: dict[str, dict[str, Any]] = {}
+        for info in self.attachments:
+            for key in ("attachment_id", "media_id", "id"):
+                if info.get(key) not in (None, ""):
+                    self._by_id.setdefault(str(info[key]), info)
+        # Original names first: a node's alt is the name the user uploaded.
+        for key in ("original_filename", "filename"):
+            for info in self.attachments:
+                if info.get(key):
+                    self._by_name.setdefault(str(info[key]), info)
+
+    def resolve(self, attrs: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The attachment a media node's attrs refer to, or None."""
+        for key in ("id", "attachmentId"):
+            value = attrs.get(key)
+            if value not in (None, "") and str(value) in self._by_id:
+                return self._by_id[str(value)]
+        for key in ("alt", "title", "__fileName", "fileName", "name"):
+            value = attrs.get(key)
+            if value and str(value) in self._by_name:
+                return self._by_name[str(value)]
+        return None
+
+    def href(self, info: Mapping[str, Any]) -> str:
+        """Relative, percent-encoded link from the issue file to the attachment's local file."""
+        name = percent_encode_path_segment(str(info.get("filename") or info.get("original_filename") or ""))
+        return f"{self.attachments_dir}/{name}" if self.attachments_dir else name
+
+    @staticmethod
+    def label(info: Mapping[str, Any]) -> str:
+        return str(info.get("original_filename") or info.get("filename") or info.get("attachment_id") or "attachment")
+
+    @staticmethod
+    def is_image(info: Mapping[str, Any]) -> bool:
+        mime = str(info.get("mime_type") or info.get("mimeType") or "").lower()
+        if mime:
+            return mime.startswith("image/")
+        name = str(info.get("filename") or "").lower()
+        return name.endswith((".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg", ".bmp"))

@@ -1,0 +1,72 @@
+"""Data Center (REST API v2) text: Jira wiki markup via jira2markdown; rendered HTML via markdownify
+as the last resort. Both libraries pass ``<...>`` through, which a Markdown viewer would swallow as
+an HTML tag (``List<String>`` shows as ``List``), so stray ``<`` are escaped outside code."""
+
+import re
+
+import jira2markdown
+import markdownify
+
+from jarkdown_pipeline.markdown.escape import clean_text
+
+# Tags jira2markdown itself writes (underline, sub/sup, quotes, colour, breaks) and autolinks.
+_KEPT_TAG = re.compile(
+    r"</?(?:u|sup|sub|q|br|font|del|ins|s)\b[^<>]*>"
+    r"|<[A-Za-z][A-Za-z0-9+.\-]{1,31}:[^\s<>]*>"
+    r"|<[^\s<>@]+@[^\s<>@]+\.[^\s<>@]+>",
+    re.IGNORECASE,
+)
+_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
+_FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
+_CODE_SPAN = re.compile(r"(`+)(.+?)(?<!`)\1(?!`)")
+
+
+def _escape_outside_tags(text: str) -> str:
+    out = []
+    position = 0
+    for match in _KEPT_TAG.finditer(text):
+        out.append(_TAG_START.sub(r"\\<", text[position : match.start()]))
+        out.append(match.group(0))
+        position = match.end()
+    out.append(_TAG_START.sub(r"\\<", text[position:]))
+    return "".join(out)
+
+
+def escape_stray_html(markdown: str) -> str:
+    """Escape ``<`` that would start an HTML tag, except in code and in the tags kept above."""
+    lines = markdown.split("\n")
+    fence: str | None = None
+    for index, line in enumerate(lines):
+        match = _FENCE.match(line)
+        if fence is not None:
+            if match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence):
+                fence = None
+            continue
+        if match:
+            fence = match.group(1)
+            continue
+        pieces = []
+        position = 0
+        for span in _CODE_SPAN.finditer(line):
+            pieces.append(_escape_outside_tags(line[position : span.start()]))
+            pieces.append(span.group(0))
+            position = span.end()
+        pieces.append(_escape_outside_tags(line[position:]))
+        lines[index] = "".join(pieces)
+    return "\n".join(lines)
+
+
+def wiki_to_markdown(wiki_markup: str) -> str:
+    """Jira wiki markup (Data Center, API v2) as Markdown."""
+    if not wiki_markup or not wiki_markup.strip():
+        return ""
+    text = clean_text(wiki_markup).replace("\r\n", "\n").replace("\r", "\n")
+    return escape_stray_html(jira2markdown.convert(text)).strip("\n")
+
+
+def html_to_markdown(html: str) -> str:
+    """Rendered HTML (``renderedFields``) as Markdown: only when nothing better is available."""
+    if not html or not html.strip():
+        return ""
+    converted = markdownify.markdownify(clean_text(html), heading_style="ATX", bullets="-", strip=["script", "style"])
+    return escape_stray_html(converted).strip("\n")

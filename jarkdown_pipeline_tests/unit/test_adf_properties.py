@@ -1,0 +1,155 @@
+"""Property tests: the Markdown, rendered by GitHub's own parser (cmark-gfm), shows the same text.
+
+"Appears" is checked on what a reader sees: the Markdown is rendered to HTML with cmarkgfm and
+the HTML's text is compared (whitespace collapsed, as HTML displays it) with the ADF text.
+"""
+
+import html.parser
+import re
+
+import cmarkgfm
+from cmarkgfm.cmark import Options
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from jarkdown_pipeline.markdown import adf_to_markdown
+
+GFM_OPTIONS = Options.CMARK_OPT_UNSAFE
+
+
+class _TextExtractor(html.parser.HTMLParser):
+    """Collects displayed text, split by paragraph (<p>, <h1-6>, <li>, <td>...)."""
+
+    BLOCKS = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "td", "th", "pre", "summary"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.paragraphs: list[str] = []
+        self._current: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "p":
+            self._current = []
+        if tag == "br":
+            self.handle_data(" ")
+
+    def handle_endtag(self, tag):
+        if tag == "p" and self._current is not None:
+            self.paragraphs.append("".join(self._current))
+            self._current = None
+        if tag in self.BLOCKS:
+            self.parts.append(" ")
+
+    def handle_data(self, data):
+        self.parts.append(data)
+        if self._current is not None:
+            self._current.append(data)
+
+
+def render_html(markdown: str) -> str:
+    return cmarkgfm.github_flavored_markdown_to_html(markdown, options=GFM_OPTIONS)
+
+
+def displayed(markdown: str) -> _TextExtractor:
+    extractor = _TextExtractor()
+    extractor.feed(render_html(markdown))
+    extractor.close()
+    return extractor
+
+
+_WS = re.compile(r"[\s\u00a0]+")
+
+
+def normalize(text: str) -> str:
+    # HTML collapses whitespace; CommonMark turns NUL into U+FFFD (excluded from the alphabet).
+    return _WS.sub(" ", text).strip()
+
+
+SPECIALS = list("*_`[]<>#|\\~-+=!&;:$()0123456789.\"' \nabcxyz") + ["&amp;", "<a>", "```", "www.x.org", "1. ", "- ", "> "]
+ALPHABET = st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\x00")
+TEXT = st.lists(st.one_of(st.sampled_from(SPECIALS), ALPHABET), min_size=1, max_size=10).map("".join)
+
+SIMPLE_MARKS = [
+    {"type": "strong"},
+    {"type": "em"},
+    {"type": "strike"},
+    {"type": "underline"},
+    {"type": "code"},
+    {"type": "subsup", "attrs": {"type": "sup"}},
+    {"type": "textColor", "attrs": {"color": "#ff0000"}},
+    {"type": "link", "attrs": {"href": "https://example.com/a_b(c)"}},
+]
+
+
+@st.composite
+def text_nodes(draw):
+    marks = draw(st.lists(st.sampled_from(SIMPLE_MARKS), unique_by=lambda m: m["type"], max_size=3))
+    return {"type": "text", "text": draw(TEXT), "marks": marks}
+
+
+INLINE = st.one_of(text_nodes(), text_nodes(), text_nodes(), st.just({"type": "hardBreak"}))
+PARAGRAPH = st.lists(INLINE, min_size=1, max_size=8).map(lambda content: {"type": "paragraph", "content": content})
+
+
+def _item(blocks):
+    return {"type": "listItem", "content": blocks}
+
+
+BLOCKS = st.recursive(
+    st.one_of(PARAGRAPH, st.builds(lambda t: {"type": "codeBlock", "content": [{"type": "text", "text": t}]}, TEXT)),
+    lambda children: st.one_of(
+        st.lists(st.builds(lambda p, rest: _item([p, *rest]), PARAGRAPH, st.lists(children, max_size=2)), min_size=1, max_size=3).map(
+            lambda items: {"type": "bulletList", "content": items}
+        ),
+        st.lists(st.builds(lambda p, rest: _item([p, *rest]), PARAGRAPH, st.lists(children, max_size=2)), min_size=1, max_size=3).map(
+            lambda items: {"type": "orderedList", "attrs": {"order": 7}, "content": items}
+        ),
+        st.lists(PARAGRAPH, min_size=1, max_size=2).map(lambda c: {"type": "blockquote", "content": c}),
+        st.lists(children, min_size=1, max_size=2).map(lambda c: {"type": "panel", "attrs": {"panelType": "warning"}, "content": c}),
+        st.lists(st.lists(PARAGRAPH, min_size=1, max_size=3), min_size=1, max_size=3).map(
+            lambda rows: {
+                "type": "table",
+                "content": [
+                    {"type": "tableRow", "content": [{"type": "tableCell", "content": [p]} for p in row]} for row in rows
+                ],
+            }
+        ),
+    ),
+    max_leaves=6,
+)
+
+
+def _texts(node, out):
+    if node.get("type") == "text":
+        out.append(node["text"])
+    for child in node.get("content", ()):
+        _texts(child, out)
+    return out
+
+
+def _paragraph_text(paragraph) -> str:
+    return "".join(" " if n["type"] == "hardBreak" else n["text"] for n in paragraph["content"])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(PARAGRAPH, min_size=1, max_size=4))
+def test_paragraph_text_renders_exactly(paragraphs):
+    """Each paragraph, whatever its characters and marks, displays exactly its text."""
+    markdown = adf_to_markdown({"type": "doc", "version": 1, "content": paragraphs})
+    expected = [normalize(_paragraph_text(p)) for p in paragraphs]
+    expected = [text for text in expected if text]
+    got = [normalize(p) for p in displayed(markdown).paragraphs]
+    got = [text for text in got if text]  # a paragraph of only no-break spaces is kept, but shows nothing
+    assert got == expected, markdown
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(BLOCKS, min_size=1, max_size=4))
+def test_every_text_node_appears_in_nested_documents(blocks):
+    doc = {"type": "doc", "version": 1, "content": blocks}
+    markdown = adf_to_markdown(doc)
+    shown = normalize("".join(displayed(markdown).parts))
+    for text in _texts(doc, []):
+        for piece in text.split("\n"):
+            assert normalize(piece) in shown, (piece, markdown)
