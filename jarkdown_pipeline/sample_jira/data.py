@@ -171,7 +171,8 @@ def _log_uniform(rng: random.Random, low: int, high: int) -> int:
     return int(round(low * (high / low) ** rng.random()))
 
 
-def _format_duration(seconds: int) -> str:
+def format_duration(seconds: int) -> str:
+    """Jira's time-tracking format ('1d 2h 30m', 8-hour days, 5-day weeks)."""
     parts = []
     for unit, length in (("w", 5 * 8 * 3600), ("d", 8 * 3600), ("h", 3600), ("m", 60)):
         if seconds >= length:
@@ -520,8 +521,3 @@ class Dataset:
             type_index = rng.randrange(len(_LINK_TYPES))
             issue.links.append(SampleLink(str(link_id), type_index, True, other.key))
             other.links.append(SampleLink(str(link_id), type_index, False, issue.key))
-
-
-def format_duration(seconds: int) -> str:
-    """Jira's time-tracking format ('1d 2h 30m', 8-hour days, 5-day weeks)."""
-    return _format_duration(seconds)

@@ -117,6 +117,7 @@ class Renderer:
         self.api = self.base + "/rest/api/3"
         self.zone = zone
         self.anonymous = anonymous
+        self._users: dict[str, dict[str, Any]] = {}  # the same user appears hundreds of times per page
 
     def time(self, moment: datetime) -> str:
         return jira_time(moment, self.zone)
@@ -124,6 +125,12 @@ class Renderer:
     def user(self, user: SampleUser | None) -> dict[str, Any] | None:
         if user is None:
             return None
+        cached = self._users.get(user.account_id)
+        if cached is None:
+            cached = self._users[user.account_id] = self._user(user)
+        return cached
+
+    def _user(self, user: SampleUser) -> dict[str, Any]:
         initials = "".join(part[0] for part in user.display_name.split()[:2] if part).upper() or "U"
         avatar = f"https://avatar-management.example.invalid/initials/{quote(initials)}-5.png"
         return {
@@ -134,7 +141,7 @@ class Renderer:
         }  # fmt: skip
 
     def myself(self) -> dict[str, Any]:
-        body = self.user(self.ds.me()) or {}
+        body = self._user(self.ds.me())
         body.update(
             {"locale": "en_US", "groups": {"size": 2, "items": []}, "applicationRoles": {"size": 1, "items": []}, "expand": "groups,applicationRoles"}
         )
@@ -178,7 +185,7 @@ class Renderer:
             return [c for c in issue.comments if c.visibility is None]
         return list(issue.comments)
 
-    def issue_ref(self, issue: SampleIssue, with_type: bool = False) -> dict[str, Any]:
+    def issue_ref(self, issue: SampleIssue) -> dict[str, Any]:
         status = self.status(issue)
         fields: dict[str, Any] = {"summary": issue.summary, "status": status, "priority": self.priority(issue)}
         fields["issuetype"] = self.issue_type(issue)
@@ -256,8 +263,10 @@ class Renderer:
         return value
 
     def field_value(self, issue: SampleIssue, field_id: str, inline_comments: int, inline_worklogs: int) -> Any:
-        time_spent = sum(w.time_spent_seconds for w in issue.worklogs) or None
-        done = self.ds.status(issue)[1] == "done"
+        time_spent = None
+        if field_id in ("timetracking", "timespent"):
+            time_spent = sum(w.time_spent_seconds for w in issue.worklogs) or None
+        done = field_id in ("resolution", "resolutiondate") and self.ds.status(issue)[1] == "done"
         if field_id.startswith("customfield_"):
             return self._custom(issue, field_id)
         match field_id:

@@ -43,6 +43,7 @@ def test_cli_serves_prints_its_urls_and_stops_on_a_signal(tmp_path, stop_signal)
         with pytest.raises(urllib.error.HTTPError) as caught:
             urllib.request.urlopen(info["base_url"] + "/rest/api/3/myself", timeout=10)
         assert caught.value.code == 401
+        caught.value.close()
     finally:
         process.send_signal(stop_signal)
         stdout, stderr = process.communicate(timeout=30)
@@ -64,6 +65,7 @@ def test_cli_fault_flags_reach_the_server(tmp_path):
                     codes.append(response.status)
             except urllib.error.HTTPError as exc:
                 codes.append((exc.code, exc.headers.get("Retry-After")))
+                exc.close()
         assert codes == [(429, "2"), (503, None), 200]
     finally:
         process.terminate()
