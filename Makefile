@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test clean
+.PHONY: install test demo dev bench clean
 
 install: $(STAMP)
 
@@ -16,6 +16,18 @@ $(STAMP): pyproject.toml setup.py
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The pipeline against the bundled sample Jira (or the Jira in JIRA_BASE_URL); DEMO_ARGS=--help for options.
+demo: install
+	$(PY) -m jarkdown_pipeline.tools.demo $(DEMO_ARGS)
+
+# The Dagster UI (dagster dev -w workspace.yaml) against the sample Jira (or the Jira in JIRA_BASE_URL).
+dev: install
+	$(PY) -m jarkdown_pipeline.tools.dev $(DEV_ARGS)
+
+# Throughput, memory, rendering and incremental figures (minutes; not part of `make test`).
+bench: install
+	$(PY) -m jarkdown_pipeline.tools.bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
