@@ -563,6 +563,8 @@ BlockHandler = Callable[[Mapping[str, Any], _Context], str]
 BLOCK_HANDLERS: dict[str, BlockHandler] = {}
 
 _LIST_KIND = {"bulletList": "bullet", "taskList": "bullet", "decisionList": "bullet", "orderedList": "ordered"}
+# Items found outside their list render as one-item bullet lists.
+_STRAY_ITEM_KIND = {"listItem": "bullet", "taskItem": "bullet", "blockTaskItem": "bullet", "decisionItem": "bullet"}
 
 
 def _block(*types: str) -> Callable[[BlockHandler], BlockHandler]:
@@ -602,7 +604,7 @@ def _render_blocks(nodes: Iterable[Any], ctx: _Context) -> str:
             inline_run.append(node)
             continue
         flush_inline()
-        kind = _LIST_KIND.get(type_name)
+        kind = _LIST_KIND.get(type_name) or _STRAY_ITEM_KIND.get(type_name)
         # Two lists in a row would merge into one: switch the marker of the second.
         variant = (not variant) if (kind and kind == previous_list_kind) else False
         text = _render_block(node, ctx.derive(list_variant=variant))
@@ -754,9 +756,13 @@ def _order_start(node: Mapping[str, Any]) -> int:
     return start if 0 <= start <= 999_999_999 else 1
 
 
+def _bullet(ctx: _Context) -> str:
+    return "* " if ctx.list_variant else "- "
+
+
 @_block("bulletList")
 def _bullet_list(node, ctx):
-    bullet = "* " if ctx.list_variant else "- "
+    bullet = _bullet(ctx)
     inner = ctx.derive(list_variant=False)
     items = [(bullet, _item_body(_content(item) if item.get("type") == "listItem" else [item], inner)) for item in _content(node)]
     return _list_items(items)
@@ -776,17 +782,19 @@ def _ordered_list(node, ctx):
 
 @_block("listItem")
 def _list_item(node, ctx):
-    return _list_items([("- ", _item_body(_content(node), ctx))])
+    return _list_items([(_bullet(ctx), _item_body(_content(node), ctx))])
 
 
-def _task_marker(node: Mapping[str, Any], bullet: str) -> str:
+def _task_body(node: Mapping[str, Any], body: str) -> str:
+    """The checkbox belongs to the item's text: continuation lines indent by the bullet only."""
     done = str(_attrs(node).get("state", "")).upper() == "DONE"
-    return f"{bullet}[{'x' if done else ' '}] "
+    box = "[x]" if done else "[ ]"
+    return f"{box} {body}" if body else box
 
 
 @_block("taskList")
 def _task_list(node, ctx):
-    bullet = "* " if ctx.list_variant else "- "
+    bullet = _bullet(ctx)
     inner = ctx.derive(list_variant=False)
     items: list[list[str]] = []
     for child in _content(node):
@@ -798,9 +806,9 @@ def _task_list(node, ctx):
             else:
                 items.append([bullet, nested])
         elif type_name == "taskItem":
-            items.append([_task_marker(child, bullet), _paragraph_text(_content(child), inner)])
+            items.append([bullet, _task_body(child, _paragraph_text(_content(child), inner))])
         elif type_name == "blockTaskItem":
-            items.append([_task_marker(child, bullet), _item_body(_content(child), inner)])
+            items.append([bullet, _task_body(child, _item_body(_content(child), inner))])
         else:
             items.append([bullet, _item_body([child], inner)])
     return _list_items([(marker, body) for marker, body in items])
@@ -808,12 +816,12 @@ def _task_list(node, ctx):
 
 @_block("taskItem")
 def _task_item(node, ctx):
-    return _list_items([(_task_marker(node, "- "), _paragraph_text(_content(node), ctx))])
+    return _list_items([(_bullet(ctx), _task_body(node, _paragraph_text(_content(node), ctx)))])
 
 
 @_block("blockTaskItem")
 def _block_task_item(node, ctx):
-    return _list_items([(_task_marker(node, "- "), _item_body(_content(node), ctx))])
+    return _list_items([(_bullet(ctx), _task_body(node, _item_body(_content(node), ctx)))])
 
 
 def _decision_body(node: Mapping[str, Any], ctx: _Context) -> str:
@@ -825,7 +833,7 @@ def _decision_body(node: Mapping[str, Any], ctx: _Context) -> str:
 
 @_block("decisionList")
 def _decision_list(node, ctx):
-    bullet = "* " if ctx.list_variant else "- "
+    bullet = _bullet(ctx)
     inner = ctx.derive(list_variant=False)
     items = []
     for child in _content(node):
@@ -838,7 +846,7 @@ def _decision_list(node, ctx):
 
 @_block("decisionItem")
 def _decision_item(node, ctx):
-    return _list_items([("- ", _decision_body(node, ctx))])
+    return _list_items([(_bullet(ctx), _decision_body(node, ctx))])
 
 
 @_block("expand", "nestedExpand")
