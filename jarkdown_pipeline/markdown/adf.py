@@ -600,7 +600,7 @@ def _render_blocks(nodes: Iterable[Any], ctx: _Context) -> str:
         if not isinstance(node, Mapping):
             continue
         type_name = str(node.get("type"))
-        if type_name in INLINE_HANDLERS or (type_name not in BLOCK_HANDLERS and _looks_inline(node)):
+        if type_name in INLINE_HANDLERS:
             inline_run.append(node)
             continue
         flush_inline()
@@ -615,19 +615,13 @@ def _render_blocks(nodes: Iterable[Any], ctx: _Context) -> str:
     return "\n\n".join(parts)
 
 
-def _looks_inline(node: Mapping[str, Any]) -> bool:
-    """An unknown node with only inline children (or none) is treated as inline."""
-    children = _content(node)
-    return all(child.get("type") in INLINE_HANDLERS for child in children) and not (
-        not children and not _node_text(node)
-    )
-
-
 def _render_block(node: Mapping[str, Any], ctx: _Context) -> str:
     handler = BLOCK_HANDLERS.get(str(node.get("type")))
     if handler is None:
         _report_unknown("node", str(node.get("type")))
         children = _content(node)
+        if children and all(child.get("type") in INLINE_HANDLERS for child in children):
+            return _paragraph_text(children, ctx)
         if children:
             return _render_blocks(children, ctx)
         text = _node_text(node)

@@ -13,6 +13,23 @@ class _FrontmatterDumper(yaml.SafeDumper):
         return super().increase_indent(flow, False)
 
 
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    # Multi-line text (rich-text custom fields) reads best as a literal block; PyYAML falls back
+    # to a quoted style by itself when a literal block could not hold the string exactly. Unicode
+    # line separators are folded by PyYAML in block and single-quoted scalars: double-quote
+    # (escape) those.
+    if any(char in value for char in "\r\x85\u2028\u2029"):
+        style: str | None = '"'
+    elif "\n" in value:
+        style = "|"
+    else:
+        style = None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_FrontmatterDumper.add_representer(str, _represent_str)
+
+
 def dump_frontmatter(data: Mapping[str, Any]) -> str:
     """``---`` + YAML + ``---``, keys in the given order, unicode kept, no line folding."""
     body = yaml.dump(

@@ -139,9 +139,9 @@ class _IssueRenderer:
         if is_adf_document(value):
             return adf_to_markdown(value, media=self.media, heading_offset=heading_offset)
         if isinstance(value, str) and value.strip():
-            return wiki_to_markdown(value)
+            return wiki_to_markdown(value, heading_offset=heading_offset)
         if isinstance(rendered_html, str) and rendered_html.strip():
-            return html_to_markdown(rendered_html)
+            return html_to_markdown(rendered_html, heading_offset=heading_offset)
         return ""
 
     def rich_text_cell(self, value: Any) -> str:
@@ -307,7 +307,7 @@ class _IssueRenderer:
             data = field_value_to_data(value, definition, media=self.media)
             if data is None:
                 continue
-            text = data_to_text(data)
+            text = display_datetime(data) if definition.schema_type == "datetime" else data_to_text(data)
             rows.append(f"| {escape_table_cell(escape_text(label, in_table=True))} | {escape_table_cell(escape_text_linking_urls(text, in_table=True))} |")
         parts = ["\n".join(rows)] if len(rows) > 2 else []
         parts.extend(rich_sections)

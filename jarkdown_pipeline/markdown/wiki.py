@@ -32,8 +32,12 @@ def _escape_outside_tags(text: str) -> str:
     return "".join(out)
 
 
-def escape_stray_html(markdown: str) -> str:
-    """Escape ``<`` that would start an HTML tag, except in code and in the tags kept above."""
+_ATX_HEADING = re.compile(r"^(\s{0,3})(#{1,6})(?=[ \t]|$)")
+
+
+def escape_stray_html(markdown: str, *, heading_offset: int = 0) -> str:
+    """Escape ``<`` that would start an HTML tag, except in code and in the tags kept above;
+    push ATX headings down by ``heading_offset`` levels (at most 6)."""
     lines = markdown.split("\n")
     fence: str | None = None
     for index, line in enumerate(lines):
@@ -45,6 +49,8 @@ def escape_stray_html(markdown: str) -> str:
         if match:
             fence = match.group(1)
             continue
+        if heading_offset:
+            line = _ATX_HEADING.sub(lambda m: m.group(1) + "#" * min(6, len(m.group(2)) + heading_offset), line)
         pieces = []
         position = 0
         for span in _CODE_SPAN.finditer(line):
@@ -56,17 +62,17 @@ def escape_stray_html(markdown: str) -> str:
     return "\n".join(lines)
 
 
-def wiki_to_markdown(wiki_markup: str) -> str:
+def wiki_to_markdown(wiki_markup: str, *, heading_offset: int = 0) -> str:
     """Jira wiki markup (Data Center, API v2) as Markdown."""
     if not wiki_markup or not wiki_markup.strip():
         return ""
     text = clean_text(wiki_markup).replace("\r\n", "\n").replace("\r", "\n")
-    return escape_stray_html(jira2markdown.convert(text)).strip("\n")
+    return escape_stray_html(jira2markdown.convert(text), heading_offset=heading_offset).strip("\n")
 
 
-def html_to_markdown(html: str) -> str:
+def html_to_markdown(html: str, *, heading_offset: int = 0) -> str:
     """Rendered HTML (``renderedFields``) as Markdown: only when nothing better is available."""
     if not html or not html.strip():
         return ""
     converted = markdownify.markdownify(clean_text(html), heading_style="ATX", bullets="-", strip=["script", "style"])
-    return escape_stray_html(converted).strip("\n")
+    return escape_stray_html(converted, heading_offset=heading_offset).strip("\n")

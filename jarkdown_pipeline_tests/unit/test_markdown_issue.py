@@ -1,0 +1,274 @@
+"""render_issue, frontmatter, custom fields, index: behaviour beyond the golden files."""
+
+import copy
+import json
+import random
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jarkdown_pipeline.markdown import (
+    custom_field_slugs,
+    issue_frontmatter,
+    issue_markdown_path,
+    parse_frontmatter,
+    render_index,
+    render_issue,
+    slugify,
+    wiki_to_markdown,
+)
+from jarkdown_pipeline.markdown.fields import FieldDefinition
+from jarkdown_pipeline_tests.unit.test_adf_properties import _TextExtractor, displayed, normalize, render_html
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "issues"
+BASE = "https://example.atlassian.net"
+
+
+def load(name: str) -> dict:
+    return json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def render_fixture(data: dict, **overrides) -> str:
+    arguments = dict(
+        field_definitions=data.get("field_definitions", []),
+        attachments=data.get("attachments", []),
+        base_url=data.get("base_url", BASE),
+        known_issue_keys=frozenset(data.get("known_issue_keys", [])),
+        include_custom_fields=data.get("include_custom_fields"),
+        exclude_custom_fields=data.get("exclude_custom_fields", []),
+    )
+    arguments.update(overrides)
+    return render_issue(data["issue"], **arguments)
+
+
+def body_of(markdown: str) -> str:
+    return markdown.split("\n---\n", 1)[1]
+
+
+# -- frontmatter ---------------------------------------------------------------------------
+
+TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
+
+
+@settings(max_examples=200, deadline=None)
+@given(summary=TEXT, labels=st.lists(TEXT.filter(bool), max_size=5))
+def test_frontmatter_round_trips_any_summary_and_labels(summary, labels):
+    issue = {"key": "ABC-1", "fields": {"summary": summary, "labels": labels}}
+    markdown = render_issue(issue, base_url=BASE)
+    front = parse_frontmatter(markdown)
+    assert front["summary"] == summary
+    assert front["labels"] == labels
+    assert front == issue_frontmatter(issue, base_url=BASE)
+
+
+@settings(max_examples=150, deadline=None)
+@given(summary=st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=40))
+def test_title_line_shows_the_summary(summary):
+    markdown = render_issue({"key": "ABC-1", "fields": {"summary": summary}}, base_url=BASE)
+    html = render_html(body_of(markdown))
+    titles = re.findall(r"<h1>(.*?)</h1>", html, re.DOTALL)
+    assert len(titles) == 1
+    extractor = _TextExtractor()
+    extractor.feed(titles[0])
+    expected = f"ABC-1: {summary}" if normalize(summary) else "ABC-1"
+    assert normalize("".join(extractor.parts)) == normalize(expected)
+
+
+def test_custom_fields_in_frontmatter_keep_types():
+    front = parse_frontmatter(render_fixture(load("rich_cloud_issue")))
+    custom = front["custom_fields"]
+    assert custom["story_points"] == 5 and isinstance(custom["story_points"], int)
+    assert custom["budget"] == 1234.5
+    assert custom["sprint"] == ["Sprint 1", "Sprint 2"]
+    assert front["sprint"] == ["Sprint 1", "Sprint 2"]
+    assert custom["reviewers"] == ["Ana Lima", "Dee Park"]
+    assert custom["region"] == "EMEA › Germany"
+    assert custom["team"] == "Platform" and custom["team_customfield_10031"] == "Team | Blue"
+    assert "rank" not in custom and "internal_notes" not in custom  # excluded by name and by id
+    assert "flagged" not in custom  # empty value
+
+
+def test_frontmatter_has_every_documented_key_even_when_empty():
+    front = parse_frontmatter(render_issue({"key": "MIN-1", "fields": {}}, base_url=BASE))
+    expected = (
+        "key id url summary type status status_category priority resolution project project_key assignee "
+        "reporter creator labels components parent_key parent_summary affects_versions fix_versions sprint "
+        "created_at updated_at resolved_at duedate original_estimate time_spent remaining_estimate progress "
+        "aggregate_progress votes watches comment_count worklog_count attachment_count custom_fields"
+    ).split()
+    assert list(front) == expected
+    assert front["labels"] == [] and front["assignee"] is None and front["custom_fields"] == {}
+
+
+def test_dates_are_normalised_to_utc():
+    front = parse_frontmatter(render_fixture(load("rich_cloud_issue")))
+    assert front["created_at"] == "2025-01-15T09:30:00.000Z"  # +0100 in Jira
+    assert front["updated_at"] == "2025-02-20T14:45:12.345Z"
+
+
+# -- custom fields ---------------------------------------------------------------------------
+
+
+def test_slugs_are_snake_case_and_collisions_get_the_field_id():
+    definitions = [
+        FieldDefinition("customfield_10200", "Team", True),
+        FieldDefinition("customfield_10031", "team", True),
+        FieldDefinition("customfield_10016", "Story Points (SP)", True),
+        FieldDefinition("customfield_10017", "1st Reviewer", True),
+    ]
+    assert custom_field_slugs(definitions) == {
+        "customfield_10031": "team",  # the oldest field keeps the plain slug
+        "customfield_10200": "team_customfield_10200",
+        "customfield_10016": "story_points_sp",
+        "customfield_10017": "field_1st_reviewer",
+    }
+    assert slugify("Größe / Size") == "grösse_size"
+
+
+def test_same_named_fields_are_kept_apart_in_the_table():
+    body = body_of(render_fixture(load("rich_cloud_issue")))
+    assert "| Team (customfield_10030) | Platform |" in body
+    assert "| Team (customfield_10031) | Team \\| Blue |" in body
+
+
+def test_include_and_exclude_by_name_or_id():
+    data = load("rich_cloud_issue")
+    only = body_of(render_fixture(data, include_custom_fields=["Story Points", "customfield_10044"], exclude_custom_fields=[]))
+    table = only.split("## Custom Fields", 1)[1].split("##", 1)[0]
+    assert "Story Points" in table and "Release Train" in table and "Reviewers" not in table
+    without = body_of(render_fixture(data, exclude_custom_fields=["story points", "Acceptance Criteria"]))
+    assert "Story Points" not in without and "Acceptance Criteria" not in without and "Reviewers" in without
+
+
+def test_unknown_object_values_never_show_python_reprs_or_json():
+    issue = {
+        "key": "ABC-1",
+        "fields": {
+            "summary": "s",
+            "customfield_10900": {"foo": {"bar": 1}, "size": 3, "colour": "red"},
+            "customfield_10901": [{"nested": [1, 2]}, "plain"],
+        },
+    }
+    markdown = render_issue(issue, field_definitions=[{"id": "customfield_10900", "name": "Mystery", "custom": True, "schema": {"type": "any"}}], base_url=BASE)
+    table = body_of(markdown).split("## Custom Fields", 1)[1]
+    assert "| Mystery | colour: red; size: 3 |" in table
+    assert "{" not in table and "'" not in table and "[" not in table.replace("[!", "")
+
+
+# -- sections ------------------------------------------------------------------------------
+
+
+def test_linked_issue_goes_to_local_file_only_when_known():
+    data = load("rich_cloud_issue")
+    body = body_of(render_fixture(data, known_issue_keys=frozenset()))
+    assert "](../" not in body.split("## Worklogs")[0]
+    assert "[APL-43](https://example.atlassian.net/browse/APL-43)" in body
+    body = body_of(render_fixture(data, known_issue_keys=frozenset({"APL-43"})))
+    assert "[APL-43](../APL-43/APL-43.md)" in body
+
+
+def test_edited_marker_only_when_updated_differs():
+    body = body_of(render_fixture(load("rich_cloud_issue")))
+    assert "### Cy Ray · 2025-01-16 08:00 UTC\n" in body
+    assert "(edited 2025-01-17 10:00 UTC)" in body
+
+
+def test_restricted_comment_is_marked_with_its_visibility():
+    body = body_of(render_fixture(load("rich_cloud_issue")))
+    assert "> Restricted to role: Developers" in body
+    assert "> Restricted to group: jira-admins" in body
+
+
+def test_every_paged_comment_is_rendered():
+    body = body_of(render_fixture(load("truncated_then_paged_comments")))
+    assert all(f"Comment number {n}\n" in body for n in range(1, 26))
+    assert "could not be fetched" in body  # the worklogs are still truncated
+    assert "comments;" not in body
+
+
+def test_empty_sections_are_omitted():
+    body = body_of(render_fixture(load("minimal_issue")))
+    assert body.strip() == "# [MIN-1](https://example.atlassian.net/browse/MIN-1): Just a summary"
+
+
+def test_attachments_are_relative_percent_encoded_and_images_embedded():
+    body = body_of(render_fixture(load("rich_cloud_issue")))
+    section = body.split("## Attachments", 1)[1]
+    assert "![error screen.png](attachments/error%20screen.png)" in section
+    assert "[har (1).har](attachments/har%20%281%29.har)" in section
+    assert "dump.zip (application/zip, 7.0 MiB) (not downloaded)" in section
+
+
+def test_custom_attachments_dir():
+    data = load("rich_cloud_issue")
+    body = body_of(render_fixture(data, attachments_dir="files"))
+    assert "(files/error%20screen.png)" in body and "(attachments/" not in body
+
+
+def test_output_is_identical_whatever_the_order_of_field_definitions():
+    data = load("rich_cloud_issue")
+    expected = render_fixture(data)
+    shuffled = copy.deepcopy(data["field_definitions"])
+    random.Random(7).shuffle(shuffled)
+    assert render_fixture(data, field_definitions=shuffled) == expected
+
+
+def test_bad_input_names_the_problem():
+    with pytest.raises(ValueError, match="not a Jira issue"):
+        render_issue({"fields": {}}, base_url=BASE)
+    with pytest.raises(ValueError, match="issue key"):
+        render_issue({"key": "../etc", "fields": {}}, base_url=BASE)
+
+
+def test_issue_markdown_path():
+    assert issue_markdown_path("ABC-12") == "ABC-12/ABC-12.md"
+    for bad in ("", "ABC", "../ABC-1", "ABC-1/x", "ABC-1 ", "-1"):
+        with pytest.raises(ValueError):
+            issue_markdown_path(bad)
+
+
+def test_parse_frontmatter_errors():
+    with pytest.raises(ValueError, match="does not start"):
+        parse_frontmatter("# no frontmatter")
+    with pytest.raises(ValueError, match="unterminated"):
+        parse_frontmatter("---\nkey: A-1\n")
+    with pytest.raises(ValueError, match="not a mapping"):
+        parse_frontmatter("---\n- a\n---\n")
+    with pytest.raises(ValueError, match="invalid YAML"):
+        parse_frontmatter("---\nkey: [\n---\n")
+
+
+# -- Data Center / HTML ----------------------------------------------------------------------
+
+
+def test_wiki_markup_keeps_angle_brackets_visible():
+    markdown = wiki_to_markdown("Returns List<String> or <script>x</script>, and {{Map<K,V>}}")
+    shown = normalize("".join(displayed(markdown).parts))
+    assert "List<String>" in shown and "<script>x</script>" in shown and "Map<K,V>" in shown
+
+
+# -- index -----------------------------------------------------------------------------------
+
+
+def test_index_is_sorted_by_key_number_and_escaped():
+    rows = [
+        {"key": "ABC-10", "summary": "ten | pipes *and* stars", "status": "Done", "type": "Bug", "assignee": None, "updated_at": "2025-01-02T03:04:05.000Z"},
+        {"key": "ABC-2", "summary": "two", "status": "To Do", "type": "Task", "assignee": "Ana", "updated_at": "2025-01-01T00:00:00.000Z"},
+        {"key": "AB-7", "summary": "other project", "status": "To Do", "type": "Task", "assignee": "Bo", "updated_at": None},
+    ]
+    index = render_index(rows)
+    keys = re.findall(r"^\| \[([A-Z]+-\d+)\]", index, re.MULTILINE)
+    assert keys == ["AB-7", "ABC-2", "ABC-10"]
+    assert "| [ABC-10](ABC-10/ABC-10.md) | ten \\| pipes \\*and\\* stars | Done | Bug |  | 2025-01-02 03:04 UTC |" in index
+    html = render_html(index)
+    assert html.count("<tr>") == 4 and "ten | pipes *and* stars" in html
+    assert render_index(rows) == render_index(list(reversed(rows)))
+
+
+def test_index_of_nothing_and_bad_rows():
+    assert "0 issues." in render_index([])
+    with pytest.raises(ValueError):
+        render_index([{"summary": "no key"}])
