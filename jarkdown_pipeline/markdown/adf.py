@@ -99,7 +99,7 @@ class _Mark:
 def _marks_of(node: Mapping[str, Any]) -> tuple[_Mark, ...]:
     marks = []
     for mark in node.get("marks") or ():
-        if not isinstance(mark, Mapping):
+        if not _is_mapping(mark):
             continue
         mark_type = str(mark.get("type"))
         if mark_type not in MARKS:
@@ -126,6 +126,8 @@ class _Context:
     list_variant: bool = False  # set for a list that directly follows a list of the same kind
 
     def derive(self, **changes: Any) -> "_Context":
+        if all(getattr(self, name) == value for name, value in changes.items()):
+            return self
         return dataclasses.replace(self, **changes)
 
 
@@ -143,7 +145,7 @@ class _Leaf:
     is_break: bool = False
 
     def without(self, mark: _Mark) -> "_Leaf":
-        return dataclasses.replace(self, marks=tuple(m for m in self.marks if m != mark))
+        return _Leaf(tuple(m for m in self.marks if m != mark), self.raw, self.markdown, self.link_safe, self.is_break)
 
 
 @dataclass
@@ -158,13 +160,13 @@ _PUNCT_SENTINEL = "\ue000"
 
 
 def _is_inline_node(node: Any) -> bool:
-    return isinstance(node, Mapping) and node.get("type") in INLINE_HANDLERS
+    return _is_mapping(node) and node.get("type") in INLINE_HANDLERS
 
 
 def _inline_leaves(nodes: Iterable[Any], ctx: _Context) -> list[_Leaf]:
     leaves: list[_Leaf] = []
     for node in nodes:
-        if not isinstance(node, Mapping):
+        if not _is_mapping(node):
             continue
         handler = INLINE_HANDLERS.get(str(node.get("type")))
         if handler is None:
@@ -185,7 +187,7 @@ def _inline_leaves(nodes: Iterable[Any], ctx: _Context) -> list[_Leaf]:
             and not leaf.is_break
             and previous.marks == leaf.marks
         ):
-            merged[-1] = dataclasses.replace(previous, raw=previous.raw + leaf.raw)
+            merged[-1] = _Leaf(previous.marks, previous.raw + leaf.raw)
         else:
             merged.append(leaf)
     return merged
@@ -401,9 +403,14 @@ def _inline(*types: str) -> Callable[[InlineHandler], InlineHandler]:
     return register
 
 
+def _is_mapping(value: Any) -> bool:
+    # JSON gives dicts; the exact type check first avoids the slow ABC check on the hot path.
+    return type(value) is dict or isinstance(value, Mapping)
+
+
 def _attrs(node: Mapping[str, Any]) -> Mapping[str, Any]:
     attrs = node.get("attrs")
-    return attrs if isinstance(attrs, Mapping) else {}
+    return attrs if _is_mapping(attrs) else {}
 
 
 @_inline("text")
@@ -540,7 +547,7 @@ def _unknown_inline(node: Mapping[str, Any], ctx: _Context) -> list[_Leaf]:
 
 def _node_text(node: Any) -> str:
     """Every piece of text in a node, for nodes rendered without their structure."""
-    if not isinstance(node, Mapping):
+    if not _is_mapping(node):
         return ""
     parts = []
     if isinstance(node.get("text"), str):
@@ -549,7 +556,7 @@ def _node_text(node: Any) -> str:
     for key in ("text", "title", "url", "shortName"):
         if isinstance(attrs.get(key), str) and attrs[key] and not parts:
             parts.append(attrs[key])
-    children = [_node_text(child) for child in node.get("content") or () if isinstance(child, Mapping)]
+    children = [_node_text(child) for child in node.get("content") or () if _is_mapping(child)]
     separator = "" if all(isinstance(c, Mapping) and c.get("type") in INLINE_HANDLERS for c in node.get("content") or ()) else " "
     parts.extend(child for child in children if child)
     return clean_text(separator.join(parts) if separator else "".join(parts))
@@ -577,7 +584,7 @@ def _block(*types: str) -> Callable[[BlockHandler], BlockHandler]:
 
 
 def _content(node: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    return [child for child in node.get("content") or () if isinstance(child, Mapping)]
+    return [child for child in node.get("content") or () if _is_mapping(child)]
 
 
 def _render_blocks(nodes: Iterable[Any], ctx: _Context) -> str:
@@ -597,7 +604,7 @@ def _render_blocks(nodes: Iterable[Any], ctx: _Context) -> str:
                 previous_list_kind = None
 
     for node in nodes:
-        if not isinstance(node, Mapping):
+        if not _is_mapping(node):
             continue
         type_name = str(node.get("type"))
         if type_name in INLINE_HANDLERS:

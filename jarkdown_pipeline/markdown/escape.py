@@ -20,6 +20,7 @@ _LINE_START_PUNCT = re.compile(r"^(?:[-+=>]|#{1,6}(?=[ \t]|$))")
 _LINE_START_ORDERED = re.compile(r"^(\d{1,9})([.)])")
 _LEADING_WHITESPACE = re.compile(r"^[ \t]+")
 _TRAILING_HEADING_HASHES = re.compile(r"(^|[ \t])(#+)[ \t]*$")
+_NEEDS_ESCAPE = re.compile(r"[\\`*\[\]~$_|<&]")
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 _BACKTICK_RUN = re.compile(r"`+")
 _SAFE_SCHEMES = frozenset({"http", "https", "mailto", "ftp", "ftps", "sftp", "tel", "news", "irc", "ssh"})
@@ -28,7 +29,9 @@ _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
 
 def clean_text(text: str) -> str:
     """Replace lone surrogates (possible in JSON, impossible in UTF-8 files) with U+FFFD."""
-    return _LONE_SURROGATE.sub("\ufffd", text) if text else text
+    if not text or text.isascii():
+        return text
+    return _LONE_SURROGATE.sub("\ufffd", text)
 
 
 def is_markdown_whitespace(char: str) -> bool:
@@ -58,6 +61,8 @@ def escape_text(text: str, *, in_table: bool = False) -> str:
     escapes every pipe (including those in code spans), so it is left to it here.
     """
     text = clean_text(text)
+    if not _NEEDS_ESCAPE.search(text):
+        return text
     out = []
     last = len(text) - 1
     for index, char in enumerate(text):
@@ -97,6 +102,8 @@ def _trim_url_token(token: str) -> str:
 def escape_text_linking_urls(text: str, *, in_table: bool = False) -> str:
     """Like :func:`escape_text`, but bare URLs become explicit links showing the same text."""
     text = clean_text(text)
+    if "://" not in text and "www." not in text.lower():
+        return escape_text(text, in_table=in_table)
     out = []
     position = 0
     for match in _URL_TOKEN.finditer(text):

@@ -5,6 +5,7 @@ decides how a value reads: options by their value, users by display name, sprint
 cascading selects as "parent › child", rich text (ADF) as Markdown.
 """
 
+import functools
 import json
 import re
 import unicodedata
@@ -98,7 +99,11 @@ def normalize_datetime(value: Any) -> str | None:
     """Jira's "2025-01-15T10:30:00.000+0000" as sortable UTC ISO 8601: "2025-01-15T10:30:00.000Z"."""
     if value in (None, ""):
         return None
-    text = str(value)
+    return _normalize_datetime_text(str(value))
+
+
+@functools.lru_cache(maxsize=4096)
+def _normalize_datetime_text(text: str) -> str:
     for pattern in ("%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z"):
         try:
             parsed = datetime.strptime(text, pattern)
