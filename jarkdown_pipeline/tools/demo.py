@@ -57,12 +57,12 @@ def resolve_paths(args: argparse.Namespace, environ: dict[str, str]) -> tuple[Pa
     return output_dir, dagster_home
 
 
-def run_pipeline(environment: dict[str, str], first_day: date, last_day: date, dagster_home: Path, verbose: bool) -> int:
+def run_pipeline(environment: dict[str, str], first_day: date, last_day: date, dagster_home: Path, args: argparse.Namespace) -> int:
     log_path = dagster_home / "logs" / f"demo-{datetime.now():%Y%m%d-%H%M%S}.log"
     days = (last_day - first_day).days + 1
     print(f"Running jira_markdown_job for {first_day} .. {last_day} ({days} daily partitions, one run) with the dagster CLI ...", flush=True)
     started = time.monotonic()
-    status = run_dagster(backfill_command(first_day, last_day), environment, log_path=log_path, echo=verbose)
+    status = run_dagster(backfill_command(first_day, last_day), environment, log_path=log_path, echo=args.verbose)
     elapsed = time.monotonic() - started
     if status != 0:
         print(log_tail(log_path), file=sys.stderr)
@@ -96,7 +96,7 @@ def demo_with_sample_jira(args: argparse.Namespace, environ: dict[str, str], out
         }  # fmt: skip
         for name in ("JIRA_DOMAIN", "JIRA_PAT", "JARKDOWN_JQL"):
             environment.pop(name, None)  # the sample's data, whole, whatever the caller's shell holds
-        status = run_pipeline(environment, first_day, last_day, dagster_home, args.verbose)
+        status = run_pipeline(environment, first_day, last_day, dagster_home, args)
         stats = jira.stats()
     print("Sample Jira stopped.")
     if status == 0:
@@ -124,7 +124,7 @@ def demo_with_real_jira(args: argparse.Namespace, environ: dict[str, str], outpu
         return 2
     scope = f" within `{settings.scope_jql}`" if settings.scope_jql else ""
     print(f"Mirroring {settings.jira_base_url}{scope} (issues updated {first_day} .. {last_day}, {settings.timezone}).")
-    status = run_pipeline(environment, first_day, last_day, dagster_home, args.verbose)
+    status = run_pipeline(environment, first_day, last_day, dagster_home, args)
     if status == 0:
         report(output_dir)
     return status

@@ -35,7 +35,7 @@ def backfill_command(first_day: date, last_day: date) -> list[str]:
     """One run over the whole range of daily partitions (a single-run backfill) of jira_markdown_job.
 
     The range tags are what `dagster asset materialize --partition-range` sets; through `job execute`
-    the run also gets the job's default (multiprocess) executor, as a scheduled run would.
+    the run gets the job's own executor, as a scheduled run would.
     """
     tags = {"dagster/asset_partition_range_start": first_day.isoformat(), "dagster/asset_partition_range_end": last_day.isoformat()}
     return [dagster_executable(), "job", "execute", "-m", CODE_MODULE, "-j", JOB_NAME, "--tags", json.dumps(tags)]
