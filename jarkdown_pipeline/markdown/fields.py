@@ -6,7 +6,6 @@ cascading selects as "parent › child", rich text (ADF) as Markdown.
 """
 
 import functools
-import json
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -177,8 +176,12 @@ def _object_name(value: Mapping[str, Any]) -> Any:
     for key in _NAME_KEYS:
         if value.get(key) not in (None, ""):
             return _number(value[key]) if isinstance(value[key], (int, float)) else clean_text(str(value[key]))
-    # No naming key: the scalar entries, in a stable order (never a Python repr or raw JSON).
-    pairs = [f"{key}: {item}" for key, item in sorted(value.items()) if isinstance(item, (str, int, float, bool))]
+    # No naming key: every entry as "key: value", in a stable order (never a Python repr or JSON).
+    pairs = []
+    for key, item in sorted(value.items(), key=lambda pair: str(pair[0])):
+        text = data_to_text(field_value_to_data(item, None))
+        if text:
+            pairs.append(f"{key}: {text}")
     return clean_text("; ".join(pairs)) if pairs else None
 
 
@@ -209,7 +212,7 @@ def field_value_to_data(value: Any, definition: FieldDefinition | None, *, media
             except ValueError:
                 return clean_text(value)
         return clean_text(value)
-    return clean_text(json.dumps(value, default=str))
+    return clean_text(str(value))  # not reachable from JSON input
 
 
 def _item_definition(definition: FieldDefinition | None) -> FieldDefinition | None:

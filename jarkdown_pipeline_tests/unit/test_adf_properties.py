@@ -58,7 +58,8 @@ def displayed(markdown: str) -> _TextExtractor:
     return extractor
 
 
-_WS = re.compile(r"[\s\u00a0]+")
+# U+FEFF is invisible, and cmark drops it at the very start of a document.
+_WS = re.compile(r"[\s\u00a0\ufeff]+")
 
 
 def normalize(text: str) -> str:
@@ -153,3 +154,50 @@ def test_every_text_node_appears_in_nested_documents(blocks):
     for text in _texts(doc, []):
         for piece in text.split("\n"):
             assert normalize(piece) in shown, (piece, markdown)
+
+
+_MARK_ELEMENTS = {"strong": "strong", "em": "em", "strike": "del", "underline": "ins", "code": "code", "link": "a", "subsup": "sup"}
+
+
+class _StyledChars(html.parser.HTMLParser):
+    """Each displayed non-whitespace character with the inline elements around it."""
+
+    TRACKED = set(_MARK_ELEMENTS.values())
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.open: list[str] = []
+        self.chars: list[tuple[str, frozenset[str]]] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self.TRACKED:
+            self.open.append(tag)
+
+    def handle_endtag(self, tag):
+        if tag in self.TRACKED and tag in self.open:
+            del self.open[len(self.open) - 1 - self.open[::-1].index(tag)]
+
+    def handle_data(self, data):
+        styles = frozenset(self.open)
+        self.chars.extend((char, styles) for char in data if not _WS.match(char))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(PARAGRAPH, min_size=1, max_size=3))
+def test_marks_style_exactly_their_text(paragraphs):
+    """Every non-blank character shows with exactly its marks (strong, em, strike, underline, code,
+    link, sup); a bare URL may additionally be linked."""
+    markdown = adf_to_markdown({"type": "doc", "version": 1, "content": paragraphs})
+    expected = []
+    for paragraph in paragraphs:
+        for node in paragraph["content"]:
+            if node["type"] != "text":
+                continue
+            styles = frozenset(_MARK_ELEMENTS[m["type"]] for m in node["marks"] if m["type"] in _MARK_ELEMENTS)
+            expected.extend((char, styles) for char in node["text"] if not _WS.match(char))
+    parser = _StyledChars()
+    parser.feed(render_html(markdown))
+    parser.close()
+    assert [char for char, _ in parser.chars] == [char for char, _ in expected], markdown
+    for (char, got), (_, want) in zip(parser.chars, expected):
+        assert want <= got and got - {"a"} <= want, (char, got, want, markdown)

@@ -154,7 +154,8 @@ def test_unknown_object_values_never_show_python_reprs_or_json():
     }
     markdown = render_issue(issue, field_definitions=[{"id": "customfield_10900", "name": "Mystery", "custom": True, "schema": {"type": "any"}}], base_url=BASE)
     table = body_of(markdown).split("## Custom Fields", 1)[1]
-    assert "| Mystery | colour: red; size: 3 |" in table
+    assert "| Mystery | colour: red; foo: bar: 1; size: 3 |" in table
+    assert "| customfield_10901 | nested: 1, 2, plain |" in table
     assert "{" not in table and "'" not in table and "[" not in table.replace("[!", "")
 
 
