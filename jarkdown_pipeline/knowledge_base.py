@@ -31,6 +31,8 @@ from urllib.parse import unquote
 import yaml
 from markdown_it import MarkdownIt
 
+from jarkdown_pipeline.markdown import render_issue
+
 STATE_DIR = ".jarkdown"
 REMOVED_DIR = "_removed"
 INDEX_FILE = "index.md"
@@ -291,8 +293,6 @@ class KnowledgeBase:
         exclude_custom_fields: Sequence[str] = (),
     ) -> bool:
         """Render ``KEY/KEY.md`` from the stored raw issue and attachment manifest; True when written."""
-        from jarkdown_pipeline.markdown import render_issue
-
         issue = self.read_raw_issue(key)
         if issue is None:
             raise FileNotFoundError(f"no stored issue JSON for {key}: {self.relative(self.raw_path(key))}")

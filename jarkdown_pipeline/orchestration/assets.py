@@ -17,6 +17,7 @@ from jarkdown_pipeline.orchestration.resources import JiraResource, KnowledgeBas
 from jarkdown_pipeline.exceptions import AuthenticationError, JiraApiError
 from jarkdown_pipeline.jira_api_client import normalise_base_url
 from jarkdown_pipeline.knowledge_base import KnowledgeBase
+from jarkdown_pipeline.markdown import render_index
 from jarkdown_pipeline.sync import (
     describe_error,
     download_window_attachments,
@@ -342,8 +343,6 @@ def _build_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefi
         description="index.md: one row per issue of the whole knowledge base, sorted by key.",
     )
     def jira_index(context: dg.AssetExecutionContext, knowledge_base: KnowledgeBaseResource) -> dg.MaterializeResult:
-        from jarkdown_pipeline.markdown import render_index
-
         kb = knowledge_base.open()
         rows, problems = kb.index_rows()
         written = kb.write_index(render_index(rows))
