@@ -133,7 +133,7 @@ def _paragraph_text(paragraph) -> str:
     return "".join(" " if n["type"] == "hardBreak" else n["text"] for n in paragraph["content"])
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(PARAGRAPH, min_size=1, max_size=4))
 def test_paragraph_text_renders_exactly(paragraphs):
     """Each paragraph, whatever its characters and marks, displays exactly its text."""
@@ -145,7 +145,7 @@ def test_paragraph_text_renders_exactly(paragraphs):
     assert got == expected, markdown
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=75, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(BLOCKS, min_size=1, max_size=4))
 def test_every_text_node_appears_in_nested_documents(blocks):
     doc = {"type": "doc", "version": 1, "content": blocks}
@@ -182,7 +182,7 @@ class _StyledChars(html.parser.HTMLParser):
         self.chars.extend((char, styles) for char in data if not _WS.match(char))
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(PARAGRAPH, min_size=1, max_size=3))
 def test_marks_style_exactly_their_text(paragraphs):
     """Every non-blank character shows with exactly its marks (strong, em, strike, underline, code,

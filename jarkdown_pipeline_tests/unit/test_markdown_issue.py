@@ -273,3 +273,11 @@ def test_index_of_nothing_and_bad_rows():
     assert "0 issues." in render_index([])
     with pytest.raises(ValueError):
         render_index([{"summary": "no key"}])
+
+
+def test_cached_wiki_grammar_matches_the_library():
+    import jira2markdown
+
+    samples = ["h2. x\n*a* _b_ {{c}}\n* d\n** e", "-gone- +under+ ^sup^ [link|https://x.org] {quote}q{quote}", "||h||\n|c|"]
+    for sample in samples:
+        assert wiki_to_markdown(sample) == jira2markdown.convert(sample).strip("\n")
