@@ -935,7 +935,13 @@ def _media_group(node, ctx):
 
 
 def _cell_markdown(cell: Mapping[str, Any], ctx: _Context) -> str:
-    """A cell's blocks on one line: blocks and lines joined by <br>, code as code spans."""
+    """A cell's blocks on one line, with every pipe escaped for the GFM table."""
+    return escape_table_cell(_cell_line(cell, ctx))
+
+
+def _cell_line(cell: Mapping[str, Any], ctx: _Context) -> str:
+    """A cell's blocks on one line: blocks and lines joined by <br>, code as code spans (pipes
+    not yet escaped: that happens once, for the outermost cell)."""
     cell_ctx = ctx.derive(in_table=True, single_line=True)
     pieces: list[str] = []
     for child in _content(cell):
@@ -945,10 +951,10 @@ def _cell_markdown(cell: Mapping[str, Any], ctx: _Context) -> str:
             pieces.extend(code_span(line) for line in code.replace("\r\n", "\n").split("\n") if line)
         elif type_name == "table":
             for row in _content(child):
-                cells = [_cell_markdown(c, ctx) for c in _content(row)]
+                cells = [_cell_line(c, ctx) for c in _content(row)]
                 pieces.append(" / ".join(c for c in cells if c))
         elif type_name in ("panel", "blockquote", "expand", "nestedExpand", "layoutSection", "layoutColumn"):
-            nested = _cell_markdown(child, ctx)
+            nested = _cell_line(child, ctx)
             title = _attrs(child).get("title")
             if title:
                 nested = f"{escape_text(str(title), in_table=True)}: {nested}"
@@ -956,7 +962,7 @@ def _cell_markdown(cell: Mapping[str, Any], ctx: _Context) -> str:
         else:
             text = _paragraph_text([child], cell_ctx) if _is_inline_node(child) else _render_block(child, cell_ctx)
             pieces.extend(line.strip() for line in text.split("\n") if line.strip())
-    return escape_table_cell("<br>".join(piece for piece in pieces if piece))
+    return "<br>".join(piece for piece in pieces if piece)
 
 
 def _cell_span(cell: Mapping[str, Any], key: str) -> int:

@@ -281,3 +281,28 @@ def test_cached_wiki_grammar_matches_the_library():
     samples = ["h2. x\n*a* _b_ {{c}}\n* d\n** e", "-gone- +under+ ^sup^ [link|https://x.org] {quote}q{quote}", "||h||\n|c|"]
     for sample in samples:
         assert wiki_to_markdown(sample) == jira2markdown.convert(sample).strip("\n")
+
+
+def test_rich_worklog_comment_stays_in_its_cell():
+    """A worklog comment holding a table, a panel and pipes renders inside one table cell."""
+    cell = lambda text: {"type": "tableCell", "content": [{"type": "paragraph", "content": [{"type": "text", "text": text}]}]}
+    comment = {
+        "type": "doc",
+        "content": [
+            {"type": "table", "content": [{"type": "tableRow", "content": [cell("Metric"), cell("Value | unit")]}, {"type": "tableRow", "content": [cell("p99"), cell("3 ms")]}]},
+            {"type": "panel", "attrs": {"panelType": "info"}, "content": [{"type": "paragraph", "content": [{"type": "text", "text": "a|b"}]}]},
+            {"type": "codeBlock", "content": [{"type": "text", "text": "x | y"}]},
+        ],
+    }
+    issue = {"key": "ABC-1", "fields": {"summary": "s", "worklog": {"total": 1, "worklogs": [
+        {"author": {"displayName": "Ana"}, "started": "2025-01-01T00:00:00.000+0000", "timeSpent": "1h", "timeSpentSeconds": 3600, "comment": comment}
+    ]}}}
+    body = body_of(render_issue(issue, base_url=BASE))
+    html = render_html(body)
+    rows = re.findall(r"<tr>(.*?)</tr>", html, re.DOTALL)
+    assert len(rows) == 2  # header + the one worklog
+    cells = re.findall(r"<td>(.*?)</td>", rows[1], re.DOTALL)
+    assert len(cells) == 4
+    extractor = _TextExtractor()
+    extractor.feed(cells[3])
+    assert normalize("".join(extractor.parts)) == "Metric / Value | unit p99 / 3 ms a|b x | y"
