@@ -358,8 +358,10 @@ class _IssueRenderer:
         for attachment in jira_list:
             attachment_id = str(attachment.get("id"))
             seen.add(attachment_id)
-            info = downloaded.get(attachment_id) or self.media.resolve({"alt": attachment.get("filename")})
-            if info is not None:
+            info = downloaded.get(attachment_id)
+            if info is None and not attachment.get("id"):  # no id to match: fall back to the name
+                info = self.media.resolve({"alt": attachment.get("filename")})
+            if info is not None and str(info.get("attachment_id")) not in seen - {attachment_id}:
                 seen.add(str(info.get("attachment_id")))
                 lines.append(self.attachment_line(info))
             else:

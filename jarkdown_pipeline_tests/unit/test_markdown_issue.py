@@ -306,3 +306,21 @@ def test_rich_worklog_comment_stays_in_its_cell():
     extractor = _TextExtractor()
     extractor.feed(cells[3])
     assert normalize("".join(extractor.parts)) == "Metric / Value | unit p99 / 3 ms a|b x | y"
+
+
+def test_attachments_with_the_same_name_are_matched_by_id():
+    issue = {"key": "ABC-1", "fields": {"summary": "s", "attachment": [
+        {"id": "1", "filename": "server.log", "mimeType": "text/plain", "size": 10},
+        {"id": "2", "filename": "server.log", "mimeType": "text/plain", "size": 20},
+        {"id": "3", "filename": "server.log", "mimeType": "text/plain", "size": 30},
+    ]}}
+    infos = [
+        {"attachment_id": "1", "filename": "server.log", "original_filename": "server.log", "mime_type": "text/plain", "size": 10},
+        {"attachment_id": "3", "filename": "server (3).log", "original_filename": "server.log", "mime_type": "text/plain", "size": 30},
+    ]
+    section = body_of(render_issue(issue, attachments=infos, base_url=BASE)).split("## Attachments\n\n", 1)[1]
+    assert section.splitlines() == [
+        "- [server.log](attachments/server.log) (text/plain, 10 B)",
+        "- server.log (text/plain, 20 B) (not downloaded)",
+        "- [server.log](attachments/server%20%283%29.log) (text/plain, 30 B)",
+    ]
