@@ -1,0 +1,343 @@
+"""`make bench`: the pipeline's speed, memory and incremental cost, each figure from one real run.
+
+Every run is `dagster job execute` of jira_markdown_job (one single-run backfill, the job's own
+executor) against the bundled sample Jira in its own process, on a fresh DAGSTER_HOME and output
+folder under ./.bench/. Scenarios:
+
+- throughput: 1,000 issues, one attachment each, 50 ms added to every request on both hosts
+  (API and media). Wall time of the whole run; the same for a day without issues (Dagster's
+  start-up and the fixed requests); (difference) / floor, where the floor is
+  (attachments + issues/100) x 50 ms / 5 connections = 10.1 s. Peak requests in flight as the
+  server saw them.
+- incremental: the same range again on the same knowledge base: requests, files rewritten, bytes.
+- memory: one issue with a 1 GiB attachment; peak resident memory of the run's whole process tree
+  (sampled), and the largest single process (getrusage of waited-for children).
+- rendering: render_issue on the renderer's rich issue, and on the 1,000 sample issues as stored.
+
+    python -m jarkdown_pipeline.tools.bench [--only throughput,memory,rendering] [--keep]
+"""
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import psutil
+
+from jarkdown_pipeline.tools.pipeline_cli import backfill_command, log_tail, summarize_knowledge_base
+from jarkdown_pipeline.tools.sample_server import (
+    RunningSampleJira,
+    popen_in_own_group,
+    sample_jira_process,
+    stop_process_group,
+    terminate_on_sigterm,
+)
+
+BENCH_DIR = Path(".bench")
+THROUGHPUT_ISSUES = 1000
+LATENCY_MS = 50
+CONNECTIONS_PER_HOST = 5  # JiraResource's default max_connections_per_host
+HUGE_ATTACHMENT_BYTES = 1024**3
+MEMORY_GOAL_MIB = 200
+RATIO_GOAL = 1.2
+SAMPLE_INTERVAL_SECONDS = 0.02
+MIB = 1024 * 1024
+
+
+def floor_seconds(issues: int, attachments: int) -> float:
+    """The issue's floor: every attachment and every bulk page (100 issues) once, 5 at a time, 50 ms each."""
+    return (attachments + issues / 100) * (LATENCY_MS / 1000) / CONNECTIONS_PER_HOST
+
+
+@dataclass
+class RunResult:
+    label: str
+    exit_code: int
+    wall_seconds: float
+    peak_tree_rss_bytes: int
+    peak_processes: int
+    server: dict[str, Any]
+    log_path: str
+    files_changed: int = 0
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def api_requests(self) -> int:
+        return self.server["api"]["requests"]
+
+    @property
+    def media_requests(self) -> int:
+        return self.server["media"]["requests"]
+
+
+class TreeMemorySampler:
+    """Samples the summed RSS of a process and all its descendants, in a background thread."""
+
+    def __init__(self, pid: int, interval: float = SAMPLE_INTERVAL_SECONDS) -> None:
+        self.root = psutil.Process(pid)
+        self.interval = interval
+        self.peak_rss = 0
+        self.peak_processes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                processes = [self.root, *self.root.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                return
+            total = 0
+            for process in processes:
+                try:
+                    total += process.memory_info().rss
+                except psutil.Error:
+                    continue
+            self.peak_rss = max(self.peak_rss, total)
+            self.peak_processes = max(self.peak_processes, len(processes))
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> "TreeMemorySampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def files_snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    """(inode, mtime) per file, the per-run records under .jarkdown/runs/ aside."""
+    found = {}
+    for folder, _, names in os.walk(root):
+        for name in names:
+            path = Path(folder, name)
+            relative = str(path.relative_to(root))
+            if relative.startswith(".jarkdown/runs/"):
+                continue
+            stat = path.stat()
+            found[relative] = (stat.st_ino, stat.st_mtime_ns)
+    return found
+
+
+def run_pipeline(label: str, jira: RunningSampleJira, workdir: Path, output_dir: Path, start_date: date,
+                 first_day: date, last_day: date) -> RunResult:  # fmt: skip
+    """One `dagster job execute` over [first_day, last_day], timed and sampled; the server's stats for it."""
+    dagster_home = workdir / "dagster_home"
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    environment = {
+        "PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", str(workdir)), **jira.pipeline_environment(),
+        "JARKDOWN_OUTPUT_DIR": str(output_dir), "JARKDOWN_START_DATE": start_date.isoformat(), "DAGSTER_HOME": str(dagster_home),
+    }  # fmt: skip
+    log_path = workdir / f"{label}.log"
+    before = files_snapshot(output_dir) if output_dir.exists() else {}
+    jira.reset_stats()
+    with open(log_path, "wb") as log:
+        started = time.perf_counter()
+        process = popen_in_own_group(backfill_command(first_day, last_day), env=environment, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        try:
+            with TreeMemorySampler(process.pid) as sampler:
+                exit_code = process.wait()
+            wall = time.perf_counter() - started
+        finally:
+            stop_process_group(process)
+    after = files_snapshot(output_dir) if output_dir.exists() else {}
+    changed = sum(1 for path, stat in after.items() if before.get(path) != stat) + sum(1 for path in before if path not in after)
+    if exit_code != 0:
+        print(log_tail(log_path), file=sys.stderr)
+        raise RuntimeError(f"the {label} run failed (exit {exit_code}); log: {log_path}")
+    return RunResult(label, exit_code, wall, sampler.peak_rss, sampler.peak_processes, jira.stats(), str(log_path), changed,
+                     asdict(summarize_knowledge_base(output_dir)))  # fmt: skip
+
+
+def sample_days(jira: RunningSampleJira) -> tuple[date, date]:
+    """The first and last day (the user's zone) on which the sample's issues were updated."""
+    zone = ZoneInfo(jira.time_zone)
+    now = datetime.fromisoformat(jira.info["now"]).astimezone(zone)
+    return (now - timedelta(days=jira.info["days"])).date(), now.date()
+
+
+def fixed_now() -> str:
+    # Yesterday noon UTC: the same data all day long, and never "in the future" for the settings.
+    moment = (datetime.now(UTC) - timedelta(days=1)).replace(hour=12, minute=0, second=0, microsecond=0)
+    return moment.isoformat()
+
+
+def bench_throughput(root: Path) -> dict[str, Any]:
+    options = ["--issues", str(THROUGHPUT_ISSUES), "--days", "1", "--now", fixed_now(), "--seed", "42",
+               "--attachments-per-issue", "1", "--attachment-min-bytes", "2048", "--attachment-max-bytes", "16384",
+               "--latency-ms", str(LATENCY_MS),
+               # Every comment and worklog inline: the floor counts bulk pages and attachments only.
+               "--inline-comment-limit", "100", "--inline-worklog-limit", "100"]  # fmt: skip
+    workdir = root / "throughput"
+    with sample_jira_process(options, log_path=workdir / "sample_jira.log") as jira:
+        first_day, last_day = sample_days(jira)
+        start_date = first_day - timedelta(days=7)
+        empty_day = first_day - timedelta(days=3)
+        print(f"  sample Jira: {jira.info['issue_count']} issues updated {first_day} .. {last_day}, {LATENCY_MS} ms per request", flush=True)
+        empty = run_pipeline("empty_day", jira, workdir / "empty", workdir / "empty" / "kb", start_date, empty_day, empty_day)
+        print(f"  near-empty day: {empty.wall_seconds:.1f} s, {empty.api_requests} API requests", flush=True)
+        output_dir = workdir / "full" / "kb"
+        full = run_pipeline("full", jira, workdir / "full", output_dir, start_date, first_day, last_day)
+        print(f"  1,000 issues: {full.wall_seconds:.1f} s, {full.api_requests} API + {full.media_requests} media requests", flush=True)
+        again = run_pipeline("incremental", jira, workdir / "full", output_dir, start_date, first_day, last_day)
+        print(f"  same range again: {again.wall_seconds:.1f} s, {again.api_requests} API requests, {again.files_changed} files changed", flush=True)
+    issues, attachments = full.summary["issues"], full.summary["attachments"]
+    floor = floor_seconds(issues, attachments)
+    net = full.wall_seconds - empty.wall_seconds
+    return {
+        "issues": issues, "attachments": attachments, "floor_seconds": floor,
+        "wall_seconds": full.wall_seconds, "empty_day_wall_seconds": empty.wall_seconds, "net_seconds": net,
+        "ratio_to_floor": net / floor, "issues_per_second": issues / full.wall_seconds, "issues_per_second_net": issues / net,
+        "peak_in_flight_api": full.server["api"]["peak_in_flight"], "peak_in_flight_media": full.server["media"]["peak_in_flight"],
+        "api_requests": full.api_requests, "media_requests": full.media_requests,
+        "requests_by_route": full.server["api"]["by_route"], "peak_tree_rss_bytes": full.peak_tree_rss_bytes,
+        "empty_day_api_requests": empty.api_requests,
+        "incremental": {
+            "wall_seconds": again.wall_seconds, "api_requests": again.api_requests, "media_requests": again.media_requests,
+            "requests_by_route": again.server["api"]["by_route"], "files_rewritten": again.files_changed,
+            # Attachment bytes leave through the media host (the API host only answers 303).
+            "bytes_downloaded": again.server["media"]["bytes_served"],
+        },
+        "output_dir": str(output_dir),
+    }  # fmt: skip
+
+
+def bench_memory(root: Path) -> dict[str, Any]:
+    options = ["--issues", "1", "--days", "1", "--now", fixed_now(), "--attachments-per-issue", "0",
+               "--huge-attachment-bytes", str(HUGE_ATTACHMENT_BYTES)]  # fmt: skip
+    workdir = root / "memory"
+    with sample_jira_process(options, log_path=workdir / "sample_jira.log") as jira:
+        first_day, last_day = sample_days(jira)
+        huge = jira.info["huge_attachment"]
+        output_dir = workdir / "kb"
+        result = run_pipeline("huge_attachment", jira, workdir, output_dir, first_day, first_day, last_day)
+        # Largest single waited-for child so far (this bench runs the memory scenario first).
+        largest_child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    [downloaded] = [p for p in (output_dir / huge["issue_key"] / "attachments").iterdir()]
+    size = downloaded.stat().st_size
+    if size != huge["size"]:
+        raise RuntimeError(f"the 1 GiB attachment arrived with {size} bytes, not {huge['size']}")
+    return {
+        "attachment_bytes": size, "wall_seconds": result.wall_seconds, "peak_tree_rss_bytes": result.peak_tree_rss_bytes,
+        "peak_processes": result.peak_processes, "largest_process_max_rss_bytes": largest_child,
+        "throughput_mib_per_second": size / MIB / result.wall_seconds,
+    }  # fmt: skip
+
+
+def bench_rendering(throughput_output: Path | None) -> dict[str, Any]:
+    from jarkdown_pipeline.bench_render import measure_render_throughput
+    from jarkdown_pipeline.knowledge_base import KnowledgeBase
+    from jarkdown_pipeline.markdown import render_issue
+
+    rich = measure_render_throughput(3.0)
+    result: dict[str, Any] = {"rich_issue_per_second_per_core": rich["issues_per_second_per_core"], "rich_issue_markdown_bytes": rich["markdown_bytes"]}
+    if throughput_output is not None and throughput_output.is_dir():
+        kb = KnowledgeBase(throughput_output)
+        fields = kb.read_fields() or []
+        keys = sorted(kb.raw_issue_keys())
+        loaded = [(kb.read_raw_issue(key), kb.read_attachment_manifest(key)) for key in keys]
+        known = frozenset(keys)
+        started = time.process_time()
+        for issue, manifest in loaded:
+            render_issue(issue, field_definitions=fields, attachments=manifest, base_url="http://127.0.0.1", known_issue_keys=known)
+        cpu = time.process_time() - started
+        result.update({"sample_issues": len(loaded), "sample_issues_per_second_per_core": len(loaded) / cpu if cpu else 0.0})
+    return result
+
+
+def format_table(results: dict[str, Any]) -> str:
+    rows: list[tuple[str, str, str]] = []
+    t = results.get("throughput")
+    if t:
+        rows += [
+            ("Throughput: wall time, 1,000 issues + 1,000 attachments, 50 ms/request", f"{t['wall_seconds']:.1f} s", ""),
+            ("Throughput: wall time, near-empty day (Dagster start-up)", f"{t['empty_day_wall_seconds']:.1f} s", ""),
+            ("Throughput: (difference) / floor of {:.1f} s".format(t["floor_seconds"]), f"{t['ratio_to_floor']:.2f}",
+             f"<= {RATIO_GOAL} {'met' if t['ratio_to_floor'] <= RATIO_GOAL else 'MISSED'}"),
+            ("Throughput: peak requests in flight (API / media host)", f"{t['peak_in_flight_api']} / {t['peak_in_flight_media']}", ""),
+            ("Throughput: issues per second (whole run / net of start-up)", f"{t['issues_per_second']:.1f} / {t['issues_per_second_net']:.1f}", ""),
+            ("Throughput: requests made (API / media)", f"{t['api_requests']} / {t['media_requests']}", ""),
+        ]  # fmt: skip
+        i = t["incremental"]
+        rows += [
+            ("Incremental: same range again, requests (API / media)", f"{i['api_requests']} / {i['media_requests']}", ""),
+            ("Incremental: files rewritten", str(i["files_rewritten"]), f"0 {'met' if i['files_rewritten'] == 0 else 'MISSED'}"),
+            ("Incremental: bytes downloaded", str(i["bytes_downloaded"]), f"0 {'met' if i['bytes_downloaded'] == 0 else 'MISSED'}"),
+            ("Incremental: wall time", f"{i['wall_seconds']:.1f} s", ""),
+        ]
+    m = results.get("memory")
+    if m:
+        peak = m["peak_tree_rss_bytes"] / MIB
+        rows += [
+            ("Memory: peak RSS of the run, all processes, 1 GiB attachment", f"{peak:.0f} MiB",
+             f"< {MEMORY_GOAL_MIB} MiB {'met' if peak < MEMORY_GOAL_MIB else 'MISSED'}"),
+            ("Memory: largest single process (max RSS)", f"{m['largest_process_max_rss_bytes'] / MIB:.0f} MiB", ""),
+            ("Memory: run wall time / download rate", f"{m['wall_seconds']:.1f} s / {m['throughput_mib_per_second']:.0f} MiB/s", ""),
+        ]  # fmt: skip
+    r = results.get("rendering")
+    if r:
+        rows.append(("Rendering: rich issue (40 comments, 20 worklogs), issues/s/core", f"{r['rich_issue_per_second_per_core']:.0f}", ""))
+        if "sample_issues" in r:
+            rows.append((f"Rendering: the {r['sample_issues']} sample issues, issues/s/core", f"{r['sample_issues_per_second_per_core']:.0f}", ""))
+    lines = ["| Measure | Result | Goal |", "| --- | --- | --- |"]
+    lines += [f"| {name} | {value} | {goal} |" for name, value, goal in rows]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", default="memory,throughput,rendering", help="comma-separated scenarios (default: all)")
+    parser.add_argument("--keep", action="store_true", help="keep the knowledge bases under .bench/ (the 1 GiB file is always removed)")
+    parser.add_argument("--json", type=Path, help="also write the raw figures here")
+    args = parser.parse_args(argv)
+    chosen = {name.strip() for name in args.only.split(",") if name.strip()}
+    unknown = chosen - {"memory", "throughput", "rendering"}
+    if unknown:
+        parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    root = (BENCH_DIR / datetime.now().strftime("%Y%m%d-%H%M%S")).resolve()
+    root.mkdir(parents=True)
+    results: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}, "started": datetime.now(UTC).isoformat()}
+    try:
+        with terminate_on_sigterm():
+            # Memory first: getrusage's children maximum then covers that run only.
+            if "memory" in chosen:
+                print("memory: one 1 GiB attachment ...", flush=True)
+                results["memory"] = bench_memory(root)
+                shutil.rmtree(root / "memory" / "kb", ignore_errors=True)
+            if "throughput" in chosen:
+                print("throughput: 1,000 issues, 50 ms per request ...", flush=True)
+                results["throughput"] = bench_throughput(root)
+            if "rendering" in chosen:
+                print("rendering ...", flush=True)
+                output = Path(results["throughput"]["output_dir"]) if "throughput" in results else None
+                results["rendering"] = bench_rendering(output)
+    except KeyboardInterrupt:
+        print("\nInterrupted.", file=sys.stderr)
+        return 130
+    finally:
+        (root / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        if not args.keep:
+            for scenario in ("memory", "throughput"):
+                for kb in (root / scenario).rglob("kb"):
+                    shutil.rmtree(kb, ignore_errors=True)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print()
+    print(format_table(results))
+    print(f"\nRaw figures and run logs: {root}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
