@@ -145,6 +145,13 @@ def _build_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefi
         jql = partition_jql(knowledge_base.scope_jql, first_day, end_day)
         client = await jira.open_client()  # checks the credentials before anything is written
         jira_time_zone = (await client.myself()).get("timeZone")
+        if jira_time_zone and jira_time_zone != knowledge_base.timezone:
+            # The window itself is right either way (Jira reads the dates in the user's zone); only
+            # the schedules' idea of "today" and "yesterday" would be off by the zones' difference.
+            context.log.warning(
+                f"The Jira user's time zone is {jira_time_zone} but JARKDOWN_TIMEZONE is "
+                f"{knowledge_base.timezone}: set JARKDOWN_TIMEZONE={jira_time_zone} so the schedules' days match Jira's"
+            )
         kb = knowledge_base.open()
         try:
             result = await fetch_window(client, kb, jql)

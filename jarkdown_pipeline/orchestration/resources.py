@@ -92,6 +92,7 @@ class KnowledgeBaseResource(dg.ConfigurableResource):
         default=None, description="Only these custom fields (names or ids); all when unset."
     )
     exclude_custom_fields: list[str] = Field(default_factory=list, description="Custom fields left out.")
+    timezone: str = Field(default="UTC", description="Zone the partitions' days start in (JARKDOWN_TIMEZONE).")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "KnowledgeBaseResource":
@@ -101,6 +102,7 @@ class KnowledgeBaseResource(dg.ConfigurableResource):
             start_date=settings.start_date.isoformat(),
             include_custom_fields=list(settings.include_custom_fields) if settings.include_custom_fields is not None else None,
             exclude_custom_fields=list(settings.exclude_custom_fields),
+            timezone=settings.timezone,
         )
 
     def open(self) -> KnowledgeBase:
