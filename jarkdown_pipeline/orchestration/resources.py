@@ -24,9 +24,12 @@ class JiraResource(dg.ConfigurableResource):
 
     base_url: str = Field(description="Jira base URL (https://acme.atlassian.net) or bare domain.")
     email: str | None = Field(default=None, description="Account e-mail, with api_token (Jira Cloud).")
-    api_token: str | None = Field(default=None, description="API token (Jira Cloud). Set from JIRA_API_TOKEN.")
+    # repr=False: a resource printed in a traceback or a log line must not show the secret.
+    api_token: str | None = Field(
+        default=None, repr=False, description="API token (Jira Cloud). Set from JIRA_API_TOKEN."
+    )
     personal_access_token: str | None = Field(
-        default=None, description="Personal access token (Jira Data Center). Set from JIRA_PAT."
+        default=None, repr=False, description="Personal access token (Jira Data Center). Set from JIRA_PAT."
     )
     max_connections_per_host: int = Field(default=5, description="Concurrent connections per host, per step.")
     max_concurrent_downloads: int = Field(default=5, description="Attachment downloads at once, per step.")

@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
+from jarkdown_pipeline.orchestration.resources import JiraResource
 from jarkdown_pipeline.sample_jira.config import FaultConfig
 from jarkdown_pipeline.sample_jira.runner import run_sample_jira_in_thread
 from jarkdown_pipeline_tests.pipeline.conftest import (
@@ -160,3 +161,13 @@ def test_failing_issues_never_stop_the_others(tmp_path):
         assert result.success, failure_messages(result)
         assert materialization_metadata(result, "jira_attachments")["downloaded"] == 1
         assert check_results(result) == ALL_CHECKS
+
+
+def test_secrets_come_from_env_vars_and_never_show(tmp_path, sample_jira):
+    pipeline = build_pipeline(sample_jira, tmp_path / "kb")
+    production = JiraResource.from_settings(pipeline.settings)
+    # The UI and the run's config show the variables' names, not their values.
+    assert isinstance(production.api_token, dg.EnvVar) and production.api_token.env_var_name == "JIRA_API_TOKEN"
+    assert isinstance(production.email, dg.EnvVar) and production.base_url == sample_jira.base_url
+    resolved = JiraResource(base_url=sample_jira.base_url, email=sample_jira.email, api_token=sample_jira.api_token)
+    assert sample_jira.api_token not in repr(resolved) and sample_jira.api_token not in str(resolved)
