@@ -111,14 +111,16 @@ class SampleJira:
         self.base_url = ""
         self.media_url = ""
         self._dataset: Dataset | None = None
+        self._open_transports: set[asyncio.BaseTransport] = set()  # of requests being answered
 
     # ---------------------------------------------------------------- life cycle
 
     async def start(self) -> "SampleJira":
         if self._runners:
             raise RuntimeError("the sample Jira is already running")
-        api_runner = web.AppRunner(self._build_api_app(), access_log=None, handle_signals=False)
-        media_runner = web.AppRunner(self._build_media_app(), access_log=None, handle_signals=False)
+        # A short shutdown timeout: stopping must not wait a minute for an abandoned 1 GiB download.
+        api_runner = web.AppRunner(self._build_api_app(), access_log=None, handle_signals=False, shutdown_timeout=2.0)
+        media_runner = web.AppRunner(self._build_media_app(), access_log=None, handle_signals=False, shutdown_timeout=2.0)
         await api_runner.setup()
         await media_runner.setup()
         self._runners = [api_runner, media_runner]
@@ -143,6 +145,9 @@ class SampleJira:
 
     async def stop(self) -> None:
         runners, self._runners = self._runners, []
+        # Cut requests still being answered (an abandoned download would otherwise hold the socket open).
+        for transport in list(self._open_transports):
+            transport.abort()
         for runner in runners:
             await runner.cleanup()
 
@@ -235,6 +240,9 @@ class SampleJira:
         host.in_flight += 1
         host.peak_in_flight = max(host.peak_in_flight, host.in_flight)
         host.by_route[_route_name(request)] += 1
+        transport = request.transport
+        if transport is not None:
+            self._open_transports.add(transport)
         response: web.StreamResponse | None = None
         try:
             if self.config.latency_seconds:
@@ -263,6 +271,7 @@ class SampleJira:
         finally:
             host.in_flight -= 1
             host.by_status[response.status if response is not None else 499] += 1
+            self._open_transports.discard(transport)
 
     @web.middleware
     async def _media_middleware(self, request: web.Request, handler) -> web.StreamResponse:
@@ -277,6 +286,9 @@ class SampleJira:
             stats.media_requests_with_authorization += 1
         if "Cookie" in request.headers:
             stats.media_requests_with_cookie += 1
+        transport = request.transport
+        if transport is not None:
+            self._open_transports.add(transport)
         response: web.StreamResponse | None = None
         try:
             if self.config.effective_media_latency:
@@ -289,6 +301,7 @@ class SampleJira:
         finally:
             host.in_flight -= 1
             host.by_status[response.status if response is not None else 499] += 1
+            self._open_transports.discard(transport)
 
     # ---------------------------------------------------------------- auth
 
@@ -629,19 +642,22 @@ class SampleJira:
         cut_at = self.faults.cut_download_at(attachment.id, start, end)
         await response.prepare(request)
         position = start
-        for block in content.iter_content(self.config.seed, attachment.id, attachment.kind, size, attachment.extension, start, end):
-            if cut_at is not None and position + len(block) > cut_at:
-                await response.write(block[: cut_at - position])
-                host.bytes_served += cut_at - position
-                self._stats.cut_downloads += 1
-                await asyncio.sleep(0)  # let the partial bytes reach the socket before the cut
-                if request.transport is not None:
-                    request.transport.abort()
-                return response
-            await response.write(block)
-            host.bytes_served += len(block)
-            position += len(block)
-        await response.write_eof()
+        try:
+            for block in content.iter_content(self.config.seed, attachment.id, attachment.kind, size, attachment.extension, start, end):
+                if cut_at is not None and position + len(block) > cut_at:
+                    await response.write(block[: cut_at - position])
+                    host.bytes_served += cut_at - position
+                    self._stats.cut_downloads += 1
+                    await asyncio.sleep(0)  # let the partial bytes reach the socket before the cut
+                    if request.transport is not None:
+                        request.transport.abort()
+                    return response
+                await response.write(block)
+                host.bytes_served += len(block)
+                position += len(block)
+            await response.write_eof()
+        except ConnectionResetError:
+            pass  # the client went away (or the server is stopping): nothing left to send to
         return response
 
     # ---------------------------------------------------------------- control endpoints

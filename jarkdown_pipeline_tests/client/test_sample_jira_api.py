@@ -346,3 +346,41 @@ async def test_a_personal_access_token_is_accepted_when_configured(sample_jira_f
 
 def test_the_config_repr_hides_the_token(sample_jira):
     assert sample_jira.api_token not in repr(sample_jira.config)
+
+
+# ---------------------------------------------------------------- life cycle
+
+
+async def test_the_async_server_starts_and_stops_on_the_running_loop(sample_jira_config):
+    from jarkdown_pipeline.sample_jira import SampleJira
+
+    async with SampleJira(sample_jira_config.replace(issue_count=5)) as jira:
+        assert jira.base_url.startswith("http://127.0.0.1:") and jira.media_url != jira.base_url
+        with pytest.raises(RuntimeError, match="already running"):
+            await jira.start()
+        async with aiohttp.ClientSession(base_url=jira.base_url, headers=basic_auth_headers(jira.email, jira.api_token)) as http:
+            status, _ = await get_json(http, f"{API}/myself")
+        assert status == 200 and jira.stats["api"]["requests"] == 1
+        assert len(jira.dataset.issues) == 5
+    async with aiohttp.ClientSession() as http:
+        with pytest.raises(aiohttp.ClientConnectionError):
+            await http.get(f"{jira.base_url}{API}/myself")
+
+
+def test_a_busy_port_is_reported(sample_jira, sample_jira_factory):
+    port = int(sample_jira.base_url.rsplit(":", 1)[1])
+    with pytest.raises(RuntimeError, match="failed to start"):
+        sample_jira_factory(port=port)
+
+
+async def test_stopping_does_not_wait_for_an_abandoned_download(sample_jira_factory):
+    jira = sample_jira_factory(huge_attachment_bytes=1024**3, issue_count=5)
+    huge = jira.dataset.huge_attachment
+    async with aiohttp.ClientSession(headers=sample_jira_auth_headers(jira)) as http:
+        response = await http.get(f"{jira.base_url}{API}/attachment/content/{huge.id}")
+        assert len(await response.content.read(1024)) > 0
+        jira.stop(timeout=30)  # the download is still open and unread
+        assert not jira._thread.is_alive()
+        with pytest.raises(aiohttp.ClientPayloadError):
+            await response.read()
+        response.release()
