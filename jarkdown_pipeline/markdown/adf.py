@@ -107,7 +107,7 @@ def _marks_of(node: Mapping[str, Any]) -> tuple[_Mark, ...]:
             continue
         if MARKS[mark_type] is None:
             continue
-        attrs = mark.get("attrs") or {}
+        attrs = mark.get("attrs") if _is_mapping(mark.get("attrs")) else {}
         marks.append(_Mark(mark_type, json.dumps(attrs, sort_keys=True, default=str), attrs))
     return tuple(sorted(set(marks), key=lambda m: (m.spec.rank, m.attrs_key)))
 
@@ -328,7 +328,7 @@ class _InlineWriter:
                 return f"<code>{escape_text(code, in_table=self.ctx.in_table)}</code>"
             return code_span(code)
         if spec.is_link:
-            href = str(span.mark.attrs.get("href") or "")
+            href = _s(span.mark.attrs.get("href"))
             content = self.render(span.children, "[", "]", True)
             if not href:
                 return content
@@ -336,7 +336,7 @@ class _InlineWriter:
             if in_link:  # links cannot nest: keep the text
                 return label
             title = span.mark.attrs.get("title")
-            return link(label, href, str(title) if title else None)
+            return link(label, href, _s(title) or None)
         content = self.render(span.children, _PUNCT_SENTINEL, _PUNCT_SENTINEL, in_link)
         if not spec.delimiters:
             tag = spec.html_tag(span.mark.attrs) if callable(spec.html_tag) else spec.html_tag
@@ -403,6 +403,15 @@ def _inline(*types: str) -> Callable[[InlineHandler], InlineHandler]:
     return register
 
 
+def _s(value: Any) -> str:
+    """An attribute as text: strings and numbers only; anything malformed reads as empty."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return ""
+
+
 def _is_mapping(value: Any) -> bool:
     # JSON gives dicts; the exact type check first avoids the slow ABC check on the hot path.
     return type(value) is dict or isinstance(value, Mapping)
@@ -416,7 +425,7 @@ def _attrs(node: Mapping[str, Any]) -> Mapping[str, Any]:
 @_inline("text")
 def _text(node, ctx):
     marks = _marks_of(node)
-    text = clean_text(str(node.get("text") or "")).replace("\r\n", "\n").replace("\r", "\n")
+    text = clean_text(_s(node.get("text"))).replace("\r\n", "\n").replace("\r", "\n")
     leaves: list[_Leaf] = []
     for index, line in enumerate(text.split("\n")):
         if index:  # a line break typed into a text node shows as one
@@ -433,7 +442,7 @@ def _hard_break(node, ctx):
 @_inline("mention")
 def _mention(node, ctx):
     attrs = _attrs(node)
-    text = str(attrs.get("text") or "")
+    text = _s(attrs.get("text"))
     if not text:
         text = f"@{attrs.get('id')}" if attrs.get("id") else "@unknown"
     elif not text.startswith("@"):
@@ -447,25 +456,26 @@ _EMOJI_ID = re.compile(r"^[0-9a-fA-F]{4,6}(?:-[0-9a-fA-F]{4,6})*$")
 @_inline("emoji")
 def _emoji(node, ctx):
     attrs = _attrs(node)
-    text = str(attrs.get("text") or "")
-    if not text and _EMOJI_ID.match(str(attrs.get("id") or "")):
+    text = _s(attrs.get("text"))
+    if not text and _EMOJI_ID.match(_s(attrs.get("id"))):
         try:
             text = "".join(chr(int(part, 16)) for part in str(attrs["id"]).split("-"))
         except (ValueError, OverflowError):
             text = ""
     if not text:
-        short = str(attrs.get("shortName") or "")
+        short = _s(attrs.get("shortName"))
         text = short if short.startswith(":") else f":{short}:" if short else ""
     return [_Leaf(_marks_of(node), raw=text)]
 
 
 def format_adf_date(timestamp: Any) -> str:
     """ADF dates are epoch milliseconds (as a string); show the UTC calendar date."""
+    text = _s(timestamp).strip()
     try:
-        millis = int(str(timestamp).strip())
+        millis = int(text)
         return datetime.fromtimestamp(millis / 1000, tz=timezone.utc).date().isoformat()
     except (TypeError, ValueError, OverflowError, OSError):
-        return str(timestamp)
+        return text
 
 
 @_inline("date")
@@ -475,24 +485,24 @@ def _date(node, ctx):
 
 @_inline("status")
 def _status(node, ctx):
-    text = str(_attrs(node).get("text") or "")
+    text = _s(_attrs(node).get("text"))
     return [_Leaf(_marks_of(node), raw=text, markdown=code_span(text) if text else "")]
 
 
 @_inline("placeholder")
 def _placeholder(node, ctx):
-    text = str(_attrs(node).get("text") or "")
+    text = _s(_attrs(node).get("text"))
     em = _Mark("em", "{}", {})
     return [_Leaf(tuple(sorted(set(_marks_of(node)) | {em}, key=lambda m: (m.spec.rank, m.attrs_key))), raw=text)]
 
 
 def _card_url_and_label(attrs: Mapping[str, Any]) -> tuple[str, str]:
-    url = str(attrs.get("url") or "")
+    url = _s(attrs.get("url"))
     label = url
     data = attrs.get("data")
     if isinstance(data, Mapping):
-        url = url or str(data.get("url") or data.get("@url") or "")
-        label = str(data.get("name") or url)
+        url = url or _s(data.get("url")) or _s(data.get("@url"))
+        label = _s(data.get("name")) or url
     return url, label
 
 
@@ -508,7 +518,7 @@ def _inline_card(node, ctx):
 def _extension_text(attrs: Mapping[str, Any]) -> str:
     text = attrs.get("text")
     if text:
-        return str(text)
+        return _s(text)
     key = attrs.get("extensionKey") or "unknown"
     return f"[Jira extension: {key}]"
 
@@ -521,12 +531,12 @@ def _inline_extension(node, ctx):
 def _media_markdown(attrs: Mapping[str, Any], ctx: _Context) -> tuple[str, str, bool]:
     """(markdown, plain label, is a link) for a media node."""
     if attrs.get("type") == "external" or (attrs.get("url") and not attrs.get("id")):
-        url = str(attrs.get("url") or "")
-        alt = str(attrs.get("alt") or "")
+        url = _s(attrs.get("url"))
+        alt = _s(attrs.get("alt"))
         return "!" + link(escape_text(alt, in_table=ctx.in_table), url), alt or url, True
     info = ctx.media.resolve(attrs)
     if info is None:
-        label = str(attrs.get("alt") or attrs.get("title") or attrs.get("__fileName") or attrs.get("id") or "file")
+        label = _s(attrs.get("alt")) or _s(attrs.get("title")) or _s(attrs.get("__fileName")) or _s(attrs.get("id")) or "file"
         return escape_text(f"{label} (attachment not available)", in_table=ctx.in_table), label, False
     label = MediaIndex.label(info)
     text = escape_text(label, in_table=ctx.in_table)
@@ -695,7 +705,7 @@ def _panel(node, ctx):
     body = _render_blocks(_content(node), ctx)
     alert = _PANEL_ALERTS.get(str(attrs.get("panelType")))
     if alert is None:  # custom panels: a plain quote, with the panel's emoji if it has one
-        icon = str(attrs.get("panelIconText") or "")
+        icon = _s(attrs.get("panelIconText"))
         if icon:
             body = f"{escape_text(icon)} {body}" if body else escape_text(icon)
         return _prefix_lines(body, "> ") if body else ""
@@ -704,7 +714,7 @@ def _panel(node, ctx):
 
 @_block("codeBlock")
 def _code_block(node, ctx):
-    code = "".join(str(child.get("text") or "") for child in _content(node))
+    code = "".join(_s(child.get("text")) for child in _content(node))
     code = clean_text(code).replace("\r\n", "\n").replace("\r", "\n")
     fence = code_fence(code)
     info = code_info_string(_attrs(node).get("language"))
@@ -788,7 +798,7 @@ def _list_item(node, ctx):
 
 def _task_body(node: Mapping[str, Any], body: str) -> str:
     """The checkbox belongs to the item's text: continuation lines indent by the bullet only."""
-    done = str(_attrs(node).get("state", "")).upper() == "DONE"
+    done = _s(_attrs(node).get("state")).upper() == "DONE"
     box = "[x]" if done else "[ ]"
     return f"{box} {body}" if body else box
 
@@ -826,7 +836,7 @@ def _block_task_item(node, ctx):
 
 
 def _decision_body(node: Mapping[str, Any], ctx: _Context) -> str:
-    decided = str(_attrs(node).get("state", "")).upper() == "DECIDED"
+    decided = _s(_attrs(node).get("state")).upper() == "DECIDED"
     label = "**Decision:**" if decided else "**Decision (undecided):**"
     text = _paragraph_text(_content(node), ctx)
     return f"{label} {text}" if text else label
@@ -852,7 +862,7 @@ def _decision_item(node, ctx):
 
 @_block("expand", "nestedExpand")
 def _expand(node, ctx):
-    title = str(_attrs(node).get("title") or "")
+    title = _s(_attrs(node).get("title"))
     if ctx.in_table:
         body = _render_blocks(_content(node), ctx)
         head = escape_text(title, in_table=True)
@@ -913,7 +923,7 @@ def _media_single(node, ctx):
         if child.get("type") == "media":
             markdown = _media(child, ctx)
             if link_marks and markdown.startswith(("!", "[")):
-                href = str(link_marks[0].attrs.get("href") or "")
+                href = _s(link_marks[0].attrs.get("href"))
                 markdown = link(markdown, href) if href else markdown
             parts.append(markdown)
         else:
@@ -947,7 +957,7 @@ def _cell_line(cell: Mapping[str, Any], ctx: _Context) -> str:
     for child in _content(cell):
         type_name = child.get("type")
         if type_name == "codeBlock":
-            code = "".join(str(c.get("text") or "") for c in _content(child))
+            code = "".join(_s(c.get("text")) for c in _content(child))
             pieces.extend(code_span(line) for line in code.replace("\r\n", "\n").split("\n") if line)
         elif type_name == "table":
             for row in _content(child):
@@ -957,7 +967,7 @@ def _cell_line(cell: Mapping[str, Any], ctx: _Context) -> str:
             nested = _cell_line(child, ctx)
             title = _attrs(child).get("title")
             if title:
-                nested = f"{escape_text(str(title), in_table=True)}: {nested}"
+                nested = f"{escape_text(_s(title), in_table=True)}: {nested}"
             pieces.append(nested)
         else:
             text = _paragraph_text([child], cell_ctx) if _is_inline_node(child) else _render_block(child, cell_ctx)

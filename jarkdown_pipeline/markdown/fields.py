@@ -96,9 +96,9 @@ def custom_field_slugs(definitions: Iterable[FieldDefinition]) -> dict[str, str]
 
 def normalize_datetime(value: Any) -> str | None:
     """Jira's "2025-01-15T10:30:00.000+0000" as sortable UTC ISO 8601: "2025-01-15T10:30:00.000Z"."""
-    if value in (None, ""):
-        return None
-    return _normalize_datetime_text(str(value))
+    if not isinstance(value, str) or not value:
+        return None  # absent or malformed: no date rather than a repr
+    return _normalize_datetime_text(value)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -163,7 +163,7 @@ def sprint_names(value: Any) -> list[str]:
             name = match.group(1) if match else item
         else:
             name = None
-        if name not in (None, ""):
+        if isinstance(name, (str, int, float)) and not isinstance(name, bool) and name != "":
             names.append(clean_text(str(name)))
     return names
 
@@ -174,8 +174,16 @@ def _object_name(value: Mapping[str, Any]) -> Any:
         parent = clean_text(str(value["value"]))
         return f"{parent}{_CASCADE_SEPARATOR}{child}" if child not in (None, "") else parent
     for key in _NAME_KEYS:
-        if value.get(key) not in (None, ""):
-            return _number(value[key]) if isinstance(value[key], (int, float)) else clean_text(str(value[key]))
+        item = value.get(key)
+        if item in (None, ""):
+            continue
+        if isinstance(item, str):
+            return clean_text(item)
+        if isinstance(item, (int, float)):
+            return _number(item)
+        nested = data_to_text(field_value_to_data(item, None))  # a malformed, nested "name"
+        if nested:
+            return nested
     # No naming key: every entry as "key: value", in a stable order (never a Python repr or JSON).
     pairs = []
     for key, item in sorted(value.items(), key=lambda pair: str(pair[0])):

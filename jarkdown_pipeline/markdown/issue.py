@@ -46,11 +46,29 @@ def issue_markdown_path(key: str) -> str:
     return f"{key}/{key}.md"
 
 
+def _list(value: Any) -> list[Any]:
+    """A JSON array, or nothing (a malformed value never breaks the page)."""
+    return value if isinstance(value, list) else []
+
+
+def _plain(value: Any) -> str:
+    """A scalar as text; objects and arrays by their names (never a Python repr)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return data_to_text(field_value_to_data(value, None))
+
+
 def _name(value: Any, *keys: str) -> str | None:
     if isinstance(value, Mapping):
         for key in keys or ("name",):
             if value.get(key) not in (None, ""):
-                return clean_text(str(value[key]))
+                return _plain(value[key]) or None
     return None
 
 
@@ -65,10 +83,15 @@ def _names(values: Any) -> list[str]:
 
 
 def _percent(value: Any) -> Any:
-    if isinstance(value, Mapping) and isinstance(value.get("percent"), (int, float)):
-        percent = value["percent"]
-        return int(percent) if float(percent).is_integer() else percent
-    return None
+    if not isinstance(value, Mapping):
+        return None
+    percent = value.get("percent")
+    if not isinstance(percent, (int, float)) or isinstance(percent, bool):
+        done, total = value.get("progress"), value.get("total")
+        if not (isinstance(done, int) and isinstance(total, int) and total > 0):
+            return None
+        percent = round(done * 100 / total)
+    return int(percent) if float(percent).is_integer() else percent
 
 
 def _count(container: Any, items_key: str) -> int | None:
@@ -83,7 +106,7 @@ def _count(container: Any, items_key: str) -> int | None:
 
 def _duration(timetracking: Mapping[str, Any], fields: Mapping[str, Any], text_key: str, seconds_keys: Sequence[str]) -> str | None:
     if timetracking.get(text_key):
-        return clean_text(str(timetracking[text_key]))
+        return _plain(timetracking[text_key])
     for key in seconds_keys:
         seconds = timetracking.get(key) if key in timetracking else fields.get(key)
         if isinstance(seconds, int):
@@ -173,7 +196,7 @@ class _IssueRenderer:
             "key": self.key,
             "id": str(self.issue["id"]) if self.issue.get("id") not in (None, "") else None,
             "url": self.browse_url(self.key),
-            "summary": clean_text(str(f.get("summary") or "")),
+            "summary": _plain(f.get("summary")),
             "type": _name(f.get("issuetype")),
             "status": _name(status),
             "status_category": _name(status.get("statusCategory")),
@@ -184,7 +207,7 @@ class _IssueRenderer:
             "assignee": _user(f.get("assignee")),
             "reporter": _user(f.get("reporter")),
             "creator": _user(f.get("creator")),
-            "labels": [clean_text(str(label)) for label in f.get("labels") or () if label not in (None, "")],
+            "labels": [_plain(label) for label in _list(f.get("labels")) if label not in (None, "")],
             "components": _names(f.get("components")),
             "parent_key": _name(parent, "key"),
             "parent_summary": _name(parent_fields, "summary"),
@@ -194,7 +217,7 @@ class _IssueRenderer:
             "created_at": normalize_datetime(f.get("created")),
             "updated_at": normalize_datetime(f.get("updated")),
             "resolved_at": normalize_datetime(f.get("resolutiondate")),
-            "duedate": clean_text(str(f["duedate"])) if f.get("duedate") else None,
+            "duedate": _plain(f["duedate"]) if f.get("duedate") else None,
             "original_estimate": _duration(timetracking, f, "originalEstimate", ("originalEstimateSeconds", "timeoriginalestimate")),
             "time_spent": _duration(timetracking, f, "timeSpent", ("timeSpentSeconds", "timespent")),
             "remaining_estimate": _duration(timetracking, f, "remainingEstimate", ("remainingEstimateSeconds", "timeestimate")),
@@ -217,7 +240,7 @@ class _IssueRenderer:
     # -- sections --------------------------------------------------------------------------
 
     def title(self) -> str:
-        summary = clean_text(str(self.fields.get("summary") or "")).replace("\r", " ").replace("\n", " ").strip()
+        summary = _plain(self.fields.get("summary")).replace("\r", " ").replace("\n", " ").strip()
         heading = f"# {link(escape_text(self.key), self.browse_url(self.key))}"
         return f"{heading}: {escape_heading_end(escape_text_linking_urls(summary))}" if summary else heading
 
@@ -229,7 +252,7 @@ class _IssueRenderer:
 
     def linked_issues(self) -> str:
         groups: dict[str, list[str]] = {}
-        for issue_link in self.fields.get("issuelinks") or ():
+        for issue_link in _list(self.fields.get("issuelinks")):
             if not isinstance(issue_link, Mapping):
                 continue
             link_type = issue_link.get("type") if isinstance(issue_link.get("type"), Mapping) else {}
@@ -239,7 +262,7 @@ class _IssueRenderer:
                 other, relation = issue_link["inwardIssue"], link_type.get("inward")
             else:
                 continue
-            relation = clean_text(str(relation or link_type.get("name") or "relates to"))
+            relation = _plain(relation or link_type.get("name")) or "relates to"
             groups.setdefault(relation, []).append(self.issue_line(other))
         parts = []
         for relation, lines in groups.items():
@@ -247,26 +270,26 @@ class _IssueRenderer:
         return "\n\n".join(parts)
 
     def issue_line(self, other: Mapping[str, Any]) -> str:
-        key = str(other.get("key") or "")
+        key = _plain(other.get("key"))
         other_fields = other.get("fields") if isinstance(other.get("fields"), Mapping) else {}
         line = f"- {self.issue_link(key)}" if key else "- (unknown issue)"
         summary = other_fields.get("summary")
         if summary:
-            line += f": {escape_text_linking_urls(clean_text(str(summary)).replace(chr(10), ' '))}"
+            line += f": {escape_text_linking_urls(_plain(summary).replace(chr(10), ' '))}"
         details = [name for name in (_name(other_fields.get("status")), _name(other_fields.get("issuetype"))) if name]
         if details:
             line += f" ({escape_text(', '.join(details))})"
         return line
 
     def subtasks(self) -> str:
-        lines = [self.issue_line(sub) for sub in self.fields.get("subtasks") or () if isinstance(sub, Mapping)]
+        lines = [self.issue_line(sub) for sub in _list(self.fields.get("subtasks")) if isinstance(sub, Mapping)]
         return "\n".join(lines)
 
     def worklogs(self) -> str:
         container = self.fields.get("worklog")
         if not isinstance(container, Mapping):
             return ""
-        worklogs = [w for w in container.get("worklogs") or () if isinstance(w, Mapping)]
+        worklogs = [w for w in _list(container.get("worklogs")) if isinstance(w, Mapping)]
         if not worklogs:
             return ""
         rows = ["| Author | Started | Time spent | Comment |", "| --- | --- | --- | --- |"]
@@ -279,7 +302,7 @@ class _IssueRenderer:
             cells = [
                 escape_table_cell(escape_text(_user(worklog.get("author")) or "Unknown", in_table=True)),
                 escape_table_cell(display_datetime(worklog.get("started"))),
-                escape_table_cell(escape_text(clean_text(str(spent)), in_table=True)),
+                escape_table_cell(escape_text(_plain(spent), in_table=True)),
                 self.rich_text_cell(worklog.get("comment")),
             ]
             rows.append("| " + " | ".join(cells) + " |")
@@ -317,11 +340,11 @@ class _IssueRenderer:
         container = self.fields.get("comment")
         if not isinstance(container, Mapping):
             return ""
-        comments = [c for c in container.get("comments") or () if isinstance(c, Mapping)]
+        comments = [c for c in _list(container.get("comments")) if isinstance(c, Mapping)]
         rendered_bodies = {}
         rendered_container = self.rendered.get("comment")
         if isinstance(rendered_container, Mapping):
-            for rendered in rendered_container.get("comments") or ():
+            for rendered in _list(rendered_container.get("comments")):
                 if isinstance(rendered, Mapping) and rendered.get("id") is not None:
                     rendered_bodies[str(rendered["id"])] = rendered.get("body")
         parts = []
@@ -337,8 +360,8 @@ class _IssueRenderer:
             block = [escape_heading_end(heading)]
             visibility = comment.get("visibility")
             if isinstance(visibility, Mapping) and visibility.get("value"):
-                kind = clean_text(str(visibility.get("type") or "group"))
-                block.append(f"> [!IMPORTANT]\n> Restricted to {escape_text(kind)}: {escape_text(clean_text(str(visibility['value'])))}")
+                kind = _plain(visibility.get("type")) or "group"
+                block.append(f"> [!IMPORTANT]\n> Restricted to {escape_text(kind)}: {escape_text(_plain(visibility['value']))}")
             if comment.get("jsdPublic") is False:
                 block.append("> [!IMPORTANT]\n> Internal comment (not shared with customers)")
             rendered_html = comment.get("renderedBody") or rendered_bodies.get(str(comment.get("id")))
@@ -351,7 +374,7 @@ class _IssueRenderer:
         return "\n\n".join(parts)
 
     def attachments(self) -> str:
-        jira_list = [a for a in self.fields.get("attachment") or () if isinstance(a, Mapping)]
+        jira_list = [a for a in _list(self.fields.get("attachment")) if isinstance(a, Mapping)]
         downloaded = {str(info.get("attachment_id")): info for info in self.media.attachments}
         lines = []
         seen = set()
@@ -365,7 +388,7 @@ class _IssueRenderer:
                 seen.add(str(info.get("attachment_id")))
                 lines.append(self.attachment_line(info))
             else:
-                name = clean_text(str(attachment.get("filename") or attachment_id))
+                name = _plain(attachment.get("filename")) or attachment_id
                 details = _size_and_type(attachment.get("mimeType"), attachment.get("size"))
                 lines.append(f"- {escape_text_linking_urls(name)}{details} (not downloaded)")
         for info in self.media.attachments:
@@ -400,7 +423,7 @@ class _IssueRenderer:
 def _size_and_type(mime_type: Any, size: Any) -> str:
     details = []
     if mime_type:
-        details.append(escape_text(clean_text(str(mime_type))))
+        details.append(escape_text(_plain(mime_type)))
     if isinstance(size, int) and not isinstance(size, bool):
         details.append(human_size(size))
     return f" ({', '.join(details)})" if details else ""

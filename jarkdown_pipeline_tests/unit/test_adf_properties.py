@@ -201,3 +201,42 @@ def test_marks_style_exactly_their_text(paragraphs):
     assert [char for char, _ in parser.chars] == [char for char, _ in expected], markdown
     for (char, got), (_, want) in zip(parser.chars, expected):
         assert want <= got and got - {"a"} <= want, (char, got, want, markdown)
+
+
+# Malformed documents: any node type anywhere, attrs of the wrong shape, stray values.
+_NODE_TYPES = sorted(
+    {
+        "doc", "paragraph", "text", "heading", "bulletList", "orderedList", "listItem", "taskList", "taskItem",
+        "blockTaskItem", "decisionList", "decisionItem", "table", "tableRow", "tableCell", "tableHeader", "panel",
+        "expand", "nestedExpand", "codeBlock", "blockquote", "mediaSingle", "mediaGroup", "media", "mediaInline",
+        "caption", "mention", "emoji", "date", "status", "inlineCard", "blockCard", "embedCard", "hardBreak", "rule",
+        "layoutSection", "layoutColumn", "extension", "bodiedExtension", "inlineExtension", "placeholder",
+        "syncBlock", "bodiedSyncBlock", "notARealNode",
+    }
+)
+_ODD_VALUE = st.none() | st.booleans() | st.integers() | st.text("ab <|*", max_size=4) | st.lists(st.integers(), max_size=2)
+_ODD_ATTRS = st.dictionaries(
+    st.sampled_from(["level", "order", "state", "text", "url", "id", "alt", "colspan", "rowspan", "timestamp", "language", "panelType", "title", "type"]),
+    _ODD_VALUE,
+    max_size=3,
+) | _ODD_VALUE
+_ODD_MARKS = st.lists(
+    st.fixed_dictionaries({"type": st.sampled_from(["strong", "link", "code", "subsup", "bogus"])}, optional={"attrs": _ODD_ATTRS}) | _ODD_VALUE,
+    max_size=2,
+)
+MALFORMED = st.recursive(
+    st.fixed_dictionaries({"type": st.sampled_from(_NODE_TYPES)}, optional={"text": _ODD_VALUE, "attrs": _ODD_ATTRS, "marks": _ODD_MARKS}),
+    lambda children: st.fixed_dictionaries(
+        {"type": st.sampled_from(_NODE_TYPES), "content": st.lists(children | _ODD_VALUE, max_size=3)},
+        optional={"attrs": _ODD_ATTRS, "marks": _ODD_MARKS},
+    ),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(MALFORMED, max_size=4))
+def test_malformed_documents_render_without_errors(content):
+    markdown = adf_to_markdown({"type": "doc", "content": content})
+    assert isinstance(markdown, str)
+    assert "{'" not in markdown and "None" not in markdown

@@ -324,3 +324,25 @@ def test_attachments_with_the_same_name_are_matched_by_id():
         "- server.log (text/plain, 20 B) (not downloaded)",
         "- [server.log](attachments/server%20%283%29.log) (text/plain, 30 B)",
     ]
+
+
+# Strings without brackets or quotes, so any "{'" or "['" in the output can only be a leaked repr.
+JSON_TEXT = st.text("abc XYZ-:.#*_|<>é", max_size=8)
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | JSON_TEXT,
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.sampled_from(["name", "value", "displayName", "key", "child", "type", "content", "text", "x"]), children, max_size=3),
+    max_leaves=8,
+)
+FIELD_NAMES = ["summary", "status", "issuetype", "priority", "assignee", "labels", "components", "parent", "created",
+               "timetracking", "progress", "votes", "comment", "worklog", "attachment", "issuelinks", "subtasks",
+               "description", "environment", "customfield_10001", "customfield_10020"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(st.sampled_from(FIELD_NAMES), JSON, max_size=8))
+def test_malformed_field_values_never_crash_or_leak_reprs(fields):
+    definitions = [{"id": "customfield_10020", "name": "Sprint", "custom": True, "schema": {"type": "array", "custom": "com.pyxis.greenhopper.jira:gh-sprint"}}]
+    markdown = render_issue({"key": "ABC-1", "fields": fields}, field_definitions=definitions, base_url=BASE)
+    front = parse_frontmatter(markdown)
+    assert front["key"] == "ABC-1"
+    assert "{'" not in markdown and "['" not in markdown  # no Python reprs
