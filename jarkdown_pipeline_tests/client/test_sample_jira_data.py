@@ -105,7 +105,7 @@ def test_documents_validate_against_the_adf_schema(default_dataset):
     picked, kinds = list(showcases), set()
     for issue, doc in all_documents(default_dataset):
         kind = tuple(sorted(document_types(doc)[0]))
-        if kind not in kinds and len(picked) < 7:
+        if kind not in kinds and len(picked) < 5:
             kinds.add(kind)
             picked.append(doc)
     for doc in picked:
@@ -179,3 +179,20 @@ def test_huge_attachment_goes_to_the_most_recently_updated_issue_unless_told():
 def test_bad_settings_are_named(overrides, message):
     with pytest.raises(ValueError, match=message):
         small_sample_jira_config(**overrides)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"issue_count": 0, "huge_attachment_bytes": 10},
+        {"issue_count": 1, "projects": ("SOLO",)},
+        {"issue_count": 15, "days": 1, "max_attachments_per_issue": 0},
+        {"issue_count": 30, "inline_comment_limit": 0, "inline_worklog_limit": 0, "max_comments_per_issue": 3},
+    ],
+)
+def test_small_and_odd_configurations_generate_and_render(overrides):
+    dataset = Dataset(small_sample_jira_config(**overrides), SITE)
+    assert len(dataset.issues) == overrides["issue_count"]
+    render_all(dataset)
+    if overrides.get("max_attachments_per_issue") == 0:
+        assert not dataset.attachments
