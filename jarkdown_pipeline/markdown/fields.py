@@ -87,10 +87,18 @@ def custom_field_slugs(definitions: Iterable[FieldDefinition]) -> dict[str, str]
     for definition in definitions:
         groups.setdefault(slugify(definition.name) or slugify(definition.id), []).append(definition)
     slugs: dict[str, str] = {}
+    suffixed: list[tuple[str, FieldDefinition]] = []
     for slug, members in groups.items():
         members.sort(key=lambda d: _id_order(d.id))
-        for position, definition in enumerate(members):
-            slugs[definition.id] = slug if position == 0 else f"{slug}_{slugify(definition.id)}"
+        slugs[members[0].id] = slug
+        suffixed.extend((f"{slug}_{slugify(d.id)}", d) for d in members[1:])
+    used = set(slugs.values())
+    # A suffixed slug can still meet a field literally named like it ("Team customfield 10031").
+    for slug, definition in sorted(suffixed, key=lambda pair: _id_order(pair[1].id)):
+        while slug in used:
+            slug = f"{slug}_{slugify(definition.id)}"
+        slugs[definition.id] = slug
+        used.add(slug)
     return slugs
 
 

@@ -126,6 +126,13 @@ def test_slugs_are_snake_case_and_collisions_get_the_field_id():
         "customfield_10017": "field_1st_reviewer",
     }
     assert slugify("Größe / Size") == "grösse_size"
+    tricky = [FieldDefinition("customfield_1", "Team", True), FieldDefinition("customfield_2", "Team", True),
+              FieldDefinition("customfield_3", "Team customfield 2", True)]
+    assert custom_field_slugs(tricky) == {
+        "customfield_1": "team",
+        "customfield_3": "team_customfield_2",
+        "customfield_2": "team_customfield_2_customfield_2",
+    }
 
 
 def test_same_named_fields_are_kept_apart_in_the_table():
@@ -346,3 +353,18 @@ def test_malformed_field_values_never_crash_or_leak_reprs(fields):
     front = parse_frontmatter(markdown)
     assert front["key"] == "ABC-1"
     assert "{'" not in markdown and "['" not in markdown  # no Python reprs
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(TEXT, TEXT.filter(lambda v: v.strip() != "")), min_size=1, max_size=6))
+def test_custom_fields_round_trip_under_distinct_slugs(named_values):
+    definitions, fields = [], {"summary": "s"}
+    for number, (name, value) in enumerate(named_values):
+        field_id = f"customfield_{10100 + number}"
+        definitions.append({"id": field_id, "name": name, "custom": True, "schema": {"type": "string"}})
+        fields[field_id] = value
+    front = parse_frontmatter(render_issue({"key": "ABC-1", "fields": fields}, field_definitions=definitions, base_url=BASE))
+    custom = front["custom_fields"]
+    assert len(custom) == len(named_values)  # same or empty names never overwrite each other
+    assert sorted(custom.values()) == sorted(value for _, value in named_values)
+    assert all(re.fullmatch(r"\w+", slug) for slug in custom)
