@@ -12,12 +12,12 @@ from typing import Any
 
 import dagster as dg
 
-from jarkdown_pipeline.orchestration.partitions import partition_jql, partition_window
-from jarkdown_pipeline.orchestration.resources import JiraResource, KnowledgeBaseResource
 from jarkdown_pipeline.exceptions import AuthenticationError, JiraApiError
 from jarkdown_pipeline.jira_api_client import normalise_base_url
 from jarkdown_pipeline.knowledge_base import KnowledgeBase
 from jarkdown_pipeline.markdown import render_index
+from jarkdown_pipeline.orchestration.partitions import partition_jql, partition_window
+from jarkdown_pipeline.orchestration.resources import JiraResource, KnowledgeBaseResource
 from jarkdown_pipeline.sync import (
     describe_error,
     download_window_attachments,
@@ -285,7 +285,8 @@ def _build_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefi
             raise dg.Failure(
                 description=(
                     f"{len(failures)} of {len(issues_record['keys'])} issues failed in this run (all others "
-                    f"were written); run the partition again to retry them: "
+                    "were written). Run the partition again (a new run, not a re-execution from failure: "
+                    "the search and fetch must run again) to retry exactly these: "
                     + "; ".join(f"{key}: {reason}" for key, reason in list(failures.items())[:10])
                 ),
                 metadata=metadata,
