@@ -61,3 +61,30 @@ def test_inline_code_is_verbatim(code):
     page = render_html(adf_to_markdown(doc))
     spans = re.findall(r"<code>(.*?)</code>", page, re.DOTALL)
     assert [html.unescape(span) for span in spans] == [code]
+
+
+CELL_TEXT = st.lists(st.sampled_from(list("|\\`*_ab <>-#")) | st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=8).map("".join)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=st.lists(st.lists(st.tuples(CELL_TEXT, st.booleans()), min_size=2, max_size=2), min_size=1, max_size=3))
+def test_table_cells_keep_their_text_and_shape(rows):
+    from jarkdown_pipeline_tests.unit.test_adf_properties import _TextExtractor, normalize
+
+    def cell(text, as_code):
+        node = {"type": "text", "text": text, **({"marks": [{"type": "code"}]} if as_code else {})}
+        return {"type": "tableCell", "content": [{"type": "paragraph", "content": [node]}]}
+
+    doc = {"type": "doc", "content": [{"type": "table", "content": [
+        {"type": "tableRow", "content": [cell(text, code) for text, code in row]} for row in rows]}]}
+    page = render_html(adf_to_markdown(doc))
+    body = page.split("<tbody>", 1)[1]
+    shown_rows = re.findall(r"<tr>(.*?)</tr>", body, re.DOTALL)
+    assert len(shown_rows) == len(rows)
+    for shown, row in zip(shown_rows, rows):
+        cells = re.findall(r"<td>(.*?)</td>", shown, re.DOTALL)
+        assert len(cells) == 2
+        for shown_cell, (text, _) in zip(cells, row):
+            extractor = _TextExtractor()
+            extractor.feed(shown_cell)
+            assert normalize("".join(extractor.parts)) == normalize(text)
