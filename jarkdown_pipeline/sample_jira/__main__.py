@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     net.add_argument("--media-port", type=int, default=8090, help="media host port (0: any free port; default 8090)")
     net.add_argument("--latency-ms", type=float, default=0.0, help="added latency per request, both hosts")
     net.add_argument("--media-latency-ms", type=float, default=None, help="latency per media request (default: --latency-ms)")
+    net.add_argument("--prerender", action="store_true", help="serialise all issues at start-up (for benchmarks)")
     net.add_argument("--ready-file", type=Path, help="write the URLs as JSON here once serving (for scripts)")
     data = p.add_argument_group("data set")
     data.add_argument("--seed", type=int, default=defaults.seed)
@@ -116,7 +117,7 @@ def config_from_args(args: argparse.Namespace) -> SampleJiraConfig:
         huge_attachment_bytes=args.huge_attachment_bytes, huge_attachment_issue=args.huge_attachment_issue,
         inline_comment_limit=args.inline_comment_limit, inline_worklog_limit=args.inline_worklog_limit,
         comment_page_max=args.comment_page_max, worklog_page_max=args.worklog_page_max,
-        media_token_ttl_seconds=args.media_token_ttl, faults=fault_config,
+        media_token_ttl_seconds=args.media_token_ttl, prerender=args.prerender, faults=fault_config,
     )  # fmt: skip
 
 

@@ -24,7 +24,7 @@ from jarkdown_pipeline.sample_jira.config import SampleJiraConfig
 from jarkdown_pipeline.sample_jira.data import Dataset, SampleAttachment, SampleIssue
 from jarkdown_pipeline.sample_jira.faults import RATE_LIMITED, UNAVAILABLE, FaultInjector
 from jarkdown_pipeline.sample_jira.jql import IssueFacts, JqlError, bind_jql
-from jarkdown_pipeline.sample_jira.shapes import Renderer, field_definitions, resolve_fields
+from jarkdown_pipeline.sample_jira.shapes import ALL_FIELD_IDS, Renderer, field_definitions, resolve_fields
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ SEARCH_MAX_RESULTS = 5000  # for id/key/few-field searches
 SEARCH_MAX_RESULTS_FULL = 100  # when many fields are asked for
 _CHEAP_FIELDS = {"summary", "updated", "created", "status", "project", "issuetype"}
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_FRAGMENT_CACHE_MAX = 20_000  # serialised issues kept; cleared wholesale when full
 
 
 def jira_error(status: int, *messages: str, errors: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> web.Response:
@@ -112,6 +113,8 @@ class SampleJira:
         self.media_url = ""
         self._dataset: Dataset | None = None
         self._open_transports: set[asyncio.BaseTransport] = set()  # of requests being answered
+        # Serialised issue JSON, reused until the data changes: keeps the server's CPU out of benchmarks.
+        self._fragments: dict[tuple, str] = {}
 
     # ---------------------------------------------------------------- life cycle
 
@@ -133,10 +136,36 @@ class SampleJira:
             self.media_url = self._site_url(media_runner)
             # The data set links to the site (inline cards, self URLs), so it is built once the port is known.
             self._dataset = await asyncio.get_running_loop().run_in_executor(None, Dataset, self.config, self.base_url)
+            if self.config.prerender:
+                await asyncio.get_running_loop().run_in_executor(None, self._prerender)
         except BaseException:
             await self.stop()
             raise
         return self
+
+    def _prerender(self) -> None:
+        """Serialise every issue as the pipeline asks for it (*all, renderedFields) ahead of time."""
+        renderer = self._renderer(anonymous=False)
+        for issue in self.dataset.sorted_issues():
+            self._issue_json_text(renderer, issue, ALL_FIELD_IDS, ["renderedFields"])
+
+    def _issue_json_text(self, renderer: Renderer, issue: SampleIssue, field_ids: list[str], expand: list[str]) -> str:
+        wanted_expand = tuple(sorted({e.strip() for e in expand if e.strip()}))
+        key = (issue.id, self.dataset.generation, tuple(field_ids), wanted_expand, renderer.anonymous)
+        text = self._fragments.get(key)
+        if text is None:
+            if len(self._fragments) >= _FRAGMENT_CACHE_MAX:
+                self._fragments.clear()
+            body = renderer.issue(issue, field_ids, wanted_expand, self.config.inline_comment_limit, self.config.inline_worklog_limit)
+            text = self._fragments[key] = json.dumps(body)
+        return text
+
+    @staticmethod
+    def _json_with_issues(issue_texts: list[str], rest: dict[str, Any]) -> web.Response:
+        """{"issues": [...pre-serialised...], **rest} without parsing the issues again."""
+        tail = json.dumps(rest)[1:-1]
+        text = '{"issues": [' + ", ".join(issue_texts) + "]" + (", " + tail if tail else "") + "}"
+        return web.Response(text=text, content_type="application/json")
 
     @staticmethod
     def _site_url(runner: web.AppRunner) -> str:
@@ -232,6 +261,8 @@ class SampleJira:
 
     @web.middleware
     async def _api_middleware(self, request: web.Request, handler) -> web.StreamResponse:
+        if self._dataset is None:
+            return jira_error(503, "The sample Jira is starting; try again in a moment.")
         if request.path.startswith("/_sample/"):
             return await handler(request)  # control endpoints: not counted, no faults, no latency
         stats = self._stats
@@ -410,24 +441,19 @@ class SampleJira:
         matched = bound.sort([f for f in facts if bound.matches(f)])
         page = matched[offset : offset + page_size]
         renderer = self._renderer(anonymous=not authenticated)
-        expand_set = [e for e in expand.split(",") if e.strip()]
-        issues = []
-        for fact in page:
-            issue = ds.issues_by_id[fact.id]
-            if ids_only:
-                issues.append({"id": str(issue.id)})
-            else:
-                issues.append(
-                    renderer.issue(issue, field_ids, expand_set, self.config.inline_comment_limit, self.config.inline_worklog_limit)
-                )
-        body: dict[str, Any] = {"issues": issues}
+        expand_list = expand.split(",")
+        issues = [
+            json.dumps({"id": str(fact.id)}) if ids_only else self._issue_json_text(renderer, ds.issues_by_id[fact.id], field_ids, expand_list)
+            for fact in page
+        ]
+        rest: dict[str, Any] = {}
         next_offset = offset + len(page)
         if next_offset < len(matched) and page_size > 0:
-            body["nextPageToken"] = self._make_page_token(next_offset, jql)
-            body["isLast"] = False
+            rest["nextPageToken"] = self._make_page_token(next_offset, jql)
+            rest["isLast"] = False
         else:
-            body["isLast"] = True
-        return web.json_response(body)
+            rest["isLast"] = True
+        return self._json_with_issues(issues, rest)
 
     def _make_page_token(self, offset: int, jql: str) -> str:
         payload = _b64(json.dumps({"o": offset, "q": hashlib.sha256(jql.encode()).hexdigest()[:16]}).encode())
@@ -485,11 +511,8 @@ class SampleJira:
                 continue
             found[issue.id] = issue
         renderer = self._renderer(anonymous=not authenticated)
-        issues = [
-            renderer.issue(issue, field_ids, expand, self.config.inline_comment_limit, self.config.inline_worklog_limit)
-            for _, issue in sorted(found.items())
-        ]
-        return web.json_response({"issues": issues, "issueErrors": errors})
+        issues = [self._issue_json_text(renderer, issue, field_ids, expand) for _, issue in sorted(found.items())]
+        return self._json_with_issues(issues, {"issueErrors": errors})
 
     async def _issue(self, request: web.Request) -> web.Response:
         authenticated, may_browse = self._viewer(request)
@@ -499,7 +522,7 @@ class SampleJira:
         field_ids, _ = resolve_fields(request.query.getall("fields", []), "*all")
         expand = request.query.get("expand", "").split(",")
         renderer = self._renderer(anonymous=not authenticated)
-        return web.json_response(renderer.issue(issue, field_ids, expand, self.config.inline_comment_limit, self.config.inline_worklog_limit))
+        return web.Response(text=self._issue_json_text(renderer, issue, field_ids, expand), content_type="application/json")
 
     def _paging(self, request: web.Request, default_max: int, cap: int) -> tuple[int, int] | web.Response:
         try:

@@ -195,6 +195,7 @@ class Dataset:
         self.issues_by_id: dict[int, SampleIssue] = {}
         self.attachments: dict[int, SampleAttachment] = {}
         self.huge_attachment: SampleAttachment | None = None
+        self.generation = 0  # bumped by every mutation (caches of rendered issues key on it)
         self._next_comment_id = 10000
         self._next_worklog_id = 10000
         self._next_attachment_id = 10000
@@ -252,6 +253,7 @@ class Dataset:
         elif updated.tzinfo is None:
             raise ValueError("updated must be time-zone aware")
         issue.updated = updated.astimezone(UTC)
+        self.generation += 1
         base = issue.summary.split(" (edit ", 1)[0]
         edits = int(issue.summary.rsplit("(edit ", 1)[1].rstrip(")")) + 1 if "(edit " in issue.summary else 1
         issue.summary = f"{base} (edit {edits})"
@@ -271,6 +273,7 @@ class Dataset:
         if issue is None:
             raise KeyError(f"no issue {key!r} in the sample Jira")
         doomed = [issue] + self.subtasks_of(issue)
+        self.generation += 1
         keys = {i.key for i in doomed}
         for gone in doomed:
             del self.issues[gone.key]

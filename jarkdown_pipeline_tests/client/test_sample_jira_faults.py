@@ -199,3 +199,21 @@ async def test_latency_and_peak_requests_in_flight(sample_jira_factory):
     assert stats["api"]["peak_in_flight"] == 4 and stats["api"]["in_flight"] == 0
     jira.reset_stats()
     assert jira.stats["api"]["requests"] == 0
+
+
+async def test_prerendered_issues_are_served_and_refreshed_after_a_change(sample_jira_factory):
+    jira = sample_jira_factory(prerender=True, issue_count=12)
+    assert len(jira.server._fragments) == 12
+    key = jira.dataset.sorted_issues()[0].key
+    async with session_for(jira) as http:
+        body = {"issueIdsOrKeys": [key], "fields": ["*all"], "expand": ["renderedFields"]}
+        async with http.post(f"{API}/issue/bulkfetch", json=body) as response:
+            before = (await response.json())["issues"][0]
+        assert len(jira.server._fragments) == 12  # served from the cache
+        touched = jira.touch_issue(key)
+        async with http.post(f"{API}/issue/bulkfetch", json=body) as response:
+            after = (await response.json())["issues"][0]
+        async with http.get(f"{API}/issue/{key}", params={"expand": "renderedFields"}) as response:
+            single = await response.json()
+    assert before["fields"]["summary"] != after["fields"]["summary"] == touched["summary"]
+    assert after["fields"]["updated"] == touched["updated"] and single == after
