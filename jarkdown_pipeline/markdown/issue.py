@@ -15,10 +15,8 @@ from jarkdown_pipeline.markdown.escape import (
     escape_text,
     escape_text_linking_urls,
     link,
-    percent_encode_path_segment,
 )
 from jarkdown_pipeline.markdown.fields import (
-    FieldDefinition,
     custom_field_slugs,
     data_to_text,
     display_datetime,
