@@ -247,6 +247,8 @@ class SampleJira:
         r.add_get(f"{API}/issue/{{key}}/comment", self._comments)
         r.add_get(f"{API}/issue/{{key}}/worklog", self._worklogs)
         r.add_get(f"{API}/attachment/content/{{id}}", self._attachment_content)
+        r.add_get(f"{API}/attachment/thumbnail/{{id}}", self._attachment_thumbnail)
+        r.add_get(f"{API}/serverInfo", self._server_info)
         r.add_get("/_sample/stats", self._sample_stats)
         r.add_post("/_sample/reset-stats", self._sample_reset_stats)
         r.add_get("/_sample/info", self._sample_info)
@@ -379,6 +381,16 @@ class SampleJira:
                 401, "Client must be authenticated to access this resource.", headers={"WWW-Authenticate": 'Basic realm="protected-by-api-token"'}
             )
         return web.json_response(self._renderer(anonymous=False).myself())
+
+    async def _server_info(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "baseUrl": self.base_url, "displayUrl": self.base_url, "version": "1001.0.0-SNAPSHOT",
+                "versionNumbers": [1001, 0, 0], "deploymentType": "Cloud", "buildNumber": 100300,
+                "serverTitle": "Sample Jira",
+                "serverTimeZone": "Etc/UTC", "serverTime": self._renderer(anonymous=True).time(self.dataset.clock()),
+            }
+        )  # fmt: skip
 
     async def _fields(self, request: web.Request) -> web.Response:
         self._viewer(request)
@@ -602,6 +614,14 @@ class SampleJira:
             f"&client=sample-jira&dl=true&name={quote(attachment.filename, safe='')}"
         )
         return web.Response(status=303, headers={"Location": location, "Cache-Control": "no-cache, no-store"})
+
+    async def _attachment_thumbnail(self, request: web.Request) -> web.StreamResponse:
+        """Images only: their thumbnail is the image itself (it is tiny)."""
+        _, may_browse = self._viewer(request)
+        attachment = self._find_attachment(request.match_info["id"], may_browse)
+        if attachment is None or not attachment.mime_type.startswith("image/"):
+            return jira_error(404, f"No thumbnail for attachment '{request.match_info['id']}'.")
+        return await self._attachment_content(request)
 
     # ---------------------------------------------------------------- media host
 

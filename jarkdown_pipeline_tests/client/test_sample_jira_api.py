@@ -384,3 +384,16 @@ async def test_stopping_does_not_wait_for_an_abandoned_download(sample_jira_fact
         with pytest.raises(aiohttp.ClientPayloadError):
             await response.read()
         response.release()
+
+
+async def test_server_info_and_thumbnails(http, sample_jira):
+    status, info = await get_json(http, f"{API}/serverInfo")
+    assert status == 200 and info["baseUrl"] == sample_jira.base_url and info["deploymentType"] == "Cloud"
+    assert_matches_spec("ServerInformation", info)
+    attachments = list(sample_jira.dataset.attachments.values())
+    image = next(a for a in attachments if a.mime_type == "image/png")
+    other = next(a for a in attachments if not a.mime_type.startswith("image/"))
+    async with http.get(f"{API}/attachment/thumbnail/{image.id}") as response:
+        assert response.status == 200 and (await response.read()).startswith(b"\x89PNG")
+    async with http.get(f"{API}/attachment/thumbnail/{other.id}") as response:
+        assert response.status == 404
