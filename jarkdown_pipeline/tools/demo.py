@@ -22,8 +22,8 @@ from jarkdown_pipeline.tools.pipeline_cli import backfill_command, log_tail, run
 from jarkdown_pipeline.tools.sample_server import SampleServerError, sample_jira_process, terminate_on_sigterm
 
 # Sized so the demo takes well under a minute or two on a 2-core laptop, Dagster's start-up included.
-DEMO_ISSUES = 150
-DEMO_DAYS = 14
+DEMO_ISSUES = 300
+DEMO_DAYS = 30
 DEMO_ATTACHMENT_MAX_BYTES = 96 * 1024
 PROJECT_DAGSTER_HOME = ".dagster_home"
 # Never handed to the pipeline's environment from the caller's: the demo sets its own.
