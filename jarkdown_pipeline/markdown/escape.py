@@ -111,7 +111,10 @@ def escape_text_linking_urls(text: str, *, in_table: bool = False) -> str:
         if len(token) <= len("www.") or token.endswith("://"):
             continue
         start = match.start()
-        out.append(escape_text(text[position:start], in_table=in_table))
+        prefix = escape_text(text[position:start], in_table=in_table)
+        if prefix.endswith("!") and (len(prefix) - 1 - len(prefix[:-1].rstrip("\\"))) % 2 == 0:
+            prefix = prefix[:-1] + "\\!"  # an unescaped `!` before the link we write would make it an image
+        out.append(prefix)
         href = token if "://" in token else f"http://{token}"
         out.append(link(escape_text(token, in_table=in_table), href))
         position = start + len(token)
