@@ -7,24 +7,18 @@ The thread runner works from sync tests (Dagster's materialize()) and async test
 - `sample_jira_config`: the small default config, to derive others from.
 """
 
+import base64
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import base64
-import os
-from pathlib import Path
-
 import pytest
 
 from jarkdown_pipeline.sample_jira import SampleJiraConfig, SampleJiraThread
+from jarkdown_pipeline_tests.reference import REFERENCE_DIR  # re-exported for the API tests
 
 # A fixed "now" keeps data and partitions identical from run to run.
 SAMPLE_JIRA_TEST_NOW = datetime(2026, 11, 20, 11, 30, tzinfo=UTC)
-
-
-# Reference schemas (not shipped with the project); tests that need them skip when absent.
-REFERENCE_DIR = Path(os.environ.get("JARKDOWN_REFERENCE_DIR", "/work/shared/reference"))
 
 
 def basic_auth_headers(email: str, token: str) -> dict[str, str]:

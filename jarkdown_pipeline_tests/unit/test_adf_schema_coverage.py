@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from jarkdown_pipeline_tests.reference import REFERENCE_DIR
 from jarkdown_pipeline.markdown import BLOCK_HANDLERS, INLINE_HANDLERS, MARKS, adf_to_markdown
 
-SCHEMA = Path("/work/shared/reference/adf-full-schema-52.2.2.json")
+SCHEMA = REFERENCE_DIR / "adf-full-schema-52.2.2.json"
 # The reference folder is outside the repository: the schema's type names are kept here too.
 SCHEMA_NODE_TYPES = ["blockCard", "blockTaskItem", "blockquote", "bodiedExtension", "bodiedSyncBlock", "bulletList", "caption", "codeBlock", "date", "decisionItem", "decisionList", "doc", "embedCard", "emoji", "expand", "extension", "hardBreak", "heading", "inlineCard", "inlineExtension", "layoutColumn", "layoutSection", "listItem", "media", "mediaGroup", "mediaInline", "mediaSingle", "mention", "nestedExpand", "orderedList", "panel", "paragraph", "placeholder", "rule", "status", "syncBlock", "table", "tableCell", "tableHeader", "tableRow", "taskItem", "taskList", "text"]
 SCHEMA_MARK_TYPES = ["alignment", "annotation", "backgroundColor", "border", "breakout", "code", "dataConsumer", "em", "fragment", "indentation", "link", "strike", "strong", "subsup", "textColor", "underline"]
