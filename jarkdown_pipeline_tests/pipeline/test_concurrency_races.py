@@ -1,0 +1,155 @@
+"""Races between runs that share one knowledge base, replayed deterministically in one process.
+
+Each test interleaves two "runs" at the exact point where the real ones can interleave when
+several partitions run at once (separate processes, one output folder): run A has read the state
+of the knowledge base, run B does its whole stage, then A writes what it decided from the old
+state. B runs in a thread; A waits for it at most ``OTHER_RUN_WAIT_SECONDS``, so a fix that makes B
+wait for A (a lock) passes without hanging.
+
+They are marked ``xfail(strict=True)``: each documents a bug found in the pipeline under
+concurrency (issue 6) and turns red the moment it is fixed, so the marker goes with the fix.
+"""
+
+import threading
+from collections.abc import Callable
+from datetime import date
+
+import dagster as dg
+import pytest
+
+from jarkdown_pipeline.knowledge_base import KnowledgeBase
+from jarkdown_pipeline.markdown import render_index
+from jarkdown_pipeline.orchestration.assets import build_assets
+from jarkdown_pipeline.orchestration.partitions import build_daily_partitions
+from jarkdown_pipeline.orchestration.resources import KnowledgeBaseResource
+from jarkdown_pipeline.sync import render_window
+
+BASE_URL = "https://example.atlassian.net"
+OTHER_RUN_WAIT_SECONDS = 1.0
+
+
+def raw_issue(key: str, updated: str, summary: str, links_to: str | None = None) -> dict:
+    fields = {"summary": summary, "updated": updated, "created": "2026-11-01T09:00:00.000+0100", "issuelinks": []}
+    if links_to:
+        fields["issuelinks"].append(
+            {"id": "9", "type": {"name": "Relates", "inward": "relates to", "outward": "relates to"},
+             "outwardIssue": {"id": "2", "key": links_to, "fields": {"summary": "linked"}}}
+        )  # fmt: skip
+    return {"id": key.rsplit("-", 1)[1], "key": key, "fields": fields}
+
+
+def run_other_run_now(stage: Callable[[], object]) -> threading.Thread:
+    """Start the other run's stage and give it until OTHER_RUN_WAIT_SECONDS to finish."""
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            stage()
+        except BaseException as error:  # surfaced by the test after join
+            errors.append(error)
+
+    thread = threading.Thread(target=target, name="other-run", daemon=True)
+    thread.errors = errors  # type: ignore[attr-defined]
+    thread.start()
+    thread.join(OTHER_RUN_WAIT_SECONDS)
+    return thread
+
+
+def finish(thread: threading.Thread) -> None:
+    thread.join(30)
+    assert not thread.is_alive(), "the other run never finished"
+    assert thread.errors == []  # type: ignore[attr-defined]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "Bug (issue 6): KnowledgeBase.write_raw_issue replaces the stored issue whatever its age. A run "
+        "that fetched an issue before an edit and writes after a run that fetched it after the edit "
+        "leaves the older JSON (and Markdown rendered from it) until that day's partition runs again."
+    ),
+)
+def test_an_older_copy_of_an_issue_never_replaces_a_newer_one(tmp_path):
+    kb = KnowledgeBase(tmp_path)
+    kb.write_raw_issue(raw_issue("ABC-1", "2026-11-20T10:30:00.000+0100", "after the edit"))  # run B, fetched later
+    kb.write_raw_issue(raw_issue("ABC-1", "2026-11-18T09:00:00.000+0100", "before the edit"))  # run A, slower
+    assert kb.read_raw_issue("ABC-1")["fields"]["summary"] == "after the edit"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "Bug (issue 6): render_window reads the known keys once, before rendering. When another run "
+        "stores a linked issue and finishes its Markdown stage (its relink scan finds no file yet) "
+        "while this run renders, this run writes a Jira link to an issue the knowledge base has; no "
+        "later run relinks it (the issue is no longer new). Fix: serialise Markdown stages across "
+        "processes (a lock file in .jarkdown/, fcntl.flock) so the relink scan sees every file."
+    ),
+)
+def test_a_link_to_an_issue_stored_by_a_concurrent_run_becomes_local(tmp_path):
+    run_a, run_b = KnowledgeBase(tmp_path), KnowledgeBase(tmp_path)  # two processes, one folder
+    run_a.write_raw_issue(raw_issue("ABC-1", "2026-11-18T09:00:00.000+0100", "day 18", links_to="ABC-2"))
+
+    def run_b_markdown_stage() -> None:
+        run_b.write_raw_issue(raw_issue("ABC-2", "2026-11-20T09:00:00.000+0100", "day 20"))
+        render_window(run_b, ["ABC-2"], field_definitions=[], base_url=BASE_URL, new_keys=["ABC-2"])
+
+    render_for_a = run_a.render_issue_file
+    other: list[threading.Thread] = []
+
+    def render_after_the_other_run(key: str, **options) -> bool:
+        if not other:  # A has read the known keys; B's whole stage happens now
+            other.append(run_other_run_now(run_b_markdown_stage))
+        return render_for_a(key, **options)
+
+    run_a.render_issue_file = render_after_the_other_run  # type: ignore[method-assign]
+    render_window(run_a, ["ABC-1"], field_definitions=[], base_url=BASE_URL, new_keys=["ABC-1"])
+    finish(other[0])
+
+    text = run_a.markdown_path("ABC-1").read_text(encoding="utf-8")
+    assert run_a.markdown_path("ABC-2").is_file()
+    assert "(../ABC-2/ABC-2.md)" in text, "ABC-1 links to ABC-2 in Jira though ABC-2 is in the knowledge base"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "Bug (issue 6): jira_index reads every issue file, then writes index.md. When another run "
+        "adds files and rewrites index.md in between, the slower run's write lands last and index.md "
+        "misses the other run's issues until some run rebuilds it again. Fix: rebuild index.md under "
+        "the same cross-process lock (read and write in one critical section)."
+    ),
+)
+def test_index_rebuilds_of_overlapping_runs_leave_the_index_of_all_files(tmp_path):
+    [index_asset] = [a for a in build_assets(build_daily_partitions(date(2026, 11, 1))) if a.key == dg.AssetKey("jira_index")]
+    resource = KnowledgeBaseResource(output_dir=str(tmp_path), start_date="2026-11-01")
+    kb = KnowledgeBase(tmp_path)
+    kb.write_raw_issue(raw_issue("ABC-1", "2026-11-18T09:00:00.000+0100", "day 18"))
+    render_window(kb, ["ABC-1"], field_definitions=[], base_url=BASE_URL)
+    index_asset(dg.build_asset_context(), knowledge_base=resource)  # the index so far (and a warm asset)
+
+    def run_b_markdown_and_index() -> None:
+        other_kb = KnowledgeBase(tmp_path)
+        other_kb.write_raw_issue(raw_issue("ABC-2", "2026-11-20T09:00:00.000+0100", "day 20"))
+        render_window(other_kb, ["ABC-2"], field_definitions=[], base_url=BASE_URL)
+        index_asset(dg.build_asset_context(), knowledge_base=resource)
+
+    read_rows = KnowledgeBase.index_rows
+    run_a_thread = threading.current_thread()
+    other: list[threading.Thread] = []
+
+    def rows_then_the_other_run(self: KnowledgeBase):
+        rows = read_rows(self)
+        if threading.current_thread() is run_a_thread and not other:
+            # Run A has read the files; B adds one and rebuilds the index now.
+            other.append(run_other_run_now(run_b_markdown_and_index))
+        return rows
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(KnowledgeBase, "index_rows", rows_then_the_other_run)
+        index_asset(dg.build_asset_context(), knowledge_base=resource)
+        finish(other[0])
+
+    rows, problems = kb.index_rows()
+    assert [row["key"] for row in rows] == ["ABC-1", "ABC-2"] and problems == []
+    assert kb.index_path.read_text(encoding="utf-8") == render_index(rows), "index.md misses ABC-2"
