@@ -20,6 +20,7 @@ folder under ./.bench/. Scenarios:
 import argparse
 import json
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -70,6 +71,8 @@ class RunResult:
     log_path: str
     files_changed: int = 0
     summary: dict[str, Any] = field(default_factory=dict)
+    step_seconds: dict[str, float] = field(default_factory=dict)
+    load_average: float = 0.0
 
     @property
     def api_requests(self) -> int:
@@ -116,6 +119,18 @@ class TreeMemorySampler:
         self._thread.join()
 
 
+_STEP_DONE = re.compile(r' - ([A-Za-z0-9_]+) - STEP_SUCCESS - Finished execution of step "[^"]+" in ([0-9.]+)(ms|s)\.')
+
+
+def step_durations(log_path: Path) -> dict[str, float]:
+    """Seconds per step, from Dagster's STEP_SUCCESS events in the run's output."""
+    durations = {}
+    for match in _STEP_DONE.finditer(log_path.read_text(encoding="utf-8", errors="replace")):
+        step, value, unit = match.groups()
+        durations[step] = round(float(value) / (1000 if unit == "ms" else 1), 2)
+    return durations
+
+
 def files_snapshot(root: Path) -> dict[str, tuple[int, int]]:
     """(inode, mtime) per file, the per-run records under .jarkdown/runs/ aside."""
     found = {}
@@ -157,7 +172,7 @@ def run_pipeline(label: str, jira: RunningSampleJira, workdir: Path, output_dir:
         print(log_tail(log_path), file=sys.stderr)
         raise RuntimeError(f"the {label} run failed (exit {exit_code}); log: {log_path}")
     return RunResult(label, exit_code, wall, sampler.peak_rss, sampler.peak_processes, jira.stats(), str(log_path), changed,
-                     asdict(summarize_knowledge_base(output_dir)))  # fmt: skip
+                     asdict(summarize_knowledge_base(output_dir)), step_durations(log_path), os.getloadavg()[0])  # fmt: skip
 
 
 def sample_days(jira: RunningSampleJira) -> tuple[date, date]:
@@ -176,7 +191,7 @@ def fixed_now() -> str:
 def bench_throughput(root: Path) -> dict[str, Any]:
     options = ["--issues", str(THROUGHPUT_ISSUES), "--days", "1", "--now", fixed_now(), "--seed", "42",
                "--attachments-per-issue", "1", "--attachment-min-bytes", "2048", "--attachment-max-bytes", "16384",
-               "--latency-ms", str(LATENCY_MS),
+               "--latency-ms", str(LATENCY_MS), "--prerender",  # the server's JSON ready: its CPU stays out of the way
                # Every comment and worklog inline: the floor counts bulk pages and attachments only.
                "--inline-comment-limit", "100", "--inline-worklog-limit", "100"]  # fmt: skip
     workdir = root / "throughput"
@@ -203,11 +218,14 @@ def bench_throughput(root: Path) -> dict[str, Any]:
         "api_requests": full.api_requests, "media_requests": full.media_requests,
         "requests_by_route": full.server["api"]["by_route"], "peak_tree_rss_bytes": full.peak_tree_rss_bytes,
         "empty_day_api_requests": empty.api_requests,
+        "step_seconds": full.step_seconds, "empty_day_step_seconds": empty.step_seconds,
+        "load_average_1min_after": {"empty_day": empty.load_average, "full": full.load_average, "incremental": again.load_average},
         "incremental": {
             "wall_seconds": again.wall_seconds, "api_requests": again.api_requests, "media_requests": again.media_requests,
             "requests_by_route": again.server["api"]["by_route"], "files_rewritten": again.files_changed,
             # Attachment bytes leave through the media host (the API host only answers 303).
             "bytes_downloaded": again.server["media"]["bytes_served"],
+            "step_seconds": again.step_seconds,
         },
         "output_dir": str(output_dir),
     }  # fmt: skip
@@ -231,7 +249,7 @@ def bench_memory(root: Path) -> dict[str, Any]:
     return {
         "attachment_bytes": size, "wall_seconds": result.wall_seconds, "peak_tree_rss_bytes": result.peak_tree_rss_bytes,
         "peak_processes": result.peak_processes, "largest_process_max_rss_bytes": largest_child,
-        "throughput_mib_per_second": size / MIB / result.wall_seconds,
+        "throughput_mib_per_second": size / MIB / result.wall_seconds, "step_seconds": result.step_seconds,
     }  # fmt: skip
 
 
@@ -335,6 +353,10 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print()
     print(format_table(results))
+    if "throughput" in results:
+        steps = results["throughput"]["step_seconds"]
+        print("\nWhere the 1,000-issue run spends its time (seconds per step): " + ", ".join(f"{k} {v:g}" for k, v in steps.items()))
+    print(f"Load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"\nRaw figures and run logs: {root}")
     return 0
 
