@@ -12,10 +12,20 @@ from jarkdown_pipeline.knowledge_base import KnowledgeBase
 
 
 def _keys_of_run(context: dg.AssetCheckExecutionContext, kb: KnowledgeBase) -> tuple[list[str], str]:
+    """The issues of the run's window; without a record (check run alone), every issue file."""
     record = kb.read_run_record(run_record_id(context), "issues")
     if record is None:
         return kb.markdown_issue_keys(), "every issue file of the knowledge base"
     return list(record["keys"]), f"the {len(record['keys'])} issues of {record['first_day']}..{record['end_day']} (end excluded)"
+
+
+def _keys_written_by_run(context: dg.AssetCheckExecutionContext, kb: KnowledgeBase) -> tuple[list[str], str]:
+    """The issue files this run wrote (unchanged ones were checked when they were written)."""
+    record = kb.read_run_record(run_record_id(context), "markdown")
+    if record is None:
+        return kb.markdown_issue_keys(), "every issue file of the knowledge base"
+    keys = list(dict.fromkeys(record["written"] + record.get("relinked", [])))
+    return keys, f"the {len(keys)} files written in this run"
 
 
 def build_checks(jira_markdown: dg.AssetsDefinition, jira_index: dg.AssetsDefinition) -> list[dg.AssetChecksDefinition]:
@@ -33,12 +43,12 @@ def build_checks(jira_markdown: dg.AssetsDefinition, jira_index: dg.AssetsDefini
             metadata={"checked": len(keys), "missing": len(missing), "missing_files": listing(missing)},
         )
 
-    @dg.asset_check(asset=jira_markdown, description="Every relative link in the partition's issue files resolves.")
+    @dg.asset_check(asset=jira_markdown, description="Every relative link in the issue files written by the run resolves.")
     def relative_links_resolve(
         context: dg.AssetCheckExecutionContext, knowledge_base: KnowledgeBaseResource
     ) -> dg.AssetCheckResult:
         kb = knowledge_base.open()
-        keys, scope = _keys_of_run(context, kb)
+        keys, scope = _keys_written_by_run(context, kb)
         paths = [kb.markdown_path(key) for key in keys if kb.markdown_path(key).is_file()]
         broken = kb.broken_links(paths)
         return dg.AssetCheckResult(
@@ -49,13 +59,14 @@ def build_checks(jira_markdown: dg.AssetsDefinition, jira_index: dg.AssetsDefini
         )
 
     @dg.asset_check(
-        asset=jira_markdown, description="Every issue file's frontmatter parses as YAML and its key matches the file."
+        asset=jira_markdown,
+        description="Every issue file written by the run has frontmatter that parses as YAML, with the file's key.",
     )
     def frontmatter_parses_and_key_matches(
         context: dg.AssetCheckExecutionContext, knowledge_base: KnowledgeBaseResource
     ) -> dg.AssetCheckResult:
         kb = knowledge_base.open()
-        keys, scope = _keys_of_run(context, kb)
+        keys, scope = _keys_written_by_run(context, kb)
         present = [key for key in keys if kb.markdown_path(key).is_file()]
         problems = kb.frontmatter_problems(present)
         return dg.AssetCheckResult(

@@ -32,7 +32,9 @@ class JiraResource(dg.ConfigurableResource):
         default=None, repr=False, description="Personal access token (Jira Data Center). Set from JIRA_PAT."
     )
     max_connections_per_host: int = Field(default=5, description="Concurrent connections per host, per step.")
-    max_concurrent_downloads: int = Field(default=5, description="Attachment downloads at once, per step.")
+    # Twice the connections: each download is a request to Jira (answered 303) then one to the media
+    # host, so 10 in flight keep both hosts' 5 connections busy.
+    max_concurrent_downloads: int = Field(default=10, description="Attachment downloads at once, per step.")
 
     _exit_stack: contextlib.AsyncExitStack | None = PrivateAttr(default=None)
     _client: JiraApiClient | None = PrivateAttr(default=None)

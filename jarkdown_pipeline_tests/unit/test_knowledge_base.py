@@ -226,3 +226,27 @@ def test_fields_store_sorted(kb):
     assert kb.write_fields([{"id": "b"}, {"id": "a"}]) is True
     assert kb.write_fields([{"id": "a"}, {"id": "b"}]) is False
     assert kb.read_fields() == [{"id": "a"}, {"id": "b"}]
+
+
+def test_links_in_code_are_not_links_even_when_they_would_be_broken(kb):
+    kb.write_markdown("ABC-2", issue_file("ABC-2"))
+    body = "[ok](../ABC-2/ABC-2.md)\n\n```\n[not a link](../ABC-404/ABC-404.md)\n```\n\n`[nor](missing.png)`\n"
+    kb.write_markdown("ABC-1", issue_file("ABC-1", body))
+    assert kb.broken_links([kb.markdown_path("ABC-1")]) == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[a](attachments/file%20(1).png)",  # balanced parentheses: the regex sees "attachments/file%20(1"
+        "[a](<attachments/file (1).png>)",
+        "[ref]\n\n[ref]: attachments/file%20(1).png",
+        '<img src="attachments/file (1).png">',
+    ],
+)
+def test_every_link_form_is_checked(kb, body):
+    kb.attachments_dir("ABC-1").mkdir(parents=True)
+    kb.write_markdown("ABC-1", issue_file("ABC-1", body))
+    assert kb.broken_links([kb.markdown_path("ABC-1")]) != []  # the file does not exist yet
+    (kb.attachments_dir("ABC-1") / "file (1).png").write_bytes(b"x")
+    assert kb.broken_links([kb.markdown_path("ABC-1")]) == []
