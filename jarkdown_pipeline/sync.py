@@ -24,8 +24,9 @@ from jarkdown_pipeline.knowledge_base import ISSUE_KEY_RE, KnowledgeBase, issue_
 
 logger = logging.getLogger(__name__)
 
-# Keys-only searches (reconciliation) ask for big pages: Jira allows up to 5000 when only ids/keys come back.
-KEYS_ONLY_PAGE_SIZE = 1000
+# Searches that return ids, keys and `updated` only ask for big pages: Jira allows up to 5000 for such
+# light searches (it answers with fewer if it wants), so a day of 1,000 issues is one request, not ten.
+LIGHT_SEARCH_PAGE_SIZE = 1000
 
 
 def jql_date_literal(day: date) -> str:
@@ -102,7 +103,7 @@ async def fetch_window(
     one by one, so one bad issue cannot take its 99 neighbours down with it.
     """
     found: dict[str, dict[str, Any]] = {}
-    async for ref in client.search_jql(jql, fields=("updated",)):
+    async for ref in client.search_jql(jql, fields=("updated",), page_size=LIGHT_SEARCH_PAGE_SIZE):
         key = str(ref.get("key") or "")
         if not ISSUE_KEY_RE.match(key):
             raise JiraApiError(f"Jira's search returned an issue without a valid key: {key!r}")
@@ -340,7 +341,7 @@ async def reconcile(
     that linked to a moved issue are re-rendered (when ``rerender`` is given) so no link dangles.
     """
     in_scope: set[str] = set()
-    async for ref in client.search_jql(jql, fields=("id", "key"), page_size=KEYS_ONLY_PAGE_SIZE):
+    async for ref in client.search_jql(jql, fields=("id", "key"), page_size=LIGHT_SEARCH_PAGE_SIZE):
         in_scope.add(str(ref.get("key")))
     result = ReconciliationResult(jql=jql, in_scope=len(in_scope))
     for key in sorted(kb.live_issue_keys() - in_scope, key=issue_sort_key):
