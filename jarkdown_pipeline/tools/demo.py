@@ -146,8 +146,12 @@ def main(argv: list[str] | None = None) -> int:
         print(error, file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("\nInterrupted; the sample Jira (if any) is stopped.", file=sys.stderr)
+        print("\nInterrupted; the run and the sample Jira (if any) are stopped.", file=sys.stderr)
         return 130
+    except SystemExit as stop:
+        if isinstance(stop.code, int) and stop.code > 128:  # from terminate_on_sigterm
+            print("\nStopped by a signal; the run and the sample Jira (if any) are stopped.", file=sys.stderr)
+        raise
 
 
 if __name__ == "__main__":

@@ -290,25 +290,3 @@ def test_demo_against_a_jira_with_faults_mirrors_a_range_in_one_cli_run_then_rer
     vanished = next(iter(config.faults.vanished_issue_keys))
     assert_fetched_only(jira.server.request_log[first_run_requests:], {vanished, str(jira.dataset.issues[vanished].id)})
     assert without_run_records(snapshot(output_dir)) == before
-
-
-def test_demo_without_settings_starts_the_sample_jira_and_always_stops_it(tmp_path):
-    """`make demo` on a fresh clone: no Jira variables at all."""
-    output_dir = tmp_path / "jira_markdown"
-    done = run_demo(["--issues", "24", "--days", "3", "--dagster-home", str(tmp_path / "dagster_home")], {}, tmp_path)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    base_url = re.search(r"Sample Jira at (http://127\.0\.0\.1:\d+)", done.stdout).group(1)
-    assert "Sample Jira stopped." in done.stdout
-    assert not is_listening(base_url)
-    summary = summarize_knowledge_base(output_dir)  # the default ./jira_markdown, relative to where it ran
-    assert summary.issues == 24 and summary.has_index and summary.attachments > 0
-    assert str(output_dir) in done.stdout and summary.describe() in done.stdout
-
-    # A failing run still stops the server: an output path that is a file fails the settings check.
-    blocker = tmp_path / "not_a_folder"
-    blocker.write_text("x")
-    done = run_demo(["--issues", "5", "--days", "2", "--output-dir", str(blocker), "--dagster-home", str(tmp_path / "dagster_home")], {}, tmp_path)
-    assert done.returncode != 0
-    assert "JARKDOWN_OUTPUT_DIR is not a directory" in done.stdout + done.stderr
-    base_url = re.search(r"Sample Jira at (http://127\.0\.0\.1:\d+)", done.stdout).group(1)
-    assert not is_listening(base_url)

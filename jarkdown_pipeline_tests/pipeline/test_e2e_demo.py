@@ -1,0 +1,78 @@
+"""`make demo` on a fresh clone (no Jira settings): the sample Jira starts, the pipeline runs
+through the dagster CLI, and the server is stopped however the demo ends: success, a failed run,
+or SIGTERM in the middle of the run."""
+
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+
+from jarkdown_pipeline.tools.pipeline_cli import summarize_knowledge_base
+from jarkdown_pipeline_tests.pipeline.test_e2e import is_listening, run_demo
+
+SAMPLE_URL = re.compile(r"Sample Jira at (http://127\.0\.0\.1:\d+)")
+
+
+def test_demo_without_settings_starts_the_sample_jira_and_always_stops_it(tmp_path):
+    output_dir = tmp_path / "jira_markdown"
+    done = run_demo(["--issues", "24", "--days", "3", "--dagster-home", str(tmp_path / "dagster_home")], {}, tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    base_url = SAMPLE_URL.search(done.stdout).group(1)
+    assert "Sample Jira stopped." in done.stdout
+    assert not is_listening(base_url)
+    summary = summarize_knowledge_base(output_dir)  # the default ./jira_markdown, relative to where it ran
+    assert summary.issues == 24 and summary.has_index and summary.attachments > 0
+    assert str(output_dir) in done.stdout and summary.describe() in done.stdout
+
+    # A failing run still stops the server: an output path that is a file fails the settings check.
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("x")
+    done = run_demo(["--issues", "5", "--days", "2", "--output-dir", str(blocker), "--dagster-home", str(tmp_path / "dagster_home")], {}, tmp_path)
+    assert done.returncode != 0
+    assert "JARKDOWN_OUTPUT_DIR is not a directory" in done.stdout + done.stderr
+    assert not is_listening(SAMPLE_URL.search(done.stdout).group(1))
+
+
+def wait_for_running_dagster(pid: int, timeout: float = 90.0) -> list[psutil.Process]:
+    """The demo's descendants once `dagster job execute` runs steps (it has children of its own then)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            children = psutil.Process(pid).children(recursive=True)
+            dagster = [p for p in children if "job execute" in " ".join(p.cmdline())]
+            if dagster and dagster[0].children():
+                return children
+        except psutil.NoSuchProcess:  # a short-lived helper came and went: look again
+            pass
+        time.sleep(0.1)
+    raise AssertionError("dagster job execute never started its run")
+
+
+def test_demo_stopped_by_sigterm_mid_run_leaves_no_process_behind(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "jarkdown_pipeline.tools.demo", "--issues", "200", "--days", "5", "--dagster-home", str(tmp_path / "home")],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        seen, base_url = [], None
+        for line in demo.stdout:
+            seen.append(line)
+            base_url = base_url or (m.group(1) if (m := SAMPLE_URL.search(line)) else None)
+            if line.startswith("Running jira_markdown_job"):
+                break
+        assert base_url is not None, "".join(seen)
+        children = wait_for_running_dagster(demo.pid)
+        demo.send_signal(signal.SIGTERM)
+        rest = demo.stdout.read()
+        assert demo.wait(60) == 128 + signal.SIGTERM, rest
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+    assert "Stopped by a signal" in rest
+    gone, alive = psutil.wait_procs(children, timeout=30)
+    assert not alive, [p.cmdline() for p in alive]
+    assert not is_listening(base_url)
