@@ -33,7 +33,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import psutil
+try:
+    import psutil
+except ImportError:  # a dev dependency: `make bench` installs it
+    raise SystemExit("make bench needs psutil: pip install -e '.[dev]' (or run `make bench`)") from None
 
 from jarkdown_pipeline.tools.pipeline_cli import backfill_command, log_tail, summarize_knowledge_base
 from jarkdown_pipeline.tools.sample_server import (
