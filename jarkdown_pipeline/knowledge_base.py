@@ -16,6 +16,7 @@ the content differs, so re-running an unchanged partition rewrites nothing. No D
 Dagster layer calls in here, and these functions are tested on their own.
 """
 
+import contextlib
 import functools
 import json
 import os
@@ -25,6 +26,7 @@ import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -32,7 +34,12 @@ from urllib.parse import unquote
 import yaml
 from markdown_it import MarkdownIt
 
-from jarkdown_pipeline.markdown import render_issue
+from jarkdown_pipeline.markdown import render_index, render_issue
+
+try:  # POSIX: advisory locks shared by every process on the machine (and over NFSv4)
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
 
 STATE_DIR = ".jarkdown"
 REMOVED_DIR = "_removed"
@@ -244,7 +251,16 @@ class KnowledgeBase:
 
     # -- raw issues ----------------------------------------------------------------------------
     def write_raw_issue(self, issue: Mapping[str, Any]) -> bool:
-        """Store the complete issue JSON under its key; True when the stored copy changed."""
+        """Store the complete issue JSON under its key; True when the stored copy changed.
+
+        A copy older than the stored one (by ``fields.updated``) is not written: a slow run that
+        fetched before an edit must not undo a faster run that fetched after it.
+        """
+        stored = self.stored_updated(issue["key"])
+        incoming = (issue.get("fields") or {}).get("updated")
+        stored_at, incoming_at = parse_jira_timestamp(stored), parse_jira_timestamp(incoming)
+        if stored_at is not None and incoming_at is not None and incoming_at < stored_at:
+            return False
         return write_bytes_if_changed(self.raw_path(issue["key"]), dump_json(issue))
 
     def read_raw_issue(self, key: str) -> dict[str, Any] | None:
@@ -360,6 +376,40 @@ class KnowledgeBase:
 
     def write_index(self, text: str) -> bool:
         return write_text_if_changed(self.index_path, text)
+
+    def rebuild_index(self) -> tuple[list[dict[str, Any]], list[FrontmatterProblem], bool]:
+        """Read every issue file and write ``index.md`` in one critical section, so the last of two
+        overlapping rebuilds never misses the other's files. Returns (rows, problems, written)."""
+        with self.lock():
+            rows, problems = self.index_rows()
+            return rows, problems, self.write_index(render_index(rows))
+
+    # -- cross-process lock --------------------------------------------------------------------
+    @contextlib.contextmanager
+    def lock(self):
+        """Exclusive lock over the knowledge base for stages that read it and then write from what
+        they read (Markdown with its links, the index, reconciliation). Not reentrant: take it once
+        per stage. Each call opens the lock file anew, so threads and processes exclude each other.
+        """
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.state_dir / "lock", "a+b") as handle:
+            if fcntl is not None:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                if fcntl is not None:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    def stored_since(self, key: str, moment: float) -> bool:
+        """Whether anything of ``key`` (raw JSON, Markdown) was written at or after ``moment``."""
+        for path in (self.raw_path(key), self.markdown_path(key)):
+            try:
+                if path.stat().st_mtime >= moment:
+                    return True
+            except FileNotFoundError:
+                continue
+        return False
 
     # -- run records (what one stage of a run did, read by the next stage in another process) -------
     def run_record_path(self, run_id: str, stage: str) -> Path:
@@ -515,6 +565,18 @@ class KnowledgeBase:
             if data.get("key") != key:
                 problems.append(FrontmatterProblem(shown, f"frontmatter key is {data.get('key')!r}, expected {key!r}"))
         return problems
+
+
+def parse_jira_timestamp(value: Any) -> datetime | None:
+    """Jira's ``2026-11-20T10:30:00.000+0100`` (or ISO with a colon in the offset); None if not one."""
+    if not isinstance(value, str):
+        return None
+    for pattern in ("%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z"):
+        try:
+            return datetime.strptime(value, pattern)
+        except ValueError:
+            continue
+    return None
 
 
 def issue_sort_key(key: str) -> tuple[str, int]:

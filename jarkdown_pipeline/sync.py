@@ -7,6 +7,7 @@ others. Fatal problems (authentication, a JQL Jira rejects) raise before anythin
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -27,6 +28,7 @@ logger = logging.getLogger(__name__)
 # Searches that return ids, keys and `updated` only ask for big pages: Jira allows up to 5000 for such
 # light searches (it answers with fewer if it wants), so a day of 1,000 issues is one request, not ten.
 LIGHT_SEARCH_PAGE_SIZE = 1000
+STORED_DURING_SEARCH_MARGIN_SECONDS = 0.05
 
 
 def jql_date_literal(day: date) -> str:
@@ -168,18 +170,19 @@ async def fetch_window(
 
     await asyncio.gather(*(fetch_one(key) for key in sorted(retry_one_by_one - fetched.keys(), key=issue_sort_key)))
 
-    for key in to_fetch:
-        issue = fetched.get(key)
-        if issue is None:
-            continue
-        if kb.restore_from_removed(key):
-            result.restored.append(key)
-            logger.info("%s is back in scope: restored from %s/", key, kb.removed_dir.name)
-        if kb.stored_updated(key) is None:
-            result.new.append(key)
-        if kb.write_raw_issue(issue):
-            result.raw_written += 1
-        result.fetched.append(key)
+    with kb.lock():  # against a concurrent reconciliation moving, or a run storing, the same issue
+        for key in to_fetch:
+            issue = fetched.get(key)
+            if issue is None:
+                continue
+            if kb.restore_from_removed(key):
+                result.restored.append(key)
+                logger.info("%s is back in scope: restored from %s/", key, kb.removed_dir.name)
+            if kb.stored_updated(key) is None:
+                result.new.append(key)
+            if kb.write_raw_issue(issue):
+                result.raw_written += 1
+            result.fetched.append(key)
     result.keys = [key for key in keys if key not in result.vanished]
     return result
 
@@ -290,6 +293,30 @@ def render_window(
     Then re-render files outside ``keys`` that link in Jira to one of ``new_keys`` (issues that just
     arrived), so their links become local.
     """
+    # One Markdown stage at a time over the knowledge base: the known keys read here and the relink
+    # scan below then see every issue another run stored and rendered before this stage began.
+    with kb.lock():
+        return _render_window_locked(
+            kb,
+            keys,
+            field_definitions=field_definitions,
+            base_url=base_url,
+            include_custom_fields=include_custom_fields,
+            exclude_custom_fields=exclude_custom_fields,
+            new_keys=new_keys,
+        )
+
+
+def _render_window_locked(
+    kb: KnowledgeBase,
+    keys: Sequence[str],
+    *,
+    field_definitions: Sequence[Mapping[str, Any]],
+    base_url: str,
+    include_custom_fields: Sequence[str] | None,
+    exclude_custom_fields: Sequence[str],
+    new_keys: Iterable[str],
+) -> MarkdownStageResult:
     result = MarkdownStageResult()
     known = frozenset(kb.raw_issue_keys())
 
@@ -324,6 +351,7 @@ class ReconciliationResult:
     jql: str
     in_scope: int
     moved: list[str] = field(default_factory=list)
+    kept_recent: list[str] = field(default_factory=list)
     rerendered: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
 
@@ -340,20 +368,28 @@ async def reconcile(
     The whole search completes before anything moves: a failed search moves nothing. Issue files
     that linked to a moved issue are re-rendered (when ``rerender`` is given) so no link dangles.
     """
+    # Anything stored after this moment may have entered the scope after the search passed it
+    # (created, or moved in, meanwhile): it is kept, and checked again by the next reconciliation.
+    # The margin covers file systems whose timestamps lag the clock by a tick.
+    search_started = time.time() - STORED_DURING_SEARCH_MARGIN_SECONDS
     in_scope: set[str] = set()
     async for ref in client.search_jql(jql, fields=("id", "key"), page_size=LIGHT_SEARCH_PAGE_SIZE):
         in_scope.add(str(ref.get("key")))
     result = ReconciliationResult(jql=jql, in_scope=len(in_scope))
-    for key in sorted(kb.live_issue_keys() - in_scope, key=issue_sort_key):
-        if kb.move_to_removed(key):
-            result.moved.append(key)
-            logger.info("%s is no longer in Jira's scope: moved to %s/", key, kb.removed_dir.name)
-    if result.moved and rerender is not None:
-        for key in kb.files_linking_to(result.moved):
-            try:
-                if rerender(key):
-                    result.rerendered.append(key)
-            except Exception as error:
-                result.failed[key] = describe_error(error)
-                logger.exception("Could not re-render %s after reconciliation", key)
+    with kb.lock():
+        for key in sorted(kb.live_issue_keys() - in_scope, key=issue_sort_key):
+            if kb.stored_since(key, search_started):
+                result.kept_recent.append(key)
+                logger.info("%s is not in the search but was stored during it: kept for now", key)
+            elif kb.move_to_removed(key):
+                result.moved.append(key)
+                logger.info("%s is no longer in Jira's scope: moved to %s/", key, kb.removed_dir.name)
+        if result.moved and rerender is not None:
+            for key in kb.files_linking_to(result.moved):
+                try:
+                    if rerender(key):
+                        result.rerendered.append(key)
+                except Exception as error:
+                    result.failed[key] = describe_error(error)
+                    logger.exception("Could not re-render %s after reconciliation", key)
     return result

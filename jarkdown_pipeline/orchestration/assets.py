@@ -15,7 +15,6 @@ import dagster as dg
 from jarkdown_pipeline.exceptions import AuthenticationError, JiraApiError
 from jarkdown_pipeline.jira_api_client import normalise_base_url
 from jarkdown_pipeline.knowledge_base import KnowledgeBase
-from jarkdown_pipeline.markdown import render_index
 from jarkdown_pipeline.orchestration.partitions import partition_jql, partition_window
 from jarkdown_pipeline.orchestration.resources import JiraResource, KnowledgeBaseResource
 from jarkdown_pipeline.sync import (
@@ -332,6 +331,7 @@ def _build_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefi
             "in_scope": dg.MetadataValue.int(result.in_scope),
             "moved_to_removed": dg.MetadataValue.int(len(result.moved)),
             "moved": listing(result.moved),
+            "kept_stored_during_search": listing(result.kept_recent),
             "rerendered": dg.MetadataValue.int(len(result.rerendered)),
             "path": dg.MetadataValue.path(str(kb.removed_dir)),
             **client_metadata(jira, started),
@@ -352,8 +352,7 @@ def _build_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefi
     )
     def jira_index(context: dg.AssetExecutionContext, knowledge_base: KnowledgeBaseResource) -> dg.MaterializeResult:
         kb = knowledge_base.open()
-        rows, problems = kb.index_rows()
-        written = kb.write_index(render_index(rows))
+        rows, problems, written = kb.rebuild_index()
         for problem in problems:
             context.log.warning(f"Left out of the index: {problem}")
         text = kb.index_path.read_text(encoding="utf-8")

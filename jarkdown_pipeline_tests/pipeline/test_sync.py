@@ -1,5 +1,7 @@
 """The stages without Dagster, against the sample Jira: failure isolation and reconciliation."""
 
+import os
+import time
 from datetime import date
 
 import pytest
@@ -13,6 +15,14 @@ from jarkdown_pipeline_tests.pipeline.conftest import issues_updated_on, sample_
 
 DAY = date(2026, 11, 20)
 FAST_RETRIES = RetryPolicy(max_attempts=3, base_backoff=0.001, max_backoff=0.01)
+
+
+def stored_a_minute_ago(kb: KnowledgeBase) -> None:
+    """Date every file back: reconciliation keeps what was stored while its search ran."""
+    moment = time.time() - 60
+    for path in kb.root.rglob("*"):
+        if path.is_file():
+            os.utime(path, (moment, moment))
 
 
 def client_for(jira) -> JiraApiClient:
@@ -59,6 +69,7 @@ async def test_reconcile_moves_what_left_the_scope_and_rerenders_linkers(tmp_pat
                 kb.write_markdown(key, f"---\nkey: {key}\n---\n")
             kb.write_markdown(day_keys[1], f"---\nkey: {day_keys[1]}\n---\n[x](../{day_keys[0]}/{day_keys[0]}.md)\n")
             deleted = set(jira.delete_issue(day_keys[0]))
+            stored_a_minute_ago(kb)
             rerendered = []
 
             def rerender(key):
@@ -71,3 +82,16 @@ async def test_reconcile_moves_what_left_the_scope_and_rerenders_linkers(tmp_pat
     assert rerendered == [day_keys[1]] and result.rerendered == [day_keys[1]]
     assert kb.broken_links([kb.markdown_path(k) for k in kb.markdown_issue_keys()]) == []
     assert (kb.removed_dir / day_keys[0] / f"{day_keys[0]}.md").is_file()
+
+
+async def test_reconcile_keeps_what_was_stored_during_its_search(tmp_path, day_keys):
+    with run_sample_jira_in_thread(sample_config()) as jira:
+        kb = KnowledgeBase(tmp_path)
+        async with client_for(jira) as client:
+            await fetch_window(client, kb, window_jql(None, DAY, date(2026, 11, 21)))
+            jira.delete_issue(day_keys[0])
+            result = await reconcile(client, kb, scope_jql_since(None, date(2026, 11, 1)))
+            assert result.moved == [] and day_keys[0] in result.kept_recent  # just stored: not moved yet
+            stored_a_minute_ago(kb)
+            result = await reconcile(client, kb, scope_jql_since(None, date(2026, 11, 1)))
+    assert day_keys[0] in result.moved

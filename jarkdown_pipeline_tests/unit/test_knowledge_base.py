@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -250,3 +251,41 @@ def test_every_link_form_is_checked(kb, body):
     assert kb.broken_links([kb.markdown_path("ABC-1")]) != []  # the file does not exist yet
     (kb.attachments_dir("ABC-1") / "file (1).png").write_bytes(b"x")
     assert kb.broken_links([kb.markdown_path("ABC-1")]) == []
+
+
+def test_an_older_copy_never_replaces_a_newer_one(kb):
+    assert kb.write_raw_issue(issue("ABC-1", updated="2026-11-20T10:30:00.000+0100")) is True
+    # 09:00 UTC is 10:00 in +01:00: fetched before the stored copy, so not written.
+    assert kb.write_raw_issue(issue("ABC-1", updated="2026-11-20T09:00:00.000+0000")) is False
+    assert kb.stored_updated("ABC-1") == "2026-11-20T10:30:00.000+0100"
+    # 09:31 UTC is 10:31 in +01:00: newer, written.
+    assert kb.write_raw_issue(issue("ABC-1", updated="2026-11-20T09:31:00.000+0000")) is True
+    assert kb.stored_updated("ABC-1") == "2026-11-20T09:31:00.000+0000"
+
+
+def test_stored_since(kb):
+    kb.write_raw_issue(issue("ABC-1"))
+    old = time.time() - 60
+    os.utime(kb.raw_path("ABC-1"), (old, old))
+    assert kb.stored_since("ABC-1", time.time() - 30) is False
+    kb.write_markdown("ABC-1", issue_file("ABC-1"))
+    assert kb.stored_since("ABC-1", time.time() - 30) is True
+    assert kb.stored_since("ABC-2", 0) is False
+
+
+def test_lock_excludes_other_holders(kb):
+    import threading
+
+    order = []
+
+    def take_the_lock():
+        with kb.lock():
+            order.append("other")
+
+    with kb.lock():
+        other = threading.Thread(target=take_the_lock)
+        other.start()
+        other.join(0.2)
+        order.append("first")
+    other.join(5)
+    assert order == ["first", "other"]
