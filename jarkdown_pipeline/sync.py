@@ -230,6 +230,7 @@ async def download_window_attachments(
             result.failed[key] = "no stored issue JSON (fetch failed earlier)"
             return
         attachments = (issue.get("fields") or {}).get("attachment") or []
+        downloaded_for = (issue.get("fields") or {}).get("updated")
         result.issues += 1
         try:
             infos = await handler.download_all_attachments(attachments, kb.attachments_dir(key)) if attachments else []
@@ -243,6 +244,11 @@ async def download_window_attachments(
             else:
                 result.present += 1
             result.bytes_downloaded += int(info.get("bytes_downloaded") or 0)
+        if kb.stored_updated(key) != downloaded_for:
+            # A concurrent run stored a newer version meanwhile: its manifest and its attachments
+            # win; pruning from this older list could delete an attachment the newer one has.
+            logger.info("%s changed while its attachments downloaded: leaving the manifest to the newer run", key)
+            return
         if kb.write_attachment_manifest(key, infos):
             result.manifests_written += 1
         if error_text is not None:
