@@ -171,3 +171,33 @@ def test_secrets_come_from_env_vars_and_never_show(tmp_path, sample_jira):
     assert isinstance(production.email, dg.EnvVar) and production.base_url == sample_jira.base_url
     resolved = JiraResource(base_url=sample_jira.base_url, email=sample_jira.email, api_token=sample_jira.api_token)
     assert sample_jira.api_token not in repr(resolved) and sample_jira.api_token not in str(resolved)
+
+
+def test_links_become_local_when_the_linked_issue_arrives(tmp_path, sample_jira):
+    zone = ZoneInfo(sample_jira.config.time_zone)
+    issues = sample_jira.dataset.issues
+
+    def day_of(key):
+        return issues[key].updated.astimezone(zone).date()
+
+    pairs = [
+        (key, link.other_key)
+        for key, issue in issues.items()
+        for link in issue.links
+        if link.other_key in issues and day_of(link.other_key) > day_of(key) >= date(2026, 11, 16)
+    ]
+    assert pairs, "the sample data set should link issues across days"
+    source, target = sorted(pairs)[0]
+    pipeline = build_pipeline(sample_jira, tmp_path / "kb")
+
+    result = pipeline.run(day_of(source).isoformat())
+    assert result.success, failure_messages(result)
+    text = pipeline.kb.markdown_path(source).read_text(encoding="utf-8")
+    assert f"/browse/{target})" in text and f"../{target}/{target}.md" not in text
+
+    result = pipeline.run(day_of(target).isoformat())
+    assert result.success, failure_messages(result)
+    text = pipeline.kb.markdown_path(source).read_text(encoding="utf-8")
+    assert f"(../{target}/{target}.md)" in text
+    assert materialization_metadata(result, "jira_markdown")["relinked_elsewhere"] >= 1
+    assert check_results(result) == ALL_CHECKS
