@@ -122,9 +122,24 @@ async def fetch_window(
             to_fetch.append(key)
 
     ids_to_keys = {str(found[key].get("id")): key for key in to_fetch if found[key].get("id") is not None}
-    fetched: dict[str, dict[str, Any]] = {}
+    stored: set[str] = set()
     retry_one_by_one: set[str] = set()
     limit = asyncio.Semaphore(fetch_concurrency)
+
+    def store(issues: list[dict[str, Any]]) -> None:
+        # Written as each answer arrives, so memory holds a few bulk pages, not a year of issues.
+        # Under the lock: against a concurrent reconciliation moving, or a run storing, the same issue.
+        with kb.lock():
+            for issue in issues:
+                key = issue["key"]
+                if kb.restore_from_removed(key):
+                    result.restored.append(key)
+                    logger.info("%s is back in scope: restored from %s/", key, kb.removed_dir.name)
+                if kb.stored_updated(key) is None:
+                    result.new.append(key)
+                if kb.write_raw_issue(issue):
+                    result.raw_written += 1
+                stored.add(key)
 
     async def fetch_chunk(chunk: list[str]) -> None:
         async with limit:
@@ -136,12 +151,11 @@ async def fetch_window(
                 logger.warning("Bulk fetch of %d issues failed (%s); fetching them one by one", len(chunk), describe_error(error))
                 retry_one_by_one.update(chunk)
                 return
-        for issue in bulk.issues:
-            if issue.get("key") in chunk:
-                fetched[issue["key"]] = issue
+        wanted = set(chunk)
+        store([issue for issue in bulk.issues if issue.get("key") in wanted])
         for key_or_id in bulk.errors:
             key = ids_to_keys.get(key_or_id, key_or_id)
-            if key in chunk and key not in fetched:
+            if key in wanted and key not in stored:
                 retry_one_by_one.add(key)
 
     chunks = [to_fetch[i : i + BULK_FETCH_MAX_ISSUES] for i in range(0, len(to_fetch), BULK_FETCH_MAX_ISSUES)]
@@ -166,23 +180,12 @@ async def fetch_window(
             result.vanished[key] = f"moved to {issue.get('key')}"
             logger.info("Skipping %s: it moved to %s", key, issue.get("key"))
             return
-        fetched[key] = issue
+        store([issue])
 
-    await asyncio.gather(*(fetch_one(key) for key in sorted(retry_one_by_one - fetched.keys(), key=issue_sort_key)))
-
-    with kb.lock():  # against a concurrent reconciliation moving, or a run storing, the same issue
-        for key in to_fetch:
-            issue = fetched.get(key)
-            if issue is None:
-                continue
-            if kb.restore_from_removed(key):
-                result.restored.append(key)
-                logger.info("%s is back in scope: restored from %s/", key, kb.removed_dir.name)
-            if kb.stored_updated(key) is None:
-                result.new.append(key)
-            if kb.write_raw_issue(issue):
-                result.raw_written += 1
-            result.fetched.append(key)
+    await asyncio.gather(*(fetch_one(key) for key in sorted(retry_one_by_one - stored, key=issue_sort_key)))
+    result.fetched = [key for key in to_fetch if key in stored]
+    result.new.sort(key=issue_sort_key)
+    result.restored.sort(key=issue_sort_key)
     result.keys = [key for key in keys if key not in result.vanished]
     return result
 
@@ -224,13 +227,22 @@ async def download_window_attachments(
     handler = AttachmentHandler(client, max_concurrent_downloads=max_concurrent_downloads)
     result = AttachmentsStageResult()
 
+    # Issues in progress at once: enough to keep every download slot busy, few enough that a year's
+    # backfill never holds all its issues' JSON in memory.
+    issues_in_progress = asyncio.Semaphore(max_concurrent_downloads * 2)
+
     async def one_issue(key: str) -> None:
+        async with issues_in_progress:
+            await issue_attachments(key)
+
+    async def issue_attachments(key: str) -> None:
         issue = kb.read_raw_issue(key)
         if issue is None:
             result.failed[key] = "no stored issue JSON (fetch failed earlier)"
             return
         attachments = (issue.get("fields") or {}).get("attachment") or []
         downloaded_for = (issue.get("fields") or {}).get("updated")
+        del issue  # only the attachment list is needed from here on
         result.issues += 1
         try:
             infos = await handler.download_all_attachments(attachments, kb.attachments_dir(key)) if attachments else []
