@@ -49,6 +49,7 @@ ATTACHMENTS_DIR = "attachments"
 # Jira issue keys: a project key (letter, then letters, digits, underscores) and a number. Checked
 # before a key becomes a path, so a hostile key can never escape the output folder.
 ISSUE_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-[0-9]+$")
+_BROWSE_LINK_RE = re.compile(r"/browse/([A-Za-z][A-Za-z0-9_]*-[0-9]+)(?![0-9])")
 _URL_SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _HTML_URL_ATTR_RE = re.compile(r"""\b(?:href|src)\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
 # Only the manifest fields that describe the attachment, not what one run did with it, so the
@@ -498,14 +499,16 @@ class KnowledgeBase:
         When those issues arrive in the knowledge base, such files are re-rendered so their links
         point to the local files instead.
         """
-        wanted = sorted({check_issue_key(key) for key in keys})
+        wanted = {check_issue_key(key) for key in keys}
         if not wanted:
             return []
-        pattern = re.compile(r"/browse/(?:" + "|".join(map(re.escape, wanted)) + r")(?![0-9])")
+        # One pass per file whatever the number of keys (an alternation of thousands would not be).
         return [
             key
             for key in self.markdown_issue_keys()
-            if pattern.search(self.markdown_path(key).read_text(encoding="utf-8", errors="replace"))
+            if not wanted.isdisjoint(
+                _BROWSE_LINK_RE.findall(self.markdown_path(key).read_text(encoding="utf-8", errors="replace"))
+            )
         ]
 
     # -- verification (what the asset checks call) ----------------------------------------------
