@@ -49,6 +49,7 @@ ATTACHMENTS_DIR = "attachments"
 # Jira issue keys: a project key (letter, then letters, digits, underscores) and a number. Checked
 # before a key becomes a path, so a hostile key can never escape the output folder.
 ISSUE_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-[0-9]+$")
+_LOCAL_ISSUE_LINK_RE = re.compile(r"\.\./([A-Za-z][A-Za-z0-9_]*-[0-9]+)/\1\.md")
 _BROWSE_LINK_RE = re.compile(r"/browse/([A-Za-z][A-Za-z0-9_]*-[0-9]+)(?![0-9])")
 _URL_SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _HTML_URL_ATTR_RE = re.compile(r"""\b(?:href|src)\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
@@ -483,15 +484,16 @@ class KnowledgeBase:
 
     def files_linking_to(self, keys: Iterable[str]) -> list[str]:
         """Keys of live issue files that link to any of ``keys``' files (to re-render them)."""
-        needles = [f"../{check_issue_key(key)}/{key}.md" for key in keys]
-        if not needles:
+        wanted = {check_issue_key(key) for key in keys}
+        if not wanted:
             return []
-        linking = []
-        for key in self.markdown_issue_keys():
-            text = self.markdown_path(key).read_text(encoding="utf-8", errors="replace")
-            if any(needle in text for needle in needles):
-                linking.append(key)
-        return linking
+        return [
+            key
+            for key in self.markdown_issue_keys()
+            if not wanted.isdisjoint(
+                _LOCAL_ISSUE_LINK_RE.findall(self.markdown_path(key).read_text(encoding="utf-8", errors="replace"))
+            )
+        ]
 
     def files_linking_to_jira(self, keys: Iterable[str]) -> list[str]:
         """Keys of live issue files that link to any of ``keys`` in Jira (``.../browse/KEY``).
