@@ -12,14 +12,14 @@ import argparse
 import os
 import sys
 import time
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from jarkdown_pipeline.exceptions import ConfigurationError
 from jarkdown_pipeline.settings import DEFAULT_OUTPUT_DIR, DEFAULT_TIMEZONE, load_settings
 from jarkdown_pipeline.tools.pipeline_cli import backfill_command, log_tail, run_dagster, summarize_knowledge_base
-from jarkdown_pipeline.tools.sample_server import SampleServerError, sample_jira_process, terminate_on_sigterm
+from jarkdown_pipeline.tools.sample_server import PREFERRED_PORTS, SampleServerError, sample_jira_process, terminate_on_sigterm
 
 # Sized so the demo takes well under a minute or two on a 2-core laptop, Dagster's start-up included.
 DEMO_ISSUES = 300
@@ -44,6 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def uses_real_jira(environ: dict[str, str]) -> bool:
     return bool((environ.get("JIRA_BASE_URL") or "").strip() or (environ.get("JIRA_DOMAIN") or "").strip())
+
+
+def sample_now() -> str:
+    """Midnight UTC today: the sample's data set is generated around it, so it stays the same all day
+    and a second `make demo` finds nothing changed (as a real Jira would)."""
+    return datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0).isoformat()
 
 
 def today_in(zone: str) -> date:
@@ -81,10 +87,10 @@ def report(output_dir: Path) -> None:
 
 
 def demo_with_sample_jira(args: argparse.Namespace, environ: dict[str, str], output_dir: Path, dagster_home: Path) -> int:
-    server_options = ["--issues", str(args.issues), "--days", str(args.days), "--seed", str(args.seed),
+    server_options = ["--issues", str(args.issues), "--days", str(args.days), "--seed", str(args.seed), "--now", sample_now(),
                       "--attachment-max-bytes", str(DEMO_ATTACHMENT_MAX_BYTES)]  # fmt: skip
     print("No JIRA_BASE_URL set: starting the bundled sample Jira (fake data, loopback only) ...", flush=True)
-    with sample_jira_process(server_options, log_path=dagster_home / "logs" / "sample_jira.log") as jira:
+    with sample_jira_process(server_options, log_path=dagster_home / "logs" / "sample_jira.log", preferred_ports=PREFERRED_PORTS) as jira:
         info = jira.info
         now = datetime.fromisoformat(info["now"]).astimezone(ZoneInfo(jira.time_zone))
         # The sample's issues were updated over the last `days` days: mirror every one of those days.

@@ -13,9 +13,18 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from jarkdown_pipeline.tools.demo import DEMO_ATTACHMENT_MAX_BYTES, DEMO_DAYS, DEMO_ISSUES, SAMPLE_ONLY_VARIABLES, resolve_paths, uses_real_jira
+from jarkdown_pipeline.tools.demo import (
+    DEMO_ATTACHMENT_MAX_BYTES,
+    DEMO_DAYS,
+    DEMO_ISSUES,
+    SAMPLE_ONLY_VARIABLES,
+    resolve_paths,
+    sample_now,
+    uses_real_jira,
+)
 from jarkdown_pipeline.tools.pipeline_cli import dagster_executable
 from jarkdown_pipeline.tools.sample_server import (
+    PREFERRED_PORTS,
     SampleServerError,
     popen_in_own_group,
     sample_jira_process,
@@ -52,8 +61,9 @@ def main(argv: list[str] | None = None) -> int:
         with terminate_on_sigterm():
             if uses_real_jira(environ):
                 return run_dagster_dev(environment, dagster_args)
-            options = ["--issues", str(args.issues), "--days", str(args.days), "--attachment-max-bytes", str(DEMO_ATTACHMENT_MAX_BYTES)]
-            with sample_jira_process(options, log_path=dagster_home / "logs" / "sample_jira.log") as jira:
+            options = ["--issues", str(args.issues), "--days", str(args.days), "--now", sample_now(),
+                       "--attachment-max-bytes", str(DEMO_ATTACHMENT_MAX_BYTES)]  # fmt: skip
+            with sample_jira_process(options, log_path=dagster_home / "logs" / "sample_jira.log", preferred_ports=PREFERRED_PORTS) as jira:
                 now = datetime.fromisoformat(jira.info["now"]).astimezone(ZoneInfo(jira.time_zone))
                 first_day = (now - timedelta(days=jira.info["days"])).date()
                 environment.update(jira.pipeline_environment())

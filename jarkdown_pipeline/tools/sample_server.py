@@ -117,33 +117,49 @@ def terminate_on_sigterm() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+# The sample Jira's usual ports. The demo prefers them so its URLs, which end up in the Markdown,
+# stay the same from one `make demo` to the next (and a re-run rewrites nothing).
+PREFERRED_PORTS = (8089, 8090)
+_CANNOT_LISTEN = b"cannot listen on"
+
+
 @contextlib.contextmanager
 def sample_jira_process(
-    arguments: Sequence[str] = (), *, log_path: Path | None = None, python: str = sys.executable
+    arguments: Sequence[str] = (),
+    *,
+    log_path: Path | None = None,
+    python: str = sys.executable,
+    preferred_ports: tuple[int, int] | None = None,
 ) -> Iterator[RunningSampleJira]:
-    """Start `python -m jarkdown_pipeline.sample_jira` on free loopback ports; stop it on exit.
+    """Start `python -m jarkdown_pipeline.sample_jira` on loopback ports; stop it on exit.
 
-    `arguments` are the server's own options (data set size, latency, faults). Its output goes to
-    `log_path` (default: a temporary file, shown if it fails to start).
+    The ports are `preferred_ports` when both are free, else any free ones. `arguments` are the
+    server's own options (data set size, latency, faults). Its output goes to `log_path` (default:
+    a temporary file, shown if it fails to start).
     """
     with contextlib.ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sample-jira-")))
         ready_file = workdir / "ready.json"
         log_path = log_path or workdir / "sample_jira.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = stack.enter_context(open(log_path, "wb"))
-        command = [python, "-m", "jarkdown_pipeline.sample_jira", "--port", "0", "--media-port", "0",
-                   "--ready-file", str(ready_file), *arguments]  # fmt: skip
         environment = {name: value for name, value in os.environ.items() if name != "SAMPLE_JIRA_API_TOKEN"}
-        process = popen_in_own_group(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=environment)
-        stack.callback(stop_process_group, process)
-        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-        while not ready_file.exists():
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                output = log_path.read_text(errors="replace")[-3000:]
-                reason = f"exited with status {process.returncode}" if process.returncode is not None else "did not become ready in time"
-                raise SampleServerError(f"The sample Jira {reason}:\n{output}")
-            time.sleep(0.05)
+        candidates = ([preferred_ports] if preferred_ports else []) + [(0, 0)]
+        for attempt, (port, media_port) in enumerate(candidates, start=1):
+            log = stack.enter_context(open(log_path, "wb"))
+            command = [python, "-m", "jarkdown_pipeline.sample_jira", "--port", str(port), "--media-port", str(media_port),
+                       "--ready-file", str(ready_file), *arguments]  # fmt: skip
+            process = popen_in_own_group(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=environment)
+            stack.callback(stop_process_group, process)
+            deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+            while not ready_file.exists() and process.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if ready_file.exists():
+                break
+            log.flush()
+            output = log_path.read_bytes()
+            if process.returncode is not None and _CANNOT_LISTEN in output and attempt < len(candidates):
+                continue  # a preferred port is taken: any free ones will do
+            reason = f"exited with status {process.returncode}" if process.returncode is not None else "did not become ready in time"
+            raise SampleServerError(f"The sample Jira {reason}:\n{output.decode(errors='replace')[-3000:]}")
         info = json.loads(ready_file.read_text(encoding="utf-8"))
         yield RunningSampleJira(info=info, process=process)
