@@ -1,6 +1,6 @@
 """`make demo`: the whole pipeline in one command, through the real `dagster` CLI.
 
-Without Jira settings it starts the bundled sample Jira on free loopback ports, mirrors every day of
+Without Jira settings it starts the bundled sample Jira on loopback (ports 8089/8090 when free), mirrors every day of
 its data into the knowledge base as one run (a single-run backfill of jira_markdown_job), prints
 what it wrote, and stops the server whatever happens. With JIRA_BASE_URL (or JIRA_DOMAIN) and
 credentials set, the same run goes to that Jira instead: JARKDOWN_START_DATE .. today.
@@ -114,15 +114,17 @@ def demo_with_sample_jira(args: argparse.Namespace, environ: dict[str, str], out
 def demo_with_real_jira(args: argparse.Namespace, environ: dict[str, str], output_dir: Path, dagster_home: Path) -> int:
     environment = {**environ, "JARKDOWN_OUTPUT_DIR": str(output_dir), "DAGSTER_HOME": str(dagster_home)}
     zone = environment.get("JARKDOWN_TIMEZONE") or DEFAULT_TIMEZONE
-    if not (environment.get("JARKDOWN_START_DATE") or "").strip():
+    start_date_defaulted = not (environment.get("JARKDOWN_START_DATE") or "").strip()
+    if start_date_defaulted:
         # A first look, not a mirror of the whole history: the last seven days.
         environment["JARKDOWN_START_DATE"] = (today_in(zone) - timedelta(days=6)).isoformat()
-        print(f"JARKDOWN_START_DATE is not set: mirroring the last seven days (from {environment['JARKDOWN_START_DATE']}).")
     try:
         settings = load_settings(environment)  # every problem named before anything runs
     except ConfigurationError as error:
         print(f"Configuration error: {error}", file=sys.stderr)
         return 2
+    if start_date_defaulted:
+        print(f"JARKDOWN_START_DATE is not set: mirroring the last seven days (from {settings.start_date}).")
     first_day = settings.start_date
     last_day = args.until or today_in(settings.timezone)
     if last_day < first_day:

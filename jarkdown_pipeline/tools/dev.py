@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from jarkdown_pipeline.exceptions import ConfigurationError
+from jarkdown_pipeline.settings import load_settings
 from jarkdown_pipeline.tools.demo import (
     DEMO_ATTACHMENT_MAX_BYTES,
     DEMO_DAYS,
@@ -60,6 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with terminate_on_sigterm():
             if uses_real_jira(environ):
+                try:
+                    load_settings(environment)  # a missing or malformed variable, named, before the UI starts
+                except ConfigurationError as error:
+                    print(f"Configuration error: {error}", file=sys.stderr)
+                    return 2
                 return run_dagster_dev(environment, dagster_args)
             options = ["--issues", str(args.issues), "--days", str(args.days), "--now", sample_now(),
                        "--attachment-max-bytes", str(DEMO_ATTACHMENT_MAX_BYTES)]  # fmt: skip
