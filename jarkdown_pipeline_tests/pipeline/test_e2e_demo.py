@@ -76,3 +76,14 @@ def test_demo_stopped_by_sigterm_mid_run_leaves_no_process_behind(tmp_path):
     gone, alive = psutil.wait_procs(children, timeout=30)
     assert not alive, [p.cmdline() for p in alive]
     assert not is_listening(base_url)
+
+
+def test_with_a_jira_configured_but_no_token_demo_and_dev_name_the_variable_and_start_nothing(tmp_path):
+    environment = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "JIRA_BASE_URL": "https://acme.example.com", "JIRA_EMAIL": "me@example.com"}
+    for tool in ("demo", "dev"):
+        done = subprocess.run([sys.executable, "-m", f"jarkdown_pipeline.tools.{tool}", "--dagster-home", str(tmp_path / "home")],
+                              cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert done.returncode == 2, (tool, done.stdout, done.stderr)
+        assert "JIRA_API_TOKEN is not set" in done.stderr
+        assert "Sample Jira" not in done.stdout
+    assert not (tmp_path / "jira_markdown").exists()
