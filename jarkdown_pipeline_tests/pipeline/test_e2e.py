@@ -277,8 +277,12 @@ def test_demo_against_a_jira_with_faults_mirrors_a_range_in_one_cli_run_then_rer
     assert jira.api_token not in done.stdout + done.stderr
     assert jira.stats["media_requests_with_authorization"] == 0
     assert_retries_honoured_retry_after(jira.server.request_log)
-    run_log = next((tmp_path / "dagster_home" / "logs").glob("demo-*.log")).read_text(encoding="utf-8")
-    assert jira.api_token not in run_log
+    # Nowhere in Dagster's storage or the output either: run and event-log databases, compute logs, the demo's log.
+    stored = [path for path in (tmp_path / "dagster_home").rglob("*") if path.is_file()]
+    stored += [path for path in output_dir.rglob("*") if path.is_file()]  # and not in the knowledge base
+    assert any(path.suffix == ".db" for path in stored) and any(path.name.startswith("demo-") for path in stored)
+    for path in stored:
+        assert jira.api_token.encode() not in path.read_bytes(), path
     assert json.loads(backfill_command(days[0], days[-1])[-1])["dagster/asset_partition_range_start"] == days[0].isoformat()
 
     before = without_run_records(snapshot(output_dir))
