@@ -89,15 +89,18 @@ def execute(tags: dict[str, str]) -> list[str]:
 
 
 def run_all(commands: list[list[str]], env: dict[str, str], workdir: Path, at_once: bool) -> float:
+    logs = [workdir / f"run-{number}.log" for number in range(len(commands))]
     started = time.perf_counter()
     if at_once:
-        processes = [subprocess.Popen(c, env=env, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT) for c in commands]
+        processes = [subprocess.Popen(c, env=env, cwd=workdir, stdout=log.open("wb"), stderr=subprocess.STDOUT) for c, log in zip(commands, logs)]
         codes = [p.wait() for p in processes]
     else:
-        codes = [subprocess.run(c, env=env, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT).returncode for c in commands]
-    if any(codes):
-        raise SystemExit(f"a run failed: exit codes {codes}")
-    return time.perf_counter() - started
+        codes = [subprocess.run(c, env=env, cwd=workdir, stdout=log.open("wb"), stderr=subprocess.STDOUT).returncode for c, log in zip(commands, logs)]
+    seconds = time.perf_counter() - started
+    for code, log in zip(codes, logs):
+        if code:
+            raise SystemExit(f"a run failed (exit {code}); its log:\n" + log.read_text(errors="replace")[-6000:])
+    return seconds
 
 
 def scenario(name: str, limit: int | None, jira: dict, root: Path) -> dict:
@@ -111,8 +114,10 @@ def scenario(name: str, limit: int | None, jira: dict, root: Path) -> dict:
             "JIRA_BASE_URL": jira["base_url"], "JIRA_EMAIL": "demo@example.com", "JIRA_API_TOKEN": "sample-jira-demo-token",
             "JARKDOWN_OUTPUT_DIR": str(workdir / "kb"), "JARKDOWN_START_DATE": "2026-11-01", "JARKDOWN_TIMEZONE": jira["time_zone"],
         }  # fmt: skip
-        # The schema is created once, outside the timing (every deployment has it already).
+        # Deployment steps (docs/DEPLOY.md), outside the timing: schema, then the pool's limit.
         subprocess.run([DAGSTER, "instance", "migrate"], env=env, cwd=workdir, check=True, capture_output=True)
+        if limit is not None:
+            subprocess.run([DAGSTER, "instance", "concurrency", "set", "jira_api", str(limit)], env=env, cwd=workdir, check=True, capture_output=True)
         http_json(jira["base_url"] + "/_sample/reset-stats", "POST")
         if name == "concurrent":
             seconds = run_all([execute({"dagster/partition": day}) for day in DAYS], env, workdir, at_once=True)
@@ -138,13 +143,15 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=int, default=50)
     parser.add_argument("--limits", default="2", help="jira_api limits to try, e.g. 1,2,none")
     parser.add_argument("--scenarios", default="concurrent,one-process,sequential")
+    parser.add_argument("--repeat", type=int, default=1, help="measure each scenario this many times")
     args = parser.parse_args()
     limits = [None if item == "none" else int(item) for item in args.limits.split(",")]
     with tempfile.TemporaryDirectory(prefix="jarkdown-measure-") as root:
         with sample_jira(Path(root), args.issues, args.days, args.latency_ms) as jira:
-            for limit in limits:
-                for name in args.scenarios.split(","):
-                    print(json.dumps(scenario(name, limit, jira, Path(root))), flush=True)
+            for _ in range(args.repeat):
+                for limit in limits:
+                    for name in args.scenarios.split(","):
+                        print(json.dumps(scenario(name, limit, jira, Path(root))), flush=True)
 
 
 if __name__ == "__main__":

@@ -6,8 +6,16 @@ of the knowledge base, run B does its whole stage, then A writes what it decided
 state. B runs in a thread; A waits for it at most ``OTHER_RUN_WAIT_SECONDS``, so a fix that makes B
 wait for A (a lock) passes without hanging.
 
-They are marked ``xfail(strict=True)``: each documents a bug found in the pipeline under
-concurrency (issue 6) and turns red the moment it is fixed, so the marker goes with the fix.
+Each was a bug found under concurrency (issue 6), first committed as a strict xfail, and fixed in
+81cab59 (cross-process lock on the knowledge base for raw writes, the Markdown stage, the index
+rebuild and reconciliation; a newer stored copy of an issue wins; reconciliation keeps what was
+stored during its search):
+
+- an older copy of an issue replaced a newer one (a run that fetched before an edit, writing last);
+- a link to an issue a concurrent run stored stayed a Jira link (known keys read before it arrived,
+  its run's relink scan found no file yet);
+- a slower run's index.md, built from fewer files, overwrote a newer one;
+- reconciliation moved to _removed/ an issue a concurrent run stored during its search.
 """
 
 import threading
@@ -61,14 +69,6 @@ def finish(thread: threading.Thread) -> None:
     assert thread.errors == []  # type: ignore[attr-defined]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Bug (issue 6): KnowledgeBase.write_raw_issue replaces the stored issue whatever its age. A run "
-        "that fetched an issue before an edit and writes after a run that fetched it after the edit "
-        "leaves the older JSON (and Markdown rendered from it) until that day's partition runs again."
-    ),
-)
 def test_an_older_copy_of_an_issue_never_replaces_a_newer_one(tmp_path):
     kb = KnowledgeBase(tmp_path)
     kb.write_raw_issue(raw_issue("ABC-1", "2026-11-20T10:30:00.000+0100", "after the edit"))  # run B, fetched later
@@ -76,16 +76,6 @@ def test_an_older_copy_of_an_issue_never_replaces_a_newer_one(tmp_path):
     assert kb.read_raw_issue("ABC-1")["fields"]["summary"] == "after the edit"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Bug (issue 6): render_window reads the known keys once, before rendering. When another run "
-        "stores a linked issue and finishes its Markdown stage (its relink scan finds no file yet) "
-        "while this run renders, this run writes a Jira link to an issue the knowledge base has; no "
-        "later run relinks it (the issue is no longer new). Fix: serialise Markdown stages across "
-        "processes (a lock file in .jarkdown/, fcntl.flock) so the relink scan sees every file."
-    ),
-)
 def test_a_link_to_an_issue_stored_by_a_concurrent_run_becomes_local(tmp_path):
     run_a, run_b = KnowledgeBase(tmp_path), KnowledgeBase(tmp_path)  # two processes, one folder
     run_a.write_raw_issue(raw_issue("ABC-1", "2026-11-18T09:00:00.000+0100", "day 18", links_to="ABC-2"))
@@ -111,15 +101,6 @@ def test_a_link_to_an_issue_stored_by_a_concurrent_run_becomes_local(tmp_path):
     assert "(../ABC-2/ABC-2.md)" in text, "ABC-1 links to ABC-2 in Jira though ABC-2 is in the knowledge base"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Bug (issue 6): jira_index reads every issue file, then writes index.md. When another run "
-        "adds files and rewrites index.md in between, the slower run's write lands last and index.md "
-        "misses the other run's issues until some run rebuilds it again. Fix: rebuild index.md under "
-        "the same cross-process lock (read and write in one critical section)."
-    ),
-)
 def test_index_rebuilds_of_overlapping_runs_leave_the_index_of_all_files(tmp_path):
     [index_asset] = [a for a in build_assets(build_daily_partitions(date(2026, 11, 1))) if a.key == dg.AssetKey("jira_index")]
     resource = KnowledgeBaseResource(output_dir=str(tmp_path), start_date="2026-11-01")
@@ -168,15 +149,6 @@ class SearchWhileAnotherRunStoresAnIssue:
         self.kb.write_raw_issue(raw_issue("ABC-7", "2026-11-20T11:00:00.000+0100", "created during the search"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Bug (issue 6): reconcile moves every live key its search did not return, including issues a "
-        "concurrent run stored after the search began (created or moved into scope meanwhile): they "
-        "land in _removed/ while Jira has them, until their day runs again. Fix: move only issues "
-        "stored before the search started (e.g. raw JSON mtime), or re-check the candidates."
-    ),
-)
 async def test_reconciliation_keeps_an_issue_a_concurrent_run_stored_during_its_search(tmp_path):
     kb = KnowledgeBase(tmp_path)
     kb.write_raw_issue(raw_issue("ABC-1", "2026-11-18T09:00:00.000+0100", "in scope all along"))

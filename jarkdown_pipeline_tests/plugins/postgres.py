@@ -10,8 +10,9 @@ silently skipping the PostgreSQL tests.
 
 - `postgres_database` (session): a fresh, empty database, dropped (with its connections) at the end.
 - `postgres_dagster_home` (function): a DAGSTER_HOME holding the deployment's own
-  ``deploy/dagster.yaml`` with the ``DAGSTER_PG_*`` variables pointing at that database; its
-  ``environment`` is what a ``dagster`` process needs, ``instance()`` opens the instance in-process.
+  ``deploy/dagster.yaml`` with the ``DAGSTER_PG_*`` variables pointing at that database, deployed as
+  docs/DEPLOY.md says (``jira_api`` pool limit set); its ``environment`` is what a ``dagster``
+  process needs, ``instance()`` opens the instance in-process.
 """
 
 import contextlib
@@ -155,9 +156,26 @@ class DagsterPostgresHome:
                 yield instance
 
 
+def set_pool_limits_as_deployed(home: DagsterPostgresHome) -> None:
+    """The deployment step docs/DEPLOY.md prescribes: `dagster instance concurrency set jira_api N`.
+
+    An explicit limit, because dagster-postgres 0.29.27 fails runs that race to create a pool's
+    default limit (dagster-io/dagster#33552). N is the file's ``default_limit``.
+    """
+    import yaml
+
+    from jarkdown_pipeline.orchestration.assets import JIRA_POOL
+
+    limit = int(yaml.safe_load(home.dagster_yaml.read_text())["concurrency"]["pools"]["default_limit"])
+    with home.instance() as instance:
+        instance.event_log_storage.set_concurrency_slots(JIRA_POOL, limit)
+
+
 @pytest.fixture
 def postgres_dagster_home(tmp_path: Path, postgres_database: PostgresDatabase) -> DagsterPostgresHome:
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copyfile(DEPLOY_DAGSTER_YAML, home / "dagster.yaml")
-    return DagsterPostgresHome(home, postgres_database)
+    deployed = DagsterPostgresHome(home, postgres_database)
+    set_pool_limits_as_deployed(deployed)
+    return deployed
