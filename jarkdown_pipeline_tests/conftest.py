@@ -7,6 +7,7 @@ from hypothesis import settings
 pytest_plugins = [
     "jarkdown_pipeline_tests.plugins.aiohttp_mocks",
     "jarkdown_pipeline_tests.plugins.sample_jira",
+    "jarkdown_pipeline_tests.plugins.postgres",
 ]
 
 # Locally every run explores new examples; CI replays a fixed set so a red CI is reproducible.

@@ -35,9 +35,6 @@ from jarkdown_pipeline_tests.pipeline.conftest import build_pipeline, issues_upd
 if TYPE_CHECKING:
     from jarkdown_pipeline_tests.plugins.postgres import DagsterPostgresHome
 
-# Until jarkdown_pipeline_tests/conftest.py lists plugins.postgres in its pytest_plugins.
-pytest_plugins = ["jarkdown_pipeline_tests.plugins.postgres"]
-
 DAGSTER = str(Path(sys.executable).with_name("dagster"))
 DAYS = [date(2026, 11, 18), date(2026, 11, 19), date(2026, 11, 20)]
 # A little latency per request, so requests of concurrent steps overlap and the peak in flight

@@ -10,9 +10,6 @@ from pathlib import Path
 
 import pytest
 
-# Until jarkdown_pipeline_tests/conftest.py lists plugins.postgres in its pytest_plugins.
-pytest_plugins = ["jarkdown_pipeline_tests.plugins.postgres"]
-
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 INNER_TEST = textwrap.dedent(
