@@ -9,7 +9,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
@@ -36,10 +36,14 @@ def jql_date_literal(day: date) -> str:
     return f'"{day:%Y-%m-%d} 00:00"'
 
 
+def within_scope(scope_jql: str | None, condition: str) -> str:
+    """``condition`` AND-ed with the scope JQL; the scope is parenthesised so its ORs stay inside."""
+    return f"({scope_jql}) AND {condition}" if scope_jql else condition
+
+
 def window_jql(scope_jql: str | None, start: date, end: date) -> str:
     """Issues in scope updated in ``[start 00:00, end 00:00)`` (the Jira user's time zone)."""
-    window = f"updated >= {jql_date_literal(start)} AND updated < {jql_date_literal(end)}"
-    return f"({scope_jql}) AND {window}" if scope_jql else window
+    return within_scope(scope_jql, f"updated >= {jql_date_literal(start)} AND updated < {jql_date_literal(end)}")
 
 
 def scope_jql_since(scope_jql: str | None, start: date) -> str:
@@ -47,8 +51,7 @@ def scope_jql_since(scope_jql: str | None, start: date) -> str:
 
     Bounded by the start date because Jira's search rejects unbounded queries.
     """
-    since = f"updated >= {jql_date_literal(start)}"
-    return f"({scope_jql}) AND {since}" if scope_jql else since
+    return within_scope(scope_jql, f"updated >= {jql_date_literal(start)}")
 
 
 def describe_error(error: BaseException) -> str:
@@ -59,8 +62,15 @@ def describe_error(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}" if not isinstance(error, JiraApiError) else str(error)
 
 
+class StageRecord:
+    """A stage result as the run record the next stage reads: every field, so none can be forgotten."""
+
+    def as_record(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 @dataclass
-class IssuesStageResult:
+class IssuesStageResult(StageRecord):
     jql: str
     keys: list[str]
     """Keys in the window that the knowledge base should hold (vanished ones excluded)."""
@@ -76,19 +86,6 @@ class IssuesStageResult:
     restored: list[str] = field(default_factory=list)
     new: list[str] = field(default_factory=list)
     """Fetched for the first time: files elsewhere that link to them in Jira can now link locally."""
-
-    def as_record(self) -> dict[str, Any]:
-        return {
-            "jql": self.jql,
-            "new": self.new,
-            "keys": self.keys,
-            "fetched": self.fetched,
-            "unchanged": self.unchanged,
-            "vanished": self.vanished,
-            "failed": self.failed,
-            "raw_written": self.raw_written,
-            "restored": self.restored,
-        }
 
 
 async def fetch_window(
@@ -191,7 +188,7 @@ async def fetch_window(
 
 
 @dataclass
-class AttachmentsStageResult:
+class AttachmentsStageResult(StageRecord):
     issues: int = 0
     downloaded: int = 0
     present: int = 0
@@ -199,17 +196,6 @@ class AttachmentsStageResult:
     pruned: dict[str, list[str]] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
     manifests_written: int = 0
-
-    def as_record(self) -> dict[str, Any]:
-        return {
-            "issues": self.issues,
-            "downloaded": self.downloaded,
-            "present": self.present,
-            "bytes_downloaded": self.bytes_downloaded,
-            "pruned": self.pruned,
-            "failed": self.failed,
-            "manifests_written": self.manifests_written,
-        }
 
 
 async def download_window_attachments(
@@ -285,15 +271,12 @@ async def download_window_attachments(
 
 
 @dataclass
-class MarkdownStageResult:
+class MarkdownStageResult(StageRecord):
     written: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     relinked: list[str] = field(default_factory=list)
     """Issues outside the window re-rendered because issues they link to arrived."""
-
-    def as_record(self) -> dict[str, Any]:
-        return {"written": self.written, "unchanged": self.unchanged, "failed": self.failed, "relinked": self.relinked}
 
 
 def render_window(
@@ -311,34 +294,9 @@ def render_window(
     Then re-render files outside ``keys`` that link in Jira to one of ``new_keys`` (issues that just
     arrived), so their links become local.
     """
-    # One Markdown stage at a time over the knowledge base: the known keys read here and the relink
-    # scan below then see every issue another run stored and rendered before this stage began.
-    with kb.lock():
-        return _render_window_locked(
-            kb,
-            keys,
-            field_definitions=field_definitions,
-            base_url=base_url,
-            include_custom_fields=include_custom_fields,
-            exclude_custom_fields=exclude_custom_fields,
-            new_keys=new_keys,
-        )
-
-
-def _render_window_locked(
-    kb: KnowledgeBase,
-    keys: Sequence[str],
-    *,
-    field_definitions: Sequence[Mapping[str, Any]],
-    base_url: str,
-    include_custom_fields: Sequence[str] | None,
-    exclude_custom_fields: Sequence[str],
-    new_keys: Iterable[str],
-) -> MarkdownStageResult:
     result = MarkdownStageResult()
-    known = frozenset(kb.raw_issue_keys())
 
-    def render(key: str) -> bool | None:
+    def render(key: str, known: frozenset[str]) -> bool | None:
         try:
             return kb.render_issue_file(
                 key,
@@ -353,14 +311,18 @@ def _render_window_locked(
             logger.exception("Could not render %s", key)
             return None
 
-    for key in keys:
-        written = render(key)
-        if written is not None:
-            (result.written if written else result.unchanged).append(key)
-    in_window = set(keys)
-    for key in kb.files_linking_to_jira(set(new_keys)):
-        if key not in in_window and key in known and render(key):
-            result.relinked.append(key)
+    # One Markdown stage at a time over the knowledge base: the known keys read here and the relink
+    # scan below then see every issue another run stored and rendered before this stage began.
+    with kb.lock():
+        known = frozenset(kb.raw_issue_keys())
+        for key in keys:
+            written = render(key, known)
+            if written is not None:
+                (result.written if written else result.unchanged).append(key)
+        in_window = set(keys)
+        for key in kb.files_linking_to_jira(set(new_keys)):
+            if key not in in_window and key in known and render(key, known):
+                result.relinked.append(key)
     return result
 
 
