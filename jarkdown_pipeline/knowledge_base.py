@@ -484,16 +484,7 @@ class KnowledgeBase:
 
     def files_linking_to(self, keys: Iterable[str]) -> list[str]:
         """Keys of live issue files that link to any of ``keys``' files (to re-render them)."""
-        wanted = {check_issue_key(key) for key in keys}
-        if not wanted:
-            return []
-        return [
-            key
-            for key in self.markdown_issue_keys()
-            if not wanted.isdisjoint(
-                _LOCAL_ISSUE_LINK_RE.findall(self.markdown_path(key).read_text(encoding="utf-8", errors="replace"))
-            )
-        ]
+        return self._files_linking(keys, _LOCAL_ISSUE_LINK_RE)
 
     def files_linking_to_jira(self, keys: Iterable[str]) -> list[str]:
         """Keys of live issue files that link to any of ``keys`` in Jira (``.../browse/KEY``).
@@ -501,6 +492,10 @@ class KnowledgeBase:
         When those issues arrive in the knowledge base, such files are re-rendered so their links
         point to the local files instead.
         """
+        return self._files_linking(keys, _BROWSE_LINK_RE)
+
+    def _files_linking(self, keys: Iterable[str], link_re: re.Pattern[str]) -> list[str]:
+        """Keys of live issue files in which ``link_re`` (its group: the linked key) finds one of ``keys``."""
         wanted = {check_issue_key(key) for key in keys}
         if not wanted:
             return []
@@ -509,7 +504,7 @@ class KnowledgeBase:
             key
             for key in self.markdown_issue_keys()
             if not wanted.isdisjoint(
-                _BROWSE_LINK_RE.findall(self.markdown_path(key).read_text(encoding="utf-8", errors="replace"))
+                link_re.findall(self.markdown_path(key).read_text(encoding="utf-8", errors="replace"))
             )
         ]
 
