@@ -258,12 +258,22 @@ class KnowledgeBase:
         A copy older than the stored one (by ``fields.updated``) is not written: a slow run that
         fetched before an edit must not undo a faster run that fetched after it.
         """
-        stored = self.stored_updated(issue["key"])
-        incoming = (issue.get("fields") or {}).get("updated")
-        stored_at, incoming_at = parse_jira_timestamp(stored), parse_jira_timestamp(incoming)
-        if stored_at is not None and incoming_at is not None and incoming_at < stored_at:
+        path = self.raw_path(issue["key"])
+        data = dump_json(issue)
+        # The stored copy is read once, for both the equality and the age test (issues can be MBs).
+        try:
+            stored_data = path.read_bytes()
+        except FileNotFoundError:
+            stored_data = None
+        if stored_data == data:
             return False
-        return write_bytes_if_changed(self.raw_path(issue["key"]), dump_json(issue))
+        if stored_data is not None:
+            stored_at = parse_jira_timestamp(_updated_of(json.loads(stored_data)))
+            incoming_at = parse_jira_timestamp(_updated_of(issue))
+            if stored_at is not None and incoming_at is not None and incoming_at < stored_at:
+                return False
+        atomic_write_bytes(path, data)
+        return True
 
     def read_raw_issue(self, key: str) -> dict[str, Any] | None:
         try:
@@ -274,9 +284,7 @@ class KnowledgeBase:
     def stored_updated(self, key: str) -> str | None:
         """The ``fields.updated`` of the stored raw issue, or None when there is none."""
         issue = self.read_raw_issue(key)
-        if issue is None:
-            return None
-        return (issue.get("fields") or {}).get("updated")
+        return None if issue is None else _updated_of(issue)
 
     def raw_issue_keys(self) -> set[str]:
         if not self.raw_dir.is_dir():
@@ -565,6 +573,10 @@ class KnowledgeBase:
             if data.get("key") != key:
                 problems.append(FrontmatterProblem(shown, f"frontmatter key is {data.get('key')!r}, expected {key!r}"))
         return problems
+
+
+def _updated_of(issue: Mapping[str, Any]) -> Any:
+    return (issue.get("fields") or {}).get("updated")
 
 
 def parse_jira_timestamp(value: Any) -> datetime | None:

@@ -132,7 +132,7 @@ async def fetch_window(
                 if kb.restore_from_removed(key):
                     result.restored.append(key)
                     logger.info("%s is back in scope: restored from %s/", key, kb.removed_dir.name)
-                if kb.stored_updated(key) is None:
+                if not kb.raw_path(key).is_file():  # a stat: write_raw_issue reads the stored copy anyway
                     result.new.append(key)
                 if kb.write_raw_issue(issue):
                     result.raw_written += 1
