@@ -15,7 +15,7 @@ import dagster as dg
 from jarkdown_pipeline.exceptions import AuthenticationError, JiraApiError
 from jarkdown_pipeline.jira_api_client import normalise_base_url
 from jarkdown_pipeline.knowledge_base import KnowledgeBase
-from jarkdown_pipeline.orchestration.partitions import partition_jql, partition_window
+from jarkdown_pipeline.orchestration.partitions import partition_window
 from jarkdown_pipeline.orchestration.resources import JiraResource, KnowledgeBaseResource
 from jarkdown_pipeline.sync import (
     describe_error,
@@ -24,6 +24,7 @@ from jarkdown_pipeline.sync import (
     reconcile,
     render_window,
     scope_jql_since,
+    window_jql,
 )
 
 GROUP = "jira"
@@ -141,7 +142,7 @@ def _build_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefi
     ) -> dg.MaterializeResult:
         started = stats_snapshot(jira)
         first_day, end_day = partition_window(context)
-        jql = partition_jql(knowledge_base.scope_jql, first_day, end_day)
+        jql = window_jql(knowledge_base.scope_jql, first_day, end_day)
         client = await jira.open_client()  # checks the credentials before anything is written
         jira_time_zone = (await client.myself()).get("timeZone")
         if jira_time_zone and jira_time_zone != knowledge_base.timezone:

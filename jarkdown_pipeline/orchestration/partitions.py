@@ -7,12 +7,11 @@ hourly refresh. ``timezone`` (JARKDOWN_TIMEZONE) only decides when a day starts 
 set it to the Jira user's zone.
 """
 
-from datetime import date, timedelta
+from datetime import date
 
 import dagster as dg
 
 from jarkdown_pipeline.settings import Settings
-from jarkdown_pipeline.sync import window_jql
 
 
 def build_daily_partitions(start_date: date, timezone: str = "UTC") -> dg.DailyPartitionsDefinition:
@@ -27,15 +26,3 @@ def partition_window(context: dg.AssetExecutionContext) -> tuple[date, date]:
     """``[first day, day after the last)`` of the run's partition, or of a single-run backfill's range."""
     window = context.partition_time_window
     return window.start.date(), window.end.date()
-
-
-def partition_jql(scope_jql: str | None, first_day: date, end_day: date) -> str:
-    return window_jql(scope_jql, first_day, end_day)
-
-
-def partition_key_for_day(day: date) -> str:
-    return day.isoformat()
-
-
-def previous_day(day: date) -> date:
-    return day - timedelta(days=1)
