@@ -99,13 +99,23 @@ def build_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefin
 
 
 def _build_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
-    single_run = dg.BackfillPolicy.single_run()
+    def group_asset(*, kind: str, description: str, daily: bool, calls_jira: bool, deps=None):
+        # Every asset of the group backfills a range in one run; the daily ones are partitioned, and
+        # those that call Jira take a slot of the jira_api pool.
+        return dg.asset(
+            group_name=GROUP,
+            pool=JIRA_POOL if calls_jira else None,
+            partitions_def=partitions_def if daily else None,
+            backfill_policy=dg.BackfillPolicy.single_run(),
+            deps=deps,
+            kinds={kind},
+            description=description,
+        )
 
-    @dg.asset(
-        group_name=GROUP,
-        pool=JIRA_POOL,
-        backfill_policy=single_run,
-        kinds={"jira"},
+    @group_asset(
+        kind="jira",
+        daily=False,
+        calls_jira=True,
         description="Jira's field definitions (id, name, schema): custom fields get their display names from here.",
     )
     async def jira_fields(
@@ -126,12 +136,10 @@ def _build_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefi
             }
         )
 
-    @dg.asset(
-        group_name=GROUP,
-        pool=JIRA_POOL,
-        partitions_def=partitions_def,
-        backfill_policy=single_run,
-        kinds={"jira"},
+    @group_asset(
+        kind="jira",
+        daily=True,
+        calls_jira=True,
         description=(
             "Issues updated in the partition's day (in the Jira user's time zone) within the scope JQL: "
             "found by JQL search, fetched complete by bulk fetch, kept as raw JSON in .jarkdown/raw/."
@@ -193,13 +201,11 @@ def _build_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefi
             }
         )
 
-    @dg.asset(
-        group_name=GROUP,
-        pool=JIRA_POOL,
-        partitions_def=partitions_def,
-        backfill_policy=single_run,
+    @group_asset(
+        kind="jira",
+        daily=True,
+        calls_jira=True,
         deps=[jira_issues],
-        kinds={"jira"},
         description=(
             "Every attachment of the partition's issues, downloaded concurrently under one bound into "
             "KEY/attachments/; already-present files (same size) are not downloaded again."
@@ -234,12 +240,11 @@ def _build_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefi
             }
         )
 
-    @dg.asset(
-        group_name=GROUP,
-        partitions_def=partitions_def,
-        backfill_policy=single_run,
+    @group_asset(
+        kind="markdown",
+        daily=True,
+        calls_jira=False,
         deps=[jira_attachments, jira_fields],
-        kinds={"markdown"},
         description=(
             "One KEY/KEY.md per issue of the partition, rendered from the stored JSON; a file is rewritten "
             "only when its content changed. Fails (after writing all others) if any issue failed in this run."
@@ -293,12 +298,11 @@ def _build_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefi
             )
         return dg.MaterializeResult(metadata=metadata)
 
-    @dg.asset(
-        group_name=GROUP,
-        pool=JIRA_POOL,
-        backfill_policy=single_run,
+    @group_asset(
+        kind="jira",
+        daily=False,
+        calls_jira=True,
         deps=[jira_markdown, jira_fields],
-        kinds={"jira"},
         description=(
             "Compares the keys in scope (scope JQL, updated since the start date) with the knowledge base "
             "and moves issues Jira no longer has in scope to _removed/; files linking to them are re-rendered."
@@ -344,11 +348,11 @@ def _build_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefi
             )
         return dg.MaterializeResult(metadata=metadata)
 
-    @dg.asset(
-        group_name=GROUP,
-        backfill_policy=single_run,
+    @group_asset(
+        kind="markdown",
+        daily=False,
+        calls_jira=False,
         deps=[jira_markdown, jira_reconciliation],
-        kinds={"markdown"},
         description="index.md: one row per issue of the whole knowledge base, sorted by key.",
     )
     def jira_index(context: dg.AssetExecutionContext, knowledge_base: KnowledgeBaseResource) -> dg.MaterializeResult:
