@@ -6,6 +6,7 @@ any executor, process or re-execution sees the same thing. The work itself lives
 ``jarkdown_pipeline.sync``; these functions open what it needs and report what it did.
 """
 
+import functools
 import warnings
 from datetime import date
 from typing import Any
@@ -86,8 +87,21 @@ def read_stage_record(kb: KnowledgeBase, run_id: str, stage: str) -> dict[str, A
     return record
 
 
-def jira_base_url(jira: JiraResource) -> str:
-    return str(normalise_base_url(jira.base_url))
+def fetched_keys(issues_record: dict[str, Any]) -> list[str]:
+    """The window's keys whose fetch succeeded: the ones later stages work on."""
+    return [key for key in issues_record["keys"] if key not in issues_record["failed"]]
+
+
+def render_options(
+    jira: JiraResource, knowledge_base: KnowledgeBaseResource, field_definitions: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The keywords every issue render takes from the settings (the Markdown stage and reconciliation)."""
+    return {
+        "field_definitions": field_definitions,
+        "base_url": str(normalise_base_url(jira.base_url)),
+        "include_custom_fields": knowledge_base.include_custom_fields,
+        "exclude_custom_fields": knowledge_base.exclude_custom_fields,
+    }
 
 
 def build_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
@@ -216,13 +230,13 @@ def _build_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefi
     ) -> dg.MaterializeResult:
         started = stats_snapshot(jira)
         kb = knowledge_base.open()
-        record = read_stage_record(kb, run_record_id(context), "issues")
-        keys = [key for key in record["keys"] if key not in record["failed"]]
+        run_id = run_record_id(context)
+        keys = fetched_keys(read_stage_record(kb, run_id, "issues"))
         client = await jira.open_client()
         result = await download_window_attachments(
             client, kb, keys, max_concurrent_downloads=jira.max_concurrent_downloads
         )
-        kb.write_run_record(run_record_id(context), "attachments", result.as_record())
+        kb.write_run_record(run_id, "attachments", result.as_record())
         for key, reason in result.failed.items():
             context.log.error(f"Attachments of {key}: {reason}")
         return dg.MaterializeResult(
@@ -260,14 +274,10 @@ def _build_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefi
         field_definitions = kb.read_fields()
         if field_definitions is None:
             raise dg.Failure(description=f"No field definitions in {kb.fields_path}: materialize jira_fields first.")
-        keys = [key for key in issues_record["keys"] if key not in issues_record["failed"]]
         result = render_window(
             kb,
-            keys,
-            field_definitions=field_definitions,
-            base_url=jira_base_url(jira),
-            include_custom_fields=knowledge_base.include_custom_fields,
-            exclude_custom_fields=knowledge_base.exclude_custom_fields,
+            fetched_keys(issues_record),
+            **render_options(jira, knowledge_base, field_definitions),
             new_keys=issues_record.get("new", ()),
         )
         kb.write_run_record(run_id, "markdown", result.as_record())
@@ -315,18 +325,13 @@ def _build_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefi
         kb = knowledge_base.open()
         jql = scope_jql_since(knowledge_base.scope_jql, date.fromisoformat(knowledge_base.start_date))
         client = await jira.open_client()
-        field_definitions = kb.read_fields() or []
-        base_url = jira_base_url(jira)
+        options = render_options(jira, knowledge_base, kb.read_fields() or [])
+        # Listed once, at the first re-render: reconcile calls back after all its moves, under the
+        # knowledge base's lock, so the stored keys cannot change between re-renders.
+        known_issue_keys = functools.cache(lambda: frozenset(kb.raw_issue_keys()))
 
         def rerender(key: str) -> bool:
-            return kb.render_issue_file(
-                key,
-                field_definitions=field_definitions,
-                base_url=base_url,
-                known_issue_keys=kb.raw_issue_keys(),
-                include_custom_fields=knowledge_base.include_custom_fields,
-                exclude_custom_fields=knowledge_base.exclude_custom_fields,
-            )
+            return kb.render_issue_file(key, known_issue_keys=known_issue_keys(), **options)
 
         result = await reconcile(client, kb, jql, rerender=rerender)
         for key in result.moved:
