@@ -9,6 +9,7 @@ any executor, process or re-execution sees the same thing. The work itself lives
 import functools
 import warnings
 from datetime import date
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import dagster as dg
@@ -56,9 +57,9 @@ def client_metadata(jira: JiraResource, started: dict[str, int]) -> dict[str, An
     }
 
 
-def listing(values: dict[str, str] | list[str]) -> dg.MetadataValue:
-    """A short Markdown list for metadata (the first LISTED_KEYS_MAX items, then a count)."""
-    items = [f"- **{key}**: {reason}" for key, reason in values.items()] if isinstance(values, dict) else [f"- {key}" for key in values]
+def listing(values: Mapping[str, str] | Sequence[object]) -> dg.MetadataValue:
+    """A short Markdown list for metadata (the first LISTED_KEYS_MAX items, as ``str()``, then a count)."""
+    items = [f"- **{key}**: {reason}" for key, reason in values.items()] if isinstance(values, Mapping) else [f"- {key}" for key in values]
     if len(items) > LISTED_KEYS_MAX:
         items = items[:LISTED_KEYS_MAX] + [f"- ... and {len(items) - LISTED_KEYS_MAX} more"]
     return dg.MetadataValue.md("\n".join(items) if items else "None")
@@ -370,7 +371,7 @@ def _build_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefi
             metadata={
                 "issues": dg.MetadataValue.int(len(rows)),
                 "written": dg.MetadataValue.bool(written),
-                "unreadable_files": listing([str(problem) for problem in problems]),
+                "unreadable_files": listing(problems),
                 "path": dg.MetadataValue.path(str(kb.index_path)),
                 "preview": dg.MetadataValue.md(text[:PREVIEW_MAX_CHARS]),
             }

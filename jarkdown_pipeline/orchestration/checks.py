@@ -19,13 +19,21 @@ def _keys_of_run(context: dg.AssetCheckExecutionContext, kb: KnowledgeBase) -> t
     return list(record["keys"]), f"the {len(record['keys'])} issues of {record['first_day']}..{record['end_day']} (end excluded)"
 
 
-def _keys_written_by_run(context: dg.AssetCheckExecutionContext, kb: KnowledgeBase) -> tuple[list[str], str]:
-    """The issue files this run wrote (unchanged ones were checked when they were written)."""
+def _files_written_by_run(context: dg.AssetCheckExecutionContext, kb: KnowledgeBase) -> tuple[list[str], str]:
+    """Keys of the issue files this run wrote that exist (unchanged ones were checked when they were
+    written); without a record (check run alone), every issue file."""
     record = kb.read_run_record(run_record_id(context), "markdown")
     if record is None:
         return kb.markdown_issue_keys(), "every issue file of the knowledge base"
     keys = list(dict.fromkeys(record["written"] + record.get("relinked", [])))
-    return keys, f"the {len(keys)} files written in this run"
+    return [key for key in keys if kb.markdown_path(key).is_file()], f"the {len(keys)} files written in this run"
+
+
+def _error_unless_none(problems: list, description: str, metadata: dict) -> dg.AssetCheckResult:
+    # ERROR: each check finds output that is wrong, not merely stale, so the run is shown as failed.
+    return dg.AssetCheckResult(
+        passed=not problems, severity=dg.AssetCheckSeverity.ERROR, description=description, metadata=metadata
+    )
 
 
 def build_checks(jira_markdown: dg.AssetsDefinition, jira_index: dg.AssetsDefinition) -> list[dg.AssetChecksDefinition]:
@@ -36,11 +44,10 @@ def build_checks(jira_markdown: dg.AssetsDefinition, jira_index: dg.AssetsDefini
         kb = knowledge_base.open()
         keys, scope = _keys_of_run(context, kb)
         missing = kb.missing_issue_files(keys)
-        return dg.AssetCheckResult(
-            passed=not missing,
-            severity=dg.AssetCheckSeverity.ERROR,
-            description=f"Checked {scope}: {len(missing)} missing.",
-            metadata={"checked": len(keys), "missing": len(missing), "missing_files": listing(missing)},
+        return _error_unless_none(
+            missing,
+            f"Checked {scope}: {len(missing)} missing.",
+            {"checked": len(keys), "missing": len(missing), "missing_files": listing(missing)},
         )
 
     @dg.asset_check(asset=jira_markdown, description="Every relative link in the issue files written by the run resolves.")
@@ -48,14 +55,12 @@ def build_checks(jira_markdown: dg.AssetsDefinition, jira_index: dg.AssetsDefini
         context: dg.AssetCheckExecutionContext, knowledge_base: KnowledgeBaseResource
     ) -> dg.AssetCheckResult:
         kb = knowledge_base.open()
-        keys, scope = _keys_written_by_run(context, kb)
-        paths = [kb.markdown_path(key) for key in keys if kb.markdown_path(key).is_file()]
-        broken = kb.broken_links(paths)
-        return dg.AssetCheckResult(
-            passed=not broken,
-            severity=dg.AssetCheckSeverity.ERROR,
-            description=f"Checked the links of {len(paths)} files ({scope}): {len(broken)} broken.",
-            metadata={"files": len(paths), "broken": len(broken), "broken_links": listing([str(b) for b in broken])},
+        present, scope = _files_written_by_run(context, kb)
+        broken = kb.broken_links(kb.markdown_path(key) for key in present)
+        return _error_unless_none(
+            broken,
+            f"Checked the links of {len(present)} files ({scope}): {len(broken)} broken.",
+            {"files": len(present), "broken": len(broken), "broken_links": listing(broken)},
         )
 
     @dg.asset_check(
@@ -66,14 +71,12 @@ def build_checks(jira_markdown: dg.AssetsDefinition, jira_index: dg.AssetsDefini
         context: dg.AssetCheckExecutionContext, knowledge_base: KnowledgeBaseResource
     ) -> dg.AssetCheckResult:
         kb = knowledge_base.open()
-        keys, scope = _keys_written_by_run(context, kb)
-        present = [key for key in keys if kb.markdown_path(key).is_file()]
+        present, scope = _files_written_by_run(context, kb)
         problems = kb.frontmatter_problems(present)
-        return dg.AssetCheckResult(
-            passed=not problems,
-            severity=dg.AssetCheckSeverity.ERROR,
-            description=f"Checked {len(present)} files ({scope}): {len(problems)} with bad frontmatter.",
-            metadata={"files": len(present), "problems": len(problems), "bad_files": listing([str(p) for p in problems])},
+        return _error_unless_none(
+            problems,
+            f"Checked {len(present)} files ({scope}): {len(problems)} with bad frontmatter.",
+            {"files": len(present), "problems": len(problems), "bad_files": listing(problems)},
         )
 
     @dg.asset_check(asset=jira_index, description="index.md lists every issue file and all its links resolve.")
@@ -83,15 +86,10 @@ def build_checks(jira_markdown: dg.AssetsDefinition, jira_index: dg.AssetsDefini
         text = kb.index_path.read_text(encoding="utf-8") if kb.index_path.is_file() else ""
         keys = kb.markdown_issue_keys()
         unlisted = [key for key in keys if f"{key}/{key}.md" not in text]
-        return dg.AssetCheckResult(
-            passed=not broken and not unlisted,
-            severity=dg.AssetCheckSeverity.ERROR,
-            description=f"{len(keys)} issue files; {len(unlisted)} not in index.md; {len(broken)} broken links.",
-            metadata={
-                "issue_files": len(keys),
-                "unlisted": listing(unlisted),
-                "broken_links": listing([str(b) for b in broken]),
-            },
+        return _error_unless_none(
+            [*unlisted, *broken],
+            f"{len(keys)} issue files; {len(unlisted)} not in index.md; {len(broken)} broken links.",
+            {"issue_files": len(keys), "unlisted": listing(unlisted), "broken_links": listing(broken)},
         )
 
     return [every_issue_has_its_file, relative_links_resolve, frontmatter_parses_and_key_matches, index_is_complete]
