@@ -15,14 +15,18 @@ DAILY_CRON = "30 0 * * *"  # 00:30: yesterday is over, and late edits have lande
 HOURLY_CRON = "15 * * * *"
 
 
-def _scheduled_day(context: dg.ScheduleEvaluationContext, timezone: str) -> tuple[date, datetime]:
+def _scheduled_time(context: dg.ScheduleEvaluationContext, timezone: str) -> datetime:
+    """The tick's time in the partitions' zone (now, when evaluated outside a tick)."""
     zone = ZoneInfo(timezone)
-    scheduled = context.scheduled_execution_time or datetime.now(zone)
-    local = scheduled.astimezone(zone)
-    return local.date(), local
+    return (context.scheduled_execution_time or datetime.now(zone)).astimezone(zone)
 
 
 def build_schedules(job: dg.JobDefinition, start_date: date, timezone: str) -> list[dg.ScheduleDefinition]:
+    def partition_run(day: date, run_key: str) -> dg.RunRequest | dg.SkipReason:
+        if day < start_date:
+            return dg.SkipReason(f"{day} is before JARKDOWN_START_DATE ({start_date})")
+        return dg.RunRequest(run_key=run_key, partition_key=day.isoformat())
+
     @dg.schedule(
         name=DAILY_SCHEDULE,
         cron_schedule=DAILY_CRON,
@@ -31,11 +35,8 @@ def build_schedules(job: dg.JobDefinition, start_date: date, timezone: str) -> l
         description="Every day at 00:30: the whole of yesterday's partition.",
     )
     def jira_daily_schedule(context: dg.ScheduleEvaluationContext):
-        today, _ = _scheduled_day(context, timezone)
-        day = today - timedelta(days=1)
-        if day < start_date:
-            return dg.SkipReason(f"{day} is before JARKDOWN_START_DATE ({start_date})")
-        return dg.RunRequest(run_key=f"daily-{day.isoformat()}", partition_key=day.isoformat())
+        yesterday = _scheduled_time(context, timezone).date() - timedelta(days=1)
+        return partition_run(yesterday, f"daily-{yesterday.isoformat()}")
 
     @dg.schedule(
         name=HOURLY_SCHEDULE,
@@ -45,9 +46,7 @@ def build_schedules(job: dg.JobDefinition, start_date: date, timezone: str) -> l
         description="Every hour at :15: today's partition, so the knowledge base lags Jira by an hour at most.",
     )
     def jira_hourly_schedule(context: dg.ScheduleEvaluationContext):
-        today, local = _scheduled_day(context, timezone)
-        if today < start_date:
-            return dg.SkipReason(f"{today} is before JARKDOWN_START_DATE ({start_date})")
-        return dg.RunRequest(run_key=f"hourly-{local:%Y-%m-%dT%H}", partition_key=today.isoformat())
+        local = _scheduled_time(context, timezone)
+        return partition_run(local.date(), f"hourly-{local:%Y-%m-%dT%H}")
 
     return [jira_daily_schedule, jira_hourly_schedule]
