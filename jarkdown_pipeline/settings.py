@@ -87,13 +87,14 @@ def normalize_base_url(value: str, variable: str) -> str:
 
 
 def parse_start_date(value: str, variable: str = "JARKDOWN_START_DATE") -> date:
-    try:
-        parsed = date.fromisoformat(value)
-    except ValueError:
-        raise ConfigurationError(f"{variable} must be a date as YYYY-MM-DD (e.g. 2026-01-01); got {value!r}") from None
+    # The pattern first: fromisoformat alone also accepts 20260101 and week dates.
+    message = f"{variable} must be a date as YYYY-MM-DD (e.g. 2026-01-01); got {value!r}"
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        raise ConfigurationError(f"{variable} must be a date as YYYY-MM-DD (e.g. 2026-01-01); got {value!r}")
-    return parsed
+        raise ConfigurationError(message)
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ConfigurationError(message) from None
 
 
 def parse_field_list(value: str | None, variable: str) -> tuple[str, ...] | None:
@@ -107,6 +108,10 @@ def parse_field_list(value: str | None, variable: str) -> tuple[str, ...] | None
             f"items; got {value!r}"
         )
     return names
+
+
+def _field_list(environ: Mapping[str, str], name: str) -> tuple[str, ...] | None:
+    return parse_field_list(_get(environ, name), name)
 
 
 def validate_scope_jql(value: str, variable: str = "JARKDOWN_JQL") -> str:
@@ -184,12 +189,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if start_date > datetime.now(ZoneInfo(timezone)).date():
         raise ConfigurationError(f"JARKDOWN_START_DATE is in the future: {start_value}")
 
-    include = parse_field_list(_get(env, "JARKDOWN_INCLUDE_CUSTOM_FIELDS"), "JARKDOWN_INCLUDE_CUSTOM_FIELDS")
-    exclude = parse_field_list(_get(env, "JARKDOWN_EXCLUDE_CUSTOM_FIELDS"), "JARKDOWN_EXCLUDE_CUSTOM_FIELDS") or ()
-    if include is not None and set(include) & set(exclude):
-        both = ", ".join(sorted(set(include) & set(exclude)))
+    include = _field_list(env, "JARKDOWN_INCLUDE_CUSTOM_FIELDS")
+    exclude = _field_list(env, "JARKDOWN_EXCLUDE_CUSTOM_FIELDS") or ()
+    named_by_both = set(include or ()) & set(exclude)
+    if named_by_both:
         raise ConfigurationError(
-            f"JARKDOWN_INCLUDE_CUSTOM_FIELDS and JARKDOWN_EXCLUDE_CUSTOM_FIELDS both name: {both}"
+            "JARKDOWN_INCLUDE_CUSTOM_FIELDS and JARKDOWN_EXCLUDE_CUSTOM_FIELDS both name: "
+            + ", ".join(sorted(named_by_both))
         )
 
     return Settings(
