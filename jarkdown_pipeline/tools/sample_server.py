@@ -88,6 +88,7 @@ def popen_in_own_group(command: Sequence[str], **kwargs: Any) -> subprocess.Pope
 def stop_process_group(process: subprocess.Popen, grace: float = STOP_GRACE_SECONDS, first_signal: int = signal.SIGTERM) -> None:
     """Ask the child to stop (`first_signal` to it alone, so it can shut its own children down),
     then SIGKILL its whole process group if anything of it is left after `grace` seconds."""
+    impatient = None
     if process.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(process.pid, first_signal)
@@ -95,11 +96,15 @@ def stop_process_group(process: subprocess.Popen, grace: float = STOP_GRACE_SECO
             process.wait(grace)
         except subprocess.TimeoutExpired:
             pass
+        except KeyboardInterrupt as second_interrupt:  # Ctrl-C again while waiting: stop waiting
+            impatient = second_interrupt
     # Whatever the leader left behind in its group (it may have exited already): gone now.
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
     if process.poll() is None:
         process.wait(grace)
+    if impatient is not None:
+        raise impatient
 
 
 @contextlib.contextmanager
