@@ -18,6 +18,7 @@ from typing import Any
 from pathvalidate import is_valid_filename, sanitize_filename
 from yarl import URL
 
+from jarkdown_pipeline._files import give_new_file_mode
 from jarkdown_pipeline.exceptions import AttachmentDownloadError, JarkdownError
 
 __all__ = ["AttachmentHandler", "attachment_id", "local_attachment_names", "safe_filename"]
@@ -184,7 +185,10 @@ class AttachmentHandler:
 
         async with self._semaphore():
             handle, temp_name = tempfile.mkstemp(dir=folder, prefix=f".{name[:60]}.", suffix=TEMP_SUFFIX)
-            os.close(handle)
+            try:
+                give_new_file_mode(handle)
+            finally:
+                os.close(handle)
             try:
                 written = await self.client.download_to_file(content_url, temp_name, expected_size=expected_size)
                 os.replace(temp_name, path)

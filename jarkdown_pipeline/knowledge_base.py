@@ -34,6 +34,7 @@ from urllib.parse import unquote
 import yaml
 from markdown_it import MarkdownIt
 
+from jarkdown_pipeline._files import give_new_file_mode
 from jarkdown_pipeline.markdown import render_index, render_issue
 
 try:  # POSIX: advisory locks shared by every process on the machine (and over NFSv4)
@@ -97,6 +98,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        give_new_file_mode(fd)
         with os.fdopen(fd, "wb") as temp_file:
             temp_file.write(data)
         os.replace(temp_name, path)

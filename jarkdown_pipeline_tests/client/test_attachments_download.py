@@ -44,6 +44,10 @@ async def test_download_all_writes_every_file_with_info(local_jira, make_local_c
     ]
     assert (tmp_path / "design.pdf").read_bytes() == pattern_bytes(100_000, seed=1)
     assert leftovers(tmp_path) == []
+    # Readable like any new file (0666 less the umask), not mkstemp's owner-only 0600.
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "design.pdf").stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 async def test_dangerous_names_land_inside_the_output_folder(local_jira, make_local_client, tmp_path):

@@ -51,6 +51,14 @@ def test_write_if_changed_leaves_an_equal_file_alone(tmp_path):
     assert sorted(p.name for p in path.parent.iterdir()) == ["f.md"]  # no temp file left
 
 
+def test_written_files_get_the_mode_of_a_new_file(tmp_path):
+    """mkstemp makes owner-only files; the knowledge base is for others to read (0666 less umask)."""
+    write_text_if_changed(tmp_path / "f.md", "x\n")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "f.md").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
 def test_atomic_write_cleans_up_on_failure(tmp_path, monkeypatch):
     path = tmp_path / "f.txt"
     path.write_text("old")
