@@ -138,6 +138,12 @@ def unescape(markdown_text: str) -> str:
     return re.sub(r"\\(.)", r"\1", markdown_text)
 
 
+def current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def assert_knowledge_base_matches_sample(kb: KnowledgeBase, jira: SampleJiraThread, expected: set[str]) -> None:
     """Every issue of the window and nothing else; every comment, worklog and attachment, byte-exact."""
     assert set(kb.markdown_issue_keys()) == expected
@@ -173,6 +179,10 @@ def assert_knowledge_base_matches_sample(kb: KnowledgeBase, jira: SampleJiraThre
             assert path.read_bytes() == b"".join(jira.expected_attachment_bytes(attachment.id)), (key, attachment.filename)
     index = kb.index_path.read_text(encoding="utf-8")
     assert {key for key in re.findall(r"\]\(([^/)]+)/\1\.md\)", index)} == expected
+    # Readable as any new file would be (0666 less the umask), not owner-only temp-file modes.
+    new_file_mode = 0o666 & ~current_umask()
+    written = [kb.index_path] + [p for key in expected for p in (kb.markdown_path(key), *kb.attachments_dir(key).glob("*"))]
+    assert {oct(path.stat().st_mode & 0o777) for path in written} == {oct(new_file_mode)}
 
 
 def assert_retries_honoured_retry_after(log: list[RecordedRequest]) -> None:
