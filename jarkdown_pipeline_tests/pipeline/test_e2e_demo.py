@@ -70,8 +70,15 @@ def test_demo_stopped_by_sigterm_mid_run_leaves_no_process_behind(tmp_path):
         rest = demo.stdout.read()
         assert demo.wait(60) == 128 + signal.SIGTERM, rest
     finally:
-        if demo.poll() is None:
-            demo.kill()
+        if demo.poll() is None:  # the test failed before the demo stopped: stop it, and what it started
+            leftovers = psutil.Process(demo.pid).children(recursive=True)
+            demo.terminate()
+            try:
+                demo.wait(60)
+            except subprocess.TimeoutExpired:
+                demo.kill()
+            for process in psutil.wait_procs(leftovers, timeout=10)[1]:
+                process.kill()
     assert "Stopped by a signal" in rest
     gone, alive = psutil.wait_procs(children, timeout=30)
     assert not alive, [p.cmdline() for p in alive]
