@@ -26,11 +26,10 @@ def build_definitions(
 ) -> dg.Definitions:
     partitions_def = daily_partitions_from_settings(settings)
     assets = build_assets(partitions_def)
-    by_name = {asset.key.to_user_string(): asset for asset in assets}
     job = build_jira_markdown_job()
     return dg.Definitions(
         assets=assets,
-        asset_checks=build_checks(by_name["jira_markdown"], by_name["jira_index"]),
+        asset_checks=build_checks(dg.AssetKey("jira_markdown"), dg.AssetKey("jira_index")),
         jobs=[job],
         schedules=build_schedules(job, settings.start_date, settings.timezone),
         resources={

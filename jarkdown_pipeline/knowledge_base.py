@@ -18,10 +18,13 @@ Dagster layer calls in here, and these functions are tested on their own.
 
 import contextlib
 import functools
+import hashlib
+import importlib.metadata
 import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -34,6 +37,7 @@ from urllib.parse import unquote
 import yaml
 from markdown_it import MarkdownIt
 
+import jarkdown_pipeline.markdown
 from jarkdown_pipeline._files import give_new_file_mode
 from jarkdown_pipeline.markdown import render_index, render_issue
 
@@ -57,6 +61,31 @@ _HTML_URL_ATTR_RE = re.compile(r"""\b(?:href|src)\s*=\s*(?:"([^"]*)"|'([^']*)')"
 # Only the manifest fields that describe the attachment, not what one run did with it, so the
 # manifest of an unchanged issue stays byte-identical across runs.
 _MANIFEST_FIELDS = ("attachment_id", "filename", "original_filename", "mime_type", "size")
+
+
+# Anything in an issue's JSON that could be another issue's key (a superset: the renderer links only
+# keys it finds there, so only these members of the known keys can change an issue's file).
+_MENTIONED_KEY_RE = re.compile(rb"[A-Za-z][A-Za-z0-9_]*-[0-9]+")
+# The distributions whose code renders an issue (besides this package's own sources).
+_RENDERER_DISTRIBUTIONS = ("PyYAML", "jira2markdown", "pyparsing", "markdownify", "beautifulsoup4", "markdown-it-py")
+
+
+@functools.cache
+def renderer_fingerprint() -> bytes:
+    """Changes whenever the code that turns an issue into Markdown may have changed: the sources of
+    ``jarkdown_pipeline.markdown`` and this module, the renderer's libraries' versions, Python's."""
+    digest = hashlib.blake2b(digest_size=16)
+    sources = sorted(Path(jarkdown_pipeline.markdown.__file__).parent.glob("*.py")) + [Path(__file__)]
+    for path in sources:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for distribution in _RENDERER_DISTRIBUTIONS:
+        try:
+            version = importlib.metadata.version(distribution)
+        except importlib.metadata.PackageNotFoundError:
+            version = "-"
+        digest.update(f"{distribution}={version};".encode())
+    digest.update(sys.version.encode())
+    return digest.digest()
 
 
 class FrontmatterError(ValueError):
@@ -216,6 +245,8 @@ class KnowledgeBase:
         self.raw_dir = self.state_dir / "raw"
         self.manifest_dir = self.state_dir / "attachments"
         self.runs_dir = self.state_dir / "runs"
+        self.rendered_dir = self.state_dir / "rendered"
+        self._options_digest: tuple[Any, ...] | None = None
         self.fields_path = self.state_dir / "fields.json"
         self.index_path = self.root / INDEX_FILE
         self.removed_dir = self.root / REMOVED_DIR
@@ -238,6 +269,10 @@ class KnowledgeBase:
 
     def manifest_path(self, key: str) -> Path:
         return self.manifest_dir / f"{check_issue_key(key)}.json"
+
+    def rendered_record_path(self, key: str) -> Path:
+        """What ``KEY/KEY.md`` was last rendered from (a digest of every input) and its size and mtime."""
+        return self.rendered_dir / f"{check_issue_key(key)}.json"
 
     def relative(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
@@ -347,21 +382,73 @@ class KnowledgeBase:
         include_custom_fields: Sequence[str] | None = None,
         exclude_custom_fields: Sequence[str] = (),
     ) -> bool:
-        """Render ``KEY/KEY.md`` from the stored raw issue and attachment manifest; True when written."""
-        issue = self.read_raw_issue(key)
-        if issue is None:
-            raise FileNotFoundError(f"no stored issue JSON for {key}: {self.relative(self.raw_path(key))}")
+        """Render ``KEY/KEY.md`` from the stored raw issue and attachment manifest; True when written.
+
+        Not rendered at all when the file is as this method last wrote it and nothing it was
+        rendered from changed: raw JSON, manifest, field definitions and options, the known keys
+        the issue mentions, the renderer's code (``renderer_fingerprint``).
+        """
+        try:
+            raw = self.raw_path(key).read_bytes()
+        except FileNotFoundError:
+            raise FileNotFoundError(f"no stored issue JSON for {key}: {self.relative(self.raw_path(key))}") from None
+        try:
+            manifest = self.manifest_path(key).read_bytes()
+        except FileNotFoundError:
+            manifest = None
+        known = frozenset(known_issue_keys)
+        mentioned = sorted({match.decode("ascii") for match in _MENTIONED_KEY_RE.findall(raw)} & known)
+        digest = hashlib.blake2b(digest_size=20)
+        for part in (
+            renderer_fingerprint(),
+            self._render_options_digest(field_definitions, base_url, include_custom_fields, exclude_custom_fields),
+            raw,
+            b"-" if manifest is None else manifest,
+            "\n".join(mentioned).encode(),
+        ):
+            digest.update(len(part).to_bytes(8, "big") + part)
+        inputs = digest.hexdigest()
+        markdown_path = self.markdown_path(key)
+        record_path = self.rendered_record_path(key)
+        try:
+            record = json.loads(record_path.read_bytes())
+            stat = markdown_path.stat()
+            if record == {"inputs": inputs, "markdown_size": stat.st_size, "markdown_mtime_ns": stat.st_mtime_ns}:
+                return False
+        except (FileNotFoundError, ValueError):
+            pass
         text = render_issue(
-            issue,
+            json.loads(raw),
             field_definitions=field_definitions,
-            attachments=self.read_attachment_manifest(key),
+            attachments=json.loads(manifest) if manifest is not None else [],
             base_url=base_url,
-            known_issue_keys=frozenset(known_issue_keys),
+            known_issue_keys=known,
             include_custom_fields=include_custom_fields,
             exclude_custom_fields=tuple(exclude_custom_fields),
             attachments_dir=ATTACHMENTS_DIR,
         )
-        return self.write_markdown(key, text)
+        written = self.write_markdown(key, text)
+        stat = markdown_path.stat()
+        record = {"inputs": inputs, "markdown_size": stat.st_size, "markdown_mtime_ns": stat.st_mtime_ns}
+        write_bytes_if_changed(record_path, dump_json(record))
+        return written
+
+    def _render_options_digest(
+        self,
+        field_definitions: Sequence[Mapping[str, Any]],
+        base_url: str,
+        include_custom_fields: Sequence[str] | None,
+        exclude_custom_fields: Sequence[str],
+    ) -> bytes:
+        # Computed once per run, not per issue: the same definitions object comes with every render
+        # (kept referenced here, so its id cannot be reused by another object).
+        options = (base_url, None if include_custom_fields is None else tuple(include_custom_fields), tuple(exclude_custom_fields))
+        memo = self._options_digest
+        if memo is None or memo[0] is not field_definitions or memo[1] != options:
+            data = dump_json([field_definitions, base_url, include_custom_fields, list(exclude_custom_fields), ATTACHMENTS_DIR])
+            memo = (field_definitions, options, hashlib.blake2b(data, digest_size=20).digest())
+            self._options_digest = memo
+        return memo[2]
 
     def markdown_issue_keys(self) -> list[str]:
         """Keys with a ``KEY/KEY.md`` in the live knowledge base, sorted."""
@@ -458,7 +545,7 @@ class KnowledgeBase:
     def _removed_paths(self, key: str) -> list[tuple[Path, Path]]:
         """(live path, removed path) pairs of everything stored for ``key``."""
         pairs = []
-        for live in (self.issue_dir(key), self.raw_path(key), self.manifest_path(key)):
+        for live in (self.issue_dir(key), self.raw_path(key), self.manifest_path(key), self.rendered_record_path(key)):
             pairs.append((live, self.removed_dir / live.relative_to(self.root)))
         return pairs
 

@@ -6,11 +6,14 @@ others. Fatal problems (authentication, a JQL Jira rejects) raise before anythin
 """
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from jarkdown_pipeline.attachment_handler import AttachmentHandler
@@ -52,6 +55,28 @@ def scope_jql_since(scope_jql: str | None, start: date) -> str:
     Bounded by the start date because Jira's search rejects unbounded queries.
     """
     return within_scope(scope_jql, f"updated >= {jql_date_literal(start)}")
+
+
+_LOOP_LOCKS: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Path, asyncio.Lock]]" = weakref.WeakKeyDictionary()
+
+
+@contextlib.asynccontextmanager
+async def locked(kb: KnowledgeBase) -> AsyncIterator[None]:
+    """``kb.lock()`` from a coroutine, without blocking the event loop while another holder has it.
+
+    Coroutines of this loop queue on an asyncio lock first, so at most one of them waits for the
+    file lock (in a thread): a coroutine blocking the loop on the file lock while another coroutine
+    of the same loop holds it would never wake up.
+    """
+    loop_locks = _LOOP_LOCKS.setdefault(asyncio.get_running_loop(), {})
+    in_process = loop_locks.setdefault(kb.state_dir, asyncio.Lock())
+    async with in_process:
+        file_lock = kb.lock()
+        await asyncio.to_thread(file_lock.__enter__)
+        try:
+            yield
+        finally:
+            file_lock.__exit__(None, None, None)
 
 
 def describe_error(error: BaseException) -> str:
@@ -101,6 +126,18 @@ async def fetch_window(
     unchanged window costs one search. A bulk request that fails falls back to fetching its issues
     one by one, so one bad issue cannot take its 99 neighbours down with it.
     """
+    result, found, to_fetch = await search_window(client, kb, jql)
+    await fetch_issues(client, kb, result, found, to_fetch, fetch_concurrency=fetch_concurrency)
+    return result
+
+
+async def search_window(
+    client: JiraApiClient, kb: KnowledgeBase, jql: str
+) -> tuple[IssuesStageResult, dict[str, dict[str, Any]], list[str]]:
+    """The window's search, to the last page: (result with keys and unchanged ones, refs by key, keys to fetch).
+
+    Raises (JiraApiError, e.g. a JQL Jira rejects) before anything is written.
+    """
     found: dict[str, dict[str, Any]] = {}
     async for ref in client.search_jql(jql, fields=("updated",), page_size=LIGHT_SEARCH_PAGE_SIZE):
         key = str(ref.get("key") or "")
@@ -117,16 +154,33 @@ async def fetch_window(
             result.unchanged.append(key)
         else:
             to_fetch.append(key)
+    return result, found, to_fetch
 
+
+async def fetch_issues(
+    client: JiraApiClient,
+    kb: KnowledgeBase,
+    result: IssuesStageResult,
+    found: Mapping[str, Mapping[str, Any]],
+    to_fetch: Sequence[str],
+    *,
+    fetch_concurrency: int = 3,
+    on_stored: Callable[[Mapping[str, Any]], None] | None = None,
+) -> None:
+    """Bulk-fetch ``to_fetch`` and store each issue as its page arrives; completes ``result``.
+
+    ``on_stored(issue)`` is called for each issue once its raw JSON is stored (the streaming
+    pipeline starts its attachments there); it must be quick and must not raise.
+    """
     ids_to_keys = {str(found[key].get("id")): key for key in to_fetch if found[key].get("id") is not None}
     stored: set[str] = set()
     retry_one_by_one: set[str] = set()
     limit = asyncio.Semaphore(fetch_concurrency)
 
-    def store(issues: list[dict[str, Any]]) -> None:
+    async def store(issues: list[dict[str, Any]]) -> None:
         # Written as each answer arrives, so memory holds a few bulk pages, not a year of issues.
         # Under the lock: against a concurrent reconciliation moving, or a run storing, the same issue.
-        with kb.lock():
+        async with locked(kb):
             for issue in issues:
                 key = issue["key"]
                 if kb.restore_from_removed(key):
@@ -137,6 +191,9 @@ async def fetch_window(
                 if kb.write_raw_issue(issue):
                     result.raw_written += 1
                 stored.add(key)
+        if on_stored is not None:
+            for issue in issues:
+                on_stored(issue)
 
     async def fetch_chunk(chunk: list[str]) -> None:
         async with limit:
@@ -149,12 +206,13 @@ async def fetch_window(
                 retry_one_by_one.update(chunk)
                 return
         wanted = set(chunk)
-        store([issue for issue in bulk.issues if issue.get("key") in wanted])
+        await store([issue for issue in bulk.issues if issue.get("key") in wanted])
         for key_or_id in bulk.errors:
             key = ids_to_keys.get(key_or_id, key_or_id)
             if key in wanted and key not in stored:
                 retry_one_by_one.add(key)
 
+    to_fetch = list(to_fetch)
     chunks = [to_fetch[i : i + BULK_FETCH_MAX_ISSUES] for i in range(0, len(to_fetch), BULK_FETCH_MAX_ISSUES)]
     await asyncio.gather(*(fetch_chunk(chunk) for chunk in chunks))
 
@@ -177,14 +235,13 @@ async def fetch_window(
             result.vanished[key] = f"moved to {issue.get('key')}"
             logger.info("Skipping %s: it moved to %s", key, issue.get("key"))
             return
-        store([issue])
+        await store([issue])
 
     await asyncio.gather(*(fetch_one(key) for key in sorted(retry_one_by_one - stored, key=issue_sort_key)))
     result.fetched = [key for key in to_fetch if key in stored]
     result.new.sort(key=issue_sort_key)
     result.restored.sort(key=issue_sort_key)
-    result.keys = [key for key in keys if key not in result.vanished]
-    return result
+    result.keys = [key for key in result.keys if key not in result.vanished]
 
 
 @dataclass
@@ -198,76 +255,53 @@ class AttachmentsStageResult(StageRecord):
     manifests_written: int = 0
 
 
-async def download_window_attachments(
-    client: JiraApiClient,
+async def issue_attachments(
+    handler: AttachmentHandler,
     kb: KnowledgeBase,
-    keys: Iterable[str],
-    *,
-    max_concurrent_downloads: int = 5,
-) -> AttachmentsStageResult:
-    """Download every attachment of ``keys`` under one concurrency bound; skip those already present.
+    key: str,
+    result: AttachmentsStageResult,
+    stored: Mapping[str, Any] | None = None,
+) -> None:
+    """One issue's attachments: download what is missing, write the manifest, prune what Jira dropped.
 
-    Each issue's manifest lists what is on disk; files of attachments deleted in Jira are removed.
+    ``stored`` is the issue as just stored (saves reading it back); without it, the stored raw JSON.
+    Failures are recorded in ``result.failed``; only AuthenticationError and the like propagate.
     """
-    keys = list(keys)
-    handler = AttachmentHandler(client, max_concurrent_downloads=max_concurrent_downloads)
-    result = AttachmentsStageResult()
-
-    # Issues in progress at once: enough to keep every download slot busy, few enough that a year's
-    # backfill never holds all its issues' JSON in memory.
-    issues_in_progress = asyncio.Semaphore(max_concurrent_downloads * 2)
-
-    async def one_issue(key: str) -> None:
-        async with issues_in_progress:
-            await issue_attachments(key)
-
-    async def issue_attachments(key: str) -> None:
-        issue = kb.read_raw_issue(key)
-        if issue is None:
-            result.failed[key] = "no stored issue JSON (fetch failed earlier)"
-            return
-        attachments = (issue.get("fields") or {}).get("attachment") or []
-        downloaded_for = (issue.get("fields") or {}).get("updated")
-        del issue  # only the attachment list is needed from here on
-        result.issues += 1
-        try:
-            infos = await handler.download_all_attachments(attachments, kb.attachments_dir(key)) if attachments else []
-            error_text = None
-        except AttachmentDownloadError as error:
-            infos = list(getattr(error, "completed", None) or [])
-            error_text = describe_error(error)
-        for info in infos:
-            if info.get("status") == "downloaded":
-                result.downloaded += 1
-            else:
-                result.present += 1
-            result.bytes_downloaded += int(info.get("bytes_downloaded") or 0)
-        if kb.stored_updated(key) != downloaded_for:
-            # A concurrent run stored a newer version meanwhile: its manifest and its attachments
-            # win; pruning from this older list could delete an attachment the newer one has.
-            logger.info("%s changed while its attachments downloaded: leaving the manifest to the newer run", key)
-            return
-        if kb.write_attachment_manifest(key, infos):
-            result.manifests_written += 1
-        if error_text is not None:
-            result.failed[key] = error_text
-            logger.error("Attachments of %s: %s", key, error_text)
-            return  # keep partial files of a failing issue until its next complete run
-        pruned = kb.prune_attachments(key, (info["filename"] for info in infos))
-        if pruned:
-            result.pruned[key] = pruned
-            logger.info("%s: removed attachments no longer in Jira: %s", key, ", ".join(pruned))
-
-    outcomes = await asyncio.gather(*(one_issue(key) for key in keys), return_exceptions=True)
-    for key, outcome in zip(keys, outcomes):
-        if isinstance(outcome, AuthenticationError):
-            raise outcome
-        if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
-            raise outcome
-        if isinstance(outcome, Exception):
-            result.failed[key] = describe_error(outcome)
-            logger.error("Attachments of %s failed: %s", key, describe_error(outcome))
-    return result
+    issue = stored if stored is not None else kb.read_raw_issue(key)
+    if issue is None:
+        result.failed[key] = "no stored issue JSON (fetch failed earlier)"
+        return
+    attachments = (issue.get("fields") or {}).get("attachment") or []
+    downloaded_for = (issue.get("fields") or {}).get("updated")
+    del issue  # only the attachment list is needed from here on
+    result.issues += 1
+    try:
+        infos = await handler.download_all_attachments(attachments, kb.attachments_dir(key)) if attachments else []
+        error_text = None
+    except AttachmentDownloadError as error:
+        infos = list(getattr(error, "completed", None) or [])
+        error_text = describe_error(error)
+    for info in infos:
+        if info.get("status") == "downloaded":
+            result.downloaded += 1
+        else:
+            result.present += 1
+        result.bytes_downloaded += int(info.get("bytes_downloaded") or 0)
+    if kb.stored_updated(key) != downloaded_for:
+        # A concurrent run stored a newer version meanwhile: its manifest and its attachments
+        # win; pruning from this older list could delete an attachment the newer one has.
+        logger.info("%s changed while its attachments downloaded: leaving the manifest to the newer run", key)
+        return
+    if kb.write_attachment_manifest(key, infos):
+        result.manifests_written += 1
+    if error_text is not None:
+        result.failed[key] = error_text
+        logger.error("Attachments of %s: %s", key, error_text)
+        return  # keep partial files of a failing issue until its next complete run
+    pruned = kb.prune_attachments(key, (info["filename"] for info in infos))
+    if pruned:
+        result.pruned[key] = pruned
+        logger.info("%s: removed attachments no longer in Jira: %s", key, ", ".join(pruned))
 
 
 @dataclass
@@ -324,6 +358,136 @@ def render_window(
             if key not in in_window and key in known and render(key, known):
                 result.relinked.append(key)
     return result
+
+
+def first_leaf(group: BaseExceptionGroup) -> BaseException:
+    """The first exception of a (nested) exception group that is not itself a group."""
+    error: BaseException = group
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error
+
+
+@dataclass
+class WindowResult:
+    """What the streaming pipeline did to one window: the three stages' records."""
+
+    issues: IssuesStageResult
+    attachments: AttachmentsStageResult
+    markdown: MarkdownStageResult
+
+
+async def mirror_window(
+    client: JiraApiClient,
+    kb: KnowledgeBase,
+    jql: str,
+    *,
+    field_definitions: Sequence[Mapping[str, Any]],
+    base_url: str,
+    include_custom_fields: Sequence[str] | None = None,
+    exclude_custom_fields: Sequence[str] = (),
+    max_concurrent_downloads: int = 5,
+    fetch_concurrency: int = 3,
+) -> WindowResult:
+    """Search, fetch, download and render one window as a stream, not as three stages in a row.
+
+    The search completes first (a JQL Jira rejects raises before anything is written). Then each
+    bulk page is stored as it arrives and its issues' attachments start downloading at once (one
+    bound on downloads for the whole window); each issue is rendered as soon as its own attachments
+    are in. Unchanged issues (not fetched) go the same way from their stored JSON. Failures stay
+    per issue, as in the separate stages.
+
+    Links: every issue is rendered knowing the keys stored when the window started plus the
+    window's own keys (they are on their way). A last pass, under the knowledge base's lock, puts
+    right what that guessed wrong: files linking locally to an issue that never arrived (vanished,
+    failed) or that a concurrent reconciliation moved away, and files linking to Jira for an issue
+    that a concurrent run stored meanwhile; then, as before, files elsewhere that link in Jira to
+    an issue that just arrived.
+    """
+    issues, found, to_fetch = await search_window(client, kb, jql)
+    attachments = AttachmentsStageResult()
+    markdown = MarkdownStageResult()
+    handler = AttachmentHandler(client, max_concurrent_downloads=max_concurrent_downloads)
+    async with locked(kb):
+        known = frozenset(kb.raw_issue_keys() | set(issues.keys))
+    render_options = {
+        "field_definitions": field_definitions,
+        "base_url": base_url,
+        "include_custom_fields": include_custom_fields,
+        "exclude_custom_fields": exclude_custom_fields,
+    }
+
+    def render(key: str, known_keys: frozenset[str]) -> bool | None:
+        try:
+            return kb.render_issue_file(key, known_issue_keys=known_keys, **render_options)
+        except Exception as error:  # one issue's bad data must not stop the others
+            markdown.failed[key] = describe_error(error)
+            logger.exception("Could not render %s", key)
+            return None
+
+    async def render_locked(key: str) -> None:
+        # Held for one issue only: read its raw JSON and manifest, render, write. No network I/O inside.
+        async with locked(kb):
+            written = render(key, known)
+        if written is not None:
+            (markdown.written if written else markdown.unchanged).append(key)
+
+    # Queue items are small (key, attachment list, updated): a year's backfill never holds all its
+    # issues' JSON in memory; unchanged issues (None) are read back from disk by the worker.
+    queue: asyncio.Queue[tuple[str, dict[str, Any] | None] | None] = asyncio.Queue()
+
+    def on_stored(issue: Mapping[str, Any]) -> None:
+        fields = issue.get("fields") or {}
+        queue.put_nowait((issue["key"], {"fields": {"attachment": fields.get("attachment"), "updated": fields.get("updated")}}))
+
+    async def worker() -> None:
+        while (item := await queue.get()) is not None:
+            key, slim = item
+            try:
+                await issue_attachments(handler, kb, key, attachments, slim)
+            except AuthenticationError:
+                raise
+            except Exception as error:
+                attachments.failed[key] = describe_error(error)
+                logger.error("Attachments of %s failed: %s", key, describe_error(error))
+            await render_locked(key)
+
+    for key in issues.unchanged:
+        queue.put_nowait((key, None))
+    # Issues in progress at once: enough to keep every download slot busy.
+    workers = max_concurrent_downloads * 2
+    try:
+        async with asyncio.TaskGroup() as group:  # a fatal error anywhere cancels the rest
+            for _ in range(workers):
+                group.create_task(worker())
+            try:
+                await fetch_issues(client, kb, issues, found, to_fetch, fetch_concurrency=fetch_concurrency, on_stored=on_stored)
+            finally:
+                for _ in range(workers):
+                    queue.put_nowait(None)
+    except BaseExceptionGroup as group_error:
+        # The first fatal error as itself (AuthenticationError, cancellation), as the stages raised it.
+        raise first_leaf(group_error) from None
+
+    async with locked(kb):
+        now_known = frozenset(kb.raw_issue_keys())
+        gone = known - now_known
+        arrived_elsewhere = now_known - known
+        relink = set(kb.files_linking_to(gone)) | set(kb.files_linking_to_jira(arrived_elsewhere))
+        in_window = set(issues.keys)
+        relink |= {key for key in kb.files_linking_to_jira(set(issues.new)) if key not in in_window}
+        for key in sorted(relink, key=issue_sort_key):
+            if key in now_known and render(key, now_known):
+                if key in in_window:
+                    if key in markdown.unchanged:
+                        markdown.unchanged.remove(key)
+                        markdown.written.append(key)
+                else:
+                    markdown.relinked.append(key)
+    order = {key: index for index, key in enumerate(issues.keys)}
+    markdown.written.sort(key=lambda key: order.get(key, len(order)))
+    markdown.unchanged.sort(key=lambda key: order.get(key, len(order)))
+    return WindowResult(issues=issues, attachments=attachments, markdown=markdown)
 
 
 @dataclass

@@ -19,15 +19,7 @@ from jarkdown_pipeline.jira_api_client import normalise_base_url
 from jarkdown_pipeline.knowledge_base import KnowledgeBase
 from jarkdown_pipeline.orchestration.partitions import partition_window
 from jarkdown_pipeline.orchestration.resources import JiraResource, KnowledgeBaseResource
-from jarkdown_pipeline.sync import (
-    describe_error,
-    download_window_attachments,
-    fetch_window,
-    reconcile,
-    render_window,
-    scope_jql_since,
-    window_jql,
-)
+from jarkdown_pipeline.sync import describe_error, mirror_window, reconcile, scope_jql_since, window_jql
 
 GROUP = "jira"
 JIRA_POOL = "jira_api"
@@ -74,23 +66,6 @@ def markdown_preview(kb: KnowledgeBase, keys: list[str]) -> dg.MetadataValue:
                 text = text[:PREVIEW_MAX_CHARS] + "\n\n*... preview truncated*"
             return dg.MetadataValue.md(text)
     return dg.MetadataValue.md("*No issue file in this partition.*")
-
-
-def read_stage_record(kb: KnowledgeBase, run_id: str, stage: str) -> dict[str, Any]:
-    record = kb.read_run_record(run_id, stage)
-    if record is None:
-        raise dg.Failure(
-            description=(
-                f"No '{stage}' record for run {run_id} in {kb.runs_dir}: the upstream asset must be "
-                "materialized in the same run (run the whole jira_markdown_job for this partition)."
-            )
-        )
-    return record
-
-
-def fetched_keys(issues_record: dict[str, Any]) -> list[str]:
-    """The window's keys whose fetch succeeded: the ones later stages work on."""
-    return [key for key in issues_record["keys"] if key not in issues_record["failed"]]
 
 
 def render_options(
@@ -151,18 +126,53 @@ def _build_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefi
             }
         )
 
-    @group_asset(
-        kind="jira",
-        daily=True,
-        calls_jira=True,
-        description=(
-            "Issues updated in the partition's day (in the Jira user's time zone) within the scope JQL: "
-            "found by JQL search, fetched complete by bulk fetch, kept as raw JSON in .jarkdown/raw/."
-        ),
+    # Issues, attachments and Markdown of the window are one step: a stream in which each bulk page's
+    # issues start downloading their attachments at once and each issue is rendered as soon as its
+    # own attachments are in (jarkdown_pipeline.sync.mirror_window). Three assets, so the UI, the
+    # checks and downstream assets see the same keys as when they were three steps.
+    @dg.multi_asset(
+        name="jira_window",
+        specs=[
+            dg.AssetSpec(
+                "jira_issues",
+                group_name=GROUP,
+                kinds={"jira"},
+                description=(
+                    "Issues updated in the partition's day (in the Jira user's time zone) within the scope JQL: "
+                    "found by JQL search, fetched complete by bulk fetch, kept as raw JSON in .jarkdown/raw/."
+                ),
+            ),
+            dg.AssetSpec(
+                "jira_attachments",
+                group_name=GROUP,
+                kinds={"jira"},
+                deps=["jira_issues"],
+                description=(
+                    "Every attachment of the partition's issues, downloaded concurrently under one bound into "
+                    "KEY/attachments/ as soon as each bulk page is stored; already-present files (same size) are "
+                    "not downloaded again."
+                ),
+            ),
+            dg.AssetSpec(
+                "jira_markdown",
+                group_name=GROUP,
+                kinds={"markdown"},
+                deps=["jira_attachments", jira_fields],
+                description=(
+                    "One KEY/KEY.md per issue of the partition, rendered from the stored JSON as soon as its "
+                    "attachments are in; a file is rewritten only when its content changed. Fails (after writing "
+                    "all others) if any issue failed in this run."
+                ),
+            ),
+        ],
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        pool=JIRA_POOL,
+        can_subset=False,
     )
-    async def jira_issues(
+    async def jira_window(
         context: dg.AssetExecutionContext, jira: JiraResource, knowledge_base: KnowledgeBaseResource
-    ) -> dg.MaterializeResult:
+    ):
         started = stats_snapshot(jira)
         first_day, end_day = partition_window(context)
         jql = window_jql(knowledge_base.scope_jql, first_day, end_day)
@@ -176,8 +186,17 @@ def _build_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefi
                 f"{knowledge_base.timezone}: set JARKDOWN_TIMEZONE={jira_time_zone} so the schedules' days match Jira's"
             )
         kb = knowledge_base.open()
+        field_definitions = kb.read_fields()
+        if field_definitions is None:
+            raise dg.Failure(description=f"No field definitions in {kb.fields_path}: materialize jira_fields first.")
         try:
-            result = await fetch_window(client, kb, jql)
+            window = await mirror_window(
+                client,
+                kb,
+                jql,
+                **render_options(jira, knowledge_base, field_definitions),
+                max_concurrent_downloads=jira.max_concurrent_downloads,
+            )
         except AuthenticationError:
             raise
         except JiraApiError as error:
@@ -188,132 +207,87 @@ def _build_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefi
                     allow_retries=False,
                 ) from None
             raise
+        issues, attachments, markdown = window.issues, window.attachments, window.markdown
+        run_id = run_record_id(context)
         kb.prune_run_records(RUN_RECORD_MAX_AGE_SECONDS)
         kb.write_run_record(
-            run_record_id(context),
-            "issues",
-            {**result.as_record(), "first_day": first_day.isoformat(), "end_day": end_day.isoformat()},
+            run_id, "issues", {**issues.as_record(), "first_day": first_day.isoformat(), "end_day": end_day.isoformat()}
         )
-        for key, reason in result.vanished.items():
+        kb.write_run_record(run_id, "attachments", attachments.as_record())
+        kb.write_run_record(run_id, "markdown", markdown.as_record())
+        for key, reason in issues.vanished.items():
             context.log.warning(f"Skipped {key}: {reason}")
-        for key, reason in result.failed.items():
+        for key, reason in issues.failed.items():
             context.log.error(f"Could not fetch {key}: {reason}")
-        return dg.MaterializeResult(
+        for key, reason in attachments.failed.items():
+            context.log.error(f"Attachments of {key}: {reason}")
+        # Search, fetch and downloads overlap in this step: the client's counters are the step's.
+        step_client = client_metadata(jira, started)
+        yield dg.MaterializeResult(
+            asset_key="jira_issues",
             metadata={
                 "jql": dg.MetadataValue.text(jql),
                 "jira_time_zone": dg.MetadataValue.text(str(jira_time_zone)),
-                "issues_in_window": dg.MetadataValue.int(len(result.keys)),
-                "fetched": dg.MetadataValue.int(len(result.fetched)),
-                "unchanged": dg.MetadataValue.int(len(result.unchanged)),
-                "raw_written": dg.MetadataValue.int(result.raw_written),
-                "skipped_vanished": dg.MetadataValue.int(len(result.vanished)),
-                "failed": dg.MetadataValue.int(len(result.failed)),
-                "failures": listing(result.failed),
-                "skipped": listing(result.vanished),
-                "restored_from_removed": listing(result.restored),
+                "issues_in_window": dg.MetadataValue.int(len(issues.keys)),
+                "fetched": dg.MetadataValue.int(len(issues.fetched)),
+                "unchanged": dg.MetadataValue.int(len(issues.unchanged)),
+                "raw_written": dg.MetadataValue.int(issues.raw_written),
+                "skipped_vanished": dg.MetadataValue.int(len(issues.vanished)),
+                "failed": dg.MetadataValue.int(len(issues.failed)),
+                "failures": listing(issues.failed),
+                "skipped": listing(issues.vanished),
+                "restored_from_removed": listing(issues.restored),
                 "path": dg.MetadataValue.path(str(kb.raw_dir)),
-                **client_metadata(jira, started),
-            }
+                **step_client,
+            },
         )
-
-    @group_asset(
-        kind="jira",
-        daily=True,
-        calls_jira=True,
-        deps=[jira_issues],
-        description=(
-            "Every attachment of the partition's issues, downloaded concurrently under one bound into "
-            "KEY/attachments/; already-present files (same size) are not downloaded again."
-        ),
-    )
-    async def jira_attachments(
-        context: dg.AssetExecutionContext, jira: JiraResource, knowledge_base: KnowledgeBaseResource
-    ) -> dg.MaterializeResult:
-        started = stats_snapshot(jira)
-        kb = knowledge_base.open()
-        run_id = run_record_id(context)
-        keys = fetched_keys(read_stage_record(kb, run_id, "issues"))
-        client = await jira.open_client()
-        result = await download_window_attachments(
-            client, kb, keys, max_concurrent_downloads=jira.max_concurrent_downloads
-        )
-        kb.write_run_record(run_id, "attachments", result.as_record())
-        for key, reason in result.failed.items():
-            context.log.error(f"Attachments of {key}: {reason}")
-        return dg.MaterializeResult(
+        yield dg.MaterializeResult(
+            asset_key="jira_attachments",
             metadata={
-                "issues": dg.MetadataValue.int(result.issues),
-                "downloaded": dg.MetadataValue.int(result.downloaded),
-                "already_present": dg.MetadataValue.int(result.present),
-                "attachment_bytes_downloaded": dg.MetadataValue.int(result.bytes_downloaded),
-                "manifests_written": dg.MetadataValue.int(result.manifests_written),
-                "removed_from_disk": dg.MetadataValue.int(sum(len(names) for names in result.pruned.values())),
-                "failed": dg.MetadataValue.int(len(result.failed)),
-                "failures": listing(result.failed),
+                "issues": dg.MetadataValue.int(attachments.issues),
+                "downloaded": dg.MetadataValue.int(attachments.downloaded),
+                "already_present": dg.MetadataValue.int(attachments.present),
+                "attachment_bytes_downloaded": dg.MetadataValue.int(attachments.bytes_downloaded),
+                "manifests_written": dg.MetadataValue.int(attachments.manifests_written),
+                "removed_from_disk": dg.MetadataValue.int(sum(len(names) for names in attachments.pruned.values())),
+                "failed": dg.MetadataValue.int(len(attachments.failed)),
+                "failures": listing(attachments.failed),
                 "path": dg.MetadataValue.path(str(kb.root)),
-                **client_metadata(jira, started),
-            }
+                **step_client,
+            },
         )
-
-    @group_asset(
-        kind="markdown",
-        daily=True,
-        calls_jira=False,
-        deps=[jira_attachments, jira_fields],
-        description=(
-            "One KEY/KEY.md per issue of the partition, rendered from the stored JSON; a file is rewritten "
-            "only when its content changed. Fails (after writing all others) if any issue failed in this run."
-        ),
-    )
-    def jira_markdown(
-        context: dg.AssetExecutionContext, jira: JiraResource, knowledge_base: KnowledgeBaseResource
-    ) -> dg.MaterializeResult:
-        kb = knowledge_base.open()
-        run_id = run_record_id(context)
-        issues_record = read_stage_record(kb, run_id, "issues")
-        attachments_record = read_stage_record(kb, run_id, "attachments")
-        field_definitions = kb.read_fields()
-        if field_definitions is None:
-            raise dg.Failure(description=f"No field definitions in {kb.fields_path}: materialize jira_fields first.")
-        result = render_window(
-            kb,
-            fetched_keys(issues_record),
-            **render_options(jira, knowledge_base, field_definitions),
-            new_keys=issues_record.get("new", ()),
-        )
-        kb.write_run_record(run_id, "markdown", result.as_record())
         failures = {
-            **{key: f"fetch: {reason}" for key, reason in issues_record["failed"].items()},
-            **{key: f"attachments: {reason}" for key, reason in attachments_record["failed"].items()},
-            **{key: f"render: {reason}" for key, reason in result.failed.items()},
+            **{key: f"fetch: {reason}" for key, reason in issues.failed.items()},
+            **{key: f"attachments: {reason}" for key, reason in attachments.failed.items()},
+            **{key: f"render: {reason}" for key, reason in markdown.failed.items()},
         }
         metadata = {
-            "issues": dg.MetadataValue.int(len(issues_record["keys"])),
-            "written": dg.MetadataValue.int(len(result.written)),
-            "unchanged": dg.MetadataValue.int(len(result.unchanged)),
-            "relinked_elsewhere": dg.MetadataValue.int(len(result.relinked)),
+            "issues": dg.MetadataValue.int(len(issues.keys)),
+            "written": dg.MetadataValue.int(len(markdown.written)),
+            "unchanged": dg.MetadataValue.int(len(markdown.unchanged)),
+            "relinked_elsewhere": dg.MetadataValue.int(len(markdown.relinked)),
             "failed": dg.MetadataValue.int(len(failures)),
             "failures": listing(failures),
             "output_dir": dg.MetadataValue.path(str(kb.root)),
-            "preview": markdown_preview(kb, result.written + result.unchanged),
+            "preview": markdown_preview(kb, markdown.written + markdown.unchanged),
         }
         if failures:
             raise dg.Failure(
                 description=(
-                    f"{len(failures)} of {len(issues_record['keys'])} issues failed in this run (all others "
+                    f"{len(failures)} of {len(issues.keys)} issues failed in this run (all others "
                     "were written). Run the partition again (a new run, not a re-execution from failure: "
                     "the search and fetch must run again) to retry exactly these: "
                     + "; ".join(f"{key}: {reason}" for key, reason in list(failures.items())[:10])
                 ),
                 metadata=metadata,
             )
-        return dg.MaterializeResult(metadata=metadata)
+        yield dg.MaterializeResult(asset_key="jira_markdown", metadata=metadata)
 
     @group_asset(
         kind="jira",
         daily=False,
         calls_jira=True,
-        deps=[jira_markdown, jira_fields],
+        deps=["jira_markdown", jira_fields],
         description=(
             "Compares the keys in scope (scope JQL, updated since the start date) with the knowledge base "
             "and moves issues Jira no longer has in scope to _removed/; files linking to them are re-rendered."
@@ -358,7 +332,7 @@ def _build_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefi
         kind="markdown",
         daily=False,
         calls_jira=False,
-        deps=[jira_markdown, jira_reconciliation],
+        deps=["jira_markdown", jira_reconciliation],
         description="index.md: one row per issue of the whole knowledge base, sorted by key.",
     )
     def jira_index(context: dg.AssetExecutionContext, knowledge_base: KnowledgeBaseResource) -> dg.MaterializeResult:
@@ -377,5 +351,5 @@ def _build_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefi
             }
         )
 
-    return [jira_fields, jira_issues, jira_attachments, jira_markdown, jira_reconciliation, jira_index]
+    return [jira_fields, jira_window, jira_reconciliation, jira_index]
 

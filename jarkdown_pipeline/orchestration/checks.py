@@ -36,7 +36,7 @@ def _error_unless_none(problems: list, description: str, metadata: dict) -> dg.A
     )
 
 
-def build_checks(jira_markdown: dg.AssetsDefinition, jira_index: dg.AssetsDefinition) -> list[dg.AssetChecksDefinition]:
+def build_checks(jira_markdown: dg.AssetKey, jira_index: dg.AssetKey) -> list[dg.AssetChecksDefinition]:
     @dg.asset_check(asset=jira_markdown, description="Every issue of the partition has its KEY/KEY.md.")
     def every_issue_has_its_file(
         context: dg.AssetCheckExecutionContext, knowledge_base: KnowledgeBaseResource

@@ -42,10 +42,11 @@ def test_cli_job_in_process_then_range_backfill_multiprocess(tmp_path, sample_ji
     assert sample_jira.api_token not in output
 
     # Three days as one run and one window, each step in its own process (Dagster's default
-    # executor for ad-hoc materializations): the issues record passes between processes on disk.
-    # Two steps only: a process per step costs seconds.
+    # executor for ad-hoc materializations): the field definitions pass between processes on disk.
+    # Two steps only (fields, then the window's issues, attachments and Markdown as one step): a
+    # process per step costs seconds.
     done = run_dagster(
-        ["asset", "materialize", "-m", "jarkdown_pipeline", "--select", "jira_issues,jira_attachments",
+        ["asset", "materialize", "-m", "jarkdown_pipeline", "--select", "jira_fields,jira_issues,jira_attachments,jira_markdown",
          "--partition-range", "2026-11-18...2026-11-20"],
         environment,
         tmp_path,
@@ -54,7 +55,7 @@ def test_cli_job_in_process_then_range_backfill_multiprocess(tmp_path, sample_ji
     assert done.returncode == 0, output[-4000:]
     assert "multiprocess executor" in output
     three_days = set().union(*(issues_updated_on(sample_jira, date(2026, 11, 18) + timedelta(days=n)) for n in range(3)))
-    assert kb.raw_issue_keys() == three_days
+    assert kb.raw_issue_keys() == three_days == set(kb.markdown_issue_keys())
     for key in three_days:
         manifest = kb.read_attachment_manifest(key)
         assert len(manifest) == len(sample_jira.dataset.issues[key].attachments)

@@ -42,12 +42,16 @@ def test_definitions(tmp_path, sample_jira):
     assets = {key.to_user_string(): asset for key, asset in repository.assets_defs_by_key.items()}
     assert set(assets) == {"jira_fields", "jira_issues", "jira_attachments", "jira_markdown", "jira_reconciliation", "jira_index"}
     for name, asset in assets.items():
-        assert asset.group_names_by_key[asset.key] == "jira"
+        assert asset.group_names_by_key[dg.AssetKey(name)] == "jira"
         assert asset.backfill_policy == dg.BackfillPolicy.single_run(), name
         assert (asset.partitions_def is not None) == (name in {"jira_issues", "jira_attachments", "jira_markdown"}), name
+    # Issues, attachments and Markdown are one streaming step (one op, in the jira_api pool).
+    steps = {name: asset.node_def.name for name, asset in assets.items()}
+    assert steps["jira_issues"] == steps["jira_attachments"] == steps["jira_markdown"] == "jira_window"
+    assert len(set(steps.values())) == 4
     pools = {name: asset.node_def.pool for name, asset in assets.items()}
     assert pools == {"jira_fields": "jira_api", "jira_issues": "jira_api", "jira_attachments": "jira_api",
-                     "jira_reconciliation": "jira_api", "jira_markdown": None, "jira_index": None}
+                     "jira_reconciliation": "jira_api", "jira_markdown": "jira_api", "jira_index": None}
     assert {key.name for key in repository.asset_checks_defs_by_key} == set(ALL_CHECKS)
     assert {s.name for s in repository.schedule_defs} == {"jira_daily_schedule", "jira_hourly_schedule"}
     assert pipeline.defs.resolve_job_def("jira_markdown_job").partitions_def is not None

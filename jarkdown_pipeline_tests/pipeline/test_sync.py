@@ -1,8 +1,10 @@
 """The stages without Dagster, against the sample Jira: failure isolation and reconciliation."""
 
+import asyncio
 import os
 import time
-from datetime import date
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -10,7 +12,8 @@ from jarkdown_pipeline.jira_api_client import JiraApiClient, RetryPolicy
 from jarkdown_pipeline.knowledge_base import KnowledgeBase
 from jarkdown_pipeline.sample_jira.config import FaultConfig
 from jarkdown_pipeline.sample_jira.runner import run_sample_jira_in_thread
-from jarkdown_pipeline.sync import fetch_window, reconcile, scope_jql_since, window_jql
+from jarkdown_pipeline import sync
+from jarkdown_pipeline.sync import fetch_window, mirror_window, reconcile, render_window, scope_jql_since, window_jql
 from jarkdown_pipeline_tests.pipeline.conftest import issues_updated_on, sample_config
 
 DAY = date(2026, 11, 20)
@@ -95,3 +98,75 @@ async def test_reconcile_keeps_what_was_stored_during_its_search(tmp_path, day_k
             stored_a_minute_ago(kb)
             result = await reconcile(client, kb, scope_jql_since(None, date(2026, 11, 1)))
     assert day_keys[0] in result.moved
+
+
+async def test_streamed_window_links_locally_except_to_an_issue_that_never_arrived(tmp_path):
+    # Rendered while the window streams in, every issue assumes the window's keys will arrive; one
+    # that vanishes after the search must end up linked to Jira, not to a file that does not exist.
+    with run_sample_jira_in_thread(sample_config()) as probe:
+        in_window = set(probe.dataset.issues)
+        pairs = sorted((key, link.other_key) for key, issue in probe.dataset.issues.items() for link in issue.links if link.other_key in in_window)
+    source, vanished = pairs[0]
+    kept_source, kept_target = next((a, b) for a, b in pairs if vanished not in (a, b))
+    faults = FaultConfig(vanished_issue_keys=frozenset({vanished}))
+    with run_sample_jira_in_thread(sample_config(faults=faults)) as jira:
+        kb = KnowledgeBase(tmp_path)
+        async with client_for(jira) as client:
+            fields = await client.fetch_fields()
+            result = await mirror_window(
+                client, kb, window_jql(None, date(2026, 11, 1), date(2026, 11, 22)),
+                field_definitions=fields, base_url=jira.base_url, max_concurrent_downloads=3,
+            )  # fmt: skip
+    assert list(result.issues.vanished) == [vanished] and result.issues.failed == {}
+    assert result.attachments.failed == {} and result.markdown.failed == {}
+    assert set(result.markdown.written) == in_window - {vanished} == set(kb.markdown_issue_keys())
+    text = kb.markdown_path(source).read_text(encoding="utf-8")
+    assert f"/browse/{vanished})" in text and f"../{vanished}/{vanished}.md" not in text
+    assert f"(../{kept_target}/{kept_target}.md)" in kb.markdown_path(kept_source).read_text(encoding="utf-8")
+    assert kb.broken_links([kb.markdown_path(key) for key in kb.markdown_issue_keys()]) == []
+    for key in in_window - {vanished}:
+        manifest = kb.read_attachment_manifest(key)
+        assert len(manifest) == len(jira.dataset.issues[key].attachments), key
+
+
+async def test_streamed_window_relinks_an_issue_a_concurrent_run_stored_after_it_started(tmp_path, monkeypatch):
+    # Run A streams a day; its source issue links to an issue of a later day. Run B stores that
+    # issue and finishes its whole Markdown stage (relink scan included) after A listed the stored
+    # keys but before A rendered the source: B's scan finds no file to fix, so A's final pass must.
+    with run_sample_jira_in_thread(sample_config()) as jira:
+        zone = ZoneInfo(jira.config.time_zone)
+        issues = jira.dataset.issues
+
+        def day_of(key):
+            return issues[key].updated.astimezone(zone).date()
+
+        source, target = sorted(
+            (key, link.other_key) for key, issue in issues.items() for link in issue.links
+            if link.other_key in issues and day_of(link.other_key) > day_of(key)
+        )[0]  # fmt: skip
+        kb_a, kb_b = KnowledgeBase(tmp_path), KnowledgeBase(tmp_path)  # two runs, one folder
+        async with client_for(jira) as client:
+            fields = await client.fetch_fields()
+            target_issue = await client.fetch_issue(target)
+
+            def run_b_whole_stage() -> None:
+                kb_b.write_raw_issue(target_issue)
+                render_window(kb_b, [target], field_definitions=fields, base_url=jira.base_url, new_keys=[target])
+
+            download_for_a = sync.issue_attachments
+
+            async def attachments_then_run_b(handler, kb, key, result, stored=None):
+                if key == source:
+                    await asyncio.to_thread(run_b_whole_stage)
+                await download_for_a(handler, kb, key, result, stored)
+
+            monkeypatch.setattr(sync, "issue_attachments", attachments_then_run_b)
+            day = day_of(source)
+            result = await mirror_window(
+                client, kb_a, window_jql(None, day, day + timedelta(days=1)),
+                field_definitions=fields, base_url=jira.base_url, max_concurrent_downloads=2,
+            )  # fmt: skip
+    assert source in result.markdown.written and target not in result.issues.keys
+    assert kb_a.markdown_path(target).is_file()
+    text = kb_a.markdown_path(source).read_text(encoding="utf-8")
+    assert f"(../{target}/{target}.md)" in text, f"{source} still links to {target} in Jira"

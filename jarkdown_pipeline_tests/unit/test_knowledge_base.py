@@ -297,3 +297,51 @@ def test_lock_excludes_other_holders(kb):
         order.append("first")
     other.join(5)
     assert order == ["first", "other"]
+
+
+def test_an_issue_file_is_not_rendered_again_while_nothing_it_comes_from_changed(kb, monkeypatch):
+    import jarkdown_pipeline.knowledge_base as knowledge_base
+
+    renders = []
+    real_render = knowledge_base.render_issue
+    monkeypatch.setattr(knowledge_base, "render_issue", lambda *a, **kw: renders.append(a[0]["key"]) or real_render(*a, **kw))
+    linking = issue("ABC-1")
+    linking["fields"]["issuelinks"] = [
+        {"id": "9", "type": {"name": "Relates", "inward": "relates to", "outward": "relates to"},
+         "outwardIssue": {"id": "2", "key": "ABC-2", "fields": {"summary": "linked"}}}
+    ]  # fmt: skip
+    kb.write_raw_issue(linking)
+    fields = [{"id": "summary", "name": "Summary", "custom": False}]
+    options = {"field_definitions": fields, "base_url": "https://example.atlassian.net"}
+
+    def render(known=("ABC-1",), **changes):
+        renders.clear()
+        written = kb.render_issue_file("ABC-1", known_issue_keys=known, **{**options, **changes})
+        return written, len(renders)
+
+    assert render() == (True, 1)
+    assert render() == (False, 0)  # nothing changed: not even rendered
+    assert render(known=("ABC-1", "ABC-77")) == (False, 0)  # a key the issue never mentions
+    written, rendered = render(known=("ABC-1", "ABC-2"))  # the linked issue arrived: local link now
+    assert (written, rendered) == (True, 1) and "(../ABC-2/ABC-2.md)" in kb.markdown_path("ABC-1").read_text(encoding="utf-8")
+    assert render(known=("ABC-1", "ABC-2")) == (False, 0)
+    kb.write_attachment_manifest("ABC-1", [{"attachment_id": "5", "filename": "a.txt", "original_filename": "a.txt", "mime_type": "text/plain", "size": 1}])
+    assert render(known=("ABC-1", "ABC-2")) == (True, 1)
+    assert render(known=("ABC-1", "ABC-2"), base_url="https://other.atlassian.net") == (True, 1)
+    assert render(known=("ABC-1", "ABC-2"), base_url="https://other.atlassian.net", exclude_custom_fields=["Team"])[1] == 1
+    # Edited or deleted by hand: rendered (and restored) again.
+    path = kb.markdown_path("ABC-1")
+    original = path.read_text(encoding="utf-8")
+    path.write_text(original + "edited\n", encoding="utf-8")
+    assert render(known=("ABC-1", "ABC-2"), base_url="https://other.atlassian.net", exclude_custom_fields=["Team"]) == (True, 1)
+    assert path.read_text(encoding="utf-8") == original
+    path.unlink()
+    assert render(known=("ABC-1", "ABC-2"), base_url="https://other.atlassian.net", exclude_custom_fields=["Team"]) == (True, 1)
+    # Other field definitions (a new list, equal or not) and a new renderer are inputs too.
+    assert render(known=("ABC-1", "ABC-2"), field_definitions=[*fields, {"id": "customfield_1", "name": "Team", "custom": True}],
+                  base_url="https://other.atlassian.net", exclude_custom_fields=["Team"])[1] == 1  # fmt: skip
+    monkeypatch.setattr(knowledge_base, "renderer_fingerprint", lambda: b"another renderer")
+    assert render(known=("ABC-1", "ABC-2"), base_url="https://other.atlassian.net", exclude_custom_fields=["Team"])[1] == 1
+    # The record goes to _removed/ with the issue and comes back with it.
+    assert kb.move_to_removed("ABC-1") and not kb.rendered_record_path("ABC-1").exists()
+    assert kb.restore_from_removed("ABC-1") and kb.rendered_record_path("ABC-1").is_file()
