@@ -70,6 +70,7 @@ class RunResult:
     exit_code: int
     wall_seconds: float
     peak_tree_rss_bytes: int
+    peak_tree_pss_bytes: int
     peak_processes: int
     server: dict[str, Any]
     log_path: str
@@ -88,12 +89,19 @@ class RunResult:
 
 
 class TreeMemorySampler:
-    """Samples the summed RSS of a process and all its descendants, in a background thread."""
+    """Samples the memory of a process and all its descendants, in a background thread.
+
+    Summed RSS counts pages shared between processes once per process: a child Dagster forks
+    (before it execs) shows the parent's whole heap again, so one sample in a few read ~100 MiB
+    high. Summed PSS (proportional set size) counts every page once in total, and is the figure
+    the goal is checked against; summed RSS is kept beside it.
+    """
 
     def __init__(self, pid: int, interval: float = SAMPLE_INTERVAL_SECONDS) -> None:
         self.root = psutil.Process(pid)
         self.interval = interval
         self.peak_rss = 0
+        self.peak_pss = 0
         self.peak_processes = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
@@ -104,13 +112,16 @@ class TreeMemorySampler:
                 processes = [self.root, *self.root.children(recursive=True)]
             except psutil.NoSuchProcess:
                 return
-            total = 0
+            total_rss = total_pss = 0
             for process in processes:
                 try:
-                    total += process.memory_info().rss
+                    info = process.memory_full_info()
                 except psutil.Error:
                     continue
-            self.peak_rss = max(self.peak_rss, total)
+                total_rss += info.rss
+                total_pss += getattr(info, "pss", info.rss)  # PSS is Linux-only; RSS elsewhere
+            self.peak_rss = max(self.peak_rss, total_rss)
+            self.peak_pss = max(self.peak_pss, total_pss)
             self.peak_processes = max(self.peak_processes, len(processes))
             self._stop.wait(self.interval)
 
@@ -175,7 +186,7 @@ def run_pipeline(label: str, jira: RunningSampleJira, workdir: Path, output_dir:
     if exit_code != 0:
         print(log_tail(log_path), file=sys.stderr)
         raise RuntimeError(f"the {label} run failed (exit {exit_code}); log: {log_path}")
-    return RunResult(label, exit_code, wall, sampler.peak_rss, sampler.peak_processes, jira.stats(), str(log_path), changed,
+    return RunResult(label, exit_code, wall, sampler.peak_rss, sampler.peak_pss, sampler.peak_processes, jira.stats(), str(log_path), changed,
                      asdict(summarize_knowledge_base(output_dir)), step_durations(log_path), os.getloadavg()[0])  # fmt: skip
 
 
@@ -221,6 +232,7 @@ def bench_throughput(root: Path) -> dict[str, Any]:
         "peak_in_flight_api": full.server["api"]["peak_in_flight"], "peak_in_flight_media": full.server["media"]["peak_in_flight"],
         "api_requests": full.api_requests, "media_requests": full.media_requests,
         "requests_by_route": full.server["api"]["by_route"], "peak_tree_rss_bytes": full.peak_tree_rss_bytes,
+        "peak_tree_pss_bytes": full.peak_tree_pss_bytes,
         "empty_day_api_requests": empty.api_requests,
         "step_seconds": full.step_seconds, "empty_day_step_seconds": empty.step_seconds,
         "load_average_1min_after": {"empty_day": empty.load_average, "full": full.load_average, "incremental": again.load_average},
@@ -252,6 +264,7 @@ def bench_memory(root: Path) -> dict[str, Any]:
         raise RuntimeError(f"the 1 GiB attachment arrived with {size} bytes, not {huge['size']}")
     return {
         "attachment_bytes": size, "wall_seconds": result.wall_seconds, "peak_tree_rss_bytes": result.peak_tree_rss_bytes,
+        "peak_tree_pss_bytes": result.peak_tree_pss_bytes,
         "peak_processes": result.peak_processes, "largest_process_max_rss_bytes": largest_child,
         "throughput_mib_per_second": size / MIB / result.wall_seconds, "step_seconds": result.step_seconds,
     }  # fmt: skip
@@ -304,10 +317,11 @@ def format_table(results: dict[str, Any]) -> str:
         ]
     m = results.get("memory")
     if m:
-        peak = m["peak_tree_rss_bytes"] / MIB
+        peak = m["peak_tree_pss_bytes"] / MIB
         rows += [
-            ("Memory: peak RSS of the run, all processes, 1 GiB attachment", f"{peak:.0f} MiB",
+            ("Memory: peak memory of the run, all processes (summed PSS), 1 GiB attachment", f"{peak:.0f} MiB",
              f"< {MEMORY_GOAL_MIB} MiB {'met' if peak < MEMORY_GOAL_MIB else 'MISSED'}"),
+            ("Memory: the same as summed RSS (counts forked, shared pages twice)", f"{m['peak_tree_rss_bytes'] / MIB:.0f} MiB", ""),
             ("Memory: largest single process (max RSS)", f"{m['largest_process_max_rss_bytes'] / MIB:.0f} MiB", ""),
             ("Memory: run wall time / download rate", f"{m['wall_seconds']:.1f} s / {m['throughput_mib_per_second']:.0f} MiB/s", ""),
         ]  # fmt: skip
