@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from jarkdown_pipeline.markdown.issue import human_size
 from jarkdown_pipeline.tools.sample_server import popen_in_own_group, stop_process_group
 
 JOB_NAME = "jira_markdown_job"
@@ -83,8 +84,8 @@ class KnowledgeBaseSummary:
 
     def describe(self) -> str:
         return (
-            f"{self.issues} issues, {self.attachments} attachments ({human_bytes(self.attachment_bytes)}); "
-            f"{self.files} files, {human_bytes(self.total_bytes)} in all"
+            f"{self.issues} issues, {self.attachments} attachments ({human_size(self.attachment_bytes)}); "
+            f"{self.files} files, {human_size(self.total_bytes)} in all"
             + (f"; {self.removed_issues} removed issues in {REMOVED_DIR}/" if self.removed_issues else "")
         )
 
@@ -109,12 +110,3 @@ def summarize_knowledge_base(root: Path) -> KnowledgeBaseSummary:
                 files += 1
                 total_bytes += os.stat(os.path.join(folder, name)).st_size
     return KnowledgeBaseSummary(issues, attachments, attachment_bytes, files, total_bytes, removed, (root / "index.md").is_file())
-
-
-def human_bytes(count: int) -> str:
-    value = float(count)
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{count} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{count} bytes"
