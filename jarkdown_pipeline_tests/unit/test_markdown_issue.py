@@ -64,6 +64,32 @@ def test_frontmatter_round_trips_any_summary_and_labels(summary, labels):
     assert front == issue_frontmatter(issue, base_url=BASE)
 
 
+YAML_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | TEXT,
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(TEXT.filter(bool), children, max_size=3),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.dictionaries(TEXT.filter(bool), YAML_VALUES, max_size=6))
+def test_frontmatter_is_the_same_with_or_without_libyaml(data):
+    # The files must not change when a platform's PyYAML lacks libyaml (pure-Python emitter).
+    import sys
+
+    import yaml
+
+    from jarkdown_pipeline.markdown import frontmatter
+
+    class PythonDumper(yaml.SafeDumper):
+        pass
+
+    PythonDumper.add_representer(str, frontmatter._represent_str)
+    body = yaml.dump(data, Dumper=PythonDumper, sort_keys=False, allow_unicode=True, width=sys.maxsize, default_flow_style=False)
+    assert frontmatter.dump_frontmatter(data) == f"---\n{body}---\n"
+    assert parse_frontmatter(frontmatter.dump_frontmatter(data) + "body") == data
+
+
 @settings(max_examples=150, deadline=None)
 @given(summary=st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=40))
 def test_title_line_shows_the_summary(summary):
