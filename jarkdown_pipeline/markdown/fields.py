@@ -42,7 +42,32 @@ class FieldDefinition:
 def parse_field_definitions(
     field_definitions: Iterable[Mapping[str, Any]] | None, names: Mapping[str, str] | None = None
 ) -> dict[str, FieldDefinition]:
-    """Index ``GET /field`` results by id; ``names`` (the issue's ``expand=names``) fills gaps."""
+    """Index ``GET /field`` results by id; ``names`` (the issue's ``expand=names``) fills gaps.
+
+    A window renders every issue with the same definitions list (hundreds of fields): it is indexed
+    once, and the last list is remembered by identity, so callers must not change it in place.
+    """
+    global _last_indexed
+    memo = _last_indexed
+    if memo is not None and memo[0] is field_definitions:
+        indexed = memo[1]
+    else:
+        indexed = _index_field_definitions(field_definitions)
+        if isinstance(field_definitions, (list, tuple)):  # not a one-shot iterator
+            _last_indexed = (field_definitions, indexed)
+    result = dict(indexed)
+    for field_id, name in (names or {}).items():
+        if field_id not in result:
+            result[field_id] = FieldDefinition(
+                id=field_id, name=clean_text(str(name or field_id)), custom=field_id.startswith("customfield_")
+            )
+    return result
+
+
+_last_indexed: tuple[object, dict[str, FieldDefinition]] | None = None
+
+
+def _index_field_definitions(field_definitions: Iterable[Mapping[str, Any]] | None) -> dict[str, FieldDefinition]:
     result: dict[str, FieldDefinition] = {}
     for definition in field_definitions or ():
         if not isinstance(definition, Mapping) or not definition.get("id"):
@@ -57,11 +82,6 @@ def parse_field_definitions(
             schema_custom=schema.get("custom"),
             schema_items=schema.get("items"),
         )
-    for field_id, name in (names or {}).items():
-        if field_id not in result:
-            result[field_id] = FieldDefinition(
-                id=field_id, name=clean_text(str(name or field_id)), custom=field_id.startswith("customfield_")
-            )
     return result
 
 

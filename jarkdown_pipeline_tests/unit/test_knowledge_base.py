@@ -345,3 +345,33 @@ def test_an_issue_file_is_not_rendered_again_while_nothing_it_comes_from_changed
     # The record goes to _removed/ with the issue and comes back with it.
     assert kb.move_to_removed("ABC-1") and not kb.rendered_record_path("ABC-1").exists()
     assert kb.restore_from_removed("ABC-1") and kb.rendered_record_path("ABC-1").is_file()
+
+
+# -- mentions of known keys (part of what decides that an issue file needs rendering) -------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from jarkdown_pipeline.knowledge_base import mention_pattern  # noqa: E402
+
+PROJECT = st.from_regex(r"[A-Z][A-Z0-9_]{0,6}", fullmatch=True)
+KEY = st.builds(lambda project, number: f"{project}-{number}", PROJECT, st.integers(1, 99999))
+
+
+@settings(max_examples=300, deadline=None)
+@given(known=st.frozensets(KEY, max_size=12), noise=st.lists(st.text(max_size=12), max_size=8), data=st.data())
+def test_mention_pattern_finds_at_least_the_known_keys_the_generic_pattern_finds(known, noise, data):
+    mentioned = data.draw(st.lists(st.sampled_from(sorted(known)), max_size=6)) if known else []
+    parts = noise + mentioned + data.draw(st.lists(KEY, max_size=4))
+    text = data.draw(st.permutations(parts)) if parts else []
+    raw = "".join(f'"{part}" ' if i % 2 else f"x{part}-" for i, part in enumerate(text)).encode()
+    generic = {match.decode() for match in mention_pattern(()).findall(raw)} & known
+    found = {match.decode() for match in mention_pattern(known).findall(raw)} & known
+    assert found >= generic  # more is harmless (a key glued to a word), less would miss a re-render
+    assert set(mentioned) <= found
+
+
+def test_mention_pattern_falls_back_to_the_generic_pattern_for_many_projects():
+    many = {f"P{n}-1" for n in range(500)}
+    assert mention_pattern(many).findall(b'"P42-1" and Q-2') == [b"P42-1", b"Q-2"]
+    assert mention_pattern({"ABC-1"}).findall(b'"ABC-7" and Q-2') == [b"ABC-7"]
