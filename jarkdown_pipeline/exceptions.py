@@ -62,3 +62,11 @@ class AttachmentDownloadError(JarkdownError):
         self.cause = cause
         self.failures = dict(failures or {})
         self.completed = list(completed or [])
+
+
+def describe_error(error: BaseException) -> str:
+    """One line for metadata and logs; Jira's own messages when it sent any (never credentials)."""
+    if isinstance(error, JiraApiError) and error.error_messages:
+        messages = "; ".join(error.error_messages)
+        return f"{error} ({messages})" if messages not in str(error) else str(error)
+    return f"{type(error).__name__}: {error}" if not isinstance(error, JiraApiError) else str(error)

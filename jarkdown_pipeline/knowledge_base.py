@@ -260,6 +260,8 @@ class KnowledgeBase:
         self.rendered_dir = self.state_dir / "rendered"
         self._options_digest: tuple[Any, ...] | None = None
         self._mention_pattern: tuple[frozenset[str], re.Pattern[bytes]] | None = None
+        # key -> ((inode, mtime_ns, size) of the raw JSON this object wrote, its fields.updated)
+        self._stored_updated: dict[str, tuple[tuple[int, int, int], str | None]] = {}
         self.fields_path = self.state_dir / "fields.json"
         self.index_path = self.root / INDEX_FILE
         self.removed_dir = self.root / REMOVED_DIR
@@ -323,7 +325,15 @@ class KnowledgeBase:
             if stored_at is not None and incoming_at is not None and incoming_at < stored_at:
                 return False
         atomic_write_bytes(path, data)
+        self._remember_updated(path, issue)
         return True
+
+    def _remember_updated(self, path: Path, issue: Mapping[str, Any]) -> None:
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return
+        self._stored_updated[path.stem] = ((stat.st_ino, stat.st_mtime_ns, stat.st_size), _updated_of(issue))
 
     def read_raw_issue(self, key: str) -> dict[str, Any] | None:
         try:
@@ -332,7 +342,20 @@ class KnowledgeBase:
             return None
 
     def stored_updated(self, key: str) -> str | None:
-        """The ``fields.updated`` of the stored raw issue, or None when there is none."""
+        """The ``fields.updated`` of the stored raw issue, or None when there is none.
+
+        A stat when this object wrote the file itself and it is still that file (same inode, time
+        and size: a writer elsewhere replaces it with a new inode); else the file is read.
+        """
+        path = self.raw_path(key)
+        remembered = self._stored_updated.get(key)
+        if remembered is not None:
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                return None
+            if remembered[0] == (stat.st_ino, stat.st_mtime_ns, stat.st_size):
+                return remembered[1]
         issue = self.read_raw_issue(key)
         return None if issue is None else _updated_of(issue)
 

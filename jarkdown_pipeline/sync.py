@@ -22,9 +22,11 @@ from jarkdown_pipeline.exceptions import (
     AuthenticationError,
     IssueNotFoundError,
     JiraApiError,
+    describe_error,
 )
 from jarkdown_pipeline.jira_api_client import BULK_FETCH_MAX_ISSUES, JiraApiClient
 from jarkdown_pipeline.knowledge_base import ISSUE_KEY_RE, KnowledgeBase, issue_sort_key
+from jarkdown_pipeline.render_worker import RenderOutcome, RenderWorker, RenderWorkerGone, render_issue_outcome
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +34,9 @@ logger = logging.getLogger(__name__)
 # light searches (it answers with fewer if it wants), so a day of 1,000 issues is one request, not ten.
 LIGHT_SEARCH_PAGE_SIZE = 1000
 STORED_DURING_SEARCH_MARGIN_SECONDS = 0.05
+# From this many issues in a window, a child process renders them (render_worker): it costs ~0.5 s
+# of CPU to start, and then keeps a few ms an issue of CPU off the loop that downloads.
+RENDER_PROCESS_MIN_ISSUES = 100
 
 
 def jql_date_literal(day: date) -> str:
@@ -77,14 +82,6 @@ async def locked(kb: KnowledgeBase) -> AsyncIterator[None]:
             yield
         finally:
             file_lock.__exit__(None, None, None)
-
-
-def describe_error(error: BaseException) -> str:
-    """One line for metadata and logs; Jira's own messages when it sent any (never credentials)."""
-    if isinstance(error, JiraApiError) and error.error_messages:
-        messages = "; ".join(error.error_messages)
-        return f"{error} ({messages})" if messages not in str(error) else str(error)
-    return f"{type(error).__name__}: {error}" if not isinstance(error, JiraApiError) else str(error)
 
 
 class StageRecord:
@@ -165,35 +162,47 @@ async def fetch_issues(
     to_fetch: Sequence[str],
     *,
     fetch_concurrency: int = 3,
-    on_stored: Callable[[Mapping[str, Any]], None] | None = None,
+    on_fetched: Callable[[Mapping[str, Any], "asyncio.Future[None]"], None] | None = None,
 ) -> None:
     """Bulk-fetch ``to_fetch`` and store each issue as its page arrives; completes ``result``.
 
-    ``on_stored(issue)`` is called for each issue once its raw JSON is stored (the streaming
-    pipeline starts its attachments there); it must be quick and must not raise.
+    ``on_fetched(issue, stored)`` is called for each issue as its page arrives, before it is stored
+    (the streaming pipeline starts its attachments there); ``stored`` completes once the page is
+    stored. It must be quick and must not raise.
     """
     ids_to_keys = {str(found[key].get("id")): key for key in to_fetch if found[key].get("id") is not None}
     stored: set[str] = set()
     retry_one_by_one: set[str] = set()
     limit = asyncio.Semaphore(fetch_concurrency)
 
+    def store_page(issues: list[dict[str, Any]]) -> None:
+        for issue in issues:
+            key = issue["key"]
+            if kb.restore_from_removed(key):
+                result.restored.append(key)
+                logger.info("%s is back in scope: restored from %s/", key, kb.removed_dir.name)
+            if not kb.raw_path(key).is_file():  # a stat: write_raw_issue reads the stored copy anyway
+                result.new.append(key)
+            if kb.write_raw_issue(issue):
+                result.raw_written += 1
+            stored.add(key)
+
     async def store(issues: list[dict[str, Any]]) -> None:
         # Written as each answer arrives, so memory holds a few bulk pages, not a year of issues.
         # Under the lock: against a concurrent reconciliation moving, or a run storing, the same issue.
-        async with locked(kb):
+        # In a thread: a page of 100 issues is ~0.1 s of encoding and writing, which would stall the
+        # downloads' responses on the loop; the thread gives the loop the interpreter every few ms.
+        page_stored: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if on_fetched is not None:
             for issue in issues:
-                key = issue["key"]
-                if kb.restore_from_removed(key):
-                    result.restored.append(key)
-                    logger.info("%s is back in scope: restored from %s/", key, kb.removed_dir.name)
-                if not kb.raw_path(key).is_file():  # a stat: write_raw_issue reads the stored copy anyway
-                    result.new.append(key)
-                if kb.write_raw_issue(issue):
-                    result.raw_written += 1
-                stored.add(key)
-        if on_stored is not None:
-            for issue in issues:
-                on_stored(issue)
+                on_fetched(issue, page_stored)
+        try:
+            async with locked(kb):
+                await asyncio.to_thread(store_page, issues)
+            page_stored.set_result(None)
+        finally:
+            if not page_stored.done():  # storing failed: the window fails, and its waiters with it
+                page_stored.cancel()
 
     async def fetch_chunk(chunk: list[str]) -> None:
         async with limit:
@@ -260,14 +269,16 @@ async def issue_attachments(
     kb: KnowledgeBase,
     key: str,
     result: AttachmentsStageResult,
-    stored: Mapping[str, Any] | None = None,
+    fetched: Mapping[str, Any] | None = None,
+    stored: "asyncio.Future[None] | None" = None,
 ) -> None:
     """One issue's attachments: download what is missing, write the manifest, prune what Jira dropped.
 
-    ``stored`` is the issue as just stored (saves reading it back); without it, the stored raw JSON.
+    ``fetched`` is the issue as just fetched (saves reading it back), ``stored`` completes once it is
+    stored (downloads start before); without them, the stored raw JSON.
     Failures are recorded in ``result.failed``; only AuthenticationError and the like propagate.
     """
-    issue = stored if stored is not None else kb.read_raw_issue(key)
+    issue = fetched if fetched is not None else kb.read_raw_issue(key)
     if issue is None:
         result.failed[key] = "no stored issue JSON (fetch failed earlier)"
         return
@@ -287,21 +298,34 @@ async def issue_attachments(
         else:
             result.present += 1
         result.bytes_downloaded += int(info.get("bytes_downloaded") or 0)
-    if kb.stored_updated(key) != downloaded_for:
-        # A concurrent run stored a newer version meanwhile: its manifest and its attachments
-        # win; pruning from this older list could delete an attachment the newer one has.
-        logger.info("%s changed while its attachments downloaded: leaving the manifest to the newer run", key)
-        return
-    if kb.write_attachment_manifest(key, infos):
+    if stored is not None:
+        await stored
+    # File-system work only (a stat, a manifest, a folder listing): in a thread, so its system calls
+    # leave the event loop to the downloads' responses. The result is updated here, on the loop.
+    manifest_written, pruned = await asyncio.to_thread(_record_attachments, kb, key, infos, downloaded_for, error_text is None)
+    if manifest_written:
         result.manifests_written += 1
     if error_text is not None:
         result.failed[key] = error_text
         logger.error("Attachments of %s: %s", key, error_text)
-        return  # keep partial files of a failing issue until its next complete run
-    pruned = kb.prune_attachments(key, (info["filename"] for info in infos))
     if pruned:
         result.pruned[key] = pruned
         logger.info("%s: removed attachments no longer in Jira: %s", key, ", ".join(pruned))
+
+
+def _record_attachments(
+    kb: KnowledgeBase, key: str, infos: list[dict[str, Any]], downloaded_for: Any, complete: bool
+) -> tuple[bool, list[str]]:
+    """Write the manifest and prune what Jira dropped; (manifest written, pruned names)."""
+    if kb.stored_updated(key) != downloaded_for:
+        # A concurrent run stored a newer version meanwhile: its manifest and its attachments
+        # win; pruning from this older list could delete an attachment the newer one has.
+        logger.info("%s changed while its attachments downloaded: leaving the manifest to the newer run", key)
+        return False, []
+    manifest_written = kb.write_attachment_manifest(key, infos)
+    if not complete:
+        return manifest_written, []  # keep partial files of a failing issue until its next complete run
+    return manifest_written, kb.prune_attachments(key, (info["filename"] for info in infos))
 
 
 @dataclass
@@ -388,6 +412,7 @@ async def mirror_window(
     exclude_custom_fields: Sequence[str] = (),
     max_concurrent_downloads: int = 5,
     fetch_concurrency: int = 3,
+    render_process: bool | None = None,
 ) -> WindowResult:
     """Search, fetch, download and render one window as a stream, not as three stages in a row.
 
@@ -403,6 +428,10 @@ async def mirror_window(
     failed) or that a concurrent reconciliation moved away, and files linking to Jira for an issue
     that a concurrent run stored meanwhile; then, as before, files elsewhere that link in Jira to
     an issue that just arrived.
+
+    Rendering: for windows of RENDER_PROCESS_MIN_ISSUES issues or more (``render_process=None``), or
+    always (True), a child process renders (``render_worker``), so the event loop only downloads
+    and stores; if it cannot start or dies, the issues it did not render are rendered here.
     """
     issues, found, to_fetch = await search_window(client, kb, jql)
     attachments = AttachmentsStageResult()
@@ -418,56 +447,84 @@ async def mirror_window(
     }
 
     def render(key: str, known_keys: frozenset[str]) -> bool | None:
-        try:
-            return kb.render_issue_file(key, known_issue_keys=known_keys, **render_options)
-        except Exception as error:  # one issue's bad data must not stop the others
-            markdown.failed[key] = describe_error(error)
-            logger.exception("Could not render %s", key)
-            return None
+        outcome = render_issue_outcome(kb, key, known_keys, render_options)
+        if outcome.error is not None:
+            markdown.failed[key] = outcome.error
+            logger.error("Could not render %s: %s\n%s", key, outcome.error, outcome.details)
+        return outcome.written
 
-    async def render_locked(key: str) -> None:
-        # Held for one issue only: read its raw JSON and manifest, render, write. No network I/O inside.
-        async with locked(kb):
-            written = render(key, known)
+    render_worker: RenderWorker | None = None
+    if render_process or (render_process is None and len(issues.keys) >= RENDER_PROCESS_MIN_ISSUES):
+        try:
+            render_worker = await RenderWorker.start(kb, known, render_options)
+        except RenderWorkerGone as error:
+            logger.warning("Rendering on the event loop instead: %s", error)
+    started_worker = render_worker
+
+    async def render_and_record(key: str) -> None:
+        nonlocal render_worker
+        outcome: RenderOutcome | None = None
+        if render_worker is not None:
+            try:
+                outcome = await render_worker.render(key)
+            except RenderWorkerGone as error:
+                logger.warning("Rendering on the event loop from %s on: %s", key, error)
+                render_worker = None
+        if outcome is None:
+            # Held for one issue only: read its raw JSON and manifest, render, write. No network I/O inside.
+            async with locked(kb):
+                written = render(key, known)
+        else:
+            written = outcome.written
+            if outcome.error is not None:
+                markdown.failed[key] = outcome.error
+                logger.error("Could not render %s: %s\n%s", key, outcome.error, outcome.details)
         if written is not None:
             (markdown.written if written else markdown.unchanged).append(key)
 
     # Queue items are small (key, attachment list, updated): a year's backfill never holds all its
     # issues' JSON in memory; unchanged issues (None) are read back from disk by the worker.
-    queue: asyncio.Queue[tuple[str, dict[str, Any] | None] | None] = asyncio.Queue()
+    queue: asyncio.Queue[tuple[str, dict[str, Any] | None, "asyncio.Future[None] | None"] | None] = asyncio.Queue()
 
-    def on_stored(issue: Mapping[str, Any]) -> None:
+    def on_fetched(issue: Mapping[str, Any], stored: "asyncio.Future[None]") -> None:
         fields = issue.get("fields") or {}
-        queue.put_nowait((issue["key"], {"fields": {"attachment": fields.get("attachment"), "updated": fields.get("updated")}}))
+        slim = {"fields": {"attachment": fields.get("attachment"), "updated": fields.get("updated")}}
+        queue.put_nowait((issue["key"], slim, stored))
 
-    async def worker() -> None:
+    async def worker(group: asyncio.TaskGroup) -> None:
         while (item := await queue.get()) is not None:
-            key, slim = item
+            key, slim, stored = item
             try:
-                await issue_attachments(handler, kb, key, attachments, slim)
+                await issue_attachments(handler, kb, key, attachments, slim, stored)
             except AuthenticationError:
                 raise
             except Exception as error:
                 attachments.failed[key] = describe_error(error)
                 logger.error("Attachments of %s failed: %s", key, describe_error(error))
-            await render_locked(key)
+            if render_worker is not None:
+                group.create_task(render_and_record(key))  # the child renders; this worker downloads on
+            else:
+                await render_and_record(key)
 
     for key in issues.unchanged:
-        queue.put_nowait((key, None))
+        queue.put_nowait((key, None, None))
     # Issues in progress at once: enough to keep every download slot busy.
     workers = max_concurrent_downloads * 2
     try:
         async with asyncio.TaskGroup() as group:  # a fatal error anywhere cancels the rest
             for _ in range(workers):
-                group.create_task(worker())
+                group.create_task(worker(group))
             try:
-                await fetch_issues(client, kb, issues, found, to_fetch, fetch_concurrency=fetch_concurrency, on_stored=on_stored)
+                await fetch_issues(client, kb, issues, found, to_fetch, fetch_concurrency=fetch_concurrency, on_fetched=on_fetched)
             finally:
                 for _ in range(workers):
                     queue.put_nowait(None)
     except BaseExceptionGroup as group_error:
         # The first fatal error as itself (AuthenticationError, cancellation), as the stages raised it.
         raise first_leaf(group_error) from None
+    finally:
+        if started_worker is not None:
+            await started_worker.close()
 
     async with locked(kb):
         now_known = frozenset(kb.raw_issue_keys())

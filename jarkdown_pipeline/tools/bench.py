@@ -9,6 +9,9 @@ folder under ./.bench/. Scenarios:
   start-up and the fixed requests); (difference) / floor, where the floor is
   (attachments + issues/100) x 50 ms / 5 connections = 10.1 s. Peak requests in flight as the
   server saw them.
+  Calibration: the same 1,000 downloads (303 on the API host, then the media host) by a bare
+  aiohttp session with the same 5 connections per host and nothing else to do: what this machine
+  and the sample Jira allow any client, next to the floor.
 - incremental: the same range again on the same knowledge base: requests, files rewritten, bytes.
 - memory: one issue with a 1 GiB attachment; peak resident memory of the run's whole process tree
   (sampled), and the largest single process (getrusage of waited-for children).
@@ -18,6 +21,8 @@ folder under ./.bench/. Scenarios:
 """
 
 import argparse
+import asyncio
+import base64
 import json
 import os
 import re
@@ -222,6 +227,8 @@ def bench_throughput(root: Path) -> dict[str, Any]:
         print(f"  1,000 issues: {full.wall_seconds:.1f} s, {full.api_requests} API + {full.media_requests} media requests", flush=True)
         again = run_pipeline("incremental", jira, workdir / "full", output_dir, start_date, first_day, last_day)
         print(f"  same range again: {again.wall_seconds:.1f} s, {again.api_requests} API requests, {again.files_changed} files changed", flush=True)
+        bare = bare_client_downloads(jira, first_day, last_day)
+        print(f"  bare aiohttp, the same {bare['downloads']} downloads: {bare['wall_seconds']:.1f} s", flush=True)
     issues, attachments = full.summary["issues"], full.summary["attachments"]
     floor = floor_seconds(issues, attachments)
     net = full.wall_seconds - empty.wall_seconds
@@ -243,8 +250,51 @@ def bench_throughput(root: Path) -> dict[str, Any]:
             "bytes_downloaded": again.server["media"]["bytes_served"],
             "step_seconds": again.step_seconds,
         },
+        "bare_client": {**bare, "floor_seconds": floor_seconds(0, bare["downloads"]),
+                        "downloads_in_flight": BARE_DOWNLOADS_IN_FLIGHT},
         "output_dir": str(output_dir),
     }  # fmt: skip
+
+
+BARE_DOWNLOADS_IN_FLIGHT = 20
+
+
+def bare_client_downloads(jira: RunningSampleJira, first_day: date, last_day: date) -> dict[str, Any]:
+    """The window's attachments downloaded by a bare aiohttp session: the machine's ceiling."""
+    import aiohttp
+
+    from jarkdown_pipeline.sync import window_jql
+
+    authorization = "Basic " + base64.b64encode(f"{jira.email}:{jira.api_token}".encode()).decode()
+
+    async def run() -> dict[str, Any]:
+        connector = aiohttp.TCPConnector(limit=0, limit_per_host=CONNECTIONS_PER_HOST)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            body = {"jql": window_jql(None, first_day, last_day + timedelta(days=1)), "fields": ["attachment"], "maxResults": 5000}
+            urls: list[str] = []
+            while True:
+                async with session.post(f"{jira.base_url}/rest/api/3/search/jql", json=body, headers={"Authorization": authorization}) as response:
+                    page = await response.json()
+                urls += [attachment["content"] for issue in page["issues"] for attachment in issue["fields"].get("attachment") or []]
+                if not page.get("nextPageToken"):
+                    break
+                body["nextPageToken"] = page["nextPageToken"]
+            slots = asyncio.Semaphore(BARE_DOWNLOADS_IN_FLIGHT)
+
+            async def download(url: str) -> int:
+                async with slots:
+                    # Credentials for the API host only, as the pipeline does: follow the 303 by hand.
+                    async with session.get(url, headers={"Authorization": authorization}, allow_redirects=False) as response:
+                        location = response.headers["Location"]
+                    async with session.get(location) as response:
+                        return len(await response.read())
+
+            jira.reset_stats()
+            started = time.perf_counter()
+            sizes = await asyncio.gather(*(download(url) for url in urls))
+            return {"downloads": len(sizes), "bytes": sum(sizes), "wall_seconds": time.perf_counter() - started}
+
+    return asyncio.run(run())
 
 
 def bench_memory(root: Path) -> dict[str, Any]:
@@ -308,6 +358,11 @@ def format_table(results: dict[str, Any]) -> str:
             ("Throughput: issues per second (whole run / net of start-up)", f"{t['issues_per_second']:.1f} / {t['issues_per_second_net']:.1f}", ""),
             ("Throughput: requests made (API / media)", f"{t['api_requests']} / {t['media_requests']}", ""),
         ]  # fmt: skip
+        bare = t.get("bare_client")
+        if bare:
+            rows.append((f"Calibration: the same {bare['downloads']} downloads by a bare aiohttp session (5 connections/host), "
+                         f"its ratio to their {bare['floor_seconds']:.1f} s floor",
+                         f"{bare['wall_seconds']:.1f} s / {bare['wall_seconds'] / bare['floor_seconds']:.2f}", ""))  # fmt: skip
         i = t["incremental"]
         rows += [
             ("Incremental: same range again, requests (API / media)", f"{i['api_requests']} / {i['media_requests']}", ""),

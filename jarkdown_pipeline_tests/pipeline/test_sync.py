@@ -155,10 +155,10 @@ async def test_streamed_window_relinks_an_issue_a_concurrent_run_stored_after_it
 
             download_for_a = sync.issue_attachments
 
-            async def attachments_then_run_b(handler, kb, key, result, stored=None):
+            async def attachments_then_run_b(handler, kb, key, *rest):
                 if key == source:
                     await asyncio.to_thread(run_b_whole_stage)
-                await download_for_a(handler, kb, key, result, stored)
+                await download_for_a(handler, kb, key, *rest)
 
             monkeypatch.setattr(sync, "issue_attachments", attachments_then_run_b)
             day = day_of(source)
@@ -170,3 +170,58 @@ async def test_streamed_window_relinks_an_issue_a_concurrent_run_stored_after_it
     assert kb_a.markdown_path(target).is_file()
     text = kb_a.markdown_path(source).read_text(encoding="utf-8")
     assert f"(../{target}/{target}.md)" in text, f"{source} still links to {target} in Jira"
+
+
+def markdown_files(kb: KnowledgeBase) -> dict[str, bytes]:
+    return {key: kb.markdown_path(key).read_bytes() for key in kb.markdown_issue_keys()}
+
+
+async def mirror_days(jira, kb: KnowledgeBase, **options):
+    async with client_for(jira) as client:
+        fields = await client.fetch_fields()
+        return await mirror_window(
+            client, kb, window_jql(None, date(2026, 11, 1), date(2026, 11, 22)),
+            field_definitions=fields, base_url=jira.base_url, max_concurrent_downloads=3, **options,
+        )  # fmt: skip
+
+
+async def test_a_render_process_writes_what_the_event_loop_would(tmp_path, monkeypatch):
+    started = []
+    original_start = sync.RenderWorker.start.__func__
+
+    async def recording_start(cls, *args, **kwargs):
+        worker = await original_start(cls, *args, **kwargs)
+        started.append(worker.pid)
+        return worker
+
+    monkeypatch.setattr(sync.RenderWorker, "start", classmethod(recording_start))
+    with run_sample_jira_in_thread(sample_config()) as jira:
+        in_loop, in_child = KnowledgeBase(tmp_path / "loop"), KnowledgeBase(tmp_path / "child")
+        loop_result = await mirror_days(jira, in_loop, render_process=False)
+        assert started == []
+        child_result = await mirror_days(jira, in_child, render_process=True)
+    assert len(started) == 1 and started[0] != os.getpid()
+    assert child_result.markdown.failed == {} and sorted(child_result.markdown.written) == sorted(loop_result.markdown.written)
+    assert len(child_result.markdown.written) == len(jira.dataset.issues) > 20
+    assert markdown_files(in_child) == markdown_files(in_loop)
+
+
+async def test_issues_left_by_a_render_process_that_died_are_rendered_on_the_loop(tmp_path, monkeypatch, caplog):
+    original_render = sync.RenderWorker.render
+    rendered_in_child = []
+
+    async def render_then_die(self, key):
+        outcome = await original_render(self, key)
+        rendered_in_child.append(key)
+        if len(rendered_in_child) == 5:
+            os.kill(self.pid, 9)
+        return outcome
+
+    monkeypatch.setattr(sync.RenderWorker, "render", render_then_die)
+    with run_sample_jira_in_thread(sample_config()) as jira:
+        kb = KnowledgeBase(tmp_path)
+        result = await mirror_days(jira, kb, render_process=True)
+    assert 5 <= len(rendered_in_child) < len(jira.dataset.issues)
+    assert result.markdown.failed == {}
+    assert set(result.markdown.written) == set(jira.dataset.issues) == set(kb.markdown_issue_keys())
+    assert "Rendering on the event loop from" in caplog.text

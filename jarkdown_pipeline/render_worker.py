@@ -1,0 +1,190 @@
+"""Render a window's issue files in a child process, beside the event loop that downloads.
+
+Rendering is CPU work (a few ms an issue). On the step's event loop it delays every response the
+downloads wait for; in a process of its own it runs on another core while the loop keeps the
+connections busy. The child is a plain ``python -m jarkdown_pipeline.render_worker`` fed over its
+standard input, one line per message (no pickling, and no re-import of the parent's ``__main__``
+as multiprocessing's spawn would do):
+
+- parent -> child, first line: ``{"root": ..., "known_issue_keys": [...], "options": {...}}``
+  (the keyword arguments of ``KnowledgeBase.render_issue_file`` besides the key);
+- parent -> child, then one issue key per line; end of input ends the child;
+- child -> parent, one line per key, in order: ``{"key", "written", "error", "details"}``.
+
+Each render holds the knowledge base's lock (``KnowledgeBase.lock``, a file lock: it excludes the
+parent's stages and other runs as before). If the child cannot start or dies, ``RenderWorkerGone``
+is raised for what it had not answered, and the caller renders those issues itself.
+"""
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import sys
+import traceback
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from jarkdown_pipeline.exceptions import describe_error
+from jarkdown_pipeline.knowledge_base import KnowledgeBase
+
+logger = logging.getLogger(__name__)
+
+# The first line carries the field definitions (hundreds of KB on a big site): no line limit short of that.
+_LINE_LIMIT = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class RenderOutcome:
+    """What rendering one issue file did: written (True), unchanged (False), or failed (None)."""
+
+    key: str
+    written: bool | None
+    error: str | None = None
+    """One line naming the problem (``describe_error``) when the render failed."""
+    details: str | None = None
+    """The traceback of a failed render, for the log."""
+
+
+class RenderWorkerGone(RuntimeError):
+    """The render child could not start, or exited before answering."""
+
+
+def render_issue_outcome(kb: KnowledgeBase, key: str, known_issue_keys: frozenset[str], options: Mapping[str, Any]) -> RenderOutcome:
+    """Render one issue file (the caller holds the knowledge base's lock); a failure is returned, not raised."""
+    try:
+        return RenderOutcome(key, kb.render_issue_file(key, known_issue_keys=known_issue_keys, **options))
+    except Exception as error:  # one issue's bad data must not stop the others
+        return RenderOutcome(key, None, describe_error(error), traceback.format_exc())
+
+
+class RenderWorker:
+    """One child process that renders issue files for one window; ``render`` may be awaited concurrently.
+
+    Use ``async with await RenderWorker.start(kb, known, options) as worker:``.
+    """
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self._process = process
+        self._waiting: deque[asyncio.Future[RenderOutcome]] = deque()
+        self._reader = asyncio.create_task(self._read_answers())
+        self._gone: str | None = None
+
+    @classmethod
+    async def start(cls, kb: KnowledgeBase, known_issue_keys: Iterable[str], options: Mapping[str, Any]) -> "RenderWorker":
+        setup = {"root": str(kb.root), "known_issue_keys": sorted(known_issue_keys), "options": dict(options)}
+        try:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", __name__,
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=_LINE_LIMIT,
+            )  # fmt: skip
+        except OSError as error:
+            raise RenderWorkerGone(f"could not start the render process: {describe_error(error)}") from error
+        worker = cls(process)
+        await worker._send(json.dumps(setup, ensure_ascii=False))
+        return worker
+
+    async def __aenter__(self) -> "RenderWorker":
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    async def render(self, key: str) -> RenderOutcome:
+        """Render ``key`` in the child; raises RenderWorkerGone if the child is (or goes) away."""
+        if self._gone is not None:
+            raise RenderWorkerGone(self._gone)
+        answer: asyncio.Future[RenderOutcome] = asyncio.get_running_loop().create_future()
+        self._waiting.append(answer)
+        await self._send(key)
+        return await answer
+
+    async def close(self) -> None:
+        """End the child's input and wait for it; a child that does not end in time is killed."""
+        stdin = self._process.stdin
+        if stdin is not None and not stdin.is_closing():
+            stdin.close()
+        try:
+            await asyncio.wait_for(self._process.wait(), timeout=30)
+        except TimeoutError:
+            logger.warning("The render process (pid %d) did not end in 30 s: killing it", self._process.pid)
+        finally:
+            if self._process.returncode is None:  # timed out, or the run is being cancelled
+                with contextlib.suppress(ProcessLookupError):
+                    self._process.kill()
+                await self._process.wait()
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+
+    async def _send(self, line: str) -> None:
+        stdin = self._process.stdin
+        assert stdin is not None
+        try:
+            stdin.write(line.encode("utf-8") + b"\n")
+            await stdin.drain()
+        except (ConnectionError, OSError) as error:
+            self._fail(f"the render process stopped reading: {describe_error(error)}")
+            raise RenderWorkerGone(self._gone or "the render process is gone") from error
+
+    async def _read_answers(self) -> None:
+        stdout = self._process.stdout
+        assert stdout is not None
+        try:
+            while line := await stdout.readline():
+                answer = json.loads(line)
+                outcome = RenderOutcome(answer["key"], answer["written"], answer.get("error"), answer.get("details"))
+                if self._waiting:
+                    future = self._waiting.popleft()
+                    if not future.done():
+                        future.set_result(outcome)
+        except (ValueError, KeyError, asyncio.LimitOverrunError) as error:
+            self._fail(f"the render process sent a malformed answer: {describe_error(error)}")
+            return
+        code = await self._process.wait()
+        self._fail(f"the render process exited with status {code}")
+
+    def _fail(self, reason: str) -> None:
+        if self._gone is None:
+            self._gone = reason
+        while self._waiting:
+            future = self._waiting.popleft()
+            if not future.done():
+                future.set_exception(RenderWorkerGone(self._gone))
+
+
+def serve(lines: Iterable[bytes], write: Any) -> None:
+    """The child's loop: the setup line, then one answer line per key line."""
+    iterator = iter(lines)
+    setup = json.loads(next(iterator))
+    kb = KnowledgeBase(setup["root"])
+    known = frozenset(setup["known_issue_keys"])
+    options = setup["options"]
+    for line in iterator:
+        key = line.decode("utf-8").strip()
+        if not key:
+            continue
+        with kb.lock():
+            outcome = render_issue_outcome(kb, key, known, options)
+        write(json.dumps({"key": outcome.key, "written": outcome.written, "error": outcome.error, "details": outcome.details}) + "\n")
+
+
+def main() -> int:
+    stdout = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8", buffering=1)
+    sys.stdout = sys.stderr  # anything else printed must not corrupt the answers
+    try:
+        serve(sys.stdin.buffer, stdout.write)
+    except (BrokenPipeError, KeyboardInterrupt, StopIteration):
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

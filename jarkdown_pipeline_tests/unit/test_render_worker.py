@@ -1,0 +1,40 @@
+"""The render child's protocol, in process: one answer line per key, failures answered, not raised."""
+
+import io
+import json
+import subprocess
+import sys
+
+from jarkdown_pipeline.knowledge_base import KnowledgeBase
+from jarkdown_pipeline.render_worker import serve
+
+ISSUE = {"id": "10001", "key": "ABC-1", "fields": {"summary": "A summary", "updated": "2026-11-20T10:00:00.000+0000"}}
+
+
+def setup_line(kb: KnowledgeBase, known: list[str]) -> bytes:
+    options = {"field_definitions": [], "base_url": "https://example.atlassian.net", "include_custom_fields": None, "exclude_custom_fields": []}
+    return json.dumps({"root": str(kb.root), "known_issue_keys": known, "options": options}).encode() + b"\n"
+
+
+def test_serve_answers_every_key_in_order_and_reports_a_failed_render(tmp_path):
+    kb = KnowledgeBase(tmp_path)
+    kb.write_raw_issue(ISSUE)
+    out = io.StringIO()
+    serve([setup_line(kb, ["ABC-1"]), b"ABC-1\n", b"\n", b"ABC-2\n", b"ABC-1\n"], out.write)
+    answers = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [answer["key"] for answer in answers] == ["ABC-1", "ABC-2", "ABC-1"]
+    assert answers[0]["written"] is True and answers[0]["error"] is None
+    assert answers[1]["written"] is None and "no stored issue JSON for ABC-2" in answers[1]["error"]
+    assert "Traceback" in answers[1]["details"]
+    assert answers[2]["written"] is False  # unchanged the second time
+    assert kb.markdown_path("ABC-1").read_text(encoding="utf-8").startswith("---\n")
+
+
+def test_the_child_runs_as_a_module_and_keeps_its_stdout_for_answers(tmp_path):
+    kb = KnowledgeBase(tmp_path)
+    kb.write_raw_issue(ISSUE)
+    done = subprocess.run(
+        [sys.executable, "-m", "jarkdown_pipeline.render_worker"],
+        input=setup_line(kb, []) + b"ABC-1\n", capture_output=True, timeout=120, check=True,
+    )  # fmt: skip
+    assert [json.loads(line)["written"] for line in done.stdout.splitlines()] == [True]
