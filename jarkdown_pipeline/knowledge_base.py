@@ -228,18 +228,18 @@ def markdown_link_targets(text: str) -> list[str]:
 
 # Every place a Markdown or HTML link target can start: after "](" (inline links and images), after
 # "]:" (reference definitions), and in href/src attributes. Over-matches on purpose (see broken_links).
-_CANDIDATE_TARGET_RE = re.compile(
-    r"""\]\(\s*<([^>\n]*)>"""
-    r"""|\]\(\s*([^\s)]*)"""
-    r"""|\]:\s*<?([^\s>]*)"""
-    r"""|\b(?:href|src)\s*=\s*["']?([^"'\s>]*)""",
-    re.IGNORECASE,
-)
+# Two patterns: one anchored on "]" scans fast; the attribute one only runs on text that has one.
+_CANDIDATE_MARKDOWN_TARGET_RE = re.compile(r"""\](?:\(\s*<([^>\n]*)>|\(\s*([^\s)]*)|:\s*<?([^\s>]*))""")
+_CANDIDATE_HTML_TARGET_RE = re.compile(r"""\b(?:href|src)\s*=\s*["']?([^"'\s>]*)""", re.IGNORECASE)
+_HTML_LINK_ATTRIBUTE_RE = re.compile(r"href|src", re.IGNORECASE)
 
 
 def candidate_link_targets(text: str) -> list[str]:
     """Strings that may be link targets: a superset of what a CommonMark parser finds."""
-    return [next(group for group in match.groups() if group is not None) for match in _CANDIDATE_TARGET_RE.finditer(text)]
+    targets = [next(group for group in match.groups() if group is not None) for match in _CANDIDATE_MARKDOWN_TARGET_RE.finditer(text)]
+    if _HTML_LINK_ATTRIBUTE_RE.search(text):
+        targets += _CANDIDATE_HTML_TARGET_RE.findall(text)
+    return targets
 
 
 def is_relative_link(target: str) -> bool:
@@ -653,10 +653,12 @@ class KnowledgeBase:
         if not is_relative_link(target):
             return None
         local = unquote(target.split("#", 1)[0].split("?", 1)[0])
-        resolved = (path.parent / local).resolve()
-        if not resolved.is_relative_to(self.root):
+        # Lexically (one stat, not one per folder of the path): the knowledge base makes no symlinks.
+        resolved = os.path.normpath(os.path.join(path.parent, local))
+        root = str(self.root)
+        if resolved != root and not resolved.startswith(root.rstrip(os.sep) + os.sep):
             return "points outside the knowledge base"
-        if not resolved.exists():
+        if not os.path.exists(resolved):
             return "no such file"
         return None
 

@@ -21,11 +21,14 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 import traceback
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from jarkdown_pipeline.exceptions import describe_error
@@ -76,10 +79,14 @@ class RenderWorker:
     @classmethod
     async def start(cls, kb: KnowledgeBase, known_issue_keys: Iterable[str], options: Mapping[str, Any]) -> "RenderWorker":
         setup = {"root": str(kb.root), "known_issue_keys": sorted(known_issue_keys), "options": dict(options)}
+        # The child imports this package from where the parent did, installed or not.
+        package_parent = str(Path(__file__).resolve().parent.parent)
+        python_path = os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")]))
         try:
             process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", __name__,
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=_LINE_LIMIT,
+                env={**os.environ, "PYTHONPATH": python_path},
             )  # fmt: skip
         except OSError as error:
             raise RenderWorkerGone(f"could not start the render process: {describe_error(error)}") from error
@@ -106,11 +113,18 @@ class RenderWorker:
         await self._send(key)
         return await answer
 
-    async def close(self) -> None:
-        """End the child's input and wait for it; a child that does not end in time is killed."""
+    async def close(self, abandon: bool = False) -> None:
+        """End the child's input and wait for it; a child that does not end in time is killed.
+
+        ``abandon`` (the window failed): the child finishes the file it is writing and stops,
+        leaving the keys still queued.
+        """
         stdin = self._process.stdin
         if stdin is not None and not stdin.is_closing():
             stdin.close()
+        if abandon and self._process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self._process.terminate()
         try:
             await asyncio.wait_for(self._process.wait(), timeout=30)
         except TimeoutError:
@@ -123,6 +137,7 @@ class RenderWorker:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
+            self._fail("the render process was closed")  # whatever it had not answered
 
     async def _send(self, line: str) -> None:
         stdin = self._process.stdin
@@ -160,14 +175,16 @@ class RenderWorker:
                 future.set_exception(RenderWorkerGone(self._gone))
 
 
-def serve(lines: Iterable[bytes], write: Any) -> None:
-    """The child's loop: the setup line, then one answer line per key line."""
+def serve(lines: Iterable[bytes], write: Any, stopping: Any = lambda: False) -> None:
+    """The child's loop: the setup line, then one answer line per key line, until ``stopping()``."""
     iterator = iter(lines)
     setup = json.loads(next(iterator))
     kb = KnowledgeBase(setup["root"])
     known = frozenset(setup["known_issue_keys"])
     options = setup["options"]
     for line in iterator:
+        if stopping():
+            return
         key = line.decode("utf-8").strip()
         if not key:
             continue
@@ -179,8 +196,13 @@ def serve(lines: Iterable[bytes], write: Any) -> None:
 def main() -> int:
     stdout = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8", buffering=1)
     sys.stdout = sys.stderr  # anything else printed must not corrupt the answers
+    stop = threading.Event()
+    # SIGTERM from RenderWorker.close(abandon=True): finish the file being written (it is written
+    # atomically anyway), then stop; SIGINT (Ctrl-C in a terminal) the same.
+    for signal_number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signal_number, lambda *_: stop.set())
     try:
-        serve(sys.stdin.buffer, stdout.write)
+        serve(sys.stdin.buffer, stdout.write, stop.is_set)
     except (BrokenPipeError, KeyboardInterrupt, StopIteration):
         return 1
     return 0

@@ -510,6 +510,7 @@ async def mirror_window(
         queue.put_nowait((key, None, None))
     # Issues in progress at once: enough to keep every download slot busy.
     workers = max_concurrent_downloads * 2
+    completed = False
     try:
         async with asyncio.TaskGroup() as group:  # a fatal error anywhere cancels the rest
             for _ in range(workers):
@@ -519,12 +520,13 @@ async def mirror_window(
             finally:
                 for _ in range(workers):
                     queue.put_nowait(None)
+        completed = True
     except BaseExceptionGroup as group_error:
         # The first fatal error as itself (AuthenticationError, cancellation), as the stages raised it.
         raise first_leaf(group_error) from None
     finally:
         if started_worker is not None:
-            await started_worker.close()
+            await started_worker.close(abandon=not completed)
 
     async with locked(kb):
         now_known = frozenset(kb.raw_issue_keys())

@@ -38,3 +38,31 @@ def test_the_child_runs_as_a_module_and_keeps_its_stdout_for_answers(tmp_path):
         input=setup_line(kb, []) + b"ABC-1\n", capture_output=True, timeout=120, check=True,
     )  # fmt: skip
     assert [json.loads(line)["written"] for line in done.stdout.splitlines()] == [True]
+
+
+async def test_an_abandoned_worker_stops_after_the_file_it_is_writing(tmp_path):
+    import asyncio
+
+    import pytest
+
+    from jarkdown_pipeline.render_worker import RenderWorker, RenderWorkerGone
+
+    kb = KnowledgeBase(tmp_path)
+    keys = [f"ABC-{n}" for n in range(1, 301)]
+    for key in keys:
+        kb.write_raw_issue({**ISSUE, "key": key})
+    options = {"field_definitions": [], "base_url": "https://example.atlassian.net", "include_custom_fields": None, "exclude_custom_fields": []}
+    worker = await RenderWorker.start(kb, keys, options)
+    renders = [asyncio.ensure_future(worker.render(key)) for key in keys]
+    first = await renders[0]
+    assert first.written is True
+    await worker.close(abandon=True)
+    outcomes = await asyncio.gather(*renders, return_exceptions=True)
+    gone = [outcome for outcome in outcomes if isinstance(outcome, RenderWorkerGone)]
+    assert gone, "every key was rendered before the worker was abandoned"
+    assert worker._process.returncode is not None
+    written = set(kb.markdown_issue_keys())
+    assert len(written) < len(keys) and {o.key for o in outcomes if not isinstance(o, BaseException)} == written
+    assert not list(tmp_path.rglob("*.tmp"))
+    with pytest.raises(RenderWorkerGone):
+        await worker.render("ABC-1")
