@@ -621,24 +621,26 @@ class KnowledgeBase:
         """Keys of live issue files that link to any of ``keys``' files (to re-render them)."""
         return self._files_linking(keys, _LOCAL_ISSUE_LINK_RE)
 
-    def files_linking_to_jira(self, keys: Iterable[str]) -> list[str]:
-        """Keys of live issue files that link to any of ``keys`` in Jira (``.../browse/KEY``).
+    def files_linking_to_jira(self, keys: Iterable[str], *, skip: Iterable[str] = ()) -> list[str]:
+        """Keys of live issue files (but ``skip``) that link to any of ``keys`` in Jira (``.../browse/KEY``).
 
         When those issues arrive in the knowledge base, such files are re-rendered so their links
         point to the local files instead.
         """
-        return self._files_linking(keys, _BROWSE_LINK_RE)
+        return self._files_linking(keys, _BROWSE_LINK_RE, skip)
 
-    def _files_linking(self, keys: Iterable[str], link_re: re.Pattern[str]) -> list[str]:
+    def _files_linking(self, keys: Iterable[str], link_re: re.Pattern[str], skip: Iterable[str] = ()) -> list[str]:
         """Keys of live issue files in which ``link_re`` (its group: the linked key) finds one of ``keys``."""
         wanted = {check_issue_key(key) for key in keys}
         if not wanted:
             return []
+        skipped = frozenset(skip)
         # One pass per file whatever the number of keys (an alternation of thousands would not be).
         return [
             key
             for key in self.markdown_issue_keys()
-            if not wanted.isdisjoint(
+            if key not in skipped
+            and not wanted.isdisjoint(
                 link_re.findall(self.markdown_path(key).read_text(encoding="utf-8", errors="replace"))
             )
         ]

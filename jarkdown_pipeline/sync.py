@@ -534,7 +534,7 @@ async def mirror_window(
         arrived_elsewhere = now_known - known
         relink = set(kb.files_linking_to(gone)) | set(kb.files_linking_to_jira(arrived_elsewhere))
         in_window = set(issues.keys)
-        relink |= {key for key in kb.files_linking_to_jira(set(issues.new)) if key not in in_window}
+        relink |= set(kb.files_linking_to_jira(set(issues.new), skip=in_window))  # the window knew them
         for key in sorted(relink, key=issue_sort_key):
             if key in now_known and render(key, now_known):
                 if key in in_window:
