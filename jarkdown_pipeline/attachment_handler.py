@@ -13,6 +13,7 @@ import os
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 from pathvalidate import is_valid_filename, sanitize_filename
@@ -132,6 +133,14 @@ def _format_size(size: int | float | None) -> str:
     return f"{size:.1f} TB"
 
 
+def _is_file_of_size(path: Path, size: int) -> bool:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return False
+    return S_ISREG(stat.st_mode) and stat.st_size == size
+
+
 class AttachmentHandler:
     """Downloads an issue's attachments through a ``JiraApiClient`` (which must be open)."""
 
@@ -158,10 +167,12 @@ class AttachmentHandler:
         original = str(attachment.get("filename") or "")
         name = local_name if local_name is not None else local_attachment_names([attachment])[key]
         folder = Path(output_dir)
+        # Checked by its text, not with resolve() (a system call per folder of the path, per file):
+        # a name that is one path component cannot leave the folder.
+        if name in ("", ".", "..") or "/" in name or (os.altsep and os.altsep in name) or os.sep in name:
+            raise AttachmentDownloadError(f"local name {name!r} would leave {folder}", filename=original)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / name
-        if name in ("", ".", "..") or path.resolve().parent != folder.resolve():
-            raise AttachmentDownloadError(f"local name {name!r} would leave {folder}", filename=original)
 
         size = attachment.get("size")
         expected_size = int(size) if isinstance(size, (int, float)) and size >= 0 else None
@@ -175,7 +186,7 @@ class AttachmentHandler:
             "status": "skipped",
             "bytes_downloaded": 0,
         }
-        if expected_size is not None and path.is_file() and path.stat().st_size == expected_size:
+        if expected_size is not None and _is_file_of_size(path, expected_size):
             logger.debug("Attachment %s already present as %s", key, path)
             return info
 

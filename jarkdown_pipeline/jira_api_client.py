@@ -52,6 +52,8 @@ T = TypeVar("T")
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 BULK_FETCH_MAX_ISSUES = 100  # Jira Cloud's limit per POST /issue/bulkfetch
 DOWNLOAD_CHUNK_SIZE = 8192
+# Attachments up to this size are read whole into memory and written in one go (see download_to_file).
+IN_MEMORY_DOWNLOAD_BYTES = 1024 * 1024
 # An error body is only read for its message; a runaway HTML page must not be held whole.
 MAX_ERROR_BODY_BYTES = 64 * 1024
 
@@ -425,6 +427,8 @@ class JiraApiClient:
     async def download_to_file(self, content_url: str, destination: str | os.PathLike, *, expected_size: int | None = None) -> int:
         """Stream an attachment into ``destination`` (truncated first) in 8 KiB chunks; returns its size.
 
+        One announced as ``IN_MEMORY_DOWNLOAD_BYTES`` or less is read whole and written from a thread.
+
         A cut or short stream is retried from the start; the written length must match
         ``Content-Length`` and ``expected_size`` (Jira's ``size``) when known.
         """
@@ -444,15 +448,25 @@ class JiraApiClient:
                             status_code=response.status,
                             url=_without_query(content_url),
                         )
-                    written = 0
-                    with open(destination, "wb") as sink:
-                        while chunk := await response.content.read(DOWNLOAD_CHUNK_SIZE):
-                            sink.write(chunk)
-                            written += len(chunk)
-                            self.stats.bytes_downloaded += len(chunk)
-                        sink.flush()
-                        # Durable before the caller renames it into place; off the loop, it can take a while.
-                        await asyncio.to_thread(os.fsync, sink.fileno())
+                    if announced is not None and announced <= IN_MEMORY_DOWNLOAD_BYTES:
+                        # Small (most attachments): read whole, then written and synced in one trip
+                        # to a thread, so the loop makes none of the file's system calls.
+                        body = await response.content.read(announced)
+                        while len(body) < announced and (more := await response.content.read(announced - len(body))):
+                            body += more
+                        self.stats.bytes_downloaded += len(body)
+                        await asyncio.to_thread(_write_durably, destination, body)
+                        written = len(body)
+                    else:
+                        written = 0
+                        with open(destination, "wb") as sink:
+                            while chunk := await response.content.read(DOWNLOAD_CHUNK_SIZE):
+                                sink.write(chunk)
+                                written += len(chunk)
+                                self.stats.bytes_downloaded += len(chunk)
+                            sink.flush()
+                            # Durable before the caller renames it into place; off the loop, it can take a while.
+                            await asyncio.to_thread(os.fsync, sink.fileno())
                 finally:
                     response.release()
                 wanted = announced if announced is not None else expected_size
@@ -669,3 +683,11 @@ class JiraApiClient:
             raise JiraApiError(
                 f"{method} {shown_url} {what} after {policy.max_attempts} attempts", url=shown_url
             ) from error
+
+
+def _write_durably(destination: Path, data: bytes) -> None:
+    """Write ``data`` to ``destination`` (truncated first) and fsync it: durable before the caller's rename."""
+    with open(destination, "wb") as sink:
+        sink.write(data)
+        sink.flush()
+        os.fsync(sink.fileno())

@@ -100,14 +100,15 @@ async def test_a_local_file_of_the_wrong_size_is_replaced(local_jira, make_local
     assert (tmp_path / "a.txt").read_bytes() == b"the real content"
 
 
-async def test_a_cut_download_is_retried_and_completes(local_jira, make_local_client, tmp_path):
-    content = pattern_bytes(300_000, seed=3)
+@pytest.mark.parametrize("size", [300_000, 3 * 1024 * 1024], ids=["read-whole", "streamed"])
+async def test_a_cut_download_is_retried_and_completes(local_jira, make_local_client, tmp_path, size):
+    content = pattern_bytes(size, seed=3)
     local_jira.add_file("10001", content=content, cut_first=2)
     async with make_local_client() as client:
         info = await AttachmentHandler(client).download_attachment(local_jira.attachment("10001", "big.bin"), tmp_path)
         assert client.stats.retries == 2
     assert local_jira.files["10001"].requests == 3
-    assert info["bytes_downloaded"] == 300_000
+    assert info["bytes_downloaded"] == size
     assert (tmp_path / "big.bin").read_bytes() == content
     assert leftovers(tmp_path) == []
 
