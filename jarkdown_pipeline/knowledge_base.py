@@ -40,6 +40,7 @@ from markdown_it import MarkdownIt
 import jarkdown_pipeline.markdown
 from jarkdown_pipeline._files import give_new_file_mode
 from jarkdown_pipeline.markdown import render_index, render_issue
+from jarkdown_pipeline.markdown.index import INDEX_ROW_FIELDS
 
 try:  # POSIX: advisory locks shared by every process on the machine (and over NFSv4)
     import fcntl
@@ -451,9 +452,9 @@ class KnowledgeBase:
         try:
             record = json.loads(record_path.read_bytes())
             stat = markdown_path.stat()
-            if record == {"inputs": inputs, "markdown_size": stat.st_size, "markdown_mtime_ns": stat.st_mtime_ns}:
+            if (record.get("inputs"), record.get("markdown_size"), record.get("markdown_mtime_ns")) == (inputs, stat.st_size, stat.st_mtime_ns):
                 return False
-        except (FileNotFoundError, ValueError):
+        except (FileNotFoundError, ValueError, AttributeError):
             pass
         text = render_issue(
             json.loads(raw),
@@ -468,6 +469,9 @@ class KnowledgeBase:
         written = self.write_markdown(key, text)
         stat = markdown_path.stat()
         record = {"inputs": inputs, "markdown_size": stat.st_size, "markdown_mtime_ns": stat.st_mtime_ns}
+        row = _index_row_of(text)
+        if row is not None:
+            record["index_row"] = row  # index_rows() takes it while the file is as written here
         write_bytes_if_changed(record_path, dump_json(record))
         return written
 
@@ -501,15 +505,39 @@ class KnowledgeBase:
 
     # -- index ---------------------------------------------------------------------------------
     def index_rows(self) -> tuple[list[dict[str, Any]], list[FrontmatterProblem]]:
-        """The frontmatter of every issue file, sorted by key; files that do not parse are reported."""
+        """The index fields of every issue file's frontmatter, sorted by key; files that do not parse
+        are reported.
+
+        A file still as ``render_issue_file`` wrote it (size and mtime in its rendered record) gives
+        the row recorded then; any other is read and parsed (a YAML parse per file is most of the
+        cost of rebuilding the index of a big knowledge base).
+        """
         rows, problems = [], []
         for key in self.markdown_issue_keys():
             path = self.markdown_path(key)
+            row = self._recorded_index_row(key, path)
+            if row is not None:
+                rows.append(row)
+                continue
             try:
-                rows.append(parse_frontmatter_block(path.read_text(encoding="utf-8")))
+                data = parse_frontmatter_block(path.read_text(encoding="utf-8"))
             except (FrontmatterError, UnicodeDecodeError) as error:
                 problems.append(FrontmatterProblem(self.relative(path), str(error)))
+                continue
+            rows.append({name: data.get(name) for name in INDEX_ROW_FIELDS})
         return rows, problems
+
+    def _recorded_index_row(self, key: str, path: Path) -> dict[str, Any] | None:
+        try:
+            record = json.loads(self.rendered_record_path(key).read_bytes())
+            stat = path.stat()
+        except (FileNotFoundError, ValueError):
+            return None
+        if not isinstance(record, dict) or not isinstance(record.get("index_row"), dict):
+            return None
+        if (record.get("markdown_size"), record.get("markdown_mtime_ns")) != (stat.st_size, stat.st_mtime_ns):
+            return None
+        return record["index_row"]
 
     def write_index(self, text: str) -> bool:
         return write_text_if_changed(self.index_path, text)
@@ -673,37 +701,83 @@ class KnowledgeBase:
         """
         broken = []
         for path in paths:
-            shown = self.relative(path)
             try:
                 text = path.read_text(encoding="utf-8")
             except FileNotFoundError:
-                broken.append(BrokenLink(shown, "", "the file itself is missing"))
+                broken.append(BrokenLink(self.relative(path), "", "the file itself is missing"))
                 continue
-            if all(self._link_problem(path, target) is None for target in candidate_link_targets(text)):
-                continue
-            for target in markdown_link_targets(text):
-                problem = self._link_problem(path, target)
-                if problem is not None:
-                    broken.append(BrokenLink(shown, target, problem))
+            broken += self._broken_links_in(path, text)
         return broken
+
+    def _broken_links_in(self, path: Path, text: str) -> list[BrokenLink]:
+        if all(self._link_problem(path, target) is None for target in candidate_link_targets(text)):
+            return []
+        shown = self.relative(path)
+        return [
+            BrokenLink(shown, target, problem)
+            for target in markdown_link_targets(text)
+            if (problem := self._link_problem(path, target)) is not None
+        ]
 
     def frontmatter_problems(self, keys: Iterable[str]) -> list[FrontmatterProblem]:
         """Issue files whose frontmatter does not parse or whose ``key`` is not the file's key."""
         problems = []
         for key in keys:
             path = self.markdown_path(key)
-            shown = self.relative(path)
             try:
-                data = parse_frontmatter_block(path.read_text(encoding="utf-8"))
+                text = path.read_text(encoding="utf-8")
             except FileNotFoundError:
-                problems.append(FrontmatterProblem(shown, "file is missing"))
+                problems.append(FrontmatterProblem(self.relative(path), "file is missing"))
                 continue
-            except (FrontmatterError, UnicodeDecodeError) as error:
-                problems.append(FrontmatterProblem(shown, str(error)))
+            except UnicodeDecodeError as error:
+                problems.append(FrontmatterProblem(self.relative(path), str(error)))
                 continue
-            if data.get("key") != key:
-                problems.append(FrontmatterProblem(shown, f"frontmatter key is {data.get('key')!r}, expected {key!r}"))
+            problem = self._frontmatter_problem_in(key, path, text)
+            if problem is not None:
+                problems.append(problem)
         return problems
+
+    def _frontmatter_problem_in(self, key: str, path: Path, text: str) -> FrontmatterProblem | None:
+        try:
+            data = parse_frontmatter_block(text)
+        except FrontmatterError as error:
+            return FrontmatterProblem(self.relative(path), str(error))
+        if data.get("key") != key:
+            return FrontmatterProblem(self.relative(path), f"frontmatter key is {data.get('key')!r}, expected {key!r}")
+        return None
+
+    def verify_issue_files(self, keys: Iterable[str]) -> tuple[list[FrontmatterProblem], list[BrokenLink]]:
+        """``frontmatter_problems(keys)`` and ``broken_links`` of their files, reading each file once."""
+        problems: list[FrontmatterProblem] = []
+        broken: list[BrokenLink] = []
+        for key in keys:
+            path = self.markdown_path(key)
+            try:
+                text = path.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                problems.append(FrontmatterProblem(self.relative(path), "file is missing"))
+                broken.append(BrokenLink(self.relative(path), "", "the file itself is missing"))
+                continue
+            except UnicodeDecodeError as error:
+                problems.append(FrontmatterProblem(self.relative(path), str(error)))
+                continue
+            problem = self._frontmatter_problem_in(key, path, text)
+            if problem is not None:
+                problems.append(problem)
+            broken += self._broken_links_in(path, text)
+        return problems, broken
+
+
+def _index_row_of(text: str) -> dict[str, Any] | None:
+    """The index fields of a rendered file's frontmatter; None when it does not parse or they are not JSON."""
+    try:
+        data = parse_frontmatter_block(text)
+    except FrontmatterError:
+        return None
+    row = {name: data.get(name) for name in INDEX_ROW_FIELDS}
+    if not all(value is None or isinstance(value, (str, int, float, bool)) for value in row.values()):
+        return None  # e.g. a YAML date: kept as the file says by parsing the file
+    return row
 
 
 def _updated_of(issue: Mapping[str, Any]) -> Any:

@@ -21,6 +21,10 @@ def _cell(value: Any) -> str:
     return escape_table_cell(escape_text(data_to_text(value), in_table=True))
 
 
+INDEX_ROW_FIELDS = ("key", "summary", "status", "type", "assignee", "updated_at")
+"""The frontmatter fields render_index reads from each issue file."""
+
+
 def render_index(rows: Iterable[Mapping[str, Any]], *, title: str = "Jira issues") -> str:
     """The knowledge base's index.md from issue frontmatter dicts
     (key, summary, status, type, assignee, updated_at). Raises ValueError on a row without a valid key."""

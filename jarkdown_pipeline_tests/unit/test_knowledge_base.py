@@ -375,3 +375,25 @@ def test_mention_pattern_falls_back_to_the_generic_pattern_for_many_projects():
     many = {f"P{n}-1" for n in range(500)}
     assert mention_pattern(many).findall(b'"P42-1" and Q-2') == [b"P42-1", b"Q-2"]
     assert mention_pattern({"ABC-1"}).findall(b'"ABC-7" and Q-2') == [b"ABC-7"]
+
+
+def test_the_index_takes_the_row_recorded_at_render_time_only_while_the_file_is_as_written(kb):
+    import json
+
+    from jarkdown_pipeline.markdown import render_index
+
+    issue = {"id": "1", "key": "ABC-1", "fields": {"summary": "Rendered summary", "updated": "2026-11-20T10:00:00.000+0000"}}
+    kb.write_raw_issue(issue)
+    assert kb.render_issue_file("ABC-1", field_definitions=[], base_url="https://x.example", known_issue_keys=["ABC-1"])
+    record = json.loads(kb.rendered_record_path("ABC-1").read_bytes())
+    assert record["index_row"]["summary"] == "Rendered summary" and record["index_row"]["key"] == "ABC-1"
+    path = kb.markdown_path("ABC-1")
+    calls = []
+    original = kb._recorded_index_row
+    kb._recorded_index_row = lambda key, p: calls.append(original(key, p)) or calls[-1]
+    rows, problems = kb.index_rows()
+    assert rows == [record["index_row"]] and problems == [] and calls == [record["index_row"]]
+    path.write_text(path.read_text(encoding="utf-8").replace("Rendered summary", "Edited by hand, longer"), encoding="utf-8")
+    rows, problems = kb.index_rows()
+    assert calls[-1] is None and rows[0]["summary"] == "Edited by hand, longer"
+    assert "Edited by hand, longer" in render_index(rows)
