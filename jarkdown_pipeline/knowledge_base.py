@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+import orjson
 import yaml
 from markdown_it import MarkdownIt
 
@@ -168,12 +169,16 @@ def write_text_if_changed(path: Path, text: str) -> bool:
 
 
 def dump_json(value: Any) -> bytes:
-    """Canonical JSON (sorted keys, compact) so equal data gives equal bytes.
+    """Canonical JSON (sorted keys, compact, UTF-8) so equal data gives equal bytes.
 
-    No indentation: with ``indent`` the standard library falls back to its pure-Python encoder,
-    several times slower on a thousand big issues (``python -m json.tool`` reads them fine).
+    orjson writes it ~6x faster than the standard library (the same bytes but for how some floats
+    are spelt: 0.00001 for 1e-05); what orjson does not take (an integer beyond 64 bits, a
+    non-string key) the standard library writes. No indentation: ``python -m json.tool`` reads it.
     """
-    return (json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n").encode("utf-8")
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE)
+    except TypeError:  # orjson.JSONEncodeError is one
+        return (json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n").encode("utf-8")
 
 
 def parse_frontmatter_block(text: str) -> dict[str, Any]:
