@@ -4,13 +4,16 @@ an HTML tag (``List<String>`` shows as ``List``), so stray ``<`` are escaped out
 
 import re
 import threading
-
-import jira2markdown
-import markdownify
-from jira2markdown.elements import MarkupElements
-from pyparsing import Forward, ParserElement
+from typing import TYPE_CHECKING
 
 from jarkdown_pipeline.markdown.escape import clean_text
+
+if TYPE_CHECKING:
+    from pyparsing import ParserElement
+
+# jira2markdown (pyparsing) and markdownify (BeautifulSoup, soupsieve) are imported on first use:
+# only Data Center text needs them, and they were ~0.25 s of every process's start-up (each Dagster
+# step, the render process) on a Cloud site that never does.
 
 # Tags jira2markdown itself writes (underline, sub/sup, quotes, colour, breaks) and autolinks.
 _KEPT_TAG = re.compile(
@@ -65,7 +68,7 @@ def escape_stray_html(markdown: str, *, heading_offset: int = 0) -> str:
     return "\n".join(lines)
 
 
-_grammar: ParserElement | None = None
+_grammar: "ParserElement | None" = None
 _grammar_lock = threading.Lock()
 
 
@@ -75,6 +78,10 @@ def _convert_wiki(text: str) -> str:
     global _grammar
     with _grammar_lock:
         if _grammar is None:
+            import jira2markdown
+            from jira2markdown.elements import MarkupElements
+            from pyparsing import Forward
+
             jira2markdown.convert("")  # sets pyparsing's whitespace defaults as the library expects
             elements = MarkupElements()
             inline_markup, markup = Forward(), Forward()
@@ -96,5 +103,7 @@ def html_to_markdown(html: str, *, heading_offset: int = 0) -> str:
     """Rendered HTML (``renderedFields``) as Markdown: only when nothing better is available."""
     if not html or not html.strip():
         return ""
+    import markdownify
+
     converted = markdownify.markdownify(clean_text(html), heading_style="ATX", bullets="-", strip=["script", "style"])
     return escape_stray_html(converted, heading_offset=heading_offset).strip("\n")
