@@ -162,6 +162,7 @@ async def fetch_issues(
     to_fetch: Sequence[str],
     *,
     fetch_concurrency: int = 3,
+    bulk_concurrency: int | None = None,
     on_fetched: Callable[[Mapping[str, Any], "asyncio.Future[None]"], None] | None = None,
 ) -> None:
     """Bulk-fetch ``to_fetch`` and store each issue as its page arrives; completes ``result``.
@@ -173,7 +174,8 @@ async def fetch_issues(
     ids_to_keys = {str(found[key].get("id")): key for key in to_fetch if found[key].get("id") is not None}
     stored: set[str] = set()
     retry_one_by_one: set[str] = set()
-    limit = asyncio.Semaphore(fetch_concurrency)
+    limit = asyncio.Semaphore(fetch_concurrency)  # single fetches (and bulk pages, unless bulk_concurrency)
+    bulk_limit = limit if bulk_concurrency is None else asyncio.Semaphore(bulk_concurrency)
 
     def store_page(issues: list[dict[str, Any]]) -> None:
         for issue in issues:
@@ -205,7 +207,7 @@ async def fetch_issues(
                 page_stored.cancel()
 
     async def fetch_chunk(chunk: list[str]) -> None:
-        async with limit:
+        async with bulk_limit:
             try:
                 bulk = await client.bulk_fetch_issues(chunk)
             except AuthenticationError:
@@ -412,6 +414,7 @@ async def mirror_window(
     exclude_custom_fields: Sequence[str] = (),
     max_concurrent_downloads: int = 5,
     fetch_concurrency: int = 3,
+    bulk_pages_in_flight: int = 1,
     render_process: bool | None = None,
 ) -> WindowResult:
     """Search, fetch, download and render one window as a stream, not as three stages in a row.
@@ -428,6 +431,10 @@ async def mirror_window(
     failed) or that a concurrent reconciliation moved away, and files linking to Jira for an issue
     that a concurrent run stored meanwhile; then, as before, files elsewhere that link in Jira to
     an issue that just arrived.
+
+    Bulk pages come one at a time (``bulk_pages_in_flight``): a page of 100 issues keeps ~1 s of
+    downloads busy and arrives in a fraction of that, and each page in flight holds one of the API
+    host's connections for a big response (measured: 13.4 s against 14.5 s with 3, 1,000 issues).
 
     Rendering: for windows of RENDER_PROCESS_MIN_ISSUES issues or more (``render_process=None``), or
     always (True), a child process renders (``render_worker``), so the event loop only downloads
@@ -516,7 +523,10 @@ async def mirror_window(
             for _ in range(workers):
                 group.create_task(worker(group))
             try:
-                await fetch_issues(client, kb, issues, found, to_fetch, fetch_concurrency=fetch_concurrency, on_fetched=on_fetched)
+                await fetch_issues(
+                    client, kb, issues, found, to_fetch,
+                    fetch_concurrency=fetch_concurrency, bulk_concurrency=bulk_pages_in_flight, on_fetched=on_fetched,
+                )  # fmt: skip
             finally:
                 for _ in range(workers):
                     queue.put_nowait(None)
