@@ -752,7 +752,11 @@ class KnowledgeBase:
         return None
 
     def verify_issue_files(self, keys: Iterable[str]) -> tuple[list[FrontmatterProblem], list[BrokenLink]]:
-        """``frontmatter_problems(keys)`` and ``broken_links`` of their files, reading each file once."""
+        """``frontmatter_problems(keys)`` and ``broken_links`` of their files, reading each file once.
+
+        The frontmatter of a file still as ``render_issue_file`` wrote it was parsed then, from the
+        very text written (its index row is in the record, with the key): only its links are read.
+        """
         problems: list[FrontmatterProblem] = []
         broken: list[BrokenLink] = []
         for key in keys:
@@ -766,7 +770,8 @@ class KnowledgeBase:
             except UnicodeDecodeError as error:
                 problems.append(FrontmatterProblem(self.relative(path), str(error)))
                 continue
-            problem = self._frontmatter_problem_in(key, path, text)
+            row = self._recorded_index_row(key, path)
+            problem = None if row is not None and row.get("key") == key else self._frontmatter_problem_in(key, path, text)
             if problem is not None:
                 problems.append(problem)
             broken += self._broken_links_in(path, text)

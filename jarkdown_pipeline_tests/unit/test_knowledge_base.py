@@ -433,3 +433,15 @@ def test_dump_json_takes_what_orjson_does_not():
     from jarkdown_pipeline.knowledge_base import dump_json
 
     assert dump_json({"b": 2**70, "a": [1.5]}) == b'{"a":[1.5],"b":1180591620717411303424}\n'
+
+
+def test_verify_issue_files_reparses_a_file_changed_since_it_was_rendered(kb):
+    issue = {"id": "1", "key": "ABC-1", "fields": {"summary": "S", "updated": "2026-11-20T10:00:00.000+0000"}}
+    kb.write_raw_issue(issue)
+    kb.render_issue_file("ABC-1", field_definitions=[], base_url="https://x.example", known_issue_keys=["ABC-1"])
+    assert kb.verify_issue_files(["ABC-1"]) == ([], [])
+    path = kb.markdown_path("ABC-1")
+    path.write_text(path.read_text(encoding="utf-8").replace("key: ABC-1", "key: ABC-2 [broken"), encoding="utf-8")
+    problems, broken = kb.verify_issue_files(["ABC-1"])
+    assert [p.file for p in problems] == ["ABC-1/ABC-1.md"] and broken == []
+    assert problems == kb.frontmatter_problems(["ABC-1"])
