@@ -726,21 +726,7 @@ class KnowledgeBase:
 
     def frontmatter_problems(self, keys: Iterable[str]) -> list[FrontmatterProblem]:
         """Issue files whose frontmatter does not parse or whose ``key`` is not the file's key."""
-        problems = []
-        for key in keys:
-            path = self.markdown_path(key)
-            try:
-                text = path.read_text(encoding="utf-8")
-            except FileNotFoundError:
-                problems.append(FrontmatterProblem(self.relative(path), "file is missing"))
-                continue
-            except UnicodeDecodeError as error:
-                problems.append(FrontmatterProblem(self.relative(path), str(error)))
-                continue
-            problem = self._frontmatter_problem_in(key, path, text)
-            if problem is not None:
-                problems.append(problem)
-        return problems
+        return self._verify(keys, links=False, trust_render_record=False)[0]
 
     def _frontmatter_problem_in(self, key: str, path: Path, text: str) -> FrontmatterProblem | None:
         try:
@@ -757,6 +743,11 @@ class KnowledgeBase:
         The frontmatter of a file still as ``render_issue_file`` wrote it was parsed then, from the
         very text written (its index row is in the record, with the key): only its links are read.
         """
+        return self._verify(keys, links=True, trust_render_record=True)
+
+    def _verify(
+        self, keys: Iterable[str], *, links: bool, trust_render_record: bool
+    ) -> tuple[list[FrontmatterProblem], list[BrokenLink]]:
         problems: list[FrontmatterProblem] = []
         broken: list[BrokenLink] = []
         for key in keys:
@@ -765,16 +756,18 @@ class KnowledgeBase:
                 text = path.read_text(encoding="utf-8")
             except FileNotFoundError:
                 problems.append(FrontmatterProblem(self.relative(path), "file is missing"))
-                broken.append(BrokenLink(self.relative(path), "", "the file itself is missing"))
+                if links:
+                    broken.append(BrokenLink(self.relative(path), "", "the file itself is missing"))
                 continue
             except UnicodeDecodeError as error:
                 problems.append(FrontmatterProblem(self.relative(path), str(error)))
                 continue
-            row = self._recorded_index_row(key, path)
+            row = self._recorded_index_row(key, path) if trust_render_record else None
             problem = None if row is not None and row.get("key") == key else self._frontmatter_problem_in(key, path, text)
             if problem is not None:
                 problems.append(problem)
-            broken += self._broken_links_in(path, text)
+            if links:
+                broken += self._broken_links_in(path, text)
         return problems, broken
 
 
