@@ -36,8 +36,9 @@ from jarkdown_pipeline.knowledge_base import KnowledgeBase
 
 logger = logging.getLogger(__name__)
 
-# The first line carries the field definitions (hundreds of KB on a big site): no line limit short of that.
-_LINE_LIMIT = 64 * 1024 * 1024
+# Longest answer line the parent reads: a failed render's answer carries its traceback, which can
+# pass asyncio's default of 64 KiB (the setup line goes the other way, unbounded).
+_LINE_LIMIT = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
