@@ -340,6 +340,14 @@ class MarkdownStageResult(StageRecord):
     """Issues outside the window re-rendered because issues they link to arrived."""
 
 
+def written_or_failed(markdown: MarkdownStageResult, outcome: RenderOutcome) -> bool | None:
+    """The outcome's ``written``; a failed render (one issue's bad data) is recorded and logged."""
+    if outcome.error is not None:
+        markdown.failed[outcome.key] = outcome.error
+        logger.error("Could not render %s: %s\n%s", outcome.key, outcome.error, outcome.details)
+    return outcome.written
+
+
 def render_window(
     kb: KnowledgeBase,
     keys: Sequence[str],
@@ -356,21 +364,15 @@ def render_window(
     arrived), so their links become local.
     """
     result = MarkdownStageResult()
+    options = {
+        "field_definitions": field_definitions,
+        "base_url": base_url,
+        "include_custom_fields": include_custom_fields,
+        "exclude_custom_fields": exclude_custom_fields,
+    }
 
     def render(key: str, known: frozenset[str]) -> bool | None:
-        try:
-            return kb.render_issue_file(
-                key,
-                field_definitions=field_definitions,
-                base_url=base_url,
-                known_issue_keys=known,
-                include_custom_fields=include_custom_fields,
-                exclude_custom_fields=exclude_custom_fields,
-            )
-        except Exception as error:  # one issue's bad data must not stop the others
-            result.failed[key] = describe_error(error)
-            logger.exception("Could not render %s", key)
-            return None
+        return written_or_failed(result, render_issue_outcome(kb, key, known, options))
 
     # One Markdown stage at a time over the knowledge base: the known keys read here and the relink
     # scan below then see every issue another run stored and rendered before this stage began.
@@ -473,11 +475,7 @@ async def mirror_window(
         }
 
         def render(key: str, known_keys: frozenset[str]) -> bool | None:
-            outcome = render_issue_outcome(kb, key, known_keys, render_options)
-            if outcome.error is not None:
-                markdown.failed[key] = outcome.error
-                logger.error("Could not render %s: %s\n%s", key, outcome.error, outcome.details)
-            return outcome.written
+            return written_or_failed(markdown, render_issue_outcome(kb, key, known_keys, render_options))
 
         render_worker: RenderWorker | None = None
         if render_process or (render_process is None and len(issues.keys) >= RENDER_PROCESS_MIN_ISSUES):
@@ -501,10 +499,7 @@ async def mirror_window(
                 async with locked(kb):
                     written = render(key, known)
             else:
-                written = outcome.written
-                if outcome.error is not None:
-                    markdown.failed[key] = outcome.error
-                    logger.error("Could not render %s: %s\n%s", key, outcome.error, outcome.details)
+                written = written_or_failed(markdown, outcome)
             if written is not None:
                 (markdown.written if written else markdown.unchanged).append(key)
 
