@@ -340,6 +340,21 @@ class MarkdownStageResult(StageRecord):
     """Issues outside the window re-rendered because issues they link to arrived."""
 
 
+def _render_options(
+    field_definitions: Sequence[Mapping[str, Any]],
+    base_url: str,
+    include_custom_fields: Sequence[str] | None,
+    exclude_custom_fields: Sequence[str],
+) -> dict[str, Any]:
+    """``KnowledgeBase.render_issue_file``'s keyword arguments besides the key and the known keys."""
+    return {
+        "field_definitions": field_definitions,
+        "base_url": base_url,
+        "include_custom_fields": include_custom_fields,
+        "exclude_custom_fields": exclude_custom_fields,
+    }
+
+
 def written_or_failed(markdown: MarkdownStageResult, outcome: RenderOutcome) -> bool | None:
     """The outcome's ``written``; a failed render (one issue's bad data) is recorded and logged."""
     if outcome.error is not None:
@@ -364,12 +379,7 @@ def render_window(
     arrived), so their links become local.
     """
     result = MarkdownStageResult()
-    options = {
-        "field_definitions": field_definitions,
-        "base_url": base_url,
-        "include_custom_fields": include_custom_fields,
-        "exclude_custom_fields": exclude_custom_fields,
-    }
+    options = _render_options(field_definitions, base_url, include_custom_fields, exclude_custom_fields)
 
     def render(key: str, known: frozenset[str]) -> bool | None:
         return written_or_failed(result, render_issue_outcome(kb, key, known, options))
@@ -467,12 +477,7 @@ async def mirror_window(
         handler = AttachmentHandler(client, max_concurrent_downloads=max_concurrent_downloads)
         async with locked(kb):
             known = frozenset(kb.raw_issue_keys() | set(issues.keys))
-        render_options = {
-            "field_definitions": field_definitions,
-            "base_url": base_url,
-            "include_custom_fields": include_custom_fields,
-            "exclude_custom_fields": exclude_custom_fields,
-        }
+        render_options = _render_options(field_definitions, base_url, include_custom_fields, exclude_custom_fields)
 
         def render(key: str, known_keys: frozenset[str]) -> bool | None:
             return written_or_failed(markdown, render_issue_outcome(kb, key, known_keys, render_options))
