@@ -355,6 +355,14 @@ def _render_options(
     }
 
 
+def markdown_written_since(kb: KnowledgeBase, key: str, moment: float) -> bool:
+    """Whether ``KEY/KEY.md`` was written at or after ``moment`` (a ``time.time()``)."""
+    try:
+        return kb.markdown_path(key).stat().st_mtime >= moment
+    except FileNotFoundError:
+        return False
+
+
 def written_or_failed(markdown: MarkdownStageResult, outcome: RenderOutcome) -> bool | None:
     """The outcome's ``written``; a failed render (one issue's bad data) is recorded and logged."""
     if outcome.error is not None:
@@ -470,6 +478,7 @@ async def mirror_window(
     always (True), a child process renders (``render_worker``), so the event loop only downloads
     and stores; if it cannot start or dies, the issues it did not render are rendered here.
     """
+    window_started = time.time()
     with fewer_collections():  # see WINDOW_GC_THRESHOLD
         issues, found, to_fetch = await search_window(client, kb, jql)
         attachments = AttachmentsStageResult()
@@ -493,16 +502,21 @@ async def mirror_window(
         async def render_and_record(key: str) -> None:
             nonlocal render_worker
             outcome: RenderOutcome | None = None
+            answer_lost = False
             if render_worker is not None:
                 try:
                     outcome = await render_worker.render(key)
                 except RenderWorkerGone as error:
-                    logger.warning("Rendering on the event loop from %s on: %s", key, error)
-                    render_worker = None
+                    answer_lost = True
+                    if render_worker is not None:  # said once, not by every render waiting on it
+                        logger.warning("Rendering on the event loop from %s on: %s", key, error)
+                        render_worker = None
             if outcome is None:
                 # Held for one issue only: read its raw JSON and manifest, render, write. No network I/O inside.
                 async with locked(kb):
                     written = render(key, known)
+                    if written is False and answer_lost and markdown_written_since(kb, key, window_started):
+                        written = True  # the render process wrote it, and died before it could say so
             else:
                 written = written_or_failed(markdown, outcome)
             if written is not None:

@@ -225,3 +225,25 @@ async def test_issues_left_by_a_render_process_that_died_are_rendered_on_the_loo
     assert result.markdown.failed == {}
     assert set(result.markdown.written) == set(jira.dataset.issues) == set(kb.markdown_issue_keys())
     assert "Rendering on the event loop from" in caplog.text
+
+
+async def test_a_file_the_render_process_wrote_before_its_answer_was_lost_counts_as_written(tmp_path, monkeypatch):
+    # The race seen once in CI: the child wrote a file, then died before its answer was read. The
+    # loop renders that issue again, finds it unchanged, and must still report it as written.
+    original_render = sync.RenderWorker.render
+    lost = []
+
+    async def render_then_lose_the_answer(self, key):
+        outcome = await original_render(self, key)
+        if not lost:
+            lost.append(key)
+            os.kill(self.pid, 9)
+            raise sync.RenderWorkerGone("answer lost")
+        return outcome
+
+    monkeypatch.setattr(sync.RenderWorker, "render", render_then_lose_the_answer)
+    with run_sample_jira_in_thread(sample_config()) as jira:
+        kb = KnowledgeBase(tmp_path)
+        result = await mirror_days(jira, kb, render_process=True)
+    assert lost and lost[0] in result.markdown.written and lost[0] not in result.markdown.unchanged
+    assert set(result.markdown.written) == set(jira.dataset.issues) and result.markdown.failed == {}
