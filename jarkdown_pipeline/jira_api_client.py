@@ -16,7 +16,6 @@ Design notes (why, not what):
 
 import asyncio
 import base64
-import json
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
@@ -28,6 +27,8 @@ import aiohttp
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 from yarl import URL
 
+from jarkdown_pipeline._files import DOWNLOAD_TEMP_SUFFIX, new_temp_file, remove_if_present, write_atomically
+from jarkdown_pipeline._json import load_json
 from jarkdown_pipeline._retry import (
     IncompleteDownload,
     RetryableStatus,
@@ -425,14 +426,24 @@ class JiraApiClient:
         return await self._with_retries("GET", content_url, attempt)
 
     async def download_to_file(self, content_url: str, destination: str | os.PathLike, *, expected_size: int | None = None) -> int:
-        """Stream an attachment into ``destination`` (truncated first) in 8 KiB chunks; returns its size.
+        """Download an attachment to ``destination``, atomically; returns its size.
 
-        One announced as ``IN_MEMORY_DOWNLOAD_BYTES`` or less is read whole and written from a thread.
+        The bytes go to a hidden ``.part`` file beside ``destination`` (its folder created if
+        missing), are fsynced, and replace ``destination`` only once complete: the final name never
+        shows a partial file, and a failed download leaves nothing behind. One announced as
+        ``IN_MEMORY_DOWNLOAD_BYTES`` or less is read whole, then created, written, synced and
+        renamed in one trip to a thread, so the event loop makes none of its system calls (file
+        creation is the slowest of them); a larger one is streamed in 8 KiB chunks.
 
-        A cut or short stream is retried from the start; the written length must match
-        ``Content-Length`` and ``expected_size`` (Jira's ``size``) when known.
+        A cut or short stream is retried from the start; the length must match ``Content-Length``
+        and ``expected_size`` (Jira's ``size``) when known.
         """
         destination = Path(destination)
+        streamed: list[str] = []  # the streamed path's temporary file, made on first need
+
+        def check_length(received: int, wanted: int | None) -> None:
+            if wanted is not None and received != wanted:
+                raise IncompleteDownload(f"received {received} of {wanted} bytes")
 
         async def attempt() -> int:
             self._enter_flight()
@@ -448,35 +459,42 @@ class JiraApiClient:
                             status_code=response.status,
                             url=_without_query(content_url),
                         )
+                    wanted = announced if announced is not None else expected_size
                     if announced is not None and announced <= IN_MEMORY_DOWNLOAD_BYTES:
-                        # Small (most attachments): read whole, then written and synced in one trip
-                        # to a thread, so the loop makes none of the file's system calls.
                         body = await response.content.read(announced)
                         while len(body) < announced and (more := await response.content.read(announced - len(body))):
                             body += more
                         self.stats.bytes_downloaded += len(body)
-                        await asyncio.to_thread(_write_durably, destination, body)
-                        written = len(body)
-                    else:
-                        written = 0
-                        with open(destination, "wb") as sink:
-                            while chunk := await response.content.read(DOWNLOAD_CHUNK_SIZE):
-                                sink.write(chunk)
-                                written += len(chunk)
-                                self.stats.bytes_downloaded += len(chunk)
-                            sink.flush()
-                            # Durable before the caller renames it into place; off the loop, it can take a while.
-                            await asyncio.to_thread(os.fsync, sink.fileno())
+                        check_length(len(body), wanted)
+                        await asyncio.to_thread(write_atomically, destination, body, durable=True, suffix=DOWNLOAD_TEMP_SUFFIX)
+                        return len(body)
+                    if not streamed:
+                        sink, temp_name = await asyncio.to_thread(new_temp_file, destination, DOWNLOAD_TEMP_SUFFIX)
+                        sink.close()
+                        streamed.append(temp_name)
+                    written = 0
+                    with open(streamed[0], "wb") as sink:  # truncated: a retry starts from the first byte
+                        while chunk := await response.content.read(DOWNLOAD_CHUNK_SIZE):
+                            sink.write(chunk)
+                            written += len(chunk)
+                            self.stats.bytes_downloaded += len(chunk)
+                        sink.flush()
+                        check_length(written, wanted)
+                        # Durable before it is renamed into place; off the loop, it can take a while.
+                        await asyncio.to_thread(os.fsync, sink.fileno())
+                    os.replace(streamed[0], destination)
+                    streamed.clear()
+                    return written
                 finally:
                     response.release()
-                wanted = announced if announced is not None else expected_size
-                if wanted is not None and written != wanted:
-                    raise IncompleteDownload(f"received {written} of {wanted} bytes")
-                return written
             finally:
                 self._leave_flight()
 
-        return await self._with_retries("GET", content_url, attempt)
+        try:
+            return await self._with_retries("GET", content_url, attempt)
+        finally:
+            for temp_name in streamed:
+                remove_if_present(temp_name)
 
     # ---------------------------------------------------------------- internals: paging
 
@@ -587,7 +605,7 @@ class JiraApiClient:
         finally:
             response.release()
         try:
-            body: Any = json.loads(raw) if raw else None
+            body: Any = load_json(raw) if raw else None
         except ValueError:
             body = raw.decode("utf-8", "replace")[:500]
         messages = _jira_error_messages(body)
@@ -633,7 +651,7 @@ class JiraApiClient:
             if response.status == 204 or not raw:
                 return None
             try:
-                return json.loads(raw)
+                return load_json(raw)
             except ValueError:
                 raise JiraApiError(
                     f"Jira answered {method} {_without_query(url)} with {response.content_type or 'no content type'}, "
@@ -683,11 +701,3 @@ class JiraApiClient:
             raise JiraApiError(
                 f"{method} {shown_url} {what} after {policy.max_attempts} attempts", url=shown_url
             ) from error
-
-
-def _write_durably(destination: Path, data: bytes) -> None:
-    """Write ``data`` to ``destination`` (truncated first) and fsync it: durable before the caller's rename."""
-    with open(destination, "wb") as sink:
-        sink.write(data)
-        sink.flush()
-        os.fsync(sink.fileno())

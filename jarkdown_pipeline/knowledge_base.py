@@ -20,12 +20,10 @@ import contextlib
 import functools
 import hashlib
 import importlib.metadata
-import json
 import os
 import re
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -34,12 +32,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-import orjson
 import yaml
 from markdown_it import MarkdownIt
 
 import jarkdown_pipeline.markdown
-from jarkdown_pipeline._files import give_new_file_mode
+from jarkdown_pipeline._json import dump_json, load_json
+from jarkdown_pipeline._files import DOWNLOAD_TEMP_SUFFIX, TEMP_SUFFIX, write_atomically
 from jarkdown_pipeline.markdown import render_index, render_issue
 from jarkdown_pipeline.markdown.index import INDEX_ROW_FIELDS
 
@@ -138,19 +136,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
     Readers never see a half-written file, and a crash leaves the old content in place.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        give_new_file_mode(fd)
-        with os.fdopen(fd, "wb") as temp_file:
-            temp_file.write(data)
-        os.replace(temp_name, path)
-    except BaseException:
-        try:
-            os.unlink(temp_name)
-        except FileNotFoundError:
-            pass
-        raise
+    write_atomically(path, data)
 
 
 def write_bytes_if_changed(path: Path, data: bytes) -> bool:
@@ -166,19 +152,6 @@ def write_bytes_if_changed(path: Path, data: bytes) -> bool:
 
 def write_text_if_changed(path: Path, text: str) -> bool:
     return write_bytes_if_changed(path, text.encode("utf-8"))
-
-
-def dump_json(value: Any) -> bytes:
-    """Canonical JSON (sorted keys, compact, UTF-8) so equal data gives equal bytes.
-
-    orjson writes it ~6x faster than the standard library (the same bytes but for how some floats
-    are spelt: 0.00001 for 1e-05); what orjson does not take (an integer beyond 64 bits, a
-    non-string key) the standard library writes. No indentation: ``python -m json.tool`` reads it.
-    """
-    try:
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE)
-    except TypeError:  # orjson.JSONEncodeError is one
-        return (json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n").encode("utf-8")
 
 
 def parse_frontmatter_block(text: str) -> dict[str, Any]:
@@ -305,7 +278,7 @@ class KnowledgeBase:
 
     def read_fields(self) -> list[dict[str, Any]] | None:
         try:
-            return json.loads(self.fields_path.read_bytes())
+            return load_json(self.fields_path.read_bytes())
         except FileNotFoundError:
             return None
 
@@ -326,7 +299,7 @@ class KnowledgeBase:
         if stored_data == data:
             return False
         if stored_data is not None:
-            stored_at = parse_jira_timestamp(_updated_of(json.loads(stored_data)))
+            stored_at = parse_jira_timestamp(_updated_of(load_json(stored_data)))
             incoming_at = parse_jira_timestamp(_updated_of(issue))
             if stored_at is not None and incoming_at is not None and incoming_at < stored_at:
                 return False
@@ -343,7 +316,7 @@ class KnowledgeBase:
 
     def read_raw_issue(self, key: str) -> dict[str, Any] | None:
         try:
-            return json.loads(self.raw_path(key).read_bytes())
+            return load_json(self.raw_path(key).read_bytes())
         except FileNotFoundError:
             return None
 
@@ -388,7 +361,7 @@ class KnowledgeBase:
 
     def read_attachment_manifest(self, key: str) -> list[dict[str, Any]]:
         try:
-            return json.loads(self.manifest_path(key).read_bytes())
+            return load_json(self.manifest_path(key).read_bytes())
         except FileNotFoundError:
             return []
 
@@ -404,7 +377,7 @@ class KnowledgeBase:
         removed = []
         for path in folder.iterdir():
             name = path.name
-            if name in keep_names or name.startswith(".") or name.endswith((".tmp", ".part")) or not path.is_file():
+            if name in keep_names or name.startswith(".") or name.endswith((TEMP_SUFFIX, DOWNLOAD_TEMP_SUFFIX)) or not path.is_file():
                 continue
             path.unlink()
             removed.append(name)
@@ -455,16 +428,16 @@ class KnowledgeBase:
         markdown_path = self.markdown_path(key)
         record_path = self.rendered_record_path(key)
         try:
-            record = json.loads(record_path.read_bytes())
+            record = load_json(record_path.read_bytes())
             stat = markdown_path.stat()
             if (record.get("inputs"), record.get("markdown_size"), record.get("markdown_mtime_ns")) == (inputs, stat.st_size, stat.st_mtime_ns):
                 return False
         except (FileNotFoundError, ValueError, AttributeError):
             pass
         text = render_issue(
-            json.loads(raw),
+            load_json(raw),
             field_definitions=field_definitions,
-            attachments=json.loads(manifest) if manifest is not None else [],
+            attachments=load_json(manifest) if manifest is not None else [],
             base_url=base_url,
             known_issue_keys=known,
             include_custom_fields=include_custom_fields,
@@ -534,7 +507,7 @@ class KnowledgeBase:
 
     def _recorded_index_row(self, key: str, path: Path) -> dict[str, Any] | None:
         try:
-            record = json.loads(self.rendered_record_path(key).read_bytes())
+            record = load_json(self.rendered_record_path(key).read_bytes())
             stat = path.stat()
         except (FileNotFoundError, ValueError):
             return None
@@ -592,7 +565,7 @@ class KnowledgeBase:
 
     def read_run_record(self, run_id: str, stage: str) -> dict[str, Any] | None:
         try:
-            return json.loads(self.run_record_path(run_id, stage).read_bytes())
+            return load_json(self.run_record_path(run_id, stage).read_bytes())
         except FileNotFoundError:
             return None
 

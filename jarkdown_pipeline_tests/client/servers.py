@@ -42,6 +42,7 @@ class MediaFile:
     rate_limit_first: int = 0  # the first N requests get 429 with Retry-After: 0
     stall_first: int = 0  # the first N requests wait ``stall_seconds`` before sending headers
     stall_seconds: float = 0.0
+    pause_mid_body: float = 0.0  # after half the body, wait this long before the rest
     delay: float = 0.0  # per-request delay, to overlap concurrent downloads
     chunked: bool = False  # no Content-Length: the end of the stream is the only length signal
     requests: int = 0
@@ -169,6 +170,10 @@ class LocalJira:
             cut = media.cut_always or attempt <= media.cut_first
             sent = 0
             async for chunk in self._chunks(media):
+                if media.pause_mid_body and sent < media.size // 2 <= sent + len(chunk):
+                    await response.write(chunk[: media.size // 2 - sent])
+                    await asyncio.sleep(media.pause_mid_body)
+                    chunk, sent = chunk[media.size // 2 - sent :], media.size // 2
                 if cut and sent + len(chunk) > media.size // 2:
                     await response.write(chunk[: media.size // 2 - sent])
                     # Drop the connection mid-body, as a proxy or a flaky network would.

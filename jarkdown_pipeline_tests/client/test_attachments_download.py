@@ -206,14 +206,31 @@ async def test_a_large_download_keeps_memory_flat(local_jira, make_local_client,
 
 
 async def test_a_cancelled_download_leaves_no_temporary_file(local_jira, make_local_client, tmp_path):
+    # Read whole (small): nothing is created before all its bytes are in.
     local_jira.add_file("10001", content=b"never arrives", stall_first=1, stall_seconds=5.0)
     async with make_local_client() as client:
         task = asyncio.create_task(
             AttachmentHandler(client).download_attachment(local_jira.attachment("10001", "slow.bin"), tmp_path)
         )
-        while not local_jira.media_requests:  # the download is under way, its temp file exists
+        while not local_jira.media_requests:  # the download is under way
             await asyncio.sleep(0.01)
-        assert leftovers(tmp_path) != []
+        await asyncio.sleep(0.05)
+        assert list(tmp_path.iterdir()) == []
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert list(tmp_path.iterdir()) == []
+
+
+async def test_a_cancelled_streamed_download_removes_its_temporary_file(local_jira, make_local_client, tmp_path):
+    # No Content-Length: streamed to a temporary file, which must go when the download is cancelled.
+    local_jira.add_file("10001", content=pattern_bytes(200_000), chunked=True, pause_mid_body=5.0)
+    async with make_local_client() as client:
+        task = asyncio.create_task(
+            AttachmentHandler(client).download_attachment(local_jira.attachment("10001", "slow.bin"), tmp_path)
+        )
+        while not leftovers(tmp_path):  # half the body is in its temporary file
+            await asyncio.sleep(0.01)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

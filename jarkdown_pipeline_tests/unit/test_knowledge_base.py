@@ -399,42 +399,6 @@ def test_the_index_takes_the_row_recorded_at_render_time_only_while_the_file_is_
     assert "Edited by hand, longer" in render_index(rows)
 
 
-JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(st.characters(blacklist_categories=("Cs",))),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(st.characters(blacklist_categories=("Cs",))), children, max_size=4),
-    max_leaves=20,
-)
-
-
-@settings(max_examples=400, deadline=None)
-@given(value=JSON_VALUES)
-def test_dump_json_is_canonical(value):
-    import json
-
-    from jarkdown_pipeline.knowledge_base import dump_json
-
-    data = dump_json(value)
-    assert json.loads(data) == value and data.endswith(b"\n") and b"\n" not in data[:-1]
-    assert dump_json(json.loads(data)) == data  # read back and written again: the same bytes
-    if not _has_float(value):  # orjson spells some floats its own way (0.00001); the rest is the standard library's
-        assert data == (json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n").encode("utf-8")
-
-
-def _has_float(value) -> bool:
-    if isinstance(value, float):
-        return True
-    if isinstance(value, dict):
-        return any(_has_float(item) for item in value.values())
-    return isinstance(value, list) and any(_has_float(item) for item in value)
-
-
-def test_dump_json_takes_what_orjson_does_not():
-    from jarkdown_pipeline.knowledge_base import dump_json
-
-    assert dump_json({"b": 2**70, "a": [1.5]}) == b'{"a":[1.5],"b":1180591620717411303424}\n'
-
-
 def test_verify_issue_files_reparses_a_file_changed_since_it_was_rendered(kb):
     issue = {"id": "1", "key": "ABC-1", "fields": {"summary": "S", "updated": "2026-11-20T10:00:00.000+0000"}}
     kb.write_raw_issue(issue)
