@@ -267,24 +267,34 @@ class AttachmentsStageResult(StageRecord):
     manifests_written: int = 0
 
 
-async def issue_attachments(
+@dataclass
+class DownloadedAttachments:
+    """One issue's downloads, waiting to be recorded (``record_issue_attachments``)."""
+
+    key: str
+    infos: list[dict[str, Any]]
+    downloaded_for: Any
+    """The issue's ``updated`` its attachment list came with."""
+    error_text: str | None
+
+
+async def download_issue_attachments(
     handler: AttachmentHandler,
     kb: KnowledgeBase,
     key: str,
     result: AttachmentsStageResult,
     fetched: Mapping[str, Any] | None = None,
-    stored: "asyncio.Future[None] | None" = None,
-) -> None:
-    """One issue's attachments: download what is missing, write the manifest, prune what Jira dropped.
+) -> DownloadedAttachments | None:
+    """Download what is missing of one issue's attachments; None when the issue is not stored.
 
-    ``fetched`` is the issue as just fetched (saves reading it back), ``stored`` completes once it is
-    stored (downloads start before); without them, the stored raw JSON.
-    Failures are recorded in ``result.failed``; only AuthenticationError and the like propagate.
+    ``fetched`` is the issue as just fetched (saves reading it back; it may not be stored yet),
+    else the stored raw JSON is read. Failures are kept for ``record_issue_attachments``; only
+    AuthenticationError and the like propagate.
     """
     issue = fetched if fetched is not None else kb.read_raw_issue(key)
     if issue is None:
         result.failed[key] = "no stored issue JSON (fetch failed earlier)"
-        return
+        return None
     attachments = (issue.get("fields") or {}).get("attachment") or []
     downloaded_for = (issue.get("fields") or {}).get("updated")
     del issue  # only the attachment list is needed from here on
@@ -301,16 +311,29 @@ async def issue_attachments(
         else:
             result.present += 1
         result.bytes_downloaded += int(info.get("bytes_downloaded") or 0)
+    return DownloadedAttachments(key, infos, downloaded_for, error_text)
+
+
+async def record_issue_attachments(
+    kb: KnowledgeBase,
+    downloaded: DownloadedAttachments,
+    result: AttachmentsStageResult,
+    stored: "asyncio.Future[None] | None" = None,
+) -> None:
+    """Write the manifest and prune what Jira dropped, once the issue is stored (``stored`` done)."""
     if stored is not None:
         await stored
+    key = downloaded.key
     # File-system work only (a stat, a manifest, a folder listing): in a thread, so its system calls
     # leave the event loop to the downloads' responses. The result is updated here, on the loop.
-    manifest_written, pruned = await asyncio.to_thread(_record_attachments, kb, key, infos, downloaded_for, error_text is None)
+    manifest_written, pruned = await asyncio.to_thread(
+        _record_attachments, kb, key, downloaded.infos, downloaded.downloaded_for, downloaded.error_text is None
+    )
     if manifest_written:
         result.manifests_written += 1
-    if error_text is not None:
-        result.failed[key] = error_text
-        logger.error("Attachments of %s: %s", key, error_text)
+    if downloaded.error_text is not None:
+        result.failed[key] = downloaded.error_text
+        logger.error("Attachments of %s: %s", key, downloaded.error_text)
     if pruned:
         result.pruned[key] = pruned
         logger.info("%s: removed attachments no longer in Jira: %s", key, ", ".join(pruned))
@@ -531,20 +554,29 @@ async def mirror_window(
             slim = {"fields": {"attachment": fields.get("attachment"), "updated": fields.get("updated")}}
             queue.put_nowait((issue["key"], slim, stored))
 
+        async def finish(downloaded: DownloadedAttachments | None, key: str, stored: "asyncio.Future[None] | None") -> None:
+            # Waits for the issue's page to be stored: a task of its own, so the worker that
+            # downloaded goes on to the next issue's downloads meanwhile.
+            if downloaded is not None:
+                try:
+                    await record_issue_attachments(kb, downloaded, attachments, stored)
+                except Exception as error:  # e.g. the manifest could not be written: this issue's failure
+                    attachments.failed[key] = describe_error(error)
+                    logger.error("Attachments of %s failed: %s", key, describe_error(error))
+            await render_and_record(key)
+
         async def worker(group: asyncio.TaskGroup) -> None:
             while (item := await queue.get()) is not None:
                 key, slim, stored = item
+                downloaded: DownloadedAttachments | None = None
                 try:
-                    await issue_attachments(handler, kb, key, attachments, slim, stored)
+                    downloaded = await download_issue_attachments(handler, kb, key, attachments, slim)
                 except AuthenticationError:
                     raise
                 except Exception as error:
                     attachments.failed[key] = describe_error(error)
                     logger.error("Attachments of %s failed: %s", key, describe_error(error))
-                if render_worker is not None:
-                    group.create_task(render_and_record(key))  # the child renders; this worker downloads on
-                else:
-                    await render_and_record(key)
+                group.create_task(finish(downloaded, key, stored))
 
         for key in issues.unchanged:
             queue.put_nowait((key, None, None))

@@ -51,12 +51,40 @@ class HostStats:
     bytes_served: int = 0
     by_route: Counter = field(default_factory=Counter)
     by_status: Counter = field(default_factory=Counter)
+    # When requests came (time.time()), and requests in flight integrated over time: over the span
+    # from the first request to the last answer, their ratio is how busy the client kept this host.
+    first_request_at: float | None = None
+    last_answer_at: float | None = None
+    in_flight_seconds: float = 0.0
+    _changed_at: float = 0.0
+
+    def started(self) -> None:
+        now = self._in_flight_changes()
+        if self.first_request_at is None:
+            self.first_request_at = now
+        self.requests += 1
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+
+    def answered(self) -> None:
+        self.last_answer_at = self._in_flight_changes()
+        self.in_flight -= 1
+
+    def _in_flight_changes(self) -> float:
+        now = time.time()
+        if self.in_flight:
+            self.in_flight_seconds += self.in_flight * (now - self._changed_at)
+        self._changed_at = now
+        return now
 
     def snapshot(self) -> dict[str, Any]:
+        span = (self.last_answer_at - self.first_request_at) if self.first_request_at and self.last_answer_at else 0.0
         return {
             "requests": self.requests, "in_flight": self.in_flight, "peak_in_flight": self.peak_in_flight,
             "bytes_served": self.bytes_served, "by_route": dict(sorted(self.by_route.items())),
             "by_status": {str(k): v for k, v in sorted(self.by_status.items())},
+            "first_request_at": self.first_request_at, "last_answer_at": self.last_answer_at,
+            "span_seconds": round(span, 3), "mean_in_flight": round(self.in_flight_seconds / span, 3) if span else 0.0,
         }  # fmt: skip
 
 
@@ -269,9 +297,7 @@ class SampleJira:
             return await handler(request)  # control endpoints: not counted, no faults, no latency
         stats = self._stats
         host = stats.api
-        host.requests += 1
-        host.in_flight += 1
-        host.peak_in_flight = max(host.peak_in_flight, host.in_flight)
+        host.started()
         host.by_route[_route_name(request)] += 1
         transport = request.transport
         if transport is not None:
@@ -302,7 +328,7 @@ class SampleJira:
                 response.set_cookie("atlassian.xsrf.token", "sample-" + hashlib.sha256(self._secret).hexdigest()[:16], path="/", httponly=False)
             return response
         finally:
-            host.in_flight -= 1
+            host.answered()
             host.by_status[response.status if response is not None else 499] += 1
             self._open_transports.discard(transport)
 
@@ -310,9 +336,7 @@ class SampleJira:
     async def _media_middleware(self, request: web.Request, handler) -> web.StreamResponse:
         stats = self._stats
         host = stats.media
-        host.requests += 1
-        host.in_flight += 1
-        host.peak_in_flight = max(host.peak_in_flight, host.in_flight)
+        host.started()
         host.by_route[_route_name(request)] += 1
         # The media host must never see Jira credentials or cookies: record any that arrive.
         if "Authorization" in request.headers:
@@ -332,7 +356,7 @@ class SampleJira:
                 response = web.json_response({"error": {"code": "NotFound", "title": "No such resource"}}, status=404)
             return response
         finally:
-            host.in_flight -= 1
+            host.answered()
             host.by_status[response.status if response is not None else 499] += 1
             self._open_transports.discard(transport)
 

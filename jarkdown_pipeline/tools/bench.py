@@ -246,6 +246,8 @@ def bench_throughput(root: Path) -> dict[str, Any]:
         "wall_seconds": full.wall_seconds, "empty_day_wall_seconds": empty.wall_seconds, "net_seconds": net,
         "ratio_to_floor": net / floor, "issues_per_second": issues / full.wall_seconds, "issues_per_second_net": issues / net,
         "peak_in_flight_api": full.server["api"]["peak_in_flight"], "peak_in_flight_media": full.server["media"]["peak_in_flight"],
+        # How busy the run kept the media host's connections, from its first download to its last.
+        "media_span_seconds": full.server["media"]["span_seconds"], "media_mean_in_flight": full.server["media"]["mean_in_flight"],
         "api_requests": full.api_requests, "media_requests": full.media_requests,
         "requests_by_route": full.server["api"]["by_route"], "peak_tree_rss_bytes": full.peak_tree_rss_bytes,
         "empty_day_api_requests": empty.api_requests,
@@ -300,7 +302,10 @@ def bare_client_downloads(jira: RunningSampleJira, first_day: date, last_day: da
             jira.reset_stats()
             started = time.perf_counter()
             sizes = await asyncio.gather(*(download(url) for url in urls))
-            return {"downloads": len(sizes), "bytes": sum(sizes), "wall_seconds": time.perf_counter() - started}
+            wall = time.perf_counter() - started
+            media = await asyncio.to_thread(lambda: jira.stats()["media"])
+            return {"downloads": len(sizes), "bytes": sum(sizes), "wall_seconds": wall,
+                    "media_span_seconds": media["span_seconds"], "media_mean_in_flight": media["mean_in_flight"]}
 
     return asyncio.run(run())
 
@@ -363,6 +368,8 @@ def format_table(results: dict[str, Any]) -> str:
             ("Throughput: (difference) / floor of {:.1f} s".format(t["floor_seconds"]), f"{t['ratio_to_floor']:.2f}",
              f"<= {RATIO_GOAL} {'met' if t['ratio_to_floor'] <= RATIO_GOAL else 'MISSED'}"),
             ("Throughput: peak requests in flight (API / media host)", f"{t['peak_in_flight_api']} / {t['peak_in_flight_media']}", ""),
+            ("Throughput: media host's connections in use, mean over the downloads' span / that span",
+             f"{t['media_mean_in_flight']:.2f} of {CONNECTIONS_PER_HOST} / {t['media_span_seconds']:.1f} s", ""),
             ("Throughput: issues per second (whole run / net of start-up)", f"{t['issues_per_second']:.1f} / {t['issues_per_second_net']:.1f}", ""),
             ("Throughput: requests made (API / media)", f"{t['api_requests']} / {t['media_requests']}", ""),
         ]  # fmt: skip
@@ -371,6 +378,8 @@ def format_table(results: dict[str, Any]) -> str:
             rows.append((f"Calibration: the same {bare['downloads']} downloads by a bare aiohttp session (5 connections/host), "
                          f"its ratio to their {bare['floor_seconds']:.1f} s floor",
                          f"{bare['wall_seconds']:.1f} s / {bare['wall_seconds'] / bare['floor_seconds']:.2f}", ""))  # fmt: skip
+            rows.append(("Calibration: the media host's connections in use by it, mean / span",
+                         f"{bare['media_mean_in_flight']:.2f} of {CONNECTIONS_PER_HOST} / {bare['media_span_seconds']:.1f} s", ""))  # fmt: skip
         i = t["incremental"]
         rows += [
             ("Incremental: same range again, requests (API / media)", f"{i['api_requests']} / {i['media_requests']}", ""),

@@ -197,6 +197,8 @@ async def test_latency_and_peak_requests_in_flight(sample_jira_factory):
     assert elapsed >= 0.2  # a lower bound only: latency was applied
     stats = jira.stats
     assert stats["api"]["peak_in_flight"] == 4 and stats["api"]["in_flight"] == 0
+    # Four requests of >= 0.2 s, all at once: the host was busy ~4 deep over a span of >= 0.2 s.
+    assert 0.2 <= stats["api"]["span_seconds"] <= elapsed + 0.01 and 3.0 <= stats["api"]["mean_in_flight"] <= 4.0
     jira.reset_stats()
     assert jira.stats["api"]["requests"] == 0
 

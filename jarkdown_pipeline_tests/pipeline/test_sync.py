@@ -153,14 +153,14 @@ async def test_streamed_window_relinks_an_issue_a_concurrent_run_stored_after_it
                 kb_b.write_raw_issue(target_issue)
                 render_window(kb_b, [target], field_definitions=fields, base_url=jira.base_url, new_keys=[target])
 
-            download_for_a = sync.issue_attachments
+            download_for_a = sync.download_issue_attachments
 
             async def attachments_then_run_b(handler, kb, key, *rest):
                 if key == source:
                     await asyncio.to_thread(run_b_whole_stage)
-                await download_for_a(handler, kb, key, *rest)
+                return await download_for_a(handler, kb, key, *rest)
 
-            monkeypatch.setattr(sync, "issue_attachments", attachments_then_run_b)
+            monkeypatch.setattr(sync, "download_issue_attachments", attachments_then_run_b)
             day = day_of(source)
             result = await mirror_window(
                 client, kb_a, window_jql(None, day, day + timedelta(days=1)),
