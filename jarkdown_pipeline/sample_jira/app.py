@@ -36,6 +36,7 @@ SEARCH_MAX_RESULTS_FULL = 100  # when many fields are asked for
 _CHEAP_FIELDS = {"summary", "updated", "created", "status", "project", "issuetype"}
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _FRAGMENT_CACHE_MAX = 20_000  # serialised issues kept; cleared wholesale when full
+PRERENDERED_ATTACHMENT_BYTES = 64 * 1024 * 1024  # --prerender: small attachments' bytes kept, at most this much
 
 
 def jira_error(status: int, *messages: str, errors: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> web.Response:
@@ -143,6 +144,8 @@ class SampleJira:
         self._open_transports: set[asyncio.BaseTransport] = set()  # of requests being answered
         # Serialised issue JSON, reused until the data changes: keeps the server's CPU out of benchmarks.
         self._fragments: dict[tuple, str] = {}
+        self._attachment_bodies: dict[tuple[Any, ...], bytes] = {}  # --prerender: small attachments' bytes
+        self._xsrf_cookie = f"atlassian.xsrf.token=sample-{hashlib.sha256(self._secret).hexdigest()[:16]}; Path=/"
 
     # ---------------------------------------------------------------- life cycle
 
@@ -172,10 +175,23 @@ class SampleJira:
         return self
 
     def _prerender(self) -> None:
-        """Serialise every issue as the pipeline asks for it (*all, renderedFields) ahead of time."""
+        """Serialise every issue as the pipeline asks for it (*all, renderedFields) ahead of time,
+        and generate the bytes of small attachments (the server's CPU per request stays small
+        next to the latency a benchmark sets; a big one is still generated as it is streamed)."""
         renderer = self._renderer(anonymous=False)
+        budget = PRERENDERED_ATTACHMENT_BYTES
         for issue in self.dataset.sorted_issues():
             self._issue_json_text(renderer, issue, ALL_FIELD_IDS, ["renderedFields"])
+            for attachment in issue.attachments:
+                if attachment.size <= content.BLOCK_SIZE and attachment.size <= budget:
+                    budget -= attachment.size
+                    self._attachment_bodies[self._body_key(attachment)] = b"".join(
+                        content.iter_content(self.config.seed, attachment.id, attachment.kind, attachment.size, attachment.extension)
+                    )
+
+    @staticmethod
+    def _body_key(attachment: SampleAttachment) -> tuple[Any, ...]:
+        return (attachment.id, attachment.kind, attachment.size, attachment.extension)
 
     def _issue_json_text(self, renderer: Renderer, issue: SampleIssue, field_ids: list[str], expand: list[str]) -> str:
         wanted_expand = tuple(sorted({e.strip() for e in expand if e.strip()}))
@@ -325,7 +341,7 @@ class SampleJira:
                 except web.HTTPMethodNotAllowed as exc:
                     response = jira_error(405, f"Method {request.method} is not allowed for {request.path}.", headers={"Allow": ",".join(sorted(exc.allowed_methods))})
             if not response.prepared and request.path.startswith("/rest/"):
-                response.set_cookie("atlassian.xsrf.token", "sample-" + hashlib.sha256(self._secret).hexdigest()[:16], path="/", httponly=False)
+                response.headers.add("Set-Cookie", self._xsrf_cookie)
             return response
         finally:
             host.answered()
@@ -710,7 +726,12 @@ class SampleJira:
         await response.prepare(request)
         position = start
         try:
-            for block in content.iter_content(self.config.seed, attachment.id, attachment.kind, size, attachment.extension, start, end):
+            prerendered = self._attachment_bodies.get(self._body_key(attachment))
+            blocks = (
+                [prerendered[start:end]] if prerendered is not None
+                else content.iter_content(self.config.seed, attachment.id, attachment.kind, size, attachment.extension, start, end)
+            )  # fmt: skip
+            for block in blocks:
                 if cut_at is not None and position + len(block) > cut_at:
                     await response.write(block[: cut_at - position])
                     host.bytes_served += cut_at - position

@@ -189,3 +189,18 @@ def test_generated_content_is_consistent_at_every_offset(sample_jira, kind):
         assert part == full[start:end]
     if kind == "text":
         assert full.decode("ascii").count("\n") >= attachment.size // 64
+
+
+async def test_prerendered_attachments_are_the_same_bytes(sample_jira_factory):
+    # --prerender keeps small attachments' bytes: whole or in part, they must be what is generated.
+    jira = sample_jira_factory(prerender=True, issue_count=30)
+    assert jira.server._attachment_bodies
+    async with aiohttp.ClientSession(headers=sample_jira_auth_headers(jira)) as http:
+        for kind in ("text", "binary", "png"):
+            attachment = first_attachment(jira, kind)
+            full = expected_bytes(jira, attachment)
+            url = f"{jira.base_url}{API}/attachment/content/{attachment.id}"
+            async with http.get(url) as response:
+                assert response.status == 200 and await response.read() == full
+            async with http.get(url, headers={"Range": "bytes=7-106"}) as response:
+                assert response.status == 206 and await response.read() == full[7:107]
