@@ -450,6 +450,8 @@ class KnowledgeBase:
         row = _index_row_of(text)
         if row is not None:
             record["index_row"] = row  # index_rows() takes it while the file is as written here
+        # The checks resolve these while the file is as written here, instead of reading it again.
+        record["link_targets"] = sorted({target for target in candidate_link_targets(text) if is_relative_link(target)})
         write_bytes_if_changed(record_path, dump_json(record))
         return written
 
@@ -506,16 +508,21 @@ class KnowledgeBase:
         return rows, problems
 
     def _recorded_index_row(self, key: str, path: Path) -> dict[str, Any] | None:
+        record = self._current_render_record(key, path)
+        return record["index_row"] if record is not None and isinstance(record.get("index_row"), dict) else None
+
+    def _current_render_record(self, key: str, path: Path) -> dict[str, Any] | None:
+        """``render_issue_file``'s record of ``path``, if the file is still as it wrote it (size, mtime)."""
         try:
             record = load_json(self.rendered_record_path(key).read_bytes())
             stat = path.stat()
         except (FileNotFoundError, ValueError):
             return None
-        if not isinstance(record, dict) or not isinstance(record.get("index_row"), dict):
+        if not isinstance(record, dict):
             return None
         if (record.get("markdown_size"), record.get("markdown_mtime_ns")) != (stat.st_size, stat.st_mtime_ns):
             return None
-        return record["index_row"]
+        return record
 
     def write_index(self, text: str) -> bool:
         return write_text_if_changed(self.index_path, text)
@@ -725,6 +732,14 @@ class KnowledgeBase:
         broken: list[BrokenLink] = []
         for key in keys:
             path = self.markdown_path(key)
+            record = self._current_render_record(key, path) if trust_render_record else None
+            row = record.get("index_row") if record is not None else None
+            targets = record.get("link_targets") if record is not None else None
+            if isinstance(row, dict) and row.get("key") == key and isinstance(targets, list):
+                # As rendered: its frontmatter parsed then, and its candidate links were found then;
+                # they are resolved now. The file is read only if one of them is broken.
+                if not links or all(self._link_problem(path, target) is None for target in targets):
+                    continue
             try:
                 text = path.read_text(encoding="utf-8")
             except FileNotFoundError:
@@ -735,8 +750,7 @@ class KnowledgeBase:
             except UnicodeDecodeError as error:
                 problems.append(FrontmatterProblem(self.relative(path), str(error)))
                 continue
-            row = self._recorded_index_row(key, path) if trust_render_record else None
-            problem = None if row is not None and row.get("key") == key else self._frontmatter_problem_in(key, path, text)
+            problem = None if isinstance(row, dict) and row.get("key") == key else self._frontmatter_problem_in(key, path, text)
             if problem is not None:
                 problems.append(problem)
             if links:

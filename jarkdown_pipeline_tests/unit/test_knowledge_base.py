@@ -1,9 +1,11 @@
 """The knowledge base's I/O and the verification the asset checks rely on."""
 
+import json
 import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -409,3 +411,25 @@ def test_verify_issue_files_reparses_a_file_changed_since_it_was_rendered(kb):
     problems, broken = kb.verify_issue_files(["ABC-1"])
     assert [p.file for p in problems] == ["ABC-1/ABC-1.md"] and broken == []
     assert problems == kb.frontmatter_problems(["ABC-1"])
+
+
+def test_verify_issue_files_resolves_recorded_links_without_reading_the_file(kb, monkeypatch):
+    issue = {"id": "1", "key": "ABC-1", "fields": {"summary": "S", "updated": "2026-11-20T10:00:00.000+0000",
+                                                  "attachment": [{"id": "5", "filename": "a.txt", "size": 1}]}}  # fmt: skip
+    kb.write_raw_issue(issue)
+    kb.write_attachment_manifest("ABC-1", [{"attachment_id": "5", "filename": "a.txt", "original_filename": "a.txt", "mime_type": "text/plain", "size": 1}])
+    (kb.attachments_dir("ABC-1")).mkdir(parents=True)
+    attachment = kb.attachments_dir("ABC-1") / "a.txt"
+    attachment.write_bytes(b"x")
+    kb.render_issue_file("ABC-1", field_definitions=[], base_url="https://x.example", known_issue_keys=["ABC-1"])
+    record = json.loads(kb.rendered_record_path("ABC-1").read_bytes())
+    assert record["link_targets"] == ["attachments/a.txt"]
+    reads = []
+    original_read_text = Path.read_text
+    monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: reads.append(self.name) or original_read_text(self, *a, **k))
+    assert kb.verify_issue_files(["ABC-1"]) == ([], []) and reads == []  # all links resolve: not read
+    attachment.unlink()  # a link breaks: the file is read, and the real link reported
+    problems, broken = kb.verify_issue_files(["ABC-1"])
+    assert problems == [] and reads == ["ABC-1.md"]
+    assert [(b.file, b.target, b.reason) for b in broken] == [("ABC-1/ABC-1.md", "attachments/a.txt", "no such file")]
+    assert broken == kb.broken_links([kb.markdown_path("ABC-1")])
