@@ -621,6 +621,8 @@ class KnowledgeBase:
 
         Its attachments come back with it, so they need not be downloaded again.
         """
+        if not self.removed_dir.is_dir():
+            return False  # the usual case, asked for every stored issue: one stat, not four
         restored = False
         for live, removed in self._removed_paths(key):
             if not removed.exists() or live.exists():
