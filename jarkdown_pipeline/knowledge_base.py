@@ -474,13 +474,16 @@ class KnowledgeBase:
 
     def markdown_issue_keys(self) -> list[str]:
         """Keys with a ``KEY/KEY.md`` in the live knowledge base, sorted."""
-        if not self.root.is_dir():
+        try:
+            entries = os.scandir(self.root)
+        except (FileNotFoundError, NotADirectoryError):
             return []
-        keys = [
-            path.name
-            for path in self.root.iterdir()
-            if path.is_dir() and ISSUE_KEY_RE.match(path.name) and (path / f"{path.name}.md").is_file()
-        ]
+        with entries:  # scandir knows folders without a stat each; the name test comes first
+            keys = [
+                entry.name
+                for entry in entries
+                if ISSUE_KEY_RE.match(entry.name) and entry.is_dir() and os.path.isfile(os.path.join(entry.path, f"{entry.name}.md"))
+            ]
         return sorted(keys, key=issue_sort_key)
 
     # -- index ---------------------------------------------------------------------------------
