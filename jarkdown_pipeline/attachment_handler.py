@@ -3,8 +3,8 @@
 - The local name is a pure function of the issue's attachment list (``local_attachment_names``),
   never of what happens to be on disk, so a second run finds the same files and downloads nothing.
 - Bytes go to a temporary file in the target folder (``JiraApiClient.download_to_file``), which
-  replaces the final name only when the length matches ``Content-Length`` and Jira's ``size``: no partial file is ever
-  visible under the final name, and a failed download leaves nothing behind.
+  replaces the final name only when the length matches ``Content-Length`` and Jira's ``size``: no
+  partial file is ever visible under the final name, and a failed download leaves nothing behind.
 """
 
 import asyncio
