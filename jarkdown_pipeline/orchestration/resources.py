@@ -34,7 +34,7 @@ class JiraResource(dg.ConfigurableResource):
     max_connections_per_host: int = Field(default=5, description="Concurrent connections per host, per step.")
     # Four times the connections: a download holds its slot through a request to Jira (answered 303),
     # one to the media host and its write to disk; with 10, the media host's 5 connections were busy
-    # 4.2 of 5 on average, with 20 they keep a queue (1,000 downloads: 12.3 s -> see BENCHMARKS.md).
+    # 4.1-4.2 of 5 on average, with 20 (a queue at both hosts) 4.3-4.5 (docs/BENCHMARKS.md).
     max_concurrent_downloads: int = Field(default=20, description="Attachment downloads at once, per step.")
 
     _exit_stack: contextlib.AsyncExitStack | None = PrivateAttr(default=None)
