@@ -38,15 +38,8 @@ def new_temp_file(path: Path, suffix: str = TEMP_SUFFIX) -> tuple[BinaryIO, str]
         return os.fdopen(fd, "wb"), temp_name
     except BaseException:
         os.close(fd)
-        remove_if_present(temp_name)
+        Path(temp_name).unlink(missing_ok=True)
         raise
-
-
-def remove_if_present(name: str | os.PathLike) -> None:
-    try:
-        os.unlink(name)
-    except FileNotFoundError:
-        pass
 
 
 def write_atomically(path: Path, data: bytes, *, durable: bool = False, suffix: str = TEMP_SUFFIX) -> None:
@@ -65,5 +58,5 @@ def write_atomically(path: Path, data: bytes, *, durable: bool = False, suffix: 
                 os.fsync(sink.fileno())
         os.replace(temp_name, path)
     except BaseException:
-        remove_if_present(temp_name)
+        Path(temp_name).unlink(missing_ok=True)
         raise

@@ -27,7 +27,7 @@ import aiohttp
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 from yarl import URL
 
-from jarkdown_pipeline._files import DOWNLOAD_TEMP_SUFFIX, new_temp_file, remove_if_present, write_atomically
+from jarkdown_pipeline._files import DOWNLOAD_TEMP_SUFFIX, new_temp_file, write_atomically
 from jarkdown_pipeline._json import load_json
 from jarkdown_pipeline._retry import (
     IncompleteDownload,
@@ -439,13 +439,14 @@ class JiraApiClient:
         and ``expected_size`` (Jira's ``size``) when known.
         """
         destination = Path(destination)
-        streamed: list[str] = []  # the streamed path's temporary file, made on first need
+        temp_name: str | None = None  # the streamed path's temporary file, made on first need
 
         def check_length(received: int, wanted: int | None) -> None:
             if wanted is not None and received != wanted:
                 raise IncompleteDownload(f"received {received} of {wanted} bytes")
 
         async def attempt() -> int:
+            nonlocal temp_name
             self._enter_flight()
             try:
                 response = await self._send("GET", URL(content_url, encoded=True), accept="*/*")
@@ -468,12 +469,11 @@ class JiraApiClient:
                         check_length(len(body), wanted)
                         await asyncio.to_thread(write_atomically, destination, body, durable=True, suffix=DOWNLOAD_TEMP_SUFFIX)
                         return len(body)
-                    if not streamed:
+                    if temp_name is None:
                         sink, temp_name = await asyncio.to_thread(new_temp_file, destination, DOWNLOAD_TEMP_SUFFIX)
                         sink.close()
-                        streamed.append(temp_name)
                     written = 0
-                    with open(streamed[0], "wb") as sink:  # truncated: a retry starts from the first byte
+                    with open(temp_name, "wb") as sink:  # truncated: a retry starts from the first byte
                         while chunk := await response.content.read(DOWNLOAD_CHUNK_SIZE):
                             sink.write(chunk)
                             written += len(chunk)
@@ -482,8 +482,8 @@ class JiraApiClient:
                         check_length(written, wanted)
                         # Durable before it is renamed into place; off the loop, it can take a while.
                         await asyncio.to_thread(os.fsync, sink.fileno())
-                    os.replace(streamed[0], destination)
-                    streamed.clear()
+                    os.replace(temp_name, destination)
+                    temp_name = None
                     return written
                 finally:
                     response.release()
@@ -493,8 +493,8 @@ class JiraApiClient:
         try:
             return await self._with_retries("GET", content_url, attempt)
         finally:
-            for temp_name in streamed:
-                remove_if_present(temp_name)
+            if temp_name is not None:
+                Path(temp_name).unlink(missing_ok=True)
 
     # ---------------------------------------------------------------- internals: paging
 

@@ -739,8 +739,9 @@ class KnowledgeBase:
             path = self.markdown_path(key)
             record = self._current_render_record(key, path) if trust_render_record else None
             row = record.get("index_row") if record is not None else None
+            frontmatter_checked = isinstance(row, dict) and row.get("key") == key  # parsed when rendered
             targets = record.get("link_targets") if record is not None else None
-            if isinstance(row, dict) and row.get("key") == key and isinstance(targets, list):
+            if frontmatter_checked and isinstance(targets, list):
                 # As rendered: its frontmatter parsed then, and its candidate links were found then;
                 # they are resolved now. The file is read only if one of them is broken.
                 if not links or all(self._link_problem(path, target) is None for target in targets):
@@ -755,7 +756,7 @@ class KnowledgeBase:
             except UnicodeDecodeError as error:
                 problems.append(FrontmatterProblem(self.relative(path), str(error)))
                 continue
-            problem = None if isinstance(row, dict) and row.get("key") == key else self._frontmatter_problem_in(key, path, text)
+            problem = None if frontmatter_checked else self._frontmatter_problem_in(key, path, text)
             if problem is not None:
                 problems.append(problem)
             if links:

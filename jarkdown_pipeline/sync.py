@@ -363,7 +363,7 @@ class MarkdownStageResult(StageRecord):
     """Issues outside the window re-rendered because issues they link to arrived."""
 
 
-def _render_options(
+def render_issue_options(
     field_definitions: Sequence[Mapping[str, Any]],
     base_url: str,
     include_custom_fields: Sequence[str] | None,
@@ -410,7 +410,7 @@ def render_window(
     arrived), so their links become local.
     """
     result = MarkdownStageResult()
-    options = _render_options(field_definitions, base_url, include_custom_fields, exclude_custom_fields)
+    options = render_issue_options(field_definitions, base_url, include_custom_fields, exclude_custom_fields)
 
     def render(key: str, known: frozenset[str]) -> bool | None:
         return written_or_failed(result, render_issue_outcome(kb, key, known, options))
@@ -509,7 +509,7 @@ async def mirror_window(
         handler = AttachmentHandler(client, max_concurrent_downloads=max_concurrent_downloads)
         async with locked(kb):
             known = frozenset(kb.raw_issue_keys() | set(issues.keys))
-        render_options = _render_options(field_definitions, base_url, include_custom_fields, exclude_custom_fields)
+        render_options = render_issue_options(field_definitions, base_url, include_custom_fields, exclude_custom_fields)
 
         def render(key: str, known_keys: frozenset[str]) -> bool | None:
             return written_or_failed(markdown, render_issue_outcome(kb, key, known_keys, render_options))
@@ -554,6 +554,10 @@ async def mirror_window(
             slim = {"fields": {"attachment": fields.get("attachment"), "updated": fields.get("updated")}}
             queue.put_nowait((issue["key"], slim, stored))
 
+        def attachments_failed(key: str, error: Exception) -> None:
+            attachments.failed[key] = describe_error(error)
+            logger.error("Attachments of %s failed: %s", key, describe_error(error))
+
         async def finish(downloaded: DownloadedAttachments | None, key: str, stored: "asyncio.Future[None] | None") -> None:
             # Waits for the issue's page to be stored: a task of its own, so the worker that
             # downloaded goes on to the next issue's downloads meanwhile.
@@ -561,8 +565,7 @@ async def mirror_window(
                 try:
                     await record_issue_attachments(kb, downloaded, attachments, stored)
                 except Exception as error:  # e.g. the manifest could not be written: this issue's failure
-                    attachments.failed[key] = describe_error(error)
-                    logger.error("Attachments of %s failed: %s", key, describe_error(error))
+                    attachments_failed(key, error)
             await render_and_record(key)
 
         async def worker(group: asyncio.TaskGroup) -> None:
@@ -574,8 +577,7 @@ async def mirror_window(
                 except AuthenticationError:
                     raise
                 except Exception as error:
-                    attachments.failed[key] = describe_error(error)
-                    logger.error("Attachments of %s failed: %s", key, describe_error(error))
+                    attachments_failed(key, error)
                 group.create_task(finish(downloaded, key, stored))
 
         for key in issues.unchanged:

@@ -19,7 +19,7 @@ from jarkdown_pipeline.jira_api_client import normalise_base_url
 from jarkdown_pipeline.knowledge_base import KnowledgeBase
 from jarkdown_pipeline.orchestration.partitions import partition_window
 from jarkdown_pipeline.orchestration.resources import JiraResource, KnowledgeBaseResource
-from jarkdown_pipeline.sync import describe_error, mirror_window, reconcile, scope_jql_since, window_jql
+from jarkdown_pipeline.sync import describe_error, mirror_window, reconcile, render_issue_options, scope_jql_since, window_jql
 
 GROUP = "jira"
 JIRA_POOL = "jira_api"
@@ -72,12 +72,12 @@ def render_options(
     jira: JiraResource, knowledge_base: KnowledgeBaseResource, field_definitions: list[dict[str, Any]]
 ) -> dict[str, Any]:
     """The keywords every issue render takes from the settings (the Markdown stage and reconciliation)."""
-    return {
-        "field_definitions": field_definitions,
-        "base_url": str(normalise_base_url(jira.base_url)),
-        "include_custom_fields": knowledge_base.include_custom_fields,
-        "exclude_custom_fields": knowledge_base.exclude_custom_fields,
-    }
+    return render_issue_options(
+        field_definitions,
+        str(normalise_base_url(jira.base_url)),
+        knowledge_base.include_custom_fields,
+        knowledge_base.exclude_custom_fields,
+    )
 
 
 def build_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:

@@ -7,10 +7,10 @@ import logging
 import os
 import signal
 import sys
-import tempfile
 from datetime import datetime
 from pathlib import Path
 
+from jarkdown_pipeline._files import write_atomically
 from jarkdown_pipeline.sample_jira.app import SampleJira
 from jarkdown_pipeline.sample_jira.config import DEMO_API_TOKEN, DEMO_EMAIL, FaultConfig, SampleJiraConfig
 
@@ -121,14 +121,6 @@ def config_from_args(args: argparse.Namespace) -> SampleJiraConfig:
     )  # fmt: skip
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
-
-
 async def serve(config: SampleJiraConfig, ready_file: Path | None = None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -146,7 +138,7 @@ async def serve(config: SampleJiraConfig, ready_file: Path | None = None) -> Non
             print(f"  huge attachment {huge['attachment_id']} ({huge['size']} bytes) on {huge['issue_key']}", flush=True)
         print("  stats: GET /_sample/stats   stop: Ctrl-C", flush=True)
         if ready_file is not None:
-            _write_atomically(ready_file, json.dumps(info, indent=2) + "\n")
+            write_atomically(ready_file, (json.dumps(info, indent=2) + "\n").encode("utf-8"))
         await stop.wait()
     if ready_file is not None:
         ready_file.unlink(missing_ok=True)
