@@ -131,14 +131,6 @@ def check_issue_key(key: str) -> str:
     return key
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``.
-
-    Readers never see a half-written file, and a crash leaves the old content in place.
-    """
-    write_atomically(path, data)
-
-
 def write_bytes_if_changed(path: Path, data: bytes) -> bool:
     """Atomically write ``data`` unless ``path`` already holds exactly it; True when written."""
     try:
@@ -146,7 +138,7 @@ def write_bytes_if_changed(path: Path, data: bytes) -> bool:
             return False
     except FileNotFoundError:
         pass
-    atomic_write_bytes(path, data)
+    write_atomically(path, data)
     return True
 
 
@@ -303,7 +295,7 @@ class KnowledgeBase:
             incoming_at = parse_jira_timestamp(_updated_of(issue))
             if stored_at is not None and incoming_at is not None and incoming_at < stored_at:
                 return False
-        atomic_write_bytes(path, data)
+        write_atomically(path, data)
         self._remember_updated(path, issue)
         return True
 
@@ -427,13 +419,9 @@ class KnowledgeBase:
         inputs = digest.hexdigest()
         markdown_path = self.markdown_path(key)
         record_path = self.rendered_record_path(key)
-        try:
-            record = load_json(record_path.read_bytes())
-            stat = markdown_path.stat()
-            if (record.get("inputs"), record.get("markdown_size"), record.get("markdown_mtime_ns")) == (inputs, stat.st_size, stat.st_mtime_ns):
-                return False
-        except (FileNotFoundError, ValueError, AttributeError):
-            pass
+        current = self._current_render_record(key, markdown_path)
+        if current is not None and current.get("inputs") == inputs:
+            return False
         text = render_issue(
             load_json(raw),
             field_definitions=field_definitions,
@@ -571,7 +559,7 @@ class KnowledgeBase:
         return self.runs_dir / run_id / f"{stage}.json"
 
     def write_run_record(self, run_id: str, stage: str, record: Mapping[str, Any]) -> None:
-        atomic_write_bytes(self.run_record_path(run_id, stage), dump_json(record))
+        write_atomically(self.run_record_path(run_id, stage), dump_json(record))
 
     def read_run_record(self, run_id: str, stage: str) -> dict[str, Any] | None:
         try:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from jarkdown_pipeline._files import write_atomically
 from jarkdown_pipeline.knowledge_base import (
     FrontmatterError,
     KnowledgeBase,
-    atomic_write_bytes,
     markdown_link_targets,
     parse_frontmatter_block,
     write_text_if_changed,
@@ -70,7 +70,7 @@ def test_atomic_write_cleans_up_on_failure(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "replace", fail)
     with pytest.raises(OSError, match="disk full"):
-        atomic_write_bytes(path, b"new")
+        write_atomically(path, b"new")
     assert path.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["f.txt"]
 
