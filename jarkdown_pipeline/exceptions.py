@@ -70,3 +70,16 @@ def describe_error(error: BaseException) -> str:
         messages = "; ".join(error.error_messages)
         return f"{error} ({messages})" if messages not in str(error) else str(error)
     return f"{type(error).__name__}: {error}" if not isinstance(error, JiraApiError) else str(error)
+
+
+class IssueError(JarkdownError):
+    """One issue could not be parsed, rendered or stored; the others go on.
+
+    ``key`` names the issue (or its id, or ``"<page N entry M>"`` when Jira sent no usable key) and
+    ``reason`` is one line that says why, fit for a step's metadata and log.
+    """
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"{key}: {reason}")
+        self.key = key
+        self.reason = reason

@@ -38,6 +38,7 @@ from markdown_it import MarkdownIt
 import jarkdown_pipeline.markdown
 from jarkdown_pipeline._json import dump_json, load_json
 from jarkdown_pipeline._files import DOWNLOAD_TEMP_SUFFIX, TEMP_SUFFIX, write_atomically
+from jarkdown_pipeline.issue_keys import check_issue_key, is_issue_key, issue_sort_key
 from jarkdown_pipeline.markdown import render_index, render_issue
 from jarkdown_pipeline.markdown.index import INDEX_ROW_FIELDS
 
@@ -53,7 +54,6 @@ ATTACHMENTS_DIR = "attachments"
 
 # Jira issue keys: a project key (letter, then letters, digits, underscores) and a number. Checked
 # before a key becomes a path, so a hostile key can never escape the output folder.
-ISSUE_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-[0-9]+$")
 _LOCAL_ISSUE_LINK_RE = re.compile(r"\.\./([A-Za-z][A-Za-z0-9_]*-[0-9]+)/\1\.md")
 _BROWSE_LINK_RE = re.compile(r"/browse/([A-Za-z][A-Za-z0-9_]*-[0-9]+)(?![0-9])")
 _URL_SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
@@ -123,12 +123,6 @@ class FrontmatterProblem:
 
     def __str__(self) -> str:
         return f"{self.file}: {self.problem}"
-
-
-def check_issue_key(key: str) -> str:
-    if not isinstance(key, str) or not ISSUE_KEY_RE.match(key):
-        raise ValueError(f"not a Jira issue key: {key!r}")
-    return key
 
 
 def write_bytes_if_changed(path: Path, data: bytes) -> bool:
@@ -334,7 +328,7 @@ class KnowledgeBase:
         if not self.raw_dir.is_dir():
             return set()
         return {
-            path.stem for path in self.raw_dir.iterdir() if path.suffix == ".json" and ISSUE_KEY_RE.match(path.stem)
+            path.stem for path in self.raw_dir.iterdir() if path.suffix == ".json" and is_issue_key(path.stem)
         }
 
     # -- attachments ---------------------------------------------------------------------------
@@ -470,7 +464,7 @@ class KnowledgeBase:
             keys = [
                 entry.name
                 for entry in entries
-                if ISSUE_KEY_RE.match(entry.name) and entry.is_dir() and os.path.isfile(os.path.join(entry.path, f"{entry.name}.md"))
+                if is_issue_key(entry.name) and entry.is_dir() and os.path.isfile(os.path.join(entry.path, f"{entry.name}.md"))
             ]
         return sorted(keys, key=issue_sort_key)
 
@@ -778,9 +772,3 @@ def parse_jira_timestamp(value: Any) -> datetime | None:
         except ValueError:
             continue
     return None
-
-
-def issue_sort_key(key: str) -> tuple[str, int]:
-    """ABC-2 before ABC-10."""
-    project, _, number = key.rpartition("-")
-    return (project, int(number) if number.isdigit() else 0)

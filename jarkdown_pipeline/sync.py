@@ -26,7 +26,8 @@ from jarkdown_pipeline.exceptions import (
     describe_error,
 )
 from jarkdown_pipeline.jira_api_client import BULK_FETCH_MAX_ISSUES, JiraApiClient
-from jarkdown_pipeline.knowledge_base import ISSUE_KEY_RE, KnowledgeBase, issue_sort_key
+from jarkdown_pipeline.issue_keys import is_issue_key, issue_sort_key
+from jarkdown_pipeline.knowledge_base import KnowledgeBase
 from jarkdown_pipeline.render_worker import RenderOutcome, RenderWorker, RenderWorkerGone, render_issue_outcome
 
 logger = logging.getLogger(__name__)
@@ -139,7 +140,7 @@ async def search_window(
     found: dict[str, dict[str, Any]] = {}
     async for ref in client.search_jql(jql, fields=("updated",), page_size=LIGHT_SEARCH_PAGE_SIZE):
         key = str(ref.get("key") or "")
-        if not ISSUE_KEY_RE.match(key):
+        if not is_issue_key(key):
             raise JiraApiError(f"Jira's search returned an issue without a valid key: {key!r}")
         found[key] = ref
 

@@ -1,21 +1,13 @@
 """index.md: one table row per issue, sorted by key (ABC-2 before ABC-10)."""
 
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from jarkdown_pipeline.issue_keys import issue_sort_key
 
 from jarkdown_pipeline.markdown.escape import escape_table_cell, escape_text, link
 from jarkdown_pipeline.markdown.fields import data_to_text, display_datetime
 from jarkdown_pipeline.markdown.issue import issue_markdown_path
-
-_KEY_PARTS = re.compile(r"^(.*)-(\d+)$")
-
-
-def issue_sort_key(key: str) -> tuple[str, int, str]:
-    """Project, then issue number as a number."""
-    match = _KEY_PARTS.match(key)
-    return (match.group(1), int(match.group(2)), key) if match else (key, -1, key)
-
 
 def _cell(value: Any) -> str:
     return escape_table_cell(escape_text(data_to_text(value), in_table=True))

@@ -3,9 +3,10 @@
 Pure: the same issue JSON, field definitions and attachment list give byte-identical text.
 """
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+
+from jarkdown_pipeline.issue_keys import check_issue_key, is_issue_key
 
 from jarkdown_pipeline.markdown.adf import adf_to_markdown, adf_to_table_cell, is_adf_document
 from jarkdown_pipeline.markdown.escape import (
@@ -31,7 +32,6 @@ from jarkdown_pipeline.markdown.frontmatter import dump_frontmatter
 from jarkdown_pipeline.markdown.media import MediaIndex
 from jarkdown_pipeline.markdown.wiki import html_to_markdown, wiki_to_markdown
 
-_ISSUE_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-[0-9]+$")
 
 
 def issue_markdown_path(key: str) -> str:
@@ -39,8 +39,7 @@ def issue_markdown_path(key: str) -> str:
 
     Raises ValueError for anything that is not a Jira issue key (it becomes a folder name).
     """
-    if not isinstance(key, str) or not _ISSUE_KEY.match(key):
-        raise ValueError(f"not a Jira issue key: {key!r} (expected PROJECT-123)")
+    check_issue_key(key)
     return f"{key}/{key}.md"
 
 
@@ -151,7 +150,7 @@ class _IssueRenderer:
 
     def issue_link(self, key: str) -> str:
         label = escape_text(key)
-        if key in self.known and _ISSUE_KEY.match(key):
+        if key in self.known and is_issue_key(key):
             return link(label, f"../{key}/{key}.md")
         return link(label, self.browse_url(key))
 
