@@ -41,6 +41,13 @@ class IssueNotFoundError(JiraApiError):
     """The issue does not exist or the user may not see it (404)."""
 
 
+class MalformedResponseError(JiraApiError):
+    """Jira answered 2xx with a body of the wrong shape (not JSON, an entry that is not an object, ...).
+
+    For a bulk-fetch page the caller fetches that page's issues one by one instead.
+    """
+
+
 class AttachmentDownloadError(JarkdownError):
     """An attachment could not be downloaded completely.
 
@@ -72,8 +79,10 @@ def describe_error(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}" if not isinstance(error, JiraApiError) else str(error)
 
 
-class IssueError(JarkdownError):
+class IssueError(JarkdownError, ValueError):
     """One issue could not be parsed, rendered or stored; the others go on.
+
+    A ValueError too, so callers that refused a malformed issue with ValueError keep working.
 
     ``key`` names the issue (or its id, or ``"<page N entry M>"`` when Jira sent no usable key) and
     ``reason`` is one line that says why, fit for a step's metadata and log.
