@@ -38,9 +38,9 @@ from markdown_it import MarkdownIt
 import jarkdown_pipeline.markdown
 from jarkdown_pipeline._json import dump_json, load_json
 from jarkdown_pipeline._files import DOWNLOAD_TEMP_SUFFIX, TEMP_SUFFIX, write_atomically
-from jarkdown_pipeline.issue_keys import check_issue_key, is_issue_key, issue_sort_key
-from jarkdown_pipeline.markdown import render_index, render_issue
-from jarkdown_pipeline.markdown.index import INDEX_ROW_FIELDS
+from jarkdown_pipeline.issue_keys import ISSUE_KEY_PATTERN, check_issue_key, is_issue_key, issue_sort_key
+from jarkdown_pipeline.markdown import render_issue
+from jarkdown_pipeline.markdown.index import INDEX_DIR, INDEX_FILE, INDEX_ROW_FIELDS, index_pages
 
 try:  # POSIX: advisory locks shared by every process on the machine (and over NFSv4)
     import fcntl
@@ -49,11 +49,11 @@ except ImportError:  # pragma: no cover - Windows
 
 STATE_DIR = ".jarkdown"
 REMOVED_DIR = "_removed"
-INDEX_FILE = "index.md"
 ATTACHMENTS_DIR = "attachments"
 
 # Jira issue keys: a project key (letter, then letters, digits, underscores) and a number. Checked
 # before a key becomes a path, so a hostile key can never escape the output folder.
+_INDEX_LINK_RE = re.compile(r"\]\((?:\.\./)*(" + ISSUE_KEY_PATTERN + r")/\1\.md\)")
 _LOCAL_ISSUE_LINK_RE = re.compile(r"\.\./([A-Za-z][A-Za-z0-9_]*-[0-9]+)/\1\.md")
 _BROWSE_LINK_RE = re.compile(r"/browse/([A-Za-z][A-Za-z0-9_]*-[0-9]+)(?![0-9])")
 _URL_SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
@@ -229,6 +229,7 @@ class KnowledgeBase:
         self._stored_updated: dict[str, tuple[tuple[int, int, int], str | None]] = {}
         self.fields_path = self.state_dir / "fields.json"
         self.index_path = self.root / INDEX_FILE
+        self.index_dir = self.root / INDEX_DIR
         self.removed_dir = self.root / REMOVED_DIR
 
     def __repr__(self) -> str:
@@ -509,15 +510,41 @@ class KnowledgeBase:
             return None
         return record
 
-    def write_index(self, text: str) -> bool:
-        return write_text_if_changed(self.index_path, text)
+    def index_files(self) -> list[Path]:
+        """``index.md`` and the pages under ``_index/`` as they are on disk, sorted."""
+        pages = sorted(self.index_dir.rglob("*.md")) if self.index_dir.is_dir() else []
+        return [self.index_path, *pages] if self.index_path.is_file() else pages
+
+    @staticmethod
+    def issues_listed_in(index_files: Iterable[Path]) -> set[str]:
+        """The keys whose issue file a link of these index files points to (one pass over each)."""
+        listed: set[str] = set()
+        for path in index_files:
+            listed.update(_INDEX_LINK_RE.findall(path.read_text(encoding="utf-8")))
+        return listed
+
+    def write_index(self, files: Mapping[str, str]) -> bool:
+        """Write the index's files whose bytes changed and delete the pages it no longer has.
+        ``files`` maps paths relative to the root (``index.md``, ``_index/...``) to their text."""
+        changed = False
+        for relative, text in sorted(files.items()):
+            changed |= write_text_if_changed(self.root / relative, text)
+        wanted = {self.root / relative for relative in files}
+        for page in self.index_files():
+            if page not in wanted:
+                page.unlink(missing_ok=True)
+                changed = True
+        for folder in sorted(self.index_dir.glob("*/"), reverse=True) if self.index_dir.is_dir() else []:
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only an emptied project folder goes
+        return changed
 
     def rebuild_index(self) -> tuple[list[dict[str, Any]], list[FrontmatterProblem], bool]:
-        """Read every issue file and write ``index.md`` in one critical section, so the last of two
+        """Read every issue file and write the index in one critical section, so the last of two
         overlapping rebuilds never misses the other's files. Returns (rows, problems, written)."""
         with self.lock():
             rows, problems = self.index_rows()
-            return rows, problems, self.write_index(render_index(rows))
+            return rows, problems, self.write_index(index_pages(rows))
 
     # -- cross-process lock --------------------------------------------------------------------
     @contextlib.contextmanager

@@ -1,42 +1,183 @@
-"""index.md: one table row per issue, sorted by key (ABC-2 before ABC-10)."""
+"""The knowledge base's index: a small ``index.md`` and per-project pages under ``_index/``.
 
+``index.md`` holds the projects (with their counts and links to their pages) and the most recently
+updated issues. A project of up to ``INDEX_PAGE_MAX_ROWS`` issues has one page, ``_index/ABC.md``;
+a bigger one has a page per block of ``INDEX_PAGE_MAX_ROWS`` issue numbers,
+``_index/ABC/1-500.md``, each linked from ``index.md`` itself, so every issue is two clicks from
+``index.md``. Table cells are cut to a byte budget, so a page stays under ``INDEX_PAGE_MAX_BYTES``
+whatever the summaries hold. A new issue changes only its own page (and ``index.md``'s counts).
+"""
+
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from jarkdown_pipeline.issue_keys import issue_sort_key
-
 from jarkdown_pipeline.markdown.escape import escape_table_cell, escape_text, link
 from jarkdown_pipeline.markdown.fields import data_to_text, display_datetime
 from jarkdown_pipeline.markdown.issue import issue_markdown_path
 
-def _cell(value: Any) -> str:
-    return escape_table_cell(escape_text(data_to_text(value), in_table=True))
-
-
 INDEX_ROW_FIELDS = ("key", "summary", "status", "type", "assignee", "updated_at")
-"""The frontmatter fields render_index reads from each issue file."""
+"""The frontmatter fields the index reads from each issue file."""
+
+INDEX_FILE = "index.md"
+INDEX_DIR = "_index"
+INDEX_PAGE_MAX_ROWS = 500
+INDEX_PAGE_MAX_BYTES = 500 * 1024
+RECENT_ROWS = 50
+# Byte budgets per cell, with room for the key's link: a row stays under 1 KiB, a page of
+# INDEX_PAGE_MAX_ROWS rows under INDEX_PAGE_MAX_BYTES.
+_SUMMARY_BYTES = 400
+_OTHER_CELL_BYTES = 100
+_KEY_CELL_BYTES = 200
+_TABLE_HEAD = ["| Key | Summary | Status | Type | Assignee | Updated |", "| --- | --- | --- | --- | --- | --- |"]
 
 
-def render_index(rows: Iterable[Mapping[str, Any]], *, title: str = "Jira issues") -> str:
-    """The knowledge base's index.md from issue frontmatter dicts
-    (key, summary, status, type, assignee, updated_at). Raises ValueError on a row without a valid key."""
+def _project_of(key: str) -> str:
+    return key.rpartition("-")[0]
+
+
+def _number_of(key: str) -> int:
+    return int(key.rpartition("-")[2])
+
+
+def _fit(escape, text: str, max_bytes: int) -> str:
+    """``escape(text)``, the text cut (with an ellipsis) until its escaped form fits the budget."""
+    escaped = escape(text)
+    while len(escaped.encode("utf-8")) > max_bytes and text:
+        text = text[: max(len(text) * 3 // 4, len(text) - 64) - 1]
+        escaped = escape(text.rstrip() + "…")
+    return escaped
+
+
+def _cell(value: Any, max_bytes: int = _OTHER_CELL_BYTES) -> str:
+    return _fit(lambda text: escape_table_cell(escape_text(text, in_table=True)), data_to_text(value), max_bytes)
+
+
+def _checked(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The rows sorted by key; ValueError for a row that is not an issue's."""
     rows = list(rows)
     for row in rows:
         issue_markdown_path(str(row.get("key")))  # a clear error for a row that is not an issue
-    rows.sort(key=lambda row: issue_sort_key(str(row["key"])))
-    count = len(rows)
-    lines = [f"# {escape_text(title)}", "", f"{count} issue{'s' if count != 1 else ''}."]
-    if rows:
-        lines += ["", "| Key | Summary | Status | Type | Assignee | Updated |", "| --- | --- | --- | --- | --- | --- |"]
-        for row in rows:
-            key = str(row["key"])
-            cells = [
-                escape_table_cell(link(escape_text(key), issue_markdown_path(key))),
-                _cell(row.get("summary")),
-                _cell(row.get("status")),
-                _cell(row.get("type")),
-                _cell(row.get("assignee")),
-                escape_table_cell(display_datetime(row.get("updated_at")) or ""),
-            ]
-            lines.append("| " + " | ".join(cells) + " |")
+    return sorted(rows, key=lambda row: issue_sort_key(str(row["key"])))
+
+
+def _row_line(row: Mapping[str, Any], depth: int) -> str:
+    key = str(row["key"])
+    # A checked key is letters, digits, `_` and `-`: its path needs no escaping (link() would
+    # examine every character of every row).
+    key_cell = f"[{escape_text(key)}]({'../' * depth}{issue_markdown_path(key)})"
+    if len(key_cell) > _KEY_CELL_BYTES:  # keys are short; this only guards the page's bound
+        key_cell = _cell(key, _KEY_CELL_BYTES)
+    cells = [
+        key_cell,
+        _cell(row.get("summary"), _SUMMARY_BYTES),
+        _cell(row.get("status")),
+        _cell(row.get("type")),
+        _cell(row.get("assignee")),
+        escape_table_cell(display_datetime(row.get("updated_at")) or ""),
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def _table(rows: Iterable[Mapping[str, Any]], depth: int) -> list[str]:
+    lines = [_row_line(row, depth) for row in rows]
+    return [*_TABLE_HEAD, *lines] if lines else []
+
+
+def _count(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'s' if count != 1 else ''}"
+
+
+@dataclass(frozen=True)
+class IndexPage:
+    """One page of a project's issues: ``path`` relative to the knowledge base's root."""
+
+    project: str
+    path: str
+    label: str
+    rows: tuple[Mapping[str, Any], ...]
+
+    @property
+    def depth(self) -> int:
+        return self.path.count("/")
+
+
+def project_pages(project: str, rows: list[Mapping[str, Any]]) -> list[IndexPage]:
+    """A project's pages: one for a small project, one per block of issue numbers otherwise."""
+    if len(rows) <= INDEX_PAGE_MAX_ROWS:
+        return [IndexPage(project, f"{INDEX_DIR}/{project}.md", _count(len(rows), "issue"), tuple(rows))]
+    blocks: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
+    for row in rows:
+        blocks[(_number_of(str(row["key"])) - 1) // INDEX_PAGE_MAX_ROWS].append(row)
+    pages = []
+    for block in sorted(blocks):
+        first, last = block * INDEX_PAGE_MAX_ROWS + 1, (block + 1) * INDEX_PAGE_MAX_ROWS
+        pages.append(IndexPage(project, f"{INDEX_DIR}/{project}/{first}-{last}.md", f"{first}–{last}", tuple(blocks[block])))
+    return pages
+
+
+def render_project_page(page: IndexPage, *, title: str) -> str:
+    """One page of the index: a link home, then the table of its issues by key (no project-wide
+    figure, so a new issue changes only its own page)."""
+    heading = page.project if page.path.endswith(f"/{page.project}.md") else f"{page.project} {page.label}"
+    lines = [
+        f"# {escape_text(heading)}",
+        "",
+        f"{_count(len(page.rows), 'issue')}. "
+        + link(escape_text(f"All of {title}"), "../" * page.depth + INDEX_FILE),
+    ]
+    table = _table(page.rows, page.depth)
+    return "\n".join([*lines, "", *table] if table else lines) + "\n"
+
+
+def _project_line(project: str, count: int, pages: list[IndexPage]) -> str:
+    links = " · ".join(link(escape_text(page.label), page.path) for page in pages)
+    return f"| {escape_text(project)} | {count:,} | {escape_table_cell(links)} |"
+
+
+def _recent(rows: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The most recently updated rows (UTC timestamps sort as text); the key breaks ties."""
+    dated = [row for row in rows if isinstance(row.get("updated_at"), str)]
+    dated.sort(key=lambda row: issue_sort_key(str(row["key"])))
+    dated.sort(key=lambda row: row["updated_at"], reverse=True)
+    return dated[:RECENT_ROWS]
+
+
+def render_home(projects: Mapping[str, list[IndexPage]], rows: list[Mapping[str, Any]], *, title: str) -> str:
+    """``index.md``: counts, one row per project linking to each of its pages, the latest updates."""
+    counts = {project: sum(len(page.rows) for page in pages) for project, pages in projects.items()}
+    lines = [f"# {escape_text(title)}", "", f"{_count(len(rows), 'issue')} in {_count(len(projects), 'project')}."]
+    if projects:
+        lines += ["", "## Projects", "", "| Project | Issues | Pages |", "| --- | --- | --- |"]
+        lines += [_project_line(project, counts[project], projects[project]) for project in projects]
+    recent = _recent(rows)
+    if recent:
+        lines += ["", "## Recently updated", "", *_table(recent, 0)]
     return "\n".join(lines) + "\n"
+
+
+def _projects(rows: list[Mapping[str, Any]]) -> dict[str, list[IndexPage]]:
+    by_project: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_project[_project_of(str(row["key"]))].append(row)
+    return {project: project_pages(project, by_project[project]) for project in sorted(by_project)}
+
+
+def index_pages(rows: Iterable[Mapping[str, Any]], *, title: str = "Jira issues") -> dict[str, str]:
+    """Every file of the index, ``{path relative to the root: text}``; the same rows give the same
+    bytes. Raises ValueError on a row without a valid key."""
+    rows = _checked(rows)
+    projects = _projects(rows)
+    files = {INDEX_FILE: render_home(projects, rows, title=title)}
+    for pages in projects.values():
+        for page in pages:
+            files[page.path] = render_project_page(page, title=title)
+    return files
+
+
+def render_index(rows: Iterable[Mapping[str, Any]], *, title: str = "Jira issues") -> str:
+    """``index.md`` alone (``index_pages`` gives every file of the index)."""
+    rows = _checked(rows)
+    return render_home(_projects(rows), rows, title=title)

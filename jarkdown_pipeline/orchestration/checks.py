@@ -98,17 +98,20 @@ def build_checks(jira_markdown: dg.AssetKey, jira_index: dg.AssetKey) -> list[dg
                 jira_markdown,
             )
 
-    @dg.asset_check(asset=jira_index, description="index.md lists every issue file and all its links resolve.")
+    @dg.asset_check(
+        asset=jira_index, description="Every issue file is listed on a page of the index, and all the index's links resolve."
+    )
     def index_is_complete(knowledge_base: KnowledgeBaseResource) -> dg.AssetCheckResult:
         kb = knowledge_base.open()
-        broken = kb.broken_links([kb.index_path])
-        text = kb.index_path.read_text(encoding="utf-8") if kb.index_path.is_file() else ""
+        index_files = kb.index_files()
+        broken = kb.broken_links(index_files)
         keys = kb.markdown_issue_keys()
-        unlisted = [key for key in keys if f"{key}/{key}.md" not in text]
+        listed = kb.issues_listed_in(index_files)
+        unlisted = [key for key in keys if key not in listed]
         return _error_unless_none(
             [*unlisted, *broken],
-            f"{len(keys)} issue files; {len(unlisted)} not in index.md; {len(broken)} broken links.",
-            {"issue_files": len(keys), "unlisted": listing(unlisted), "broken_links": listing(broken)},
+            f"{len(keys)} issue files; {len(unlisted)} not in the index ({len(index_files)} files); {len(broken)} broken links.",
+            {"issue_files": len(keys), "index_files": len(index_files), "unlisted": listing(unlisted), "broken_links": listing(broken)},
         )
 
     return [jira_markdown_checks, index_is_complete]

@@ -177,8 +177,7 @@ def assert_knowledge_base_matches_sample(kb: KnowledgeBase, jira: SampleJiraThre
             path = (kb.issue_dir(key) / entry["path"]).resolve()
             assert path.is_relative_to(root) and path.parent == kb.attachments_dir(key).resolve(), (key, entry)
             assert path.read_bytes() == b"".join(jira.expected_attachment_bytes(attachment.id)), (key, attachment.filename)
-    index = kb.index_path.read_text(encoding="utf-8")
-    assert {key for key in re.findall(r"\]\(([^/)]+)/\1\.md\)", index)} == expected
+    assert kb.issues_listed_in(kb.index_files()) == expected
     # Readable as any new file would be (0666 less the umask), not owner-only temp-file modes.
     new_file_mode = 0o666 & ~current_umask()
     written = [kb.index_path] + [p for key in expected for p in (kb.markdown_path(key), *kb.attachments_dir(key).glob("*"))]

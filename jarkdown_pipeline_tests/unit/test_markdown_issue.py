@@ -21,6 +21,7 @@ from jarkdown_pipeline.markdown import (
     wiki_to_markdown,
 )
 from jarkdown_pipeline.markdown.fields import FieldDefinition
+from jarkdown_pipeline.markdown.index import index_pages
 from jarkdown_pipeline_tests.unit.test_adf_properties import _TextExtractor, displayed, normalize, render_html
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "issues"
@@ -293,17 +294,21 @@ def test_index_is_sorted_by_key_number_and_escaped():
         {"key": "ABC-2", "summary": "two", "status": "To Do", "type": "Task", "assignee": "Ana", "updated_at": "2025-01-01T00:00:00.000Z"},
         {"key": "AB-7", "summary": "other project", "status": "To Do", "type": "Task", "assignee": "Bo", "updated_at": None},
     ]
-    index = render_index(rows)
-    keys = re.findall(r"^\| \[([A-Z]+-\d+)\]", index, re.MULTILINE)
-    assert keys == ["AB-7", "ABC-2", "ABC-10"]
-    assert "| [ABC-10](ABC-10/ABC-10.md) | ten \\| pipes \\*and\\* stars | Done | Bug |  | 2025-01-02 03:04 UTC |" in index
-    html = render_html(index)
-    assert html.count("<tr>") == 4 and "ten | pipes *and* stars" in html
-    assert render_index(rows) == render_index(list(reversed(rows)))
+    pages = index_pages(rows)
+    assert sorted(pages) == ["_index/AB.md", "_index/ABC.md", "index.md"]
+    page = pages["_index/ABC.md"]
+    keys = re.findall(r"^\| \[([A-Z]+-\d+)\]", page, re.MULTILINE)
+    assert keys == ["ABC-2", "ABC-10"]
+    assert "| [ABC-10](../ABC-10/ABC-10.md) | ten \\| pipes \\*and\\* stars | Done | Bug |  | 2025-01-02 03:04 UTC |" in page
+    html = render_html(page)
+    assert html.count("<tr>") == 3 and "ten | pipes *and* stars" in html
+    assert index_pages(rows) == index_pages(list(reversed(rows)))
+    recent = re.findall(r"^\| \[([A-Z]+-\d+)\]", render_index(rows), re.MULTILINE)
+    assert recent == ["ABC-10", "ABC-2"], "the latest first; an issue without a date is not 'recent'"
 
 
 def test_index_of_nothing_and_bad_rows():
-    assert "0 issues." in render_index([])
+    assert "0 issues in 0 projects." in render_index([])
     with pytest.raises(ValueError):
         render_index([{"summary": "no key"}])
 
