@@ -11,10 +11,10 @@ import dagster as dg
 
 from jarkdown_pipeline.orchestration.assets import build_assets
 from jarkdown_pipeline.orchestration.checks import build_checks
-from jarkdown_pipeline.orchestration.jobs import build_jira_markdown_job
+from jarkdown_pipeline.orchestration.jobs import build_jira_markdown_job, build_jira_reconciliation_job
 from jarkdown_pipeline.orchestration.partitions import daily_partitions_from_settings
 from jarkdown_pipeline.orchestration.resources import JiraResource, KnowledgeBaseResource
-from jarkdown_pipeline.orchestration.schedules import build_schedules
+from jarkdown_pipeline.orchestration.schedules import build_reconciliation_schedule, build_schedules
 from jarkdown_pipeline.settings import Settings, load_settings
 
 
@@ -27,11 +27,15 @@ def build_definitions(
     partitions_def = daily_partitions_from_settings(settings)
     assets = build_assets(partitions_def)
     job = build_jira_markdown_job()
+    reconciliation_job = build_jira_reconciliation_job()
     return dg.Definitions(
         assets=assets,
         asset_checks=build_checks(dg.AssetKey("jira_markdown"), dg.AssetKey("jira_index")),
-        jobs=[job],
-        schedules=build_schedules(job, settings.start_date, settings.timezone),
+        jobs=[job, reconciliation_job],
+        schedules=[
+            *build_schedules(job, settings.start_date, settings.timezone),
+            build_reconciliation_schedule(reconciliation_job, settings.timezone),
+        ],
         resources={
             "jira": jira or JiraResource.from_settings(settings),
             "knowledge_base": knowledge_base or KnowledgeBaseResource.from_settings(settings),

@@ -1,4 +1,5 @@
-"""Schedules: yesterday's partition once a day (it is complete by then), today's every hour.
+"""Schedules: yesterday's partition once a day (it is complete by then), today's every hour, and
+the reconciliation once a day after the daily run.
 
 Both evaluate in JARKDOWN_TIMEZONE, the zone the partitions' days start in. ``run_key`` makes a
 re-evaluated tick never launch a second run.
@@ -13,6 +14,8 @@ DAILY_SCHEDULE = "jira_daily_schedule"
 HOURLY_SCHEDULE = "jira_hourly_schedule"
 DAILY_CRON = "30 0 * * *"  # 00:30: yesterday is over, and late edits have landed
 HOURLY_CRON = "15 * * * *"
+RECONCILIATION_SCHEDULE = "jira_reconciliation_schedule"
+RECONCILIATION_CRON = "45 2 * * *"  # well after the daily run, and off the hourly run's minute
 
 
 def _scheduled_time(context: dg.ScheduleEvaluationContext, timezone: str) -> datetime:
@@ -50,3 +53,18 @@ def build_schedules(job: dg.JobDefinition, start_date: date, timezone: str) -> l
         return partition_run(local.date(), f"hourly-{local:%Y-%m-%dT%H}")
 
     return [jira_daily_schedule, jira_hourly_schedule]
+
+
+def build_reconciliation_schedule(job: dg.JobDefinition, timezone: str) -> dg.ScheduleDefinition:
+    @dg.schedule(
+        name=RECONCILIATION_SCHEDULE,
+        cron_schedule=RECONCILIATION_CRON,
+        job=job,
+        execution_timezone=timezone,
+        description="Every day at 02:45: move issues deleted in Jira or out of scope to _removed/.",
+    )
+    def jira_reconciliation_schedule(context: dg.ScheduleEvaluationContext):
+        local = _scheduled_time(context, timezone)
+        return dg.RunRequest(run_key=f"reconciliation-{local.date().isoformat()}")
+
+    return jira_reconciliation_schedule

@@ -75,6 +75,10 @@ class Pipeline:
         job = self.defs.resolve_job_def("jira_markdown_job")
         return job.execute_in_process(partition_key=partition_key, instance=instance, raise_on_error=False)
 
+    def reconcile(self, instance: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:
+        job = self.defs.resolve_job_def("jira_reconciliation_job")
+        return job.execute_in_process(instance=instance, raise_on_error=False)
+
 
 def build_pipeline(jira: SampleJiraThread, output_dir: Path, **changes: str | None) -> Pipeline:
     settings = load_settings(pipeline_environment(jira, output_dir, **changes))

@@ -62,14 +62,25 @@ def test_cli_job_in_process_then_range_backfill_multiprocess(tmp_path, sample_ji
         assert all((kb.issue_dir(key) / entry["path"]).is_file() for entry in manifest)
     assert sample_jira.api_token not in output
 
+    # Reconciliation is its own job: an issue deleted in Jira leaves the mirror only when it runs.
+    [deleted] = sorted(three_days)[:1]
+    sample_jira.delete_issue(deleted)
+    done = run_dagster(["job", "execute", "-m", "jarkdown_pipeline", "-j", "jira_reconciliation_job"], environment, tmp_path)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-4000:]
+    assert deleted not in kb.markdown_issue_keys() and (kb.removed_dir / deleted / f"{deleted}.md").is_file()
+    assert kb.issues_listed_in(kb.index_files()) == set(kb.markdown_issue_keys())
+    assert sample_jira.api_token not in output
 
-def test_cli_lists_both_schedules(tmp_path, sample_jira):
+
+def test_cli_lists_the_schedules(tmp_path, sample_jira):
     dagster_home = tmp_path / "dagster_home"
     dagster_home.mkdir()
     environment = {**pipeline_environment(sample_jira, tmp_path / "kb"), "DAGSTER_HOME": str(dagster_home)}
     done = run_dagster(["schedule", "list", "-w", str(REPO_ROOT / "workspace.yaml")], environment, REPO_ROOT)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "jira_daily_schedule" in done.stdout and "jira_hourly_schedule" in done.stdout
+    assert "jira_reconciliation_schedule" in done.stdout
 
 
 def test_cli_names_a_missing_setting(tmp_path, sample_jira):

@@ -53,8 +53,14 @@ def test_definitions(tmp_path, sample_jira):
     assert pools == {"jira_fields": "jira_api", "jira_issues": "jira_api", "jira_attachments": "jira_api",
                      "jira_reconciliation": "jira_api", "jira_markdown": "jira_api", "jira_index": None}
     assert {key.name for key in repository.asset_checks_defs_by_key} == set(ALL_CHECKS)
-    assert {s.name for s in repository.schedule_defs} == {"jira_daily_schedule", "jira_hourly_schedule"}
-    assert pipeline.defs.resolve_job_def("jira_markdown_job").partitions_def is not None
+    assert {s.name for s in repository.schedule_defs} == {"jira_daily_schedule", "jira_hourly_schedule", "jira_reconciliation_schedule"}
+    window_job = pipeline.defs.resolve_job_def("jira_markdown_job")
+    assert window_job.partitions_def is not None
+    # Reconciliation scans every key in scope: its own job and daily schedule, not a step of every window run.
+    assert "jira_reconciliation" not in {key.to_user_string() for key in window_job.asset_layer.selected_asset_keys}
+    reconciliation_job = pipeline.defs.resolve_job_def("jira_reconciliation_job")
+    assert {key.to_user_string() for key in reconciliation_job.asset_layer.selected_asset_keys} == {"jira_reconciliation", "jira_index"}
+    assert repository.get_schedule_def("jira_reconciliation_schedule").job_name == "jira_reconciliation_job"
 
 
 def test_partition_run_then_rerun_then_edit_and_delete(tmp_path, sample_jira):
@@ -110,12 +116,17 @@ def test_partition_run_then_rerun_then_edit_and_delete(tmp_path, sample_jira):
     changed = {path for path in after if after[path] != before.get(path)}
     assert f"{edited}/{edited}.md" in changed
     assert "Edited in the test" in kb.markdown_path(edited).read_text(encoding="utf-8")
+    assert all(kb.issue_dir(key).exists() for key in gone & expected), "the window run does not reconcile"
+    assert check_results(result) == ALL_CHECKS
+
+    result = pipeline.reconcile()
+    assert result.success, failure_messages(result)
     for key in gone & expected:
         assert not kb.issue_dir(key).exists()
         assert (kb.removed_dir / key / f"{key}.md").is_file()
         assert f"{key}/{key}.md" not in kb.index_path.read_text(encoding="utf-8")
     assert materialization_metadata(result, "jira_reconciliation")["moved_to_removed"] == len(gone & expected)
-    assert check_results(result) == ALL_CHECKS
+    assert check_results(result) == {"index_is_complete": True}
 
 
 def test_wrong_token_fails_at_once_and_writes_nothing(tmp_path, sample_jira):
