@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from jarkdown_pipeline.exceptions import ConfigurationError
 from jarkdown_pipeline.settings import DEFAULT_OUTPUT_DIR, DEFAULT_TIMEZONE, load_settings
-from jarkdown_pipeline.tools.pipeline_cli import backfill_command, log_tail, run_dagster, summarize_knowledge_base
+from jarkdown_pipeline.tools.pipeline_cli import backfill_command, explain_failure, run_dagster, summarize_knowledge_base
 from jarkdown_pipeline.tools.sample_server import PREFERRED_PORTS, SampleServerError, sample_jira_process, terminate_on_sigterm
 
 # Sized so the demo takes well under a minute or two on a 2-core laptop, Dagster's start-up included.
@@ -68,11 +68,15 @@ def run_pipeline(environment: dict[str, str], first_day: date, last_day: date, d
     days = (last_day - first_day).days + 1
     print(f"Running jira_markdown_job for {first_day} .. {last_day} ({days} daily partitions, one run) with the dagster CLI ...", flush=True)
     started = time.monotonic()
-    status = run_dagster(backfill_command(first_day, last_day), environment, log_path=log_path, echo=args.verbose)
+    status = run_dagster(
+        backfill_command(first_day, last_day), environment, log_path=log_path, echo=args.verbose,
+        on_report=lambda text: print(f"  {text}", flush=True),
+    )  # fmt: skip
     elapsed = time.monotonic() - started
     if status != 0:
-        print(log_tail(log_path), file=sys.stderr)
-        print(f"\nThe run failed after {elapsed:.0f} s (exit status {status}). Dagster's whole log: {log_path}", file=sys.stderr)
+        print(f"\nThe run failed after {elapsed:.0f} s (exit status {status}).", file=sys.stderr)
+        print(explain_failure(log_path), file=sys.stderr)
+        print(f"Dagster's whole log: {log_path}", file=sys.stderr)
         return status
     print(f"Done in {elapsed:.0f} s. Dagster's log: {log_path}")
     return 0
@@ -113,18 +117,15 @@ def demo_with_sample_jira(args: argparse.Namespace, environ: dict[str, str], out
 
 def demo_with_real_jira(args: argparse.Namespace, environ: dict[str, str], output_dir: Path, dagster_home: Path) -> int:
     environment = {**environ, "JARKDOWN_OUTPUT_DIR": str(output_dir), "DAGSTER_HOME": str(dagster_home)}
-    zone = environment.get("JARKDOWN_TIMEZONE") or DEFAULT_TIMEZONE
-    start_date_defaulted = not (environment.get("JARKDOWN_START_DATE") or "").strip()
-    if start_date_defaulted:
-        # A first look, not a mirror of the whole history: the last seven days.
-        environment["JARKDOWN_START_DATE"] = (today_in(zone) - timedelta(days=6)).isoformat()
     try:
-        settings = load_settings(environment)  # every problem named before anything runs
+        settings = load_settings(environment)  # every problem named before anything runs, as in `make dev` and the CLI
     except ConfigurationError as error:
         print(f"Configuration error: {error}", file=sys.stderr)
+        if not (environment.get("JARKDOWN_START_DATE") or "").strip():
+            zone = environment.get("JARKDOWN_TIMEZONE") or DEFAULT_TIMEZONE
+            week_ago = today_in(zone) - timedelta(days=6)
+            print(f"For a first look at the last seven days: export JARKDOWN_START_DATE={week_ago.isoformat()}", file=sys.stderr)
         return 2
-    if start_date_defaulted:
-        print(f"JARKDOWN_START_DATE is not set: mirroring the last seven days (from {settings.start_date}).")
     first_day = settings.start_date
     last_day = args.until or today_in(settings.timezone)
     if last_day < first_day:

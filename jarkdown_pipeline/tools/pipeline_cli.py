@@ -2,10 +2,11 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -42,10 +43,54 @@ def backfill_command(first_day: date, last_day: date) -> list[str]:
     return [dagster_executable(), "job", "execute", "-m", CODE_MODULE, "-j", JOB_NAME, "--tags", json.dumps(tags)]
 
 
+# What a run says for its user, in Dagster's log line format (`... - INFO - job - run - pid - step - text`).
+_REPORT_LINE = re.compile(r" - (?:INFO|WARNING) - .* - (?:Progress|Summary): (.*)$")
+_STEP_FAILED = re.compile(r' - STEP_FAILURE - Execution of step "([^"]+)" failed')
+_OUR_ERROR = re.compile(r"^(?:jarkdown_pipeline\.exceptions\.|dagster\._core\.definitions\.events\.)(\w+): (.+)$")
+_ANY_ERROR = re.compile(r"^(?:[\w.]+\.)?(\w+(?:Error|Exception)): (.+)$")
+MAX_REASONS = 5
+
+
+def report_line(line: str) -> str | None:
+    """The text of a progress or summary line the pipeline logged for its user, else None."""
+    match = _REPORT_LINE.search(line.rstrip())
+    return match.group(1) if match else None
+
+
+def failure_reasons(log_text: str) -> list[str]:
+    """The lines that say why a run failed: each failed step with the error the pipeline raised
+    (not the traceback around it). Any error line when the pipeline raised none of its own."""
+    reasons: list[str] = []
+    step = None
+    fallback = None
+    for line in log_text.splitlines():
+        failed = _STEP_FAILED.search(line)
+        if failed:
+            step = failed.group(1)
+            continue
+        ours = _OUR_ERROR.match(line.strip())
+        if ours:
+            reason = f"{ours.group(1)}: {ours.group(2)}" + (f" (step {step})" if step else "")
+            if reason not in reasons:
+                reasons.append(reason)
+        elif _ANY_ERROR.match(line.strip()) and not line.startswith(" "):
+            fallback = line.strip()
+    if not reasons and fallback:
+        reasons.append(fallback)
+    return reasons[:MAX_REASONS]
+
+
 def run_dagster(
-    command: Sequence[str], environment: Mapping[str, str], *, log_path: Path, echo: bool = False, cwd: Path | None = None
+    command: Sequence[str],
+    environment: Mapping[str, str],
+    *,
+    log_path: Path,
+    echo: bool = False,
+    cwd: Path | None = None,
+    on_report: Callable[[str], None] | None = None,
 ) -> int:
-    """Run a dagster command; its output goes to `log_path` (and to stdout when `echo`)."""
+    """Run a dagster command; its output goes to `log_path` (and to stdout when `echo`). ``on_report``
+    gets the text of each progress and summary line the pipeline logs."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
         process = popen_in_own_group(command, env=dict(environment), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -56,6 +101,8 @@ def run_dagster(
                 if echo:
                     sys.stdout.buffer.write(line)
                     sys.stdout.flush()
+                elif on_report is not None and (text := report_line(line.decode("utf-8", "replace"))):
+                    on_report(text)
             return process.wait()
         finally:
             # Interrupted: SIGTERM lets dagster stop its step processes and mark the run; then the group goes.
@@ -64,10 +111,23 @@ def run_dagster(
 
 
 def log_tail(log_path: Path, lines: int = 40) -> str:
+    """The last lines of a log, without Dagster's DEBUG lines."""
     try:
-        return "\n".join(log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+        text = log_path.read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
         return ""
+    return "\n".join([line for line in text.splitlines() if " - DEBUG - " not in line][-lines:])
+
+
+def explain_failure(log_path: Path) -> str:
+    """What to print when a run failed: why (the pipeline's own error lines), else the log's tail."""
+    try:
+        reasons = failure_reasons(log_path.read_text(encoding="utf-8", errors="replace"))
+    except FileNotFoundError:
+        return ""
+    if not reasons:
+        return log_tail(log_path)
+    return "\n".join(f"Why: {reason}" for reason in reasons)
 
 
 @dataclass(frozen=True)
@@ -77,7 +137,7 @@ class KnowledgeBaseSummary:
     attachments: int
     attachment_bytes: int
     files: int
-    """Every file of the knowledge base, its .jarkdown/ state included."""
+    """Every file of the knowledge base but the pipeline's own state in .jarkdown/."""
     total_bytes: int
     removed_issues: int
     has_index: bool
@@ -92,6 +152,7 @@ class KnowledgeBaseSummary:
 
 def summarize_knowledge_base(root: Path) -> KnowledgeBaseSummary:
     issues = attachments = attachment_bytes = files = total_bytes = removed = 0
+    state_dir = str(root / STATE_DIR)
     if root.is_dir():
         for entry in root.iterdir():
             if entry.is_dir() and entry.name not in (STATE_DIR, REMOVED_DIR) and (entry / f"{entry.name}.md").is_file():
@@ -105,7 +166,9 @@ def summarize_knowledge_base(root: Path) -> KnowledgeBaseSummary:
         removed_root = root / REMOVED_DIR
         if removed_root.is_dir():
             removed = sum(1 for entry in removed_root.iterdir() if (entry / f"{entry.name}.md").is_file())
-        for folder, _, names in os.walk(root):
+        for folder, subfolders, names in os.walk(root):
+            if folder == str(root):
+                subfolders[:] = [name for name in subfolders if name != STATE_DIR]  # the pipeline's own state
             for name in names:
                 files += 1
                 total_bytes += os.stat(os.path.join(folder, name)).st_size
