@@ -3,7 +3,7 @@
 import multiprocessing
 import traceback
 
-from jarkdown_pipeline.state_store import IssueRecord
+from jarkdown_pipeline.state_store import IssueRecord, SqliteStateStore, sqlite_path
 
 TRANSACTIONS_PER_PROCESS = 150
 RECORDS_PER_TRANSACTION = 4
@@ -53,3 +53,31 @@ def test_two_processes_write_at_once_and_lose_nothing(store_spec):
         shared = store.get_issues(["SHARED-1"])["SHARED-1"]
         assert shared.issue_id == f"{last_writer}-{TRANSACTIONS_PER_PROCESS}"
         assert shared.local_links == {f"{last_writer}-1"}  # one writer's links, never a mix of both
+
+
+def open_and_report(spec, root, start, results) -> None:
+    """A child: opens the knowledge base's store (it needs building) as a run's first step would."""
+    try:
+        from jarkdown_pipeline.state_store import DEFAULT_SCHEMA, open_state_store
+
+        start.wait(timeout=60)
+        with open_state_store(root, dsn=spec.dsn, schema=spec.schema or DEFAULT_SCHEMA) as store:
+            results.put((store.issue_keys(), None))
+    except BaseException:
+        results.put(([], traceback.format_exc()))
+
+
+def test_processes_opening_a_new_store_at_once_build_it_once(kb_v1, store_spec):
+    context = multiprocessing.get_context("spawn")
+    start, results = context.Barrier(3), context.Queue()
+    children = [context.Process(target=open_and_report, args=(store_spec, kb_v1, start, results)) for _ in range(3)]
+    for child in children:
+        child.start()
+    outcomes = [results.get(timeout=240) for _ in children]
+    for child in children:
+        child.join(timeout=60)
+    assert [error for _, error in outcomes if error] == []
+    assert all(keys == outcomes[0][0] and len(keys) == 21 for keys, _ in outcomes)
+    opened = SqliteStateStore(sqlite_path(kb_v1)) if store_spec.backend == "sqlite" else store_spec.open()
+    with opened as store:
+        assert store.current_revision() == 1  # one rebuild; the others found it built under the lock
