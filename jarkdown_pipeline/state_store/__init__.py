@@ -7,7 +7,7 @@ or damaged, and filled from today's sidecar files on the first run. No Dagster i
 
 How it is wired (plan for knowledge_base.py and sync.py; ``kb.store`` opened once per process by
 ``open_state_store(kb.root, dsn=settings.state_dsn)``, outside ``kb.lock()`` or with ``lock=nullcontext``):
-- ``search_window``: one ``get_issues(window keys)`` for every ``updated`` instead of ``stored_updated`` per key.
+- ``search_window``: one ``get_issues(window keys)`` for every ``updated``, not ``stored_updated`` per key.
 - ``fetch_issues.store_page`` (under the lock): after ``write_raw_issue``, one ``upsert_issues(page,
   fields={"issue_id", "updated", "state"})`` per bulk page (state "live" also restores); a fetch that finds the
   issue under a new key: the old key gets ``state="moved", moved_to=new``.
@@ -16,7 +16,8 @@ How it is wired (plan for knowledge_base.py and sync.py; ``kb.store`` opened onc
   after writing, ``upsert_issues`` with render_inputs, markdown_size, markdown_mtime_ns, index_row,
   link_targets and ``outgoing_issue_links(key, text)`` as local_links/jira_links (``rendered/KEY.json`` can go).
 - ``raw_issue_keys`` / ``live_issue_keys`` (known keys, reconciliation): ``issue_keys()``.
-- ``files_linking_to`` / ``files_linking_to_jira``: ``files_linking_to(keys, kind="local"|"jira")`` (the caller drops ``skip``).
+- ``files_linking_to`` / ``files_linking_to_jira``: ``files_linking_to(keys, kind="local"|"jira")``
+  (the caller drops ``skip``); the keys an issue mentions that are known: ``live_keys_among``.
 - ``move_to_removed`` / ``restore_from_removed``: ``upsert_issues(..., fields={"state"})`` removed / live.
 - ``index_rows`` / ``rebuild_index``: ``changes_since(last index revision)`` (``full``: all rows) and
   ``project_counts()`` for the split index; ``verify_issue_files``: the records from ``get_issues(keys)``.
@@ -50,6 +51,7 @@ STATE_FILE = "state.sqlite3"
 """The SQLite store's file name, inside the knowledge base's ``.jarkdown/``."""
 
 logger = logging.getLogger(__name__)
+LockFactory = Callable[[], contextlib.AbstractContextManager[Any]]
 
 __all__ = [
     "DEFAULT_SCHEMA", "ISSUE_STATES", "LINK_KINDS", "RECORD_FIELDS", "STATE_FILE", "Changes", "IndexChange",
@@ -70,7 +72,7 @@ def open_state_store(
     dsn: str | None = None,
     *,
     schema: str = DEFAULT_SCHEMA,
-    lock: Callable[[], contextlib.AbstractContextManager[Any]] | None = None,
+    lock: "LockFactory | None" = None,
     full_check: bool = False,
 ) -> StateStore:
     """The state store of the knowledge base at ``root``, ready: PostgreSQL when ``dsn`` is given, else SQLite.
@@ -95,7 +97,7 @@ def open_state_store(
     return store
 
 
-def _open_sqlite(path: Path, lock: Callable[[], contextlib.AbstractContextManager[Any]], full_check: bool) -> SqliteStateStore:
+def _open_sqlite(path: Path, lock: "LockFactory", full_check: bool) -> SqliteStateStore:
     try:
         return _checked_sqlite(path, full_check)
     except StateStoreDamaged as first_error:
@@ -104,7 +106,7 @@ def _open_sqlite(path: Path, lock: Callable[[], contextlib.AbstractContextManage
                 return _checked_sqlite(path, full_check)
             except StateStoreDamaged:
                 aside = move_aside(path)
-                logger.warning("%s; moved it aside to %s and rebuilding it from the files", first_error, aside.name)
+                logger.warning("%s; moved it aside to %s, rebuilding it from the files", first_error, aside.name)
             return SqliteStateStore(path)
 
 

@@ -80,7 +80,8 @@ _FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
     "local_links": (),
     "jira_links": (),
 }
-_COLUMNS = ("issue_key", "project") + tuple(dict.fromkeys(c for cs in _FIELD_COLUMNS.values() for c in cs)) + ("revision",)
+_RECORD_COLUMNS = tuple(dict.fromkeys(column for columns in _FIELD_COLUMNS.values() for column in columns))
+_COLUMNS = ("issue_key", "project", *_RECORD_COLUMNS, "revision")
 _SELECT_COLUMNS = ", ".join(_COLUMNS[:-1])
 
 
@@ -89,11 +90,20 @@ def utc_sort_key(updated: str | None) -> str | None:
     from jarkdown_pipeline import knowledge_base  # at call time: knowledge_base may import this package
 
     moment = knowledge_base.parse_jira_timestamp(updated)
-    return None if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return None if moment is None else _utc_text(moment)
+
+
+def _utc_text(moment: datetime) -> str:
+    """An aware datetime as fixed-width UTC text: ordered as text the way the instants are."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _json_text(value: Any) -> str | None:
     return None if value is None else dump_json(value).decode("utf-8")
+
+
+def _json_value(text: str | None) -> Any:
+    return None if text is None else load_json(text)
 
 
 def _row_values(record: IssueRecord, revision: int) -> tuple[Any, ...]:
@@ -200,6 +210,8 @@ class SqlStateStore(StateStore):
         if unknown:
             raise ValueError(f"upsert_issues: unknown fields {unknown}; known: {', '.join(RECORD_FIELDS)}")
         records = list(records)
+        if not records:
+            return self.current_revision()
         updated_columns = [c for c in _COLUMNS[2:-1] if any(c in _FIELD_COLUMNS[name] for name in chosen)]
         set_clause = ", ".join(f"{column} = excluded.{column}" for column in [*updated_columns, "revision"])
         statement = (
@@ -216,10 +228,12 @@ class SqlStateStore(StateStore):
             return revision
 
     def _replace_links(self, cursor: Any, records: Sequence[IssueRecord], kind: str) -> None:
-        self._execute_many(cursor, "DELETE FROM {t}links WHERE source_key = ? AND kind = ?", [(r.key, kind) for r in records])
+        sources = [(record.key, kind) for record in records]
+        self._execute_many(cursor, "DELETE FROM {t}links WHERE source_key = ? AND kind = ?", sources)
         rows = [(record.key, kind, target) for record in records for target in sorted(getattr(record, f"{kind}_links"))]
         if rows:
-            self._execute_many(cursor, "INSERT INTO {t}links (source_key, kind, target_key) VALUES (?, ?, ?)", rows)
+            insert = "INSERT INTO {t}links (source_key, kind, target_key) VALUES (?, ?, ?)"
+            self._execute_many(cursor, insert, rows)
 
     def replace_all(self, records: Iterable[IssueRecord]) -> int:
         statement = f"INSERT INTO {{t}}issues ({', '.join(_COLUMNS)}) VALUES ({_placeholders(len(_COLUMNS))})"
@@ -242,9 +256,11 @@ class SqlStateStore(StateStore):
         with self._read() as cursor:
             for chunk in _chunks(wanted):
                 marks = _placeholders(len(chunk))
-                cursor.execute(self._sql(f"SELECT {_SELECT_COLUMNS} FROM {{t}}issues WHERE issue_key IN ({marks})"), chunk)
+                statement = f"SELECT {_SELECT_COLUMNS} FROM {{t}}issues WHERE issue_key IN ({marks})"
+                cursor.execute(self._sql(statement), chunk)
                 rows.update((row[0], row) for row in cursor.fetchall())
-                cursor.execute(self._sql(f"SELECT source_key, kind, target_key FROM {{t}}links WHERE source_key IN ({marks})"), chunk)
+                statement = f"SELECT source_key, kind, target_key FROM {{t}}links WHERE source_key IN ({marks})"
+                cursor.execute(self._sql(statement), chunk)
                 for source, kind, target in cursor.fetchall():
                     links.setdefault((source, kind), set()).add(target)
         return {key: _record_of(row, links) for key, row in rows.items()}
@@ -259,24 +275,34 @@ class SqlStateStore(StateStore):
             cursor.execute(self._sql(statement), parameters)
             return _sorted_keys(row[0] for row in cursor.fetchall())
 
+    def live_keys_among(self, keys: Iterable[str]) -> set[str]:
+        found: set[str] = set()
+        with self._read() as cursor:
+            for chunk in _chunks(sorted({check_issue_key(key) for key in keys})):
+                marks = _placeholders(len(chunk))
+                statement = f"SELECT issue_key FROM {{t}}issues WHERE state = 'live' AND issue_key IN ({marks})"
+                cursor.execute(self._sql(statement), chunk)
+                found.update(row[0] for row in cursor.fetchall())
+        return found
+
     def keys_updated_since(self, moment: datetime) -> list[str]:
         if moment.tzinfo is None:
             raise ValueError(f"keys_updated_since needs an aware datetime (with a time zone), not {moment!r}")
-        since = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        statement = "SELECT issue_key FROM {t}issues WHERE state = 'live' AND updated_utc >= ?"
         with self._read() as cursor:
-            cursor.execute(self._sql("SELECT issue_key FROM {t}issues WHERE state = 'live' AND updated_utc >= ?"), (since,))
+            cursor.execute(self._sql(statement), (_utc_text(moment),))
             return _sorted_keys(row[0] for row in cursor.fetchall())
 
-    def changes_since(self, revision: int) -> Changes:
+    def changes_since(self, revision: int, *, project: str | None = None) -> Changes:
         with self._read() as cursor:
             now = self._counter(cursor, "revision")
             full = revision <= 0 or revision < self._counter(cursor, "rebuilt_revision")
-            cursor.execute(
-                self._sql("SELECT issue_key, state, index_row FROM {t}issues WHERE revision > ?"), (0 if full else revision,)
-            )
-            rows = [
-                IndexChange(key, state, None if row is None else load_json(row)) for key, state, row in cursor.fetchall()
-            ]
+            statement = "SELECT issue_key, state, index_row FROM {t}issues WHERE revision > ?"
+            parameters: list[Any] = [0 if full else revision]
+            if project is not None:
+                statement, parameters = statement + " AND project = ?", [*parameters, project]
+            cursor.execute(self._sql(statement), parameters)
+            rows = [IndexChange(key, state, _json_value(row)) for key, state, row in cursor.fetchall()]
         rows.sort(key=lambda change: issue_sort_key(change.key))
         return Changes(revision=now, full=full, rows=rows)
 
@@ -314,7 +340,7 @@ def _record_of(row: Sequence[Any], links: dict[tuple[str, str], set[str]]) -> Is
         render_inputs=render_inputs,
         markdown_size=None if size is None else int(size),
         markdown_mtime_ns=None if mtime is None else int(mtime),
-        index_row=None if index_row is None else load_json(index_row),
+        index_row=_json_value(index_row),
         link_targets=tuple(load_json(link_targets)),
         attachments=tuple(load_json(attachments)),
         local_links=frozenset(links.get((key, "local"), ())),

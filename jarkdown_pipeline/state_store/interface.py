@@ -57,7 +57,9 @@ class IssueRecord:
         if self.state not in ISSUE_STATES:
             raise ValueError(f"{self.key}: state must be one of {ISSUE_STATES}, not {self.state!r}")
         if (self.state == "moved") != (self.moved_to is not None):
-            raise ValueError(f"{self.key}: moved_to is given exactly when the state is 'moved' ({self.state!r}, {self.moved_to!r})")
+            raise ValueError(
+                f"{self.key}: moved_to is given exactly when the state is 'moved' ({self.state!r}, {self.moved_to!r})"
+            )
         for key in (*self.local_links, *self.jira_links, *((self.moved_to,) if self.moved_to else ())):
             check_issue_key(key)
 
@@ -93,12 +95,12 @@ class Changes:
 class StateStore(abc.ABC):
     """The knowledge base's per-issue state. Every write is one transaction; revisions commit in order.
 
-    Safe to use from several processes at once (each opens its own store); not shared between threads.
+    Safe to use from several processes at once (each opens its own store); one thread at a time uses one store.
     """
 
     @abc.abstractmethod
     def upsert_issues(self, records: Iterable[IssueRecord], *, fields: Collection[str] | None = None) -> int:
-        """Insert or update many issues in one transaction (only ``fields`` of existing rows, all when None); returns the new revision."""
+        """Insert or update many issues in one transaction (of existing rows only ``fields``); the new revision."""
 
     @abc.abstractmethod
     def get_issues(self, keys: Iterable[str]) -> dict[str, IssueRecord]:
@@ -109,12 +111,16 @@ class StateStore(abc.ABC):
         """Keys in ``state`` (of ``project`` if given), in issue order (ABC-2 before ABC-10)."""
 
     @abc.abstractmethod
+    def live_keys_among(self, keys: Iterable[str]) -> set[str]:
+        """Which of ``keys`` the knowledge base holds live (e.g. the known keys an issue mentions)."""
+
+    @abc.abstractmethod
     def keys_updated_since(self, moment: datetime) -> list[str]:
         """Live keys whose ``updated`` is at or after ``moment`` (an aware datetime), in issue order."""
 
     @abc.abstractmethod
-    def changes_since(self, revision: int) -> Changes:
-        """Index rows and states changed after ``revision`` (0: everything), and the revision now."""
+    def changes_since(self, revision: int, *, project: str | None = None) -> Changes:
+        """Index rows and states changed after ``revision`` (0: all; of ``project`` if given), and the revision now."""
 
     @abc.abstractmethod
     def current_revision(self) -> int:

@@ -26,7 +26,8 @@ def _psycopg2() -> Any:
         import psycopg2.extras
     except ImportError as error:
         raise StateStoreError(
-            "a PostgreSQL state store needs psycopg2: install the postgres extra (pip install 'jarkdown-pipeline[postgres]')"
+            "a PostgreSQL state store needs psycopg2: install the postgres extra "
+            "(pip install 'jarkdown-pipeline[postgres]')"
         ) from error
     return psycopg2
 

@@ -11,13 +11,16 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jarkdown_pipeline import knowledge_base  # module, not names: knowledge_base may import this package
 from jarkdown_pipeline._json import load_json
 from jarkdown_pipeline.issue_keys import ISSUE_KEY_PATTERN, issue_sort_key
 from jarkdown_pipeline.markdown.index import INDEX_ROW_FIELDS
 from jarkdown_pipeline.state_store.interface import IssueRecord, IssueStateName, StateStore
+
+if TYPE_CHECKING:
+    from jarkdown_pipeline.knowledge_base import KnowledgeBase
 
 logger = logging.getLogger(__name__)
 
@@ -58,10 +61,9 @@ def rebuild_from_files(store: StateStore, kb_root: str | os.PathLike[str]) -> Re
     root = Path(kb_root)
     result = RebuildResult()
     result.revision = store.replace_all(_records(root, result))
-    logger.info(
-        "State store rebuilt from %s: %d live, %d removed, %d moved issues%s",
-        root, result.live, result.removed, result.moved, f"; {len(result.problems)} problems" if result.problems else "",
-    )  # fmt: skip
+    problems = f"; {len(result.problems)} problems" if result.problems else ""
+    counts = (result.live, result.removed, result.moved)
+    logger.info("State store rebuilt from %s: %d live, %d removed, %d moved issues%s", root, *counts, problems)
     for problem in result.problems:
         logger.warning("Rebuilding the state store: %s", problem)
     return result
@@ -94,10 +96,10 @@ def _fields_of(record: IssueRecord) -> dict[str, Any]:
     return {name: getattr(record, name) for name in record.__dataclass_fields__}
 
 
-def _record_from_files(kb: "knowledge_base.KnowledgeBase", key: str, state: IssueStateName, problems: list[str]) -> IssueRecord:
-    raw = _read_json(kb, kb.raw_path(key), dict, problems)
-    manifest = _read_json(kb, kb.manifest_path(key), list, problems)
-    rendered = _read_json(kb, kb.rendered_record_path(key), dict, problems) or {}
+def _record_from_files(kb: "KnowledgeBase", key: str, state: IssueStateName, problems: list[str]) -> IssueRecord:
+    raw = _read_json(kb.raw_path(key), dict, problems)
+    manifest = _read_json(kb.manifest_path(key), list, problems)
+    rendered = _read_json(kb.rendered_record_path(key), dict, problems) or {}
     fields = (raw or {}).get("fields") or {}
     issue_id = (raw or {}).get("id")
     markdown = _markdown_facts(kb, key, rendered, problems)
@@ -115,7 +117,7 @@ def _record_from_files(kb: "knowledge_base.KnowledgeBase", key: str, state: Issu
     )
 
 
-def _markdown_facts(kb: "knowledge_base.KnowledgeBase", key: str, rendered: Mapping[str, Any], problems: list[str]) -> dict[str, Any]:
+def _markdown_facts(kb: "KnowledgeBase", key: str, rendered: Mapping[str, Any], problems: list[str]) -> dict[str, Any]:
     """Index row, link targets and issue links of ``KEY/KEY.md``: from its render record while the file is
     as recorded (size, mtime), else from the file itself; the issue links always from the file."""
     path = kb.markdown_path(key)
@@ -132,14 +134,14 @@ def _markdown_facts(kb: "knowledge_base.KnowledgeBase", key: str, rendered: Mapp
     targets = rendered.get("link_targets") if current else None
     local, jira = outgoing_issue_links(key, text)
     return {
-        "index_row": row if isinstance(row, dict) else _index_row_from_text(kb, path, text, problems),
+        "index_row": row if isinstance(row, dict) else _index_row_from_text(path, text, problems),
         "link_targets": tuple(targets) if isinstance(targets, list) else relative_link_targets(text),
         "local_links": local,
         "jira_links": jira,
     }
 
 
-def _index_row_from_text(kb: "knowledge_base.KnowledgeBase", path: Path, text: str, problems: list[str]) -> dict[str, Any] | None:
+def _index_row_from_text(path: Path, text: str, problems: list[str]) -> dict[str, Any] | None:
     try:
         data = knowledge_base.parse_frontmatter_block(text)
     except knowledge_base.FrontmatterError as error:
@@ -157,7 +159,7 @@ def _int_or_none(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _read_json(kb: "knowledge_base.KnowledgeBase", path: Path, kind: type, problems: list[str]) -> Any:
+def _read_json(path: Path, kind: type, problems: list[str]) -> Any:
     try:
         data = load_json(path.read_bytes())
     except FileNotFoundError:

@@ -36,7 +36,10 @@ class SqliteStateStore(SqlStateStore):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._busy_timeout = busy_timeout
         # Autocommit mode (isolation_level=None): transactions are begun explicitly, as this module says.
-        self._connection = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
+        # check_same_thread off: a run hands the store to worker threads (one at a time, never at once).
+        self._connection = sqlite3.connect(
+            self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+        )
         try:
             with self._translated_errors():
                 self._set_up()
@@ -77,7 +80,7 @@ class SqliteStateStore(SqlStateStore):
             yield
         except sqlite3.DatabaseError as error:
             if is_damage(error):
-                raise StateStoreDamaged(f"{self.path} is damaged ({error}): it will be rebuilt from the files") from error
+                raise StateStoreDamaged(f"{self.path} is damaged ({error}); rebuild it from the files") from error
             raise StateStoreError(f"{self.path}: {error}") from error
 
     @contextlib.contextmanager
@@ -107,7 +110,8 @@ class SqliteStateStore(SqlStateStore):
         with self._read() as cursor:
             problems = [row[0] for row in cursor.execute("PRAGMA quick_check").fetchall()]
         if problems != ["ok"]:
-            raise StateStoreDamaged(f"{self.path} is damaged ({'; '.join(problems[:3])}): it will be rebuilt from the files")
+            shown = "; ".join(problems[:3])
+            raise StateStoreDamaged(f"{self.path} is damaged ({shown}); rebuild it from the files")
 
     def close(self) -> None:
         self._connection.close()

@@ -99,6 +99,7 @@ def test_keys_come_in_issue_order_by_state_and_project(store):
     assert store.issue_keys() == ["AB-3", "ABC-1", "ABC-2", "ABC-10", "XYZ-1"]
     assert store.issue_keys(project="ABC") == ["ABC-1", "ABC-2", "ABC-10"]
     assert store.issue_keys(state="removed") == ["ABC-5"]
+    assert store.live_keys_among(["ABC-10", "ABC-5", "ABC-404", "XYZ-1"]) == {"ABC-10", "XYZ-1"}
     assert store.project_counts() == {"AB": 1, "ABC": 3, "XYZ": 1}
 
 
@@ -129,6 +130,10 @@ def test_changes_since_gives_only_what_changed_after_a_revision(store):
     assert store.changes_since(third).rows == [] and not store.changes_since(third).full
     everything = store.changes_since(0)
     assert everything.full and [row.key for row in everything.rows] == ["ABC-1", "ABC-2", "ABC-3"]
+    assert store.upsert_issues([]) == third  # nothing to write: no new revision
+    store.upsert_issues([IssueRecord("XYZ-1")])
+    assert [row.key for row in store.changes_since(0, project="XYZ").rows] == ["XYZ-1"]
+    assert [row.key for row in store.changes_since(third, project="ABC").rows] == []
 
 
 def test_after_replace_all_older_revisions_get_everything(store):
@@ -160,6 +165,7 @@ def test_batches_larger_than_one_statement_are_split(store):
     records = [IssueRecord(f"BIG-{n}", issue_id=str(n), jira_links=frozenset({"HUB-1"})) for n in range(1, 1204)]
     assert store.upsert_issues(records) == 1
     assert len(store.get_issues(record.key for record in records)) == 1203
+    assert len(store.live_keys_among(record.key for record in records)) == 1203
     assert len(store.files_linking_to(["HUB-1"], kind="jira")) == 1203
     assert store.files_linking_to([f"NONE-{n}" for n in range(1, 1300)] + ["HUB-1"], kind="jira")[-1] == "BIG-1203"
     assert store.project_counts() == {"BIG": 1203}
