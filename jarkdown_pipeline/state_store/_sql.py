@@ -227,9 +227,10 @@ class SqlStateStore(StateStore):
                         self._replace_links(cursor, chunk, kind)
             return revision
 
-    def _replace_links(self, cursor: Any, records: Sequence[IssueRecord], kind: str) -> None:
-        sources = [(record.key, kind) for record in records]
-        self._execute_many(cursor, "DELETE FROM {t}links WHERE source_key = ? AND kind = ?", sources)
+    def _replace_links(self, cursor: Any, records: Sequence[IssueRecord], kind: str, *, had_links: bool = True) -> None:
+        if had_links:
+            sources = [(record.key, kind) for record in records]
+            self._execute_many(cursor, "DELETE FROM {t}links WHERE source_key = ? AND kind = ?", sources)
         rows = [(record.key, kind, target) for record in records for target in sorted(getattr(record, f"{kind}_links"))]
         if rows:
             insert = "INSERT INTO {t}links (source_key, kind, target_key) VALUES (?, ?, ?)"
@@ -244,7 +245,7 @@ class SqlStateStore(StateStore):
             for chunk in _chunks(records):  # streamed: a rebuild of a million issues holds one chunk
                 self._execute_many(cursor, statement, [_row_values(record, revision) for record in chunk])
                 for kind in LINK_KINDS:
-                    self._replace_links(cursor, chunk, kind)
+                    self._replace_links(cursor, chunk, kind, had_links=False)  # all deleted above
             cursor.execute(self._sql("UPDATE {t}counters SET value = ? WHERE name = 'rebuilt_revision'"), (revision,))
             return revision
 
