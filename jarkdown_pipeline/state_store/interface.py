@@ -1,0 +1,153 @@
+"""What a run needs to know about each issue, and the one interface both backends implement."""
+
+import abc
+import dataclasses
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from jarkdown_pipeline.exceptions import JarkdownError
+from jarkdown_pipeline.issue_keys import check_issue_key
+
+IssueStateName = Literal["live", "removed", "moved"]
+ISSUE_STATES: tuple[str, ...] = ("live", "removed", "moved")
+LinkKind = Literal["local", "jira"]
+LINK_KINDS: tuple[str, ...] = ("local", "jira")
+
+
+class StateStoreError(JarkdownError):
+    """The state store cannot be used: unreachable, a schema newer than this code, bad input."""
+
+
+class StateStoreDamaged(StateStoreError):
+    """The store's file is not a usable database (corrupt, truncated, not SQLite): rebuild it from the files."""
+
+
+@dataclass(frozen=True)
+class IssueRecord:
+    """One issue as the knowledge base holds it (every field but ``key`` may be unknown: None / empty)."""
+
+    key: str
+    issue_id: str | None = None
+    """Jira's numeric id, as a string (stays the same when the issue moves to another key)."""
+    updated: str | None = None
+    """``fields.updated`` of the stored raw JSON, as Jira wrote it (with its offset)."""
+    state: IssueStateName = "live"
+    moved_to: str | None = None
+    """The issue's new key when ``state`` is "moved"."""
+    render_inputs: str | None = None
+    """The digest of what ``KEY/KEY.md`` was rendered from (``render_issue_file``'s ``inputs``)."""
+    markdown_size: int | None = None
+    markdown_mtime_ns: int | None = None
+    """Size and mtime of ``KEY/KEY.md`` as written: while the file still has them, the rest is trusted."""
+    index_row: Mapping[str, Any] | None = None
+    """The file's INDEX_ROW_FIELDS (markdown/index.py)."""
+    link_targets: tuple[str, ...] = ()
+    """The relative link targets written in the file (resolved by the checks without reading it)."""
+    attachments: tuple[Mapping[str, Any], ...] = ()
+    """The attachment manifest's entries (attachment_id, filename, original_filename, mime_type, size, path)."""
+    local_links: frozenset[str] = frozenset()
+    """Keys whose files this issue's file links to (``../KEY/KEY.md``)."""
+    jira_links: frozenset[str] = frozenset()
+    """Keys this issue's file links to in Jira (``.../browse/KEY``), its own key left out."""
+
+    def __post_init__(self) -> None:
+        check_issue_key(self.key)
+        if self.state not in ISSUE_STATES:
+            raise ValueError(f"{self.key}: state must be one of {ISSUE_STATES}, not {self.state!r}")
+        if (self.state == "moved") != (self.moved_to is not None):
+            raise ValueError(
+                f"{self.key}: moved_to is given exactly when the state is 'moved' ({self.state!r}, {self.moved_to!r})"
+            )
+        for key in (*self.local_links, *self.jira_links, *((self.moved_to,) if self.moved_to else ())):
+            check_issue_key(key)
+
+    @property
+    def project(self) -> str:
+        return self.key.rpartition("-")[0]
+
+
+RECORD_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(IssueRecord) if f.name != "key")
+"""What ``upsert_issues(fields=...)`` may name."""
+
+
+@dataclass(frozen=True)
+class IndexChange:
+    """One issue whose index row or state changed: the index drops it unless ``state`` is "live"."""
+
+    key: str
+    state: IssueStateName
+    index_row: Mapping[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What changed after a revision, for an incremental index."""
+
+    revision: int
+    """The store's revision these changes bring a reader up to (pass it next time)."""
+    full: bool
+    """True when the store was rebuilt after the revision asked about: rebuild everything from ``rows``."""
+    rows: list[IndexChange] = field(default_factory=list)
+
+
+class StateStore(abc.ABC):
+    """The knowledge base's per-issue state. Every write is one transaction; revisions commit in order.
+
+    Safe to use from several processes at once (each opens its own store); one thread at a time uses one store.
+    """
+
+    @abc.abstractmethod
+    def upsert_issues(self, records: Iterable[IssueRecord], *, fields: Collection[str] | None = None) -> int:
+        """Insert or update many issues in one transaction (of existing rows only ``fields``); the new revision."""
+
+    @abc.abstractmethod
+    def get_issues(self, keys: Iterable[str]) -> dict[str, IssueRecord]:
+        """The records of ``keys`` that the store has, by key."""
+
+    @abc.abstractmethod
+    def issue_keys(self, *, state: IssueStateName = "live", project: str | None = None) -> list[str]:
+        """Keys in ``state`` (of ``project`` if given), in issue order (ABC-2 before ABC-10)."""
+
+    @abc.abstractmethod
+    def live_keys_among(self, keys: Iterable[str]) -> set[str]:
+        """Which of ``keys`` the knowledge base holds live (e.g. the known keys an issue mentions)."""
+
+    @abc.abstractmethod
+    def keys_updated_since(self, moment: datetime) -> list[str]:
+        """Live keys whose ``updated`` is at or after ``moment`` (an aware datetime), in issue order."""
+
+    @abc.abstractmethod
+    def changes_since(self, revision: int, *, project: str | None = None) -> Changes:
+        """Index rows and states changed after ``revision`` (0: all; of ``project`` if given), and the revision now."""
+
+    @abc.abstractmethod
+    def current_revision(self) -> int:
+        """The revision of the last committed write (0 for a new store)."""
+
+    @abc.abstractmethod
+    def files_linking_to(self, keys: Iterable[str], *, kind: LinkKind = "local") -> list[str]:
+        """Live issues whose files link to any of ``keys`` (locally or in Jira), in issue order: one indexed query."""
+
+    @abc.abstractmethod
+    def project_counts(self) -> dict[str, int]:
+        """The number of live issues per project."""
+
+    @abc.abstractmethod
+    def replace_all(self, records: Iterable[IssueRecord]) -> int:
+        """Make the store hold exactly ``records`` (a rebuild), in one transaction; returns the new revision."""
+
+    @abc.abstractmethod
+    def is_built(self) -> bool:
+        """False for a store that was never filled by ``replace_all`` (new, or its data lost): rebuild it."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Close the connection (the store can no longer be used)."""
+
+    def __enter__(self) -> "StateStore":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
