@@ -16,8 +16,12 @@ folder under ./.bench/. Scenarios:
 - memory: one issue with a 1 GiB attachment; peak resident memory of the run's whole process tree
   (sampled), and the largest single process (getrusage of waited-for children).
 - rendering: render_issue on the renderer's rich issue, and on the 1,000 sample issues as stored.
+- scale: knowledge bases of 1,000, 10,000 and 100,000 issues (no latency, one small attachment
+  each): the backfill in one run (wall time, issues/s, peak memory), a run of an unchanged day, a
+  run of a day with 10 changed issues, a reconciliation pass.
 
-    python -m jarkdown_pipeline.tools.bench [--only throughput,memory,rendering] [--rounds 3] [--keep]
+    python -m jarkdown_pipeline.tools.bench [--only throughput,memory,rendering,scale] [--rounds 3]
+        [--scale-sizes 1000,10000,100000] [--keep]
 """
 
 import argparse
@@ -43,7 +47,7 @@ try:
 except ImportError:  # a dev dependency: `make bench` installs it
     raise SystemExit("make bench needs psutil: pip install -e '.[dev]' (or run `make bench`)") from None
 
-from jarkdown_pipeline.tools.pipeline_cli import backfill_command, log_tail, summarize_knowledge_base
+from jarkdown_pipeline.tools.pipeline_cli import CODE_MODULE, backfill_command, dagster_executable, log_tail, summarize_knowledge_base
 from jarkdown_pipeline.tools.sample_server import (
     RunningSampleJira,
     popen_in_own_group,
@@ -170,11 +174,13 @@ def files_snapshot(root: Path) -> dict[str, tuple[int, int]]:
 
 
 def run_pipeline(label: str, jira: RunningSampleJira, workdir: Path, output_dir: Path, start_date: date,
-                 first_day: date, last_day: date, *, memory_run: bool = False) -> RunResult:  # fmt: skip
-    """One `dagster job execute` over [first_day, last_day], timed and sampled; the server's stats for it.
+                 first_day: date, last_day: date, *, memory_run: bool = False, command: list[str] | None = None,
+                 pss_interval: float = SAMPLE_INTERVAL_SECONDS) -> RunResult:  # fmt: skip
+    """One `dagster job execute` over [first_day, last_day] (or ``command``), timed and sampled; the
+    server's stats for it.
 
-    ``memory_run``: sample PSS every 20 ms (the memory goal); else RSS every 100 ms (cheap, for runs
-    timed for speed).
+    ``memory_run``: sample PSS every ``pss_interval`` (the memory goals); else RSS every 100 ms
+    (cheap, for runs timed for speed).
     """
     dagster_home = workdir / "dagster_home"
     dagster_home.mkdir(parents=True, exist_ok=True)
@@ -187,9 +193,10 @@ def run_pipeline(label: str, jira: RunningSampleJira, workdir: Path, output_dir:
     jira.reset_stats()
     with open(log_path, "wb") as log:
         started = time.perf_counter()
-        process = popen_in_own_group(backfill_command(first_day, last_day), env=environment, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        command = command or backfill_command(first_day, last_day)
+        process = popen_in_own_group(command, env=environment, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         try:
-            sampler_options = {"pss": True} if memory_run else {"pss": False, "interval": 0.1}
+            sampler_options = {"pss": True, "interval": pss_interval} if memory_run else {"pss": False, "interval": 0.1}
             with TreeMemorySampler(process.pid, **sampler_options) as sampler:
                 exit_code = process.wait()
             wall = time.perf_counter() - started
@@ -356,6 +363,87 @@ def bench_memory(root: Path) -> dict[str, Any]:
     }  # fmt: skip
 
 
+SCALE_SIZES = (1_000, 10_000, 100_000)
+SCALE_DAYS = 30
+SCALE_CHANGED_ISSUES = 10
+SCALE_INCREMENTAL_GOAL = 1.3
+SCALE_MEMORY_GOAL_MIB = 300
+
+
+def reconciliation_command() -> list[str]:
+    return [dagster_executable(), "job", "execute", "-m", CODE_MODULE, "-j", "jira_reconciliation_job"]
+
+
+def touch_issues(jira: RunningSampleJira, keys: list[str], day: date) -> None:
+    """Edit ``keys`` in the sample Jira, each now updated at noon of ``day`` (the Jira user's zone)."""
+    noon = datetime.combine(day, datetime.min.time(), ZoneInfo(jira.time_zone)).replace(hour=12)
+    for key in keys:
+        jira.control("touch", {"key": key, "updated": noon.isoformat()})
+
+
+def bench_scale_size(root: Path, issues: int) -> dict[str, Any]:
+    """A knowledge base of ``issues`` issues (one small attachment each, no latency): its backfill in
+    one run, a run of an unchanged day, a run of a day with 10 changed issues, a reconciliation."""
+    options = ["--issues", str(issues), "--days", str(SCALE_DAYS), "--now", fixed_now(), "--seed", "42",
+               "--attachments-per-issue", "1", "--attachment-min-bytes", "256", "--attachment-max-bytes", "2048"]  # fmt: skip
+    workdir = root / "scale" / str(issues)
+    output_dir = workdir / "kb"
+    with sample_jira_process(options, log_path=workdir / "sample_jira.log") as jira:
+        first_day, last_day = sample_days(jira)
+        print(f"  {issues:,} issues: backfill {first_day} .. {last_day} ...", flush=True)
+        backfill = run_pipeline("backfill", jira, workdir / "backfill", output_dir, first_day, first_day, last_day,
+                                memory_run=True, pss_interval=0.25)  # fmt: skip
+        unchanged = run_pipeline("unchanged_day", jira, workdir / "unchanged", output_dir, first_day, last_day, last_day)
+        changed_keys = sorted(path.name for path in output_dir.iterdir() if path.is_dir() and (path / f"{path.name}.md").is_file())
+        touch_issues(jira, changed_keys[:: max(1, len(changed_keys) // SCALE_CHANGED_ISSUES)][:SCALE_CHANGED_ISSUES], last_day)
+        changed = run_pipeline("changed_day", jira, workdir / "changed", output_dir, first_day, last_day, last_day)
+        reconciliation = run_pipeline("reconciliation", jira, workdir / "reconciliation", output_dir, first_day, last_day, last_day,
+                                      command=reconciliation_command())  # fmt: skip
+    result = {
+        "issues": backfill.summary["issues"], "backfill_wall_seconds": backfill.wall_seconds,
+        "backfill_issues_per_second": backfill.summary["issues"] / backfill.wall_seconds,
+        "backfill_peak_tree_pss_bytes": backfill.peak_tree_pss_bytes, "backfill_peak_tree_rss_bytes": backfill.peak_tree_rss_bytes,
+        "unchanged_day_wall_seconds": unchanged.wall_seconds, "unchanged_day_files_changed": unchanged.files_changed,
+        "changed_day_wall_seconds": changed.wall_seconds, "changed_day_files_changed": changed.files_changed,
+        "reconciliation_wall_seconds": reconciliation.wall_seconds, "reconciliation_api_requests": reconciliation.api_requests,
+        "step_seconds": {"backfill": backfill.step_seconds, "unchanged_day": unchanged.step_seconds,
+                         "changed_day": changed.step_seconds, "reconciliation": reconciliation.step_seconds},
+    }  # fmt: skip
+    print(f"    backfill {backfill.wall_seconds:.1f} s ({result['backfill_issues_per_second']:.0f} issues/s, "
+          f"{backfill.peak_tree_pss_bytes / MIB:.0f} MiB PSS); unchanged day {unchanged.wall_seconds:.1f} s; "
+          f"10 changed {changed.wall_seconds:.1f} s; reconciliation {reconciliation.wall_seconds:.1f} s", flush=True)  # fmt: skip
+    return result
+
+
+def bench_scale(root: Path, sizes: tuple[int, ...] = SCALE_SIZES, keep: bool = False) -> dict[str, Any]:
+    results = {}
+    for issues in sizes:
+        results[str(issues)] = bench_scale_size(root, issues)
+        if not keep:
+            shutil.rmtree(root / "scale" / str(issues) / "kb", ignore_errors=True)
+    return results
+
+
+def _scale_rows(scale: dict[str, Any]) -> list[tuple[str, str, str]]:
+    rows: list[tuple[str, str, str]] = []
+    for size, s in scale.items():
+        peak = s["backfill_peak_tree_pss_bytes"] / MIB
+        rows += [
+            (f"Scale {int(size):,}: backfill in one run, wall time / issues per second", f"{s['backfill_wall_seconds']:.1f} s / {s['backfill_issues_per_second']:.0f}", ""),
+            (f"Scale {int(size):,}: backfill peak memory, all processes (summed PSS / RSS)", f"{peak:.0f} / {s['backfill_peak_tree_rss_bytes'] / MIB:.0f} MiB",
+             f"< {SCALE_MEMORY_GOAL_MIB} MiB {'met' if peak < SCALE_MEMORY_GOAL_MIB else 'MISSED'}"),
+            (f"Scale {int(size):,}: run of an unchanged day / of a day with 10 changed issues", f"{s['unchanged_day_wall_seconds']:.1f} s / {s['changed_day_wall_seconds']:.1f} s", ""),
+            (f"Scale {int(size):,}: reconciliation pass (wall time / API requests)", f"{s['reconciliation_wall_seconds']:.1f} s / {s['reconciliation_api_requests']}", ""),
+        ]  # fmt: skip
+    sizes = sorted(scale, key=int)
+    if len(sizes) > 1:
+        small, big = scale[sizes[0]], scale[sizes[-1]]
+        ratio = big["changed_day_wall_seconds"] / small["changed_day_wall_seconds"]
+        rows.append((f"Scale: incremental run (10 changed issues) at {int(sizes[-1]):,} / at {int(sizes[0]):,} issues", f"{ratio:.2f}",
+                     f"<= {SCALE_INCREMENTAL_GOAL} {'met' if ratio <= SCALE_INCREMENTAL_GOAL else 'MISSED'}"))  # fmt: skip
+    return rows
+
+
 def bench_rendering(throughput_output: Path | None) -> dict[str, Any]:
     from jarkdown_pipeline.bench_render import measure_render_throughput
     from jarkdown_pipeline.knowledge_base import KnowledgeBase
@@ -422,6 +510,8 @@ def format_table(results: dict[str, Any]) -> str:
             ("Memory: largest single process (max RSS)", f"{m['largest_process_max_rss_bytes'] / MIB:.0f} MiB", ""),
             ("Memory: run wall time / download rate", f"{m['wall_seconds']:.1f} s / {m['throughput_mib_per_second']:.0f} MiB/s", ""),
         ]  # fmt: skip
+    if results.get("scale"):
+        rows += _scale_rows(results["scale"])
     r = results.get("rendering")
     if r:
         rows.append(("Rendering: rich issue (40 comments, 20 worklogs), issues/s/core", f"{r['rich_issue_per_second_per_core']:.0f}", ""))
@@ -434,13 +524,14 @@ def format_table(results: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", default="memory,throughput,rendering", help="comma-separated scenarios (default: all)")
+    parser.add_argument("--only", default="memory,throughput,rendering,scale", help="comma-separated scenarios (default: all)")
     parser.add_argument("--keep", action="store_true", help="keep the knowledge bases under .bench/ (the 1 GiB file is always removed)")
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
     parser.add_argument("--rounds", type=int, default=3, help="throughput: pairs of runs (near-empty day, 1,000 issues); the medians count (default 3)")
+    parser.add_argument("--scale-sizes", default=",".join(map(str, SCALE_SIZES)), help="scale: knowledge base sizes in issues (default: %(default)s)")
     args = parser.parse_args(argv)
     chosen = {name.strip() for name in args.only.split(",") if name.strip()}
-    unknown = chosen - {"memory", "throughput", "rendering"}
+    unknown = chosen - {"memory", "throughput", "rendering", "scale"}
     if unknown:
         parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
     if args.rounds < 1:
@@ -462,6 +553,10 @@ def main(argv: list[str] | None = None) -> int:
                 print("rendering ...", flush=True)
                 output = Path(results["throughput"]["output_dir"]) if "throughput" in results else None
                 results["rendering"] = bench_rendering(output)
+            if "scale" in chosen:
+                sizes = tuple(int(size) for size in args.scale_sizes.split(",") if size.strip())
+                print(f"scale: knowledge bases of {', '.join(f'{size:,}' for size in sizes)} issues ...", flush=True)
+                results["scale"] = bench_scale(root, sizes, keep=args.keep)
     except KeyboardInterrupt:
         print("\nInterrupted.", file=sys.stderr)
         return 130

@@ -11,6 +11,9 @@ JIRA_LAYER_MODULES = [
     "jarkdown_pipeline.attachment_handler",
     "jarkdown_pipeline.markdown",
     "jarkdown_pipeline.sample_jira",
+    "jarkdown_pipeline.state_store",
+    "jarkdown_pipeline.progress",
+    "jarkdown_pipeline.issue_keys",
 ]
 
 
