@@ -12,16 +12,9 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
+from jarkdown_pipeline.markdown.issue import human_size
+
 PROGRESS_INTERVAL_SECONDS = 10.0
-
-
-def _size(count: int) -> str:
-    value = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
 
 
 def _duration(seconds: float) -> str:
@@ -67,7 +60,7 @@ class WindowProgress:
             share = f" ({100 * self.issues_done // self.total}%)" if self.total else ""
             done = f"{self.issues_done:,} of {self.total:,} issues{share}"
         failed = f", {self.issues_failed:,} failed" if self.issues_failed else ""
-        parts = [f"{done}{failed}, {self.attachments:,} attachments ({_size(self.attachment_bytes)})"]
+        parts = [f"{done}{failed}, {self.attachments:,} attachments ({human_size(self.attachment_bytes)})"]
         parts.append(f"{rate:.1f} issues/s" if self.issues_done else "starting")
         if self.total is not None and self.issues_done and self.total > self.issues_done:
             parts.append(f"about {_duration((self.total - self.issues_done) / rate)} left")
