@@ -28,6 +28,8 @@ _DOMAIN_RE = re.compile(
     r"(\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*(:\d{1,5})?$"
 )
 _ORDER_BY_RE = re.compile(r"\border\s+by\b", re.IGNORECASE)
+# A JQL string literal in either quotes (a backslash escapes the next character), or an escape outside one.
+_QUOTED_OR_ESCAPED_RE = re.compile(r""""(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|\\.""", re.DOTALL)
 _TRUE_WORDS = ("1", "true", "yes")
 _FALSE_WORDS = ("0", "false", "no")
 
@@ -153,32 +155,24 @@ def _field_list(environ: Mapping[str, str], name: str) -> tuple[str, ...] | None
     return parse_field_list(_get(environ, name), name)
 
 
+def _blank_out(match: re.Match[str]) -> str:
+    # A string becomes blanks; an escaped character outside one stays part of its word.
+    text = match.group()
+    return (" " if text[0] in "\"'" else "_") * len(text)
+
+
 def _unquoted_text(value: str, variable: str) -> str:
     """The JQL with every quoted string (single or double quotes, backslash escapes) blanked out.
 
     What is left is the query's structure: parentheses and keywords inside a string literal are text.
     """
-    kept: list[str] = []
-    quote: str | None = None
-    escaped = False
-    for char in value:
-        if escaped:
-            escaped = False
-            kept.append(" " if quote else "_")
-        elif char == "\\":
-            escaped = True
-            kept.append(" " if quote else "_")
-        elif quote:
-            quote = None if char == quote else quote
-            kept.append(" ")
-        else:
-            quote = char if char in "\"'" else None
-            kept.append(" " if quote else char)
-    if escaped:
+    structure = _QUOTED_OR_ESCAPED_RE.sub(_blank_out, value)
+    if "\\" in structure:
         raise ConfigurationError(f"{variable} ends with a lone backslash; got {value!r}")
-    if quote:
-        raise ConfigurationError(f"{variable} has a {quote} quote that is never closed; got {value!r}")
-    return "".join(kept)
+    for quote in "\"'":
+        if quote in structure:
+            raise ConfigurationError(f"{variable} has a {quote} quote that is never closed; got {value!r}")
+    return structure
 
 
 def _check_parentheses(structure: str, value: str, variable: str) -> None:

@@ -24,7 +24,7 @@ from jarkdown_pipeline.sample_jira import content
 from jarkdown_pipeline.sample_jira.config import SampleJiraConfig
 from jarkdown_pipeline.sample_jira.data import Dataset, SampleAttachment, SampleIssue
 from jarkdown_pipeline.sample_jira.faults import RATE_LIMITED, UNAVAILABLE, FaultInjector
-from jarkdown_pipeline.sample_jira.jql import JqlError, bind_jql
+from jarkdown_pipeline.sample_jira.jql import BoundQuery, JqlError, bind_jql
 from jarkdown_pipeline.sample_jira.lazy import make_dataset
 from jarkdown_pipeline.sample_jira.shapes import ALL_FIELD_IDS, Renderer, field_definitions, resolve_fields
 
@@ -508,12 +508,7 @@ class SampleJira:
                 return jira_error(400, "The nextPageToken is invalid or has expired; start the search again without it.")
         if not may_browse:
             return web.json_response({"issues": [], "isLast": True})
-        cache_key = (jql, ds.generation)
-        matched = self._searches.get(cache_key)
-        if matched is None:
-            if len(self._searches) >= _SEARCH_CACHE_MAX:
-                del self._searches[next(iter(self._searches))]
-            matched = self._searches[cache_key] = [fact.id for fact in bound.sort(ds.matching_facts(bound))]
+        matched = self._matching_ids(jql, bound)
         page = matched[offset : offset + page_size]
         renderer = self._renderer(anonymous=not authenticated)
         expand_list = expand.split(",")
@@ -531,6 +526,16 @@ class SampleJira:
         else:
             rest["isLast"] = True
         return self._json_with_issues(issues, rest)
+
+    def _matching_ids(self, jql: str, bound: BoundQuery) -> list[int]:
+        """The ids of the issues a query matches, in its order; the same query on the same data is not run again."""
+        cache_key = (jql, self.dataset.generation)
+        matched = self._searches.get(cache_key)
+        if matched is None:
+            if len(self._searches) >= _SEARCH_CACHE_MAX:
+                del self._searches[next(iter(self._searches))]
+            matched = self._searches[cache_key] = [fact.id for fact in bound.sort(self.dataset.matching_facts(bound))]
+        return matched
 
     def _make_page_token(self, offset: int, jql: str) -> str:
         payload = _b64(json.dumps({"o": offset, "q": hashlib.sha256(jql.encode()).hexdigest()[:16]}).encode())

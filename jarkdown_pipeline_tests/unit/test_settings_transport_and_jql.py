@@ -78,6 +78,8 @@ def test_bare_host_with_a_trailing_slash_names_the_variable_once():
         "project in (A, B) AND (status = Done OR (labels = x))",
         "summary ~ \"it's\"",
         "labels = order_byline",
+        "labels = order\\ by",
+        "summary ~ \"\\\\\" AND project = A",
     ],
 )
 def test_accepted_scope_jql(jql):
