@@ -5,6 +5,7 @@ touches the knowledge base. Secrets are kept out of ``repr`` so a logged ``Setti
 No Dagster import: the Dagster layer turns these into resources and partitions.
 """
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -12,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from yarl import URL
 
 from jarkdown_pipeline.exceptions import ConfigurationError
 from jarkdown_pipeline.jira_api_client import normalise_base_url
@@ -25,6 +28,10 @@ _DOMAIN_RE = re.compile(
     r"(\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*(:\d{1,5})?$"
 )
 _ORDER_BY_RE = re.compile(r"\border\s+by\b", re.IGNORECASE)
+# A JQL string literal in either quotes (a backslash escapes the next character), or an escape outside one.
+_QUOTED_OR_ESCAPED_RE = re.compile(r""""(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|\\.""", re.DOTALL)
+_TRUE_WORDS = ("1", "true", "yes")
+_FALSE_WORDS = ("0", "false", "no")
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,8 @@ class Settings:
     timezone: str
     include_custom_fields: tuple[str, ...] | None
     exclude_custom_fields: tuple[str, ...]
+    allow_insecure_http: bool = False
+    """``JARKDOWN_ALLOW_INSECURE_HTTP``: a plain ``http://`` base URL to a non-loopback host is allowed."""
 
     @property
     def uses_personal_access_token(self) -> bool:
@@ -67,15 +76,55 @@ def normalize_base_url(value: str, variable: str) -> str:
     """
     if variable == "JIRA_DOMAIN" or "://" not in value:
         if not _DOMAIN_RE.match(value):
-            raise ConfigurationError(
-                f"{variable} must be a host name such as acme.atlassian.net "
-                f"(or set JIRA_BASE_URL to a full URL); got {value!r}"
-            )
+            raise ConfigurationError(_bad_host_message(value, variable))
         value = f"https://{value.lower()}"
     try:
         return str(normalise_base_url(value))
     except ConfigurationError as error:
         raise ConfigurationError(f"{variable}: {error}") from None
+
+
+def _bad_host_message(value: str, variable: str) -> str:
+    if variable == "JIRA_DOMAIN":
+        return (
+            f"JIRA_DOMAIN must be a host name such as acme.atlassian.net (or set JIRA_BASE_URL to a full URL); "
+            f"got {value!r}"
+        )
+    return (
+        f"{variable} must be a full URL such as https://acme.atlassian.net, or a bare host name such as "
+        f"acme.atlassian.net (no path, no trailing slash); got {value!r}"
+    )
+
+
+def is_loopback_host(host: str) -> bool:
+    """``localhost``, 127.0.0.0/8 or ::1: a connection that never leaves this machine."""
+    host = host.strip("[]").lower().rstrip(".")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_transport_security(base_url: str, variable: str, allow_insecure_http: bool) -> None:
+    """A plain ``http://`` URL to another machine would send the token in clear text: refused unless allowed."""
+    url = URL(base_url)
+    if url.scheme != "http" or allow_insecure_http or is_loopback_host(url.host or ""):
+        return
+    raise ConfigurationError(
+        f"{variable} uses plain http:// to {url.host}, so the API token would travel in clear text; "
+        "use https://, or set JARKDOWN_ALLOW_INSECURE_HTTP=true if this network is trusted"
+    )
+
+
+def parse_flag(value: str | None, variable: str) -> bool:
+    """1/true/yes -> True; unset, empty, 0/false/no -> False (any case); anything else is an error."""
+    if value is None or value.lower() in _FALSE_WORDS:
+        return False
+    if value.lower() in _TRUE_WORDS:
+        return True
+    raise ConfigurationError(f"{variable} must be true or false (1/true/yes or 0/false/no); got {value!r}")
 
 
 def parse_start_date(value: str, variable: str = "JARKDOWN_START_DATE") -> date:
@@ -106,13 +155,47 @@ def _field_list(environ: Mapping[str, str], name: str) -> tuple[str, ...] | None
     return parse_field_list(_get(environ, name), name)
 
 
+def _blank_out(match: re.Match[str]) -> str:
+    # A string becomes blanks; an escaped character outside one stays part of its word.
+    text = match.group()
+    return (" " if text[0] in "\"'" else "_") * len(text)
+
+
+def _unquoted_text(value: str, variable: str) -> str:
+    """The JQL with every quoted string (single or double quotes, backslash escapes) blanked out.
+
+    What is left is the query's structure: parentheses and keywords inside a string literal are text.
+    """
+    structure = _QUOTED_OR_ESCAPED_RE.sub(_blank_out, value)
+    if "\\" in structure:
+        raise ConfigurationError(f"{variable} ends with a lone backslash; got {value!r}")
+    for quote in "\"'":
+        if quote in structure:
+            raise ConfigurationError(f"{variable} has a {quote} quote that is never closed; got {value!r}")
+    return structure
+
+
+def _check_parentheses(structure: str, value: str, variable: str) -> None:
+    depth = 0
+    for position, char in enumerate(structure):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth < 0:
+            raise ConfigurationError(
+                f"{variable} closes a parenthesis at character {position + 1} that was never opened, so the "
+                f"query would not stay one term when AND-ed with the date window; got {value!r}"
+            )
+    if depth:
+        raise ConfigurationError(f"{variable} opens {depth} parenthesis(es) that are never closed; got {value!r}")
+
+
 def validate_scope_jql(value: str, variable: str = "JARKDOWN_JQL") -> str:
-    if _ORDER_BY_RE.search(value):
+    """Quotes closed, parentheses nested, no ORDER BY outside a string: safe to wrap as ``(jql) AND window``."""
+    structure = _unquoted_text(value, variable)
+    if _ORDER_BY_RE.search(structure):
         raise ConfigurationError(
             f"{variable} must not contain ORDER BY: it is AND-ed with each partition's date window"
         )
-    if value.count('"') % 2 or value.count("(") != value.count(")"):
-        raise ConfigurationError(f"{variable} has unbalanced quotes or parentheses; got {value!r}")
+    _check_parentheses(structure, value, variable)
     return value
 
 
@@ -144,6 +227,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             "or its host name in JIRA_DOMAIN"
         )
     base_url = normalize_base_url(raw_url, base_url_variable)
+    allow_insecure_http = parse_flag(_get(env, "JARKDOWN_ALLOW_INSECURE_HTTP"), "JARKDOWN_ALLOW_INSECURE_HTTP")
+    check_transport_security(base_url, base_url_variable, allow_insecure_http)
 
     email = _get(env, "JIRA_EMAIL")
     api_token = _get(env, "JIRA_API_TOKEN")
@@ -202,4 +287,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         timezone=timezone,
         include_custom_fields=include,
         exclude_custom_fields=exclude,
+        allow_insecure_http=allow_insecure_http,
     )

@@ -31,6 +31,10 @@ class JiraResource(dg.ConfigurableResource):
     personal_access_token: str | None = Field(
         default=None, repr=False, description="Personal access token (Jira Data Center). Set from JIRA_PAT."
     )
+    allow_insecure_http: bool = Field(
+        default=False,
+        description="Allow a plain http:// base URL to a non-loopback host (JARKDOWN_ALLOW_INSECURE_HTTP).",
+    )
     max_connections_per_host: int = Field(default=5, description="Concurrent connections per host, per step.")
     # Four times the connections: a download holds its slot through a request to Jira (answered 303),
     # one to the media host and its write to disk; with 10, the media host's 5 connections were busy
@@ -44,22 +48,29 @@ class JiraResource(dg.ConfigurableResource):
     @classmethod
     def from_settings(cls, settings: Settings) -> "JiraResource":
         """Non-secret values inline; e-mail and tokens as ``dg.EnvVar`` so they are read in the step."""
+        insecure = settings.allow_insecure_http
         if settings.uses_personal_access_token:
-            return cls(base_url=settings.jira_base_url, personal_access_token=dg.EnvVar("JIRA_PAT"))
+            return cls(
+                base_url=settings.jira_base_url, personal_access_token=dg.EnvVar("JIRA_PAT"), allow_insecure_http=insecure
+            )
         return cls(
             base_url=settings.jira_base_url,
+            allow_insecure_http=insecure,
             email=dg.EnvVar("JIRA_EMAIL"),
             api_token=dg.EnvVar("JIRA_API_TOKEN"),
         )
 
     def get_client(self) -> JiraApiClient:
         """A new, unopened client (``async with`` it); raises ConfigurationError on bad settings."""
+        # Only when allowed: the client refuses a remote http:// URL unless told otherwise.
+        insecure = {"allow_insecure_http": True} if self.allow_insecure_http else {}
         return JiraApiClient(
             self.base_url,
             self.email,
             self.api_token,
             personal_access_token=self.personal_access_token,
             max_connections_per_host=self.max_connections_per_host,
+            **insecure,
         )
 
     @contextlib.asynccontextmanager

@@ -12,7 +12,14 @@ from pathlib import Path
 
 from jarkdown_pipeline._files import write_atomically
 from jarkdown_pipeline.sample_jira.app import SampleJira
-from jarkdown_pipeline.sample_jira.config import DEMO_API_TOKEN, DEMO_EMAIL, FaultConfig, SampleJiraConfig
+from jarkdown_pipeline.sample_jira.config import (
+    DEMO_API_TOKEN,
+    DEMO_EMAIL,
+    EAGER_ISSUE_LIMIT,
+    GENERATIONS,
+    FaultConfig,
+    SampleJiraConfig,
+)
 
 
 def _int_set(text: str) -> frozenset[int]:
@@ -66,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     data = p.add_argument_group("data set")
     data.add_argument("--seed", type=int, default=defaults.seed)
     data.add_argument("--issues", type=int, default=defaults.issue_count, help="number of issues")
+    data.add_argument("--generation", choices=GENERATIONS, default=defaults.generation,
+                      help=f"eager: every issue at start-up (the data set as it always was); lazy: each issue when asked for "
+                           f"(100,000+ issues in seconds); auto (default): eager up to {EAGER_ISSUE_LIMIT} issues")  # fmt: skip
     data.add_argument("--projects", default=",".join(defaults.projects), help="comma-separated project keys")
     data.add_argument("--days", type=int, default=defaults.days, help="issues are updated over this many days")
     data.add_argument("--now", type=_instant, help="fixed 'now' (ISO-8601 with offset); default: the real time")
@@ -107,7 +117,7 @@ def config_from_args(args: argparse.Namespace) -> SampleJiraConfig:
         cut_after_fraction=args.cut_after_fraction, vanished_issue_keys=args.vanish, bulkfetch_error_keys=args.bulkfetch_error,
     )  # fmt: skip
     return SampleJiraConfig(
-        seed=args.seed, issue_count=args.issues, projects=tuple(p for p in args.projects.split(",") if p.strip()),
+        seed=args.seed, issue_count=args.issues, generation=args.generation, projects=tuple(p for p in args.projects.split(",") if p.strip()),
         days=args.days, now=args.now, host=args.host, port=args.port, media_port=args.media_port,
         latency_seconds=args.latency_ms / 1000,
         media_latency_seconds=None if args.media_latency_ms is None else args.media_latency_ms / 1000,
@@ -132,7 +142,8 @@ async def serve(config: SampleJiraConfig, ready_file: Path | None = None) -> Non
         print(f"  JIRA_BASE_URL={jira.base_url}", flush=True)
         print(f"  JIRA_EMAIL={config.email}", flush=True)
         print(f"  JIRA_API_TOKEN={config.api_token}   (fake demo credentials)", flush=True)
-        print(f"  {info['issue_count']} issues in {', '.join(info['projects'])}; time zone {config.time_zone}; now {info['now']}", flush=True)
+        print(f"  {info['issue_count']} issues in {', '.join(info['projects'])} (generated {'lazily' if info['generation'] == 'lazy' else 'eagerly'}); "
+              f"time zone {config.time_zone}; now {info['now']}", flush=True)  # fmt: skip
         if info["huge_attachment"]:
             huge = info["huge_attachment"]
             print(f"  huge attachment {huge['attachment_id']} ({huge['size']} bytes) on {huge['issue_key']}", flush=True)

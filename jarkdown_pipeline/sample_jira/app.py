@@ -5,6 +5,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import itertools
 import json
 import logging
 import re
@@ -23,7 +24,8 @@ from jarkdown_pipeline.sample_jira import content
 from jarkdown_pipeline.sample_jira.config import SampleJiraConfig
 from jarkdown_pipeline.sample_jira.data import Dataset, SampleAttachment, SampleIssue
 from jarkdown_pipeline.sample_jira.faults import RATE_LIMITED, UNAVAILABLE, FaultInjector
-from jarkdown_pipeline.sample_jira.jql import IssueFacts, JqlError, bind_jql
+from jarkdown_pipeline.sample_jira.jql import BoundQuery, JqlError, bind_jql
+from jarkdown_pipeline.sample_jira.lazy import make_dataset
 from jarkdown_pipeline.sample_jira.shapes import ALL_FIELD_IDS, Renderer, field_definitions, resolve_fields
 
 logger = logging.getLogger(__name__)
@@ -35,8 +37,11 @@ SEARCH_MAX_RESULTS = 5000  # for id/key/few-field searches
 SEARCH_MAX_RESULTS_FULL = 100  # when many fields are asked for
 _CHEAP_FIELDS = {"summary", "updated", "created", "status", "project", "issuetype"}
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
-_FRAGMENT_CACHE_MAX = 20_000  # serialised issues kept; cleared wholesale when full
+_FRAGMENT_CACHE_MAX = 20_000  # serialised issues kept; cleared wholesale when full (or at the byte budget)
+_FRAGMENT_CACHE_BYTES = 128 * 1024 * 1024
+_SEARCH_CACHE_MAX = 4  # the matches of the last few queries: paging through one does not search again
 PRERENDERED_ATTACHMENT_BYTES = 64 * 1024 * 1024  # --prerender: small attachments' bytes kept, at most this much
+PRERENDERED_LAZY_ISSUES = 2000  # --prerender of a lazily generated data set: its first issues only
 
 
 def jira_error(status: int, *messages: str, errors: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> web.Response:
@@ -144,6 +149,8 @@ class SampleJira:
         self._open_transports: set[asyncio.BaseTransport] = set()  # of requests being answered
         # Serialised issue JSON, reused until the data changes: keeps the server's CPU out of benchmarks.
         self._fragments: dict[tuple, str] = {}
+        self._fragment_bytes = 0
+        self._searches: dict[tuple, list[int]] = {}  # (jql, data generation) -> matching issue ids, in order
         self._attachment_bodies: dict[tuple[Any, ...], bytes] = {}  # --prerender: small attachments' bytes
         self._xsrf_cookie = f"atlassian.xsrf.token=sample-{hashlib.sha256(self._secret).hexdigest()[:16]}; Path=/"
 
@@ -166,7 +173,7 @@ class SampleJira:
             self.base_url = self._site_url(api_runner)
             self.media_url = self._site_url(media_runner)
             # The data set links to the site (inline cards, self URLs), so it is built once the port is known.
-            self._dataset = await asyncio.get_running_loop().run_in_executor(None, Dataset, self.config, self.base_url)
+            self._dataset = await asyncio.get_running_loop().run_in_executor(None, make_dataset, self.config, self.base_url)
             if self.config.prerender:
                 await asyncio.get_running_loop().run_in_executor(None, self._prerender)
         except BaseException:
@@ -177,10 +184,17 @@ class SampleJira:
     def _prerender(self) -> None:
         """Serialise every issue as the pipeline asks for it (*all, renderedFields) ahead of time,
         and generate the bytes of small attachments (the server's CPU per request stays small
-        next to the latency a benchmark sets; a big one is still generated as it is streamed)."""
+        next to the latency a benchmark sets; a big one is still generated as it is streamed).
+        Only as many issues as the cache of serialised issues holds, and of a lazily generated data
+        set only the first PRERENDERED_LAZY_ISSUES: the rest is served as it is asked for."""
         renderer = self._renderer(anonymous=False)
         budget = PRERENDERED_ATTACHMENT_BYTES
-        for issue in self.dataset.sorted_issues():
+        issues = self.dataset.iter_issues()
+        if self.dataset.is_lazy:
+            issues = itertools.islice(issues, PRERENDERED_LAZY_ISSUES)
+        for issue in issues:
+            if not self._fragment_cache_has_room():
+                break
             self._issue_json_text(renderer, issue, ALL_FIELD_IDS, ["renderedFields"])
             for attachment in issue.attachments:
                 if attachment.size <= content.BLOCK_SIZE and attachment.size <= budget:
@@ -198,11 +212,16 @@ class SampleJira:
         key = (issue.id, self.dataset.generation, tuple(field_ids), wanted_expand, renderer.anonymous)
         text = self._fragments.get(key)
         if text is None:
-            if len(self._fragments) >= _FRAGMENT_CACHE_MAX:
+            if not self._fragment_cache_has_room():
                 self._fragments.clear()
+                self._fragment_bytes = 0
             body = renderer.issue(issue, field_ids, wanted_expand, self.config.inline_comment_limit, self.config.inline_worklog_limit)
             text = self._fragments[key] = json.dumps(body)
+            self._fragment_bytes += len(text)
         return text
+
+    def _fragment_cache_has_room(self) -> bool:
+        return len(self._fragments) < _FRAGMENT_CACHE_MAX and self._fragment_bytes < _FRAGMENT_CACHE_BYTES
 
     @staticmethod
     def _json_with_issues(issue_texts: list[str], rest: dict[str, Any]) -> web.Response:
@@ -267,7 +286,7 @@ class SampleJira:
         return {
             "base_url": self.base_url, "media_url": self.media_url, "seed": self.config.seed,
             "projects": [p.key for p in ds.projects], "issue_count": len(ds.issues), "time_zone": self.config.time_zone,
-            "now": ds.now.isoformat(), "days": self.config.days,
+            "now": ds.now.isoformat(), "days": self.config.days, "generation": "lazy" if ds.is_lazy else "eager",
             "huge_attachment": {"issue_key": huge.issue_key, "attachment_id": str(huge.id), "size": huge.size} if huge else None,
         }  # fmt: skip
 
@@ -489,14 +508,15 @@ class SampleJira:
                 return jira_error(400, "The nextPageToken is invalid or has expired; start the search again without it.")
         if not may_browse:
             return web.json_response({"issues": [], "isLast": True})
-        facts = [IssueFacts(i.id, i.key, i.project.key, i.updated, i.created) for i in ds.issues.values()]
-        matched = bound.sort([f for f in facts if bound.matches(f)])
+        matched = self._matching_ids(jql, bound)
         page = matched[offset : offset + page_size]
         renderer = self._renderer(anonymous=not authenticated)
         expand_list = expand.split(",")
+        # A light search (the fields an issue's reference shows) needs no whole issue: the lazy data set skips generating it.
+        find = ds.find_issue_ref if set(field_ids) <= _CHEAP_FIELDS else ds.find_issue
         issues = [
-            json.dumps({"id": str(fact.id)}) if ids_only else self._issue_json_text(renderer, ds.issues_by_id[fact.id], field_ids, expand_list)
-            for fact in page
+            json.dumps({"id": str(issue_id)}) if ids_only else self._issue_json_text(renderer, find(str(issue_id)), field_ids, expand_list)
+            for issue_id in page
         ]
         rest: dict[str, Any] = {}
         next_offset = offset + len(page)
@@ -506,6 +526,16 @@ class SampleJira:
         else:
             rest["isLast"] = True
         return self._json_with_issues(issues, rest)
+
+    def _matching_ids(self, jql: str, bound: BoundQuery) -> list[int]:
+        """The ids of the issues a query matches, in its order; the same query on the same data is not run again."""
+        cache_key = (jql, self.dataset.generation)
+        matched = self._searches.get(cache_key)
+        if matched is None:
+            if len(self._searches) >= _SEARCH_CACHE_MAX:
+                del self._searches[next(iter(self._searches))]
+            matched = self._searches[cache_key] = [fact.id for fact in bound.sort(self.dataset.matching_facts(bound))]
+        return matched
 
     def _make_page_token(self, offset: int, jql: str) -> str:
         payload = _b64(json.dumps({"o": offset, "q": hashlib.sha256(jql.encode()).hexdigest()[:16]}).encode())

@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 DEMO_EMAIL = "demo@example.com"
 # Fake on purpose: the sample Jira is a local test double, these open nothing real.
 DEMO_API_TOKEN = "sample-jira-demo-token"
+EAGER_ISSUE_LIMIT = 2000
+GENERATIONS = ("auto", "eager", "lazy")
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,10 @@ class SampleJiraConfig:
 
     seed: int = 42
     issue_count: int = 300
+    # "eager": every issue drawn at start-up from one generator (the data set as it has always been);
+    # "lazy": a skeleton at start-up, each issue generated when asked for (any size, in seconds);
+    # "auto": eager up to EAGER_ISSUE_LIMIT issues, lazy above.
+    generation: str = "auto"
     projects: tuple[str, ...] = ("ALPHA", "BETA", "OPS")
     days: int = 30
     # The instant the data set is generated around; None means the real current time.
@@ -93,6 +99,8 @@ class SampleJiraConfig:
     def __post_init__(self) -> None:
         if self.issue_count < 0:
             raise ValueError("SampleJiraConfig.issue_count must not be negative")
+        if self.generation not in GENERATIONS:
+            raise ValueError(f"SampleJiraConfig.generation must be one of {', '.join(GENERATIONS)}; got {self.generation!r}")
         if not self.projects:
             raise ValueError("SampleJiraConfig.projects needs at least one project key")
         projects = tuple(p.strip().upper() for p in self.projects)
@@ -126,6 +134,10 @@ class SampleJiraConfig:
             raise ValueError("latency must not be negative")
         if not self.email or not self.api_token:
             raise ValueError("email and api_token must be non-empty")
+
+    @property
+    def uses_lazy_generation(self) -> bool:
+        return self.generation == "lazy" or (self.generation == "auto" and self.issue_count > EAGER_ISSUE_LIMIT)
 
     @property
     def zone(self) -> ZoneInfo:

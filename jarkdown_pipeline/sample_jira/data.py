@@ -6,12 +6,14 @@ The model here is plain data; `shapes.py` turns it into Jira Cloud REST v3 JSON.
 import mimetypes
 import random
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from jarkdown_pipeline.sample_jira import adf, content
 from jarkdown_pipeline.sample_jira.config import SampleJiraConfig
+from jarkdown_pipeline.sample_jira.jql import BoundQuery, IssueFacts
 
 HUGE_ATTACHMENT_NAME = "huge-dataset.bin"
 
@@ -220,6 +222,27 @@ class Dataset:
     def sorted_issues(self) -> list[SampleIssue]:
         return sorted(self.issues.values(), key=lambda issue: issue.id)
 
+    def iter_issues(self) -> Iterator[SampleIssue]:
+        """Every issue in id order."""
+        return iter(self.sorted_issues())
+
+    def find_issue_ref(self, id_or_key: str) -> SampleIssue | None:
+        """An issue as another issue refers to it (key, summary, status, priority, type)."""
+        return self.find_issue(id_or_key)
+
+    def subtask_refs(self, issue: SampleIssue) -> list[SampleIssue]:
+        """The sub-tasks as their parent refers to them."""
+        return self.subtasks_of(issue)
+
+    def matching_facts(self, bound: BoundQuery) -> list[IssueFacts]:
+        """The search facts of every issue the query matches, unsorted."""
+        facts = (IssueFacts(i.id, i.key, i.project.key, i.updated, i.created) for i in self.issues.values())
+        return [f for f in facts if bound.matches(f)]
+
+    @property
+    def is_lazy(self) -> bool:
+        return False
+
     def status(self, issue: SampleIssue) -> tuple[str, str, str, int, str]:
         return _STATUSES[issue.status_index]
 
@@ -299,6 +322,12 @@ class Dataset:
     def _generate(self) -> None:
         config = self.config
         rng = random.Random(config.seed)
+        self._generate_people(rng)
+        self._generate_issues(rng)
+
+    def _generate_people(self, rng: random.Random) -> None:
+        """Users and projects: the first draws of the seeded generator (the same in both data sets)."""
+        config = self.config
         me = SampleUser(_account_id(rng), "Demo User", config.email, config.time_zone)
         self.users = [me]
         zones = ["Europe/Berlin", "America/New_York", "Asia/Tokyo", "UTC", "Australia/Sydney", "Asia/Kolkata"]
@@ -314,6 +343,8 @@ class Dataset:
                 )  # fmt: skip
             )
 
+    def _generate_issues(self, rng: random.Random) -> None:
+        config = self.config
         # Times first: `updated` spread over the window so every day has work.
         window = timedelta(days=config.days)
         drafts = []
@@ -397,6 +428,11 @@ class Dataset:
             epics = [i for i in earlier if i.issue_type == "Epic"]
             if epics:
                 issue.parent_key = rng.choice(epics).key
+        self._fill_labels_and_dates(rng, issue)
+        earlier.append(issue)
+
+    def _fill_labels_and_dates(self, rng: random.Random, issue: SampleIssue) -> None:
+        project = issue.project
         issue.labels = sorted(rng.sample(["backend", "frontend", "perf", "security", "tech-debt", "customer", "ünïcode"], rng.randint(0, 3)))
         issue.components = sorted(rng.sample(project.components, rng.randint(0, min(2, len(project.components)))))
         issue.fix_versions = [rng.choice(project.versions)] if rng.random() < 0.5 else []
@@ -404,7 +440,6 @@ class Dataset:
             issue.duedate = (issue.created + timedelta(days=rng.randint(3, 60))).date()
         if rng.random() < 0.5:
             issue.original_estimate_seconds = rng.choice([1800, 3600, 4 * 3600, 8 * 3600, 16 * 3600])
-        earlier.append(issue)
 
     def _add_attachment(self, rng: random.Random, issue: SampleIssue, name: str, size: int | None) -> SampleAttachment:
         self._next_attachment_id += 1
@@ -427,8 +462,11 @@ class Dataset:
             author=rng.choice(self.users), media_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
         )  # fmt: skip
         issue.attachments.append(attachment)
-        self.attachments[attachment.id] = attachment
+        self._register_attachment(attachment)
         return attachment
+
+    def _register_attachment(self, attachment: SampleAttachment) -> None:
+        self.attachments[attachment.id] = attachment
 
     def _fill_custom_fields(self, rng: random.Random, issue: SampleIssue, ctx: adf.DocContext) -> None:
         custom: dict[str, Any] = {}

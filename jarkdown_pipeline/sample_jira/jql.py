@@ -380,6 +380,38 @@ class BoundQuery:
     def matches(self, facts: IssueFacts) -> bool:
         return self._predicate(facts)
 
+    def _conjuncts(self) -> list[Clause]:
+        """The clauses every match must satisfy: those AND-ed at the top (through nested ANDs)."""
+        pending = [self.query.where] if self.query.where is not None else []
+        clauses = []
+        while pending:
+            node = pending.pop()
+            if isinstance(node, BoolOp) and node.operator == "and":
+                pending.extend(node.parts)
+            elif isinstance(node, Clause):
+                clauses.append(node)
+        return clauses
+
+    def updated_bounds(self) -> tuple[datetime | None, datetime | None]:
+        """Inclusive bounds on ``updated`` that every match lies within (None: open); a superset, for an index."""
+        low = high = None
+        for clause in self._conjuncts():
+            if clause.field != "updated" or clause.operator == "!=":
+                continue
+            moment = parse_date_literal(clause.values[0], self.zone, clause.name)
+            if clause.operator in (">", ">=", "="):
+                low = moment if low is None else max(low, moment)
+            if clause.operator in ("<", "<=", "="):
+                high = moment if high is None else min(high, moment)
+        return low, high
+
+    def key_candidates(self) -> set[str] | None:
+        """Keys and ids (as text) one of which every match has, from a top-level key clause; else None."""
+        for clause in self._conjuncts():
+            if clause.field == "key" and clause.operator in ("=", "in"):
+                return {value.upper() for value in clause.values}
+        return None
+
     def sort(self, issues: Sequence[IssueFacts]) -> list[IssueFacts]:
         """Order as ORDER BY says (stable, ties by id); without ORDER BY, newest issue first."""
         ordered = sorted(issues, key=lambda f: f.id, reverse=not self.query.order_by)

@@ -231,7 +231,7 @@ class Renderer:
     def _links(self, issue: SampleIssue) -> list[dict[str, Any]]:
         out = []
         for link in issue.links:
-            other = self.ds.find_issue(link.other_key)
+            other = self.ds.find_issue_ref(link.other_key)
             if other is None:
                 continue
             type_id, name, inward, outward = self.ds.link_type(link.type_index)
@@ -315,9 +315,9 @@ class Renderer:
             case "issuelinks":
                 return self._links(issue)
             case "subtasks":
-                return [self.issue_ref(sub) for sub in self.ds.subtasks_of(issue)]
+                return [self.issue_ref(sub) for sub in self.ds.subtask_refs(issue)]
             case "parent":
-                parent = self.ds.find_issue(issue.parent_key) if issue.parent_key else None
+                parent = self.ds.find_issue_ref(issue.parent_key) if issue.parent_key else None
                 return self.issue_ref(parent) if parent else None
             case "attachment":
                 return [self.attachment(a) for a in issue.attachments]
