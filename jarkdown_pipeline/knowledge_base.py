@@ -320,7 +320,7 @@ class KnowledgeBase:
         if stored_data == data:
             return False
         if stored_data is not None:
-            stored_at = parse_jira_timestamp(_updated_of(load_json(stored_data)))
+            stored_at = parse_jira_timestamp(_updated_of(_loaded_or_none(stored_data)))
             incoming_at = parse_jira_timestamp(_updated_of(issue))
             if stored_at is not None and incoming_at is not None and incoming_at < stored_at:
                 return False
@@ -356,7 +356,10 @@ class KnowledgeBase:
                 return None
             if remembered[0] == (stat.st_ino, stat.st_mtime_ns, stat.st_size):
                 return remembered[1]
-        issue = self.read_raw_issue(key)
+        try:
+            issue = self.read_raw_issue(key)
+        except (ValueError, RecursionError):  # unreadable (cut, or nested too deep): fetched again and replaced
+            return None
         return None if issue is None else _updated_of(issue)
 
     def raw_issue_keys(self) -> set[str]:
@@ -804,8 +807,17 @@ def _index_row_of(text: str) -> dict[str, Any] | None:
     return row
 
 
-def _updated_of(issue: Mapping[str, Any]) -> Any:
-    return (issue.get("fields") or {}).get("updated")
+def _updated_of(issue: Any) -> Any:
+    fields = issue.get("fields") if isinstance(issue, Mapping) else None
+    return fields.get("updated") if isinstance(fields, Mapping) else None
+
+
+def _loaded_or_none(data: bytes) -> Any:
+    """The JSON in ``data``, or None when it cannot be read (a copy cut short, or nested too deep)."""
+    try:
+        return load_json(data)
+    except (ValueError, RecursionError):
+        return None
 
 
 def parse_jira_timestamp(value: Any) -> datetime | None:
