@@ -45,7 +45,7 @@ from jarkdown_pipeline._files import (
     symlink_on_the_way,
     write_atomically,
 )
-from jarkdown_pipeline.exceptions import IssueError
+from jarkdown_pipeline.exceptions import IssueError, describe_error
 from jarkdown_pipeline.issue_keys import check_issue_key, is_issue_key, issue_sort_key
 from jarkdown_pipeline.markdown import render_index, render_issue
 from jarkdown_pipeline.markdown.index import INDEX_ROW_FIELDS
@@ -432,11 +432,34 @@ class KnowledgeBase:
         Not rendered at all when the file is as this method last wrote it and nothing it was
         rendered from changed: raw JSON, manifest, field definitions and options, the known keys
         the issue mentions, the renderer's code (``renderer_fingerprint``).
+
+        Whatever goes wrong with this one issue (its JSON unreadable or of the wrong shape, nested
+        too deep, a symbolic link on the way, a file that cannot be written) raises IssueError.
         """
+        options = {"field_definitions": field_definitions, "base_url": base_url, "known_issue_keys": known_issue_keys}
+        try:
+            return self._render_issue_file(
+                key, **options, include_custom_fields=include_custom_fields, exclude_custom_fields=exclude_custom_fields
+            )
+        except IssueError:
+            raise
+        except Exception as error:
+            raise IssueError(key, describe_error(error)) from error
+
+    def _render_issue_file(
+        self,
+        key: str,
+        *,
+        field_definitions: Sequence[Mapping[str, Any]],
+        base_url: str,
+        known_issue_keys: Iterable[str],
+        include_custom_fields: Sequence[str] | None,
+        exclude_custom_fields: Sequence[str],
+    ) -> bool:
         try:
             raw = self.raw_path(key).read_bytes()
         except FileNotFoundError:
-            raise FileNotFoundError(f"no stored issue JSON for {key}: {self.relative(self.raw_path(key))}") from None
+            raise IssueError(key, f"no stored issue JSON for {key}: {self.relative(self.raw_path(key))}") from None
         try:
             manifest = self.manifest_path(key).read_bytes()
         except FileNotFoundError:

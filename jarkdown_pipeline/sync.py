@@ -114,7 +114,9 @@ class IssuesStageResult(StageRecord):
     vanished: dict[str, str] = field(default_factory=dict)
     """Found by the search but gone (404) when fetched: skipped."""
     failed: dict[str, str] = field(default_factory=dict)
-    """Could not be fetched for another reason: the run must fail so a re-run retries them."""
+    """Could not be fetched or stored for another reason (an error status, a malformed or too deeply
+    nested answer, a search result without a valid key, named by id or position): the run must fail
+    so a re-run retries them."""
     raw_written: int = 0
     restored: list[str] = field(default_factory=list)
     new: list[str] = field(default_factory=list)

@@ -73,6 +73,22 @@ def how_to_allow(count: int) -> str:
     )
 
 
+def refused_failure(refused: ReconciliationRefused, jql: str) -> dg.Failure:
+    """A stopped reconciliation as the step's failure: what it would have moved, and how to allow it."""
+    count = len(refused.would_remove)
+    return dg.Failure(
+        description=str(refused) + ("" if refused.in_scope == 0 else " " + how_to_allow(count)),
+        metadata={
+            "jql": dg.MetadataValue.text(jql),
+            "in_scope": dg.MetadataValue.int(refused.in_scope),
+            "stored": dg.MetadataValue.int(refused.stored),
+            "would_remove": dg.MetadataValue.int(count),
+            "would_have_moved": listing(refused.would_remove),
+        },
+        allow_retries=False,
+    )
+
+
 def merged_failures(**stages: Mapping[str, str]) -> dict[str, str]:
     """``{key: "stage: reason; stage: reason"}``: every stage's reason for an issue, none overwritten."""
     merged: dict[str, str] = {}
@@ -387,20 +403,6 @@ def _build_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefi
                 metadata={**metadata, "failures": listing(result.failed)},
             )
         return dg.MaterializeResult(metadata=metadata)
-
-    def refused_failure(refused: ReconciliationRefused, jql: str) -> dg.Failure:
-        count = len(refused.would_remove)
-        return dg.Failure(
-            description=str(refused) + ("" if refused.in_scope == 0 else " " + how_to_allow(count)),
-            metadata={
-                "jql": dg.MetadataValue.text(jql),
-                "in_scope": dg.MetadataValue.int(refused.in_scope),
-                "stored": dg.MetadataValue.int(refused.stored),
-                "would_remove": dg.MetadataValue.int(count),
-                "would_have_moved": listing(refused.would_remove),
-            },
-            allow_retries=False,
-        )
 
     @group_asset(
         kind="markdown",

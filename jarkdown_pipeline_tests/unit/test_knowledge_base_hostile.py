@@ -81,10 +81,10 @@ def test_no_write_of_an_issue_goes_through_a_symlinked_folder(kb, outside, linke
         try:
             attempt()
         except IssueError as error:
+            if error.reason.startswith("no stored issue JSON"):
+                continue  # rendering without the raw JSON it could not store
             assert error.key == "ABC-1" and "is a symbolic link" in error.reason
             refused += 1
-        except FileNotFoundError:
-            pass  # rendering without the raw JSON it could not store
     assert refused >= 1
     assert contents(outside) == before
 
