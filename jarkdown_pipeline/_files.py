@@ -52,7 +52,9 @@ def is_temp_file_name(name: str) -> bool:
     return name.startswith(".") and name.endswith(TEMP_SUFFIXES)
 
 
-def remove_stale_temp_files(folder: Path, max_age_seconds: float = STALE_TEMP_FILE_SECONDS, now: float | None = None) -> list[str]:
+def remove_stale_temp_files(
+    folder: Path, max_age_seconds: float = STALE_TEMP_FILE_SECONDS, now: float | None = None
+) -> list[str]:
     """Delete temporary files in ``folder`` (not below it) untouched for ``max_age_seconds``; their names.
 
     Only regular files in a real folder (a link is never followed nor removed); a missing folder

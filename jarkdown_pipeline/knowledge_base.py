@@ -406,7 +406,8 @@ class KnowledgeBase:
             if name in keep_names or name.startswith(".") or name.endswith(TEMP_SUFFIXES):
                 continue
             if path.is_symlink():
-                raise IssueError(key, f"refused: {self.relative(path)} is a symbolic link (nothing is deleted through links)")
+                reason = f"refused: {self.relative(path)} is a symbolic link (nothing is deleted through links)"
+                raise IssueError(key, reason)
             if not path.is_file():
                 continue
             path.unlink()

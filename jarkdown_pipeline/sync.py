@@ -191,7 +191,8 @@ def searched_issue_key(ref: Any, position: int) -> str:
     if is_issue_key(key):
         return key
     issue_id = ref.get("id")
-    name = f"id {issue_id}" if isinstance(issue_id, (str, int)) and str(issue_id).isdigit() else f"<search result {position}>"
+    has_id = isinstance(issue_id, (str, int)) and str(issue_id).isdigit()
+    name = f"id {issue_id}" if has_id else f"<search result {position}>"
     raise IssueError(name, f"Jira sent an invalid issue key: {short_repr(key)}")
 
 
@@ -291,7 +292,8 @@ async def fetch_issues(
             except AuthenticationError:
                 raise
             except Exception as error:  # an error status, a malformed page, JSON too deep to parse: this page only
-                logger.warning("Bulk fetch of %d issues failed (%s); fetching them one by one", len(chunk), issue_error_reason(error))
+                reason = issue_error_reason(error)
+                logger.warning("Bulk fetch of %d issues failed (%s); fetching them one by one", len(chunk), reason)
                 retry_one_by_one.update(chunk)
                 return
         wanted = set(chunk)
@@ -379,8 +381,9 @@ async def download_issue_attachments(
     del issue  # only the attachment list is needed from here on
     result.issues += 1
     try:
-        # Checked before anything is written there: a symbolic link on the way could lead out of the root.
-        infos = await handler.download_all_attachments(attachments, kb.checked(kb.attachments_dir(key), key)) if attachments else []
+        infos = []
+        if attachments:  # the folder is checked first: a symbolic link on the way could lead out of the root
+            infos = await handler.download_all_attachments(attachments, kb.checked(kb.attachments_dir(key), key))
         error_text = None
     except AttachmentDownloadError as error:
         infos = list(getattr(error, "completed", None) or [])

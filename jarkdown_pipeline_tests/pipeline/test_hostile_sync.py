@@ -85,22 +85,28 @@ async def test_a_junk_entry_in_a_bulk_page_costs_single_fetches_not_issues(tmp_p
     assert sorted(result.issues.fetched) == keys == sorted(kb.markdown_issue_keys())
 
 
-async def test_a_recursion_error_while_rendering_is_that_issues_failure(tmp_path, monkeypatch):
+def recurse(depth: int) -> int:
+    return recurse(depth + 1) + 1
+
+
+def run_out_of_memory() -> None:
+    raise MemoryError("the renderer could not allocate")  # as a huge table would; raised, not provoked
+
+
+@pytest.mark.parametrize(("failing", "reason"), [(lambda: recurse(0), "RecursionError"), (run_out_of_memory, "MemoryError")])
+async def test_an_exception_while_rendering_on_the_loop_is_that_issues_failure(tmp_path, monkeypatch, failing, reason):
     with run_sample_jira_in_thread(sample_config()) as jira:
         keys = sorted(issues_updated_on(jira, DAY))
         victim = keys[2]
         real_render = knowledge_base_module.render_issue
 
-        def recurse(depth: int) -> int:
-            return recurse(depth + 1) + 1
+        def render_or_fail(issue, **options):
+            return failing() if issue["key"] == victim else real_render(issue, **options)
 
-        def render_or_recurse(issue, **options):
-            return recurse(0) if issue["key"] == victim else real_render(issue, **options)
-
-        monkeypatch.setattr(knowledge_base_module, "render_issue", render_or_recurse)
+        monkeypatch.setattr(knowledge_base_module, "render_issue", render_or_fail)
         kb = KnowledgeBase(tmp_path)
         result = await mirror(jira, kb, render_process=False)
-    assert list(result.markdown.failed) == [victim] and result.markdown.failed[victim].startswith("RecursionError")
+    assert list(result.markdown.failed) == [victim] and result.markdown.failed[victim].startswith(reason)
     assert set(result.markdown.written) == set(keys) - {victim} == set(kb.markdown_issue_keys())
     assert result.issues.failed == {} and kb.raw_path(victim).is_file()
 
@@ -109,18 +115,23 @@ async def test_symlinked_issue_folders_are_refused_and_outside_files_untouched(t
     with run_sample_jira_in_thread(sample_config()) as jira:
         keys = sorted(issues_updated_on(jira, DAY))
         with_attachments = [key for key in keys if jira.dataset.issues[key].attachments]
-        linked_attachments, linked_folder = with_attachments[0], keys[-1] if keys[-1] != with_attachments[0] else keys[0]
+        linked_attachments = with_attachments[0]
+        linked_folder, linked_raw = [key for key in keys if key != linked_attachments][-2:]
         kb = KnowledgeBase(tmp_path / "kb")
         kb.issue_dir(linked_attachments).mkdir(parents=True)
         kb.attachments_dir(linked_attachments).symlink_to(outside, target_is_directory=True)
         kb.issue_dir(linked_folder).symlink_to(outside, target_is_directory=True)
+        kb.raw_dir.mkdir(parents=True)
+        kb.raw_path(linked_raw).symlink_to(outside / "precious.txt")
         before = contents(outside)
         result = await mirror(jira, kb)
     assert contents(outside) == before
     link_reason = "is a symbolic link (nothing is written through links)"
     assert result.attachments.failed[linked_attachments] == f"refused: {linked_attachments}/attachments {link_reason}"
     assert result.markdown.failed[linked_folder] == f"refused: {linked_folder} {link_reason}"
-    assert set(result.markdown.written) == set(keys) - {linked_folder}
+    assert result.issues.failed == {linked_raw: f"not stored: refused: .jarkdown/raw/{linked_raw}.json {link_reason}"}
+    assert linked_raw not in result.markdown.failed and not kb.markdown_path(linked_raw).exists()
+    assert set(result.markdown.written) == set(keys) - {linked_folder, linked_raw}
 
 
 async def test_the_next_run_removes_stale_temp_files_but_not_fresh_ones(tmp_path):
