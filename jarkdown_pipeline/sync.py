@@ -30,6 +30,7 @@ from jarkdown_pipeline.exceptions import (
 from jarkdown_pipeline.jira_api_client import BULK_FETCH_MAX_ISSUES, JiraApiClient
 from jarkdown_pipeline.issue_keys import is_issue_key, issue_sort_key
 from jarkdown_pipeline.knowledge_base import KnowledgeBase
+from jarkdown_pipeline.progress import PROGRESS_INTERVAL_SECONDS, WindowProgress, progress_reports
 from jarkdown_pipeline.render_worker import (
     RenderOutcome,
     RenderWorker,
@@ -573,8 +574,13 @@ async def mirror_window(
     fetch_concurrency: int = 3,
     bulk_pages_in_flight: int = 1,
     render_process: bool | None = None,
+    on_progress: Callable[[str], None] | None = None,
+    progress_interval: float = PROGRESS_INTERVAL_SECONDS,
 ) -> WindowResult:
     """Search, fetch, download and render one window as a stream, not as three stages in a row.
+
+    ``on_progress`` is given a line (issues done of the total, attachments, rate, time left) every
+    ``progress_interval`` seconds while the window runs.
 
     The search completes first (a JQL Jira rejects raises before anything is written). Then each
     bulk page is stored as it arrives and its issues' attachments start downloading at once (one
@@ -606,6 +612,7 @@ async def mirror_window(
             await cleanup
         attachments = AttachmentsStageResult()
         markdown = MarkdownStageResult()
+        progress = WindowProgress(found=len(issues.keys), total=len(issues.keys))
         handler = AttachmentHandler(client, max_concurrent_downloads=max_concurrent_downloads)
         async with locked(kb):
             known = frozenset(kb.raw_issue_keys() | set(issues.keys))
@@ -675,9 +682,11 @@ async def mirror_window(
             # downloaded goes on to the next issue's downloads meanwhile.
             if stored is not None:
                 await stored
-            if key in issues.failed:
-                return  # it could not be stored: its earlier copy, manifest and file stay as they were
-            await record_and_render(downloaded, key)
+            if key not in issues.failed:  # else it could not be stored: its earlier copy, manifest and file stay
+                await record_and_render(downloaded, key)
+            progress.issue_finished(failed=key in issues.failed or key in attachments.failed or key in markdown.failed)
+            if downloaded is not None:
+                progress.attachments_stored(len(downloaded.infos), sum(info.get("bytes_downloaded") or 0 for info in downloaded.infos))
 
         async def worker(group: asyncio.TaskGroup) -> None:
             while (item := await queue.get()) is not None:
@@ -697,7 +706,8 @@ async def mirror_window(
         workers = max_concurrent_downloads * 2
         completed = False
         try:
-            async with asyncio.TaskGroup() as group:  # a fatal error anywhere cancels the rest
+            async with progress_reports(progress, on_progress, progress_interval), asyncio.TaskGroup() as group:
+                # A fatal error anywhere cancels the rest.
                 for _ in range(workers):
                     group.create_task(worker(group))
                 try:

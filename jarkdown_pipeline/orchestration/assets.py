@@ -18,6 +18,7 @@ from pydantic import Field
 from jarkdown_pipeline.exceptions import AuthenticationError, JiraApiError
 from jarkdown_pipeline.jira_api_client import normalise_base_url
 from jarkdown_pipeline.knowledge_base import KnowledgeBase
+from jarkdown_pipeline.markdown.issue import human_size
 from jarkdown_pipeline.orchestration.partitions import partition_window
 from jarkdown_pipeline.orchestration.resources import JiraResource, KnowledgeBaseResource
 from jarkdown_pipeline.sync import (
@@ -25,6 +26,7 @@ from jarkdown_pipeline.sync import (
     RECONCILE_MAX_REMOVED_SHARE,
     ReconciliationRefused,
     RemovalGuard,
+    WindowResult,
     describe_error,
     mirror_window,
     reconcile,
@@ -125,6 +127,18 @@ def listing(values: Mapping[str, str] | Sequence[object]) -> dg.MetadataValue:
     if len(items) > LISTED_KEYS_MAX:
         items = items[:LISTED_KEYS_MAX] + [f"- ... and {len(items) - LISTED_KEYS_MAX} more"]
     return dg.MetadataValue.md("\n".join(items) if items else "None")
+
+
+def window_summary(window: WindowResult) -> str:
+    """One line for the run's log (and `make demo`): what the window did."""
+    issues, attachments, markdown = window.issues, window.attachments, window.markdown
+    failed = len(set(issues.failed) | set(attachments.failed) | set(markdown.failed))
+    return (
+        f"{len(issues.keys)} issues in the window: {len(markdown.written)} files written, "
+        f"{len(markdown.unchanged)} unchanged, {failed} failed; {len(issues.fetched)} fetched; "
+        f"{attachments.downloaded} attachments downloaded ({human_size(attachments.bytes_downloaded)})"
+        + (f"; {len(markdown.relinked)} other files relinked" if markdown.relinked else "")
+    )
 
 
 def markdown_preview(kb: KnowledgeBase, keys: list[str]) -> dg.MetadataValue:
@@ -266,6 +280,7 @@ def _build_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefi
                 jql,
                 **render_options(jira, knowledge_base, field_definitions),
                 max_concurrent_downloads=jira.max_concurrent_downloads,
+                on_progress=lambda line: context.log.info(f"Progress: {line}"),
             )
         except AuthenticationError:
             raise
@@ -293,6 +308,7 @@ def _build_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefi
             context.log.error(f"Attachments of {key}: {reason}")
         for key, reason in markdown.failed.items():
             context.log.error(f"Could not render {key}: {reason}")
+        context.log.info(f"Summary: {window_summary(window)}")
         # Search, fetch and downloads overlap in this step: the client's counters are the step's.
         step_client = client_metadata(jira, started)
         yield dg.MaterializeResult(

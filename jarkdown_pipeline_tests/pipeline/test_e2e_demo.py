@@ -26,6 +26,8 @@ def test_demo_without_settings_starts_the_sample_jira_and_always_stops_it(tmp_pa
     summary = summarize_knowledge_base(output_dir)  # the default ./jira_markdown, relative to where it ran
     assert summary.issues == 24 and summary.has_index and summary.attachments > 0
     assert str(output_dir) in done.stdout and summary.describe() in done.stdout
+    # The run says what it did, in the terminal, without --verbose.
+    assert "24 issues in the window: 24 files written, 0 unchanged, 0 failed" in done.stdout, done.stdout
 
     # A failing run still stops the server: an output path that is a file fails the settings check.
     blocker = tmp_path / "not_a_folder"

@@ -1,0 +1,31 @@
+"""A window says how far it is while it runs (the run's log, `make demo`)."""
+
+import re
+from datetime import date
+
+from jarkdown_pipeline.jira_api_client import JiraApiClient
+from jarkdown_pipeline.knowledge_base import KnowledgeBase
+from jarkdown_pipeline.sample_jira.runner import run_sample_jira_in_thread
+from jarkdown_pipeline.sync import mirror_window, window_jql
+from jarkdown_pipeline_tests.pipeline.conftest import issues_updated_on, sample_config
+
+DAY = date(2026, 11, 20)
+
+
+async def test_progress_lines_count_up_to_the_whole_window(tmp_path):
+    lines: list[str] = []
+    # 20 ms per request: the window lasts long enough for several reports at a 10 ms interval.
+    with run_sample_jira_in_thread(sample_config(latency_seconds=0.02)) as jira:
+        expected = issues_updated_on(jira, DAY)
+        kb = KnowledgeBase(tmp_path)
+        async with JiraApiClient(jira.base_url, jira.email, jira.api_token) as client:
+            window = await mirror_window(
+                client, kb, window_jql(None, DAY, date(2026, 11, 21)), field_definitions=[], base_url=jira.base_url,
+                on_progress=lines.append, progress_interval=0.01,
+            )  # fmt: skip
+    assert sorted(window.markdown.written) == sorted(expected)
+    assert len(lines) >= 2, lines
+    done = [int(re.match(r"(\d+) of (\d+) issues", line).group(1)) for line in lines]
+    assert all(re.match(rf"\d+ of {len(expected)} issues", line) for line in lines), lines
+    assert done == sorted(done), "issues done never go down"
+    assert all(" attachments (" in line for line in lines)
