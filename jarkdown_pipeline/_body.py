@@ -14,6 +14,8 @@ import time
 import zlib
 from collections.abc import Callable, Iterator
 
+from jarkdown_pipeline._retry import IncompleteDownload
+
 # zlib's window-bits: 16 + 15 reads a gzip header, 15 a zlib one, -15 raw deflate (servers send all three as "deflate").
 _GZIP_WBITS = 16 + zlib.MAX_WBITS
 # Decoded at most this much per step: memory stays bounded whatever the compression ratio.
@@ -118,6 +120,6 @@ class ContentDecoder:
             pending = decompressor.unused_data if decompressor.eof else decompressor.unconsumed_tail
 
     def finish(self) -> None:
-        """Raise ``UnsupportedEncoding`` if the compressed stream stopped before its end (a cut body)."""
+        """Raise ``IncompleteDownload`` (retried, like a cut connection) if the compressed stream stopped before its end."""
         if self._decompressor is not None and self._started and not self._decompressor.eof:
-            raise UnsupportedEncoding(f"the {self.encoding} stream ended before its end marker (truncated)")
+            raise IncompleteDownload(f"the {self.encoding} stream ended before its end marker (truncated)")
