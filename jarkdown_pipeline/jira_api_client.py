@@ -597,7 +597,7 @@ class JiraApiClient:
             self._enter_flight()
             try:
                 async with self._deadline("GET", content_url):
-                    response = await self._send("GET", URL(content_url, encoded=True), accept="*/*", download=True)
+                    response = await self._send("GET", URL(content_url, encoded=True), accept="*/*", identity=True)
                     await self._raise_for_status(response, "GET", content_url)
                 return response
             finally:
@@ -628,7 +628,9 @@ class JiraApiClient:
             self._enter_flight()
             try:
                 async with self._deadline("GET", content_url):
-                    response = await self._send("GET", URL(content_url, encoded=True), accept="*/*", download=True)
+                    response = await self._send(
+                        "GET", URL(content_url, encoded=True), accept="*/*", identity=True, auto_decompress=False
+                    )
                 try:
                     await self._raise_for_status(response, "GET", content_url)
                     return await self._save_download(response, content_url, destination, expected_size, temp_file)
@@ -814,9 +816,9 @@ class JiraApiClient:
     def _leave_flight(self) -> None:
         self.stats.in_flight -= 1
 
-    def _headers_for(self, url: URL, accept: str | None, download: bool = False) -> dict[str, str]:
+    def _headers_for(self, url: URL, accept: str | None, identity: bool = False) -> dict[str, str]:
         headers = {"Accept": accept} if accept else {}
-        if download:
+        if identity:
             headers["Accept-Encoding"] = "identity"  # the saved bytes must be the attachment itself
         if _origin(url) == _origin(self.base_url):
             headers["Authorization"] = self._authorization
@@ -848,7 +850,8 @@ class JiraApiClient:
         params: dict[str, str] | None = None,
         json_body: Any = None,
         accept: str | None = None,
-        download: bool = False,
+        identity: bool = False,
+        auto_decompress: bool = True,
     ) -> aiohttp.ClientResponse:
         """One request, following redirects by hand so credentials stay on Jira's origin."""
         session = self._require_session()
@@ -860,10 +863,10 @@ class JiraApiClient:
                 method,
                 url,
                 json=json_body,
-                headers=self._headers_for(url, accept, download),
+                headers=self._headers_for(url, accept, identity),
                 allow_redirects=False,
-                # download_to_file decodes (and checks) a compressed attachment itself.
-                auto_decompress=not download,
+                # download_to_file decodes (and checks the end of) a compressed attachment itself.
+                auto_decompress=auto_decompress,
             )
             location = response.headers.get("Location")
             if response.status not in REDIRECT_STATUSES or not location:

@@ -141,3 +141,20 @@ async def test_an_encoding_the_client_does_not_decode_fails_clearly(local_jira, 
     assert isinstance(caught.value.cause, MalformedResponseError)
     assert "Content-Encoding 'compress' is not one the client decodes" in str(caught.value)
     assert leftovers(tmp_path) == []
+
+
+async def test_the_stream_api_asks_for_identity_and_reads_decoded_bytes(local_jira, make_local_client):
+    content = pattern_bytes(200_000, seed=5)
+    local_jira.add_file("10001", content=content, encoded=gzip.compress(content))
+    async with make_local_client() as client:
+        async with await client.download_attachment_stream(local_jira.content_url("10001")) as response:
+            assert await response.read() == content
+    assert local_jira.media_requests[0].headers.get("Accept-Encoding") == "identity"
+
+
+async def test_a_boolean_size_is_not_taken_for_one_byte(local_jira, make_local_client, tmp_path):
+    local_jira.add_file("10001", content=b"hello")
+    attachment = local_jira.attachment("10001", "hello.txt", size=True)
+    async with make_local_client() as client:
+        info = await AttachmentHandler(client).download_attachment(attachment, tmp_path)
+    assert (tmp_path / "hello.txt").read_bytes() == b"hello" and info["size"] == 5
