@@ -531,7 +531,8 @@ class JiraApiClient:
         for page in await asyncio.gather(*(fetch_chunk(c) for c in chunks)):
             issues.extend(page.get("issues") or [])
             for issue_error in page.get("issueErrors") or []:
-                errors[str(issue_error.get("id"))] = str(issue_error.get("errorMessage") or "unknown error")
+                # Stored in the run records: a server's text, so scrubbed like an error body.
+                errors[str(issue_error.get("id"))] = self._secrets.scrub(str(issue_error.get("errorMessage") or "unknown error"))
         return issues, errors
 
     @staticmethod

@@ -54,8 +54,14 @@ def echo_app() -> web.Application:
         secret = auth.split(" ", 1)[-1]
         return web.Response(status=500, text=f"token={quote(secret, safe='')} raw={secret}")
 
+    async def bulkfetch(request: web.Request) -> web.Response:
+        auth = request.headers.get("Authorization", "")
+        message = f"Issue could not be loaded for request with Authorization: {auth}"
+        return web.json_response({"issues": [], "issueErrors": [{"id": "10001", "errorMessage": message}]})
+
     app = web.Application()
     app.router.add_get("/rest/api/3/myself", myself)
+    app.router.add_post("/rest/api/3/issue/bulkfetch", bulkfetch)
     app.router.add_get("/rest/api/3/field", field)
     app.router.add_get("/rest/api/3/issue/{key}", issue)
     app.router.add_post("/rest/api/3/search/jql", search)
@@ -111,6 +117,13 @@ async def test_echoed_authorization_appears_in_no_error_log_or_repr(echo_server,
         assert REDACTED in str(error.response) or REDACTED in str(error)  # the body was kept, scrubbed
     assert_no_secret([caplog.text] + [repr(record.args) for record in caplog.records])
     assert "Retrying GET" in caplog.text  # the 503 was retried, and logged
+
+
+async def test_issue_errors_kept_in_a_bulk_result_are_scrubbed(echo_server):
+    async with JiraApiClient(echo_server, EMAIL, TOKEN, retry_policy=FAST, close_grace_period=0, verify_credentials=False) as client:
+        result = await client.bulk_fetch_issues(["10001"])
+    assert "Issue could not be loaded" in result.errors["10001"]
+    assert_no_secret([repr(result)])
 
 
 def test_scrub_removes_every_spelling_and_any_echoed_authorization():
