@@ -679,9 +679,7 @@ class JiraApiClient:
                 await asyncio.to_thread(write_atomically, destination, body, durable=True, suffix=DOWNLOAD_TEMP_SUFFIX)
                 return len(body)
             if not temp_file:
-                sink, temp_name = await asyncio.to_thread(new_temp_file, destination, DOWNLOAD_TEMP_SUFFIX)
-                sink.close()
-                temp_file.append(temp_name)
+                await _make_part_file(destination, temp_file)
             written = await self._stream_download(response, temp_file[0], decoder, wanted, rate, shown_url)
         except TooSlow as error:
             raise DeadlineExceeded(f"download of {shown_url} abandoned: {error}") from None
@@ -990,6 +988,25 @@ class JiraApiClient:
             attempts = retrying.statistics.get("attempt_number", 1)
             final = final_error(error, method, shown_url, attempts, lambda text: self._scrub(text, url))
             raise self._secrets.scrub_error(final) from (None if isinstance(error, RetryableStatus) else error)
+
+
+async def _make_part_file(destination: Path, temp_file: list[str]) -> None:
+    """Create the .part file beside ``destination`` and record its name, even when cancelled meanwhile.
+
+    The thread makes the file whether or not its awaiter is cancelled; without the name, the
+    download's cleanup could not remove it.
+    """
+    creating = asyncio.ensure_future(asyncio.to_thread(new_temp_file, destination, DOWNLOAD_TEMP_SUFFIX))
+    try:
+        sink, name = await asyncio.shield(creating)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            sink, name = await creating
+            sink.close()
+            temp_file.append(name)
+        raise
+    sink.close()
+    temp_file.append(name)
 
 
 def _check_download_length(received: int, wanted: int | None) -> None:
