@@ -120,6 +120,6 @@ class ContentDecoder:
             pending = decompressor.unused_data if decompressor.eof else decompressor.unconsumed_tail
 
     def finish(self) -> None:
-        """Raise ``IncompleteDownload`` (retried, like a cut connection) if the compressed stream stopped before its end."""
+        """Raise ``IncompleteDownload`` (retried, like a cut connection) if the compressed stream stopped early."""
         if self._decompressor is not None and self._started and not self._decompressor.eof:
             raise IncompleteDownload(f"the {self.encoding} stream ended before its end marker (truncated)")

@@ -14,7 +14,8 @@ from urllib.parse import quote
 
 REDACTED = "<redacted>"
 
-# An echoed header, whatever its value: "Authorization: Bearer x", '"authorization": "Basic x"', "Authorization=Basic x".
+# An echoed header, whatever its value:
+# "Authorization: Bearer x", '"authorization": "Basic x"', "Authorization=Basic x".
 _ECHOED_AUTHORIZATION = re.compile(
     r"""(authorization["']?\s*[:=]\s*["']?\s*)(basic|bearer)\s+[^\s"'<>,;]+""", re.IGNORECASE
 )

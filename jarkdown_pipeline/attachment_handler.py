@@ -180,7 +180,8 @@ class AttachmentHandler:
 
         size = attachment.get("size")
         # A bool is an int to Python, not a size to Jira.
-        expected_size = int(size) if isinstance(size, (int, float)) and not isinstance(size, bool) and size >= 0 else None
+        is_size = isinstance(size, (int, float)) and not isinstance(size, bool) and size >= 0
+        expected_size = int(size) if is_size else None
         info = {
             "attachment_id": key,
             "filename": name,

@@ -85,7 +85,7 @@ class ResponseTooLargeError(MalformedResponseError):
 
 
 class PaginationError(MalformedResponseError):
-    """Paging went wrong: a page brought nothing new (repeated token, only issues already seen) or the page cap was hit."""
+    """Paging went wrong: a page brought nothing new (a repeated token, only items seen), or the page cap was hit."""
 
 
 class DownloadSizeError(JiraApiError):

@@ -280,7 +280,8 @@ class JiraApiClient:
         self.max_pages = max_pages
 
     def _secret_values(self, email: str | None, api_token: str | None, personal_access_token: str | None) -> list[str]:
-        values = [self._authorization, self._authorization.split(" ", 1)[-1], api_token or "", personal_access_token or ""]
+        values = [self._authorization, self._authorization.split(" ", 1)[-1]]
+        values += [api_token or "", personal_access_token or ""]
         if email and api_token:
             values.append(f"{email}:{api_token}")
         return values
@@ -421,7 +422,9 @@ class JiraApiClient:
         seen_issues: set[str] = set()
         for page_number in itertools.count(1):
             if page_number > self.max_pages:
-                raise PaginationError(f"search paged past the page cap ({self.max_pages} pages); stopping", status_code=200)
+                raise PaginationError(
+                    f"search paged past the page cap ({self.max_pages} pages); stopping", status_code=200
+                )
             page = await self._request_json("POST", self.api_base / "search" / "jql", json_body=body)
             new_issues = 0
             for issue in self._search_page_issues(page, page_number, seen_issues):
@@ -431,7 +434,9 @@ class JiraApiClient:
             if page.get("isLast", not token) or not token:
                 return
             if token in seen_tokens:
-                raise PaginationError("Jira repeated a search nextPageToken; stopping instead of looping", status_code=200)
+                raise PaginationError(
+                    "Jira repeated a search nextPageToken; stopping instead of looping", status_code=200
+                )
             if not new_issues:
                 raise PaginationError(
                     f"search page {page_number} brought no new issue but a nextPageToken; stopping instead of looping",
@@ -453,7 +458,8 @@ class JiraApiClient:
         for position, issue in enumerate(entries or []):
             if not isinstance(issue, dict):
                 logger.warning(
-                    "Skipping entry %d of search page %d: a %s, not an issue object", position, page_number, type(issue).__name__
+                    "Skipping entry %d of search page %d: a %s, not an issue object",
+                    position, page_number, type(issue).__name__,
                 )
                 continue
             identity = str(issue.get("id") or issue.get("key") or f"page {page_number} entry {position}")
@@ -532,7 +538,8 @@ class JiraApiClient:
             issues.extend(page.get("issues") or [])
             for issue_error in page.get("issueErrors") or []:
                 # Stored in the run records: a server's text, so scrubbed like an error body.
-                errors[str(issue_error.get("id"))] = self._secrets.scrub(str(issue_error.get("errorMessage") or "unknown error"))
+                message = str(issue_error.get("errorMessage") or "unknown error")
+                errors[str(issue_error.get("id"))] = self._secrets.scrub(message)
         return issues, errors
 
     @staticmethod
@@ -661,7 +668,9 @@ class JiraApiClient:
         try:
             decoder = ContentDecoder(response.headers.get("Content-Encoding"))
         except UnsupportedEncoding as error:
-            raise MalformedResponseError(f"attachment at {shown_url}: {error}", status_code=response.status, url=shown_url) from None
+            raise MalformedResponseError(
+                f"attachment at {shown_url}: {error}", status_code=response.status, url=shown_url
+            ) from None
         # A compressed body's Content-Length counts compressed bytes, not the attachment's.
         announced = response.content_length if decoder.encoding is None else None
         if announced is not None and expected_size is not None and announced != expected_size:
@@ -684,7 +693,9 @@ class JiraApiClient:
         except TooSlow as error:
             raise DeadlineExceeded(f"download of {shown_url} abandoned: {error}") from None
         except UnsupportedEncoding as error:
-            raise MalformedResponseError(f"attachment at {shown_url}: {error}", status_code=response.status, url=shown_url) from None
+            raise MalformedResponseError(
+                f"attachment at {shown_url}: {error}", status_code=response.status, url=shown_url
+            ) from None
         os.replace(temp_file[0], destination)
         temp_file.clear()
         return written
@@ -752,7 +763,8 @@ class JiraApiClient:
         for page_number in itertools.count(1):
             if page_number > self.max_pages:
                 raise PaginationError(
-                    f"{resource}s of {issue_key} paged past the page cap ({self.max_pages} pages); stopping", status_code=200
+                    f"{resource}s of {issue_key} paged past the page cap ({self.max_pages} pages); stopping",
+                    status_code=200,
                 )
             page = await self._request_json(
                 "GET",
@@ -768,7 +780,10 @@ class JiraApiClient:
             total = page.get("total")
             if not batch:
                 if isinstance(total, int) and start_at < total:
-                    logger.info("%ss of %s ended at %d of %d announced (some were deleted meanwhile?)", resource, issue_key, start_at, total)
+                    logger.info(
+                        "%ss of %s ended at %d of %d announced (some were deleted meanwhile?)",
+                        resource, issue_key, start_at, total,
+                    )
                 return items
             if not fresh:
                 raise PaginationError(
@@ -969,7 +984,8 @@ class JiraApiClient:
             wait = state.next_action.sleep if state.next_action else 0.0
             logger.warning(
                 "Retrying %s %s after %s (attempt %d of %d, waiting %.2f s)",
-                method, shown_url, decision.reason if decision else "?", state.attempt_number + 1, policy.max_attempts, wait,
+                method, shown_url, decision.reason if decision else "?",
+                state.attempt_number + 1, policy.max_attempts, wait,
             )
 
         retrying = AsyncRetrying(
@@ -984,7 +1000,7 @@ class JiraApiClient:
             return await retrying(attempt)
         except JiraApiError as error:
             raise self._secrets.scrub_error(error)
-        except (RetryableStatus, aiohttp.ClientError, asyncio.TimeoutError, IncompleteDownload, DeadlineExceeded) as error:
+        except (RetryableStatus, aiohttp.ClientError, TimeoutError, IncompleteDownload, DeadlineExceeded) as error:
             attempts = retrying.statistics.get("attempt_number", 1)
             final = final_error(error, method, shown_url, attempts, lambda text: self._scrub(text, url))
             raise self._secrets.scrub_error(final) from (None if isinstance(error, RetryableStatus) else error)
@@ -1049,7 +1065,9 @@ def error_for_status(
     detail = f": {'; '.join(messages)}" if messages else ""
     carried = {"status_code": status, "response": body, "error_messages": messages, "url": shown_url}
     if status == 401 or (status == 403 and str(url).rstrip("/").endswith("/myself")):
-        return AuthenticationError(f"Jira rejected the credentials (HTTP {status}) for {method} {shown_url}{detail}", **carried)
+        return AuthenticationError(
+            f"Jira rejected the credentials (HTTP {status}) for {method} {shown_url}{detail}", **carried
+        )
     if status == 404 and issue_key is not None:
         return IssueNotFoundError(
             f"Issue {issue_key} does not exist or this user may not see it (HTTP 404){detail}", **carried
@@ -1081,4 +1099,5 @@ def final_error(
             f"{method} {shown_url}: TLS verification failed, not retried ({type(error).__name__}: {scrub(str(error))})",
             url=shown_url,
         )
-    return TransportError(f"{method} {shown_url} failed ({type(error).__name__}: {scrub(str(error))}) {tries}", url=shown_url)
+    what = f"{type(error).__name__}: {scrub(str(error))}"
+    return TransportError(f"{method} {shown_url} failed ({what}) {tries}", url=shown_url)
