@@ -3,7 +3,12 @@
 Jira Cloud rate-limits with 429 (and sheds load with 503/504), usually sending ``Retry-After``.
 When it does, that wait is honoured (capped by ``max_retry_after`` so a bogus header cannot stall
 a run for hours); otherwise the wait is exponential backoff with full jitter, which spreads the
-retries of many concurrent requests instead of synchronising them.
+retries of many concurrent requests instead of synchronising them. A retried status never waits
+less than ``base_backoff``, whatever ``Retry-After`` says (0, a date in the past, garbage): a
+server that says "retry now" must not get a zero-wait burst.
+
+What is retried is one pure decision, ``decide_retry(policy, error, attempt)`` -> ``RetryDecision``
+(retry or not, how long to wait, why), tested as a table; tenacity only applies it.
 """
 
 import asyncio
@@ -16,7 +21,7 @@ from datetime import datetime, timezone
 import aiohttp
 from tenacity import RetryCallState
 
-DEFAULT_RETRY_STATUSES = frozenset({429, 503, 504})
+DEFAULT_RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,13 @@ class IncompleteDownload(Exception):
     """The stream ended before the announced length: treated like a dropped connection."""
 
 
+class DeadlineExceeded(Exception):
+    """A request passed the client's total deadline, or a download fell below the minimum rate.
+
+    Not retried: the server had the whole deadline (or window) and used it to send next to nothing.
+    """
+
+
 # Failures of the transport, not of the request: worth another try.
 TRANSIENT_TRANSPORT_ERRORS = (
     aiohttp.ClientConnectionError,  # refused, reset, server disconnected, OS errors
@@ -68,6 +80,9 @@ TRANSIENT_TRANSPORT_ERRORS = (
     asyncio.TimeoutError,  # connect or socket-read timeout
     IncompleteDownload,
 )
+# A certificate that does not verify will not verify on the next try either: a configuration problem
+# (or an attack), to be reported at once.
+NEVER_RETRIED_TRANSPORT_ERRORS = (aiohttp.ClientSSLError, aiohttp.ServerFingerprintMismatch, DeadlineExceeded)
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -91,20 +106,53 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, (when - now).total_seconds())
 
 
-def is_retryable(policy: RetryPolicy, error: BaseException) -> bool:
+@dataclass(frozen=True)
+class RetryDecision:
+    """What to do after a failed attempt: ``retry`` after ``wait`` seconds, or give up; ``reason`` says why."""
+
+    retry: bool
+    wait: float
+    reason: str
+
+
+def decide_retry(
+    policy: RetryPolicy,
+    error: BaseException,
+    attempt_number: int,
+    *,
+    rng: Callable[[float, float], float] = random.uniform,
+) -> RetryDecision:
+    """The one retry decision: after attempt ``attempt_number`` (1-based) failed with ``error``."""
+    if attempt_number >= policy.max_attempts:
+        return RetryDecision(False, 0.0, f"gave up after {attempt_number} attempts")
     if isinstance(error, RetryableStatus):
-        return True
-    return policy.retry_on_connection_errors and isinstance(error, TRANSIENT_TRANSPORT_ERRORS)
+        if error.retry_after is not None:
+            wanted, source = error.retry_after, "Retry-After"
+        else:
+            wanted, source = policy.backoff(attempt_number, rng=rng), "backoff"
+        # Floored: Retry-After 0 (or in the past) must not become a burst of immediate retries.
+        wait = max(policy.base_backoff, min(wanted, policy.max_retry_after))
+        return RetryDecision(True, wait, f"HTTP {error.status} ({source})")
+    if isinstance(error, NEVER_RETRIED_TRANSPORT_ERRORS):
+        return RetryDecision(False, 0.0, f"{type(error).__name__} is not retried")
+    if policy.retry_on_connection_errors and isinstance(error, TRANSIENT_TRANSPORT_ERRORS):
+        return RetryDecision(True, policy.backoff(attempt_number, rng=rng), type(error).__name__)
+    return RetryDecision(False, 0.0, f"{type(error).__name__} is not retried")
+
+
+def is_retryable(policy: RetryPolicy, error: BaseException) -> bool:
+    """Whether ``error`` is worth another attempt at all (attempts left aside)."""
+    return decide_retry(policy, error, 0, rng=lambda low, high: low).retry
 
 
 class RetryAfterOrBackoff:
-    """tenacity wait strategy: the server's Retry-After when it sent one, else jittered backoff."""
+    """tenacity wait strategy: the wait ``decide_retry`` chose."""
 
     def __init__(self, policy: RetryPolicy) -> None:
         self.policy = policy
 
     def __call__(self, retry_state: RetryCallState) -> float:
         error = retry_state.outcome.exception() if retry_state.outcome else None
-        if isinstance(error, RetryableStatus) and error.retry_after is not None:
-            return min(error.retry_after, self.policy.max_retry_after)
-        return self.policy.backoff(retry_state.attempt_number)
+        if error is None:
+            return 0.0
+        return decide_retry(self.policy, error, retry_state.attempt_number).wait

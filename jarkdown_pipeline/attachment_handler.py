@@ -179,7 +179,9 @@ class AttachmentHandler:
         path = folder / name
 
         size = attachment.get("size")
-        expected_size = int(size) if isinstance(size, (int, float)) and size >= 0 else None
+        # A bool is an int to Python, not a size to Jira.
+        is_size = isinstance(size, (int, float)) and not isinstance(size, bool) and size >= 0
+        expected_size = int(size) if is_size else None
         info = {
             "attachment_id": key,
             "filename": name,

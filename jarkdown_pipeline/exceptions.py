@@ -48,6 +48,50 @@ class MalformedResponseError(JiraApiError):
     """
 
 
+class BadRequestError(JiraApiError):
+    """Jira refused the request itself (400): a JQL or field it does not accept. Not retried."""
+
+
+class ForbiddenError(JiraApiError):
+    """The user may not do this (403 on anything but ``/myself``)."""
+
+
+class RateLimitedError(JiraApiError):
+    """Jira kept answering 429 until the retry policy gave up; ``retry_after`` is its last wait (seconds)."""
+
+    def __init__(self, message: str, *args: Any, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, *args, **kwargs)
+        self.retry_after = retry_after
+
+
+class ServerError(JiraApiError):
+    """Jira answered 5xx (after the retries the policy allows for 502/503/504)."""
+
+
+class TransportError(JiraApiError):
+    """No usable answer came: connection refused or cut, TLS failure, timeout (``status_code`` is None)."""
+
+
+class RequestTimeoutError(TransportError):
+    """A request passed its total deadline, or a download fell below the minimum transfer rate. Not retried."""
+
+
+class ResponseTooLargeError(MalformedResponseError):
+    """An API answer grew past the client's cap on (decompressed) body bytes; ``limit`` is that cap."""
+
+    def __init__(self, message: str, *args: Any, limit: int | None = None, **kwargs: Any) -> None:
+        super().__init__(message, *args, **kwargs)
+        self.limit = limit
+
+
+class PaginationError(MalformedResponseError):
+    """Paging went wrong: a page brought nothing new (a repeated token, only items seen), or the page cap was hit."""
+
+
+class DownloadSizeError(JiraApiError):
+    """An attachment's bytes do not match the size Jira announced (more of them, or a different length). Not retried."""
+
+
 class AttachmentDownloadError(JarkdownError):
     """An attachment could not be downloaded completely.
 

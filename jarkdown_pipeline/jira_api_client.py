@@ -10,12 +10,25 @@ Design notes (why, not what):
   says 401. The credentials are therefore checked on open, so a bad token can never look like an
   empty project.
 - Every call, downloads included, goes through the same tenacity loop driven by ``RetryPolicy``.
-- Secrets never reach messages, logs or reprs; URLs in them are shown without their query string
-  (media URLs carry a token there).
+- Secrets never reach messages, logs or reprs: every error leaving the client passes through one
+  scrub (``_secrets.Secrets``: token, PAT, Basic credentials, any echoed ``Authorization`` value),
+  and URLs are shown without their query string (media URLs carry a token there).
+- Every request is bounded: a total deadline per API request (``request_deadline``; a download until
+  its headers), a cap on decompressed API bodies (``max_response_bytes``), a minimum transfer rate
+  for downloads (``min_download_rate`` over ``download_rate_window``), a page cap and a
+  nothing-new check for paging (``max_pages``). None of them is retried: the server had its chance.
+- Attachments are asked for with ``Accept-Encoding: identity`` and decoded by the client if a server
+  compresses them anyway, checking the compressed stream's end, so a saved file is exactly the
+  attachment; no byte beyond Jira's announced size is written.
+- Plain ``http://`` to anything but loopback is refused unless ``allow_insecure_http`` (the token
+  would travel in clear text).
 """
 
 import asyncio
 import base64
+import contextlib
+import ipaddress
+import itertools
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
@@ -27,21 +40,43 @@ import aiohttp
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 from yarl import URL
 
+from jarkdown_pipeline._body import (
+    ContentDecoder,
+    RateFloor,
+    SizeCap,
+    SizeLimitExceeded,
+    TooSlow,
+    UnsupportedEncoding,
+)
 from jarkdown_pipeline._files import DOWNLOAD_TEMP_SUFFIX, new_temp_file, write_atomically
 from jarkdown_pipeline._json import load_json
 from jarkdown_pipeline._retry import (
+    DEFAULT_RETRY_STATUSES,
+    DeadlineExceeded,
     IncompleteDownload,
     RetryableStatus,
     RetryAfterOrBackoff,
     RetryPolicy,
+    decide_retry,
     is_retryable,
     parse_retry_after,
 )
+from jarkdown_pipeline._secrets import Secrets
 from jarkdown_pipeline.exceptions import (
     AuthenticationError,
+    BadRequestError,
     ConfigurationError,
+    DownloadSizeError,
+    ForbiddenError,
     IssueNotFoundError,
     JiraApiError,
+    MalformedResponseError,
+    PaginationError,
+    RateLimitedError,
+    RequestTimeoutError,
+    ResponseTooLargeError,
+    ServerError,
+    TransportError,
 )
 
 __all__ = ["BulkFetchResult", "ClientStats", "JiraApiClient", "RetryPolicy"]
@@ -57,6 +92,13 @@ DOWNLOAD_CHUNK_SIZE = 8192
 IN_MEMORY_DOWNLOAD_BYTES = 1024 * 1024
 # An error body is only read for its message; a runaway HTML page must not be held whole.
 MAX_ERROR_BODY_BYTES = 64 * 1024
+# Defaults of the bounds (see JiraApiClient's keywords). A bulk page of 100 full issues is a few MB.
+DEFAULT_REQUEST_DEADLINE = 300.0
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+# 1 KiB/s over two minutes: only a stream that has all but stopped trips it; a slow link is far above.
+DEFAULT_MIN_DOWNLOAD_RATE = 1024.0
+DEFAULT_DOWNLOAD_RATE_WINDOW = 120.0
+DEFAULT_MAX_PAGES = 10_000
 
 
 @dataclass
@@ -111,6 +153,27 @@ def normalise_base_url(base_url_or_domain: str) -> URL:
     return url.with_path(url.path.rstrip("/"))
 
 
+def is_loopback_host(host: str | None) -> bool:
+    """127.0.0.0/8, ::1 and ``localhost``: traffic that never leaves the machine."""
+    host = (host or "").strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_transport_security(url: URL, allow_insecure_http: bool) -> None:
+    """Refuse plain http to a host off this machine: the credentials would travel in clear text."""
+    if url.scheme == "http" and not is_loopback_host(url.host) and not allow_insecure_http:
+        raise ConfigurationError(
+            f"Jira base URL {str(url)!r} uses plain http to a remote host: the API token would travel in clear "
+            "text. Use https, or allow it explicitly with JARKDOWN_ALLOW_INSECURE_HTTP=true "
+            "(JiraApiClient(..., allow_insecure_http=True))"
+        )
+
+
 def _origin(url: URL) -> tuple[str, str, int | None]:
     return (url.scheme.lower(), (url.host or "").lower(), url.port)
 
@@ -155,11 +218,19 @@ class JiraApiClient:
         api_version: str = "3",
         close_grace_period: float = 0.250,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        request_deadline: float | None = DEFAULT_REQUEST_DEADLINE,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        min_download_rate: float = DEFAULT_MIN_DOWNLOAD_RATE,
+        download_rate_window: float = DEFAULT_DOWNLOAD_RATE_WINDOW,
+        max_pages: int = DEFAULT_MAX_PAGES,
+        allow_insecure_http: bool = False,
     ) -> None:
         self.base_url = normalise_base_url(base_url_or_domain)
+        check_transport_security(self.base_url, allow_insecure_http)
         self.domain = self.base_url.host
         self.api_base = self.base_url / "rest" / "api" / str(api_version)
         self._authorization = self._build_authorization(email, api_token, personal_access_token)
+        self._secrets = Secrets(self._secret_values(email, api_token, personal_access_token))
         self.auth_kind = "bearer" if personal_access_token else "basic"
         self.email = email
         if max_connections_per_host < 1:
@@ -184,6 +255,40 @@ class JiraApiClient:
         self._sleep = sleep
         self._myself: dict[str, Any] | None = None
         self._myself_lock: asyncio.Lock | None = None
+        self._set_bounds(request_deadline, max_response_bytes, min_download_rate, download_rate_window, max_pages)
+
+    def _set_bounds(
+        self,
+        request_deadline: float | None,
+        max_response_bytes: int,
+        min_download_rate: float,
+        download_rate_window: float,
+        max_pages: int,
+    ) -> None:
+        if request_deadline is not None and request_deadline <= 0:
+            raise ConfigurationError(f"request_deadline must be positive (or None for none), got {request_deadline}")
+        if max_response_bytes < 1:
+            raise ConfigurationError(f"max_response_bytes must be at least 1, got {max_response_bytes}")
+        if min_download_rate < 0 or download_rate_window <= 0:
+            raise ConfigurationError("min_download_rate must not be negative and download_rate_window must be positive")
+        if max_pages < 1:
+            raise ConfigurationError(f"max_pages must be at least 1, got {max_pages}")
+        self.request_deadline = request_deadline
+        self.max_response_bytes = max_response_bytes
+        self.min_download_rate = min_download_rate
+        self.download_rate_window = download_rate_window
+        self.max_pages = max_pages
+
+    def _secret_values(self, email: str | None, api_token: str | None, personal_access_token: str | None) -> list[str]:
+        values = [self._authorization, self._authorization.split(" ", 1)[-1]]
+        values += [api_token or "", personal_access_token or ""]
+        if email and api_token:
+            values.append(f"{email}:{api_token}")
+        return values
+
+    def scrub(self, text: str) -> str:
+        """``text`` without this client's credentials (for callers that log or store texts about it)."""
+        return self._secrets.scrub(text)
 
     @staticmethod
     def _build_authorization(email: str | None, api_token: str | None, personal_access_token: str | None) -> str:
@@ -253,7 +358,7 @@ class JiraApiClient:
         async with self._myself_lock:
             if self._myself is None:
                 try:
-                    self._myself = await self._request_json("GET", self.api_base / "myself")
+                    me = await self._request_json("GET", self.api_base / "myself")
                 except AuthenticationError as error:
                     raise AuthenticationError(
                         f"Jira authentication failed (HTTP {error.status_code}) for {self.base_url}: "
@@ -263,13 +368,20 @@ class JiraApiClient:
                         error_messages=error.error_messages,
                         url=error.url,
                     ) from None
+                if not isinstance(me, dict):
+                    raise MalformedResponseError(
+                        f"Jira returned {type(me).__name__} for /myself, expected an object", status_code=200
+                    )
+                self._myself = me
             return self._myself
 
     async def fetch_fields(self) -> list[dict[str, Any]]:
         """All field definitions (``GET /field``): id, name, custom, schema."""
         fields = await self._request_json("GET", self.api_base / "field")
         if not isinstance(fields, list):
-            raise JiraApiError(f"Jira returned {type(fields).__name__} for /field, expected a list", status_code=200)
+            raise MalformedResponseError(
+                f"Jira returned {type(fields).__name__} for /field, expected a list", status_code=200
+            )
         return fields
 
     async def fetch_issue(
@@ -282,6 +394,10 @@ class JiraApiClient:
             params={"fields": fields, "expand": expand},
             issue_key=issue_key,
         )
+        if not isinstance(issue, dict):
+            raise MalformedResponseError(
+                f"Jira returned {type(issue).__name__} for issue {issue_key}, expected an object", status_code=200
+            )
         return await self.complete_issue(issue)
 
     async def search_jql(
@@ -292,24 +408,65 @@ class JiraApiClient:
         page_size: int | None = None,
         expand: str | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
-        """Yield every issue matching ``jql`` (POST /search/jql, paged with ``nextPageToken``)."""
+        """Yield every issue matching ``jql`` (POST /search/jql, paged with ``nextPageToken``), each once.
+
+        An entry that is not an object is skipped with a warning naming its page and position (it
+        cannot name an issue, so there is nothing to retry). Paging ends with ``PaginationError`` when
+        a page with a ``nextPageToken`` brings no issue not seen before, when a token repeats, and
+        after ``max_pages`` pages; ``MalformedResponseError`` when a page is not an object with a list.
+        """
         body: dict[str, Any] = {"jql": jql, "fields": list(fields), "maxResults": page_size or self.page_size}
         if expand:
             body["expand"] = expand
         seen_tokens: set[str] = set()
-        while True:
+        seen_issues: set[str] = set()
+        for page_number in itertools.count(1):
+            if page_number > self.max_pages:
+                raise PaginationError(
+                    f"search paged past the page cap ({self.max_pages} pages); stopping", status_code=200
+                )
             page = await self._request_json("POST", self.api_base / "search" / "jql", json_body=body)
-            if not isinstance(page, dict):
-                raise JiraApiError("Jira returned a malformed search page (not an object)", status_code=200)
-            for issue in page.get("issues") or []:
+            new_issues = 0
+            for issue in self._search_page_issues(page, page_number, seen_issues):
+                new_issues += 1
                 yield issue
             token = page.get("nextPageToken")
             if page.get("isLast", not token) or not token:
                 return
             if token in seen_tokens:
-                raise JiraApiError("Jira repeated a search nextPageToken; stopping instead of looping", status_code=200)
+                raise PaginationError(
+                    "Jira repeated a search nextPageToken; stopping instead of looping", status_code=200
+                )
+            if not new_issues:
+                raise PaginationError(
+                    f"search page {page_number} brought no new issue but a nextPageToken; stopping instead of looping",
+                    status_code=200,
+                )
             seen_tokens.add(token)
             body["nextPageToken"] = token
+
+    @staticmethod
+    def _search_page_issues(page: Any, page_number: int, seen: set[str]) -> list[dict[str, Any]]:
+        """The issues of one search page not yielded before (``seen`` is updated)."""
+        entries = page.get("issues") if isinstance(page, dict) else None
+        if not isinstance(page, dict) or not isinstance(entries, (list, type(None))):
+            raise MalformedResponseError(
+                f"Jira returned a malformed search page {page_number} (not an object with an 'issues' list)",
+                status_code=200,
+            )
+        fresh = []
+        for position, issue in enumerate(entries or []):
+            if not isinstance(issue, dict):
+                logger.warning(
+                    "Skipping entry %d of search page %d: a %s, not an issue object",
+                    position, page_number, type(issue).__name__,
+                )
+                continue
+            identity = str(issue.get("id") or issue.get("key") or f"page {page_number} entry {position}")
+            if identity not in seen:
+                seen.add(identity)
+                fresh.append(issue)
+        return fresh
 
     async def bulk_fetch_issues(
         self,
@@ -372,8 +529,7 @@ class JiraApiClient:
             async with limit:
                 body = {"issueIdsOrKeys": chunk, "fields": list(fields), "expand": list(expand)}
                 page = await self._request_json("POST", self.api_base / "issue" / "bulkfetch", json_body=body)
-                if not isinstance(page, dict):
-                    raise JiraApiError("Jira returned a malformed bulkfetch answer (not an object)", status_code=200)
+                self._check_bulk_page(page, chunk)
                 return page
 
         issues: list[dict[str, Any]] = []
@@ -381,18 +537,46 @@ class JiraApiClient:
         for page in await asyncio.gather(*(fetch_chunk(c) for c in chunks)):
             issues.extend(page.get("issues") or [])
             for issue_error in page.get("issueErrors") or []:
-                errors[str(issue_error.get("id"))] = str(issue_error.get("errorMessage") or "unknown error")
+                # Stored in the run records: a server's text, so scrubbed like an error body.
+                message = str(issue_error.get("errorMessage") or "unknown error")
+                errors[str(issue_error.get("id"))] = self._secrets.scrub(message)
         return issues, errors
+
+    @staticmethod
+    def _check_bulk_page(page: Any, chunk: list[str]) -> None:
+        """A bulk-fetch answer of the wrong shape fails that page (the caller fetches its issues one by one)."""
+        problem = None
+        if not isinstance(page, dict):
+            problem = f"a {type(page).__name__}, not an object"
+        else:
+            for name in ("issues", "issueErrors"):
+                entries = page.get(name)
+                if entries is not None and not isinstance(entries, list):
+                    problem = f"'{name}' is a {type(entries).__name__}, not a list"
+                    break
+                bad = [i for i, entry in enumerate(entries or []) if not isinstance(entry, dict)]
+                if bad:
+                    problem = f"entry {bad[0]} of '{name}' is not an object"
+                    break
+        if problem:
+            first, last = chunk[0] if chunk else "?", chunk[-1] if chunk else "?"
+            raise MalformedResponseError(
+                f"Jira returned a malformed bulkfetch page for {len(chunk)} issues ({first} .. {last}): {problem}",
+                status_code=200,
+            )
 
     async def complete_issue(self, issue: dict[str, Any]) -> dict[str, Any]:
         """Page an issue's truncated inline comments and worklogs to the end (in place, and returned)."""
-        fields = issue.get("fields") or {}
+        fields = issue.get("fields")
+        if not isinstance(fields, dict):
+            return issue  # nothing to complete; the renderer judges the issue's shape
         key = str(issue.get("key") or issue.get("id"))
         comment = fields.get("comment")
         if isinstance(comment, dict) and self._truncated(comment, "comments"):
             comments = await self._page_all(key, "comment", "comments", params={"expand": "renderedBody"})
             fields["comment"] = {"comments": comments, "maxResults": len(comments), "total": len(comments), "startAt": 0}
-            rendered = (issue.get("renderedFields") or {}).get("comment")
+            rendered_fields = issue.get("renderedFields")
+            rendered = rendered_fields.get("comment") if isinstance(rendered_fields, dict) else None
             if isinstance(rendered, dict):
                 rendered_comments = [{**c, "body": c.get("renderedBody", c.get("body"))} for c in comments]
                 issue["renderedFields"]["comment"] = {**fields["comment"], "comments": rendered_comments}
@@ -411,14 +595,18 @@ class JiraApiClient:
         """Open an attachment's content (redirects followed without credentials off Jira's origin).
 
         Returns the open 200 response; the caller reads it and must release it
-        (``async with await client.download_attachment_stream(url) as response:``).
+        (``async with await client.download_attachment_stream(url) as response:``). The seed's API,
+        kept for callers that stream elsewhere; the pipeline uses ``download_to_file``, which adds
+        the size, rate and encoding checks. Asked for with ``Accept-Encoding: identity``; should a
+        server compress anyway, aiohttp decodes the body the caller reads.
         """
 
         async def attempt() -> aiohttp.ClientResponse:
             self._enter_flight()
             try:
-                response = await self._send("GET", URL(content_url, encoded=True), accept="*/*")
-                await self._raise_for_status(response, "GET", content_url)
+                async with self._deadline("GET", content_url):
+                    response = await self._send("GET", URL(content_url, encoded=True), accept="*/*", identity=True)
+                    await self._raise_for_status(response, "GET", content_url)
                 return response
             finally:
                 self._leave_flight()
@@ -436,55 +624,24 @@ class JiraApiClient:
         creation is the slowest of them); a larger one is streamed in 8 KiB chunks.
 
         A cut or short stream is retried from the start; the length must match ``Content-Length``
-        and ``expected_size`` (Jira's ``size``) when known.
+        and ``expected_size`` (Jira's ``size``) when known. More bytes than announced stop the
+        download at once (``DownloadSizeError``); a stream slower than ``min_download_rate`` over
+        ``download_rate_window`` is abandoned (``RequestTimeoutError``). A body the server encoded
+        (gzip, deflate) despite ``Accept-Encoding: identity`` is decoded, and must end properly.
         """
         destination = Path(destination)
-        temp_name: str | None = None  # the streamed path's temporary file, made on first need
-
-        def check_length(received: int, wanted: int | None) -> None:
-            if wanted is not None and received != wanted:
-                raise IncompleteDownload(f"received {received} of {wanted} bytes")
+        temp_file: list[str] = []  # the streamed path's temporary file, made on first need
 
         async def attempt() -> int:
-            nonlocal temp_name
             self._enter_flight()
             try:
-                response = await self._send("GET", URL(content_url, encoded=True), accept="*/*")
+                async with self._deadline("GET", content_url):
+                    response = await self._send(
+                        "GET", URL(content_url, encoded=True), accept="*/*", identity=True, auto_decompress=False
+                    )
                 try:
                     await self._raise_for_status(response, "GET", content_url)
-                    announced = response.content_length
-                    if announced is not None and expected_size is not None and announced != expected_size:
-                        raise JiraApiError(
-                            f"attachment at {_without_query(content_url)} announces {announced} bytes "
-                            f"but Jira lists its size as {expected_size}",
-                            status_code=response.status,
-                            url=_without_query(content_url),
-                        )
-                    wanted = announced if announced is not None else expected_size
-                    if announced is not None and announced <= IN_MEMORY_DOWNLOAD_BYTES:
-                        body = await response.content.read(announced)
-                        while len(body) < announced and (more := await response.content.read(announced - len(body))):
-                            body += more
-                        self.stats.bytes_downloaded += len(body)
-                        check_length(len(body), wanted)
-                        await asyncio.to_thread(write_atomically, destination, body, durable=True, suffix=DOWNLOAD_TEMP_SUFFIX)
-                        return len(body)
-                    if temp_name is None:
-                        sink, temp_name = await asyncio.to_thread(new_temp_file, destination, DOWNLOAD_TEMP_SUFFIX)
-                        sink.close()
-                    written = 0
-                    with open(temp_name, "wb") as sink:  # truncated: a retry starts from the first byte
-                        while chunk := await response.content.read(DOWNLOAD_CHUNK_SIZE):
-                            sink.write(chunk)
-                            written += len(chunk)
-                            self.stats.bytes_downloaded += len(chunk)
-                        sink.flush()
-                        check_length(written, wanted)
-                        # Durable before it is renamed into place; off the loop, it can take a while.
-                        await asyncio.to_thread(os.fsync, sink.fileno())
-                    os.replace(temp_name, destination)
-                    temp_name = None
-                    return written
+                    return await self._save_download(response, content_url, destination, expected_size, temp_file)
                 finally:
                     response.release()
             finally:
@@ -493,8 +650,94 @@ class JiraApiClient:
         try:
             return await self._with_retries("GET", content_url, attempt)
         finally:
-            if temp_name is not None:
-                Path(temp_name).unlink(missing_ok=True)
+            for name in temp_file:
+                Path(name).unlink(missing_ok=True)
+
+    # ---------------------------------------------------------------- internals: downloads
+
+    async def _save_download(
+        self,
+        response: aiohttp.ClientResponse,
+        content_url: str,
+        destination: Path,
+        expected_size: int | None,
+        temp_file: list[str],
+    ) -> int:
+        """One attempt's body to ``destination`` (checked, atomic); ``temp_file`` keeps the .part name for cleanup."""
+        shown_url = _without_query(content_url)
+        try:
+            decoder = ContentDecoder(response.headers.get("Content-Encoding"))
+        except UnsupportedEncoding as error:
+            raise MalformedResponseError(
+                f"attachment at {shown_url}: {error}", status_code=response.status, url=shown_url
+            ) from None
+        # A compressed body's Content-Length counts compressed bytes, not the attachment's.
+        announced = response.content_length if decoder.encoding is None else None
+        if announced is not None and expected_size is not None and announced != expected_size:
+            raise DownloadSizeError(
+                f"attachment at {shown_url} announces {announced} bytes but Jira lists its size as {expected_size}",
+                status_code=response.status,
+                url=shown_url,
+            )
+        wanted = announced if announced is not None else expected_size
+        rate = RateFloor(self.min_download_rate, self.download_rate_window)
+        try:
+            if announced is not None and announced <= IN_MEMORY_DOWNLOAD_BYTES:
+                body = await self._read_small_download(response, announced, rate)
+                _check_download_length(len(body), wanted)
+                await asyncio.to_thread(write_atomically, destination, body, durable=True, suffix=DOWNLOAD_TEMP_SUFFIX)
+                return len(body)
+            if not temp_file:
+                await _make_part_file(destination, temp_file)
+            written = await self._stream_download(response, temp_file[0], decoder, wanted, rate, shown_url)
+        except TooSlow as error:
+            raise DeadlineExceeded(f"download of {shown_url} abandoned: {error}") from None
+        except UnsupportedEncoding as error:
+            raise MalformedResponseError(
+                f"attachment at {shown_url}: {error}", status_code=response.status, url=shown_url
+            ) from None
+        os.replace(temp_file[0], destination)
+        temp_file.clear()
+        return written
+
+    async def _read_small_download(self, response: aiohttp.ClientResponse, announced: int, rate: RateFloor) -> bytes:
+        # aiohttp stops at Content-Length, so no byte beyond the announced size can arrive here.
+        body = b""
+        while len(body) < announced and (more := await response.content.read(announced - len(body))):
+            rate.add(len(more))
+            self.stats.bytes_downloaded += len(more)
+            body += more
+        return body
+
+    async def _stream_download(
+        self,
+        response: aiohttp.ClientResponse,
+        temp_name: str,
+        decoder: ContentDecoder,
+        wanted: int | None,
+        rate: RateFloor,
+        shown_url: str,
+    ) -> int:
+        written = 0
+        with open(temp_name, "wb") as sink:  # truncated: a retry starts from the first byte
+            while chunk := await response.content.read(DOWNLOAD_CHUNK_SIZE):
+                rate.add(len(chunk))
+                self.stats.bytes_downloaded += len(chunk)
+                for piece in decoder.feed(chunk):
+                    if wanted is not None and written + len(piece) > wanted:
+                        raise DownloadSizeError(
+                            f"attachment at {shown_url} sent more than the {wanted} bytes Jira announced; stopped there",
+                            status_code=response.status,
+                            url=shown_url,
+                        )
+                    sink.write(piece)
+                    written += len(piece)
+            decoder.finish()
+            sink.flush()
+            _check_download_length(written, wanted)
+            # Durable before it is renamed into place; off the loop, it can take a while.
+            await asyncio.to_thread(os.fsync, sink.fileno())
+        return written
 
     # ---------------------------------------------------------------- internals: paging
 
@@ -502,33 +745,68 @@ class JiraApiClient:
     def _truncated(container: dict[str, Any], items_name: str) -> bool:
         items = container.get(items_name) or []
         total = container.get("total")
-        return isinstance(total, int) and total > len(items)
+        return isinstance(items, list) and isinstance(total, int) and total > len(items)
 
     async def _page_all(
         self, issue_key: str, resource: str, items_name: str, *, params: dict[str, str] | None = None
     ) -> list[dict[str, Any]]:
-        """All items of ``/issue/{key}/{resource}`` (startAt/maxResults/total paging), without duplicates."""
+        """All items of ``/issue/{key}/{resource}`` (startAt/maxResults/total paging), without duplicates.
+
+        A page with no items ends paging cleanly even before ``total`` (items deleted while paging
+        shrink it; logged). A page whose items were all seen already (a server ignoring ``startAt``)
+        raises ``PaginationError``, as does passing ``max_pages``.
+        """
         url = self._issue_url(issue_key) / resource
         items: list[dict[str, Any]] = []
         seen_ids: set[str] = set()
         start_at = 0
-        while True:
+        for page_number in itertools.count(1):
+            if page_number > self.max_pages:
+                raise PaginationError(
+                    f"{resource}s of {issue_key} paged past the page cap ({self.max_pages} pages); stopping",
+                    status_code=200,
+                )
             page = await self._request_json(
                 "GET",
                 url,
                 params={**(params or {}), "startAt": str(start_at), "maxResults": str(self.page_size)},
                 issue_key=issue_key,
             )
-            batch = page.get(items_name) or [] if isinstance(page, dict) else []
-            for item in batch:
-                item_id = str(item.get("id", id(item)))
-                if item_id not in seen_ids:
-                    seen_ids.add(item_id)
-                    items.append(item)
+            batch = self._paged_items(page, items_name, issue_key, start_at)
+            fresh = [item for item in batch if str(item.get("id", id(item))) not in seen_ids]
+            seen_ids.update(str(item.get("id", id(item))) for item in fresh)
+            items.extend(fresh)
             start_at += len(batch)
-            total = page.get("total") if isinstance(page, dict) else None
-            if not batch or not isinstance(total, int) or start_at >= total:
+            total = page.get("total")
+            if not batch:
+                if isinstance(total, int) and start_at < total:
+                    logger.info(
+                        "%ss of %s ended at %d of %d announced (some were deleted meanwhile?)",
+                        resource, issue_key, start_at, total,
+                    )
                 return items
+            if not fresh:
+                raise PaginationError(
+                    f"{resource}s of {issue_key}: the page at startAt {start_at - len(batch)} repeated items already seen; "
+                    "stopping instead of looping",
+                    status_code=200,
+                )
+            if not isinstance(total, int) or start_at >= total:
+                return items
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    def _paged_items(page: Any, items_name: str, issue_key: str, start_at: int) -> list[dict[str, Any]]:
+        batch = page.get(items_name) if isinstance(page, dict) else None
+        if not isinstance(page, dict) or not isinstance(batch, (list, type(None))) or any(
+            not isinstance(item, dict) for item in batch or []
+        ):
+            raise MalformedResponseError(
+                f"Jira returned a malformed {items_name} page for {issue_key} at startAt {start_at} "
+                f"(not an object with a list of objects under {items_name!r})",
+                status_code=200,
+            )
+        return batch or []
 
     def _issue_url(self, issue_key: str) -> URL:
         key = str(issue_key).strip()
@@ -539,11 +817,11 @@ class JiraApiClient:
     # ---------------------------------------------------------------- internals: HTTP
 
     def _scrub(self, text: str, url: URL | str) -> str:
-        """Remove what must never be shown: the Authorization value and a URL's query (media tokens)."""
+        """Remove what must never be shown: the credentials and a URL's query (media tokens)."""
         query = URL(str(url)).raw_query_string
         if query:
             text = text.replace(query, "<redacted>")
-        return text.replace(self._authorization, "<redacted>")
+        return self._secrets.scrub(text)
 
     def _enter_flight(self) -> None:
         self.stats.in_flight += 1
@@ -552,11 +830,31 @@ class JiraApiClient:
     def _leave_flight(self) -> None:
         self.stats.in_flight -= 1
 
-    def _headers_for(self, url: URL, accept: str | None) -> dict[str, str]:
+    def _headers_for(self, url: URL, accept: str | None, identity: bool = False) -> dict[str, str]:
         headers = {"Accept": accept} if accept else {}
+        if identity:
+            headers["Accept-Encoding"] = "identity"  # the saved bytes must be the attachment itself
         if _origin(url) == _origin(self.base_url):
             headers["Authorization"] = self._authorization
         return headers
+
+    @contextlib.asynccontextmanager
+    async def _deadline(self, method: str, url: URL | str) -> AsyncIterator[None]:
+        """Bound what runs inside by ``request_deadline`` (a socket-read timeout inside stays what it is)."""
+        if self.request_deadline is None:
+            yield
+            return
+        scope = asyncio.timeout(self.request_deadline)
+        try:
+            async with scope:
+                yield
+        except TimeoutError:
+            if scope.expired():
+                raise DeadlineExceeded(
+                    f"{method} {_without_query(url)} did not complete within the request deadline "
+                    f"({self.request_deadline:g} s)"
+                ) from None
+            raise
 
     async def _send(
         self,
@@ -566,6 +864,8 @@ class JiraApiClient:
         params: dict[str, str] | None = None,
         json_body: Any = None,
         accept: str | None = None,
+        identity: bool = False,
+        auto_decompress: bool = True,
     ) -> aiohttp.ClientResponse:
         """One request, following redirects by hand so credentials stay on Jira's origin."""
         session = self._require_session()
@@ -577,8 +877,10 @@ class JiraApiClient:
                 method,
                 url,
                 json=json_body,
-                headers=self._headers_for(url, accept),
+                headers=self._headers_for(url, accept, identity),
                 allow_redirects=False,
+                # download_to_file decodes (and checks the end of) a compressed attachment itself.
+                auto_decompress=auto_decompress,
             )
             location = response.headers.get("Location")
             if response.status not in REDIRECT_STATUSES or not location:
@@ -594,9 +896,8 @@ class JiraApiClient:
     async def _raise_for_status(
         self, response: aiohttp.ClientResponse, method: str, url: URL | str, issue_key: str | None = None
     ) -> None:
-        """Map any non-2xx status to a typed error (releasing the response); leave 2xx open."""
-        status = response.status
-        if 200 <= status < 300:
+        """Raise the typed error for a non-2xx answer (releasing the response); leave 2xx open."""
+        if 200 <= response.status < 300:
             return
         try:
             raw = await response.content.read(MAX_ERROR_BODY_BYTES)
@@ -604,29 +905,37 @@ class JiraApiClient:
             raw = b""
         finally:
             response.release()
-        try:
-            body: Any = load_json(raw) if raw else None
-        except ValueError:
-            body = raw.decode("utf-8", "replace")[:500]
-        messages = _jira_error_messages(body)
-        if status in self.retry_policy.retry_statuses:
-            raise RetryableStatus(status, parse_retry_after(response.headers.get("Retry-After")), messages, body)
-        shown_url = _without_query(url)
-        detail = f": {'; '.join(messages)}" if messages else ""
-        if status == 401 or (status == 403 and str(url).rstrip("/").endswith("/myself")):
-            raise AuthenticationError(
-                f"Jira rejected the credentials (HTTP {status}) for {method} {shown_url}{detail}",
-                status_code=status, response=body, error_messages=messages, url=shown_url,
-            )
-        if status == 404 and issue_key is not None:
-            raise IssueNotFoundError(
-                f"Issue {issue_key} does not exist or this user may not see it (HTTP 404){detail}",
-                status_code=status, response=body, error_messages=messages, url=shown_url,
-            )
-        raise JiraApiError(
-            f"Jira returned HTTP {status} for {method} {shown_url}{detail}",
-            status_code=status, response=body, error_messages=messages, url=shown_url,
+        raise error_for_status(
+            response.status,
+            method,
+            url,
+            response.headers,
+            raw,
+            issue_key=issue_key,
+            retry_statuses=self.retry_policy.retry_statuses,
         )
+
+    async def _read_capped(self, response: aiohttp.ClientResponse, method: str, url: URL | str) -> bytes:
+        """The (decompressed) body, refused as soon as it passes ``max_response_bytes``."""
+        cap = SizeCap(self.max_response_bytes)
+        parts = []
+        try:
+            if response.content_length is not None and "Content-Encoding" not in response.headers:
+                cap.add(response.content_length)  # refused before reading a byte
+                cap.received = 0
+            async for chunk in response.content.iter_any():
+                cap.add(len(chunk))
+                parts.append(chunk)
+        except SizeLimitExceeded:
+            shown_url = _without_query(url)
+            raise ResponseTooLargeError(
+                f"Jira's answer to {method} {shown_url} is larger than max_response_bytes "
+                f"({self.max_response_bytes} bytes, decompressed); stopped reading",
+                status_code=response.status,
+                url=shown_url,
+                limit=self.max_response_bytes,
+            ) from None
+        return b"".join(parts)
 
     async def _request_json(
         self,
@@ -640,12 +949,13 @@ class JiraApiClient:
         async def attempt() -> Any:
             self._enter_flight()
             try:
-                response = await self._send(method, url, params=params, json_body=json_body)
-                await self._raise_for_status(response, method, url, issue_key)
-                try:
-                    raw = await response.read()
-                finally:
-                    response.release()
+                async with self._deadline(method, url):
+                    response = await self._send(method, url, params=params, json_body=json_body)
+                    try:
+                        await self._raise_for_status(response, method, url, issue_key)
+                        raw = await self._read_capped(response, method, url)
+                    finally:
+                        response.release()
             finally:
                 self._leave_flight()
             if response.status == 204 or not raw:
@@ -653,7 +963,7 @@ class JiraApiClient:
             try:
                 return load_json(raw)
             except ValueError:
-                raise JiraApiError(
+                raise MalformedResponseError(
                     f"Jira answered {method} {_without_query(url)} with {response.content_type or 'no content type'}, "
                     "not JSON (is the base URL right?)",
                     status_code=response.status,
@@ -663,17 +973,19 @@ class JiraApiClient:
         return await self._with_retries(method, url, attempt)
 
     async def _with_retries(self, method: str, url: URL | str, attempt: Callable[[], Awaitable[T]]) -> T:
+        """Run ``attempt`` under the retry policy; whatever leaves here is a scrubbed JiraApiError (or a bug)."""
         policy = self.retry_policy
         shown_url = _without_query(url)
 
         def log_retry(state: RetryCallState) -> None:
             self.stats.retries += 1
             error = state.outcome.exception() if state.outcome else None
-            reason = f"HTTP {error.status}" if isinstance(error, RetryableStatus) else type(error).__name__
+            decision = decide_retry(policy, error, state.attempt_number) if error else None
             wait = state.next_action.sleep if state.next_action else 0.0
             logger.warning(
                 "Retrying %s %s after %s (attempt %d of %d, waiting %.2f s)",
-                method, shown_url, reason, state.attempt_number + 1, policy.max_attempts, wait,
+                method, shown_url, decision.reason if decision else "?",
+                state.attempt_number + 1, policy.max_attempts, wait,
             )
 
         retrying = AsyncRetrying(
@@ -686,18 +998,106 @@ class JiraApiClient:
         )
         try:
             return await retrying(attempt)
-        except RetryableStatus as error:
-            detail = f": {'; '.join(error.error_messages)}" if error.error_messages else ""
-            raise JiraApiError(
-                f"Jira returned HTTP {error.status} for {method} {shown_url} "
-                f"after {policy.max_attempts} attempts{detail}",
-                status_code=error.status, response=error.body, error_messages=error.error_messages, url=shown_url,
-            ) from None
-        except (aiohttp.ClientError, asyncio.TimeoutError, IncompleteDownload) as error:
-            if isinstance(error, asyncio.TimeoutError):
-                what = "timed out"
-            else:
-                what = f"failed ({type(error).__name__}: {self._scrub(str(error), url)})"
-            raise JiraApiError(
-                f"{method} {shown_url} {what} after {policy.max_attempts} attempts", url=shown_url
-            ) from error
+        except JiraApiError as error:
+            raise self._secrets.scrub_error(error)
+        except (RetryableStatus, aiohttp.ClientError, TimeoutError, IncompleteDownload, DeadlineExceeded) as error:
+            attempts = retrying.statistics.get("attempt_number", 1)
+            final = final_error(error, method, shown_url, attempts, lambda text: self._scrub(text, url))
+            raise self._secrets.scrub_error(final) from (None if isinstance(error, RetryableStatus) else error)
+
+
+async def _make_part_file(destination: Path, temp_file: list[str]) -> None:
+    """Create the .part file beside ``destination`` and record its name, even when cancelled meanwhile.
+
+    The thread makes the file whether or not its awaiter is cancelled; without the name, the
+    download's cleanup could not remove it.
+    """
+    creating = asyncio.ensure_future(asyncio.to_thread(new_temp_file, destination, DOWNLOAD_TEMP_SUFFIX))
+    try:
+        sink, name = await asyncio.shield(creating)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            sink, name = await creating
+            sink.close()
+            temp_file.append(name)
+        raise
+    sink.close()
+    temp_file.append(name)
+
+
+def _check_download_length(received: int, wanted: int | None) -> None:
+    if wanted is not None and received != wanted:
+        raise IncompleteDownload(f"received {received} of {wanted} bytes")
+
+
+# ---------------------------------------------------------------- status and failure -> typed error (pure)
+
+
+def _parse_error_body(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return load_json(raw)
+    except ValueError:
+        return raw.decode("utf-8", "replace")[:500]
+
+
+def error_for_status(
+    status: int,
+    method: str,
+    url: URL | str,
+    headers: Any,
+    raw_body: bytes,
+    *,
+    issue_key: str | None = None,
+    retry_statuses: frozenset[int] = DEFAULT_RETRY_STATUSES,
+) -> Exception:
+    """The error for a non-2xx answer: ``RetryableStatus`` for a status the policy retries, else a typed JiraApiError.
+
+    Pure (no aiohttp): status, URL, headers (a mapping) and the first bytes of the body in, an exception out.
+    The caller scrubs secrets from it.
+    """
+    body = _parse_error_body(raw_body)
+    messages = _jira_error_messages(body)
+    if status in retry_statuses:
+        return RetryableStatus(status, parse_retry_after(headers.get("Retry-After")), messages, body)
+    shown_url = _without_query(url)
+    detail = f": {'; '.join(messages)}" if messages else ""
+    carried = {"status_code": status, "response": body, "error_messages": messages, "url": shown_url}
+    if status == 401 or (status == 403 and str(url).rstrip("/").endswith("/myself")):
+        return AuthenticationError(
+            f"Jira rejected the credentials (HTTP {status}) for {method} {shown_url}{detail}", **carried
+        )
+    if status == 404 and issue_key is not None:
+        return IssueNotFoundError(
+            f"Issue {issue_key} does not exist or this user may not see it (HTTP 404){detail}", **carried
+        )
+    kind = {400: BadRequestError, 403: ForbiddenError, 429: RateLimitedError}.get(status)
+    kind = kind or (ServerError if status >= 500 else JiraApiError)
+    return kind(f"Jira returned HTTP {status} for {method} {shown_url}{detail}", **carried)
+
+
+def final_error(
+    error: BaseException, method: str, shown_url: str, attempts: int, scrub: Callable[[str], str]
+) -> JiraApiError:
+    """The JiraApiError for a failure the retries did not cure (or that was not retried)."""
+    tries = f"after {attempts} attempt{'s' if attempts != 1 else ''}"
+    if isinstance(error, RetryableStatus):
+        detail = f": {'; '.join(error.error_messages)}" if error.error_messages else ""
+        kind = RateLimitedError if error.status == 429 else ServerError if error.status >= 500 else JiraApiError
+        extra = {"retry_after": error.retry_after} if kind is RateLimitedError else {}
+        return kind(
+            f"Jira returned HTTP {error.status} for {method} {shown_url} {tries}{detail}",
+            status_code=error.status, response=error.body, error_messages=error.error_messages, url=shown_url, **extra,
+        )
+    if isinstance(error, DeadlineExceeded):
+        return RequestTimeoutError(f"{scrub(str(error))} (not retried)", url=shown_url)
+    if isinstance(error, asyncio.TimeoutError):
+        return RequestTimeoutError(f"{method} {shown_url} timed out {tries}", url=shown_url)
+    if isinstance(error, (aiohttp.ClientSSLError, aiohttp.ServerFingerprintMismatch)):
+        return TransportError(
+            f"{method} {shown_url}: TLS verification failed, not retried ({type(error).__name__}: {scrub(str(error))})",
+            url=shown_url,
+        )
+    what = f"{type(error).__name__}: {scrub(str(error))}"
+    return TransportError(f"{method} {shown_url} failed ({what}) {tries}", url=shown_url)

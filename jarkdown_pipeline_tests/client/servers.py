@@ -45,6 +45,9 @@ class MediaFile:
     pause_mid_body: float = 0.0  # after half the body, wait this long before the rest
     delay: float = 0.0  # per-request delay, to overlap concurrent downloads
     chunked: bool = False  # no Content-Length: the end of the stream is the only length signal
+    trickle_every: float = 0.0  # send one byte every this many seconds, for ever (a hostile slow stream)
+    encoded: bytes | None = None  # send these bytes as the body, with ``Content-Encoding: content_encoding``
+    content_encoding: str = "gzip"
     requests: int = 0
 
     @property
@@ -161,6 +164,13 @@ class LocalJira:
                 await asyncio.sleep(media.stall_seconds)
             if media.delay:
                 await asyncio.sleep(media.delay)
+            if media.encoded is not None:
+                return web.Response(
+                    body=media.encoded,
+                    headers={"Content-Type": "application/octet-stream", "Content-Encoding": media.content_encoding},
+                )
+            if media.trickle_every:
+                return await self._trickle(request, media)
             response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
             if media.chunked:
                 response.enable_chunked_encoding()
@@ -185,6 +195,16 @@ class LocalJira:
             return response
         finally:
             self.media_in_flight -= 1
+
+    @staticmethod
+    async def _trickle(request: web.Request, media: MediaFile) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
+        response.content_length = media.size
+        await response.prepare(request)
+        for offset in range(media.size):
+            await response.write(media.content[offset : offset + 1])
+            await asyncio.sleep(media.trickle_every)
+        return response
 
     @staticmethod
     async def _chunks(media: MediaFile) -> AsyncIterator[bytes]:

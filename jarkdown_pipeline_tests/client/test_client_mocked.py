@@ -18,6 +18,7 @@ from jarkdown_pipeline.exceptions import (
     ConfigurationError,
     IssueNotFoundError,
     JiraApiError,
+    ServerError,
 )
 from jarkdown_pipeline.jira_api_client import BulkFetchResult, JiraApiClient, RetryPolicy
 
@@ -240,7 +241,7 @@ async def test_500_is_jira_api_error_with_error_messages_and_errors(mock_aiohttp
         with pytest.raises(JiraApiError) as caught:
             await client.fetch_fields()
     error = caught.value
-    assert type(error) is JiraApiError and error.status_code == 500
+    assert type(error) is ServerError and error.status_code == 500
     assert error.error_messages == ["Something broke", "customfield_10010: bad value"]
     assert "HTTP 500" in str(error) and "Something broke" in str(error) and "customfield_10010" in str(error)
     assert len(mock_aiohttp.requests[("GET", URL(f"{API}/field"))]) == 1  # 500 is not retried
@@ -351,7 +352,7 @@ async def test_search_jql_stops_when_no_token_is_given(mock_aiohttp, make_client
 
 
 async def test_search_jql_refuses_to_loop_on_a_repeated_token(mock_aiohttp, make_client):
-    mock_aiohttp.post(SEARCH, payload={"issues": [], "nextPageToken": "same", "isLast": False}, repeat=True)
+    mock_aiohttp.post(SEARCH, payload={"issues": [{"id": "1", "key": "A-1"}], "nextPageToken": "same", "isLast": False}, repeat=True)
     async with make_client(verify_credentials=False) as client:
         with pytest.raises(JiraApiError, match="repeated"):
             async for _ in client.search_jql("project = ABC"):

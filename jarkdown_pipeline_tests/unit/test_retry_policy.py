@@ -1,20 +1,26 @@
 """RetryPolicy and Retry-After parsing (pure)."""
 
+import ssl
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
 import aiohttp
 import pytest
+from aiohttp.client_reqrep import ConnectionKey
 from tenacity import RetryCallState
 
 from jarkdown_pipeline._retry import (
+    DEFAULT_RETRY_STATUSES,
+    DeadlineExceeded,
     IncompleteDownload,
     RetryableStatus,
     RetryAfterOrBackoff,
     RetryPolicy,
+    decide_retry,
     is_retryable,
     parse_retry_after,
 )
+from jarkdown_pipeline.exceptions import BadRequestError
 
 NOW = datetime(2026, 11, 26, 12, 0, 0, tzinfo=timezone.utc)
 
@@ -53,8 +59,46 @@ def test_policy_rejects_nonsense():
         RetryPolicy(base_backoff=-1)
 
 
-def test_default_policy_retries_rate_limits_and_gateway_errors_only():
-    assert RetryPolicy().retry_statuses == frozenset({429, 503, 504})
+def _certificate_error() -> aiohttp.ClientConnectorCertificateError:
+    key = ConnectionKey("jira.example", 443, True, True, None, None, None)
+    return aiohttp.ClientConnectorCertificateError(key, ssl.SSLCertVerificationError("self-signed certificate"))
+
+
+# (error, attempt that failed, retried?, wait with the jitter at its top) for RetryPolicy(base_backoff=0.5,
+# max_backoff=30, max_retry_after=120, max_attempts=5). The floor: a retried status never waits less than 0.5 s.
+DECISIONS = [
+    (RetryableStatus(429, 7.0, [], None), 1, True, 7.0),
+    (RetryableStatus(429, 0.0, [], None), 1, True, 0.5),  # Retry-After: 0 -> floored
+    (RetryableStatus(503, None, [], None), 3, True, 2.0),  # no (or garbage) Retry-After -> backoff
+    (RetryableStatus(429, 3600.0, [], None), 1, True, 120.0),  # capped
+    (RetryableStatus(502, None, [], None), 4, True, 4.0),
+    (RetryableStatus(429, 5.0, [], None), 5, False, 0.0),  # attempts used up
+    (aiohttp.ServerDisconnectedError(), 2, True, 1.0),
+    (TimeoutError(), 1, True, 0.5),
+    (IncompleteDownload("short"), 1, True, 0.5),
+    (_certificate_error(), 1, False, 0.0),  # TLS verification: never retried
+    (DeadlineExceeded("trickled"), 1, False, 0.0),
+    (ValueError("bug"), 1, False, 0.0),
+]
+
+
+@pytest.mark.parametrize(("error", "attempt", "retry", "wait"), DECISIONS)
+def test_retry_decision_table(error, attempt, retry, wait):
+    decision = decide_retry(RetryPolicy(), error, attempt, rng=lambda low, high: high)
+    assert (decision.retry, decision.wait) == (retry, wait)
+    assert decision.reason
+
+
+@pytest.mark.parametrize("retry_after", [0.0, None])
+def test_a_retried_status_never_waits_zero_even_with_zero_jitter(retry_after):
+    decision = decide_retry(RetryPolicy(), RetryableStatus(429, retry_after, [], None), 1, rng=lambda low, high: low)
+    assert decision.wait == RetryPolicy().base_backoff > 0
+
+
+@pytest.mark.parametrize("status", sorted(DEFAULT_RETRY_STATUSES))
+def test_each_default_retry_status_is_retried_and_400_is_not(status):
+    assert is_retryable(RetryPolicy(), RetryableStatus(status, None, [], None))
+    assert not is_retryable(RetryPolicy(), BadRequestError("HTTP 400", status_code=400))
 
 
 @pytest.mark.parametrize(
@@ -83,10 +127,11 @@ def _state_after(error: BaseException, attempt_number: int = 1) -> RetryCallStat
     return state
 
 
-def test_wait_honours_retry_after_capped_by_policy():
+def test_wait_honours_retry_after_capped_and_floored_by_policy():
     wait = RetryAfterOrBackoff(RetryPolicy(max_retry_after=10))
     assert wait(_state_after(RetryableStatus(429, 4.0, [], None))) == 4.0
     assert wait(_state_after(RetryableStatus(429, 3600.0, [], None))) == 10
+    assert wait(_state_after(RetryableStatus(429, 0.0, [], None))) == 0.5
 
 
 def test_wait_without_retry_after_uses_backoff():
