@@ -15,7 +15,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from jarkdown_pipeline.exceptions import AuthenticationError, JiraApiError
+from jarkdown_pipeline.exceptions import BadRequestError
 from jarkdown_pipeline.jira_api_client import normalise_base_url
 from jarkdown_pipeline.knowledge_base import KnowledgeBase
 from jarkdown_pipeline.markdown.issue import human_size
@@ -282,16 +282,12 @@ def _build_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefi
                 max_concurrent_downloads=jira.max_concurrent_downloads,
                 on_progress=lambda line: context.log.info(f"Progress: {line}"),
             )
-        except AuthenticationError:
-            raise
-        except JiraApiError as error:
-            if error.status_code == 400:
-                raise dg.Failure(
-                    description=f"Jira rejected the search JQL: {describe_error(error)}",
-                    metadata={"jql": dg.MetadataValue.text(jql)},
-                    allow_retries=False,
-                ) from None
-            raise
+        except BadRequestError as error:
+            raise dg.Failure(
+                description=f"Jira rejected the search JQL: {describe_error(error)}",
+                metadata={"jql": dg.MetadataValue.text(jql)},
+                allow_retries=False,
+            ) from None
         issues, attachments, markdown = window.issues, window.attachments, window.markdown
         run_id = run_record_id(context)
         kb.prune_run_records(RUN_RECORD_MAX_AGE_SECONDS)

@@ -62,15 +62,13 @@ class JiraResource(dg.ConfigurableResource):
 
     def get_client(self) -> JiraApiClient:
         """A new, unopened client (``async with`` it); raises ConfigurationError on bad settings."""
-        # Only when allowed: the client refuses a remote http:// URL unless told otherwise.
-        insecure = {"allow_insecure_http": True} if self.allow_insecure_http else {}
         return JiraApiClient(
             self.base_url,
             self.email,
             self.api_token,
             personal_access_token=self.personal_access_token,
             max_connections_per_host=self.max_connections_per_host,
-            **insecure,
+            allow_insecure_http=self.allow_insecure_http,  # the client refuses a remote http:// URL otherwise
         )
 
     @contextlib.asynccontextmanager
