@@ -407,11 +407,12 @@ class JiraApiClient:
         fields: Sequence[str] = ("id", "key"),
         page_size: int | None = None,
         expand: str | None = None,
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncIterator[Any]:
         """Yield every issue matching ``jql`` (POST /search/jql, paged with ``nextPageToken``), each once.
 
-        An entry that is not an object is skipped with a warning naming its page and position (it
-        cannot name an issue, so there is nothing to retry). Paging ends with ``PaginationError`` when
+        An entry that is not an object is yielded as it came (and logged with its page and position):
+        it cannot name an issue, but the caller reports it, so the run says Jira's answer was
+        incomplete instead of silently missing an issue. Paging ends with ``PaginationError`` when
         a page with a ``nextPageToken`` brings no issue not seen before, when a token repeats, and
         after ``max_pages`` pages; ``MalformedResponseError`` when a page is not an object with a list.
         """
@@ -446,8 +447,9 @@ class JiraApiClient:
             body["nextPageToken"] = token
 
     @staticmethod
-    def _search_page_issues(page: Any, page_number: int, seen: set[str]) -> list[dict[str, Any]]:
-        """The issues of one search page not yielded before (``seen`` is updated)."""
+    def _search_page_issues(page: Any, page_number: int, seen: set[str]) -> list[Any]:
+        """The issues of one search page not yielded before (``seen`` is updated), and its entries that
+        are not objects (the caller reports them)."""
         entries = page.get("issues") if isinstance(page, dict) else None
         if not isinstance(page, dict) or not isinstance(entries, (list, type(None))):
             raise MalformedResponseError(
@@ -458,9 +460,10 @@ class JiraApiClient:
         for position, issue in enumerate(entries or []):
             if not isinstance(issue, dict):
                 logger.warning(
-                    "Skipping entry %d of search page %d: a %s, not an issue object",
+                    "Entry %d of search page %d is a %s, not an issue object",
                     position, page_number, type(issue).__name__,
                 )
+                fresh.append(issue)
                 continue
             identity = str(issue.get("id") or issue.get("key") or f"page {page_number} entry {position}")
             if identity not in seen:
