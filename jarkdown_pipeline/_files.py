@@ -1,12 +1,84 @@
 """Small file-system helpers shared by the knowledge base, the client's downloads and the attachment handler."""
 
 import os
+import stat
 import tempfile
+import time
 from pathlib import Path
 from typing import BinaryIO
 
 TEMP_SUFFIX = ".tmp"
 DOWNLOAD_TEMP_SUFFIX = ".part"  # a download in progress: left alone by pruning, like TEMP_SUFFIX
+TEMP_SUFFIXES = (TEMP_SUFFIX, DOWNLOAD_TEMP_SUFFIX)
+# A temporary file untouched for this long was left by a killed run: one still being written has a
+# fresh mtime (a download touches its .part with every chunk; a stalled one is cut off long before).
+STALE_TEMP_FILE_SECONDS = 3600.0
+
+
+class SymlinkRefusedError(ValueError):
+    """A write, replace or delete would go through a symbolic link (possibly out of the output folder)."""
+
+
+def symlink_on_the_way(root: Path, path: Path) -> Path | None:
+    """The first of ``path``'s components below ``root`` (``path`` included) that is a symbolic link.
+
+    None when there is none; components that do not exist yet end the walk (nothing below them
+    exists either). ``root`` itself is trusted. ValueError when ``path`` is not below ``root``.
+    """
+    current = root
+    for part in path.relative_to(root).parts:
+        current = current / part
+        try:
+            mode = os.lstat(current).st_mode
+        except FileNotFoundError:
+            return None
+        if stat.S_ISLNK(mode):
+            return current
+    return None
+
+
+def check_no_symlink(root: Path, path: Path) -> Path:
+    """``path`` itself, or SymlinkRefusedError naming the link on the way from ``root`` to it."""
+    link = symlink_on_the_way(root, path)
+    if link is not None:
+        raise SymlinkRefusedError(
+            f"refused: {link.relative_to(root).as_posix()} is a symbolic link (nothing is written through links)"
+        )
+    return path
+
+
+def is_temp_file_name(name: str) -> bool:
+    """A hidden temporary file as ``new_temp_file`` names them (``.NAME.random.tmp`` / ``.part``)."""
+    return name.startswith(".") and name.endswith(TEMP_SUFFIXES)
+
+
+def remove_stale_temp_files(
+    folder: Path, max_age_seconds: float = STALE_TEMP_FILE_SECONDS, now: float | None = None
+) -> list[str]:
+    """Delete temporary files in ``folder`` (not below it) untouched for ``max_age_seconds``; their names.
+
+    Only regular files in a real folder (a link is never followed nor removed); a missing folder
+    has none. The caller checks the folders above ``folder`` (``check_no_symlink``).
+    """
+    cutoff = (time.time() if now is None else now) - max_age_seconds
+    removed = []
+    try:
+        if not stat.S_ISDIR(os.lstat(folder).st_mode):
+            return []
+        entries = list(os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    for entry in entries:
+        if not is_temp_file_name(entry.name):
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if stat.S_ISREG(info.st_mode) and info.st_mtime < cutoff:
+                os.unlink(entry.path)
+                removed.append(entry.name)
+        except FileNotFoundError:
+            continue  # its run finished (renamed it) or another run removed it meanwhile
+    return sorted(removed)
 
 
 def _process_umask() -> int:

@@ -37,7 +37,15 @@ from markdown_it import MarkdownIt
 
 import jarkdown_pipeline.markdown
 from jarkdown_pipeline._json import dump_json, load_json
-from jarkdown_pipeline._files import DOWNLOAD_TEMP_SUFFIX, TEMP_SUFFIX, write_atomically
+from jarkdown_pipeline._files import (
+    SymlinkRefusedError,
+    TEMP_SUFFIXES,
+    check_no_symlink,
+    remove_stale_temp_files,
+    symlink_on_the_way,
+    write_atomically,
+)
+from jarkdown_pipeline.exceptions import IssueError, describe_error
 from jarkdown_pipeline.issue_keys import ISSUE_KEY_PATTERN, check_issue_key, is_issue_key, issue_sort_key
 from jarkdown_pipeline.markdown import render_issue
 from jarkdown_pipeline.markdown.index import INDEX_DIR, INDEX_FILE, INDEX_ROW_FIELDS, index_pages
@@ -258,10 +266,37 @@ class KnowledgeBase:
     def relative(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
 
+    def checked(self, path: Path, key: str | None = None) -> Path:
+        """``path``, when nothing on the way from the root to it is a symbolic link (which could lead
+        a write, replace or delete out of the knowledge base). Else IssueError naming ``key`` (that
+        issue's problem), or SymlinkRefusedError for a file of the whole knowledge base."""
+        try:
+            return check_no_symlink(self.root, path)
+        except SymlinkRefusedError as error:
+            if key is None:
+                raise
+            raise IssueError(key, str(error)) from None
+
+    def remove_stale_temp_files(self, key: str | None = None) -> list[str]:
+        """Remove the temporary files a killed run left (untouched for ``STALE_TEMP_FILE_SECONDS``)
+        in one issue's folders, or (no key) in the folders every issue shares; their paths.
+
+        A folder reached through a symbolic link is left alone (the issue's writes report it).
+        """
+        if key is not None:
+            folders = [self.issue_dir(key), self.attachments_dir(key)]
+        else:
+            folders = [self.root, self.state_dir, self.raw_dir, self.manifest_dir, self.rendered_dir]
+        removed = []
+        for folder in folders:
+            if symlink_on_the_way(self.root, folder) is None:
+                removed += [self.relative(folder / name) for name in remove_stale_temp_files(folder)]
+        return removed
+
     # -- field definitions ---------------------------------------------------------------------
     def write_fields(self, fields: Sequence[Mapping[str, Any]]) -> bool:
         ordered = sorted(fields, key=lambda field: str(field.get("id", "")))
-        return write_bytes_if_changed(self.fields_path, dump_json(ordered))
+        return write_bytes_if_changed(self.checked(self.fields_path), dump_json(ordered))
 
     def read_fields(self) -> list[dict[str, Any]] | None:
         try:
@@ -286,11 +321,11 @@ class KnowledgeBase:
         if stored_data == data:
             return False
         if stored_data is not None:
-            stored_at = parse_jira_timestamp(_updated_of(load_json(stored_data)))
+            stored_at = parse_jira_timestamp(_updated_of(_loaded_or_none(stored_data)))
             incoming_at = parse_jira_timestamp(_updated_of(issue))
             if stored_at is not None and incoming_at is not None and incoming_at < stored_at:
                 return False
-        write_atomically(path, data)
+        write_atomically(self.checked(path, issue["key"]), data)
         self._remember_updated(path, issue)
         return True
 
@@ -322,7 +357,10 @@ class KnowledgeBase:
                 return None
             if remembered[0] == (stat.st_ino, stat.st_mtime_ns, stat.st_size):
                 return remembered[1]
-        issue = self.read_raw_issue(key)
+        try:
+            issue = self.read_raw_issue(key)
+        except (ValueError, RecursionError):  # unreadable (cut, or nested too deep): fetched again and replaced
+            return None
         return None if issue is None else _updated_of(issue)
 
     def raw_issue_keys(self) -> set[str]:
@@ -334,7 +372,8 @@ class KnowledgeBase:
 
     # -- attachments ---------------------------------------------------------------------------
     def write_attachment_manifest(self, key: str, infos: Iterable[Mapping[str, Any]]) -> bool:
-        return write_bytes_if_changed(self.manifest_path(key), dump_json(self.normalize_manifest(key, infos)))
+        path = self.checked(self.manifest_path(key), key)
+        return write_bytes_if_changed(path, dump_json(self.normalize_manifest(key, infos)))
 
     def normalize_manifest(self, key: str, infos: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """What describes each attachment (not what a run did with it), path relative to the issue."""
@@ -355,16 +394,22 @@ class KnowledgeBase:
     def prune_attachments(self, key: str, keep: Iterable[str]) -> list[str]:
         """Delete files in the issue's attachments folder that Jira no longer has; returns their names.
 
-        Hidden files and ``*.tmp``/``*.part`` (downloads in progress) are left alone.
+        Hidden files and ``*.tmp``/``*.part`` (downloads in progress) are left alone. A symbolic
+        link (the folder, or a file to delete) is refused: IssueError, nothing deleted through it.
         """
-        folder = self.attachments_dir(key)
+        folder = self.checked(self.attachments_dir(key), key)
         if not folder.is_dir():
             return []
         keep_names = set(keep)
         removed = []
         for path in folder.iterdir():
             name = path.name
-            if name in keep_names or name.startswith(".") or name.endswith((TEMP_SUFFIX, DOWNLOAD_TEMP_SUFFIX)) or not path.is_file():
+            if name in keep_names or name.startswith(".") or name.endswith(TEMP_SUFFIXES):
+                continue
+            if path.is_symlink():
+                reason = f"refused: {self.relative(path)} is a symbolic link (nothing is deleted through links)"
+                raise IssueError(key, reason)
+            if not path.is_file():
                 continue
             path.unlink()
             removed.append(name)
@@ -372,7 +417,7 @@ class KnowledgeBase:
 
     # -- Markdown ------------------------------------------------------------------------------
     def write_markdown(self, key: str, text: str) -> bool:
-        return write_text_if_changed(self.markdown_path(key), text)
+        return write_text_if_changed(self.checked(self.markdown_path(key), key), text)
 
     def render_issue_file(
         self,
@@ -389,11 +434,34 @@ class KnowledgeBase:
         Not rendered at all when the file is as this method last wrote it and nothing it was
         rendered from changed: raw JSON, manifest, field definitions and options, the known keys
         the issue mentions, the renderer's code (``renderer_fingerprint``).
+
+        Whatever goes wrong with this one issue (its JSON unreadable or of the wrong shape, nested
+        too deep, a symbolic link on the way, a file that cannot be written) raises IssueError.
         """
+        options = {"field_definitions": field_definitions, "base_url": base_url, "known_issue_keys": known_issue_keys}
+        try:
+            return self._render_issue_file(
+                key, **options, include_custom_fields=include_custom_fields, exclude_custom_fields=exclude_custom_fields
+            )
+        except IssueError:
+            raise
+        except Exception as error:
+            raise IssueError(key, describe_error(error)) from error
+
+    def _render_issue_file(
+        self,
+        key: str,
+        *,
+        field_definitions: Sequence[Mapping[str, Any]],
+        base_url: str,
+        known_issue_keys: Iterable[str],
+        include_custom_fields: Sequence[str] | None,
+        exclude_custom_fields: Sequence[str],
+    ) -> bool:
         try:
             raw = self.raw_path(key).read_bytes()
         except FileNotFoundError:
-            raise FileNotFoundError(f"no stored issue JSON for {key}: {self.relative(self.raw_path(key))}") from None
+            raise IssueError(key, f"no stored issue JSON for {key}: {self.relative(self.raw_path(key))}") from None
         try:
             manifest = self.manifest_path(key).read_bytes()
         except FileNotFoundError:
@@ -417,6 +485,8 @@ class KnowledgeBase:
         current = self._current_render_record(key, markdown_path)
         if current is not None and current.get("inputs") == inputs:
             return False
+        for path in (markdown_path, record_path):  # before any work: neither may be written through a link
+            self.checked(path, key)
         text = render_issue(
             load_json(raw),
             field_definitions=field_definitions,
@@ -528,11 +598,11 @@ class KnowledgeBase:
         ``files`` maps paths relative to the root (``index.md``, ``_index/...``) to their text."""
         changed = False
         for relative, text in sorted(files.items()):
-            changed |= write_text_if_changed(self.root / relative, text)
+            changed |= write_text_if_changed(self.checked(self.root / relative), text)
         wanted = {self.root / relative for relative in files}
         for page in self.index_files():
             if page not in wanted:
-                page.unlink(missing_ok=True)
+                self.checked(page).unlink(missing_ok=True)
                 changed = True
         for folder in sorted(self.index_dir.glob("*/"), reverse=True) if self.index_dir.is_dir() else []:
             with contextlib.suppress(OSError):
@@ -553,8 +623,9 @@ class KnowledgeBase:
         they read (Markdown with its links, the index, reconciliation). Not reentrant: take it once
         per stage. Each call opens the lock file anew, so threads and processes exclude each other.
         """
+        lock_path = self.checked(self.state_dir / "lock")
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.state_dir / "lock", "a+b") as handle:
+        with open(lock_path, "a+b") as handle:
             if fcntl is not None:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
             try:
@@ -580,7 +651,7 @@ class KnowledgeBase:
         return self.runs_dir / run_id / f"{stage}.json"
 
     def write_run_record(self, run_id: str, stage: str, record: Mapping[str, Any]) -> None:
-        write_atomically(self.run_record_path(run_id, stage), dump_json(record))
+        write_atomically(self.checked(self.run_record_path(run_id, stage)), dump_json(record))
 
     def read_run_record(self, run_id: str, stage: str) -> dict[str, Any] | None:
         try:
@@ -590,7 +661,7 @@ class KnowledgeBase:
 
     def prune_run_records(self, max_age_seconds: float, now: float | None = None) -> int:
         """Delete run records older than ``max_age_seconds``; returns how many runs were pruned."""
-        if not self.runs_dir.is_dir():
+        if not self.checked(self.runs_dir).is_dir():
             return 0
         cutoff = (time.time() if now is None else now) - max_age_seconds
         pruned = 0
@@ -606,10 +677,12 @@ class KnowledgeBase:
         return set(self.markdown_issue_keys()) | self.raw_issue_keys()
 
     def _removed_paths(self, key: str) -> list[tuple[Path, Path]]:
-        """(live path, removed path) pairs of everything stored for ``key``."""
+        """(live path, removed path) pairs of everything stored for ``key``; IssueError when a
+        symbolic link is on the way to either (a move could take files out of the knowledge base)."""
         pairs = []
         for live in (self.issue_dir(key), self.raw_path(key), self.manifest_path(key), self.rendered_record_path(key)):
-            pairs.append((live, self.removed_dir / live.relative_to(self.root)))
+            removed = self.removed_dir / live.relative_to(self.root)
+            pairs.append((self.checked(live, key), self.checked(removed, key)))
         return pairs
 
     def move_to_removed(self, key: str) -> bool:
@@ -785,8 +858,17 @@ def _index_row_of(text: str) -> dict[str, Any] | None:
     return row
 
 
-def _updated_of(issue: Mapping[str, Any]) -> Any:
-    return (issue.get("fields") or {}).get("updated")
+def _updated_of(issue: Any) -> Any:
+    fields = issue.get("fields") if isinstance(issue, Mapping) else None
+    return fields.get("updated") if isinstance(fields, Mapping) else None
+
+
+def _loaded_or_none(data: bytes) -> Any:
+    """The JSON in ``data``, or None when it cannot be read (a copy cut short, or nested too deep)."""
+    try:
+        return load_json(data)
+    except (ValueError, RecursionError):
+        return None
 
 
 def parse_jira_timestamp(value: Any) -> datetime | None:

@@ -31,11 +31,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jarkdown_pipeline.exceptions import describe_error
+from jarkdown_pipeline.exceptions import IssueError, describe_error
 from jarkdown_pipeline.knowledge_base import KnowledgeBase
 
 logger = logging.getLogger(__name__)
 
+# Longest reason kept for one issue's failure (metadata and log lines stay readable).
+REASON_MAX_CHARS = 500
 # Longest answer line the parent reads: a failed render's answer carries its traceback, which can
 # pass asyncio's default of 64 KiB (the setup line goes the other way, unbounded).
 _LINE_LIMIT = 16 * 1024 * 1024
@@ -57,12 +59,42 @@ class RenderWorkerGone(RuntimeError):
     """The render child could not start, or exited before answering."""
 
 
+def issue_error_reason(error: BaseException) -> str:
+    """One line saying why one issue failed: an IssueError's own reason (its key is said elsewhere),
+    else ``describe_error``; newlines folded, cut at REASON_MAX_CHARS."""
+    reason = error.reason if isinstance(error, IssueError) else describe_error(error)
+    reason = " ".join(reason.split())
+    return reason if len(reason) <= REASON_MAX_CHARS else reason[: REASON_MAX_CHARS - 3] + "..."
+
+
+def failed_outcome(key: str, error: BaseException) -> RenderOutcome:
+    """A failed render as an outcome (the traceback for the log, if it can be formatted at all)."""
+    try:
+        details = traceback.format_exc()
+    except Exception:  # e.g. MemoryError: the reason alone still names the problem
+        details = None
+    return RenderOutcome(key, None, issue_error_reason(error), details)
+
+
 def render_issue_outcome(kb: KnowledgeBase, key: str, known_issue_keys: frozenset[str], options: Mapping[str, Any]) -> RenderOutcome:
-    """Render one issue file (the caller holds the knowledge base's lock); a failure is returned, not raised."""
+    """Render one issue file (the caller holds the knowledge base's lock); a failure is returned, not raised.
+
+    Any Exception is this issue's failure: bad data (RecursionError, MemoryError, a malformed shape),
+    a refused symbolic link, a file that cannot be written.
+    """
     try:
         return RenderOutcome(key, kb.render_issue_file(key, known_issue_keys=known_issue_keys, **options))
     except Exception as error:  # one issue's bad data must not stop the others
-        return RenderOutcome(key, None, describe_error(error), traceback.format_exc())
+        return failed_outcome(key, error)
+
+
+def render_locked(kb: KnowledgeBase, key: str, known_issue_keys: frozenset[str], options: Mapping[str, Any]) -> RenderOutcome:
+    """``render_issue_outcome`` under the knowledge base's lock; a lock that fails is this key's failure too."""
+    try:
+        with kb.lock():
+            return render_issue_outcome(kb, key, known_issue_keys, options)
+    except Exception as error:
+        return failed_outcome(key, error)
 
 
 class RenderWorker:
@@ -186,11 +218,10 @@ def serve(lines: Iterable[bytes], write: Any, stopping: Any = lambda: False) -> 
     for line in iterator:
         if stopping():
             return
-        key = line.decode("utf-8").strip()
+        key = line.decode("utf-8", errors="replace").strip()
         if not key:
             continue
-        with kb.lock():
-            outcome = render_issue_outcome(kb, key, known, options)
+        outcome = render_locked(kb, key, known, options)  # never raises: one issue never ends the child
         write(json.dumps({"key": outcome.key, "written": outcome.written, "error": outcome.error, "details": outcome.details}) + "\n")
 
 

@@ -21,14 +21,23 @@ from jarkdown_pipeline.attachment_handler import AttachmentHandler
 from jarkdown_pipeline.exceptions import (
     AttachmentDownloadError,
     AuthenticationError,
+    IssueError,
     IssueNotFoundError,
+    JarkdownError,
     JiraApiError,
+    MalformedResponseError,
     describe_error,
 )
 from jarkdown_pipeline.jira_api_client import BULK_FETCH_MAX_ISSUES, JiraApiClient
 from jarkdown_pipeline.issue_keys import is_issue_key, issue_sort_key
 from jarkdown_pipeline.knowledge_base import KnowledgeBase
-from jarkdown_pipeline.render_worker import RenderOutcome, RenderWorker, RenderWorkerGone, render_issue_outcome
+from jarkdown_pipeline.render_worker import (
+    RenderOutcome,
+    RenderWorker,
+    RenderWorkerGone,
+    issue_error_reason,
+    render_issue_outcome,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +114,9 @@ class IssuesStageResult(StageRecord):
     vanished: dict[str, str] = field(default_factory=dict)
     """Found by the search but gone (404) when fetched: skipped."""
     failed: dict[str, str] = field(default_factory=dict)
-    """Could not be fetched for another reason: the run must fail so a re-run retries them."""
+    """Could not be fetched or stored for another reason (an error status, a malformed or too deeply
+    nested answer, a search result without a valid key, named by id or position): the run must fail
+    so a re-run retries them."""
     raw_written: int = 0
     restored: list[str] = field(default_factory=list)
     new: list[str] = field(default_factory=list)
@@ -138,22 +149,81 @@ async def search_window(
     Raises (JiraApiError, e.g. a JQL Jira rejects) before anything is written.
     """
     found: dict[str, dict[str, Any]] = {}
+    rejected: dict[str, str] = {}
+    position = 0
     async for ref in client.search_jql(jql, fields=("updated",), page_size=LIGHT_SEARCH_PAGE_SIZE):
-        key = str(ref.get("key") or "")
-        if not is_issue_key(key):
-            raise JiraApiError(f"Jira's search returned an issue without a valid key: {key!r}")
-        found[key] = ref
+        position += 1
+        try:
+            found[searched_issue_key(ref, position)] = ref
+        except IssueError as error:  # that entry's problem: reported, the others go on
+            rejected[error.key] = error.reason
+            logger.error("Search result %s: %s", error.key, error.reason)
 
     keys = sorted(found, key=issue_sort_key)
-    result = IssuesStageResult(jql=jql, keys=keys)
+    result = IssuesStageResult(jql=jql, keys=keys, failed=rejected)
     to_fetch = []
     for key in keys:
-        searched_updated = (found[key].get("fields") or {}).get("updated")
+        searched_updated = fields_of(found[key]).get("updated")
         if searched_updated is not None and kb.stored_updated(key) == searched_updated:
             result.unchanged.append(key)
         else:
             to_fetch.append(key)
     return result, found, to_fetch
+
+
+def short_repr(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters (a hostile value may be huge)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def fields_of(issue: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The issue's ``fields`` when they are an object, else an empty one."""
+    fields = issue.get("fields")
+    return fields if isinstance(fields, Mapping) else {}
+
+
+def searched_issue_key(ref: Any, position: int) -> str:
+    """The key of the ``position``-th search result; IssueError naming it by id (or position) without one."""
+    if not isinstance(ref, Mapping):
+        raise IssueError(f"<search result {position}>", f"Jira sent {type(ref).__name__} instead of an issue object")
+    key = ref.get("key")
+    if is_issue_key(key):
+        return key
+    issue_id = ref.get("id")
+    has_id = isinstance(issue_id, (str, int)) and str(issue_id).isdigit()
+    name = f"id {issue_id}" if has_id else f"<search result {position}>"
+    raise IssueError(name, f"Jira sent an invalid issue key: {short_repr(key)}")
+
+
+def check_fetched_issue(issue: Any, name: str) -> Mapping[str, Any]:
+    """``issue`` when it has the shape the pipeline reads; else IssueError naming it (``name`` when it
+    has no valid key): an object, a valid key, ``fields`` an object, ``fields.attachment`` a list."""
+    if not isinstance(issue, Mapping):
+        raise IssueError(name, f"Jira sent {type(issue).__name__} instead of an issue object")
+    key = issue.get("key")
+    if not is_issue_key(key):
+        raise IssueError(name, f"Jira sent an invalid issue key: {short_repr(key)}")
+    fields = issue.get("fields")
+    if not isinstance(fields, Mapping):
+        raise IssueError(key, f"its fields are {type(fields).__name__}, not an object")
+    if not isinstance(fields.get("attachment") or [], list):
+        raise IssueError(key, f"its attachment list is {type(fields.get('attachment')).__name__}, not a list")
+    return issue
+
+
+def well_formed_entries(issues: Iterable[Any], wanted: set[str]) -> tuple[list[Mapping[str, Any]], int]:
+    """A bulk page's entries for ``wanted`` keys that have an issue's shape, and how many entries did not."""
+    good, malformed = [], 0
+    for position, issue in enumerate(issues, 1):
+        try:
+            issue = check_fetched_issue(issue, f"<bulk page entry {position}>")
+        except IssueError:
+            malformed += 1
+            continue
+        if issue["key"] in wanted:
+            good.append(issue)
+    return good, malformed
 
 
 async def fetch_issues(
@@ -173,23 +243,30 @@ async def fetch_issues(
     (the streaming pipeline starts its attachments there); ``stored`` completes once the page is
     stored. It must be quick and must not raise.
     """
-    ids_to_keys = {str(found[key].get("id")): key for key in to_fetch if found[key].get("id") is not None}
     stored: set[str] = set()
     retry_one_by_one: set[str] = set()
     limit = asyncio.Semaphore(fetch_concurrency)  # single fetches (and bulk pages, unless bulk_concurrency)
     bulk_limit = limit if bulk_concurrency is None else asyncio.Semaphore(bulk_concurrency)
 
-    def store_page(issues: list[dict[str, Any]]) -> None:
+    def store_issue(issue: Mapping[str, Any]) -> None:
+        key = issue["key"]
+        if kb.restore_from_removed(key):
+            result.restored.append(key)
+            logger.info("%s is back in scope: restored from %s/", key, kb.removed_dir.name)
+        is_new = not kb.raw_path(key).is_file()  # a stat: write_raw_issue reads the stored copy anyway
+        if kb.write_raw_issue(issue):
+            result.raw_written += 1
+        if is_new:
+            result.new.append(key)
+        stored.add(key)
+
+    def store_page(issues: list[Mapping[str, Any]]) -> None:
         for issue in issues:
-            key = issue["key"]
-            if kb.restore_from_removed(key):
-                result.restored.append(key)
-                logger.info("%s is back in scope: restored from %s/", key, kb.removed_dir.name)
-            if not kb.raw_path(key).is_file():  # a stat: write_raw_issue reads the stored copy anyway
-                result.new.append(key)
-            if kb.write_raw_issue(issue):
-                result.raw_written += 1
-            stored.add(key)
+            try:
+                store_issue(issue)
+            except Exception as error:  # e.g. JSON too deep to write, a refused symbolic link: this issue only
+                result.failed[issue["key"]] = f"not stored: {issue_error_reason(error)}"
+                logger.error("Could not store %s: %s", issue["key"], issue_error_reason(error))
 
     async def store(issues: list[dict[str, Any]]) -> None:
         # Written as each answer arrives, so memory holds a few bulk pages, not a year of issues.
@@ -214,16 +291,19 @@ async def fetch_issues(
                 bulk = await client.bulk_fetch_issues(chunk)
             except AuthenticationError:
                 raise
-            except JiraApiError as error:
-                logger.warning("Bulk fetch of %d issues failed (%s); fetching them one by one", len(chunk), describe_error(error))
+            except Exception as error:  # an error status, a malformed page, JSON too deep to parse: this page only
+                reason = issue_error_reason(error)
+                logger.warning("Bulk fetch of %d issues failed (%s); fetching them one by one", len(chunk), reason)
                 retry_one_by_one.update(chunk)
                 return
         wanted = set(chunk)
-        await store([issue for issue in bulk.issues if issue.get("key") in wanted])
-        for key_or_id in bulk.errors:
-            key = ids_to_keys.get(key_or_id, key_or_id)
-            if key in wanted and key not in stored:
-                retry_one_by_one.add(key)
+        issues, malformed = well_formed_entries(bulk.issues, wanted)
+        if malformed:
+            logger.warning("A bulk page had %d malformed entries; fetching its missing issues one by one", malformed)
+        await store(issues)
+        # Named in the page's errors, returned under another key, or lost among malformed entries:
+        # a single GET says what became of each (issues whose storing failed are reported already).
+        retry_one_by_one.update(wanted - stored - set(result.failed))
 
     to_fetch = list(to_fetch)
     chunks = [to_fetch[i : i + BULK_FETCH_MAX_ISSUES] for i in range(0, len(to_fetch), BULK_FETCH_MAX_ISSUES)]
@@ -233,16 +313,16 @@ async def fetch_issues(
         # The bulk answer does not say why an issue is missing; a single GET does (404 = gone).
         async with limit:
             try:
-                issue = await client.fetch_issue(key)
+                issue = check_fetched_issue(await client.fetch_issue(key), key)
             except AuthenticationError:
                 raise
             except IssueNotFoundError as error:
                 result.vanished[key] = describe_error(error)
                 logger.info("Skipping %s: it no longer exists or is no longer visible (%s)", key, describe_error(error))
                 return
-            except JiraApiError as error:
-                result.failed[key] = describe_error(error)
-                logger.error("Could not fetch %s: %s", key, describe_error(error))
+            except Exception as error:  # an error status, a malformed or too deeply nested answer: this issue only
+                result.failed[key] = issue_error_reason(error)
+                logger.error("Could not fetch %s: %s", key, issue_error_reason(error))
                 return
         if issue.get("key") != key:
             result.vanished[key] = f"moved to {issue.get('key')}"
@@ -296,12 +376,14 @@ async def download_issue_attachments(
     if issue is None:
         result.failed[key] = "no stored issue JSON (fetch failed earlier)"
         return None
-    attachments = (issue.get("fields") or {}).get("attachment") or []
-    downloaded_for = (issue.get("fields") or {}).get("updated")
+    attachments = fields_of(issue).get("attachment") or []
+    downloaded_for = fields_of(issue).get("updated")
     del issue  # only the attachment list is needed from here on
     result.issues += 1
     try:
-        infos = await handler.download_all_attachments(attachments, kb.attachments_dir(key)) if attachments else []
+        infos = []
+        if attachments:  # the folder is checked first: a symbolic link on the way could lead out of the root
+            infos = await handler.download_all_attachments(attachments, kb.checked(kb.attachments_dir(key), key))
         error_text = None
     except AttachmentDownloadError as error:
         infos = list(getattr(error, "completed", None) or [])
@@ -343,7 +425,12 @@ async def record_issue_attachments(
 def _record_attachments(
     kb: KnowledgeBase, key: str, infos: list[dict[str, Any]], downloaded_for: Any, complete: bool
 ) -> tuple[bool, list[str]]:
-    """Write the manifest and prune what Jira dropped; (manifest written, pruned names)."""
+    """Write the manifest and prune what Jira dropped; (manifest written, pruned names).
+
+    First, temporary files a killed run left in the issue's folders are removed.
+    """
+    for leftover in kb.remove_stale_temp_files(key):
+        logger.info("Removed %s, left by an interrupted run", leftover)
     if kb.stored_updated(key) != downloaded_for:
         # A concurrent run stored a newer version meanwhile: its manifest and its attachments
         # win; pruning from this older list could delete an attachment the newer one has.
@@ -456,6 +543,15 @@ def first_leaf(group: BaseExceptionGroup) -> BaseException:
     return error
 
 
+def remove_shared_stale_temp_files(kb: KnowledgeBase) -> None:
+    """Temporary files a killed run left in the folders every issue shares (never fatal: logged)."""
+    try:
+        for leftover in kb.remove_stale_temp_files():
+            logger.info("Removed %s, left by an interrupted run", leftover)
+    except OSError as error:
+        logger.warning("Could not remove temporary files left by an interrupted run: %s", describe_error(error))
+
+
 @dataclass
 class WindowResult:
     """What the streaming pipeline did to one window: the three stages' records."""
@@ -504,7 +600,11 @@ async def mirror_window(
     """
     window_started = time.time()
     with fewer_collections():  # see WINDOW_GC_THRESHOLD
-        issues, found, to_fetch = await search_window(client, kb, jql)
+        cleanup = asyncio.create_task(asyncio.to_thread(remove_shared_stale_temp_files, kb))  # beside the search
+        try:
+            issues, found, to_fetch = await search_window(client, kb, jql)
+        finally:
+            await cleanup
         attachments = AttachmentsStageResult()
         markdown = MarkdownStageResult()
         handler = AttachmentHandler(client, max_concurrent_downloads=max_concurrent_downloads)
@@ -551,23 +651,34 @@ async def mirror_window(
         queue: asyncio.Queue[tuple[str, dict[str, Any] | None, "asyncio.Future[None] | None"] | None] = asyncio.Queue()
 
         def on_fetched(issue: Mapping[str, Any], stored: "asyncio.Future[None]") -> None:
-            fields = issue.get("fields") or {}
+            fields = fields_of(issue)
             slim = {"fields": {"attachment": fields.get("attachment"), "updated": fields.get("updated")}}
             queue.put_nowait((issue["key"], slim, stored))
 
         def attachments_failed(key: str, error: Exception) -> None:
-            attachments.failed[key] = describe_error(error)
-            logger.error("Attachments of %s failed: %s", key, describe_error(error))
+            attachments.failed[key] = issue_error_reason(error)
+            logger.error("Attachments of %s failed: %s", key, issue_error_reason(error))
+
+        async def record_and_render(downloaded: DownloadedAttachments | None, key: str) -> None:
+            if downloaded is not None:
+                try:
+                    await record_issue_attachments(kb, downloaded, attachments)
+                except Exception as error:  # e.g. the manifest could not be written: this issue's failure
+                    attachments_failed(key, error)
+            try:
+                await render_and_record(key)
+            except Exception as error:  # whatever it is, it is this issue's: the window goes on
+                markdown.failed[key] = issue_error_reason(error)
+                logger.error("Could not render %s: %s", key, issue_error_reason(error))
 
         async def finish(downloaded: DownloadedAttachments | None, key: str, stored: "asyncio.Future[None] | None") -> None:
             # Waits for the issue's page to be stored: a task of its own, so the worker that
             # downloaded goes on to the next issue's downloads meanwhile.
-            if downloaded is not None:
-                try:
-                    await record_issue_attachments(kb, downloaded, attachments, stored)
-                except Exception as error:  # e.g. the manifest could not be written: this issue's failure
-                    attachments_failed(key, error)
-            await render_and_record(key)
+            if stored is not None:
+                await stored
+            if key in issues.failed:
+                return  # it could not be stored: its earlier copy, manifest and file stay as they were
+            await record_and_render(downloaded, key)
 
         async def worker(group: asyncio.TaskGroup) -> None:
             while (item := await queue.get()) is not None:
@@ -637,40 +748,145 @@ class ReconciliationResult:
     failed: dict[str, str] = field(default_factory=dict)
 
 
+RECONCILE_MAX_REMOVED_SHARE = 0.10
+RECONCILE_ALWAYS_ALLOWED_REMOVALS = 50
+REFUSAL_KEYS_SHOWN = 10
+
+
+@dataclass(frozen=True)
+class RemovalGuard:
+    """How much one reconciliation may move to ``_removed/``: a bad answer from Jira's search (empty,
+    truncated) must never empty the mirror.
+
+    A pass is refused when it would move more than ``always_allowed`` issues and more than
+    ``max_share`` of the issues stored, unless ``allow_removals`` (an operator's go-ahead for this
+    pass) covers it. An empty scan of a non-empty knowledge base is always refused.
+    """
+
+    max_share: float = RECONCILE_MAX_REMOVED_SHARE
+    always_allowed: int = RECONCILE_ALWAYS_ALLOWED_REMOVALS
+    allow_removals: int = 0
+
+    def refuses(self, removing: int, stored: int, in_scope: int) -> bool:
+        if removing == 0:
+            return False
+        if in_scope == 0:
+            return True
+        if removing <= self.allow_removals:
+            return False
+        return removing > self.always_allowed and removing > self.max_share * stored
+
+
+class ReconciliationRefused(JarkdownError):
+    """Reconciliation moved nothing: it would have removed too much (see RemovalGuard).
+
+    ``would_remove`` holds the keys it would have moved, ``stored`` how many the knowledge base holds.
+    """
+
+    def __init__(self, message: str, would_remove: list[str], stored: int, in_scope: int) -> None:
+        super().__init__(message)
+        self.would_remove = would_remove
+        self.stored = stored
+        self.in_scope = in_scope
+
+
+def refusal(guard: RemovalGuard, would_remove: list[str], stored: int, in_scope: int) -> ReconciliationRefused:
+    """The error that says what a refused pass would have moved, and how to allow it."""
+    count = len(would_remove)
+    shown = ", ".join(would_remove[:REFUSAL_KEYS_SHOWN]) + (", ..." if count > REFUSAL_KEYS_SHOWN else "")
+    if in_scope == 0:
+        why = (
+            f"Jira's scope search returned no issue at all, while the knowledge base holds {stored}: an empty "
+            "answer is never trusted. Check the scope JQL and the account's permissions; to empty the "
+            f"mirror on purpose, delete its issue folders yourself"
+        )
+    else:
+        why = (
+            f"Jira's scope search returned {in_scope} issues, so {count} of the {stored} stored issues "
+            f"({count / stored:.0%}) would leave; one pass may move at most {guard.always_allowed} issues or "
+            f"{guard.max_share:.0%} of the knowledge base. If Jira really dropped them, allow this pass with "
+            f"allow_removals={count}"
+        )
+    message = f"Reconciliation stopped and moved nothing: it would have moved {count} issues to _removed/ ({shown}). {why}."
+    return ReconciliationRefused(message, would_remove, stored, in_scope)
+
+
+async def scope_keys(client: JiraApiClient, jql: str) -> set[str]:
+    """Every key of the scope search; MalformedResponseError for an entry that is not an issue object
+    (the answer cannot be trusted, so nothing may be moved from it)."""
+    in_scope: set[str] = set()
+    async for ref in client.search_jql(jql, fields=("id", "key"), page_size=LIGHT_SEARCH_PAGE_SIZE):
+        if not isinstance(ref, Mapping):
+            raise MalformedResponseError(
+                f"Jira's scope search sent {type(ref).__name__} instead of an issue object: reconciliation moved nothing",
+                status_code=200,
+            )
+        key = ref.get("key")
+        if is_issue_key(key):
+            in_scope.add(key)
+        else:
+            logger.warning("Jira's scope search sent an invalid issue key %s: ignored", short_repr(key))
+    return in_scope
+
+
 async def reconcile(
     client: JiraApiClient,
     kb: KnowledgeBase,
     jql: str,
     *,
     rerender: Callable[[str], bool] | None = None,
+    guard: RemovalGuard = RemovalGuard(),
 ) -> ReconciliationResult:
     """Move issues the knowledge base holds but Jira no longer has in scope to ``_removed/``.
 
-    The whole search completes before anything moves: a failed search moves nothing. Issue files
-    that linked to a moved issue are re-rendered (when ``rerender`` is given) so no link dangles.
+    The whole search completes before anything moves: a failed search moves nothing, and so does a
+    pass ``guard`` refuses (ReconciliationRefused). Issue files that linked to a moved issue are
+    re-rendered (when ``rerender`` is given) so no link dangles. One issue that cannot be moved
+    (a symbolic link on the way) is reported in ``failed``; the others move.
     """
     # Anything stored after this moment may have entered the scope after the search passed it
     # (created, or moved in, meanwhile): it is kept, and checked again by the next reconciliation.
     # The margin covers file systems whose timestamps lag the clock by a tick.
     search_started = time.time() - STORED_DURING_SEARCH_MARGIN_SECONDS
-    in_scope: set[str] = set()
-    async for ref in client.search_jql(jql, fields=("id", "key"), page_size=LIGHT_SEARCH_PAGE_SIZE):
-        in_scope.add(str(ref.get("key")))
+    in_scope = await scope_keys(client, jql)
     result = ReconciliationResult(jql=jql, in_scope=len(in_scope))
     with kb.lock():
-        for key in sorted(kb.live_issue_keys() - in_scope, key=issue_sort_key):
+        stored = kb.live_issue_keys()
+        leaving = []
+        for key in sorted(stored - in_scope, key=issue_sort_key):
             if kb.stored_since(key, search_started):
                 result.kept_recent.append(key)
                 logger.info("%s is not in the search but was stored during it: kept for now", key)
-            elif kb.move_to_removed(key):
-                result.moved.append(key)
-                logger.info("%s is no longer in Jira's scope: moved to %s/", key, kb.removed_dir.name)
+            else:
+                leaving.append(key)
+        if guard.refuses(len(leaving), len(stored), len(in_scope)):
+            raise refusal(guard, leaving, len(stored), len(in_scope))
+        move_all(kb, leaving, result)
         if result.moved and rerender is not None:
-            for key in kb.files_linking_to(result.moved):
-                try:
-                    if rerender(key):
-                        result.rerendered.append(key)
-                except Exception as error:
-                    result.failed[key] = describe_error(error)
-                    logger.exception("Could not re-render %s after reconciliation", key)
+            rerender_linkers(kb, result, rerender)
     return result
+
+
+def move_all(kb: KnowledgeBase, keys: Iterable[str], result: ReconciliationResult) -> None:
+    """Move each issue to ``_removed/``; one that cannot move is reported, the others go on."""
+    for key in keys:
+        try:
+            moved = kb.move_to_removed(key)
+        except Exception as error:
+            result.failed[key] = issue_error_reason(error)
+            logger.error("Could not move %s to %s/: %s", key, kb.removed_dir.name, issue_error_reason(error))
+            continue
+        if moved:
+            result.moved.append(key)
+            logger.info("%s is no longer in Jira's scope: moved to %s/", key, kb.removed_dir.name)
+
+
+def rerender_linkers(kb: KnowledgeBase, result: ReconciliationResult, rerender: Callable[[str], bool]) -> None:
+    """Re-render the files that linked to a moved issue, so no link dangles."""
+    for key in kb.files_linking_to(result.moved):
+        try:
+            if rerender(key):
+                result.rerendered.append(key)
+        except Exception as error:
+            result.failed[key] = issue_error_reason(error)
+            logger.exception("Could not re-render %s after reconciliation", key)

@@ -13,19 +13,89 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import dagster as dg
+from pydantic import Field
 
 from jarkdown_pipeline.exceptions import AuthenticationError, JiraApiError
 from jarkdown_pipeline.jira_api_client import normalise_base_url
 from jarkdown_pipeline.knowledge_base import KnowledgeBase
 from jarkdown_pipeline.orchestration.partitions import partition_window
 from jarkdown_pipeline.orchestration.resources import JiraResource, KnowledgeBaseResource
-from jarkdown_pipeline.sync import describe_error, mirror_window, reconcile, render_issue_options, scope_jql_since, window_jql
+from jarkdown_pipeline.sync import (
+    RECONCILE_ALWAYS_ALLOWED_REMOVALS,
+    RECONCILE_MAX_REMOVED_SHARE,
+    ReconciliationRefused,
+    RemovalGuard,
+    describe_error,
+    mirror_window,
+    reconcile,
+    render_issue_options,
+    scope_jql_since,
+    window_jql,
+)
 
 GROUP = "jira"
 JIRA_POOL = "jira_api"
 RUN_RECORD_MAX_AGE_SECONDS = 14 * 24 * 3600
 PREVIEW_MAX_CHARS = 6000
 LISTED_KEYS_MAX = 50
+
+
+class ReconciliationConfig(dg.Config):
+    """Run config of ``jira_reconciliation``: how much one pass may move to ``_removed/``."""
+
+    max_removed_share: float = Field(
+        default=RECONCILE_MAX_REMOVED_SHARE,
+        ge=0.0,
+        le=1.0,
+        description="A pass that would move more than this share of the stored issues (and more than "
+        "always_allowed_removals) moves nothing and fails.",
+    )
+    always_allowed_removals: int = Field(
+        default=RECONCILE_ALWAYS_ALLOWED_REMOVALS,
+        ge=0,
+        description="A pass moving at most this many issues is never stopped by the share.",
+    )
+    allow_removals: int = Field(
+        default=0,
+        ge=0,
+        description="Go-ahead for one pass that was stopped: up to this many issues may move, whatever the share "
+        "(an empty answer from Jira is still never acted on).",
+    )
+
+
+def how_to_allow(count: int) -> str:
+    """The exact command (and UI equivalent) that lets one stopped reconciliation move ``count`` issues."""
+    run_config = f'{{"ops": {{"jira_reconciliation": {{"config": {{"allow_removals": {count}}}}}}}}}'
+    return (
+        f"To allow it once: dagster asset materialize -m jarkdown_pipeline --select jira_reconciliation "
+        f"--config-json '{run_config}' (or, in the UI, materialize jira_reconciliation with the config "
+        f"allow_removals: {count}); to change the limit, set max_removed_share in the same config."
+    )
+
+
+def refused_failure(refused: ReconciliationRefused, jql: str) -> dg.Failure:
+    """A stopped reconciliation as the step's failure: what it would have moved, and how to allow it."""
+    count = len(refused.would_remove)
+    return dg.Failure(
+        description=str(refused) + ("" if refused.in_scope == 0 else " " + how_to_allow(count)),
+        metadata={
+            "jql": dg.MetadataValue.text(jql),
+            "in_scope": dg.MetadataValue.int(refused.in_scope),
+            "stored": dg.MetadataValue.int(refused.stored),
+            "would_remove": dg.MetadataValue.int(count),
+            "would_have_moved": listing(refused.would_remove),
+        },
+        allow_retries=False,
+    )
+
+
+def merged_failures(**stages: Mapping[str, str]) -> dict[str, str]:
+    """``{key: "stage: reason; stage: reason"}``: every stage's reason for an issue, none overwritten."""
+    merged: dict[str, str] = {}
+    for stage, failed in stages.items():
+        for key, reason in failed.items():
+            merged[key] = f"{merged[key]}; {stage}: {reason}" if key in merged else f"{stage}: {reason}"
+    return merged
 
 
 def run_record_id(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> str:
@@ -221,6 +291,8 @@ def _build_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefi
             context.log.error(f"Could not fetch {key}: {reason}")
         for key, reason in attachments.failed.items():
             context.log.error(f"Attachments of {key}: {reason}")
+        for key, reason in markdown.failed.items():
+            context.log.error(f"Could not render {key}: {reason}")
         # Search, fetch and downloads overlap in this step: the client's counters are the step's.
         step_client = client_metadata(jira, started)
         yield dg.MaterializeResult(
@@ -256,11 +328,7 @@ def _build_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefi
                 **step_client,
             },
         )
-        failures = {
-            **{key: f"fetch: {reason}" for key, reason in issues.failed.items()},
-            **{key: f"attachments: {reason}" for key, reason in attachments.failed.items()},
-            **{key: f"render: {reason}" for key, reason in markdown.failed.items()},
-        }
+        failures = merged_failures(fetch=issues.failed, attachments=attachments.failed, render=markdown.failed)
         metadata = {
             "issues": dg.MetadataValue.int(len(issues.keys)),
             "written": dg.MetadataValue.int(len(markdown.written)),
@@ -294,7 +362,10 @@ def _build_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefi
         ),
     )
     async def jira_reconciliation(
-        context: dg.AssetExecutionContext, jira: JiraResource, knowledge_base: KnowledgeBaseResource
+        context: dg.AssetExecutionContext,
+        config: ReconciliationConfig,
+        jira: JiraResource,
+        knowledge_base: KnowledgeBaseResource,
     ) -> dg.MaterializeResult:
         started = stats_snapshot(jira)
         kb = knowledge_base.open()
@@ -308,7 +379,11 @@ def _build_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefi
         def rerender(key: str) -> bool:
             return kb.render_issue_file(key, known_issue_keys=known_issue_keys(), **options)
 
-        result = await reconcile(client, kb, jql, rerender=rerender)
+        guard = RemovalGuard(config.max_removed_share, config.always_allowed_removals, config.allow_removals)
+        try:
+            result = await reconcile(client, kb, jql, rerender=rerender, guard=guard)
+        except ReconciliationRefused as refused:
+            raise refused_failure(refused, jql) from None
         for key in result.moved:
             context.log.info(f"{key} is no longer in scope: moved to {kb.removed_dir}")
         metadata = {
@@ -323,7 +398,8 @@ def _build_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefi
         }
         if result.failed:
             raise dg.Failure(
-                description=f"Could not re-render {len(result.failed)} issues linking to removed ones",
+                description=f"Could not move or re-render {len(result.failed)} issues: "
+                + "; ".join(f"{key}: {reason}" for key, reason in list(result.failed.items())[:10]),
                 metadata={**metadata, "failures": listing(result.failed)},
             )
         return dg.MaterializeResult(metadata=metadata)
