@@ -127,7 +127,7 @@ def test_whole_knowledge_base_files_refuse_symlinks(kb, outside):
     kb.root.mkdir()
     link(kb.index_path, outside / "precious.txt")
     with pytest.raises(SymlinkRefusedError, match="index.md is a symbolic link"):
-        kb.write_index("# index\n")
+        kb.write_index({"index.md": "# index\n"})
     link(kb.state_dir, outside)
     for attempt in (lambda: kb.lock().__enter__(), lambda: kb.write_run_record("run1", "issues", {}), lambda: kb.write_fields([])):
         with pytest.raises(SymlinkRefusedError, match=r"\.jarkdown is a symbolic link"):
