@@ -44,6 +44,9 @@ class Settings:
     timezone: str
     include_custom_fields: tuple[str, ...] | None
     exclude_custom_fields: tuple[str, ...]
+    state_dsn: str | None = field(default=None, repr=False)
+    """JARKDOWN_STATE_DSN: PostgreSQL DSN of the state store (may hold a password); None: SQLite in
+    ``.jarkdown/state.sqlite3``."""
 
     @property
     def uses_personal_access_token(self) -> bool:
@@ -202,4 +205,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         timezone=timezone,
         include_custom_fields=include,
         exclude_custom_fields=exclude,
+        state_dsn=_get(env, "JARKDOWN_STATE_DSN") or None,
     )

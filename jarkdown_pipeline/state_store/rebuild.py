@@ -164,8 +164,8 @@ def _read_json(path: Path, kind: type, problems: list[str]) -> Any:
         data = load_json(path.read_bytes())
     except FileNotFoundError:
         return None
-    except (OSError, ValueError) as error:
-        problems.append(f"{path}: not readable JSON ({error})")
+    except (OSError, ValueError, RecursionError) as error:  # RecursionError: nested too deep to load
+        problems.append(f"{path}: not readable JSON ({type(error).__name__}: {error})")
         return None
     if not isinstance(data, kind):
         problems.append(f"{path}: expected a JSON {kind.__name__}, found {type(data).__name__}")
