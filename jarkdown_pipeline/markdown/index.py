@@ -9,7 +9,7 @@ whatever the summaries hold. A new issue changes only its own page (and ``index.
 """
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,27 +132,42 @@ def render_project_page(page: IndexPage, *, title: str) -> str:
     return "\n".join([*lines, "", *table] if table else lines) + "\n"
 
 
-def _project_line(project: str, count: int, pages: list[IndexPage]) -> str:
+@dataclass(frozen=True)
+class PageSummary:
+    """What ``index.md`` says of one page: where it is, its label and how many issues it lists."""
+
+    path: str
+    label: str
+    count: int
+
+
+def page_summaries(pages: Iterable[IndexPage]) -> list[PageSummary]:
+    return [PageSummary(page.path, page.label, len(page.rows)) for page in pages]
+
+
+def _project_line(project: str, pages: Sequence[PageSummary]) -> str:
     links = " · ".join(link(escape_text(page.label), page.path) for page in pages)
+    count = sum(page.count for page in pages)
     return f"| {escape_text(project)} | {count:,} | {escape_table_cell(links)} |"
 
 
-def _recent(rows: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """The most recently updated rows (UTC timestamps sort as text); the key breaks ties."""
+def recent_rows(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The ``RECENT_ROWS`` most recently updated rows (those with an ``updated_at``), latest first
+    (UTC timestamps sort as text); the key breaks ties."""
     dated = [row for row in rows if isinstance(row.get("updated_at"), str)]
     dated.sort(key=lambda row: issue_sort_key(str(row["key"])))
     dated.sort(key=lambda row: row["updated_at"], reverse=True)
     return dated[:RECENT_ROWS]
 
 
-def render_home(projects: Mapping[str, list[IndexPage]], rows: list[Mapping[str, Any]], *, title: str) -> str:
-    """``index.md``: counts, one row per project linking to each of its pages, the latest updates."""
-    counts = {project: sum(len(page.rows) for page in pages) for project, pages in projects.items()}
-    lines = [f"# {escape_text(title)}", "", f"{_count(len(rows), 'issue')} in {_count(len(projects), 'project')}."]
+def render_home(projects: Mapping[str, Sequence[PageSummary]], recent: Sequence[Mapping[str, Any]], *, title: str) -> str:
+    """``index.md``: counts, one row per project (in name order) linking to each of its pages, the
+    latest updates (``recent_rows``). Needs only each page's count, not its rows."""
+    total = sum(page.count for pages in projects.values() for page in pages)
+    lines = [f"# {escape_text(title)}", "", f"{_count(total, 'issue')} in {_count(len(projects), 'project')}."]
     if projects:
         lines += ["", "## Projects", "", "| Project | Issues | Pages |", "| --- | --- | --- |"]
-        lines += [_project_line(project, counts[project], projects[project]) for project in projects]
-    recent = _recent(rows)
+        lines += [_project_line(project, projects[project]) for project in sorted(projects)]
     if recent:
         lines += ["", "## Recently updated", "", *_table(recent, 0)]
     return "\n".join(lines) + "\n"
@@ -170,7 +185,8 @@ def index_pages(rows: Iterable[Mapping[str, Any]], *, title: str = "Jira issues"
     bytes. Raises ValueError on a row without a valid key."""
     rows = _checked(rows)
     projects = _projects(rows)
-    files = {INDEX_FILE: render_home(projects, rows, title=title)}
+    summaries = {project: page_summaries(pages) for project, pages in projects.items()}
+    files = {INDEX_FILE: render_home(summaries, recent_rows(rows), title=title)}
     for pages in projects.values():
         for page in pages:
             files[page.path] = render_project_page(page, title=title)
@@ -180,4 +196,5 @@ def index_pages(rows: Iterable[Mapping[str, Any]], *, title: str = "Jira issues"
 def render_index(rows: Iterable[Mapping[str, Any]], *, title: str = "Jira issues") -> str:
     """``index.md`` alone (``index_pages`` gives every file of the index)."""
     rows = _checked(rows)
-    return render_home(_projects(rows), rows, title=title)
+    summaries = {project: page_summaries(pages) for project, pages in _projects(rows).items()}
+    return render_home(summaries, recent_rows(rows), title=title)
