@@ -31,7 +31,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import yaml
@@ -53,6 +53,9 @@ from jarkdown_pipeline.markdown import render_issue
 from jarkdown_pipeline.markdown.index import INDEX_DIR, INDEX_FILE, INDEX_ROW_FIELDS, index_pages
 # The interface module only: the state_store package imports this module (see ``store``).
 from jarkdown_pipeline.state_store.interface import IssueRecord, StateStore
+
+if TYPE_CHECKING:
+    from jarkdown_pipeline.index_update import IndexUpdate
 
 try:  # POSIX: advisory locks shared by every process on the machine (and over NFSv4)
     import fcntl
@@ -615,15 +618,17 @@ class KnowledgeBase:
             listed.update(_INDEX_LINK_RE.findall(path.read_text(encoding="utf-8")))
         return listed
 
-    def write_index(self, files: Mapping[str, str]) -> bool:
-        """Write the index's files whose bytes changed and delete the pages it no longer has.
-        ``files`` maps paths relative to the root (``index.md``, ``_index/...``) to their text."""
+    def write_index(self, files: Mapping[str, str], *, delete: Iterable[str] | None = None) -> bool:
+        """Write the index's files whose bytes changed and delete the pages it no longer has: every
+        page not in ``files``, or (``delete`` given) just those. ``files`` maps paths relative to the
+        root (``index.md``, ``_index/...``) to their text."""
         changed = False
         for relative, text in sorted(files.items()):
             changed |= write_text_if_changed(self.checked(self.root / relative), text)
         wanted = {self.root / relative for relative in files}
-        for page in self.index_files():
-            if page not in wanted:
+        unwanted = self.index_files() if delete is None else [self.root / relative for relative in delete]
+        for page in unwanted:
+            if page not in wanted and page.exists():
                 self.checked(page).unlink(missing_ok=True)
                 changed = True
         for folder in sorted(self.index_dir.glob("*/"), reverse=True) if self.index_dir.is_dir() else []:
@@ -631,12 +636,15 @@ class KnowledgeBase:
                 folder.rmdir()  # only an emptied project folder goes
         return changed
 
-    def rebuild_index(self) -> tuple[list[dict[str, Any]], list[FrontmatterProblem], bool]:
-        """Read every issue file and write the index in one critical section, so the last of two
-        overlapping rebuilds never misses the other's files. Returns (rows, problems, written)."""
+    def rebuild_index(self) -> "IndexUpdate":
+        """Bring the index up to date in one critical section, so the last of two overlapping updates
+        never misses the other's files: only the pages of what changed in the state store since the
+        last update, or (no saved index state, a rebuilt store, new index code) every issue file
+        (``index_update``). Unpacks as (listed, problems, written); ``len(listed)``: issues listed."""
+        from jarkdown_pipeline.index_update import update_index
+
         with self.lock():
-            rows, problems = self.index_rows()
-            return rows, problems, self.write_index(index_pages(rows))
+            return update_index(self)
 
     # -- cross-process lock --------------------------------------------------------------------
     @contextlib.contextmanager

@@ -55,7 +55,7 @@ def _cell(value: Any, max_bytes: int = _OTHER_CELL_BYTES) -> str:
     return _fit(lambda text: escape_table_cell(escape_text(text, in_table=True)), data_to_text(value), max_bytes)
 
 
-def _checked(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+def checked_rows(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """The rows sorted by key; ValueError for a row that is not an issue's."""
     rows = list(rows)
     for row in rows:
@@ -104,18 +104,30 @@ class IndexPage:
         return self.path.count("/")
 
 
+def block_of(key: str) -> int:
+    """Which block of ``INDEX_PAGE_MAX_ROWS`` issue numbers the issue is in (a big project's page)."""
+    return (_number_of(key) - 1) // INDEX_PAGE_MAX_ROWS
+
+
+def single_page(project: str, rows: Sequence[Mapping[str, Any]]) -> IndexPage:
+    """The one page of a project of up to ``INDEX_PAGE_MAX_ROWS`` issues (rows sorted by key)."""
+    return IndexPage(project, f"{INDEX_DIR}/{project}.md", _count(len(rows), "issue"), tuple(rows))
+
+
+def block_page(project: str, block: int, rows: Sequence[Mapping[str, Any]]) -> IndexPage:
+    """The page of one block of a big project's issue numbers (rows sorted by key)."""
+    first, last = block * INDEX_PAGE_MAX_ROWS + 1, (block + 1) * INDEX_PAGE_MAX_ROWS
+    return IndexPage(project, f"{INDEX_DIR}/{project}/{first}-{last}.md", f"{first}–{last}", tuple(rows))
+
+
 def project_pages(project: str, rows: list[Mapping[str, Any]]) -> list[IndexPage]:
     """A project's pages: one for a small project, one per block of issue numbers otherwise."""
     if len(rows) <= INDEX_PAGE_MAX_ROWS:
-        return [IndexPage(project, f"{INDEX_DIR}/{project}.md", _count(len(rows), "issue"), tuple(rows))]
+        return [single_page(project, rows)]
     blocks: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
     for row in rows:
-        blocks[(_number_of(str(row["key"])) - 1) // INDEX_PAGE_MAX_ROWS].append(row)
-    pages = []
-    for block in sorted(blocks):
-        first, last = block * INDEX_PAGE_MAX_ROWS + 1, (block + 1) * INDEX_PAGE_MAX_ROWS
-        pages.append(IndexPage(project, f"{INDEX_DIR}/{project}/{first}-{last}.md", f"{first}–{last}", tuple(blocks[block])))
-    return pages
+        blocks[block_of(str(row["key"]))].append(row)
+    return [block_page(project, block, blocks[block]) for block in sorted(blocks)]
 
 
 def render_project_page(page: IndexPage, *, title: str) -> str:
@@ -173,7 +185,8 @@ def render_home(projects: Mapping[str, Sequence[PageSummary]], recent: Sequence[
     return "\n".join(lines) + "\n"
 
 
-def _projects(rows: list[Mapping[str, Any]]) -> dict[str, list[IndexPage]]:
+def projects_of(rows: list[Mapping[str, Any]]) -> dict[str, list[IndexPage]]:
+    """Every project's pages, by project name, of rows sorted by key (``checked_rows``)."""
     by_project: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for row in rows:
         by_project[_project_of(str(row["key"]))].append(row)
@@ -183,8 +196,8 @@ def _projects(rows: list[Mapping[str, Any]]) -> dict[str, list[IndexPage]]:
 def index_pages(rows: Iterable[Mapping[str, Any]], *, title: str = "Jira issues") -> dict[str, str]:
     """Every file of the index, ``{path relative to the root: text}``; the same rows give the same
     bytes. Raises ValueError on a row without a valid key."""
-    rows = _checked(rows)
-    projects = _projects(rows)
+    rows = checked_rows(rows)
+    projects = projects_of(rows)
     summaries = {project: page_summaries(pages) for project, pages in projects.items()}
     files = {INDEX_FILE: render_home(summaries, recent_rows(rows), title=title)}
     for pages in projects.values():
@@ -195,6 +208,6 @@ def index_pages(rows: Iterable[Mapping[str, Any]], *, title: str = "Jira issues"
 
 def render_index(rows: Iterable[Mapping[str, Any]], *, title: str = "Jira issues") -> str:
     """``index.md`` alone (``index_pages`` gives every file of the index)."""
-    rows = _checked(rows)
-    summaries = {project: page_summaries(pages) for project, pages in _projects(rows).items()}
+    rows = checked_rows(rows)
+    summaries = {project: page_summaries(pages) for project, pages in projects_of(rows).items()}
     return render_home(summaries, recent_rows(rows), title=title)
