@@ -24,7 +24,6 @@ from jarkdown_pipeline.exceptions import (
     IssueError,
     IssueNotFoundError,
     JarkdownError,
-    JiraApiError,
     MalformedResponseError,
     describe_error,
 )
