@@ -80,6 +80,8 @@ class _Listed:
 @dataclass
 class IndexState:
     revision: int
+    epoch: int
+    """The store's epoch the revision belongs to (``Changes.epoch``)."""
     projects: dict[str, list[PageSummary]]
     recent: list[dict[str, Any]]
 
@@ -100,7 +102,7 @@ def update_index(kb: "KnowledgeBase") -> IndexUpdate:
     state = read_state(kb)
     if state is not None and kb.index_path.is_file():
         changes = kb.store.changes_since(state.revision)
-        if not changes.full:
+        if not changes.full and changes.epoch == state.epoch:  # another epoch: the store was rebuilt since
             update = _incremental(kb, state, changes)
             if update is not None:
                 return update
@@ -109,13 +111,14 @@ def update_index(kb: "KnowledgeBase") -> IndexUpdate:
 
 def rebuild_fully(kb: "KnowledgeBase") -> IndexUpdate:
     """Every issue file (stat-checked against the store, parsed when edited since): the whole index."""
-    revision = kb.store.current_revision()  # before the rows: a change made meanwhile is taken again next time
+    # Before the rows: a change made meanwhile is taken again next time.
+    now = kb.store.changes_since(kb.store.current_revision())
     rows, problems = kb.index_rows()
     rows = checked_rows(rows)
     files = index_pages(rows, title=TITLE)
     written = kb.write_index(files)
     projects = {project: page_summaries(pages) for project, pages in projects_of(rows).items()}
-    save_state(kb, IndexState(revision, projects, [dict(row) for row in recent_rows(rows)]))
+    save_state(kb, IndexState(now.revision, now.epoch, projects, [dict(row) for row in recent_rows(rows)]))
     return IndexUpdate(len(rows), problems, written, full=True, rendered=sorted(files))
 
 
@@ -142,7 +145,7 @@ def _incremental(kb: "KnowledgeBase", state: IndexState, changes: Changes) -> In
             projects.pop(project, None)
     files[INDEX_FILE] = render_home(projects, recent, title=TITLE)
     written = kb.write_index(files, delete=sorted(gone))
-    save_state(kb, IndexState(changes.revision, projects, recent))
+    save_state(kb, IndexState(changes.revision, changes.epoch, projects, recent))
     return IndexUpdate(sum(p.count for pages in projects.values() for p in pages), [], written, full=False, rendered=sorted(files))
 
 
@@ -245,7 +248,7 @@ def read_state(kb: "KnowledgeBase") -> IndexState | None:
             project: [PageSummary(path, label, int(count)) for path, label, count in pages]
             for project, pages in data["projects"].items()
         }
-        return IndexState(int(data["revision"]), projects, [dict(row) for row in data["recent"]])
+        return IndexState(int(data["revision"]), int(data["epoch"]), projects, [dict(row) for row in data["recent"]])
     except (OSError, ValueError, TypeError, KeyError, AttributeError):
         return None
 
@@ -257,6 +260,7 @@ def save_state(kb: "KnowledgeBase", state: IndexState) -> None:
     document = {
         "fingerprint": index_fingerprint(),
         "revision": state.revision,
+        "epoch": state.epoch,
         "projects": {
             project: [[page.path, page.label, page.count] for page in pages] for project, pages in sorted(state.projects.items())
         },

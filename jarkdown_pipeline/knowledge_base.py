@@ -50,7 +50,7 @@ from jarkdown_pipeline._files import (
 from jarkdown_pipeline.exceptions import IssueError, describe_error
 from jarkdown_pipeline.issue_keys import ISSUE_KEY_PATTERN, check_issue_key, is_issue_key, issue_sort_key
 from jarkdown_pipeline.markdown import render_issue
-from jarkdown_pipeline.markdown.index import INDEX_DIR, INDEX_FILE, INDEX_ROW_FIELDS, index_pages
+from jarkdown_pipeline.markdown.index import INDEX_DIR, INDEX_FILE, INDEX_ROW_FIELDS
 # The interface module only: the state_store package imports this module (see ``store``).
 from jarkdown_pipeline.state_store.interface import IssueRecord, StateStore
 

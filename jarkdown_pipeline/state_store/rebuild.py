@@ -165,7 +165,7 @@ def _read_json(path: Path, kind: type, problems: list[str]) -> Any:
     except FileNotFoundError:
         return None
     except (OSError, ValueError, RecursionError) as error:  # RecursionError: nested too deep to load
-        problems.append(f"{path}: not readable JSON ({type(error).__name__}: {error})")
+        problems.append(f"{path}: not readable JSON ({error})")
         return None
     if not isinstance(data, kind):
         problems.append(f"{path}: expected a JSON {kind.__name__}, found {type(data).__name__}")

@@ -2,6 +2,7 @@
 of all the rows, and an update re-renders only the pages of what changed."""
 
 import random
+from pathlib import Path
 
 import pytest
 
@@ -105,3 +106,20 @@ def test_a_rebuilt_store_means_a_full_index_rebuild(kb):
     kb.rebuild_index()
     rebuild_from_files(kb.store, kb.root)
     assert kb.rebuild_index().full
+
+
+def test_a_deleted_and_rebuilt_store_means_a_full_index_rebuild_even_once_its_revisions_pass_the_saved_one(kb):
+    from jarkdown_pipeline.state_store import sqlite_path
+
+    for number in range(1, 6):
+        store_issue(kb, f"ABC-{number}", f"ABC-{number} first", number)
+    kb.rebuild_index()
+    kb.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{sqlite_path(kb.root)}{suffix}").unlink(missing_ok=True)
+    again = KnowledgeBase(kb.root)  # rebuilt from the files: its revisions count from 1 again
+    for number in range(1, 9):
+        store_issue(again, f"ABC-{number}", f"ABC-{number} second", number + 10)
+    assert again.rebuild_index().full
+    assert on_disk(again) == expected(again)
+    again.close()
