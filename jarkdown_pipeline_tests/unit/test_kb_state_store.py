@@ -35,10 +35,15 @@ def snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
 def test_the_lock_is_reentrant_in_its_thread_and_excludes_other_threads(tmp_path):
     kb = KnowledgeBase(tmp_path)
     events = []
+
+    def take_it_in_another_thread() -> None:
+        with kb.lock():
+            events.append("other")
+
     with kb.lock():
         with kb.lock():  # a no-op: the same thread holds it
             events.append("inner")
-        other = threading.Thread(target=lambda: [kb.lock().__enter__(), events.append("other")])
+        other = threading.Thread(target=take_it_in_another_thread)
         other.start()
         other.join(0.3)
         assert events == ["inner"], "another thread waits while this one holds the lock"
