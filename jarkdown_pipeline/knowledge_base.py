@@ -20,16 +20,18 @@ import contextlib
 import functools
 import hashlib
 import importlib.metadata
+import itertools
 import os
 import re
 import shutil
 import sys
+import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import yaml
@@ -48,7 +50,12 @@ from jarkdown_pipeline._files import (
 from jarkdown_pipeline.exceptions import IssueError, describe_error
 from jarkdown_pipeline.issue_keys import ISSUE_KEY_PATTERN, check_issue_key, is_issue_key, issue_sort_key
 from jarkdown_pipeline.markdown import render_issue
-from jarkdown_pipeline.markdown.index import INDEX_DIR, INDEX_FILE, INDEX_ROW_FIELDS, index_pages
+from jarkdown_pipeline.markdown.index import INDEX_DIR, INDEX_FILE, INDEX_ROW_FIELDS
+# The interface module only: the state_store package imports this module (see ``store``).
+from jarkdown_pipeline.state_store.interface import IssueRecord, StateStore
+
+if TYPE_CHECKING:
+    from jarkdown_pipeline.index_update import IndexUpdate
 
 try:  # POSIX: advisory locks shared by every process on the machine (and over NFSv4)
     import fcntl
@@ -62,8 +69,6 @@ ATTACHMENTS_DIR = "attachments"
 # Jira issue keys: a project key (letter, then letters, digits, underscores) and a number. Checked
 # before a key becomes a path, so a hostile key can never escape the output folder.
 _INDEX_LINK_RE = re.compile(r"\]\((?:\.\./)*(" + ISSUE_KEY_PATTERN + r")/\1\.md\)")
-_LOCAL_ISSUE_LINK_RE = re.compile(r"\.\./([A-Za-z][A-Za-z0-9_]*-[0-9]+)/\1\.md")
-_BROWSE_LINK_RE = re.compile(r"/browse/([A-Za-z][A-Za-z0-9_]*-[0-9]+)(?![0-9])")
 _URL_SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _HTML_URL_ATTR_RE = re.compile(r"""\b(?:href|src)\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
 # Only the manifest fields that describe the attachment, not what one run did with it, so the
@@ -221,11 +226,22 @@ def is_relative_link(target: str) -> bool:
     )
 
 
+@dataclass
+class _LockDepth:
+    """How many ``KnowledgeBase.lock()`` one thread holds on one object (0: it does not hold it)."""
+
+    depth: int = 0
+
+
 class KnowledgeBase:
     """The output folder. Cheap to construct; creates folders only when it writes."""
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    def __init__(self, root: str | os.PathLike[str], *, state_dsn: str | None = None) -> None:
         self.root = Path(root).resolve()
+        self.state_dsn = state_dsn
+        """PostgreSQL DSN of the state store; None: SQLite in ``.jarkdown/state.sqlite3``."""
+        self._store: StateStore | None = None
+        self._lock_holders = threading.local()
         self.state_dir = self.root / STATE_DIR
         self.raw_dir = self.state_dir / "raw"
         self.manifest_dir = self.state_dir / "attachments"
@@ -242,6 +258,23 @@ class KnowledgeBase:
 
     def __repr__(self) -> str:
         return f"KnowledgeBase({str(self.root)!r})"
+
+    @property
+    def store(self) -> StateStore:
+        """The knowledge base's state store, opened on first use (built from the files the first time)."""
+        if self._store is None:
+            from jarkdown_pipeline.state_store import STATE_FILE, open_state_store
+
+            if self.state_dsn is None:  # SQLite's file is written: never through a symbolic link
+                self.checked(self.state_dir / STATE_FILE)
+            self._store = open_state_store(self.root, dsn=self.state_dsn, lock=self.lock)
+        return self._store
+
+    def close(self) -> None:
+        """Close the state store's connection, if it was opened."""
+        store, self._store = self._store, None
+        if store is not None:
+            store.close()
 
     # -- paths ---------------------------------------------------------------------------------
     def issue_dir(self, key: str) -> Path:
@@ -260,7 +293,8 @@ class KnowledgeBase:
         return self.manifest_dir / f"{check_issue_key(key)}.json"
 
     def rendered_record_path(self, key: str) -> Path:
-        """What ``KEY/KEY.md`` was last rendered from (a digest of every input) and its size and mtime."""
+        """The sidecar-file version's render record of ``KEY/KEY.md`` (now in the state store): read
+        only when the store is built from the files, moved with the issue."""
         return self.rendered_dir / f"{check_issue_key(key)}.json"
 
     def relative(self, path: Path) -> str:
@@ -481,14 +515,13 @@ class KnowledgeBase:
             digest.update(len(part).to_bytes(8, "big") + part)
         inputs = digest.hexdigest()
         markdown_path = self.markdown_path(key)
-        record_path = self.rendered_record_path(key)
-        current = self._current_render_record(key, markdown_path)
-        if current is not None and current.get("inputs") == inputs:
+        current = self._current_records([key]).get(key)
+        if current is not None and current.render_inputs == inputs:
             return False
-        for path in (markdown_path, record_path):  # before any work: neither may be written through a link
-            self.checked(path, key)
+        self.checked(markdown_path, key)  # before any work: it may not be written through a link
+        issue = load_json(raw)
         text = render_issue(
-            load_json(raw),
+            issue,
             field_definitions=field_definitions,
             attachments=load_json(manifest) if manifest is not None else [],
             base_url=base_url,
@@ -499,13 +532,7 @@ class KnowledgeBase:
         )
         written = self.write_markdown(key, text)
         stat = markdown_path.stat()
-        record = {"inputs": inputs, "markdown_size": stat.st_size, "markdown_mtime_ns": stat.st_mtime_ns}
-        row = _index_row_of(text)
-        if row is not None:
-            record["index_row"] = row  # index_rows() takes it while the file is as written here
-        # The checks resolve these while the file is as written here, instead of reading it again.
-        record["link_targets"] = sorted({target for target in candidate_link_targets(text) if is_relative_link(target)})
-        write_bytes_if_changed(record_path, dump_json(record))
+        self.store.upsert_issues([_rendered_record(key, issue, inputs, text, stat)], fields=RENDER_RECORD_FIELDS)
         return written
 
     def _render_options_digest(
@@ -544,41 +571,39 @@ class KnowledgeBase:
         """The index fields of every issue file's frontmatter, sorted by key; files that do not parse
         are reported.
 
-        A file still as ``render_issue_file`` wrote it (size and mtime in its rendered record) gives
+        A file still as ``render_issue_file`` wrote it (size and mtime in its store record) gives
         the row recorded then; any other is read and parsed (a YAML parse per file is most of the
         cost of rebuilding the index of a big knowledge base).
         """
         rows, problems = [], []
-        for key in self.markdown_issue_keys():
-            path = self.markdown_path(key)
-            row = self._recorded_index_row(key, path)
-            if row is not None:
-                rows.append(row)
-                continue
-            try:
-                data = parse_frontmatter_block(path.read_text(encoding="utf-8"))
-            except (FrontmatterError, UnicodeDecodeError) as error:
-                problems.append(FrontmatterProblem(self.relative(path), str(error)))
-                continue
-            rows.append({name: data.get(name) for name in INDEX_ROW_FIELDS})
+        for keys in batched(self.markdown_issue_keys(), STORE_BATCH):
+            records = self._current_records(keys)
+            for key in keys:
+                record = records.get(key)
+                if record is not None and isinstance(record.index_row, Mapping):
+                    rows.append(dict(record.index_row))
+                    continue
+                path = self.markdown_path(key)
+                try:
+                    data = parse_frontmatter_block(path.read_text(encoding="utf-8"))
+                except (FrontmatterError, UnicodeDecodeError) as error:
+                    problems.append(FrontmatterProblem(self.relative(path), str(error)))
+                    continue
+                rows.append({name: data.get(name) for name in INDEX_ROW_FIELDS})
         return rows, problems
 
-    def _recorded_index_row(self, key: str, path: Path) -> dict[str, Any] | None:
-        record = self._current_render_record(key, path)
-        return record["index_row"] if record is not None and isinstance(record.get("index_row"), dict) else None
-
-    def _current_render_record(self, key: str, path: Path) -> dict[str, Any] | None:
-        """``render_issue_file``'s record of ``path``, if the file is still as it wrote it (size, mtime)."""
-        try:
-            record = load_json(self.rendered_record_path(key).read_bytes())
-            stat = path.stat()
-        except (FileNotFoundError, ValueError):
-            return None
-        if not isinstance(record, dict):
-            return None
-        if (record.get("markdown_size"), record.get("markdown_mtime_ns")) != (stat.st_size, stat.st_mtime_ns):
-            return None
-        return record
+    def _current_records(self, keys: Sequence[str]) -> dict[str, IssueRecord]:
+        """The store's records of those ``keys`` whose file is still as ``render_issue_file`` wrote it
+        (size and mtime as recorded); one query for all of them, then a stat per file."""
+        current = {}
+        for key, record in self.store.get_issues(keys).items():
+            try:
+                stat = self.markdown_path(key).stat()
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            if (record.markdown_size, record.markdown_mtime_ns) == (stat.st_size, stat.st_mtime_ns):
+                current[key] = record
+        return current
 
     def index_files(self) -> list[Path]:
         """``index.md`` and the pages under ``_index/`` as they are on disk, sorted."""
@@ -593,15 +618,17 @@ class KnowledgeBase:
             listed.update(_INDEX_LINK_RE.findall(path.read_text(encoding="utf-8")))
         return listed
 
-    def write_index(self, files: Mapping[str, str]) -> bool:
-        """Write the index's files whose bytes changed and delete the pages it no longer has.
-        ``files`` maps paths relative to the root (``index.md``, ``_index/...``) to their text."""
+    def write_index(self, files: Mapping[str, str], *, delete: Iterable[str] | None = None) -> bool:
+        """Write the index's files whose bytes changed and delete the pages it no longer has: every
+        page not in ``files``, or (``delete`` given) just those. ``files`` maps paths relative to the
+        root (``index.md``, ``_index/...``) to their text."""
         changed = False
         for relative, text in sorted(files.items()):
             changed |= write_text_if_changed(self.checked(self.root / relative), text)
         wanted = {self.root / relative for relative in files}
-        for page in self.index_files():
-            if page not in wanted:
+        unwanted = self.index_files() if delete is None else [self.root / relative for relative in delete]
+        for page in unwanted:
+            if page not in wanted and page.exists():
                 self.checked(page).unlink(missing_ok=True)
                 changed = True
         for folder in sorted(self.index_dir.glob("*/"), reverse=True) if self.index_dir.is_dir() else []:
@@ -609,30 +636,51 @@ class KnowledgeBase:
                 folder.rmdir()  # only an emptied project folder goes
         return changed
 
-    def rebuild_index(self) -> tuple[list[dict[str, Any]], list[FrontmatterProblem], bool]:
-        """Read every issue file and write the index in one critical section, so the last of two
-        overlapping rebuilds never misses the other's files. Returns (rows, problems, written)."""
+    def rebuild_index(self) -> "IndexUpdate":
+        """Bring the index up to date in one critical section, so the last of two overlapping updates
+        never misses the other's files: only the pages of what changed in the state store since the
+        last update, or (no saved index state, a rebuilt store, new index code) every issue file
+        (``index_update``). Unpacks as (listed, problems, written); ``len(listed)``: issues listed."""
+        from jarkdown_pipeline.index_update import update_index
+
         with self.lock():
-            rows, problems = self.index_rows()
-            return rows, problems, self.write_index(index_pages(rows))
+            return update_index(self)
 
     # -- cross-process lock --------------------------------------------------------------------
     @contextlib.contextmanager
     def lock(self):
         """Exclusive lock over the knowledge base for stages that read it and then write from what
-        they read (Markdown with its links, the index, reconciliation). Not reentrant: take it once
-        per stage. Each call opens the lock file anew, so threads and processes exclude each other.
+        they read (Markdown with its links, the index, reconciliation). Reentrant per object and
+        thread: an inner ``with kb.lock()`` of the thread holding it is a no-op (opening the state
+        store may take it). The outermost call opens the lock file anew, so other threads, objects
+        and processes exclude each other.
         """
+        holder = self._lock_holder()  # this thread's, kept: the exit may run in another thread
+        if holder.depth:
+            holder.depth += 1
+            try:
+                yield
+            finally:
+                holder.depth -= 1
+            return
         lock_path = self.checked(self.state_dir / "lock")
         self.state_dir.mkdir(parents=True, exist_ok=True)
         with open(lock_path, "a+b") as handle:
             if fcntl is not None:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            holder.depth = 1
             try:
                 yield
             finally:
+                holder.depth = 0
                 if fcntl is not None:
                     fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    def _lock_holder(self) -> "_LockDepth":
+        holder = getattr(self._lock_holders, "holder", None)
+        if holder is None:
+            holder = self._lock_holders.holder = _LockDepth()
+        return holder
 
     def stored_since(self, key: str, moment: float) -> bool:
         """Whether anything of ``key`` (raw JSON, Markdown) was written at or after ``moment``."""
@@ -699,6 +747,8 @@ class KnowledgeBase:
                 shutil.rmtree(removed)
             os.replace(live, removed)
             moved = True
+        if moved:
+            self.store.upsert_issues([IssueRecord(key, state="removed")], fields={"state"})
         return moved
 
     def restore_from_removed(self, key: str) -> bool:
@@ -715,11 +765,21 @@ class KnowledgeBase:
             live.parent.mkdir(parents=True, exist_ok=True)
             os.replace(removed, live)
             restored = True
+        if restored:
+            self.store.upsert_issues([IssueRecord(key, state="live")], fields={"state"})
         return restored
 
-    def files_linking_to(self, keys: Iterable[str]) -> list[str]:
-        """Keys of live issue files that link to any of ``keys``' files (to re-render them)."""
-        return self._files_linking(keys, _LOCAL_ISSUE_LINK_RE)
+    def files_linking_to(self, keys: Iterable[str], *, kind: str = "local", skip: Iterable[str] = ()) -> list[str]:
+        """Keys of live issue files (but ``skip``) that link to any of ``keys``: to their files
+        (``kind="local"``) or in Jira (``"jira"``, ``.../browse/KEY``), in issue order, to re-render them.
+
+        From the links the store recorded when each file was rendered: no file is read.
+        """
+        wanted = {check_issue_key(key) for key in keys}
+        if not wanted:
+            return []
+        skipped = frozenset(skip)
+        return [key for key in self.store.files_linking_to(wanted, kind=kind) if key not in skipped]
 
     def files_linking_to_jira(self, keys: Iterable[str], *, skip: Iterable[str] = ()) -> list[str]:
         """Keys of live issue files (but ``skip``) that link to any of ``keys`` in Jira (``.../browse/KEY``).
@@ -727,23 +787,7 @@ class KnowledgeBase:
         When those issues arrive in the knowledge base, such files are re-rendered so their links
         point to the local files instead.
         """
-        return self._files_linking(keys, _BROWSE_LINK_RE, skip)
-
-    def _files_linking(self, keys: Iterable[str], link_re: re.Pattern[str], skip: Iterable[str] = ()) -> list[str]:
-        """Keys of live issue files in which ``link_re`` (its group: the linked key) finds one of ``keys``."""
-        wanted = {check_issue_key(key) for key in keys}
-        if not wanted:
-            return []
-        skipped = frozenset(skip)
-        # One pass per file whatever the number of keys (an alternation of thousands would not be).
-        return [
-            key
-            for key in self.markdown_issue_keys()
-            if key not in skipped
-            and not wanted.isdisjoint(
-                link_re.findall(self.markdown_path(key).read_text(encoding="utf-8", errors="replace"))
-            )
-        ]
+        return self.files_linking_to(keys, kind="jira", skip=skip)
 
     # -- verification (what the asset checks call) ----------------------------------------------
     def missing_issue_files(self, keys: Iterable[str]) -> list[str]:
@@ -817,33 +861,38 @@ class KnowledgeBase:
     ) -> tuple[list[FrontmatterProblem], list[BrokenLink]]:
         problems: list[FrontmatterProblem] = []
         broken: list[BrokenLink] = []
-        for key in keys:
-            path = self.markdown_path(key)
-            record = self._current_render_record(key, path) if trust_render_record else None
-            row = record.get("index_row") if record is not None else None
-            frontmatter_checked = isinstance(row, dict) and row.get("key") == key  # parsed when rendered
-            targets = record.get("link_targets") if record is not None else None
-            if frontmatter_checked and isinstance(targets, list):
-                # As rendered: its frontmatter parsed then, and its candidate links were found then;
-                # they are resolved now. The file is read only if one of them is broken.
-                if not links or all(self._link_problem(path, target) is None for target in targets):
-                    continue
-            try:
-                text = path.read_text(encoding="utf-8")
-            except FileNotFoundError:
-                problems.append(FrontmatterProblem(self.relative(path), "file is missing"))
-                if links:
-                    broken.append(BrokenLink(self.relative(path), "", "the file itself is missing"))
-                continue
-            except UnicodeDecodeError as error:
-                problems.append(FrontmatterProblem(self.relative(path), str(error)))
-                continue
-            problem = None if frontmatter_checked else self._frontmatter_problem_in(key, path, text)
-            if problem is not None:
-                problems.append(problem)
-            if links:
-                broken += self._broken_links_in(path, text)
+        for batch in batched(keys, STORE_BATCH):
+            records = self._current_records(batch) if trust_render_record else {}
+            for key in batch:
+                self._verify_one(key, records.get(key), links, problems, broken)
         return problems, broken
+
+    def _verify_one(
+        self, key: str, record: IssueRecord | None, links: bool, problems: list[FrontmatterProblem], broken: list[BrokenLink]
+    ) -> None:
+        path = self.markdown_path(key)
+        row = record.index_row if record is not None else None
+        frontmatter_checked = isinstance(row, Mapping) and row.get("key") == key  # parsed when rendered
+        if frontmatter_checked and record is not None:
+            # As rendered: its frontmatter parsed then, and its candidate links were found then;
+            # they are resolved now. The file is read only if one of them is broken.
+            if not links or all(self._link_problem(path, target) is None for target in record.link_targets):
+                return
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            problems.append(FrontmatterProblem(self.relative(path), "file is missing"))
+            if links:
+                broken.append(BrokenLink(self.relative(path), "", "the file itself is missing"))
+            return
+        except UnicodeDecodeError as error:
+            problems.append(FrontmatterProblem(self.relative(path), str(error)))
+            return
+        problem = None if frontmatter_checked else self._frontmatter_problem_in(key, path, text)
+        if problem is not None:
+            problems.append(problem)
+        if links:
+            broken += self._broken_links_in(path, text)
 
 
 def _index_row_of(text: str) -> dict[str, Any] | None:
@@ -856,6 +905,42 @@ def _index_row_of(text: str) -> dict[str, Any] | None:
     if not all(value is None or isinstance(value, (str, int, float, bool)) for value in row.values()):
         return None  # e.g. a YAML date: kept as the file says by parsing the file
     return row
+
+
+RENDER_RECORD_FIELDS = (
+    "issue_id", "updated", "state", "render_inputs", "markdown_size", "markdown_mtime_ns", "index_row", "link_targets",
+    "local_links", "jira_links",
+)  # fmt: skip
+"""What ``render_issue_file`` records in the state store after writing a file (state: it is live)."""
+STORE_BATCH = 500
+"""Keys per ``get_issues`` call when a whole list of issues is looked up."""
+
+
+def batched(items: Iterable[str], size: int) -> Iterator[list[str]]:
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
+
+
+def _rendered_record(key: str, issue: Any, inputs: str, text: str, stat: os.stat_result) -> IssueRecord:
+    """What the store keeps of a file just rendered: the checks and the index use it while the file is as written."""
+    from jarkdown_pipeline.state_store import outgoing_issue_links
+
+    issue_id = issue.get("id") if isinstance(issue, Mapping) else None
+    updated = _updated_of(issue)
+    local, jira = outgoing_issue_links(key, text)
+    return IssueRecord(
+        key=key,
+        issue_id=None if issue_id is None else str(issue_id),
+        updated=updated if isinstance(updated, str) else None,
+        render_inputs=inputs,
+        markdown_size=stat.st_size,
+        markdown_mtime_ns=stat.st_mtime_ns,
+        index_row=_index_row_of(text),
+        link_targets=tuple(sorted({target for target in candidate_link_targets(text) if is_relative_link(target)})),
+        local_links=local,
+        jira_links=jira,
+    )
 
 
 def _updated_of(issue: Any) -> Any:

@@ -6,7 +6,7 @@ connections busy. The child is a plain ``python -m jarkdown_pipeline.render_work
 standard input, one line per message (no pickling, and no re-import of the parent's ``__main__``
 as multiprocessing's spawn would do):
 
-- parent -> child, first line: ``{"root": ..., "known_issue_keys": [...], "options": {...}}``
+- parent -> child, first line: ``{"root": ..., "state_dsn": ..., "known_issue_keys": [...], "options": {...}}``
   (the keyword arguments of ``KnowledgeBase.render_issue_file`` besides the key);
 - parent -> child, then one issue key per line; end of input ends the child;
 - child -> parent, one line per key, in order: ``{"key", "written", "error", "details"}``.
@@ -111,7 +111,7 @@ class RenderWorker:
 
     @classmethod
     async def start(cls, kb: KnowledgeBase, known_issue_keys: Iterable[str], options: Mapping[str, Any]) -> "RenderWorker":
-        setup = {"root": str(kb.root), "known_issue_keys": sorted(known_issue_keys), "options": dict(options)}
+        setup = {"root": str(kb.root), "state_dsn": kb.state_dsn, "known_issue_keys": sorted(known_issue_keys), "options": dict(options)}
         # The child imports this package from where the parent did, installed or not.
         package_parent = str(Path(__file__).resolve().parent.parent)
         python_path = os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")]))
@@ -212,7 +212,7 @@ def serve(lines: Iterable[bytes], write: Any, stopping: Any = lambda: False) -> 
     """The child's loop: the setup line, then one answer line per key line, until ``stopping()``."""
     iterator = iter(lines)
     setup = json.loads(next(iterator))
-    kb = KnowledgeBase(setup["root"])
+    kb = KnowledgeBase(setup["root"], state_dsn=setup.get("state_dsn"))
     known = frozenset(setup["known_issue_keys"])
     options = setup["options"]
     for line in iterator:

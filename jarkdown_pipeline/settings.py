@@ -53,6 +53,9 @@ class Settings:
     exclude_custom_fields: tuple[str, ...]
     allow_insecure_http: bool = False
     """``JARKDOWN_ALLOW_INSECURE_HTTP``: a plain ``http://`` base URL to a non-loopback host is allowed."""
+    state_dsn: str | None = field(default=None, repr=False)
+    """JARKDOWN_STATE_DSN: PostgreSQL DSN of the state store (may hold a password); None: SQLite in
+    ``.jarkdown/state.sqlite3``."""
 
     @property
     def uses_personal_access_token(self) -> bool:
@@ -288,4 +291,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         include_custom_fields=include,
         exclude_custom_fields=exclude,
         allow_insecure_http=allow_insecure_http,
+        state_dsn=_get(env, "JARKDOWN_STATE_DSN") or None,
     )

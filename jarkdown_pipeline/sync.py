@@ -84,6 +84,9 @@ async def locked(kb: KnowledgeBase) -> AsyncIterator[None]:
     file lock (in a thread): a coroutine blocking the loop on the file lock while another coroutine
     of the same loop holds it would never wake up.
     """
+    # The file lock is taken in another thread, so this thread cannot re-enter it: the state store
+    # (whose first opening may take the lock to build it) is opened before.
+    await asyncio.to_thread(lambda: kb.store)
     loop_locks = _LOOP_LOCKS.setdefault(asyncio.get_running_loop(), {})
     in_process = loop_locks.setdefault(kb.state_dir, asyncio.Lock())
     async with in_process:

@@ -9,7 +9,7 @@ whatever the summaries hold. A new issue changes only its own page (and ``index.
 """
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,7 +55,7 @@ def _cell(value: Any, max_bytes: int = _OTHER_CELL_BYTES) -> str:
     return _fit(lambda text: escape_table_cell(escape_text(text, in_table=True)), data_to_text(value), max_bytes)
 
 
-def _checked(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+def checked_rows(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """The rows sorted by key; ValueError for a row that is not an issue's."""
     rows = list(rows)
     for row in rows:
@@ -104,18 +104,30 @@ class IndexPage:
         return self.path.count("/")
 
 
+def block_of(key: str) -> int:
+    """Which block of ``INDEX_PAGE_MAX_ROWS`` issue numbers the issue is in (a big project's page)."""
+    return (_number_of(key) - 1) // INDEX_PAGE_MAX_ROWS
+
+
+def single_page(project: str, rows: Sequence[Mapping[str, Any]]) -> IndexPage:
+    """The one page of a project of up to ``INDEX_PAGE_MAX_ROWS`` issues (rows sorted by key)."""
+    return IndexPage(project, f"{INDEX_DIR}/{project}.md", _count(len(rows), "issue"), tuple(rows))
+
+
+def block_page(project: str, block: int, rows: Sequence[Mapping[str, Any]]) -> IndexPage:
+    """The page of one block of a big project's issue numbers (rows sorted by key)."""
+    first, last = block * INDEX_PAGE_MAX_ROWS + 1, (block + 1) * INDEX_PAGE_MAX_ROWS
+    return IndexPage(project, f"{INDEX_DIR}/{project}/{first}-{last}.md", f"{first}–{last}", tuple(rows))
+
+
 def project_pages(project: str, rows: list[Mapping[str, Any]]) -> list[IndexPage]:
     """A project's pages: one for a small project, one per block of issue numbers otherwise."""
     if len(rows) <= INDEX_PAGE_MAX_ROWS:
-        return [IndexPage(project, f"{INDEX_DIR}/{project}.md", _count(len(rows), "issue"), tuple(rows))]
+        return [single_page(project, rows)]
     blocks: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
     for row in rows:
-        blocks[(_number_of(str(row["key"])) - 1) // INDEX_PAGE_MAX_ROWS].append(row)
-    pages = []
-    for block in sorted(blocks):
-        first, last = block * INDEX_PAGE_MAX_ROWS + 1, (block + 1) * INDEX_PAGE_MAX_ROWS
-        pages.append(IndexPage(project, f"{INDEX_DIR}/{project}/{first}-{last}.md", f"{first}–{last}", tuple(blocks[block])))
-    return pages
+        blocks[block_of(str(row["key"]))].append(row)
+    return [block_page(project, block, blocks[block]) for block in sorted(blocks)]
 
 
 def render_project_page(page: IndexPage, *, title: str) -> str:
@@ -132,33 +144,49 @@ def render_project_page(page: IndexPage, *, title: str) -> str:
     return "\n".join([*lines, "", *table] if table else lines) + "\n"
 
 
-def _project_line(project: str, count: int, pages: list[IndexPage]) -> str:
+@dataclass(frozen=True)
+class PageSummary:
+    """What ``index.md`` says of one page: where it is, its label and how many issues it lists."""
+
+    path: str
+    label: str
+    count: int
+
+
+def page_summaries(pages: Iterable[IndexPage]) -> list[PageSummary]:
+    return [PageSummary(page.path, page.label, len(page.rows)) for page in pages]
+
+
+def _project_line(project: str, pages: Sequence[PageSummary]) -> str:
     links = " · ".join(link(escape_text(page.label), page.path) for page in pages)
+    count = sum(page.count for page in pages)
     return f"| {escape_text(project)} | {count:,} | {escape_table_cell(links)} |"
 
 
-def _recent(rows: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """The most recently updated rows (UTC timestamps sort as text); the key breaks ties."""
+def recent_rows(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The ``RECENT_ROWS`` most recently updated rows (those with an ``updated_at``), latest first
+    (UTC timestamps sort as text); the key breaks ties."""
     dated = [row for row in rows if isinstance(row.get("updated_at"), str)]
     dated.sort(key=lambda row: issue_sort_key(str(row["key"])))
     dated.sort(key=lambda row: row["updated_at"], reverse=True)
     return dated[:RECENT_ROWS]
 
 
-def render_home(projects: Mapping[str, list[IndexPage]], rows: list[Mapping[str, Any]], *, title: str) -> str:
-    """``index.md``: counts, one row per project linking to each of its pages, the latest updates."""
-    counts = {project: sum(len(page.rows) for page in pages) for project, pages in projects.items()}
-    lines = [f"# {escape_text(title)}", "", f"{_count(len(rows), 'issue')} in {_count(len(projects), 'project')}."]
+def render_home(projects: Mapping[str, Sequence[PageSummary]], recent: Sequence[Mapping[str, Any]], *, title: str) -> str:
+    """``index.md``: counts, one row per project (in name order) linking to each of its pages, the
+    latest updates (``recent_rows``). Needs only each page's count, not its rows."""
+    total = sum(page.count for pages in projects.values() for page in pages)
+    lines = [f"# {escape_text(title)}", "", f"{_count(total, 'issue')} in {_count(len(projects), 'project')}."]
     if projects:
         lines += ["", "## Projects", "", "| Project | Issues | Pages |", "| --- | --- | --- |"]
-        lines += [_project_line(project, counts[project], projects[project]) for project in projects]
-    recent = _recent(rows)
+        lines += [_project_line(project, projects[project]) for project in sorted(projects)]
     if recent:
         lines += ["", "## Recently updated", "", *_table(recent, 0)]
     return "\n".join(lines) + "\n"
 
 
-def _projects(rows: list[Mapping[str, Any]]) -> dict[str, list[IndexPage]]:
+def projects_of(rows: list[Mapping[str, Any]]) -> dict[str, list[IndexPage]]:
+    """Every project's pages, by project name, of rows sorted by key (``checked_rows``)."""
     by_project: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for row in rows:
         by_project[_project_of(str(row["key"]))].append(row)
@@ -168,9 +196,10 @@ def _projects(rows: list[Mapping[str, Any]]) -> dict[str, list[IndexPage]]:
 def index_pages(rows: Iterable[Mapping[str, Any]], *, title: str = "Jira issues") -> dict[str, str]:
     """Every file of the index, ``{path relative to the root: text}``; the same rows give the same
     bytes. Raises ValueError on a row without a valid key."""
-    rows = _checked(rows)
-    projects = _projects(rows)
-    files = {INDEX_FILE: render_home(projects, rows, title=title)}
+    rows = checked_rows(rows)
+    projects = projects_of(rows)
+    summaries = {project: page_summaries(pages) for project, pages in projects.items()}
+    files = {INDEX_FILE: render_home(summaries, recent_rows(rows), title=title)}
     for pages in projects.values():
         for page in pages:
             files[page.path] = render_project_page(page, title=title)
@@ -179,5 +208,6 @@ def index_pages(rows: Iterable[Mapping[str, Any]], *, title: str = "Jira issues"
 
 def render_index(rows: Iterable[Mapping[str, Any]], *, title: str = "Jira issues") -> str:
     """``index.md`` alone (``index_pages`` gives every file of the index)."""
-    rows = _checked(rows)
-    return render_home(_projects(rows), rows, title=title)
+    rows = checked_rows(rows)
+    summaries = {project: page_summaries(pages) for project, pages in projects_of(rows).items()}
+    return render_home(summaries, recent_rows(rows), title=title)

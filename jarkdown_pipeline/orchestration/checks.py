@@ -1,13 +1,18 @@
 """Asset checks: the knowledge base is complete and consistent after each run.
 
-They read which issues the run covered from the run's ``issues`` record; run on their own (no
-record), they check every issue file of the knowledge base.
+They read which issues the run covered from the run's ``issues`` and ``markdown`` records and check
+those files, the files linking to them (their link targets changed) and the index pages listing
+them: a cost that follows what the run changed. Run on their own (no record), they check every
+issue file of the knowledge base and every index file, in linear time.
 """
+
+from pathlib import Path
 
 import dagster as dg
 
 from jarkdown_pipeline.orchestration.assets import listing, run_record_id
 from jarkdown_pipeline.orchestration.resources import KnowledgeBaseResource
+from jarkdown_pipeline.index_update import index_pages_listing
 from jarkdown_pipeline.knowledge_base import KnowledgeBase
 
 
@@ -25,8 +30,22 @@ def _files_written_by_run(context: dg.AssetCheckExecutionContext, kb: KnowledgeB
     record = kb.read_run_record(run_record_id(context), "markdown")
     if record is None:
         return kb.markdown_issue_keys(), "every issue file of the knowledge base"
-    keys = list(dict.fromkeys(record["written"] + record.get("relinked", [])))
-    return [key for key in keys if kb.markdown_path(key).is_file()], f"the {len(keys)} files written in this run"
+    written = list(dict.fromkeys(record["written"] + record.get("relinked", [])))
+    # Files linking to a written file: a link target of theirs changed (the state store's link table).
+    linking = [key for key in kb.files_linking_to(written) if key not in set(written)]
+    keys = [key for key in [*written, *linking] if kb.markdown_path(key).is_file()]
+    return keys, f"the {len(written)} files written in this run and {len(linking)} files linking to them"
+
+
+def _index_scope(context: dg.AssetCheckExecutionContext, kb: KnowledgeBase) -> tuple[list[str], list[Path], str]:
+    """(issue keys that must be listed, index files to check, what that is): the files the run wrote
+    and the index pages that list them (with ``index.md``); without a record, everything."""
+    record = kb.read_run_record(run_record_id(context), "markdown")
+    if record is None:
+        return kb.markdown_issue_keys(), kb.index_files(), "every issue file of the knowledge base"
+    written = [key for key in dict.fromkeys(record["written"] + record.get("relinked", [])) if kb.markdown_path(key).is_file()]
+    pages = [kb.root / page for page in index_pages_listing(kb, written)]
+    return written, [page for page in [kb.index_path, *pages] if page.is_file()], "the files written in this run"
 
 
 def _error_unless_none(
@@ -101,16 +120,18 @@ def build_checks(jira_markdown: dg.AssetKey, jira_index: dg.AssetKey) -> list[dg
     @dg.asset_check(
         asset=jira_index, description="Every issue file is listed on a page of the index, and all the index's links resolve."
     )
-    def index_is_complete(knowledge_base: KnowledgeBaseResource) -> dg.AssetCheckResult:
+    def index_is_complete(
+        context: dg.AssetCheckExecutionContext, knowledge_base: KnowledgeBaseResource
+    ) -> dg.AssetCheckResult:
         kb = knowledge_base.open()
-        index_files = kb.index_files()
+        keys, index_files, scope = _index_scope(context, kb)
         broken = kb.broken_links(index_files)
-        keys = kb.markdown_issue_keys()
         listed = kb.issues_listed_in(index_files)
         unlisted = [key for key in keys if key not in listed]
         return _error_unless_none(
             [*unlisted, *broken],
-            f"{len(keys)} issue files; {len(unlisted)} not in the index ({len(index_files)} files); {len(broken)} broken links.",
+            f"{len(keys)} issue files ({scope}); {len(unlisted)} not in the index ({len(index_files)} files checked); "
+            f"{len(broken)} broken links.",
             {"issue_files": len(keys), "index_files": len(index_files), "unlisted": listing(unlisted), "broken_links": listing(broken)},
         )
 

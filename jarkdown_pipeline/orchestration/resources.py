@@ -108,6 +108,9 @@ class KnowledgeBaseResource(dg.ConfigurableResource):
     )
     exclude_custom_fields: list[str] = Field(default_factory=list, description="Custom fields left out.")
     timezone: str = Field(default="UTC", description="Zone the partitions' days start in (JARKDOWN_TIMEZONE).")
+    state_dsn: str | None = Field(
+        default=None, description="PostgreSQL DSN of the state store (JARKDOWN_STATE_DSN); unset: SQLite in .jarkdown/."
+    )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "KnowledgeBaseResource":
@@ -118,7 +121,9 @@ class KnowledgeBaseResource(dg.ConfigurableResource):
             include_custom_fields=list(settings.include_custom_fields) if settings.include_custom_fields is not None else None,
             exclude_custom_fields=list(settings.exclude_custom_fields),
             timezone=settings.timezone,
+            # Read from the environment when used: a DSN may hold a password, which the UI must not show.
+            state_dsn=dg.EnvVar("JARKDOWN_STATE_DSN") if settings.state_dsn else None,
         )
 
     def open(self) -> KnowledgeBase:
-        return KnowledgeBase(self.output_dir)
+        return KnowledgeBase(self.output_dir, state_dsn=self.state_dsn or None)

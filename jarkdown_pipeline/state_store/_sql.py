@@ -7,6 +7,7 @@ revision N has seen every row written at N or before (what an incremental index 
 
 import abc
 import contextlib
+import secrets
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from itertools import islice
@@ -247,6 +248,9 @@ class SqlStateStore(StateStore):
                 for kind in LINK_KINDS:
                     self._replace_links(cursor, chunk, kind, had_links=False)  # all deleted above
             cursor.execute(self._sql("UPDATE {t}counters SET value = ? WHERE name = 'rebuilt_revision'"), (revision,))
+            epoch = secrets.randbits(62) or 1
+            cursor.execute(self._sql("DELETE FROM {t}counters WHERE name = 'epoch'"))
+            cursor.execute(self._sql("INSERT INTO {t}counters (name, value) VALUES ('epoch', ?)"), (epoch,))
             return revision
 
     # -- reads ----------------------------------------------------------------------------------
@@ -297,7 +301,9 @@ class SqlStateStore(StateStore):
     def changes_since(self, revision: int, *, project: str | None = None) -> Changes:
         with self._read() as cursor:
             now = self._counter(cursor, "revision")
-            full = revision <= 0 or revision < self._counter(cursor, "rebuilt_revision")
+            full = revision <= 0 or revision < self._counter(cursor, "rebuilt_revision") or revision > now
+            cursor.execute(self._sql("SELECT value FROM {t}counters WHERE name = 'epoch'"))
+            epoch_row = cursor.fetchone()
             statement = "SELECT issue_key, state, index_row FROM {t}issues WHERE revision > ?"
             parameters: list[Any] = [0 if full else revision]
             if project is not None:
@@ -305,7 +311,7 @@ class SqlStateStore(StateStore):
             cursor.execute(self._sql(statement), parameters)
             rows = [IndexChange(key, state, _json_value(row)) for key, state, row in cursor.fetchall()]
         rows.sort(key=lambda change: issue_sort_key(change.key))
-        return Changes(revision=now, full=full, rows=rows)
+        return Changes(revision=now, full=full, rows=rows, epoch=0 if epoch_row is None else int(epoch_row[0]))
 
     def files_linking_to(self, keys: Iterable[str], *, kind: LinkKind = "local") -> list[str]:
         if kind not in LINK_KINDS:

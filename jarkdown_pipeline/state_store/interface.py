@@ -90,6 +90,9 @@ class Changes:
     full: bool
     """True when the store was rebuilt after the revision asked about: rebuild everything from ``rows``."""
     rows: list[IndexChange] = field(default_factory=list)
+    epoch: int = 0
+    """Changes at every rebuild of the store (0 for a store never rebuilt by this code): revisions of
+    different epochs cannot be compared (a store deleted and rebuilt counts from 1 again)."""
 
 
 class StateStore(abc.ABC):

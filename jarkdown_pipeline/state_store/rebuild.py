@@ -164,7 +164,7 @@ def _read_json(path: Path, kind: type, problems: list[str]) -> Any:
         data = load_json(path.read_bytes())
     except FileNotFoundError:
         return None
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, RecursionError) as error:  # RecursionError: nested too deep to load
         problems.append(f"{path}: not readable JSON ({error})")
         return None
     if not isinstance(data, kind):

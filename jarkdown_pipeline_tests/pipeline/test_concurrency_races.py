@@ -25,6 +25,7 @@ from datetime import date
 import dagster as dg
 import pytest
 
+from jarkdown_pipeline import index_update
 from jarkdown_pipeline.knowledge_base import KnowledgeBase
 from jarkdown_pipeline.markdown import render_index
 from jarkdown_pipeline.orchestration.assets import build_assets
@@ -115,19 +116,19 @@ def test_index_rebuilds_of_overlapping_runs_leave_the_index_of_all_files(tmp_pat
         render_window(other_kb, ["ABC-2"], field_definitions=[], base_url=BASE_URL)
         index_asset(dg.build_asset_context(), knowledge_base=resource)
 
-    read_rows = KnowledgeBase.index_rows
+    read_state = index_update.read_state
     run_a_thread = threading.current_thread()
     other: list[threading.Thread] = []
 
-    def rows_then_the_other_run(self: KnowledgeBase):
-        rows = read_rows(self)
+    def state_then_the_other_run(kb: KnowledgeBase):
+        state = read_state(kb)
         if threading.current_thread() is run_a_thread and not other:
-            # Run A has read the files; B adds one and rebuilds the index now.
+            # Run A has read what the index was built from; B adds an issue and updates the index now.
             other.append(run_other_run_now(run_b_markdown_and_index))
-        return rows
+        return state
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(KnowledgeBase, "index_rows", rows_then_the_other_run)
+        patch.setattr(index_update, "read_state", state_then_the_other_run)
         index_asset(dg.build_asset_context(), knowledge_base=resource)
         finish(other[0])
 

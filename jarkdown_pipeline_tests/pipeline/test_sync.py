@@ -10,6 +10,7 @@ import pytest
 
 from jarkdown_pipeline.jira_api_client import JiraApiClient, RetryPolicy
 from jarkdown_pipeline.knowledge_base import KnowledgeBase
+from jarkdown_pipeline.state_store import rebuild_from_files
 from jarkdown_pipeline.sample_jira.config import FaultConfig
 from jarkdown_pipeline.sample_jira.runner import run_sample_jira_in_thread
 from jarkdown_pipeline import sync
@@ -71,6 +72,7 @@ async def test_reconcile_moves_what_left_the_scope_and_rerenders_linkers(tmp_pat
             for key in day_keys:
                 kb.write_markdown(key, f"---\nkey: {key}\n---\n")
             kb.write_markdown(day_keys[1], f"---\nkey: {day_keys[1]}\n---\n[x](../{day_keys[0]}/{day_keys[0]}.md)\n")
+            rebuild_from_files(kb.store, kb.root)  # files written by hand: the store learns their links from them
             deleted = set(jira.delete_issue(day_keys[0]))
             stored_a_minute_ago(kb)
             rerendered = []

@@ -344,9 +344,11 @@ def test_an_issue_file_is_not_rendered_again_while_nothing_it_comes_from_changed
                   base_url="https://other.atlassian.net", exclude_custom_fields=["Team"])[1] == 1  # fmt: skip
     monkeypatch.setattr(knowledge_base, "renderer_fingerprint", lambda: b"another renderer")
     assert render(known=("ABC-1", "ABC-2"), base_url="https://other.atlassian.net", exclude_custom_fields=["Team"])[1] == 1
-    # The record goes to _removed/ with the issue and comes back with it.
-    assert kb.move_to_removed("ABC-1") and not kb.rendered_record_path("ABC-1").exists()
-    assert kb.restore_from_removed("ABC-1") and kb.rendered_record_path("ABC-1").is_file()
+    # The record is in the state store (no sidecar file); the issue's state follows it to _removed/ and back.
+    assert not kb.rendered_record_path("ABC-1").exists()
+    assert kb.move_to_removed("ABC-1") and kb.store.get_issues(["ABC-1"])["ABC-1"].state == "removed"
+    assert kb.restore_from_removed("ABC-1") and kb.store.get_issues(["ABC-1"])["ABC-1"].state == "live"
+    assert render(known=("ABC-1", "ABC-2"), base_url="https://other.atlassian.net", exclude_custom_fields=["Team"]) == (False, 0)
 
 
 # -- mentions of known keys (part of what decides that an issue file needs rendering) -------------
@@ -387,17 +389,17 @@ def test_the_index_takes_the_row_recorded_at_render_time_only_while_the_file_is_
     issue = {"id": "1", "key": "ABC-1", "fields": {"summary": "Rendered summary", "updated": "2026-11-20T10:00:00.000+0000"}}
     kb.write_raw_issue(issue)
     assert kb.render_issue_file("ABC-1", field_definitions=[], base_url="https://x.example", known_issue_keys=["ABC-1"])
-    record = json.loads(kb.rendered_record_path("ABC-1").read_bytes())
-    assert record["index_row"]["summary"] == "Rendered summary" and record["index_row"]["key"] == "ABC-1"
+    record = kb.store.get_issues(["ABC-1"])["ABC-1"]
+    assert record.index_row["summary"] == "Rendered summary" and record.index_row["key"] == "ABC-1"
     path = kb.markdown_path("ABC-1")
     calls = []
-    original = kb._recorded_index_row
-    kb._recorded_index_row = lambda key, p: calls.append(original(key, p)) or calls[-1]
+    original = kb._current_records
+    kb._current_records = lambda keys: calls.append(original(keys)) or calls[-1]
     rows, problems = kb.index_rows()
-    assert rows == [record["index_row"]] and problems == [] and calls == [record["index_row"]]
+    assert rows == [record.index_row] and problems == [] and calls == [{"ABC-1": record}]
     path.write_text(path.read_text(encoding="utf-8").replace("Rendered summary", "Edited by hand, longer"), encoding="utf-8")
     rows, problems = kb.index_rows()
-    assert calls[-1] is None and rows[0]["summary"] == "Edited by hand, longer"
+    assert calls[-1] == {} and rows[0]["summary"] == "Edited by hand, longer"
     assert "Edited by hand, longer" in render_index(rows)
 
 
@@ -422,8 +424,7 @@ def test_verify_issue_files_resolves_recorded_links_without_reading_the_file(kb,
     attachment = kb.attachments_dir("ABC-1") / "a.txt"
     attachment.write_bytes(b"x")
     kb.render_issue_file("ABC-1", field_definitions=[], base_url="https://x.example", known_issue_keys=["ABC-1"])
-    record = json.loads(kb.rendered_record_path("ABC-1").read_bytes())
-    assert record["link_targets"] == ["attachments/a.txt"]
+    assert kb.store.get_issues(["ABC-1"])["ABC-1"].link_targets == ("attachments/a.txt",)
     reads = []
     original_read_text = Path.read_text
     monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: reads.append(self.name) or original_read_text(self, *a, **k))

@@ -14,6 +14,7 @@ JIRA_LAYER_MODULES = [
     "jarkdown_pipeline.state_store",
     "jarkdown_pipeline.progress",
     "jarkdown_pipeline.issue_keys",
+    "jarkdown_pipeline.index_update",
 ]
 
 
