@@ -425,15 +425,17 @@ def _build_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefi
     )
     def jira_index(context: dg.AssetExecutionContext, knowledge_base: KnowledgeBaseResource) -> dg.MaterializeResult:
         kb = knowledge_base.open()
-        rows, problems, written = kb.rebuild_index()
-        for problem in problems:
+        update = kb.rebuild_index()
+        for problem in update.problems:
             context.log.warning(f"Left out of the index: {problem}")
         text = kb.index_path.read_text(encoding="utf-8")
         return dg.MaterializeResult(
             metadata={
-                "issues": dg.MetadataValue.int(len(rows)),
-                "written": dg.MetadataValue.bool(written),
-                "unreadable_files": listing(problems),
+                "issues": dg.MetadataValue.int(update.issues),
+                "written": dg.MetadataValue.bool(update.written),
+                "full_rebuild": dg.MetadataValue.bool(update.full),
+                "files_rendered": dg.MetadataValue.int(len(update.rendered)),
+                "unreadable_files": listing(update.problems),
                 "path": dg.MetadataValue.path(str(kb.index_path)),
                 "preview": dg.MetadataValue.md(text[:PREVIEW_MAX_CHARS]),
             }

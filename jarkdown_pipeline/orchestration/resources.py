@@ -9,7 +9,7 @@ call Jira (rendering, checks) never connect, and a second set-up costs nothing.
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
@@ -125,5 +125,20 @@ class KnowledgeBaseResource(dg.ConfigurableResource):
             state_dsn=dg.EnvVar("JARKDOWN_STATE_DSN") if settings.state_dsn else None,
         )
 
+    _opened: list[KnowledgeBase] = PrivateAttr(default_factory=list)
+
     def open(self) -> KnowledgeBase:
-        return KnowledgeBase(self.output_dir, state_dsn=self.state_dsn or None)
+        """The knowledge base; its state store connection is closed when the step ends."""
+        kb = KnowledgeBase(self.output_dir, state_dsn=self.state_dsn or None)
+        self._opened.append(kb)
+        return kb
+
+    @contextlib.contextmanager
+    def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator["KnowledgeBaseResource"]:
+        # Closed here, not by the garbage collector: SQLite checkpoints and removes its -wal file on close.
+        try:
+            yield self
+        finally:
+            opened, self._opened = self._opened, []
+            for kb in opened:
+                kb.close()
