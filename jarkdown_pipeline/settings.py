@@ -212,27 +212,26 @@ def validate_timezone(value: str, variable: str = "JARKDOWN_TIMEZONE") -> str:
     return value
 
 
-def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """Read and validate every setting; the first problem raises, naming its variable."""
-    env = os.environ if environ is None else environ
-
+def _jira_url(env: Mapping[str, str]) -> tuple[str, str, bool]:
+    """(base URL, the variable it came from, whether remote plain http is allowed)."""
     base_url_value = _get(env, "JIRA_BASE_URL")
     domain_value = _get(env, "JIRA_DOMAIN")
     if base_url_value and domain_value:
         raise ConfigurationError("Set only one of JIRA_BASE_URL and JIRA_DOMAIN, not both")
-    if base_url_value:
-        base_url_variable, raw_url = "JIRA_BASE_URL", base_url_value
-    elif domain_value:
-        base_url_variable, raw_url = "JIRA_DOMAIN", domain_value
-    else:
+    if not base_url_value and not domain_value:
         raise ConfigurationError(
             "JIRA_BASE_URL is not set: give your Jira's URL (e.g. https://acme.atlassian.net), "
             "or its host name in JIRA_DOMAIN"
         )
-    base_url = normalize_base_url(raw_url, base_url_variable)
+    variable = "JIRA_BASE_URL" if base_url_value else "JIRA_DOMAIN"
+    base_url = normalize_base_url(base_url_value or domain_value, variable)
     allow_insecure_http = parse_flag(_get(env, "JARKDOWN_ALLOW_INSECURE_HTTP"), "JARKDOWN_ALLOW_INSECURE_HTTP")
-    check_transport_security(base_url, base_url_variable, allow_insecure_http)
+    check_transport_security(base_url, variable, allow_insecure_http)
+    return base_url, variable, allow_insecure_http
 
+
+def _credentials(env: Mapping[str, str]) -> tuple[str | None, str | None, str | None]:
+    """(e-mail, API token, PAT): a Cloud token with its e-mail, or a Data Center PAT."""
     email = _get(env, "JIRA_EMAIL")
     api_token = _get(env, "JIRA_API_TOKEN")
     pat = _get(env, "JIRA_PAT")
@@ -240,25 +239,28 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigurationError(
             "Set only one of JIRA_API_TOKEN (Jira Cloud, with JIRA_EMAIL) and JIRA_PAT (Data Center)"
         )
-    if not pat:
-        if not api_token:
-            raise ConfigurationError(
-                "JIRA_API_TOKEN is not set: give an API token (with JIRA_EMAIL) for Jira Cloud, "
-                "or a personal access token in JIRA_PAT for Jira Data Center"
-            )
-        if not email:
-            raise ConfigurationError("JIRA_EMAIL is not set: Jira Cloud API tokens need the account's e-mail")
-        if "@" not in email:
-            raise ConfigurationError(f"JIRA_EMAIL must be an e-mail address; got {email!r}")
+    if pat:
+        return None, None, pat
+    if not api_token:
+        raise ConfigurationError(
+            "JIRA_API_TOKEN is not set: give an API token (with JIRA_EMAIL) for Jira Cloud, "
+            "or a personal access token in JIRA_PAT for Jira Data Center"
+        )
+    if not email:
+        raise ConfigurationError("JIRA_EMAIL is not set: Jira Cloud API tokens need the account's e-mail")
+    if "@" not in email:
+        raise ConfigurationError(f"JIRA_EMAIL must be an e-mail address; got {email!r}")
+    return email, api_token, None
 
+
+def _output_dir(env: Mapping[str, str]) -> Path:
     output_dir = Path(_get(env, "JARKDOWN_OUTPUT_DIR") or DEFAULT_OUTPUT_DIR).expanduser()
     if output_dir.exists() and not output_dir.is_dir():
         raise ConfigurationError(f"JARKDOWN_OUTPUT_DIR is not a directory: {output_dir}")
-    output_dir = output_dir.resolve()
+    return output_dir.resolve()
 
-    scope_jql_value = _get(env, "JARKDOWN_JQL")
-    scope_jql = validate_scope_jql(scope_jql_value) if scope_jql_value else None
 
+def _start_date_and_zone(env: Mapping[str, str]) -> tuple[date, str]:
     start_value = _get(env, "JARKDOWN_START_DATE")
     if not start_value:
         raise ConfigurationError(
@@ -268,7 +270,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     timezone = validate_timezone(_get(env, "JARKDOWN_TIMEZONE") or DEFAULT_TIMEZONE)
     if start_date > datetime.now(ZoneInfo(timezone)).date():
         raise ConfigurationError(f"JARKDOWN_START_DATE is in the future: {start_value}")
+    return start_date, timezone
 
+
+def _custom_field_lists(env: Mapping[str, str]) -> tuple[tuple[str, ...] | None, tuple[str, ...]]:
     include = _field_list(env, "JARKDOWN_INCLUDE_CUSTOM_FIELDS")
     exclude = _field_list(env, "JARKDOWN_EXCLUDE_CUSTOM_FIELDS") or ()
     named_by_both = set(include or ()) & set(exclude)
@@ -277,12 +282,24 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             "JARKDOWN_INCLUDE_CUSTOM_FIELDS and JARKDOWN_EXCLUDE_CUSTOM_FIELDS both name: "
             + ", ".join(sorted(named_by_both))
         )
+    return include, exclude
 
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate every setting; the first problem raises, naming its variable."""
+    env = os.environ if environ is None else environ
+    base_url, base_url_variable, allow_insecure_http = _jira_url(env)
+    email, api_token, pat = _credentials(env)
+    output_dir = _output_dir(env)
+    scope_jql_value = _get(env, "JARKDOWN_JQL")
+    scope_jql = validate_scope_jql(scope_jql_value) if scope_jql_value else None
+    start_date, timezone = _start_date_and_zone(env)
+    include, exclude = _custom_field_lists(env)
     return Settings(
         jira_base_url=base_url,
         jira_base_url_variable=base_url_variable,
-        email=None if pat else email,
-        api_token=None if pat else api_token,
+        email=email,
+        api_token=api_token,
         personal_access_token=pat,
         output_dir=output_dir,
         scope_jql=scope_jql,
