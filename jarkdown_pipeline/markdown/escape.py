@@ -23,8 +23,14 @@ _TRAILING_HEADING_HASHES = re.compile(r"(^|[ \t])(#+)[ \t]*$")
 _NEEDS_ESCAPE = re.compile(r"[\\`*\[\]~$_|<&]")
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 _BACKTICK_RUN = re.compile(r"`+")
-_SAFE_SCHEMES = frozenset({"http", "https", "mailto", "ftp", "ftps", "sftp", "tel", "news", "irc", "ssh"})
+# The only schemes a link or image may have (besides relative URLs and fragments): no script, no data.
+SAFE_URL_SCHEMES = frozenset({"http", "https", "mailto"})
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
+# What a browser ignores when it reads a URL: C0 controls and spaces around it, tabs and line
+# breaks anywhere in it ("java\tscript:" is "javascript:").
+# (Unicode whitespace at the start too: ``link_destination`` strips it.)
+_URL_LEADING_IGNORED = re.compile(r"^[\s\x00-\x20]+")
+_URL_IGNORED_INSIDE = re.compile(r"[\t\n\r]")
 
 
 def clean_text(text: str) -> str:
@@ -116,7 +122,8 @@ def escape_text_linking_urls(text: str, *, in_table: bool = False) -> str:
             prefix = prefix[:-1] + "\\!"  # an unescaped `!` before the link we write would make it an image
         out.append(prefix)
         href = token if "://" in token else f"http://{token}"
-        out.append(link(escape_text(token, in_table=in_table), href))
+        # An ftp:// token is not an allowed link; a code span keeps GFM from linking it by itself.
+        out.append(link(escape_text(token, in_table=in_table), href) if is_safe_url(href) else code_span(token))
         position = start + len(token)
     out.append(escape_text(text[position:], in_table=in_table))
     return "".join(out)
@@ -184,14 +191,24 @@ def code_info_string(language: str | None) -> str:
     return words[0] if words else ""
 
 
+def url_scheme(url: str) -> str | None:
+    """The scheme a browser reads from ``url`` (lower case), or None for a relative URL.
+
+    ``url`` is the URL as the browser gets it, after Markdown's own escape and entity decoding.
+    """
+    match = _SCHEME.match(_URL_LEADING_IGNORED.sub("", _URL_IGNORED_INSIDE.sub("", url)))
+    return match.group(1).lower() if match else None
+
+
 def is_safe_url(url: str) -> bool:
-    """Relative URLs and well-known schemes only; ``javascript:``, ``data:`` and the like are not links."""
-    match = _SCHEME.match(url.strip())
-    return match is None or match.group(1).lower() in _SAFE_SCHEMES
+    """Relative URLs, fragments and SAFE_URL_SCHEMES only; ``javascript:``, ``data:`` and the like are not links."""
+    scheme = url_scheme(url)
+    return scheme is None or scheme in SAFE_URL_SCHEMES
 
 
 def link_destination(url: str) -> str:
-    """A link destination that CommonMark reads back as ``url``: no spaces, parentheses escaped."""
+    """A link destination that CommonMark reads back as ``url``: no spaces, parentheses escaped,
+    and no character reference (``&#58;``) left for the parser to decode into something else."""
     out = []
     for char in clean_text(url).strip():
         if char in "()\\":
@@ -204,7 +221,7 @@ def link_destination(url: str) -> str:
             out.append(quote(char, safe=""))
         else:
             out.append(char)
-    return "".join(out)
+    return _ENTITY_START.sub(r"\\&", "".join(out))
 
 
 def link_title(title: str) -> str:
@@ -219,6 +236,11 @@ def link(text_markdown: str, url: str, title: str | None = None) -> str:
         return f"{text_markdown} ({code_span(url)})" if text_markdown else code_span(url)
     title_part = f" {link_title(title)}" if title else ""
     return f"[{text_markdown}]({link_destination(url)}{title_part})"
+
+
+def image(alt_markdown: str, url: str) -> str:
+    """``![alt](url)``; an unsafe URL keeps the alt text and shows the URL as code."""
+    return "!" + link(alt_markdown, url) if is_safe_url(url) else link(alt_markdown, url)
 
 
 def percent_encode_path_segment(name: str) -> str:
