@@ -23,6 +23,9 @@ _CASCADE_SEPARATOR = " › "
 _LEGACY_SPRINT_NAME = re.compile(r"[\[,]name=(.*?)(?:,[a-zA-Z]+=|\]$)")
 # Keys that name an object, most specific first.
 _NAME_KEYS = ("displayName", "name", "value", "key", "title", "label", "text", "emailAddress", "accountId", "id")
+# Field values nest a few levels (a cascading select, a list of objects); anything deeper is read as
+# its plain text, so a hostile value cannot exhaust the stack (here or in the YAML writer).
+MAX_FIELD_DEPTH = 12
 
 
 @dataclass(frozen=True)
@@ -196,9 +199,9 @@ def sprint_names(value: Any) -> list[str]:
     return names
 
 
-def _object_name(value: Mapping[str, Any]) -> Any:
+def _object_name(value: Mapping[str, Any], depth: int) -> Any:
     if "value" in value and isinstance(value.get("child"), Mapping):  # cascading select
-        child = _object_name(value["child"])
+        child = _to_data(value["child"], None, None, depth + 1)
         parent = clean_text(str(value["value"]))
         return f"{parent}{_CASCADE_SEPARATOR}{child}" if child not in (None, "") else parent
     for key in _NAME_KEYS:
@@ -209,13 +212,13 @@ def _object_name(value: Mapping[str, Any]) -> Any:
             return clean_text(item)
         if isinstance(item, (int, float)):
             return _number(item)
-        nested = data_to_text(field_value_to_data(item, None))  # a malformed, nested "name"
+        nested = data_to_text(_to_data(item, None, None, depth + 1))  # a malformed, nested "name"
         if nested:
             return nested
     # No naming key: every entry as "key: value", in a stable order (never a Python repr or JSON).
     pairs = []
     for key, item in sorted(value.items(), key=lambda pair: str(pair[0])):
-        text = data_to_text(field_value_to_data(item, None))
+        text = data_to_text(_to_data(item, None, None, depth + 1))
         if text:
             pairs.append(f"{key}: {text}")
     return clean_text("; ".join(pairs)) if pairs else None
@@ -223,14 +226,35 @@ def _object_name(value: Mapping[str, Any]) -> Any:
 
 def field_value_to_data(value: Any, definition: FieldDefinition | None, *, media: MediaIndex | None = None) -> Any:
     """A field value as YAML-safe data (str, int, float, bool, list of those) or None when empty."""
+    return _to_data(value, definition, media, 0)
+
+
+def _flat_text(value: Any) -> str | None:
+    """Every scalar in a nested value, in order, joined by ", " (an explicit stack: no recursion)."""
+    texts: list[str] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Mapping):
+            stack.extend(reversed([item[key] for key in sorted(item, key=str)]))
+        elif isinstance(item, list):
+            stack.extend(reversed(item))
+        elif item is not None and item != "":
+            texts.append(data_to_text(_to_data(item, None, None, 0)))
+    return clean_text(", ".join(texts)) if texts else None
+
+
+def _to_data(value: Any, definition: FieldDefinition | None, media: MediaIndex | None, depth: int) -> Any:
     if value is None or value == "" or value == [] or value == {}:
         return None
+    if depth >= MAX_FIELD_DEPTH and isinstance(value, (list, Mapping)):
+        return _flat_text(value)
     if definition is not None and definition.is_sprint:
         return sprint_names(value) or None
     if is_adf_document(value):
         return adf_to_markdown(value, media=media) or None
     if isinstance(value, list):
-        items = [field_value_to_data(item, _item_definition(definition), media=media) for item in value]
+        items = [_to_data(item, _item_definition(definition), media, depth + 1) for item in value]
         items = [item for item in items if item is not None]
         return items or None
     if isinstance(value, bool):
@@ -238,7 +262,7 @@ def field_value_to_data(value: Any, definition: FieldDefinition | None, *, media
     if isinstance(value, (int, float)):
         return _number(value)
     if isinstance(value, Mapping):
-        return _object_name(value)
+        return _object_name(value, depth)
     if isinstance(value, str):
         if definition is not None and definition.schema_type == "datetime":
             return normalize_datetime(value)
