@@ -396,12 +396,18 @@ def _plain_text_of(item: _Leaf | _Span) -> str:
     return " " if item.is_break else item.raw
 
 
+def _is_blank(leaf: _Leaf) -> bool:
+    """Plain whitespace without marks: a block's edges drop it anyway."""
+    return leaf.markdown is None and not leaf.marks and not leaf.raw.strip()
+
+
 def _render_inline(nodes: Iterable[Any], ctx: _Context) -> str:
     leaves = _inline_leaves(nodes, ctx)
-    # A hard break at the end of a block would show a literal backslash.
-    while leaves and leaves[-1].is_break:
+    # A hard break at the end of a block would show a literal backslash (also when only blanks,
+    # which the paragraph drops, follow it).
+    while leaves and (leaves[-1].is_break or _is_blank(leaves[-1])):
         leaves.pop()
-    while leaves and leaves[0].is_break:
+    while leaves and (leaves[0].is_break or _is_blank(leaves[0])):
         leaves.pop(0)
     return _InlineWriter(ctx).render(_group(leaves), "", "", False)
 
