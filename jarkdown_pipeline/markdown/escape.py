@@ -221,7 +221,8 @@ def link_destination(url: str) -> str:
             out.append(quote(char, safe=""))
         else:
             out.append(char)
-    return _ENTITY_START.sub(r"\\&", "".join(out))
+    # ``&amp;``, not ``\\&``: cmark decodes entities before backslash escapes in a destination.
+    return _ENTITY_START.sub("&amp;", "".join(out))
 
 
 def link_title(title: str) -> str:

@@ -211,7 +211,9 @@ def _link_parser() -> "MarkdownIt":
 
 def _is_unsafe_token(token: Any) -> bool:
     if token.type in ("link_open", "image"):
-        return not is_safe_url(str(token.attrGet("href") or token.attrGet("src") or ""))
+        url = str(token.attrGet("href") or token.attrGet("src") or "")
+        # cmark decodes entities before backslash escapes: ``\\&#58;`` is a colon there.
+        return not (is_safe_url(url) and is_safe_url(html.unescape(url)))
     if token.type in ("html_inline", "html_block"):
         return any(not _ATTRIBUTE_FREE_TAG.fullmatch(tag) for tag in _HTML_TAG.findall(token.content))
     return False
