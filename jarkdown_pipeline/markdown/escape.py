@@ -21,6 +21,9 @@ _LINE_START_ORDERED = re.compile(r"^(\d{1,9})([.)])")
 _LEADING_WHITESPACE = re.compile(r"^[ \t]+")
 _TRAILING_HEADING_HASHES = re.compile(r"(^|[ \t])(#+)[ \t]*$")
 _NEEDS_ESCAPE = re.compile(r"[\\`*\[\]~$_|<&]")
+# Schemes GitHub's autolink extension links in plain text besides http(s) and mailto: their colon
+# is escaped, so the text stays text (they are not on the link allow-list).
+_OTHER_AUTOLINK_SCHEME = re.compile(r"\b(ftp|xmpp):", re.IGNORECASE)
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 _BACKTICK_RUN = re.compile(r"`+")
 # The only schemes a link or image may have (besides relative URLs and fragments): no script, no data.
@@ -67,7 +70,8 @@ def escape_text(text: str, *, in_table: bool = False) -> str:
     escapes every pipe (including those in code spans), so it is left to it here.
     """
     text = clean_text(text)
-    if not _NEEDS_ESCAPE.search(text):
+    autolink_scheme = ":" in text and _OTHER_AUTOLINK_SCHEME.search(text) is not None
+    if not autolink_scheme and not _NEEDS_ESCAPE.search(text):
         return text
     out = []
     last = len(text) - 1
@@ -84,7 +88,14 @@ def escape_text(text: str, *, in_table: bool = False) -> str:
             out.append(char)
     escaped = "".join(out)
     escaped = _HTML_START.sub(r"\\<", escaped)
+    if autolink_scheme:
+        escaped = escape_autolink_schemes(escaped)
     return _ENTITY_START.sub(r"\\&", escaped)
+
+
+def escape_autolink_schemes(markdown: str) -> str:
+    """``ftp:``/``xmpp:`` with an escaped colon: GitHub would link them by itself (see above)."""
+    return _OTHER_AUTOLINK_SCHEME.sub(r"\1\\:", markdown) if ":" in markdown else markdown
 
 
 # What GFM's autolink extension would pick up. Inside such a token it ignores backslash escapes
@@ -122,8 +133,8 @@ def escape_text_linking_urls(text: str, *, in_table: bool = False) -> str:
             prefix = prefix[:-1] + "\\!"  # an unescaped `!` before the link we write would make it an image
         out.append(prefix)
         href = token if "://" in token else f"http://{token}"
-        # An ftp:// token is not an allowed link; a code span keeps GFM from linking it by itself.
-        out.append(link(escape_text(token, in_table=in_table), href) if is_safe_url(href) else code_span(token))
+        # An ftp:// token is not an allowed link: it stays text.
+        out.append(link(escape_text(token, in_table=in_table), href) if is_safe_url(href) else escape_text(token, in_table=in_table))
         position = start + len(token)
     out.append(escape_text(text[position:], in_table=in_table))
     return "".join(out)

@@ -59,7 +59,7 @@ def parse_field_definitions(
         if isinstance(field_definitions, (list, tuple)):  # not a one-shot iterator
             _last_indexed = (field_definitions, indexed)
     result = dict(indexed)
-    for field_id, name in (names or {}).items():
+    for field_id, name in (names.items() if isinstance(names, Mapping) else ()):
         if field_id not in result:
             result[field_id] = FieldDefinition(
                 id=field_id, name=clean_text(str(name or field_id)), custom=field_id.startswith("customfield_")

@@ -13,7 +13,13 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from jarkdown_pipeline.markdown.adf import MAX_RENDER_DEPTH
-from jarkdown_pipeline.markdown.escape import clean_text, escape_line_start, escape_text, is_safe_url
+from jarkdown_pipeline.markdown.escape import (
+    clean_text,
+    escape_autolink_schemes,
+    escape_line_start,
+    escape_text,
+    is_safe_url,
+)
 
 if TYPE_CHECKING:
     from bs4 import BeautifulSoup
@@ -50,10 +56,10 @@ def _escape_outside_tags(text: str) -> str:
     out = []
     position = 0
     for match in _KEPT_TAG.finditer(text):
-        out.append(_TAG_START.sub(r"\\<", text[position : match.start()]))
+        out.append(escape_autolink_schemes(_TAG_START.sub(r"\\<", text[position : match.start()])))
         out.append(_kept_tag(match))
         position = match.end()
-    out.append(_TAG_START.sub(r"\\<", text[position:]))
+    out.append(escape_autolink_schemes(_TAG_START.sub(r"\\<", text[position:])))
     return "".join(out)
 
 

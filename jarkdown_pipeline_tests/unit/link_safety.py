@@ -59,10 +59,19 @@ def rendered_html(markdown: str) -> list[str]:
     return [gfm, _MARKDOWN_IT.render(markdown)]
 
 
+def _without_frontmatter(markdown: str) -> str:
+    """The YAML frontmatter is data, not Markdown: viewers show it as a table or not at all."""
+    if markdown.startswith("---\n"):
+        end = markdown.find("\n---\n", 3)
+        return markdown[end + 5 :] if end >= 0 else markdown
+    return markdown
+
+
 def dangerous_links(markdown: str) -> list[str]:
-    """Every href/src outside the allow-list, and every attribute raw HTML brought, in either parser's HTML."""
+    """Every href/src outside the allow-list, and every attribute raw HTML brought, in either parser's
+    HTML of the Markdown body."""
     problems: list[str] = []
-    for page in rendered_html(markdown):
+    for page in rendered_html(_without_frontmatter(markdown)):
         collector = _AttributeCollector()
         collector.feed(page)
         collector.close()
