@@ -1100,17 +1100,25 @@ def _table(node, ctx):
         return ""
     if len(rows) * (max(len(_table_cells(row)) for row in rows) + 1) > MAX_TABLE_GRID_CELLS:
         return _table_as_text(rows, ctx)
-    header_flags = [bool(cells) and all(c.get("type") == "tableHeader" for c in cells) for cells in map(_table_cells, rows)]
+    first_cells = _table_cells(rows[0])
+    first_is_header = bool(first_cells) and all(c.get("type") == "tableHeader" for c in first_cells)
     grid = _table_grid(rows, ctx)
     if _attrs(node).get("isNumberColumnEnabled"):
-        first_is_header = header_flags[0]
-        for index, line in enumerate(grid):
-            number = "" if (index == 0 and first_is_header) else str(index if first_is_header else index + 1)
-            line.insert(0, number)
+        _add_number_column(grid, first_is_header)
+    return _grid_markdown(grid, first_is_header, ctx)
+
+
+def _add_number_column(grid: list[list[str]], first_is_header: bool) -> None:
+    for index, line in enumerate(grid):
+        number = "" if (index == 0 and first_is_header) else str(index if first_is_header else index + 1)
+        line.insert(0, number)
+
+
+def _grid_markdown(grid: list[list[str]], first_is_header: bool, ctx: _Context) -> str:
     width = max(len(line) for line in grid) or 1
     for line in grid:
         line.extend([""] * (width - len(line)))
-    if header_flags[0]:
+    if first_is_header:
         header, body = grid[0], grid[1:]
     else:  # GFM needs a header row; an empty one keeps every Jira row a body row
         header, body = [""] * width, grid

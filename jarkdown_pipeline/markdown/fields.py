@@ -244,8 +244,12 @@ def _flat_text(value: Any) -> str | None:
     return clean_text(", ".join(texts)) if texts else None
 
 
+def _is_empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
 def _to_data(value: Any, definition: FieldDefinition | None, media: MediaIndex | None, depth: int) -> Any:
-    if value is None or value == "" or value == [] or value == {}:
+    if _is_empty(value):
         return None
     if depth >= MAX_FIELD_DEPTH and isinstance(value, (list, Mapping)):
         return _flat_text(value)
@@ -254,9 +258,7 @@ def _to_data(value: Any, definition: FieldDefinition | None, media: MediaIndex |
     if is_adf_document(value):
         return adf_to_markdown(value, media=media) or None
     if isinstance(value, list):
-        items = [_to_data(item, _item_definition(definition), media, depth + 1) for item in value]
-        items = [item for item in items if item is not None]
-        return items or None
+        return _list_data(value, _item_definition(definition), media, depth + 1)
     if isinstance(value, bool):
         return value
     if isinstance(value, (int, float)):
@@ -264,15 +266,24 @@ def _to_data(value: Any, definition: FieldDefinition | None, media: MediaIndex |
     if isinstance(value, Mapping):
         return _object_name(value, depth)
     if isinstance(value, str):
-        if definition is not None and definition.schema_type == "datetime":
-            return normalize_datetime(value)
-        if definition is not None and definition.schema_type == "number":
-            try:
-                return _number(float(value))
-            except ValueError:
-                return clean_text(value)
-        return clean_text(value)
+        return _string_data(value, definition.schema_type if definition is not None else None)
     return clean_text(str(value))  # not reachable from JSON input
+
+
+def _list_data(values: list[Any], definition: FieldDefinition | None, media: MediaIndex | None, depth: int) -> Any:
+    items = [_to_data(item, definition, media, depth) for item in values]
+    return [item for item in items if item is not None] or None
+
+
+def _string_data(value: str, schema_type: str | None) -> Any:
+    if schema_type == "datetime":
+        return normalize_datetime(value)
+    if schema_type == "number":
+        try:
+            return _number(float(value))
+        except ValueError:
+            return clean_text(value)
+    return clean_text(value)
 
 
 def _item_definition(definition: FieldDefinition | None) -> FieldDefinition | None:
