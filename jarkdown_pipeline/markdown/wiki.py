@@ -192,7 +192,8 @@ def _safe_converter() -> Any:
 _LINK_TARGET = re.compile(r"\]\(|\]:|<(?=[A-Za-z][A-Za-z0-9+.\-]{1,31}:)")
 # Only text with one of these can hold a link or an HTML attribute at all.
 _MAY_LINK = re.compile(r"\]\(|\]:|<[A-Za-z][^<>]*[:=]")
-_DESTINATION = re.compile(r"[ \t]*\n?[ \t]*(<[^<>\n]*|[^\s]*)")
+# (Its first 300 characters: the scheme is at the start, and a long run must not be rescanned per target.)
+_DESTINATION = re.compile(r"[ \t]{0,40}\n?[ \t]{0,40}(<[^<>\n]{0,300}|[^\s]{0,300})")
 _BACKSLASH_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 _ATTRIBUTE_FREE_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*\s*/?>")
 _HTML_TAG = re.compile(r"<[^<>]*>?")
@@ -241,14 +242,16 @@ def _unsafe_target(markdown: str, match: "re.Match[str]") -> bool:
     """Whether the destination after a link target reads (decoded as CommonMark and a browser
     would) as a URL outside the allow-list. Generous: it only decides what to defuse."""
     start = match.end() if match.group(0) != "<" else match.start()
-    raw = _DESTINATION.match(markdown, start).group(1)[:300]  # type: ignore[union-attr]
+    raw = _DESTINATION.match(markdown, start).group(1)  # type: ignore[union-attr]
     decoded = html.unescape(_BACKSLASH_ESCAPE.sub(r"\1", raw.lstrip("<")))
     return not is_safe_url(decoded)
 
 
 def _is_escaped(markdown: str, index: int) -> bool:
-    backslashes = len(markdown[:index]) - len(markdown[:index].rstrip("\\"))
-    return backslashes % 2 == 1
+    start = index
+    while start > 0 and markdown[start - 1] == "\\":
+        start -= 1
+    return (index - start) % 2 == 1
 
 
 def _defuse_targets(markdown: str) -> str:

@@ -287,3 +287,15 @@ def test_nfc_and_nfd_spellings_become_one_name_then_unique_names():
     again = local_attachment_names([{"id": "10", "filename": composed}, {"id": "20", "filename": decomposed}])
     assert again == names
     assert all(unicodedata.is_normalized("NFC", name) for name in names.values())
+
+
+def test_wiki_markup_the_parser_cannot_nest_is_kept_as_plain_text(monkeypatch):
+    from jarkdown_pipeline.markdown import wiki
+
+    def too_deep(text):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(wiki, "_convert_wiki", too_deep)
+    markdown = wiki.wiki_to_markdown("*bold* [x|javascript:alert(1)]\n# item")
+    assert markdown == "\\*bold\\* \\[x\\|javascript:alert(1)\\]\n\\# item"
+    assert dangerous_links(markdown) == []
