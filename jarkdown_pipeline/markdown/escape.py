@@ -23,7 +23,7 @@ _TRAILING_HEADING_HASHES = re.compile(r"(^|[ \t])(#+)[ \t]*$")
 _NEEDS_ESCAPE = re.compile(r"[\\`*\[\]~$_|<&]")
 # Schemes GitHub's autolink extension links in plain text besides http(s) and mailto: their colon
 # is escaped, so the text stays text (they are not on the link allow-list).
-_OTHER_AUTOLINK_SCHEME = re.compile(r"\b(ftp|xmpp):", re.IGNORECASE)
+_OTHER_AUTOLINK_SCHEME = re.compile(r"(ftp|xmpp):", re.IGNORECASE)  # cmark-gfm links "0ftp://x" too
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 _BACKTICK_RUN = re.compile(r"`+")
 # The only schemes a link or image may have (besides relative URLs and fragments): no script, no data.

@@ -8,6 +8,7 @@ CommonMark parser reads it) is checked: one with a scheme outside the allow-list
 into text (``defuse_unsafe_links``)."""
 
 import html
+import logging
 import re
 import threading
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,8 @@ from jarkdown_pipeline.markdown.escape import (
     escape_text,
     is_safe_url,
 )
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from bs4 import BeautifulSoup
@@ -123,7 +126,8 @@ def wiki_to_markdown(wiki_markup: str, *, heading_offset: int = 0) -> str:
     text = clean_text(wiki_markup).replace("\r\n", "\n").replace("\r", "\n")
     try:
         converted = _convert_wiki(text)
-    except RecursionError:  # pyparsing's own recursion on markup nested past any real text
+    except Exception as error:  # noqa: BLE001 - pyparsing's recursion, or jira2markdown failing on odd markup ("||")
+        logger.warning("wiki markup kept as plain text: the converter failed (%s)", type(error).__name__)
         return _as_plain_text(text)
     return defuse_unsafe_links(escape_stray_html(converted, heading_offset=heading_offset).strip("\n"))
 

@@ -299,3 +299,9 @@ def test_wiki_markup_the_parser_cannot_nest_is_kept_as_plain_text(monkeypatch):
     markdown = wiki.wiki_to_markdown("*bold* [x|javascript:alert(1)]\n# item")
     assert markdown == "\\*bold\\* \\[x\\|javascript:alert(1)\\]\n\\# item"
     assert dangerous_links(markdown) == []
+
+
+def test_wiki_markup_the_converter_fails_on_is_kept_as_plain_text():
+    # jira2markdown raises IndexError from a parse action on an empty header row.
+    assert wiki_to_markdown("||") == "\\|\\|"
+    assert wiki_to_markdown("before\n||") == "before\n\\|\\|"
