@@ -51,21 +51,25 @@ def _kept_tag(match: "re.Match[str]") -> str:
     if match.group("tag"):
         return match.group("tag").lower() + ">"
     if match.group("url") is not None and not is_safe_url(match.group("url")):
-        return "\\" + match.group(0)
+        return "&lt;" + match.group(0)[1:]
     return match.group(0)
 
 
 def _escape_outside_tags(text: str) -> str:
+    """``<`` as ``&lt;``, not ``\\<``: cmark-gfm's autolink takes a backslash right after a bare URL
+    into the URL, and the ``<`` after it would open a live HTML tag."""
     out = []
     position = 0
     for match in _KEPT_TAG.finditer(text):
-        out.append(escape_autolink_schemes(_TAG_START.sub(r"\\<", text[position : match.start()])))
+        out.append(escape_autolink_schemes(_TAG_START.sub("&lt;", text[position : match.start()])))
         out.append(_kept_tag(match))
         position = match.end()
-    out.append(escape_autolink_schemes(_TAG_START.sub(r"\\<", text[position:])))
+    out.append(escape_autolink_schemes(_TAG_START.sub("&lt;", text[position:])))
     return "".join(out)
 
 
+# A bare URL running up to a code span: cmark-gfm's autolink takes everything up to a space or `<`.
+_BARE_URL_AT_END = re.compile(r"(?:(?:https?|ftp)://|www\.)[^\s<]*$", re.IGNORECASE)
 _ATX_HEADING = re.compile(r"^(\s{0,3})(#{1,6})(?=[ \t]|$)")
 
 
@@ -88,7 +92,10 @@ def escape_stray_html(markdown: str, *, heading_offset: int = 0) -> str:
         pieces = []
         position = 0
         for span in _CODE_SPAN.finditer(line):
-            pieces.append(_escape_outside_tags(line[position : span.start()]))
+            text = _escape_outside_tags(line[position : span.start()])
+            pieces.append(text)
+            if _BARE_URL_AT_END.search(text):  # GitHub's autolink would take the opening backtick
+                pieces.append(" ")
             pieces.append(span.group(0))
             position = span.end()
         pieces.append(_escape_outside_tags(line[position:]))
@@ -259,7 +266,7 @@ def _is_escaped(markdown: str, index: int) -> bool:
 
 
 def _defuse_targets(markdown: str) -> str:
-    """``](`` becomes ``]\\(``, ``]:`` becomes ``]\\:``, ``<scheme:`` becomes ``\\<scheme:`` wherever
+    """``](`` becomes ``]\\(``, ``]:`` becomes ``]\\:``, ``<scheme:`` becomes ``&lt;scheme:`` wherever
     the URL that follows is not allowed: each then reads as the same text, not as a link."""
     out = []
     position = 0
@@ -267,10 +274,9 @@ def _defuse_targets(markdown: str) -> str:
         if not _unsafe_target(markdown, match):
             continue
         target = match.group(0)
-        if target == "<":
-            if _is_escaped(markdown, match.start()):
-                continue
-            out.append(markdown[position : match.start()] + "\\<")
+        if target == "<":  # an escaping backslash goes: a bare URL before it could swallow it
+            start = match.start() - 1 if _is_escaped(markdown, match.start()) else match.start()
+            out.append(markdown[position:start] + "&lt;")
         else:
             out.append(markdown[position : match.start()] + target[0] + "\\" + target[1])
         position = match.end()
@@ -287,8 +293,10 @@ def defuse_unsafe_links(markdown: str) -> str:
     """``markdown`` with every link, image or autolink whose URL is outside the allow-list turned
     into its text, and no HTML tag with attributes. Judged by a CommonMark parser after its own
     escape and entity decoding; when the targeted fix is not enough, the whole text is escaped."""
-    if not _MAY_LINK.search(markdown) or not has_unsafe_link(markdown):
+    if not _MAY_LINK.search(markdown):
         return markdown
+    # Every unsafe target goes, even one a CommonMark parser reads as escaped text: after a bare URL
+    # cmark-gfm takes the escaping backslash into the URL.
     defused = _defuse_targets(markdown)
     if not has_unsafe_link(defused):
         return defused
