@@ -87,10 +87,11 @@ def escape_text(text: str, *, in_table: bool = False) -> str:
         else:
             out.append(char)
     escaped = "".join(out)
-    escaped = _HTML_START.sub(r"\\<", escaped)
     if autolink_scheme:
         escaped = escape_autolink_schemes(escaped)
-    return _ENTITY_START.sub(r"\\&", escaped)
+    # ``&lt;``, not ``\\<``: GitHub's autolink takes a backslash right after a bare URL into the URL,
+    # and the ``<`` would then open a live HTML tag.
+    return _HTML_START.sub("&lt;", _ENTITY_START.sub(r"\\&", escaped))
 
 
 def escape_autolink_schemes(markdown: str) -> str:

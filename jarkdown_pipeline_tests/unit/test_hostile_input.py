@@ -305,3 +305,14 @@ def test_wiki_markup_the_converter_fails_on_is_kept_as_plain_text():
     # jira2markdown raises IndexError from a parse action on an empty header row.
     assert wiki_to_markdown("||") == "\\|\\|"
     assert wiki_to_markdown("before\n||") == "before\n\\|\\|"
+
+
+@pytest.mark.parametrize("text", ["https://a.example<img src=x onerror=alert(1)>", "www.a.example`<b onclick=x>`", "https://a.example\\[x](javascript:alert(1))"])
+def test_text_right_after_a_bare_url_cannot_become_markup(text):
+    # cmark-gfm's autolink takes a following backslash or backtick into the URL.
+    deep = _nest(_para(_text(text)), NESTINGS["blockquote"], MAX_RENDER_DEPTH + 5)
+    issue = _issue(_doc(deep, {"type": "extension", "attrs": {"text": text}}, _para(_text(text))), environment=text)
+    issue["fields"]["comment"] = {"comments": [{"body": text}, {"renderedBody": f"<p>{text}</p>"}]}
+    issue["fields"]["summary"] = text
+    markdown = render_issue(issue)
+    assert dangerous_links(markdown) == []
