@@ -89,9 +89,30 @@ def escape_text(text: str, *, in_table: bool = False) -> str:
     escaped = "".join(out)
     if autolink_scheme:
         escaped = escape_autolink_schemes(escaped)
-    # ``&lt;``, not ``\\<``: GitHub's autolink takes a backslash right after a bare URL into the URL,
-    # and the ``<`` would then open a live HTML tag.
-    return _HTML_START.sub("&lt;", _ENTITY_START.sub(r"\\&", escaped))
+    return escape_tag_starts(_ENTITY_START.sub(r"\\&", escaped))
+
+
+_BARE_URL_START = re.compile(r"(?:https?|ftp)://|www\.", re.IGNORECASE)
+_ASCII_NON_SPACE_RUN = re.compile(r"[^ \t\n\r\f\v]+")
+
+
+def escape_tag_starts(text: str) -> str:
+    """Each ``<`` that would open an HTML tag as ``\\<``; as ``&lt;`` after a bare URL in the same run
+    of non-blank text: GitHub's autolink takes the backslash there into the URL, and the ``<`` would
+    open a live tag."""
+    if "<" not in text:
+        return text
+    return _ASCII_NON_SPACE_RUN.sub(_escape_tag_starts_in_run, text)
+
+
+def _escape_tag_starts_in_run(match: "re.Match[str]") -> str:
+    run = match.group(0)
+    if "<" not in run:
+        return run
+    url = _BARE_URL_START.search(run)
+    if url is None:
+        return _HTML_START.sub(r"\\<", run)
+    return _HTML_START.sub(r"\\<", run[: url.start()]) + _HTML_START.sub("&lt;", run[url.start() :])
 
 
 def escape_autolink_schemes(markdown: str) -> str:

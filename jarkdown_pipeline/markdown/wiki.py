@@ -18,6 +18,7 @@ from jarkdown_pipeline.markdown.escape import (
     clean_text,
     escape_autolink_schemes,
     escape_line_start,
+    escape_tag_starts,
     escape_text,
     is_safe_url,
 )
@@ -56,15 +57,13 @@ def _kept_tag(match: "re.Match[str]") -> str:
 
 
 def _escape_outside_tags(text: str) -> str:
-    """``<`` as ``&lt;``, not ``\\<``: cmark-gfm's autolink takes a backslash right after a bare URL
-    into the URL, and the ``<`` after it would open a live HTML tag."""
     out = []
     position = 0
     for match in _KEPT_TAG.finditer(text):
-        out.append(escape_autolink_schemes(_TAG_START.sub("&lt;", text[position : match.start()])))
+        out.append(escape_autolink_schemes(escape_tag_starts(text[position : match.start()])))
         out.append(_kept_tag(match))
         position = match.end()
-    out.append(escape_autolink_schemes(_TAG_START.sub("&lt;", text[position:])))
+    out.append(escape_autolink_schemes(escape_tag_starts(text[position:])))
     return "".join(out)
 
 
