@@ -1,9 +1,23 @@
-"""JSON read and written with orjson where it gives exactly what the standard library would."""
+"""JSON read and written with orjson where it gives exactly what the standard library would.
+
+Nesting is bounded on every path, so hostile input gives a ValueError, never a RecursionError:
+orjson refuses more than 1024 levels when reading (its own fixed limit), and the standard library,
+which recurses on the Python stack, is only given up to ``MAX_JSON_DEPTH`` levels.
+"""
 
 import json
+import re
 from typing import Any
 
 import orjson
+
+# The standard library's reader and writer recurse once per level; this leaves the caller's stack
+# ample room under Python's default recursion limit (1000). Jira's issues nest a few dozen levels.
+MAX_JSON_DEPTH = 512
+ORJSON_MAX_DEPTH = 1024
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_BRACKETS = re.compile(rb"[\[\]{}]")
 
 
 def load_json(data: bytes | str) -> Any:
@@ -13,11 +27,40 @@ def load_json(data: bytes | str) -> Any:
     emoji) or raises its usual ``json.JSONDecodeError`` (a ``ValueError``). One difference is
     left on purpose: orjson reads an integer beyond 64 bits as a float. Jira's numbers are Java
     longs and doubles, so its JSON has none, and a scan for them cost more than the parse.
+    Nesting deeper than orjson's 1024 levels (or MAX_JSON_DEPTH for what only the standard library
+    reads) raises ValueError.
     """
     try:
         return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return json.loads(data)
+    except orjson.JSONDecodeError as error:
+        if "depth limit" in str(error) or "recursion limit" in str(error).lower():
+            raise ValueError(f"JSON nested deeper than {ORJSON_MAX_DEPTH} levels") from None
+    _check_text_depth(data)
+    return json.loads(data)
+
+
+def _check_text_depth(data: bytes | str) -> None:
+    """ValueError when JSON text nests deeper than MAX_JSON_DEPTH (strings skipped; malformed text
+    is left for the parser to report)."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
+    depth = 0
+    for bracket in _BRACKETS.findall(_JSON_STRING.sub(b"", raw)):
+        depth += 1 if bracket in b"[{" else -1
+        if depth > MAX_JSON_DEPTH:
+            raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+
+
+def _check_value_depth(value: Any) -> None:
+    """ValueError when a value nests lists and dicts deeper than MAX_JSON_DEPTH (an explicit stack)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, (list, tuple)) else ()
+        for child in children:
+            if isinstance(child, (dict, list, tuple)):
+                if depth + 1 > MAX_JSON_DEPTH:
+                    raise ValueError(f"value nested deeper than {MAX_JSON_DEPTH} levels cannot be written as JSON")
+                stack.append((child, depth + 1))
 
 
 def dump_json(value: Any) -> bytes:
@@ -25,9 +68,11 @@ def dump_json(value: Any) -> bytes:
 
     orjson writes it ~6x faster than the standard library (the same bytes but for how some floats
     are spelt: 0.00001 for 1e-05); what orjson does not take (an integer beyond 64 bits, a
-    non-string key) the standard library writes. No indentation: ``python -m json.tool`` reads it.
+    non-string key, more than 254 levels) the standard library writes, up to MAX_JSON_DEPTH levels
+    (deeper raises ValueError). No indentation: ``python -m json.tool`` reads it.
     """
     try:
         return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE)
     except TypeError:  # orjson.JSONEncodeError is one
+        _check_value_depth(value)
         return (json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n").encode("utf-8")

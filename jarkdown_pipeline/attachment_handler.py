@@ -11,6 +11,7 @@ import asyncio
 import functools
 import logging
 import os
+import unicodedata
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from stat import S_ISREG
@@ -56,15 +57,33 @@ _SANITIZER = FileNameSanitizer(platform="universal", max_len=255)
 _VALIDATOR = FileNameValidator(platform="universal", min_len=1, max_len=-1)
 
 
+# Invisible characters that reorder or hide part of a name ("txt.exe" shown as "exe.txt"): bidi
+# marks, embeddings, overrides and isolates, zero-width spaces and joiners, the byte-order mark.
+_INVISIBLE_IN_NAMES = [0x061C, *range(0x200B, 0x2010), *range(0x202A, 0x202F), 0x2060, *range(0x2066, 0x206A), 0xFEFF]
+_NAME_CHARACTERS = {code: None for code in _INVISIBLE_IN_NAMES} | {code: "_" for code in (*range(0x20), *range(0x7F, 0xA0))}
+
+
+def _visible_name(name: str) -> str:
+    """``name`` in NFC (one spelling for "é", composed or not), without invisible characters and
+    with control characters as ``_``."""
+    return unicodedata.normalize("NFC", name.translate(_NAME_CHARACTERS))
+
+
+def _name_key(name: str) -> str:
+    """Names a case- or normalisation-insensitive file system (macOS, Windows) treats as one."""
+    return unicodedata.normalize("NFC", name.casefold())
+
+
 @functools.lru_cache(maxsize=4096)  # a pure function, and names repeat (image.png, screenshot.png)
 def safe_filename(original: str, fallback: str) -> str:
     """A name that stays inside its folder on every platform.
 
     Path separators become ``_`` (``a/b.png`` -> ``a_b.png``), ``.``/``..`` parts and leading dots
-    are dropped (``../../x.txt`` -> ``x.txt``), control characters replaced, Windows-reserved names
-    (``CON``, ``NUL.txt``) altered; ``fallback`` when nothing usable is left.
+    are dropped (``../../x.txt`` -> ``x.txt``), control characters replaced, bidi and zero-width
+    characters dropped, the name NFC-normalised, Windows-reserved names (``CON``, ``NUL.txt``)
+    altered; ``fallback`` when nothing usable is left.
     """
-    parts = [p for p in str(original).replace("\\", "/").split("/") if p not in ("", ".", "..")]
+    parts = [p for p in _visible_name(str(original)).replace("\\", "/").split("/") if p not in ("", ".", "..")]
     name = _shorten("_".join(parts))
     # Stripping dots can expose a reserved name (".CON" -> "CON") and sanitising can leave a
     # trailing dot: repeat until stable.
@@ -74,7 +93,7 @@ def safe_filename(original: str, fallback: str) -> str:
             break
         name = cleaned
     if not name or not _VALIDATOR.is_valid(name):
-        return _SANITIZER.sanitize(fallback, replacement_text="_")
+        return _SANITIZER.sanitize(_visible_name(fallback), replacement_text="_")
     return name
 
 
@@ -94,7 +113,8 @@ def _sort_key(attachment_key: str) -> tuple[int, int, str]:
 
 
 def local_attachment_names(attachments: Iterable[Mapping[str, Any]]) -> dict[str, str]:
-    """``{attachment id: local file name}``: safe, unique in the issue (case-insensitively), deterministic.
+    """``{attachment id: local file name}``: safe, unique in the issue (case- and Unicode-normalisation-
+    insensitively, as macOS and Windows compare names), deterministic.
 
     When names clash, the attachment with the smallest id keeps the plain name and the others get
     ``<stem>-<id><ext>``, so adding an attachment never renames the ones already downloaded.
@@ -111,17 +131,17 @@ def local_attachment_names(attachments: Iterable[Mapping[str, Any]]) -> dict[str
         if key in names:
             continue
         candidate = base
-        if candidate.casefold() in taken:
+        if _name_key(candidate) in taken:
             stem, dot, ext = base.rpartition(".")
             if not dot or not stem:
                 stem, ext = base, ""
             suffix = safe_filename(key, "x")
             candidate = f"{stem}-{suffix}{'.' + ext if ext else ''}"
             counter = 2
-            while candidate.casefold() in taken:
+            while _name_key(candidate) in taken:
                 candidate = f"{stem}-{suffix}-{counter}{'.' + ext if ext else ''}"
                 counter += 1
-        taken.add(candidate.casefold())
+        taken.add(_name_key(candidate))
         names[key] = candidate
     return names
 

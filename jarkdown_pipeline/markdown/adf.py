@@ -5,6 +5,10 @@ One small handler per node type in two dispatch tables (block and inline); marks
 spans, and each emphasis span picks a delimiter that CommonMark will really parse as one (its
 flanking rules), else an HTML tag: so text is never corrupted. Unknown nodes render their
 children's text and are logged once per type.
+
+Any input renders in bounded work: blocks nested deeper than ``MAX_RENDER_DEPTH`` are written as
+their plain text (nothing is dropped), a node keeps one mark per mark type, and table spans are
+capped at the table's real size.
 """
 
 import dataclasses
@@ -27,6 +31,7 @@ from jarkdown_pipeline.markdown.escape import (
     escape_table_cell,
     escape_text,
     escape_text_linking_urls,
+    image,
     is_markdown_punctuation,
     is_markdown_whitespace,
     link,
@@ -34,6 +39,11 @@ from jarkdown_pipeline.markdown.escape import (
 from jarkdown_pipeline.markdown.media import MediaIndex
 
 logger = logging.getLogger(__name__)
+
+# Real documents nest a handful of levels; this many keeps the Python stack far from its limit.
+MAX_RENDER_DEPTH = 32
+# A table whose padded grid would be larger than this is written row by row as text instead.
+MAX_TABLE_GRID_CELLS = 100_000
 
 _reported_unknown: set[str] = set()
 
@@ -97,19 +107,29 @@ class _Mark:
 
 
 def _marks_of(node: Mapping[str, Any]) -> tuple[_Mark, ...]:
-    marks = []
-    for mark in node.get("marks") or ():
+    """The node's marks, one per type (the first): a mark applied twice means nothing more, and
+    thousands of same-type marks would nest thousands of spans."""
+    marks: dict[str, _Mark] = {}
+    raw_marks = node.get("marks")
+    for mark in raw_marks if isinstance(raw_marks, list) else ():
         if not _is_mapping(mark):
             continue
         mark_type = str(mark.get("type"))
         if mark_type not in MARKS:
             _report_unknown("mark", mark_type)
             continue
-        if MARKS[mark_type] is None:
+        if MARKS[mark_type] is None or mark_type in marks:
             continue
         attrs = mark.get("attrs") if _is_mapping(mark.get("attrs")) else {}
-        marks.append(_Mark(mark_type, json.dumps(attrs, sort_keys=True, default=str), attrs))
-    return tuple(sorted(set(marks), key=lambda m: (m.spec.rank, m.attrs_key)))
+        marks[mark_type] = _Mark(mark_type, _attrs_key(attrs), attrs)
+    return tuple(sorted(marks.values(), key=lambda m: (m.spec.rank, m.attrs_key)))
+
+
+def _attrs_key(attrs: Mapping[str, Any]) -> str:
+    """Mark attributes compared by their scalar values, the only ones a mark reads (a nested value
+    could be arbitrarily deep)."""
+    scalars = {str(k): v for k, v in attrs.items() if v is None or isinstance(v, (str, int, float, bool))}
+    return json.dumps(scalars, sort_keys=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -118,8 +138,16 @@ def _marks_of(node: Mapping[str, Any]) -> tuple[_Mark, ...]:
 
 
 @dataclass
+class _Nesting:
+    """How deep the block being rendered sits; one per document, shared by its derived contexts."""
+
+    level: int = 0
+
+
+@dataclass
 class _Context:
     media: MediaIndex
+    nesting: _Nesting = field(default_factory=_Nesting)
     heading_offset: int = 0
     in_table: bool = False  # inline text escapes pipes at cell level; line breaks become <br>
     single_line: bool = False  # headings: a hard break becomes <br>
@@ -368,12 +396,18 @@ def _plain_text_of(item: _Leaf | _Span) -> str:
     return " " if item.is_break else item.raw
 
 
+def _is_blank(leaf: _Leaf) -> bool:
+    """Plain whitespace without marks: a block's edges drop it anyway."""
+    return leaf.markdown is None and not leaf.marks and not leaf.raw.strip()
+
+
 def _render_inline(nodes: Iterable[Any], ctx: _Context) -> str:
     leaves = _inline_leaves(nodes, ctx)
-    # A hard break at the end of a block would show a literal backslash.
-    while leaves and leaves[-1].is_break:
+    # A hard break at the end of a block would show a literal backslash (also when only blanks,
+    # which the paragraph drops, follow it).
+    while leaves and (leaves[-1].is_break or _is_blank(leaves[-1])):
         leaves.pop()
-    while leaves and leaves[0].is_break:
+    while leaves and (leaves[0].is_break or _is_blank(leaves[0])):
         leaves.pop(0)
     return _InlineWriter(ctx).render(_group(leaves), "", "", False)
 
@@ -533,7 +567,7 @@ def _media_markdown(attrs: Mapping[str, Any], ctx: _Context) -> tuple[str, str, 
     if attrs.get("type") == "external" or (attrs.get("url") and not attrs.get("id")):
         url = _s(attrs.get("url"))
         alt = _s(attrs.get("alt"))
-        return "!" + link(escape_text(alt, in_table=ctx.in_table), url), alt or url, True
+        return image(escape_text(alt, in_table=ctx.in_table), url), alt or url, True
     info = ctx.media.resolve(attrs)
     if info is None:
         label = _s(attrs.get("alt")) or _s(attrs.get("title")) or _s(attrs.get("__fileName")) or _s(attrs.get("id")) or "file"
@@ -555,21 +589,51 @@ def _unknown_inline(node: Mapping[str, Any], ctx: _Context) -> list[_Leaf]:
     return [_Leaf(_marks_of(node), raw=_node_text(node))]
 
 
-def _node_text(node: Any) -> str:
-    """Every piece of text in a node, for nodes rendered without their structure."""
-    if not _is_mapping(node):
+def _node_text(root: Any) -> str:
+    """Every piece of text in a node, for nodes rendered without their structure. Iterative (a
+    post-order walk with its own stack): it is what too-deep content is rendered as."""
+    if not _is_mapping(root):
         return ""
-    parts = []
-    if isinstance(node.get("text"), str):
-        parts.append(node["text"])
-    attrs = _attrs(node)
-    for key in ("text", "title", "url", "shortName"):
-        if isinstance(attrs.get(key), str) and attrs[key] and not parts:
-            parts.append(attrs[key])
-    children = [_node_text(child) for child in node.get("content") or () if _is_mapping(child)]
-    separator = "" if all(isinstance(c, Mapping) and c.get("type") in INLINE_HANDLERS for c in node.get("content") or ()) else " "
-    parts.extend(child for child in children if child)
-    return clean_text(separator.join(parts) if separator else "".join(parts))
+    texts: dict[int, str] = {}
+    stack: list[tuple[Mapping[str, Any], bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        raw_children = _raw_content(node)
+        children = [child for child in raw_children if _is_mapping(child)]
+        if not children_done:
+            stack.append((node, True))
+            stack.extend((child, False) for child in reversed(children))
+            continue
+        parts = []
+        if isinstance(node.get("text"), str):
+            parts.append(node["text"])
+        attrs = _attrs(node)
+        for key in ("text", "title", "url", "shortName"):
+            if isinstance(attrs.get(key), str) and attrs[key] and not parts:
+                parts.append(attrs[key])
+        parts.extend(text for text in (texts.get(id(child), "") for child in children) if text)
+        inline_only = all(_is_mapping(c) and c.get("type") in INLINE_HANDLERS for c in raw_children)
+        texts[id(node)] = ("" if inline_only else " ").join(parts)
+    return clean_text(texts[id(root)])
+
+
+def _flattened(node: Mapping[str, Any], ctx: _Context) -> str:
+    """A node past the depth cap: its text, as escaped paragraph lines (or one line in a table)."""
+    text = _node_text(node).replace("\r\n", "\n").replace("\r", "\n")
+    lines = [escape_line_start(escape_text(line, in_table=ctx.in_table)) for line in text.split("\n") if line.strip()]
+    return ("<br>" if ctx.in_table or ctx.single_line else "\n").join(lines)
+
+
+def _nested(render: Callable[[Mapping[str, Any], _Context], str], node: Mapping[str, Any], ctx: _Context) -> str:
+    """``render(node, ctx)`` one level deeper, or the node's plain text past MAX_RENDER_DEPTH."""
+    nesting = ctx.nesting
+    if nesting.level >= MAX_RENDER_DEPTH:
+        return _flattened(node, ctx)
+    nesting.level += 1
+    try:
+        return render(node, ctx)
+    finally:
+        nesting.level -= 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -593,8 +657,13 @@ def _block(*types: str) -> Callable[[BlockHandler], BlockHandler]:
     return register
 
 
+def _raw_content(node: Mapping[str, Any]) -> list[Any]:
+    content = node.get("content")
+    return content if isinstance(content, list) else []
+
+
 def _content(node: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    return [child for child in node.get("content") or () if _is_mapping(child)]
+    return [child for child in _raw_content(node) if _is_mapping(child)]
 
 
 def _render_blocks(nodes: Iterable[Any], ctx: _Context) -> str:
@@ -633,6 +702,10 @@ def _render_blocks(nodes: Iterable[Any], ctx: _Context) -> str:
 
 
 def _render_block(node: Mapping[str, Any], ctx: _Context) -> str:
+    return _nested(_render_block_here, node, ctx)
+
+
+def _render_block_here(node: Mapping[str, Any], ctx: _Context) -> str:
     handler = BLOCK_HANDLERS.get(str(node.get("type")))
     if handler is None:
         _report_unknown("node", str(node.get("type")))
@@ -811,7 +884,7 @@ def _task_list(node, ctx):
     for child in _content(node):
         type_name = child.get("type")
         if type_name == "taskList":  # a nested list belongs to the item before it
-            nested = _task_list(child, inner)
+            nested = _nested(_task_list, child, inner)
             if items:
                 items[-1][1] = items[-1][1] + "\n" + nested if items[-1][1] else nested
             else:
@@ -961,10 +1034,10 @@ def _cell_line(cell: Mapping[str, Any], ctx: _Context) -> str:
             pieces.extend(code_span(line) for line in code.replace("\r\n", "\n").split("\n") if line)
         elif type_name == "table":
             for row in _content(child):
-                cells = [_cell_line(c, ctx) for c in _content(row)]
+                cells = [_nested(_cell_line, c, ctx) for c in _content(row)]
                 pieces.append(" / ".join(c for c in cells if c))
         elif type_name in ("panel", "blockquote", "expand", "nestedExpand", "layoutSection", "layoutColumn"):
-            nested = _cell_line(child, ctx)
+            nested = _nested(_cell_line, child, ctx)
             title = _attrs(child).get("title")
             if title:
                 nested = f"{escape_text(_s(title), in_table=True)}: {nested}"
@@ -975,11 +1048,49 @@ def _cell_line(cell: Mapping[str, Any], ctx: _Context) -> str:
     return "<br>".join(piece for piece in pieces if piece)
 
 
-def _cell_span(cell: Mapping[str, Any], key: str) -> int:
+def _cell_span(cell: Mapping[str, Any], key: str, limit: int) -> int:
+    """A cell's colspan/rowspan, between 1 and ``limit`` (what is left of the table's real size)."""
     try:
-        return max(1, int(_attrs(cell).get(key) or 1))
-    except (TypeError, ValueError):
+        return max(1, min(limit, int(_attrs(cell).get(key) or 1)))
+    except (TypeError, ValueError, OverflowError):
         return 1
+
+
+def _table_cells(row: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [c for c in _content(row) if c.get("type") in ("tableCell", "tableHeader")]
+
+
+def _table_grid(rows: Sequence[Mapping[str, Any]], ctx: _Context) -> list[list[str]]:
+    """The cells' Markdown placed on a grid, spans padded with empty cells. A span never reaches
+    past the table's real width (its widest row's cell count) or height (its row count)."""
+    real_width = max(len(_table_cells(row)) for row in rows)
+    grid: list[list[str]] = []
+    occupied: set[tuple[int, int]] = set()  # cells covered by a rowspan from above
+    for row_index, row in enumerate(rows):
+        line: list[str] = []
+        column = 0
+        for cell in _table_cells(row):
+            while (row_index, column) in occupied:
+                line.append("")
+                column += 1
+            colspan = _cell_span(cell, "colspan", real_width - column)
+            rowspan = _cell_span(cell, "rowspan", len(rows) - row_index)
+            line.append(_cell_markdown(cell, ctx))
+            line.extend([""] * (colspan - 1))
+            for extra_row in range(1, rowspan):
+                occupied.update((row_index + extra_row, column + extra_col) for extra_col in range(colspan))
+            column += colspan
+        while (row_index, column) in occupied:
+            line.append("")
+            column += 1
+        grid.append(line)
+    return grid
+
+
+def _table_as_text(rows: Sequence[Mapping[str, Any]], ctx: _Context) -> str:
+    """A table too large to pad as a grid: each row as one line of its cells' text."""
+    lines = [" / ".join(c for c in (_cell_markdown(cell, ctx) for cell in _table_cells(row)) if c) for row in rows]
+    return ("<br>" if ctx.in_table else "\n\n").join(escape_line_start(line) for line in lines if line)
 
 
 @_block("table")
@@ -987,38 +1098,27 @@ def _table(node, ctx):
     rows = [row for row in _content(node) if row.get("type") == "tableRow"]
     if not rows:
         return ""
-    grid: list[list[str]] = []
-    occupied: dict[tuple[int, int], bool] = {}  # cells covered by a rowspan from above
-    header_flags: list[bool] = []
-    for row_index, row in enumerate(rows):
-        cells = [c for c in _content(row) if c.get("type") in ("tableCell", "tableHeader")]
-        header_flags.append(bool(cells) and all(c.get("type") == "tableHeader" for c in cells))
-        line: list[str] = []
-        column = 0
-        for cell in cells:
-            while occupied.get((row_index, column)):
-                line.append("")
-                column += 1
-            colspan, rowspan = _cell_span(cell, "colspan"), _cell_span(cell, "rowspan")
-            line.append(_cell_markdown(cell, ctx))
-            line.extend([""] * (colspan - 1))
-            for extra_row in range(1, rowspan):
-                for extra_col in range(colspan):
-                    occupied[(row_index + extra_row, column + extra_col)] = True
-            column += colspan
-        while occupied.get((row_index, column)):
-            line.append("")
-            column += 1
-        grid.append(line)
+    if len(rows) * (max(len(_table_cells(row)) for row in rows) + 1) > MAX_TABLE_GRID_CELLS:
+        return _table_as_text(rows, ctx)
+    first_cells = _table_cells(rows[0])
+    first_is_header = bool(first_cells) and all(c.get("type") == "tableHeader" for c in first_cells)
+    grid = _table_grid(rows, ctx)
     if _attrs(node).get("isNumberColumnEnabled"):
-        first_is_header = header_flags[0]
-        for index, line in enumerate(grid):
-            number = "" if (index == 0 and first_is_header) else str(index if first_is_header else index + 1)
-            line.insert(0, number)
+        _add_number_column(grid, first_is_header)
+    return _grid_markdown(grid, first_is_header, ctx)
+
+
+def _add_number_column(grid: list[list[str]], first_is_header: bool) -> None:
+    for index, line in enumerate(grid):
+        number = "" if (index == 0 and first_is_header) else str(index if first_is_header else index + 1)
+        line.insert(0, number)
+
+
+def _grid_markdown(grid: list[list[str]], first_is_header: bool, ctx: _Context) -> str:
     width = max(len(line) for line in grid) or 1
     for line in grid:
         line.extend([""] * (width - len(line)))
-    if header_flags[0]:
+    if first_is_header:
         header, body = grid[0], grid[1:]
     else:  # GFM needs a header row; an empty one keeps every Jira row a body row
         header, body = [""] * width, grid

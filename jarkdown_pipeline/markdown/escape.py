@@ -21,10 +21,19 @@ _LINE_START_ORDERED = re.compile(r"^(\d{1,9})([.)])")
 _LEADING_WHITESPACE = re.compile(r"^[ \t]+")
 _TRAILING_HEADING_HASHES = re.compile(r"(^|[ \t])(#+)[ \t]*$")
 _NEEDS_ESCAPE = re.compile(r"[\\`*\[\]~$_|<&]")
+# Schemes GitHub's autolink extension links in plain text besides http(s) and mailto: their colon
+# is escaped, so the text stays text (they are not on the link allow-list).
+_OTHER_AUTOLINK_SCHEME = re.compile(r"(ftp|xmpp):", re.IGNORECASE)  # cmark-gfm links "0ftp://x" too
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 _BACKTICK_RUN = re.compile(r"`+")
-_SAFE_SCHEMES = frozenset({"http", "https", "mailto", "ftp", "ftps", "sftp", "tel", "news", "irc", "ssh"})
+# The only schemes a link or image may have (besides relative URLs and fragments): no script, no data.
+SAFE_URL_SCHEMES = frozenset({"http", "https", "mailto"})
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
+# What a browser ignores when it reads a URL: C0 controls and spaces around it, tabs and line
+# breaks anywhere in it ("java\tscript:" is "javascript:").
+# (Unicode whitespace at the start too: ``link_destination`` strips it.)
+_URL_LEADING_IGNORED = re.compile(r"^[\s\x00-\x20]+")
+_URL_IGNORED_INSIDE = re.compile(r"[\t\n\r]")
 
 
 def clean_text(text: str) -> str:
@@ -61,7 +70,8 @@ def escape_text(text: str, *, in_table: bool = False) -> str:
     escapes every pipe (including those in code spans), so it is left to it here.
     """
     text = clean_text(text)
-    if not _NEEDS_ESCAPE.search(text):
+    autolink_scheme = ":" in text and _OTHER_AUTOLINK_SCHEME.search(text) is not None
+    if not autolink_scheme and not _NEEDS_ESCAPE.search(text):
         return text
     out = []
     last = len(text) - 1
@@ -77,8 +87,37 @@ def escape_text(text: str, *, in_table: bool = False) -> str:
         else:
             out.append(char)
     escaped = "".join(out)
-    escaped = _HTML_START.sub(r"\\<", escaped)
-    return _ENTITY_START.sub(r"\\&", escaped)
+    if autolink_scheme:
+        escaped = escape_autolink_schemes(escaped)
+    return escape_tag_starts(_ENTITY_START.sub(r"\\&", escaped))
+
+
+_BARE_URL_START = re.compile(r"(?:https?|ftp)://|www\.", re.IGNORECASE)
+_ASCII_NON_SPACE_RUN = re.compile(r"[^ \t\n\r\f\v]+")
+
+
+def escape_tag_starts(text: str) -> str:
+    """Each ``<`` that would open an HTML tag as ``\\<``; as ``&lt;`` after a bare URL in the same run
+    of non-blank text: GitHub's autolink takes the backslash there into the URL, and the ``<`` would
+    open a live tag."""
+    if "<" not in text:
+        return text
+    return _ASCII_NON_SPACE_RUN.sub(_escape_tag_starts_in_run, text)
+
+
+def _escape_tag_starts_in_run(match: "re.Match[str]") -> str:
+    run = match.group(0)
+    if "<" not in run:
+        return run
+    url = _BARE_URL_START.search(run)
+    if url is None:
+        return _HTML_START.sub(r"\\<", run)
+    return _HTML_START.sub(r"\\<", run[: url.start()]) + _HTML_START.sub("&lt;", run[url.start() :])
+
+
+def escape_autolink_schemes(markdown: str) -> str:
+    """``ftp:``/``xmpp:`` with an escaped colon: GitHub would link them by itself (see above)."""
+    return _OTHER_AUTOLINK_SCHEME.sub(r"\1\\:", markdown) if ":" in markdown else markdown
 
 
 # What GFM's autolink extension would pick up. Inside such a token it ignores backslash escapes
@@ -116,7 +155,8 @@ def escape_text_linking_urls(text: str, *, in_table: bool = False) -> str:
             prefix = prefix[:-1] + "\\!"  # an unescaped `!` before the link we write would make it an image
         out.append(prefix)
         href = token if "://" in token else f"http://{token}"
-        out.append(link(escape_text(token, in_table=in_table), href))
+        # An ftp:// token is not an allowed link: it stays text.
+        out.append(link(escape_text(token, in_table=in_table), href) if is_safe_url(href) else escape_text(token, in_table=in_table))
         position = start + len(token)
     out.append(escape_text(text[position:], in_table=in_table))
     return "".join(out)
@@ -184,14 +224,24 @@ def code_info_string(language: str | None) -> str:
     return words[0] if words else ""
 
 
+def url_scheme(url: str) -> str | None:
+    """The scheme a browser reads from ``url`` (lower case), or None for a relative URL.
+
+    ``url`` is the URL as the browser gets it, after Markdown's own escape and entity decoding.
+    """
+    match = _SCHEME.match(_URL_LEADING_IGNORED.sub("", _URL_IGNORED_INSIDE.sub("", url)))
+    return match.group(1).lower() if match else None
+
+
 def is_safe_url(url: str) -> bool:
-    """Relative URLs and well-known schemes only; ``javascript:``, ``data:`` and the like are not links."""
-    match = _SCHEME.match(url.strip())
-    return match is None or match.group(1).lower() in _SAFE_SCHEMES
+    """Relative URLs, fragments and SAFE_URL_SCHEMES only; ``javascript:``, ``data:`` and the like are not links."""
+    scheme = url_scheme(url)
+    return scheme is None or scheme in SAFE_URL_SCHEMES
 
 
 def link_destination(url: str) -> str:
-    """A link destination that CommonMark reads back as ``url``: no spaces, parentheses escaped."""
+    """A link destination that CommonMark reads back as ``url``: no spaces, parentheses escaped,
+    and no character reference (``&#58;``) left for the parser to decode into something else."""
     out = []
     for char in clean_text(url).strip():
         if char in "()\\":
@@ -204,7 +254,8 @@ def link_destination(url: str) -> str:
             out.append(quote(char, safe=""))
         else:
             out.append(char)
-    return "".join(out)
+    # ``&amp;``, not ``\\&``: cmark decodes entities before backslash escapes in a destination.
+    return _ENTITY_START.sub("&amp;", "".join(out))
 
 
 def link_title(title: str) -> str:
@@ -219,6 +270,11 @@ def link(text_markdown: str, url: str, title: str | None = None) -> str:
         return f"{text_markdown} ({code_span(url)})" if text_markdown else code_span(url)
     title_part = f" {link_title(title)}" if title else ""
     return f"[{text_markdown}]({link_destination(url)}{title_part})"
+
+
+def image(alt_markdown: str, url: str) -> str:
+    """``![alt](url)``; an unsafe URL keeps the alt text and shows the URL as code."""
+    return "!" + link(alt_markdown, url) if is_safe_url(url) else link(alt_markdown, url)
 
 
 def percent_encode_path_segment(name: str) -> str:

@@ -23,6 +23,9 @@ _CASCADE_SEPARATOR = " › "
 _LEGACY_SPRINT_NAME = re.compile(r"[\[,]name=(.*?)(?:,[a-zA-Z]+=|\]$)")
 # Keys that name an object, most specific first.
 _NAME_KEYS = ("displayName", "name", "value", "key", "title", "label", "text", "emailAddress", "accountId", "id")
+# Field values nest a few levels (a cascading select, a list of objects); anything deeper is read as
+# its plain text, so a hostile value cannot exhaust the stack (here or in the YAML writer).
+MAX_FIELD_DEPTH = 12
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,7 @@ def parse_field_definitions(
         if isinstance(field_definitions, (list, tuple)):  # not a one-shot iterator
             _last_indexed = (field_definitions, indexed)
     result = dict(indexed)
-    for field_id, name in (names or {}).items():
+    for field_id, name in (names.items() if isinstance(names, Mapping) else ()):
         if field_id not in result:
             result[field_id] = FieldDefinition(
                 id=field_id, name=clean_text(str(name or field_id)), custom=field_id.startswith("customfield_")
@@ -196,9 +199,9 @@ def sprint_names(value: Any) -> list[str]:
     return names
 
 
-def _object_name(value: Mapping[str, Any]) -> Any:
+def _object_name(value: Mapping[str, Any], depth: int) -> Any:
     if "value" in value and isinstance(value.get("child"), Mapping):  # cascading select
-        child = _object_name(value["child"])
+        child = _to_data(value["child"], None, None, depth + 1)
         parent = clean_text(str(value["value"]))
         return f"{parent}{_CASCADE_SEPARATOR}{child}" if child not in (None, "") else parent
     for key in _NAME_KEYS:
@@ -209,13 +212,13 @@ def _object_name(value: Mapping[str, Any]) -> Any:
             return clean_text(item)
         if isinstance(item, (int, float)):
             return _number(item)
-        nested = data_to_text(field_value_to_data(item, None))  # a malformed, nested "name"
+        nested = data_to_text(_to_data(item, None, None, depth + 1))  # a malformed, nested "name"
         if nested:
             return nested
     # No naming key: every entry as "key: value", in a stable order (never a Python repr or JSON).
     pairs = []
     for key, item in sorted(value.items(), key=lambda pair: str(pair[0])):
-        text = data_to_text(field_value_to_data(item, None))
+        text = data_to_text(_to_data(item, None, None, depth + 1))
         if text:
             pairs.append(f"{key}: {text}")
     return clean_text("; ".join(pairs)) if pairs else None
@@ -223,32 +226,64 @@ def _object_name(value: Mapping[str, Any]) -> Any:
 
 def field_value_to_data(value: Any, definition: FieldDefinition | None, *, media: MediaIndex | None = None) -> Any:
     """A field value as YAML-safe data (str, int, float, bool, list of those) or None when empty."""
-    if value is None or value == "" or value == [] or value == {}:
+    return _to_data(value, definition, media, 0)
+
+
+def _flat_text(value: Any) -> str | None:
+    """Every scalar in a nested value, in order, joined by ", " (an explicit stack: no recursion)."""
+    texts: list[str] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Mapping):
+            stack.extend(reversed([item[key] for key in sorted(item, key=str)]))
+        elif isinstance(item, list):
+            stack.extend(reversed(item))
+        elif item is not None and item != "":
+            texts.append(data_to_text(_to_data(item, None, None, 0)))
+    return clean_text(", ".join(texts)) if texts else None
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
+def _to_data(value: Any, definition: FieldDefinition | None, media: MediaIndex | None, depth: int) -> Any:
+    if _is_empty(value):
         return None
+    if depth >= MAX_FIELD_DEPTH and isinstance(value, (list, Mapping)):
+        return _flat_text(value)
     if definition is not None and definition.is_sprint:
         return sprint_names(value) or None
     if is_adf_document(value):
         return adf_to_markdown(value, media=media) or None
     if isinstance(value, list):
-        items = [field_value_to_data(item, _item_definition(definition), media=media) for item in value]
-        items = [item for item in items if item is not None]
-        return items or None
+        return _list_data(value, _item_definition(definition), media, depth + 1)
     if isinstance(value, bool):
         return value
     if isinstance(value, (int, float)):
         return _number(value)
     if isinstance(value, Mapping):
-        return _object_name(value)
+        return _object_name(value, depth)
     if isinstance(value, str):
-        if definition is not None and definition.schema_type == "datetime":
-            return normalize_datetime(value)
-        if definition is not None and definition.schema_type == "number":
-            try:
-                return _number(float(value))
-            except ValueError:
-                return clean_text(value)
-        return clean_text(value)
+        return _string_data(value, definition.schema_type if definition is not None else None)
     return clean_text(str(value))  # not reachable from JSON input
+
+
+def _list_data(values: list[Any], definition: FieldDefinition | None, media: MediaIndex | None, depth: int) -> Any:
+    items = [_to_data(item, definition, media, depth) for item in values]
+    return [item for item in items if item is not None] or None
+
+
+def _string_data(value: str, schema_type: str | None) -> Any:
+    if schema_type == "datetime":
+        return normalize_datetime(value)
+    if schema_type == "number":
+        try:
+            return _number(float(value))
+        except ValueError:
+            return clean_text(value)
+    return clean_text(value)
 
 
 def _item_definition(definition: FieldDefinition | None) -> FieldDefinition | None:

@@ -6,6 +6,8 @@ from typing import Any
 
 import yaml
 
+from jarkdown_pipeline.markdown.escape import clean_text
+
 
 class _FrontmatterDumper(yaml.SafeDumper):
     """The safe dumper, with the string styles of ``_represent_str``."""
@@ -30,7 +32,8 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     # Multi-line text (rich-text custom fields) reads best as a literal block; PyYAML falls back
     # to a quoted style by itself when a literal block could not hold the string exactly. Unicode
     # line separators are folded by PyYAML in block and single-quoted scalars: double-quote
-    # (escape) those.
+    # (escape) those. A lone surrogate (possible in JSON) cannot be written as UTF-8: U+FFFD.
+    value = clean_text(value)
     if any(char in value for char in "\r\x85\u2028\u2029"):
         style: str | None = '"'
     elif "\n" in value:

@@ -6,6 +6,7 @@ Pure: the same issue JSON, field definitions and attachment list give byte-ident
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from jarkdown_pipeline.exceptions import IssueError
 from jarkdown_pipeline.issue_keys import check_issue_key, is_issue_key
 
 from jarkdown_pipeline.markdown.adf import adf_to_markdown, adf_to_table_cell, is_adf_document
@@ -32,6 +33,9 @@ from jarkdown_pipeline.markdown.frontmatter import dump_frontmatter
 from jarkdown_pipeline.markdown.media import MediaIndex
 from jarkdown_pipeline.markdown.wiki import html_to_markdown, wiki_to_markdown
 
+# Far above any real issue (Jira caps a text field at 32,767 characters): a rendering past it is
+# refused with IssueError rather than written (the issue's raw JSON is kept by the caller).
+MAX_ISSUE_MARKDOWN_CHARS = 8 * 1024 * 1024
 
 
 def issue_markdown_path(key: str) -> str:
@@ -41,6 +45,11 @@ def issue_markdown_path(key: str) -> str:
     """
     check_issue_key(key)
     return f"{key}/{key}.md"
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    """A JSON object, or an empty one (a malformed value never breaks the page)."""
+    return value if isinstance(value, Mapping) else {}
 
 
 def _list(value: Any) -> list[Any]:
@@ -125,12 +134,13 @@ class _IssueRenderer:
         attachments_dir: str,
     ) -> None:
         if not isinstance(issue, Mapping) or not issue.get("key"):
-            raise ValueError("not a Jira issue: expected a mapping with a 'key' (as GET /issue returns it)")
+            raise IssueError("<no key>", "not a Jira issue: expected a mapping with a 'key' (as GET /issue returns it)")
         self.issue = issue
         self.key = str(issue["key"])
-        issue_markdown_path(self.key)  # validates the key
-        self.fields: Mapping[str, Any] = issue.get("fields") or {}
-        self.rendered: Mapping[str, Any] = issue.get("renderedFields") or {}
+        if not is_issue_key(self.key):
+            raise IssueError(repr(self.key)[:80], f"not a Jira issue key: {self.key[:80]!r} (expected PROJECT-123)")
+        self.fields: Mapping[str, Any] = _mapping(issue.get("fields"))
+        self.rendered: Mapping[str, Any] = _mapping(issue.get("renderedFields"))
         self.base_url = str(base_url or "").rstrip("/")
         self.known = frozenset(known_issue_keys or ())
         self.definitions = parse_field_definitions(field_definitions, issue.get("names"))
@@ -453,8 +463,11 @@ def render_issue(
     ``names`` optional); ``field_definitions`` the list from ``GET /field``; ``attachments`` the
     AttachmentHandler info dicts. Issues in ``known_issue_keys`` are linked to their local file,
     others to ``{base_url}/browse/KEY``. Custom fields are filtered by name or id.
+
+    Raises IssueError (a ValueError) when ``issue`` has no valid key, or its Markdown would be
+    longer than MAX_ISSUE_MARKDOWN_CHARS.
     """
-    return _IssueRenderer(
+    renderer = _IssueRenderer(
         issue,
         field_definitions=field_definitions,
         attachments=attachments,
@@ -463,7 +476,12 @@ def render_issue(
         include_custom_fields=include_custom_fields,
         exclude_custom_fields=exclude_custom_fields,
         attachments_dir=attachments_dir,
-    ).render()
+    )
+    text = renderer.render()
+    if len(text) > MAX_ISSUE_MARKDOWN_CHARS:
+        reason = f"its Markdown is {len(text):,} characters, over the limit of {MAX_ISSUE_MARKDOWN_CHARS:,}"
+        raise IssueError(renderer.key, reason)
+    return text
 
 
 def issue_frontmatter(

@@ -1,14 +1,33 @@
 """Data Center (REST API v2) text: Jira wiki markup via jira2markdown; rendered HTML via markdownify
 as the last resort. Both libraries pass ``<...>`` through, which a Markdown viewer would swallow as
-an HTML tag (``List<String>`` shows as ``List``), so stray ``<`` are escaped outside code."""
+an HTML tag (``List<String>`` shows as ``List``), so stray ``<`` are escaped outside code.
 
+Neither library judges links: both pass ``javascript:`` through, and their text is Markdown as it
+comes. So tags they keep lose their attributes, and every link the result really contains (as a
+CommonMark parser reads it) is checked: one with a scheme outside the allow-list is turned back
+into text (``defuse_unsafe_links``)."""
+
+import html
+import logging
 import re
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from jarkdown_pipeline.markdown.escape import clean_text
+from jarkdown_pipeline.markdown.adf import MAX_RENDER_DEPTH
+from jarkdown_pipeline.markdown.escape import (
+    clean_text,
+    escape_autolink_schemes,
+    escape_line_start,
+    escape_tag_starts,
+    escape_text,
+    is_safe_url,
+)
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
+    from bs4 import BeautifulSoup
+    from markdown_it import MarkdownIt
     from pyparsing import ParserElement
 
 # jira2markdown (pyparsing) and markdownify (BeautifulSoup, soupsieve) are imported on first use:
@@ -17,8 +36,8 @@ if TYPE_CHECKING:
 
 # Tags jira2markdown itself writes (underline, sub/sup, quotes, colour, breaks) and autolinks.
 _KEPT_TAG = re.compile(
-    r"</?(?:u|sup|sub|q|br|font|del|ins|s)\b[^<>]*>"
-    r"|<[A-Za-z][A-Za-z0-9+.\-]{1,31}:[^\s<>]*>"
+    r"(?P<tag></?(?:u|sup|sub|q|br|font|del|ins|s)\b)[^<>]*>"
+    r"|<(?P<url>[A-Za-z][A-Za-z0-9+.\-]{1,31}:[^\s<>]*)>"
     r"|<[^\s<>@]+@[^\s<>@]+\.[^\s<>@]+>",
     re.IGNORECASE,
 )
@@ -27,17 +46,29 @@ _FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
 _CODE_SPAN = re.compile(r"(`+)(.+?)(?<!`)\1(?!`)")
 
 
+def _kept_tag(match: "re.Match[str]") -> str:
+    """A kept tag without its attributes (no ``on...=``, style or colour); an autolink only when
+    its scheme is allowed, else its ``<`` is escaped and it reads as text."""
+    if match.group("tag"):
+        return match.group("tag").lower() + ">"
+    if match.group("url") is not None and not is_safe_url(match.group("url")):
+        return "&lt;" + match.group(0)[1:]
+    return match.group(0)
+
+
 def _escape_outside_tags(text: str) -> str:
     out = []
     position = 0
     for match in _KEPT_TAG.finditer(text):
-        out.append(_TAG_START.sub(r"\\<", text[position : match.start()]))
-        out.append(match.group(0))
+        out.append(escape_autolink_schemes(escape_tag_starts(text[position : match.start()])))
+        out.append(_kept_tag(match))
         position = match.end()
-    out.append(_TAG_START.sub(r"\\<", text[position:]))
+    out.append(escape_autolink_schemes(escape_tag_starts(text[position:])))
     return "".join(out)
 
 
+# A bare URL running up to a code span: cmark-gfm's autolink takes everything up to a space or `<`.
+_BARE_URL_AT_END = re.compile(r"(?:(?:https?|ftp)://|www\.)[^\s<]*$", re.IGNORECASE)
 _ATX_HEADING = re.compile(r"^(\s{0,3})(#{1,6})(?=[ \t]|$)")
 
 
@@ -60,7 +91,10 @@ def escape_stray_html(markdown: str, *, heading_offset: int = 0) -> str:
         pieces = []
         position = 0
         for span in _CODE_SPAN.finditer(line):
-            pieces.append(_escape_outside_tags(line[position : span.start()]))
+            text = _escape_outside_tags(line[position : span.start()])
+            pieces.append(text)
+            if _BARE_URL_AT_END.search(text):  # GitHub's autolink would take the opening backtick
+                pieces.append(" ")
             pieces.append(span.group(0))
             position = span.end()
         pieces.append(_escape_outside_tags(line[position:]))
@@ -96,14 +130,173 @@ def wiki_to_markdown(wiki_markup: str, *, heading_offset: int = 0) -> str:
     if not wiki_markup or not wiki_markup.strip():
         return ""
     text = clean_text(wiki_markup).replace("\r\n", "\n").replace("\r", "\n")
-    return escape_stray_html(_convert_wiki(text), heading_offset=heading_offset).strip("\n")
+    try:
+        converted = _convert_wiki(text)
+    except Exception as error:  # noqa: BLE001 - pyparsing's recursion, or jira2markdown failing on odd markup ("||")
+        logger.warning("wiki markup kept as plain text: the converter failed (%s)", type(error).__name__)
+        return _as_plain_text(text)
+    return defuse_unsafe_links(escape_stray_html(converted, heading_offset=heading_offset).strip("\n"))
 
 
-def html_to_markdown(html: str, *, heading_offset: int = 0) -> str:
-    """Rendered HTML (``renderedFields``) as Markdown: only when nothing better is available."""
-    if not html or not html.strip():
+def html_to_markdown(html_text: str, *, heading_offset: int = 0) -> str:
+    """Rendered HTML (``renderedFields``) as Markdown: only when nothing better is available.
+
+    Elements nested deeper than MAX_RENDER_DEPTH become their text first (markdownify recurses once
+    per level); links and images with a scheme outside the allow-list keep only their text.
+    """
+    if not html_text or not html_text.strip():
         return ""
-    import markdownify
+    from bs4 import BeautifulSoup
 
-    converted = markdownify.markdownify(clean_text(html), heading_style="ATX", bullets="-", strip=["script", "style"])
-    return escape_stray_html(converted, heading_offset=heading_offset).strip("\n")
+    soup = BeautifulSoup(clean_text(html_text), "html.parser")
+    _flatten_deep_elements(soup)
+    converted = _safe_converter().convert_soup(soup)
+    return defuse_unsafe_links(escape_stray_html(converted, heading_offset=heading_offset).strip("\n"))
+
+
+def _flatten_deep_elements(soup: "BeautifulSoup") -> None:
+    """Replace each element at MAX_RENDER_DEPTH by its text (an explicit stack: no recursion)."""
+    from bs4 import NavigableString, Tag
+
+    stack: list[tuple[Tag, int]] = [(soup, 0)]
+    while stack:
+        element, depth = stack.pop()
+        for child in list(element.children):
+            if not isinstance(child, Tag):
+                continue
+            if depth + 1 >= MAX_RENDER_DEPTH:
+                child.replace_with(NavigableString(child.get_text(" ")))
+            else:
+                stack.append((child, depth + 1))
+
+
+_converter: Any = None
+
+
+def _safe_converter() -> Any:
+    """markdownify's converter, refusing links and images whose URL is not allowed."""
+    global _converter
+    if _converter is None:
+        import markdownify
+
+        class SafeConverter(markdownify.MarkdownConverter):
+            def convert_a(self, el, text, parent_tags):  # type: ignore[no-untyped-def]
+                if not is_safe_url(str(el.get("href") or "")):
+                    return text
+                return super().convert_a(el, text, parent_tags)
+
+            def convert_img(self, el, text, parent_tags):  # type: ignore[no-untyped-def]
+                if not is_safe_url(str(el.attrs.get("src") or "")):
+                    return str(el.attrs.get("alt") or "")
+                return super().convert_img(el, text, parent_tags)
+
+        _converter = SafeConverter(heading_style="ATX", bullets="-", strip=["script", "style"])
+    return _converter
+
+
+# ---------------------------------------------------------------------------------------------
+# The link check: what a CommonMark parser reads as a link, judged by its decoded URL
+# ---------------------------------------------------------------------------------------------
+
+# Where a link destination can start: an inline link, a reference definition, an autolink.
+_LINK_TARGET = re.compile(r"\]\(|\]:|<(?=[A-Za-z][A-Za-z0-9+.\-]{1,31}:)")
+# Only text with one of these can hold a link or an HTML attribute at all.
+_MAY_LINK = re.compile(r"\]\(|\]:|<[A-Za-z][^<>]*[:=]")
+# (Its first 300 characters: the scheme is at the start, and a long run must not be rescanned per target.)
+_DESTINATION = re.compile(r"[ \t]{0,40}\n?[ \t]{0,40}(<[^<>\n]{0,300}|[^\s]{0,300})")
+_BACKSLASH_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+_ATTRIBUTE_FREE_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*\s*/?>")
+_HTML_TAG = re.compile(r"<[^<>]*>?")
+
+_parser: "MarkdownIt | None" = None
+
+
+def _link_parser() -> "MarkdownIt":
+    """CommonMark with tables, that reports every link as written: markdown-it's own refusal of
+    ``javascript:`` and its percent-encoding are switched off, so the check sees the decoded URL."""
+    global _parser
+    if _parser is None:
+        from markdown_it import MarkdownIt
+
+        parser = MarkdownIt("commonmark").enable("table")
+        parser.validateLink = lambda url: True  # type: ignore[method-assign]
+        parser.normalizeLink = lambda url: url  # type: ignore[method-assign]
+        parser.normalizeLinkText = lambda url: url  # type: ignore[method-assign]
+        _parser = parser
+    return _parser
+
+
+def _is_unsafe_token(token: Any) -> bool:
+    if token.type in ("link_open", "image"):
+        url = str(token.attrGet("href") or token.attrGet("src") or "")
+        # cmark decodes entities before backslash escapes: ``\\&#58;`` is a colon there.
+        return not (is_safe_url(url) and is_safe_url(html.unescape(url)))
+    if token.type in ("html_inline", "html_block"):
+        return any(not _ATTRIBUTE_FREE_TAG.fullmatch(tag) for tag in _HTML_TAG.findall(token.content))
+    return False
+
+
+def has_unsafe_link(markdown: str) -> bool:
+    """True when a CommonMark parser finds a link or image with a URL outside the allow-list, or an
+    HTML tag with attributes, in ``markdown``."""
+    tokens = list(_link_parser().parse(markdown))
+    while tokens:
+        token = tokens.pop()
+        if _is_unsafe_token(token):
+            return True
+        tokens.extend(token.children or ())
+    return False
+
+
+def _unsafe_target(markdown: str, match: "re.Match[str]") -> bool:
+    """Whether the destination after a link target reads (decoded as CommonMark and a browser
+    would) as a URL outside the allow-list. Generous: it only decides what to defuse."""
+    start = match.end() if match.group(0) != "<" else match.start()
+    raw = _DESTINATION.match(markdown, start).group(1)  # type: ignore[union-attr]
+    decoded = html.unescape(_BACKSLASH_ESCAPE.sub(r"\1", raw.lstrip("<")))
+    return not is_safe_url(decoded)
+
+
+def _is_escaped(markdown: str, index: int) -> bool:
+    start = index
+    while start > 0 and markdown[start - 1] == "\\":
+        start -= 1
+    return (index - start) % 2 == 1
+
+
+def _defuse_targets(markdown: str) -> str:
+    """``](`` becomes ``]\\(``, ``]:`` becomes ``]\\:``, ``<scheme:`` becomes ``&lt;scheme:`` wherever
+    the URL that follows is not allowed: each then reads as the same text, not as a link."""
+    out = []
+    position = 0
+    for match in _LINK_TARGET.finditer(markdown):
+        if not _unsafe_target(markdown, match):
+            continue
+        target = match.group(0)
+        if target == "<":  # an escaping backslash goes: a bare URL before it could swallow it
+            start = match.start() - 1 if _is_escaped(markdown, match.start()) else match.start()
+            out.append(markdown[position:start] + "&lt;")
+        else:
+            out.append(markdown[position : match.start()] + target[0] + "\\" + target[1])
+        position = match.end()
+    out.append(markdown[position:])
+    return "".join(out)
+
+
+def _as_plain_text(text: str) -> str:
+    """Text shown exactly as it is, nothing read as Markdown (the last resort)."""
+    return "\n".join(escape_line_start(escape_text(line)) for line in text.split("\n")).strip("\n")
+
+
+def defuse_unsafe_links(markdown: str) -> str:
+    """``markdown`` with every link, image or autolink whose URL is outside the allow-list turned
+    into its text, and no HTML tag with attributes. Judged by a CommonMark parser after its own
+    escape and entity decoding; when the targeted fix is not enough, the whole text is escaped."""
+    if not _MAY_LINK.search(markdown):
+        return markdown
+    # Every unsafe target goes, even one a CommonMark parser reads as escaped text: after a bare URL
+    # cmark-gfm takes the escaping backslash into the URL.
+    defused = _defuse_targets(markdown)
+    if not has_unsafe_link(defused):
+        return defused
+    return _as_plain_text(markdown)
