@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo dev bench clean
+.PHONY: install test lint demo dev bench clean
 
 install: $(STAMP)
 
@@ -16,6 +16,11 @@ $(STAMP): pyproject.toml setup.py
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Ruff: lint and imports, then the format (`$(VENV)/bin/ruff format .` applies it).
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 # The pipeline against the bundled sample Jira (or the Jira in JIRA_BASE_URL); DEMO_ARGS=--help for options.
 demo: install

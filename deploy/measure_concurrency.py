@@ -92,10 +92,16 @@ def run_all(commands: list[list[str]], env: dict[str, str], workdir: Path, at_on
     logs = [workdir / f"run-{number}.log" for number in range(len(commands))]
     started = time.perf_counter()
     if at_once:
-        processes = [subprocess.Popen(c, env=env, cwd=workdir, stdout=log.open("wb"), stderr=subprocess.STDOUT) for c, log in zip(commands, logs)]
+        processes = [
+            subprocess.Popen(c, env=env, cwd=workdir, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+            for c, log in zip(commands, logs)
+        ]
         codes = [p.wait() for p in processes]
     else:
-        codes = [subprocess.run(c, env=env, cwd=workdir, stdout=log.open("wb"), stderr=subprocess.STDOUT).returncode for c, log in zip(commands, logs)]
+        codes = [
+            subprocess.run(c, env=env, cwd=workdir, stdout=log.open("wb"), stderr=subprocess.STDOUT).returncode
+            for c, log in zip(commands, logs)
+        ]
     seconds = time.perf_counter() - started
     for code, log in zip(codes, logs):
         if code:
@@ -117,7 +123,13 @@ def scenario(name: str, limit: int | None, jira: dict, root: Path) -> dict:
         # Deployment steps (docs/DEPLOY.md), outside the timing: schema, then the pool's limit.
         subprocess.run([DAGSTER, "instance", "migrate"], env=env, cwd=workdir, check=True, capture_output=True)
         if limit is not None:
-            subprocess.run([DAGSTER, "instance", "concurrency", "set", "jira_api", str(limit)], env=env, cwd=workdir, check=True, capture_output=True)
+            subprocess.run(
+                [DAGSTER, "instance", "concurrency", "set", "jira_api", str(limit)],
+                env=env,
+                cwd=workdir,
+                check=True,
+                capture_output=True,
+            )
         http_json(jira["base_url"] + "/_sample/reset-stats", "POST")
         if name == "concurrent":
             seconds = run_all([execute({"dagster/partition": day}) for day in DAYS], env, workdir, at_once=True)

@@ -60,7 +60,9 @@ _VALIDATOR = FileNameValidator(platform="universal", min_len=1, max_len=-1)
 # Invisible characters that reorder or hide part of a name ("txt.exe" shown as "exe.txt"): bidi
 # marks, embeddings, overrides and isolates, zero-width spaces and joiners, the byte-order mark.
 _INVISIBLE_IN_NAMES = [0x061C, *range(0x200B, 0x2010), *range(0x202A, 0x202F), 0x2060, *range(0x2066, 0x206A), 0xFEFF]
-_NAME_CHARACTERS = {code: None for code in _INVISIBLE_IN_NAMES} | {code: "_" for code in (*range(0x20), *range(0x7F, 0xA0))}
+_NAME_CHARACTERS = {code: None for code in _INVISIBLE_IN_NAMES} | {
+    code: "_" for code in (*range(0x20), *range(0x7F, 0xA0))
+}
 
 
 def _visible_name(name: str) -> str:
@@ -231,7 +233,9 @@ class AttachmentHandler:
                     f"could not download attachment {original!r} (id {key}): {error}", filename=original, cause=error
                 ) from error
         logger.info("Downloaded attachment %s (%s) to %s", original, _format_size(written), path)
-        info.update(status="downloaded", bytes_downloaded=written, size=expected_size if expected_size is not None else written)
+        info.update(
+            status="downloaded", bytes_downloaded=written, size=expected_size if expected_size is not None else written
+        )
         return info
 
     async def download_all_attachments(

@@ -73,19 +73,33 @@ def _rich_description() -> dict[str, Any]:
                 ],
             }
         )
-        blocks.append({"type": "codeBlock", "attrs": {"language": "python"}, "content": [_text("def f(x):\n    return x ** 2  # ``` inside\n")]})
+        blocks.append(
+            {
+                "type": "codeBlock",
+                "attrs": {"language": "python"},
+                "content": [_text("def f(x):\n    return x ** 2  # ``` inside\n")],
+            }
+        )
         blocks.append(
             {
                 "type": "table",
                 "content": [
-                    {"type": "tableRow", "content": [{"type": "tableHeader", "content": [_paragraph(_text(h))]} for h in ("Key", "Value", "Note")]},
+                    {
+                        "type": "tableRow",
+                        "content": [
+                            {"type": "tableHeader", "content": [_paragraph(_text(h))]} for h in ("Key", "Value", "Note")
+                        ],
+                    },
                     *[
                         {
                             "type": "tableRow",
                             "content": [
                                 {"type": "tableCell", "content": [_paragraph(_text(f"k{r}"))]},
                                 {"type": "tableCell", "content": [_paragraph(_text(f"a|b {r}", "code"))]},
-                                {"type": "tableCell", "content": [_paragraph(_text("line"), {"type": "hardBreak"}, _text("two"))]},
+                                {
+                                    "type": "tableCell",
+                                    "content": [_paragraph(_text("line"), {"type": "hardBreak"}, _text("two"))],
+                                },
                             ],
                         }
                         for r in range(4)
@@ -93,16 +107,42 @@ def _rich_description() -> dict[str, Any]:
                 ],
             }
         )
-        blocks.append({"type": "panel", "attrs": {"panelType": "info"}, "content": [_paragraph(_text("Remember the rollback plan."))]})
-        blocks.append({"type": "mediaSingle", "attrs": {"layout": "center"}, "content": [{"type": "media", "attrs": {"type": "file", "id": f"m{section}", "collection": "", "alt": "screen.png"}}]})
+        blocks.append(
+            {
+                "type": "panel",
+                "attrs": {"panelType": "info"},
+                "content": [_paragraph(_text("Remember the rollback plan."))],
+            }
+        )
+        blocks.append(
+            {
+                "type": "mediaSingle",
+                "attrs": {"layout": "center"},
+                "content": [
+                    {
+                        "type": "media",
+                        "attrs": {"type": "file", "id": f"m{section}", "collection": "", "alt": "screen.png"},
+                    }
+                ],
+            }
+        )
         blocks.append(
             {
                 "type": "taskList",
                 "attrs": {"localId": f"t{section}"},
-                "content": [{"type": "taskItem", "attrs": {"localId": f"i{n}", "state": "DONE" if n % 2 else "TODO"}, "content": [_text(f"Task {n}")]} for n in range(3)],
+                "content": [
+                    {
+                        "type": "taskItem",
+                        "attrs": {"localId": f"i{n}", "state": "DONE" if n % 2 else "TODO"},
+                        "content": [_text(f"Task {n}")],
+                    }
+                    for n in range(3)
+                ],
             }
         )
-        blocks.append({"type": "expand", "attrs": {"title": "Logs"}, "content": [_paragraph(_text("Hidden details <here>."))]})
+        blocks.append(
+            {"type": "expand", "attrs": {"title": "Logs"}, "content": [_paragraph(_text("Hidden details <here>."))]}
+        )
     return _doc(*blocks)
 
 
@@ -113,10 +153,21 @@ def rich_issue() -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, A
             "id": str(30000 + n),
             "author": _user("Bo Chen" if n % 2 else "Ana Lima"),
             "created": f"2025-01-{1 + n % 28:02d}T10:00:00.000+0000",
-            "updated": f"2025-01-{1 + n % 28:02d}T11:00:00.000+0000" if n % 5 == 0 else f"2025-01-{1 + n % 28:02d}T10:00:00.000+0000",
+            "updated": f"2025-01-{1 + n % 28:02d}T11:00:00.000+0000"
+            if n % 5 == 0
+            else f"2025-01-{1 + n % 28:02d}T10:00:00.000+0000",
             "body": _doc(
-                _paragraph(_text(f"Comment {n}: we saw "), _text("HTTP 500", "strong"), _text(" on "), _text("/api/v2/items?page=2", "code"), _text(".")),
-                {"type": "bulletList", "content": [_item(_paragraph(_text("first"))), _item(_paragraph(_text("second")))]},
+                _paragraph(
+                    _text(f"Comment {n}: we saw "),
+                    _text("HTTP 500", "strong"),
+                    _text(" on "),
+                    _text("/api/v2/items?page=2", "code"),
+                    _text("."),
+                ),
+                {
+                    "type": "bulletList",
+                    "content": [_item(_paragraph(_text("first"))), _item(_paragraph(_text("second")))],
+                },
             ),
             **({"visibility": {"type": "role", "value": "Developers"}} if n % 7 == 0 else {}),
         }
@@ -135,11 +186,21 @@ def rich_issue() -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, A
     ]
     definitions = [
         {"id": "customfield_10016", "name": "Story Points", "custom": True, "schema": {"type": "number"}},
-        {"id": "customfield_10020", "name": "Sprint", "custom": True, "schema": {"type": "array", "items": "json", "custom": "com.pyxis.greenhopper.jira:gh-sprint"}},
+        {
+            "id": "customfield_10020",
+            "name": "Sprint",
+            "custom": True,
+            "schema": {"type": "array", "items": "json", "custom": "com.pyxis.greenhopper.jira:gh-sprint"},
+        },
         {"id": "customfield_10030", "name": "Team", "custom": True, "schema": {"type": "option"}},
         {"id": "customfield_10040", "name": "Region", "custom": True, "schema": {"type": "option-with-child"}},
         {"id": "customfield_10041", "name": "Reviewers", "custom": True, "schema": {"type": "array", "items": "user"}},
-        {"id": "customfield_10043", "name": "Acceptance Criteria", "custom": True, "schema": {"type": "string", "custom": "com.atlassian.jira.plugin.system.customfieldtypes:textarea"}},
+        {
+            "id": "customfield_10043",
+            "name": "Acceptance Criteria",
+            "custom": True,
+            "schema": {"type": "string", "custom": "com.atlassian.jira.plugin.system.customfieldtypes:textarea"},
+        },
         {"id": "customfield_10046", "name": "Deployed at", "custom": True, "schema": {"type": "datetime"}},
     ]
     fields: dict[str, Any] = {
@@ -160,11 +221,26 @@ def rich_issue() -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, A
         "description": _rich_description(),
         "environment": _doc(_paragraph(_text("prod-eu, Chrome 131"))),
         "issuelinks": [
-            {"type": {"inward": "is blocked by", "outward": "blocks"}, "outwardIssue": {"key": f"APL-{100 + n}", "fields": {"summary": f"Linked {n}", "status": {"name": "To Do"}}}}
+            {
+                "type": {"inward": "is blocked by", "outward": "blocks"},
+                "outwardIssue": {
+                    "key": f"APL-{100 + n}",
+                    "fields": {"summary": f"Linked {n}", "status": {"name": "To Do"}},
+                },
+            }
             for n in range(10)
         ],
-        "subtasks": [{"key": f"APL-{200 + n}", "fields": {"summary": f"Sub {n}", "status": {"name": "Done"}, "issuetype": {"name": "Sub-task"}}} for n in range(5)],
-        "attachment": [{"id": str(50000 + n), "filename": f"file {n}.png", "mimeType": "image/png", "size": 1000 * n} for n in range(5)],
+        "subtasks": [
+            {
+                "key": f"APL-{200 + n}",
+                "fields": {"summary": f"Sub {n}", "status": {"name": "Done"}, "issuetype": {"name": "Sub-task"}},
+            }
+            for n in range(5)
+        ],
+        "attachment": [
+            {"id": str(50000 + n), "filename": f"file {n}.png", "mimeType": "image/png", "size": 1000 * n}
+            for n in range(5)
+        ],
         "comment": {"startAt": 0, "maxResults": 40, "total": 40, "comments": comments},
         "worklog": {"startAt": 0, "maxResults": 20, "total": 20, "worklogs": worklogs},
         "customfield_10016": 8.0,
@@ -172,13 +248,31 @@ def rich_issue() -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, A
         "customfield_10030": {"value": "Platform"},
         "customfield_10040": {"value": "EMEA", "child": {"value": "Germany"}},
         "customfield_10041": [_user("Ana Lima"), _user("Dee Park")],
-        "customfield_10043": _doc({"type": "bulletList", "content": [_item(_paragraph(_text(f"criterion {n}"))) for n in range(6)]}),
+        "customfield_10043": _doc(
+            {"type": "bulletList", "content": [_item(_paragraph(_text(f"criterion {n}"))) for n in range(6)]}
+        ),
         "customfield_10046": "2025-03-01T12:00:00.000+0100",
     }
     attachments = [
-        {"attachment_id": str(50000 + n), "filename": f"file {n}.png", "original_filename": f"file {n}.png", "mime_type": "image/png", "size": 1000 * n, "path": f"APL-1/attachments/file {n}.png"}
+        {
+            "attachment_id": str(50000 + n),
+            "filename": f"file {n}.png",
+            "original_filename": f"file {n}.png",
+            "mime_type": "image/png",
+            "size": 1000 * n,
+            "path": f"APL-1/attachments/file {n}.png",
+        }
         for n in range(5)
-    ] + [{"attachment_id": "59999", "filename": "screen.png", "original_filename": "screen.png", "mime_type": "image/png", "size": 10, "path": "APL-1/attachments/screen.png"}]
+    ] + [
+        {
+            "attachment_id": "59999",
+            "filename": "screen.png",
+            "original_filename": "screen.png",
+            "mime_type": "image/png",
+            "size": 10,
+            "path": "APL-1/attachments/screen.png",
+        }
+    ]
     return {"id": "10001", "key": "APL-1", "fields": fields}, definitions, attachments
 
 
@@ -188,7 +282,9 @@ def measure_render_throughput(seconds: float = 3.0) -> dict[str, float]:
     known = frozenset(f"APL-{n}" for n in range(100, 105))
 
     def render_once() -> str:
-        return render_issue(issue, field_definitions=definitions, attachments=attachments, base_url=BASE_URL, known_issue_keys=known)
+        return render_issue(
+            issue, field_definitions=definitions, attachments=attachments, base_url=BASE_URL, known_issue_keys=known
+        )
 
     markdown = render_once()  # warm-up (imports, caches)
     count = 0

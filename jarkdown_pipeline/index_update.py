@@ -94,7 +94,9 @@ def index_fingerprint() -> str:
     """Changes whenever the code that renders the index (or an issue) may have changed."""
     from jarkdown_pipeline.knowledge_base import renderer_fingerprint  # at call time: it imports this module
 
-    return hashlib.blake2b(renderer_fingerprint() + f"{INDEX_STATE_VERSION};{TITLE}".encode(), digest_size=16).hexdigest()
+    return hashlib.blake2b(
+        renderer_fingerprint() + f"{INDEX_STATE_VERSION};{TITLE}".encode(), digest_size=16
+    ).hexdigest()
 
 
 def update_index(kb: "KnowledgeBase") -> IndexUpdate:
@@ -146,10 +148,14 @@ def _incremental(kb: "KnowledgeBase", state: IndexState, changes: Changes) -> In
     files[INDEX_FILE] = render_home(projects, recent, title=TITLE)
     written = kb.write_index(files, delete=sorted(gone))
     save_state(kb, IndexState(changes.revision, changes.epoch, projects, recent))
-    return IndexUpdate(sum(p.count for pages in projects.values() for p in pages), [], written, full=False, rendered=sorted(files))
+    return IndexUpdate(
+        sum(p.count for pages in projects.values() for p in pages), [], written, full=False, rendered=sorted(files)
+    )
 
 
-def _recent_after(recent: list[dict[str, Any]], changed: Mapping[str, Mapping[str, Any] | None]) -> list[dict[str, Any]] | None:
+def _recent_after(
+    recent: list[dict[str, Any]], changed: Mapping[str, Mapping[str, Any] | None]
+) -> list[dict[str, Any]] | None:
     """The "Recently updated" rows after the changes; None when the saved rows cannot tell (a full
     list lost a row, or one got older: the next one down is not known)."""
     if len(recent) >= index_layout.RECENT_ROWS:
@@ -262,7 +268,8 @@ def save_state(kb: "KnowledgeBase", state: IndexState) -> None:
         "revision": state.revision,
         "epoch": state.epoch,
         "projects": {
-            project: [[page.path, page.label, page.count] for page in pages] for project, pages in sorted(state.projects.items())
+            project: [[page.path, page.label, page.count] for page in pages]
+            for project, pages in sorted(state.projects.items())
         },
         "recent": state.recent,
     }

@@ -461,7 +461,9 @@ class JiraApiClient:
             if not isinstance(issue, dict):
                 logger.warning(
                     "Entry %d of search page %d is a %s, not an issue object",
-                    position, page_number, type(issue).__name__,
+                    position,
+                    page_number,
+                    type(issue).__name__,
                 )
                 fresh.append(issue)
                 continue
@@ -577,7 +579,12 @@ class JiraApiClient:
         comment = fields.get("comment")
         if isinstance(comment, dict) and self._truncated(comment, "comments"):
             comments = await self._page_all(key, "comment", "comments", params={"expand": "renderedBody"})
-            fields["comment"] = {"comments": comments, "maxResults": len(comments), "total": len(comments), "startAt": 0}
+            fields["comment"] = {
+                "comments": comments,
+                "maxResults": len(comments),
+                "total": len(comments),
+                "startAt": 0,
+            }
             rendered_fields = issue.get("renderedFields")
             rendered = rendered_fields.get("comment") if isinstance(rendered_fields, dict) else None
             if isinstance(rendered, dict):
@@ -586,7 +593,12 @@ class JiraApiClient:
         worklog = fields.get("worklog")
         if isinstance(worklog, dict) and self._truncated(worklog, "worklogs"):
             worklogs = await self._page_all(key, "worklog", "worklogs")
-            fields["worklog"] = {"worklogs": worklogs, "maxResults": len(worklogs), "total": len(worklogs), "startAt": 0}
+            fields["worklog"] = {
+                "worklogs": worklogs,
+                "maxResults": len(worklogs),
+                "total": len(worklogs),
+                "startAt": 0,
+            }
         return issue
 
     @staticmethod
@@ -616,7 +628,9 @@ class JiraApiClient:
 
         return await self._with_retries("GET", content_url, attempt)
 
-    async def download_to_file(self, content_url: str, destination: str | os.PathLike, *, expected_size: int | None = None) -> int:
+    async def download_to_file(
+        self, content_url: str, destination: str | os.PathLike, *, expected_size: int | None = None
+    ) -> int:
         """Download an attachment to ``destination``, atomically; returns its size.
 
         The bytes go to a hidden ``.part`` file beside ``destination`` (its folder created if
@@ -785,7 +799,10 @@ class JiraApiClient:
                 if isinstance(total, int) and start_at < total:
                     logger.info(
                         "%ss of %s ended at %d of %d announced (some were deleted meanwhile?)",
-                        resource, issue_key, start_at, total,
+                        resource,
+                        issue_key,
+                        start_at,
+                        total,
                     )
                 return items
             if not fresh:
@@ -801,8 +818,10 @@ class JiraApiClient:
     @staticmethod
     def _paged_items(page: Any, items_name: str, issue_key: str, start_at: int) -> list[dict[str, Any]]:
         batch = page.get(items_name) if isinstance(page, dict) else None
-        if not isinstance(page, dict) or not isinstance(batch, (list, type(None))) or any(
-            not isinstance(item, dict) for item in batch or []
+        if (
+            not isinstance(page, dict)
+            or not isinstance(batch, (list, type(None)))
+            or any(not isinstance(item, dict) for item in batch or [])
         ):
             raise MalformedResponseError(
                 f"Jira returned a malformed {items_name} page for {issue_key} at startAt {start_at} "
@@ -904,7 +923,7 @@ class JiraApiClient:
             return
         try:
             raw = await response.content.read(MAX_ERROR_BODY_BYTES)
-        except (aiohttp.ClientError, asyncio.TimeoutError):
+        except (TimeoutError, aiohttp.ClientError):
             raw = b""
         finally:
             response.release()
@@ -987,8 +1006,12 @@ class JiraApiClient:
             wait = state.next_action.sleep if state.next_action else 0.0
             logger.warning(
                 "Retrying %s %s after %s (attempt %d of %d, waiting %.2f s)",
-                method, shown_url, decision.reason if decision else "?",
-                state.attempt_number + 1, policy.max_attempts, wait,
+                method,
+                shown_url,
+                decision.reason if decision else "?",
+                state.attempt_number + 1,
+                policy.max_attempts,
+                wait,
             )
 
         retrying = AsyncRetrying(
@@ -1091,7 +1114,11 @@ def final_error(
         extra = {"retry_after": error.retry_after} if kind is RateLimitedError else {}
         return kind(
             f"Jira returned HTTP {error.status} for {method} {shown_url} {tries}{detail}",
-            status_code=error.status, response=error.body, error_messages=error.error_messages, url=shown_url, **extra,
+            status_code=error.status,
+            response=error.body,
+            error_messages=error.error_messages,
+            url=shown_url,
+            **extra,
         )
     if isinstance(error, DeadlineExceeded):
         return RequestTimeoutError(f"{scrub(str(error))} (not retried)", url=shown_url)

@@ -38,19 +38,20 @@ import yaml
 from markdown_it import MarkdownIt
 
 import jarkdown_pipeline.markdown
-from jarkdown_pipeline._json import dump_json, load_json
 from jarkdown_pipeline._files import (
-    SymlinkRefusedError,
     TEMP_SUFFIXES,
+    SymlinkRefusedError,
     check_no_symlink,
     remove_stale_temp_files,
     symlink_on_the_way,
     write_atomically,
 )
+from jarkdown_pipeline._json import dump_json, load_json
 from jarkdown_pipeline.exceptions import IssueError, describe_error
 from jarkdown_pipeline.issue_keys import ISSUE_KEY_PATTERN, check_issue_key, is_issue_key, issue_sort_key
 from jarkdown_pipeline.markdown import render_issue
 from jarkdown_pipeline.markdown.index import INDEX_DIR, INDEX_FILE, INDEX_ROW_FIELDS
+
 # The interface module only: the state_store package imports this module (see ``store``).
 from jarkdown_pipeline.state_store.interface import IssueRecord, StateStore
 
@@ -91,6 +92,8 @@ def mention_pattern(known_issue_keys: Iterable[str]) -> re.Pattern[bytes]:
         return _MENTIONED_KEY_RE
     alternatives = b"|".join(re.escape(project.encode("utf-8")) for project in sorted(projects))
     return re.compile(rb"(?:" + alternatives + rb")-[0-9]+")
+
+
 # The distributions whose code renders an issue (besides this package's own sources).
 _RENDERER_DISTRIBUTIONS = ("PyYAML", "jira2markdown", "pyparsing", "markdownify", "beautifulsoup4", "markdown-it-py")
 
@@ -164,7 +167,7 @@ def parse_frontmatter_block(text: str) -> dict[str, Any]:
         else:
             raise FrontmatterError("frontmatter is not closed by a '---' line")
     try:
-        data = yaml.load(text[4 : end + 1], Loader=_YAML_SAFE_LOADER)  # noqa: S506 - a safe loader
+        data = yaml.load(text[4 : end + 1], Loader=_YAML_SAFE_LOADER)
     except yaml.YAMLError as error:
         raise FrontmatterError(f"frontmatter is not valid YAML: {error}") from None
     if not isinstance(data, dict):
@@ -214,16 +217,17 @@ _HTML_LINK_ATTRIBUTE_RE = re.compile(r"href|src", re.IGNORECASE)
 
 def candidate_link_targets(text: str) -> list[str]:
     """Strings that may be link targets: a superset of what a CommonMark parser finds."""
-    targets = [next(group for group in match.groups() if group is not None) for match in _CANDIDATE_MARKDOWN_TARGET_RE.finditer(text)]
+    targets = [
+        next(group for group in match.groups() if group is not None)
+        for match in _CANDIDATE_MARKDOWN_TARGET_RE.finditer(text)
+    ]
     if _HTML_LINK_ATTRIBUTE_RE.search(text):
         targets += _CANDIDATE_HTML_TARGET_RE.findall(text)
     return targets
 
 
 def is_relative_link(target: str) -> bool:
-    return bool(target) and not (
-        target.startswith(("#", "/", "?")) or _URL_SCHEME_RE.match(target)
-    )
+    return bool(target) and not (target.startswith(("#", "/", "?")) or _URL_SCHEME_RE.match(target))
 
 
 @dataclass
@@ -400,9 +404,7 @@ class KnowledgeBase:
     def raw_issue_keys(self) -> set[str]:
         if not self.raw_dir.is_dir():
             return set()
-        return {
-            path.stem for path in self.raw_dir.iterdir() if path.suffix == ".json" and is_issue_key(path.stem)
-        }
+        return {path.stem for path in self.raw_dir.iterdir() if path.suffix == ".json" and is_issue_key(path.stem)}
 
     # -- attachments ---------------------------------------------------------------------------
     def write_attachment_manifest(self, key: str, infos: Iterable[Mapping[str, Any]]) -> bool:
@@ -477,8 +479,11 @@ class KnowledgeBase:
             return self._render_issue_file(
                 key, **options, include_custom_fields=include_custom_fields, exclude_custom_fields=exclude_custom_fields
             )
-        except IssueError:
-            raise
+        except IssueError as error:
+            if error.key == key:
+                raise
+            # The renderer names what it read (e.g. "<no key>" for stored JSON that is not an issue).
+            raise IssueError(key, error.reason) from error
         except Exception as error:
             raise IssueError(key, describe_error(error)) from error
 
@@ -544,10 +549,16 @@ class KnowledgeBase:
     ) -> bytes:
         # Computed once per run, not per issue: the same definitions object comes with every render
         # (kept referenced here, so its id cannot be reused by another object).
-        options = (base_url, None if include_custom_fields is None else tuple(include_custom_fields), tuple(exclude_custom_fields))
+        options = (
+            base_url,
+            None if include_custom_fields is None else tuple(include_custom_fields),
+            tuple(exclude_custom_fields),
+        )
         memo = self._options_digest
         if memo is None or memo[0] is not field_definitions or memo[1] != options:
-            data = dump_json([field_definitions, base_url, include_custom_fields, list(exclude_custom_fields), ATTACHMENTS_DIR])
+            data = dump_json(
+                [field_definitions, base_url, include_custom_fields, list(exclude_custom_fields), ATTACHMENTS_DIR]
+            )
             memo = (field_definitions, options, hashlib.blake2b(data, digest_size=20).digest())
             self._options_digest = memo
         return memo[2]
@@ -562,7 +573,9 @@ class KnowledgeBase:
             keys = [
                 entry.name
                 for entry in entries
-                if is_issue_key(entry.name) and entry.is_dir() and os.path.isfile(os.path.join(entry.path, f"{entry.name}.md"))
+                if is_issue_key(entry.name)
+                and entry.is_dir()
+                and os.path.isfile(os.path.join(entry.path, f"{entry.name}.md"))
             ]
         return sorted(keys, key=issue_sort_key)
 
@@ -868,7 +881,12 @@ class KnowledgeBase:
         return problems, broken
 
     def _verify_one(
-        self, key: str, record: IssueRecord | None, links: bool, problems: list[FrontmatterProblem], broken: list[BrokenLink]
+        self,
+        key: str,
+        record: IssueRecord | None,
+        links: bool,
+        problems: list[FrontmatterProblem],
+        broken: list[BrokenLink],
     ) -> None:
         path = self.markdown_path(key)
         row = record.index_row if record is not None else None

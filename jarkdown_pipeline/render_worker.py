@@ -76,7 +76,9 @@ def failed_outcome(key: str, error: BaseException) -> RenderOutcome:
     return RenderOutcome(key, None, issue_error_reason(error), details)
 
 
-def render_issue_outcome(kb: KnowledgeBase, key: str, known_issue_keys: frozenset[str], options: Mapping[str, Any]) -> RenderOutcome:
+def render_issue_outcome(
+    kb: KnowledgeBase, key: str, known_issue_keys: frozenset[str], options: Mapping[str, Any]
+) -> RenderOutcome:
     """Render one issue file (the caller holds the knowledge base's lock); a failure is returned, not raised.
 
     Any Exception is this issue's failure: bad data (RecursionError, MemoryError, a malformed shape),
@@ -88,7 +90,9 @@ def render_issue_outcome(kb: KnowledgeBase, key: str, known_issue_keys: frozense
         return failed_outcome(key, error)
 
 
-def render_locked(kb: KnowledgeBase, key: str, known_issue_keys: frozenset[str], options: Mapping[str, Any]) -> RenderOutcome:
+def render_locked(
+    kb: KnowledgeBase, key: str, known_issue_keys: frozenset[str], options: Mapping[str, Any]
+) -> RenderOutcome:
     """``render_issue_outcome`` under the knowledge base's lock; a lock that fails is this key's failure too."""
     try:
         with kb.lock():
@@ -110,8 +114,15 @@ class RenderWorker:
         self._gone: str | None = None
 
     @classmethod
-    async def start(cls, kb: KnowledgeBase, known_issue_keys: Iterable[str], options: Mapping[str, Any]) -> "RenderWorker":
-        setup = {"root": str(kb.root), "state_dsn": kb.state_dsn, "known_issue_keys": sorted(known_issue_keys), "options": dict(options)}
+    async def start(
+        cls, kb: KnowledgeBase, known_issue_keys: Iterable[str], options: Mapping[str, Any]
+    ) -> "RenderWorker":
+        setup = {
+            "root": str(kb.root),
+            "state_dsn": kb.state_dsn,
+            "known_issue_keys": sorted(known_issue_keys),
+            "options": dict(options),
+        }
         # The child imports this package from where the parent did, installed or not.
         package_parent = str(Path(__file__).resolve().parent.parent)
         python_path = os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")]))
@@ -222,7 +233,12 @@ def serve(lines: Iterable[bytes], write: Any, stopping: Any = lambda: False) -> 
         if not key:
             continue
         outcome = render_locked(kb, key, known, options)  # never raises: one issue never ends the child
-        write(json.dumps({"key": outcome.key, "written": outcome.written, "error": outcome.error, "details": outcome.details}) + "\n")
+        write(
+            json.dumps(
+                {"key": outcome.key, "written": outcome.written, "error": outcome.error, "details": outcome.details}
+            )
+            + "\n"
+        )
 
 
 def main() -> int:

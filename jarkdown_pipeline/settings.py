@@ -148,8 +148,7 @@ def parse_field_list(value: str | None, variable: str) -> tuple[str, ...] | None
     names = tuple(name.strip() for name in value.split(","))
     if any(not name for name in names):
         raise ConfigurationError(
-            f"{variable} must be a comma-separated list of custom field names or ids without empty "
-            f"items; got {value!r}"
+            f"{variable} must be a comma-separated list of custom field names or ids without empty items; got {value!r}"
         )
     return names
 

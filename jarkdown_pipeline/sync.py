@@ -27,8 +27,8 @@ from jarkdown_pipeline.exceptions import (
     MalformedResponseError,
     describe_error,
 )
-from jarkdown_pipeline.jira_api_client import BULK_FETCH_MAX_ISSUES, JiraApiClient
 from jarkdown_pipeline.issue_keys import is_issue_key, issue_sort_key
+from jarkdown_pipeline.jira_api_client import BULK_FETCH_MAX_ISSUES, JiraApiClient
 from jarkdown_pipeline.knowledge_base import KnowledgeBase
 from jarkdown_pipeline.progress import PROGRESS_INTERVAL_SECONDS, WindowProgress, progress_reports
 from jarkdown_pipeline.render_worker import (
@@ -73,7 +73,9 @@ def scope_jql_since(scope_jql: str | None, start: date) -> str:
     return within_scope(scope_jql, f"updated >= {jql_date_literal(start)}")
 
 
-_LOOP_LOCKS: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Path, asyncio.Lock]]" = weakref.WeakKeyDictionary()
+_LOOP_LOCKS: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Path, asyncio.Lock]]" = (
+    weakref.WeakKeyDictionary()
+)
 
 
 @contextlib.asynccontextmanager
@@ -657,7 +659,7 @@ async def mirror_window(
 
         # Queue items are small (key, attachment list, updated): a year's backfill never holds all its
         # issues' JSON in memory; unchanged issues (None) are read back from disk by the worker.
-        queue: asyncio.Queue[tuple[str, dict[str, Any] | None, "asyncio.Future[None] | None"] | None] = asyncio.Queue()
+        queue: asyncio.Queue[tuple[str, dict[str, Any] | None, asyncio.Future[None] | None] | None] = asyncio.Queue()
 
         def on_fetched(issue: Mapping[str, Any], stored: "asyncio.Future[None]") -> None:
             fields = fields_of(issue)
@@ -680,7 +682,9 @@ async def mirror_window(
                 markdown.failed[key] = issue_error_reason(error)
                 logger.error("Could not render %s: %s", key, issue_error_reason(error))
 
-        async def finish(downloaded: DownloadedAttachments | None, key: str, stored: "asyncio.Future[None] | None") -> None:
+        async def finish(
+            downloaded: DownloadedAttachments | None, key: str, stored: "asyncio.Future[None] | None"
+        ) -> None:
             # Waits for the issue's page to be stored: a task of its own, so the worker that
             # downloaded goes on to the next issue's downloads meanwhile.
             if stored is not None:
@@ -689,7 +693,9 @@ async def mirror_window(
                 await record_and_render(downloaded, key)
             progress.issue_finished(failed=key in issues.failed or key in attachments.failed or key in markdown.failed)
             if downloaded is not None:
-                progress.attachments_stored(len(downloaded.infos), sum(info.get("bytes_downloaded") or 0 for info in downloaded.infos))
+                progress.attachments_stored(
+                    len(downloaded.infos), sum(info.get("bytes_downloaded") or 0 for info in downloaded.infos)
+                )
 
         async def worker(group: asyncio.TaskGroup) -> None:
             while (item := await queue.get()) is not None:
@@ -819,7 +825,9 @@ def refusal(guard: RemovalGuard, would_remove: list[str], stored: int, in_scope:
             f"{guard.max_share:.0%} of the knowledge base. If Jira really dropped them, allow this pass with "
             f"allow_removals={count}"
         )
-    message = f"Reconciliation stopped and moved nothing: it would have moved {count} issues to _removed/ ({shown}). {why}."
+    message = (
+        f"Reconciliation stopped and moved nothing: it would have moved {count} issues to _removed/ ({shown}). {why}."
+    )
     return ReconciliationRefused(message, would_remove, stored, in_scope)
 
 

@@ -17,7 +17,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from jarkdown_pipeline.markdown.escape import (
@@ -507,7 +507,7 @@ def format_adf_date(timestamp: Any) -> str:
     text = _s(timestamp).strip()
     try:
         millis = int(text)
-        return datetime.fromtimestamp(millis / 1000, tz=timezone.utc).date().isoformat()
+        return datetime.fromtimestamp(millis / 1000, tz=UTC).date().isoformat()
     except (TypeError, ValueError, OverflowError, OSError):
         return text
 
@@ -570,7 +570,13 @@ def _media_markdown(attrs: Mapping[str, Any], ctx: _Context) -> tuple[str, str, 
         return image(escape_text(alt, in_table=ctx.in_table), url), alt or url, True
     info = ctx.media.resolve(attrs)
     if info is None:
-        label = _s(attrs.get("alt")) or _s(attrs.get("title")) or _s(attrs.get("__fileName")) or _s(attrs.get("id")) or "file"
+        label = (
+            _s(attrs.get("alt"))
+            or _s(attrs.get("title"))
+            or _s(attrs.get("__fileName"))
+            or _s(attrs.get("id"))
+            or "file"
+        )
         return escape_text(f"{label} (attachment not available)", in_table=ctx.in_table), label, False
     label = MediaIndex.label(info)
     text = escape_text(label, in_table=ctx.in_table)
@@ -848,7 +854,10 @@ def _bullet(ctx: _Context) -> str:
 def _bullet_list(node, ctx):
     bullet = _bullet(ctx)
     inner = ctx.derive(list_variant=False)
-    items = [(bullet, _item_body(_content(item) if item.get("type") == "listItem" else [item], inner)) for item in _content(node)]
+    items = [
+        (bullet, _item_body(_content(item) if item.get("type") == "listItem" else [item], inner))
+        for item in _content(node)
+    ]
     return _list_items(items)
 
 

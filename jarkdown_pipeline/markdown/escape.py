@@ -156,7 +156,11 @@ def escape_text_linking_urls(text: str, *, in_table: bool = False) -> str:
         out.append(prefix)
         href = token if "://" in token else f"http://{token}"
         # An ftp:// token is not an allowed link: it stays text.
-        out.append(link(escape_text(token, in_table=in_table), href) if is_safe_url(href) else escape_text(token, in_table=in_table))
+        out.append(
+            link(escape_text(token, in_table=in_table), href)
+            if is_safe_url(href)
+            else escape_text(token, in_table=in_table)
+        )
         position = start + len(token)
     out.append(escape_text(text[position:], in_table=in_table))
     return "".join(out)
@@ -171,7 +175,7 @@ def escape_line_start(line: str) -> str:
     line = _LEADING_WHITESPACE.sub("", line)
     match = _LINE_START_ORDERED.match(line)
     if match:
-        return f"{match.group(1)}\\{match.group(2)}{line[match.end():]}"
+        return f"{match.group(1)}\\{match.group(2)}{line[match.end() :]}"
     if _LINE_START_PUNCT.match(line):
         return "\\" + line
     return line

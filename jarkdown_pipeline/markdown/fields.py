@@ -10,7 +10,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from jarkdown_pipeline.markdown.adf import adf_to_markdown, is_adf_document
@@ -59,7 +59,7 @@ def parse_field_definitions(
         if isinstance(field_definitions, (list, tuple)):  # not a one-shot iterator
             _last_indexed = (field_definitions, indexed)
     result = dict(indexed)
-    for field_id, name in (names.items() if isinstance(names, Mapping) else ()):
+    for field_id, name in names.items() if isinstance(names, Mapping) else ():
         if field_id not in result:
             result[field_id] = FieldDefinition(
                 id=field_id, name=clean_text(str(name or field_id)), custom=field_id.startswith("customfield_")
@@ -139,14 +139,14 @@ def _normalize_datetime_text(text: str) -> str:
             parsed = datetime.strptime(text, pattern)
         except ValueError:
             continue
-        return parsed.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return parsed.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
         return clean_text(text)
     if parsed.tzinfo is None:
         return clean_text(text)
-    return parsed.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return parsed.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def display_datetime(value: Any) -> str:

@@ -137,8 +137,7 @@ def render_project_page(page: IndexPage, *, title: str) -> str:
     lines = [
         f"# {escape_text(heading)}",
         "",
-        f"{_count(len(page.rows), 'issue')}. "
-        + link(escape_text(f"All of {title}"), "../" * page.depth + INDEX_FILE),
+        f"{_count(len(page.rows), 'issue')}. " + link(escape_text(f"All of {title}"), "../" * page.depth + INDEX_FILE),
     ]
     table = _table(page.rows, page.depth)
     return "\n".join([*lines, "", *table] if table else lines) + "\n"
@@ -172,7 +171,9 @@ def recent_rows(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     return dated[:RECENT_ROWS]
 
 
-def render_home(projects: Mapping[str, Sequence[PageSummary]], recent: Sequence[Mapping[str, Any]], *, title: str) -> str:
+def render_home(
+    projects: Mapping[str, Sequence[PageSummary]], recent: Sequence[Mapping[str, Any]], *, title: str
+) -> str:
     """``index.md``: counts, one row per project (in name order) linking to each of its pages, the
     latest updates (``recent_rows``). Needs only each page's count, not its rows."""
     total = sum(page.count for pages in projects.values() for page in pages)

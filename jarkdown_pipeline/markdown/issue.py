@@ -8,7 +8,6 @@ from typing import Any
 
 from jarkdown_pipeline.exceptions import IssueError
 from jarkdown_pipeline.issue_keys import check_issue_key, is_issue_key
-
 from jarkdown_pipeline.markdown.adf import adf_to_markdown, adf_to_table_cell, is_adf_document
 from jarkdown_pipeline.markdown.escape import (
     clean_text,
@@ -110,7 +109,9 @@ def _count(container: Any, items_key: str) -> int | None:
     return None
 
 
-def _duration(timetracking: Mapping[str, Any], fields: Mapping[str, Any], text_key: str, seconds_keys: Sequence[str]) -> str | None:
+def _duration(
+    timetracking: Mapping[str, Any], fields: Mapping[str, Any], text_key: str, seconds_keys: Sequence[str]
+) -> str | None:
     if timetracking.get(text_key):
         return _plain(timetracking[text_key])
     for key in seconds_keys:
@@ -225,9 +226,13 @@ class _IssueRenderer:
             "updated_at": normalize_datetime(f.get("updated")),
             "resolved_at": normalize_datetime(f.get("resolutiondate")),
             "duedate": _plain(f["duedate"]) if f.get("duedate") else None,
-            "original_estimate": _duration(timetracking, f, "originalEstimate", ("originalEstimateSeconds", "timeoriginalestimate")),
+            "original_estimate": _duration(
+                timetracking, f, "originalEstimate", ("originalEstimateSeconds", "timeoriginalestimate")
+            ),
             "time_spent": _duration(timetracking, f, "timeSpent", ("timeSpentSeconds", "timespent")),
-            "remaining_estimate": _duration(timetracking, f, "remainingEstimate", ("remainingEstimateSeconds", "timeestimate")),
+            "remaining_estimate": _duration(
+                timetracking, f, "remainingEstimate", ("remainingEstimateSeconds", "timeestimate")
+            ),
             "progress": _percent(f.get("progress")),
             "aggregate_progress": _percent(f.get("aggregateprogress")),
             "votes": f["votes"].get("votes") if isinstance(f.get("votes"), Mapping) else None,
@@ -314,7 +319,9 @@ class _IssueRenderer:
             ]
             rows.append("| " + " | ".join(cells) + " |")
         count = len(worklogs)
-        summary = f"**Total time logged:** {format_duration(total_seconds)} in {count} worklog{'s' if count != 1 else ''}"
+        summary = (
+            f"**Total time logged:** {format_duration(total_seconds)} in {count} worklog{'s' if count != 1 else ''}"
+        )
         reported = container.get("total")
         if isinstance(reported, int) and reported > count:
             summary += f" (Jira reports {reported} worklogs; {reported - count} could not be fetched)"
@@ -329,7 +336,9 @@ class _IssueRenderer:
         for definition in self.custom:
             label = definition.name if same_name[definition.name] == 1 else f"{definition.name} ({definition.id})"
             value = self.fields.get(definition.id)
-            if is_adf_document(value) or (isinstance(value, str) and definition.schema_custom and "textarea" in definition.schema_custom):
+            if is_adf_document(value) or (
+                isinstance(value, str) and definition.schema_custom and "textarea" in definition.schema_custom
+            ):
                 body = self.rich_text(value, (self.rendered or {}).get(definition.id), heading_offset=3)
                 if body:
                     rich_sections.append(f"### {escape_heading_end(escape_text(label))}\n\n{body}")
@@ -338,7 +347,9 @@ class _IssueRenderer:
             if data is None:
                 continue
             text = display_datetime(data) if definition.schema_type == "datetime" else data_to_text(data)
-            rows.append(f"| {escape_table_cell(escape_text(label, in_table=True))} | {escape_table_cell(escape_text_linking_urls(text, in_table=True))} |")
+            rows.append(
+                f"| {escape_table_cell(escape_text(label, in_table=True))} | {escape_table_cell(escape_text_linking_urls(text, in_table=True))} |"
+            )
         parts = ["\n".join(rows)] if len(rows) > 2 else []
         parts.extend(rich_sections)
         return "\n\n".join(parts)
@@ -368,7 +379,9 @@ class _IssueRenderer:
             visibility = comment.get("visibility")
             if isinstance(visibility, Mapping) and visibility.get("value"):
                 kind = _plain(visibility.get("type")) or "group"
-                block.append(f"> [!IMPORTANT]\n> Restricted to {escape_text(kind)}: {escape_text(_plain(visibility['value']))}")
+                block.append(
+                    f"> [!IMPORTANT]\n> Restricted to {escape_text(kind)}: {escape_text(_plain(visibility['value']))}"
+                )
             if comment.get("jsdPublic") is False:
                 block.append("> [!IMPORTANT]\n> Internal comment (not shared with customers)")
             rendered_html = comment.get("renderedBody") or rendered_bodies.get(str(comment.get("id")))

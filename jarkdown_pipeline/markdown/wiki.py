@@ -132,7 +132,7 @@ def wiki_to_markdown(wiki_markup: str, *, heading_offset: int = 0) -> str:
     text = clean_text(wiki_markup).replace("\r\n", "\n").replace("\r", "\n")
     try:
         converted = _convert_wiki(text)
-    except Exception as error:  # noqa: BLE001 - pyparsing's recursion, or jira2markdown failing on odd markup ("||")
+    except Exception as error:
         logger.warning("wiki markup kept as plain text: the converter failed (%s)", type(error).__name__)
         return _as_plain_text(text)
     return defuse_unsafe_links(escape_stray_html(converted, heading_offset=heading_offset).strip("\n"))

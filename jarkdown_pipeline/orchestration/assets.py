@@ -8,8 +8,8 @@ any executor, process or re-execution sees the same thing. The work itself lives
 
 import functools
 import warnings
-from datetime import date
 from collections.abc import Mapping, Sequence
+from datetime import date
 from typing import Any
 
 import dagster as dg
@@ -123,7 +123,11 @@ def client_metadata(jira: JiraResource, started: dict[str, int]) -> dict[str, An
 
 def listing(values: Mapping[str, str] | Sequence[object]) -> dg.MetadataValue:
     """A short Markdown list for metadata (the first LISTED_KEYS_MAX items, as ``str()``, then a count)."""
-    items = [f"- **{key}**: {reason}" for key, reason in values.items()] if isinstance(values, Mapping) else [f"- {key}" for key in values]
+    items = (
+        [f"- **{key}**: {reason}" for key, reason in values.items()]
+        if isinstance(values, Mapping)
+        else [f"- {key}" for key in values]
+    )
     if len(items) > LISTED_KEYS_MAX:
         items = items[:LISTED_KEYS_MAX] + [f"- ... and {len(items) - LISTED_KEYS_MAX} more"]
     return dg.MetadataValue.md("\n".join(items) if items else "None")
@@ -254,9 +258,7 @@ def _build_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefi
         pool=JIRA_POOL,
         can_subset=False,
     )
-    async def jira_window(
-        context: dg.AssetExecutionContext, jira: JiraResource, knowledge_base: KnowledgeBaseResource
-    ):
+    async def jira_window(context: dg.AssetExecutionContext, jira: JiraResource, knowledge_base: KnowledgeBaseResource):
         started = stats_snapshot(jira)
         first_day, end_day = partition_window(context)
         jql = window_jql(knowledge_base.scope_jql, first_day, end_day)
@@ -442,4 +444,3 @@ def _build_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefi
         )
 
     return [jira_fields, jira_window, jira_reconciliation, jira_index]
-

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import dagster as dg
 
-from jarkdown_pipeline.orchestration.assets import listing, run_record_id
-from jarkdown_pipeline.orchestration.resources import KnowledgeBaseResource
 from jarkdown_pipeline.index_update import index_pages_listing
 from jarkdown_pipeline.knowledge_base import KnowledgeBase
+from jarkdown_pipeline.orchestration.assets import listing, run_record_id
+from jarkdown_pipeline.orchestration.resources import KnowledgeBaseResource
 
 
 def _keys_of_run(context: dg.AssetCheckExecutionContext, kb: KnowledgeBase) -> tuple[list[str], str]:
@@ -21,7 +21,9 @@ def _keys_of_run(context: dg.AssetCheckExecutionContext, kb: KnowledgeBase) -> t
     record = kb.read_run_record(run_record_id(context), "issues")
     if record is None:
         return kb.markdown_issue_keys(), "every issue file of the knowledge base"
-    return list(record["keys"]), f"the {len(record['keys'])} issues of {record['first_day']}..{record['end_day']} (end excluded)"
+    return list(
+        record["keys"]
+    ), f"the {len(record['keys'])} issues of {record['first_day']}..{record['end_day']} (end excluded)"
 
 
 def _files_written_by_run(context: dg.AssetCheckExecutionContext, kb: KnowledgeBase) -> tuple[list[str], str]:
@@ -43,13 +45,19 @@ def _index_scope(context: dg.AssetCheckExecutionContext, kb: KnowledgeBase) -> t
     record = kb.read_run_record(run_record_id(context), "markdown")
     if record is None:
         return kb.markdown_issue_keys(), kb.index_files(), "every issue file of the knowledge base"
-    written = [key for key in dict.fromkeys(record["written"] + record.get("relinked", [])) if kb.markdown_path(key).is_file()]
+    written = [
+        key for key in dict.fromkeys(record["written"] + record.get("relinked", [])) if kb.markdown_path(key).is_file()
+    ]
     pages = [kb.root / page for page in index_pages_listing(kb, written)]
     return written, [page for page in [kb.index_path, *pages] if page.is_file()], "the files written in this run"
 
 
 def _error_unless_none(
-    problems: list, description: str, metadata: dict, check_name: str | None = None, asset_key: dg.AssetKey | None = None
+    problems: list,
+    description: str,
+    metadata: dict,
+    check_name: str | None = None,
+    asset_key: dg.AssetKey | None = None,
 ) -> dg.AssetCheckResult:
     # ERROR: each check finds output that is wrong, not merely stale, so the run is shown as failed.
     return dg.AssetCheckResult(
@@ -68,7 +76,9 @@ def build_checks(jira_markdown: dg.AssetKey, jira_index: dg.AssetKey) -> list[dg
     @dg.multi_asset_check(
         specs=[
             dg.AssetCheckSpec(
-                "every_issue_has_its_file", asset=jira_markdown, description="Every issue of the partition has its KEY/KEY.md."
+                "every_issue_has_its_file",
+                asset=jira_markdown,
+                description="Every issue of the partition has its KEY/KEY.md.",
             ),
             dg.AssetCheckSpec(
                 "relative_links_resolve",
@@ -118,7 +128,8 @@ def build_checks(jira_markdown: dg.AssetKey, jira_index: dg.AssetKey) -> list[dg
             )
 
     @dg.asset_check(
-        asset=jira_index, description="Every issue file is listed on a page of the index, and all the index's links resolve."
+        asset=jira_index,
+        description="Every issue file is listed on a page of the index, and all the index's links resolve.",
     )
     def index_is_complete(
         context: dg.AssetCheckExecutionContext, knowledge_base: KnowledgeBaseResource
@@ -132,7 +143,12 @@ def build_checks(jira_markdown: dg.AssetKey, jira_index: dg.AssetKey) -> list[dg
             [*unlisted, *broken],
             f"{len(keys)} issue files ({scope}); {len(unlisted)} not in the index ({len(index_files)} files checked); "
             f"{len(broken)} broken links.",
-            {"issue_files": len(keys), "index_files": len(index_files), "unlisted": listing(unlisted), "broken_links": listing(broken)},
+            {
+                "issue_files": len(keys),
+                "index_files": len(index_files),
+                "unlisted": listing(unlisted),
+                "broken_links": listing(broken),
+            },
         )
 
     return [jira_markdown_checks, index_is_complete]

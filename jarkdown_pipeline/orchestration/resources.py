@@ -51,7 +51,9 @@ class JiraResource(dg.ConfigurableResource):
         insecure = settings.allow_insecure_http
         if settings.uses_personal_access_token:
             return cls(
-                base_url=settings.jira_base_url, personal_access_token=dg.EnvVar("JIRA_PAT"), allow_insecure_http=insecure
+                base_url=settings.jira_base_url,
+                personal_access_token=dg.EnvVar("JIRA_PAT"),
+                allow_insecure_http=insecure,
             )
         return cls(
             base_url=settings.jira_base_url,
@@ -118,7 +120,9 @@ class KnowledgeBaseResource(dg.ConfigurableResource):
             output_dir=str(settings.output_dir),
             scope_jql=settings.scope_jql,
             start_date=settings.start_date.isoformat(),
-            include_custom_fields=list(settings.include_custom_fields) if settings.include_custom_fields is not None else None,
+            include_custom_fields=list(settings.include_custom_fields)
+            if settings.include_custom_fields is not None
+            else None,
             exclude_custom_fields=list(settings.exclude_custom_fields),
             timezone=settings.timezone,
             # Read from the environment when used: a DSN may hold a password, which the UI must not show.

@@ -61,13 +61,17 @@ def _instant(text: str) -> datetime:
 
 def build_parser() -> argparse.ArgumentParser:
     defaults = SampleJiraConfig()
-    p = argparse.ArgumentParser(prog="python -m jarkdown_pipeline.sample_jira", description="Run the bundled sample Jira (loopback only).")
+    p = argparse.ArgumentParser(
+        prog="python -m jarkdown_pipeline.sample_jira", description="Run the bundled sample Jira (loopback only)."
+    )
     net = p.add_argument_group("network")
     net.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
     net.add_argument("--port", type=int, default=8089, help="REST API port (0: any free port; default 8089)")
     net.add_argument("--media-port", type=int, default=8090, help="media host port (0: any free port; default 8090)")
     net.add_argument("--latency-ms", type=float, default=0.0, help="added latency per request, both hosts")
-    net.add_argument("--media-latency-ms", type=float, default=None, help="latency per media request (default: --latency-ms)")
+    net.add_argument(
+        "--media-latency-ms", type=float, default=None, help="latency per media request (default: --latency-ms)"
+    )
     net.add_argument("--prerender", action="store_true", help="serialise all issues at start-up (for benchmarks)")
     net.add_argument("--ready-file", type=Path, help="write the URLs as JSON here once serving (for scripts)")
     data = p.add_argument_group("data set")
@@ -80,10 +84,17 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--days", type=int, default=defaults.days, help="issues are updated over this many days")
     data.add_argument("--now", type=_instant, help="fixed 'now' (ISO-8601 with offset); default: the real time")
     data.add_argument("--time-zone", default=defaults.time_zone, help="the user's time zone (/myself timeZone)")
-    data.add_argument("--attachments-per-issue", type=_range, default=(defaults.min_attachments_per_issue, defaults.max_attachments_per_issue), help="N or MIN-MAX")
+    data.add_argument(
+        "--attachments-per-issue",
+        type=_range,
+        default=(defaults.min_attachments_per_issue, defaults.max_attachments_per_issue),
+        help="N or MIN-MAX",
+    )
     data.add_argument("--attachment-min-bytes", type=int, default=defaults.attachment_min_bytes)
     data.add_argument("--attachment-max-bytes", type=int, default=defaults.attachment_max_bytes)
-    data.add_argument("--huge-attachment-bytes", type=int, help="add one attachment of this size (streamed, e.g. 1073741824)")
+    data.add_argument(
+        "--huge-attachment-bytes", type=int, help="add one attachment of this size (streamed, e.g. 1073741824)"
+    )
     data.add_argument("--huge-attachment-issue", help="issue key for it (default: the most recently updated issue)")
     data.add_argument("--inline-comment-limit", type=int, default=defaults.inline_comment_limit)
     data.add_argument("--inline-worklog-limit", type=int, default=defaults.inline_worklog_limit)
@@ -91,20 +102,50 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--worklog-page-max", type=int, default=defaults.worklog_page_max)
     auth = p.add_argument_group("auth")
     auth.add_argument("--email", default=DEMO_EMAIL)
-    auth.add_argument("--api-token", default=os.environ.get("SAMPLE_JIRA_API_TOKEN", DEMO_API_TOKEN), help="(env SAMPLE_JIRA_API_TOKEN)")
+    auth.add_argument(
+        "--api-token",
+        default=os.environ.get("SAMPLE_JIRA_API_TOKEN", DEMO_API_TOKEN),
+        help="(env SAMPLE_JIRA_API_TOKEN)",
+    )
     auth.add_argument("--anonymous-access", action="store_true", help="let anonymous users browse issues")
-    auth.add_argument("--media-token-ttl", type=float, default=defaults.media_token_ttl_seconds, help="seconds a media URL stays valid")
+    auth.add_argument(
+        "--media-token-ttl",
+        type=float,
+        default=defaults.media_token_ttl_seconds,
+        help="seconds a media URL stays valid",
+    )
     faults = p.add_argument_group("fault injection (request numbers count API requests under /rest/ from 1)")
-    faults.add_argument("--rate-limit-requests", type=_int_set, default=frozenset(), help="answer 429 to these request numbers, e.g. 3,7")
-    faults.add_argument("--rate-limit-rate", type=float, default=0.0, help="answer 429 to this fraction of requests (seeded)")
+    faults.add_argument(
+        "--rate-limit-requests",
+        type=_int_set,
+        default=frozenset(),
+        help="answer 429 to these request numbers, e.g. 3,7",
+    )
+    faults.add_argument(
+        "--rate-limit-rate", type=float, default=0.0, help="answer 429 to this fraction of requests (seeded)"
+    )
     faults.add_argument("--retry-after", type=float, default=1.0, help="Retry-After seconds on 429s")
-    faults.add_argument("--unavailable-burst", type=_burst, action="append", default=[], help="START:COUNT requests answer 503 (repeatable)")
-    faults.add_argument("--cut-downloads", type=_int_set, default=frozenset(), help="attachment ids whose first download is cut")
-    faults.add_argument("--cut-download-rate", type=float, default=0.0, help="fraction of attachments whose first download is cut")
+    faults.add_argument(
+        "--unavailable-burst",
+        type=_burst,
+        action="append",
+        default=[],
+        help="START:COUNT requests answer 503 (repeatable)",
+    )
+    faults.add_argument(
+        "--cut-downloads", type=_int_set, default=frozenset(), help="attachment ids whose first download is cut"
+    )
+    faults.add_argument(
+        "--cut-download-rate", type=float, default=0.0, help="fraction of attachments whose first download is cut"
+    )
     faults.add_argument("--cut-download-attempts", type=int, default=1, help="how many attempts per attachment are cut")
     faults.add_argument("--cut-after-fraction", type=float, default=0.5, help="cut after this fraction of the bytes")
-    faults.add_argument("--vanish", type=_key_set, default=frozenset(), help="issue keys found by search but gone when fetched")
-    faults.add_argument("--bulkfetch-error", type=_key_set, default=frozenset(), help="issue keys reported in issueErrors once")
+    faults.add_argument(
+        "--vanish", type=_key_set, default=frozenset(), help="issue keys found by search but gone when fetched"
+    )
+    faults.add_argument(
+        "--bulkfetch-error", type=_key_set, default=frozenset(), help="issue keys reported in issueErrors once"
+    )
     p.add_argument("--log-level", default="WARNING")
     return p
 
@@ -146,7 +187,9 @@ async def serve(config: SampleJiraConfig, ready_file: Path | None = None) -> Non
               f"time zone {config.time_zone}; now {info['now']}", flush=True)  # fmt: skip
         if info["huge_attachment"]:
             huge = info["huge_attachment"]
-            print(f"  huge attachment {huge['attachment_id']} ({huge['size']} bytes) on {huge['issue_key']}", flush=True)
+            print(
+                f"  huge attachment {huge['attachment_id']} ({huge['size']} bytes) on {huge['issue_key']}", flush=True
+            )
         print("  stats: GET /_sample/stats   stop: Ctrl-C", flush=True)
         if ready_file is not None:
             write_atomically(ready_file, (json.dumps(info, indent=2) + "\n").encode("utf-8"))

@@ -47,10 +47,7 @@ class DocContext:
     timestamp_ms: int = 0
 
     def local_id(self) -> str:
-        return "%08x-%04x-4%03x-8%03x-%012x" % (
-            self.rng.getrandbits(32), self.rng.getrandbits(16), self.rng.getrandbits(12),
-            self.rng.getrandbits(12), self.rng.getrandbits(48),
-        )  # fmt: skip
+        return f"{self.rng.getrandbits(32):08x}-{self.rng.getrandbits(16):04x}-4{self.rng.getrandbits(12):03x}-8{self.rng.getrandbits(12):03x}-{self.rng.getrandbits(48):012x}"  # fmt: skip
 
 
 _WORDS = (
@@ -59,7 +56,12 @@ _WORDS = (
     "Überweisung naïve café façade Ärger 東京 データ résumé smörgåsbord"
 ).split()
 
-_EMOJI = [(":smile:", "1f604", "😄"), (":rocket:", "1f680", "🚀"), (":warning:", "26a0", "⚠️"), (":thumbsup:", "1f44d", "👍")]
+_EMOJI = [
+    (":smile:", "1f604", "😄"),
+    (":rocket:", "1f680", "🚀"),
+    (":warning:", "26a0", "⚠️"),
+    (":thumbsup:", "1f44d", "👍"),
+]
 
 
 def text(value: str, *marks: dict[str, Any]) -> dict[str, Any]:
@@ -103,11 +105,20 @@ def _rich_paragraph(ctx: DocContext) -> dict[str, Any]:
     elif choice == 2:
         parts += [text("Run "), text("make `check` | grep *", {"type": "code"}), text(" first.")]
     elif choice == 3:
-        parts += [text("See "), text("the runbook", {"type": "link", "attrs": {"href": "https://example.com/runbook?a=1&b=<2>"}}), text(".")]
+        parts += [
+            text("See "),
+            text("the runbook", {"type": "link", "attrs": {"href": "https://example.com/runbook?a=1&b=<2>"}}),
+            text("."),
+        ]
     elif choice == 4:
         parts += [text("Related: "), {"type": "inlineCard", "attrs": {"url": _issue_url(ctx)}}]
     else:
-        parts += [text("old", {"type": "strike"}), text(" → "), text("new", {"type": "underline"}), text(" # not a heading, *not* emphasis_")]
+        parts += [
+            text("old", {"type": "strike"}),
+            text(" → "),
+            text("new", {"type": "underline"}),
+            text(" # not a heading, *not* emphasis_"),
+        ]
     return paragraph(*parts)
 
 
@@ -148,10 +159,17 @@ def _table(ctx: DocContext) -> dict[str, Any]:
 
     header = {"type": "tableRow", "content": [cell("tableHeader", "Metric"), cell("tableHeader", "Value | unit")]}
     rows = [
-        {"type": "tableRow", "content": [cell("tableCell", ctx.rng.choice(_WORDS)), cell("tableCell", f"{ctx.rng.randint(1, 999)} ms")]}
+        {
+            "type": "tableRow",
+            "content": [cell("tableCell", ctx.rng.choice(_WORDS)), cell("tableCell", f"{ctx.rng.randint(1, 999)} ms")],
+        }
         for _ in range(ctx.rng.randint(1, 3))
     ]
-    return {"type": "table", "attrs": {"isNumberColumnEnabled": False, "layout": "default", "localId": ctx.local_id()}, "content": [header, *rows]}
+    return {
+        "type": "table",
+        "attrs": {"isNumberColumnEnabled": False, "layout": "default", "localId": ctx.local_id()},
+        "content": [header, *rows],
+    }
 
 
 def _panel(ctx: DocContext) -> dict[str, Any]:
@@ -161,7 +179,11 @@ def _panel(ctx: DocContext) -> dict[str, Any]:
 
 def _task_list(ctx: DocContext) -> dict[str, Any]:
     items = [
-        {"type": "taskItem", "attrs": {"localId": ctx.local_id(), "state": ctx.rng.choice(["TODO", "DONE"])}, "content": [text(_sentence(ctx, 3))]}
+        {
+            "type": "taskItem",
+            "attrs": {"localId": ctx.local_id(), "state": ctx.rng.choice(["TODO", "DONE"])},
+            "content": [text(_sentence(ctx, 3))],
+        }
         for _ in range(ctx.rng.randint(2, 3))
     ]
     return {"type": "taskList", "attrs": {"localId": ctx.local_id()}, "content": items}
@@ -195,7 +217,6 @@ def random_document(ctx: DocContext, blocks: int | None = None) -> dict[str, Any
 
 def showcase_document(ctx: DocContext) -> dict[str, Any]:
     """A description that uses every ADF node type and mark at least once."""
-    rng = ctx.rng
     image = next((m for m in ctx.media if m.is_image), None)
     other = next((m for m in ctx.media if m is not image), None)
     fallback_id = ctx.local_id()
@@ -206,33 +227,68 @@ def showcase_document(ctx: DocContext) -> dict[str, Any]:
             "type": "paragraph",
             "marks": [{"type": "alignment", "attrs": {"align": "center"}}],
             "content": [
-                text("strong", {"type": "strong"}), text(" "), text("em", {"type": "em"}), text(" "),
-                text("code with ` backtick", {"type": "code"}), text(" "), text("strike", {"type": "strike"}), text(" "),
-                text("underline", {"type": "underline"}), text(" H"), text("2", {"type": "subsup", "attrs": {"type": "sub"}}),
-                text("O x"), text("2", {"type": "subsup", "attrs": {"type": "sup"}}), text(" "),
-                text("red", {"type": "textColor", "attrs": {"color": "#ff5630"}}), text(" "),
-                text("highlight", {"type": "backgroundColor", "attrs": {"color": "#fedec8"}}), text(" "),
-                text("annotated", {"type": "annotation", "attrs": {"id": ctx.local_id(), "annotationType": "inlineComment"}}),
-                text(" "), text("a link", {"type": "link", "attrs": {"href": "https://example.com/a_b*c", "title": "Example"}}),
+                text("strong", {"type": "strong"}),
+                text(" "),
+                text("em", {"type": "em"}),
+                text(" "),
+                text("code with ` backtick", {"type": "code"}),
+                text(" "),
+                text("strike", {"type": "strike"}),
+                text(" "),
+                text("underline", {"type": "underline"}),
+                text(" H"),
+                text("2", {"type": "subsup", "attrs": {"type": "sub"}}),
+                text("O x"),
+                text("2", {"type": "subsup", "attrs": {"type": "sup"}}),
+                text(" "),
+                text("red", {"type": "textColor", "attrs": {"color": "#ff5630"}}),
+                text(" "),
+                text("highlight", {"type": "backgroundColor", "attrs": {"color": "#fedec8"}}),
+                text(" "),
+                text(
+                    "annotated",
+                    {"type": "annotation", "attrs": {"id": ctx.local_id(), "annotationType": "inlineComment"}},
+                ),
+                text(" "),
+                text("a link", {"type": "link", "attrs": {"href": "https://example.com/a_b*c", "title": "Example"}}),
             ],
         },
-        {"type": "paragraph", "marks": [{"type": "indentation", "attrs": {"level": 2}}], "content": [text("Indented paragraph.")]},
+        {
+            "type": "paragraph",
+            "marks": [{"type": "indentation", "attrs": {"level": 2}}],
+            "content": [text("Indented paragraph.")],
+        },
         paragraph(
-            text("Mention "), _mention(ctx), text(", emoji "), _emoji(ctx), text(", date "),
-            {"type": "date", "attrs": {"timestamp": str(ctx.timestamp_ms)}}, text(", status "),
+            text("Mention "),
+            _mention(ctx),
+            text(", emoji "),
+            _emoji(ctx),
+            text(", date "),
+            {"type": "date", "attrs": {"timestamp": str(ctx.timestamp_ms)}},
+            text(", status "),
             {"type": "status", "attrs": {"text": "IN REVIEW", "color": "blue", "localId": ctx.local_id()}},
-            {"type": "hardBreak"}, text("after a hard break, card "),
-            {"type": "inlineCard", "attrs": {"url": _issue_url(ctx)}}, text(", inline media "),
+            {"type": "hardBreak"},
+            text("after a hard break, card "),
+            {"type": "inlineCard", "attrs": {"url": _issue_url(ctx)}},
+            text(", inline media "),
             {"type": "mediaInline", "attrs": {"type": "file", "id": inline_media_id, "collection": ""}},
             text(", inline extension "),
-            {"type": "inlineExtension", "attrs": {"extensionType": "com.atlassian.ecosystem", "extensionKey": "status-badge", "text": "badge"}},
-            text(", placeholder "), {"type": "placeholder", "attrs": {"text": "Type something"}},
+            {
+                "type": "inlineExtension",
+                "attrs": {"extensionType": "com.atlassian.ecosystem", "extensionKey": "status-badge", "text": "badge"},
+            },
+            text(", placeholder "),
+            {"type": "placeholder", "attrs": {"text": "Type something"}},
         ),
         {"type": "blockquote", "content": [paragraph(text("Quoted > text with *stars* and _underscores_."))]},
         _bullet_list(ctx),
         _ordered_list(ctx),
         _code_block(ctx),
-        {"type": "codeBlock", "attrs": {"language": "markdown"}, "content": [text("```js\nconsole.log('fence in fence')\n```\n````")]},
+        {
+            "type": "codeBlock",
+            "attrs": {"language": "markdown"},
+            "content": [text("```js\nconsole.log('fence in fence')\n```\n````")],
+        },
         {"type": "rule"},
         _panel(ctx),
         _table(ctx),
@@ -240,8 +296,16 @@ def showcase_document(ctx: DocContext) -> dict[str, Any]:
             "type": "taskList",
             "attrs": {"localId": ctx.local_id()},
             "content": [
-                {"type": "taskItem", "attrs": {"localId": ctx.local_id(), "state": "DONE"}, "content": [text("Done task")]},
-                {"type": "taskItem", "attrs": {"localId": ctx.local_id(), "state": "TODO"}, "content": [text("Open task")]},
+                {
+                    "type": "taskItem",
+                    "attrs": {"localId": ctx.local_id(), "state": "DONE"},
+                    "content": [text("Done task")],
+                },
+                {
+                    "type": "taskItem",
+                    "attrs": {"localId": ctx.local_id(), "state": "TODO"},
+                    "content": [text("Open task")],
+                },
                 {
                     "type": "blockTaskItem",
                     "attrs": {"localId": ctx.local_id(), "state": "TODO"},
@@ -252,14 +316,24 @@ def showcase_document(ctx: DocContext) -> dict[str, Any]:
         {
             "type": "decisionList",
             "attrs": {"localId": ctx.local_id()},
-            "content": [{"type": "decisionItem", "attrs": {"localId": ctx.local_id(), "state": "DECIDED"}, "content": [text("We ship it.")]}],
+            "content": [
+                {
+                    "type": "decisionItem",
+                    "attrs": {"localId": ctx.local_id(), "state": "DECIDED"},
+                    "content": [text("We ship it.")],
+                }
+            ],
         },
         {
             "type": "expand",
             "attrs": {"title": "Details"},
             "content": [
                 paragraph(text("Hidden by default.")),
-                {"type": "nestedExpand", "attrs": {"title": "More"}, "content": [paragraph(text("Nested expand body."))]},
+                {
+                    "type": "nestedExpand",
+                    "attrs": {"title": "More"},
+                    "content": [paragraph(text("Nested expand body."))],
+                },
             ],
         },
         {
@@ -275,7 +349,11 @@ def showcase_document(ctx: DocContext) -> dict[str, Any]:
         {
             "type": "extension",
             "marks": [{"type": "dataConsumer", "attrs": {"sources": [ctx.local_id()]}}],
-            "attrs": {"extensionType": "com.atlassian.confluence.macro.core", "extensionKey": "toc", "text": "Table of contents"},
+            "attrs": {
+                "extensionType": "com.atlassian.confluence.macro.core",
+                "extensionKey": "toc",
+                "text": "Table of contents",
+            },
         },
         {
             "type": "bodiedExtension",
@@ -283,7 +361,10 @@ def showcase_document(ctx: DocContext) -> dict[str, Any]:
             "attrs": {"extensionType": "com.atlassian.confluence.macro.core", "extensionKey": "excerpt"},
             "content": [paragraph(text("Inside a bodied extension."))],
         },
-        {"type": "syncBlock", "attrs": {"resourceId": "ari:cloud:blocks::sync/" + fallback_id, "localId": ctx.local_id()}},
+        {
+            "type": "syncBlock",
+            "attrs": {"resourceId": "ari:cloud:blocks::sync/" + fallback_id, "localId": ctx.local_id()},
+        },
         {
             "type": "bodiedSyncBlock",
             "attrs": {"resourceId": "ari:cloud:blocks::sync/" + ctx.local_id(), "localId": ctx.local_id()},
@@ -297,9 +378,20 @@ def showcase_document(ctx: DocContext) -> dict[str, Any]:
                     "type": "media",
                     "marks": [{"type": "border", "attrs": {"size": 2, "color": "#091e4224"}}],
                     "attrs": (
-                        {"type": "file", "id": image.media_id, "collection": "", "alt": image.filename, "width": image.width, "height": image.height}
+                        {
+                            "type": "file",
+                            "id": image.media_id,
+                            "collection": "",
+                            "alt": image.filename,
+                            "width": image.width,
+                            "height": image.height,
+                        }
                         if image
-                        else {"type": "external", "url": "https://example.com/static/diagram.png", "alt": "external diagram"}
+                        else {
+                            "type": "external",
+                            "url": "https://example.com/static/diagram.png",
+                            "alt": "external diagram",
+                        }
                     ),
                 },
                 {"type": "caption", "content": [text("A caption with "), text("marks", {"type": "em"})]},
@@ -310,7 +402,12 @@ def showcase_document(ctx: DocContext) -> dict[str, Any]:
     if group_ref is not None:
         content.append({"type": "mediaGroup", "content": [_media_block(ctx, group_ref)["content"][0]]})
     else:  # a reference to an attachment that is gone, as real Jira documents have
-        content.append({"type": "mediaGroup", "content": [{"type": "media", "attrs": {"type": "file", "id": fallback_id, "collection": ""}}]})
+        content.append(
+            {
+                "type": "mediaGroup",
+                "content": [{"type": "media", "attrs": {"type": "file", "id": fallback_id, "collection": ""}}],
+            }
+        )
     return {"type": "doc", "version": 1, "content": content}
 
 
@@ -388,7 +485,9 @@ def _node_html(node: dict[str, Any]) -> str:
     if kind == "decisionItem":
         return f"<li>✔ {_children(node)}</li>"
     if kind == "mention":
-        return f'<a class="user-hover" rel="{html.escape(attrs.get("id", ""))}">{html.escape(attrs.get("text", ""))}</a>'
+        return (
+            f'<a class="user-hover" rel="{html.escape(attrs.get("id", ""))}">{html.escape(attrs.get("text", ""))}</a>'
+        )
     if kind == "emoji":
         return html.escape(attrs.get("text") or attrs.get("shortName", ""))
     if kind == "status":

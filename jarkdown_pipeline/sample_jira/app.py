@@ -44,7 +44,9 @@ PRERENDERED_ATTACHMENT_BYTES = 64 * 1024 * 1024  # --prerender: small attachment
 PRERENDERED_LAZY_ISSUES = 2000  # --prerender of a lazily generated data set: its first issues only
 
 
-def jira_error(status: int, *messages: str, errors: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> web.Response:
+def jira_error(
+    status: int, *messages: str, errors: dict[str, str] | None = None, headers: dict[str, str] | None = None
+) -> web.Response:
     """Jira's error body: {"errorMessages": [...], "errors": {...}}."""
     return web.json_response({"errorMessages": list(messages), "errors": errors or {}}, status=status, headers=headers)
 
@@ -161,7 +163,9 @@ class SampleJira:
             raise RuntimeError("the sample Jira is already running")
         # A short shutdown timeout: stopping must not wait a minute for an abandoned 1 GiB download.
         api_runner = web.AppRunner(self._build_api_app(), access_log=None, handle_signals=False, shutdown_timeout=2.0)
-        media_runner = web.AppRunner(self._build_media_app(), access_log=None, handle_signals=False, shutdown_timeout=2.0)
+        media_runner = web.AppRunner(
+            self._build_media_app(), access_log=None, handle_signals=False, shutdown_timeout=2.0
+        )
         await api_runner.setup()
         await media_runner.setup()
         self._runners = [api_runner, media_runner]
@@ -173,7 +177,9 @@ class SampleJira:
             self.base_url = self._site_url(api_runner)
             self.media_url = self._site_url(media_runner)
             # The data set links to the site (inline cards, self URLs), so it is built once the port is known.
-            self._dataset = await asyncio.get_running_loop().run_in_executor(None, make_dataset, self.config, self.base_url)
+            self._dataset = await asyncio.get_running_loop().run_in_executor(
+                None, make_dataset, self.config, self.base_url
+            )
             if self.config.prerender:
                 await asyncio.get_running_loop().run_in_executor(None, self._prerender)
         except BaseException:
@@ -200,7 +206,9 @@ class SampleJira:
                 if attachment.size <= content.BLOCK_SIZE and attachment.size <= budget:
                     budget -= attachment.size
                     self._attachment_bodies[self._body_key(attachment)] = b"".join(
-                        content.iter_content(self.config.seed, attachment.id, attachment.kind, attachment.size, attachment.extension)
+                        content.iter_content(
+                            self.config.seed, attachment.id, attachment.kind, attachment.size, attachment.extension
+                        )
                     )
 
     @staticmethod
@@ -215,7 +223,9 @@ class SampleJira:
             if not self._fragment_cache_has_room():
                 self._fragments.clear()
                 self._fragment_bytes = 0
-            body = renderer.issue(issue, field_ids, wanted_expand, self.config.inline_comment_limit, self.config.inline_worklog_limit)
+            body = renderer.issue(
+                issue, field_ids, wanted_expand, self.config.inline_comment_limit, self.config.inline_worklog_limit
+            )
             text = self._fragments[key] = json.dumps(body)
             self._fragment_bytes += len(text)
         return text
@@ -275,7 +285,11 @@ class SampleJira:
 
     def touch_issue(self, key: str, updated: datetime | None = None, comment: str | None = None) -> dict[str, Any]:
         issue = self.dataset.touch_issue(key, updated=updated, comment=comment)
-        return {"key": issue.key, "summary": issue.summary, "updated": self._renderer(anonymous=False).time(issue.updated)}
+        return {
+            "key": issue.key,
+            "summary": issue.summary,
+            "updated": self._renderer(anonymous=False).time(issue.updated),
+        }
 
     def delete_issue(self, key: str) -> list[str]:
         return self.dataset.delete_issue(key)
@@ -293,7 +307,9 @@ class SampleJira:
     def expected_attachment_bytes(self, attachment_id: int | str) -> Iterator[bytes]:
         """The exact bytes the server serves for an attachment, in blocks (for byte-exact checks)."""
         attachment = self.dataset.attachments[int(attachment_id)]
-        return content.iter_content(self.config.seed, attachment.id, attachment.kind, attachment.size, attachment.extension)
+        return content.iter_content(
+            self.config.seed, attachment.id, attachment.kind, attachment.size, attachment.extension
+        )
 
     # ---------------------------------------------------------------- apps and middleware
 
@@ -358,7 +374,11 @@ class SampleJira:
                 except web.HTTPNotFound:
                     response = jira_error(404, f"No resource at {request.method} {request.path}.")
                 except web.HTTPMethodNotAllowed as exc:
-                    response = jira_error(405, f"Method {request.method} is not allowed for {request.path}.", headers={"Allow": ",".join(sorted(exc.allowed_methods))})
+                    response = jira_error(
+                        405,
+                        f"Method {request.method} is not allowed for {request.path}.",
+                        headers={"Allow": ",".join(sorted(exc.allowed_methods))},
+                    )
             if not response.prepared and request.path.startswith("/rest/"):
                 response.headers.add("Set-Cookie", self._xsrf_cookie)
             return response
@@ -437,7 +457,9 @@ class SampleJira:
         authenticated, _ = self._viewer(request)
         if not authenticated:
             return jira_error(
-                401, "Client must be authenticated to access this resource.", headers={"WWW-Authenticate": 'Basic realm="protected-by-api-token"'}
+                401,
+                "Client must be authenticated to access this resource.",
+                headers={"WWW-Authenticate": 'Basic realm="protected-by-api-token"'},
             )
         return web.json_response(self._renderer(anonymous=False).myself())
 
@@ -465,7 +487,14 @@ class SampleJira:
     async def _search_get(self, request: web.Request) -> web.Response:
         query = request.query
         fields = query.getall("fields", [])
-        return await self._search(request, query.get("jql", ""), query.get("nextPageToken"), query.get("maxResults"), fields, query.get("expand", ""))
+        return await self._search(
+            request,
+            query.get("jql", ""),
+            query.get("nextPageToken"),
+            query.get("maxResults"),
+            fields,
+            query.get("expand", ""),
+        )
 
     async def _search_post(self, request: web.Request) -> web.Response:
         body = await self._json_body(request)
@@ -479,9 +508,13 @@ class SampleJira:
         expand = body.get("expand") or ""
         if isinstance(expand, list):
             expand = ",".join(expand)
-        return await self._search(request, body.get("jql") or "", body.get("nextPageToken"), body.get("maxResults"), fields, expand)
+        return await self._search(
+            request, body.get("jql") or "", body.get("nextPageToken"), body.get("maxResults"), fields, expand
+        )
 
-    async def _search(self, request: web.Request, jql: str, page_token: str | None, max_results: Any, fields: list[str], expand: str) -> web.Response:
+    async def _search(
+        self, request: web.Request, jql: str, page_token: str | None, max_results: Any, fields: list[str], expand: str
+    ) -> web.Response:
         authenticated, may_browse = self._viewer(request)
         try:
             requested = 50 if max_results in (None, "") else int(max_results)
@@ -505,7 +538,9 @@ class SampleJira:
         if page_token:
             offset = self._read_page_token(page_token, jql)
             if offset is None:
-                return jira_error(400, "The nextPageToken is invalid or has expired; start the search again without it.")
+                return jira_error(
+                    400, "The nextPageToken is invalid or has expired; start the search again without it."
+                )
         if not may_browse:
             return web.json_response({"issues": [], "isLast": True})
         matched = self._matching_ids(jql, bound)
@@ -515,7 +550,9 @@ class SampleJira:
         # A light search (the fields an issue's reference shows) needs no whole issue: the lazy data set skips generating it.
         find = ds.find_issue_ref if set(field_ids) <= _CHEAP_FIELDS else ds.find_issue
         issues = [
-            json.dumps({"id": str(issue_id)}) if ids_only else self._issue_json_text(renderer, find(str(issue_id)), field_ids, expand_list)
+            json.dumps({"id": str(issue_id)})
+            if ids_only
+            else self._issue_json_text(renderer, find(str(issue_id)), field_ids, expand_list)
             for issue_id in page
         ]
         rest: dict[str, Any] = {}
@@ -570,7 +607,11 @@ class SampleJira:
             return jira_error(400, "The request body must be a JSON object.")
         wanted = body.get("issueIdsOrKeys")
         if not isinstance(wanted, list) or not all(isinstance(k, (str, int)) for k in wanted):
-            return jira_error(400, "issueIdsOrKeys is required and must be a list of issue ids or keys.", errors={"issueIdsOrKeys": "required"})
+            return jira_error(
+                400,
+                "issueIdsOrKeys is required and must be a list of issue ids or keys.",
+                errors={"issueIdsOrKeys": "required"},
+            )
         if not wanted:
             return jira_error(400, "issueIdsOrKeys must not be empty.")
         if len(wanted) > BULKFETCH_MAX:
@@ -589,7 +630,12 @@ class SampleJira:
             if issue is None or issue.id in found:
                 continue  # not found or not visible: left out, as Cloud does
             if self.faults.take_bulkfetch_error(issue.key):
-                errors.append({"id": str(issue.id), "errorMessage": "The issue could not be retrieved because of a temporary error. Try again."})
+                errors.append(
+                    {
+                        "id": str(issue.id),
+                        "errorMessage": "The issue could not be retrieved because of a temporary error. Try again.",
+                    }
+                )
                 continue
             found[issue.id] = issue
         renderer = self._renderer(anonymous=not authenticated)
@@ -604,7 +650,9 @@ class SampleJira:
         field_ids, _ = resolve_fields(request.query.getall("fields", []), "*all")
         expand = request.query.get("expand", "").split(",")
         renderer = self._renderer(anonymous=not authenticated)
-        return web.Response(text=self._issue_json_text(renderer, issue, field_ids, expand), content_type="application/json")
+        return web.Response(
+            text=self._issue_json_text(renderer, issue, field_ids, expand), content_type="application/json"
+        )
 
     def _paging(self, request: web.Request, default_max: int, cap: int) -> tuple[int, int] | web.Response:
         try:
@@ -634,7 +682,12 @@ class SampleJira:
         rendered_body = "renderedBody" in request.query.get("expand", "").split(",")
         page = comments[start_at : start_at + max_results]
         return web.json_response(
-            {"startAt": start_at, "maxResults": max_results, "total": len(comments), "comments": [renderer.comment(issue, c, rendered_body) for c in page]}
+            {
+                "startAt": start_at,
+                "maxResults": max_results,
+                "total": len(comments),
+                "comments": [renderer.comment(issue, c, rendered_body) for c in page],
+            }
         )
 
     async def _worklogs(self, request: web.Request) -> web.Response:
@@ -659,7 +712,12 @@ class SampleJira:
         renderer = self._renderer(anonymous=not authenticated)
         page = worklogs[start_at : start_at + max_results]
         return web.json_response(
-            {"startAt": start_at, "maxResults": max_results, "total": len(worklogs), "worklogs": [renderer.worklog(issue, w) for w in page]}
+            {
+                "startAt": start_at,
+                "maxResults": max_results,
+                "total": len(worklogs),
+                "worklogs": [renderer.worklog(issue, w) for w in page],
+            }
         )
 
     def _find_attachment(self, attachment_id: str, may_browse: bool) -> SampleAttachment | None:
@@ -674,7 +732,10 @@ class SampleJira:
         _, may_browse = self._viewer(request)
         attachment = self._find_attachment(request.match_info["id"], may_browse)
         if attachment is None:
-            return jira_error(404, f"The attachment with id '{request.match_info['id']}' does not exist or you do not have permission to see it.")
+            return jira_error(
+                404,
+                f"The attachment with id '{request.match_info['id']}' does not exist or you do not have permission to see it.",
+            )
         if request.query.get("redirect", "true").lower() == "false":
             return await self._stream(request, attachment, self._stats.api)
         expires = int(time.time() + self.config.media_token_ttl_seconds)
@@ -696,14 +757,18 @@ class SampleJira:
     # ---------------------------------------------------------------- media host
 
     def _media_token(self, attachment: SampleAttachment, expires: int) -> str:
-        payload = _b64(json.dumps({"a": attachment.id, "m": attachment.media_id, "e": expires}, separators=(",", ":")).encode())
+        payload = _b64(
+            json.dumps({"a": attachment.id, "m": attachment.media_id, "e": expires}, separators=(",", ":")).encode()
+        )
         signature = _b64(hmac.new(self._secret, payload.encode(), hashlib.sha256).digest())
         return f"{payload}.{signature}"
 
     def _check_media_token(self, token: str | None, media_id: str) -> SampleAttachment | web.Response:
         def reject(status: int, title: str) -> web.Response:
             self._stats.media_token_rejections += 1
-            return web.json_response({"error": {"code": "Unauthorized" if status == 401 else "Forbidden", "title": title}}, status=status)
+            return web.json_response(
+                {"error": {"code": "Unauthorized" if status == 401 else "Forbidden", "title": title}}, status=status
+            )
 
         if not token:
             return reject(401, "A signed token is required.")
@@ -748,7 +813,14 @@ class SampleJira:
                 return web.Response(status=416, headers={"Content-Range": f"bytes */{size}"})
             status = 206
         disposition = f"attachment; filename*=UTF-8''{quote(attachment.filename, safe='')}"
-        response = web.StreamResponse(status=status, headers={"Content-Type": attachment.mime_type, "Accept-Ranges": "bytes", "Content-Disposition": disposition})
+        response = web.StreamResponse(
+            status=status,
+            headers={
+                "Content-Type": attachment.mime_type,
+                "Accept-Ranges": "bytes",
+                "Content-Disposition": disposition,
+            },
+        )
         if status == 206:
             response.headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
         response.content_length = end - start

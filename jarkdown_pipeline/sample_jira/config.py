@@ -44,9 +44,13 @@ class FaultConfig:
             raise ValueError("FaultConfig.retry_after_seconds must not be negative")
         for start, count in self.unavailable_bursts:
             if start < 1 or count < 1:
-                raise ValueError(f"FaultConfig.unavailable_bursts entries need start >= 1 and count >= 1, got {(start, count)!r}")
+                raise ValueError(
+                    f"FaultConfig.unavailable_bursts entries need start >= 1 and count >= 1, got {(start, count)!r}"
+                )
         object.__setattr__(self, "rate_limit_requests", frozenset(self.rate_limit_requests))
-        object.__setattr__(self, "cut_download_attachment_ids", frozenset(int(i) for i in self.cut_download_attachment_ids))
+        object.__setattr__(
+            self, "cut_download_attachment_ids", frozenset(int(i) for i in self.cut_download_attachment_ids)
+        )
         object.__setattr__(self, "vanished_issue_keys", frozenset(k.upper() for k in self.vanished_issue_keys))
         object.__setattr__(self, "bulkfetch_error_keys", frozenset(k.upper() for k in self.bulkfetch_error_keys))
 
@@ -100,7 +104,9 @@ class SampleJiraConfig:
         if self.issue_count < 0:
             raise ValueError("SampleJiraConfig.issue_count must not be negative")
         if self.generation not in GENERATIONS:
-            raise ValueError(f"SampleJiraConfig.generation must be one of {', '.join(GENERATIONS)}; got {self.generation!r}")
+            raise ValueError(
+                f"SampleJiraConfig.generation must be one of {', '.join(GENERATIONS)}; got {self.generation!r}"
+            )
         if not self.projects:
             raise ValueError("SampleJiraConfig.projects needs at least one project key")
         projects = tuple(p.strip().upper() for p in self.projects)
@@ -152,5 +158,9 @@ class SampleJiraConfig:
 
     def __repr__(self) -> str:
         # Keep the token out of reprs and logs, even though the demo one is fake.
-        shown = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("api_token", "personal_access_token")}
+        shown = {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.name not in ("api_token", "personal_access_token")
+        }
         return "SampleJiraConfig(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ", api_token=<hidden>)"

@@ -48,7 +48,12 @@ def _png_bytes_cached(seed: int, attachment_id: int, width: int, height: int) ->
         return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(bytes(rows), 9)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(bytes(rows), 9))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _binary_block(seed: int, attachment_id: int, index: int, magic: bytes, lo: int = 0, hi: int = BLOCK_SIZE) -> bytes:
@@ -60,9 +65,9 @@ def _binary_block(seed: int, attachment_id: int, index: int, magic: bytes, lo: i
     """
     base = random.Random(f"bin:{seed}:{attachment_id}").randbytes(-(-hi // 4) * 4)
     head = struct.pack(">QQ", attachment_id, index)
-    block = head + base[len(head):]
+    block = head + base[len(head) :]
     if index == 0 and magic:
-        block = magic + block[len(magic):]
+        block = magic + block[len(magic) :]
     return block[lo:hi]
 
 

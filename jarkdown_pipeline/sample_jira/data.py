@@ -253,7 +253,10 @@ class Dataset:
         return _PRIORITIES[issue.priority_index]
 
     def subtasks_of(self, issue: SampleIssue) -> list[SampleIssue]:
-        return sorted((i for i in self.issues.values() if i.parent_key == issue.key and i.issue_type == "Sub-task"), key=lambda i: i.id)
+        return sorted(
+            (i for i in self.issues.values() if i.parent_key == issue.key and i.issue_type == "Sub-task"),
+            key=lambda i: i.id,
+        )
 
     def me(self) -> SampleUser:
         return self.users[0]
@@ -283,9 +286,11 @@ class Dataset:
         if comment is not None:
             issue.comments.append(
                 SampleComment(
-                    id=str(self._take_comment_id()), author=self.me(),
+                    id=str(self._take_comment_id()),
+                    author=self.me(),
                     body={"type": "doc", "version": 1, "content": [adf.paragraph(adf.text(comment))]},
-                    created=issue.updated, updated=issue.updated,
+                    created=issue.updated,
+                    updated=issue.updated,
                 )  # fmt: skip
             )
         return issue
@@ -333,13 +338,20 @@ class Dataset:
         zones = ["Europe/Berlin", "America/New_York", "Asia/Tokyo", "UTC", "Australia/Sydney", "Asia/Kolkata"]
         for index, name in enumerate(_USER_NAMES):
             handle = "".join(ch for ch in name.lower() if ch.isascii() and ch.isalnum()) or f"user{index}"
-            self.users.append(SampleUser(_account_id(rng), name, f"{handle}@example.com", zones[index % len(zones)], active=index != 5))
+            self.users.append(
+                SampleUser(
+                    _account_id(rng), name, f"{handle}@example.com", zones[index % len(zones)], active=index != 5
+                )
+            )
         for index, key in enumerate(config.projects):
             self.projects.append(
                 SampleProject(
-                    id=str(10000 + index), key=key, name=f"{key.title()} Project",
+                    id=str(10000 + index),
+                    key=key,
+                    name=f"{key.title()} Project",
                     components=["API", "Frontend", "Database", "Infra"][: 2 + index % 3],
-                    versions=[f"v{index + 1}.{minor}" for minor in range(3)], lead=rng.choice(self.users),
+                    versions=[f"v{index + 1}.{minor}" for minor in range(3)],
+                    lead=rng.choice(self.users),
                 )  # fmt: skip
             )
 
@@ -413,7 +425,9 @@ class Dataset:
             if target is None and self.issues:
                 target = max(self.issues.values(), key=lambda i: (i.updated, i.id))
             if target is not None:
-                self.huge_attachment = self._add_attachment(rng, target, HUGE_ATTACHMENT_NAME, size=config.huge_attachment_bytes)
+                self.huge_attachment = self._add_attachment(
+                    rng, target, HUGE_ATTACHMENT_NAME, size=config.huge_attachment_bytes
+                )
 
     def _fill_structure(self, rng: random.Random, issue: SampleIssue) -> None:
         project = issue.project
@@ -433,7 +447,11 @@ class Dataset:
 
     def _fill_labels_and_dates(self, rng: random.Random, issue: SampleIssue) -> None:
         project = issue.project
-        issue.labels = sorted(rng.sample(["backend", "frontend", "perf", "security", "tech-debt", "customer", "ünïcode"], rng.randint(0, 3)))
+        issue.labels = sorted(
+            rng.sample(
+                ["backend", "frontend", "perf", "security", "tech-debt", "customer", "ünïcode"], rng.randint(0, 3)
+            )
+        )
         issue.components = sorted(rng.sample(project.components, rng.randint(0, min(2, len(project.components)))))
         issue.fix_versions = [rng.choice(project.versions)] if rng.random() < 0.5 else []
         if rng.random() < 0.3:
@@ -453,7 +471,11 @@ class Dataset:
             kind = content.KIND_TEXT if extension in _TEXT_EXTENSIONS else content.KIND_BINARY
             if size is None:
                 size = _log_uniform(rng, self.config.attachment_min_bytes, self.config.attachment_max_bytes)
-        mime = "image/png" if kind == content.KIND_PNG else (mimetypes.guess_type("f" + extension)[0] if extension else None)
+        mime = (
+            "image/png"
+            if kind == content.KIND_PNG
+            else (mimetypes.guess_type("f" + extension)[0] if extension else None)
+        )
         span = max((issue.updated - issue.created).total_seconds(), 0)
         attachment = SampleAttachment(
             id=attachment_id, issue_key=issue.key, filename=name,
@@ -472,7 +494,9 @@ class Dataset:
         custom: dict[str, Any] = {}
         if issue.issue_type in ("Story", "Task", "Bug") and rng.random() < 0.7:
             sprint_no = rng.randint(1, 6)
-            start = (self.now - timedelta(days=14 * (6 - sprint_no) + 14)).replace(hour=8, minute=0, second=0, microsecond=0)
+            start = (self.now - timedelta(days=14 * (6 - sprint_no) + 14)).replace(
+                hour=8, minute=0, second=0, microsecond=0
+            )
             custom[SPRINT_FIELD] = [
                 {
                     "id": 100 + sprint_no, "name": f"{issue.project.key} Sprint {sprint_no}",
@@ -515,13 +539,19 @@ class Dataset:
                 visibility = rng.choice(
                     [
                         {"type": "role", "value": "Administrators", "identifier": "Administrators"},
-                        {"type": "group", "value": "jira-developers", "identifier": "276f955c-63d7-42c8-9520-92d01dca0625"},
+                        {
+                            "type": "group",
+                            "value": "jira-developers",
+                            "identifier": "276f955c-63d7-42c8-9520-92d01dca0625",
+                        },
                     ]
                 )
             issue.comments.append(
                 SampleComment(
-                    id=str(self._take_comment_id()), author=rng.choice(self.users),
-                    body=adf.random_document(ctx, blocks=rng.randint(1, 2)), created=created,
+                    id=str(self._take_comment_id()),
+                    author=rng.choice(self.users),
+                    body=adf.random_document(ctx, blocks=rng.randint(1, 2)),
+                    created=created,
                     updated=min(created + timedelta(minutes=rng.randint(1, 90)), issue.updated) if edited else created,
                     visibility=visibility,
                 )  # fmt: skip
@@ -542,9 +572,13 @@ class Dataset:
             logged = min(started + timedelta(minutes=rng.randint(5, 600)), issue.updated)
             issue.worklogs.append(
                 SampleWorklog(
-                    id=str(self._take_worklog_id()), author=rng.choice(self.users),
+                    id=str(self._take_worklog_id()),
+                    author=rng.choice(self.users),
                     comment=adf.random_document(ctx, blocks=1) if rng.random() < 0.7 else None,
-                    started=started, time_spent_seconds=900 * rng.randint(1, 32), created=logged, updated=logged,
+                    started=started,
+                    time_spent_seconds=900 * rng.randint(1, 32),
+                    created=logged,
+                    updated=logged,
                 )  # fmt: skip
             )
         issue.worklogs.sort(key=lambda w: (w.started, int(w.id)))

@@ -19,7 +19,16 @@ _DATE_FORMATS_HINT = (
     "or a period format e.g. '-5d', '4w 2d'."
 )
 _KEYWORDS = {"AND", "OR", "NOT", "IN", "ORDER", "BY", "ASC", "DESC", "IS", "EMPTY", "NULL", "WAS", "CHANGED"}
-_FIELDS = {"project": "project", "key": "key", "issuekey": "key", "id": "key", "updated": "updated", "updateddate": "updated", "created": "created", "createddate": "created"}
+_FIELDS = {
+    "project": "project",
+    "key": "key",
+    "issuekey": "key",
+    "id": "key",
+    "updated": "updated",
+    "updateddate": "updated",
+    "created": "created",
+    "createddate": "created",
+}
 _OPERATORS_BY_FIELD = {
     "project": {"=", "!=", "in", "not in"},
     "key": {"=", "!=", "in", "not in"},
@@ -30,7 +39,16 @@ _KNOWN_UNSUPPORTED_FIELDS = {
     "status", "assignee", "reporter", "summary", "description", "text", "labels", "priority", "type", "issuetype",
     "resolution", "sprint", "component", "fixversion", "parent", "creator", "resolved", "due", "duedate", "comment",
 }  # fmt: skip
-_SORTABLE = {"updated": "updated", "updateddate": "updated", "created": "created", "createddate": "created", "key": "key", "issuekey": "key", "id": "key", "project": "project"}
+_SORTABLE = {
+    "updated": "updated",
+    "updateddate": "updated",
+    "created": "created",
+    "createddate": "created",
+    "key": "key",
+    "issuekey": "key",
+    "id": "key",
+    "project": "project",
+}
 _ISSUE_KEY = re.compile(r"^([A-Za-z][A-Za-z0-9_]*)-(\d+)$")
 _DATE = re.compile(r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})(?:\s+(\d{1,2}):(\d{2}))?$")
 
@@ -79,7 +97,9 @@ def tokenize(text: str) -> list[Token]:
                 chars.append(text[i])
                 i += 1
             if i >= len(text):
-                raise JqlError(f"{_PREFIX}Missing closing quote {ch} for the string starting at character {start + 1}. (line 1, character {start + 1})")
+                raise JqlError(
+                    f"{_PREFIX}Missing closing quote {ch} for the string starting at character {start + 1}. (line 1, character {start + 1})"
+                )
             tokens.append(Token("string", "".join(chars), start + 1))
             i += 1
         else:
@@ -88,7 +108,9 @@ def tokenize(text: str) -> list[Token]:
                 i += 1
             word = text[start:i]
             if word in ("&&", "||", "&", "|"):
-                raise JqlError(f"{_PREFIX}The sample Jira does not support '{word}'; use AND / OR. (line 1, character {start + 1})")
+                raise JqlError(
+                    f"{_PREFIX}The sample Jira does not support '{word}'; use AND / OR. (line 1, character {start + 1})"
+                )
             tokens.append(Token("word", word, start + 1))
     tokens.append(Token("eof", "", len(text) + 1))
     return tokens
@@ -199,15 +221,21 @@ class _Parser:
         self.advance()
         name = token.value
         if self.current.kind == "(":
-            raise JqlError(f"{_PREFIX}The sample Jira does not support JQL functions such as '{name}()'. (line 1, character {token.position})")
+            raise JqlError(
+                f"{_PREFIX}The sample Jira does not support JQL functions such as '{name}()'. (line 1, character {token.position})"
+            )
         field = _FIELDS.get(name.lower())
         if field is None and name.lower() in _KNOWN_UNSUPPORTED_FIELDS:
-            raise JqlError(f"{_PREFIX}the sample Jira does not support the field '{name}'; it knows project, key, updated and created.")
+            raise JqlError(
+                f"{_PREFIX}the sample Jira does not support the field '{name}'; it knows project, key, updated and created."
+            )
         if field is None:
             raise JqlError(f"Field '{name}' does not exist or you do not have permission to view it.")
         operator = self.operator()
         if operator not in _OPERATORS_BY_FIELD[field]:
-            raise JqlError(f"The operator '{operator.upper() if operator.isalpha() or ' ' in operator else operator}' is not supported by the '{name}' field.")
+            raise JqlError(
+                f"The operator '{operator.upper() if operator.isalpha() or ' ' in operator else operator}' is not supported by the '{name}' field."
+            )
         if operator in ("in", "not in"):
             values = self.value_list()
         else:
@@ -244,7 +272,9 @@ class _Parser:
         if token.kind == "string" or (token.kind == "word" and token.value.upper() not in _KEYWORDS):
             self.advance()
             if self.current.kind == "(" and token.kind == "word":
-                raise JqlError(f"{_PREFIX}The sample Jira does not support JQL functions such as '{token.value}()'. (line 1, character {token.position})")
+                raise JqlError(
+                    f"{_PREFIX}The sample Jira does not support JQL functions such as '{token.value}()'. (line 1, character {token.position})"
+                )
             return token.value
         raise self.fail("Expecting either a value, list or function")
 
@@ -292,7 +322,9 @@ def parse_date_literal(value: str, zone: ZoneInfo, field_name: str) -> datetime:
     match = _DATE.match(value.strip())
     if match is None:
         if re.match(r"^[-+]?\d+[wdhm]", value.strip()):
-            raise JqlError(f"{_PREFIX}relative date '{value}' for field '{field_name}' is not supported by the sample Jira; use 'yyyy-MM-dd HH:mm'.")
+            raise JqlError(
+                f"{_PREFIX}relative date '{value}' for field '{field_name}' is not supported by the sample Jira; use 'yyyy-MM-dd HH:mm'."
+            )
         raise JqlError(f"Date value '{value}' for field '{field_name}' is invalid. {_DATE_FORMATS_HINT}")
     year, month, day, hour, minute = (int(g) if g is not None else 0 for g in match.groups())
     try:

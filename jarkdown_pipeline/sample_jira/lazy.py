@@ -299,7 +299,11 @@ class LazyDataset(Dataset):
             return iter(sorted(i for i in found if i is not None))
         low, high = bound.updated_bounds()
         first = 0 if low is None else bisect.bisect_left(self._updated_sorted, int(low.timestamp() * 1000))
-        last = len(self._updated_sorted) if high is None else bisect.bisect_right(self._updated_sorted, int(high.timestamp() * 1000))
+        last = (
+            len(self._updated_sorted)
+            if high is None
+            else bisect.bisect_right(self._updated_sorted, int(high.timestamp() * 1000))
+        )
         return (self._by_updated[p] for p in range(first, last) if self._by_updated[p] not in self.deleted)
 
     def _facts(self, index: int) -> IssueFacts:
@@ -464,4 +468,3 @@ class LazyDataset(Dataset):
 def make_dataset(config: SampleJiraConfig, site_url: str) -> Dataset:
     """The eager data set (as it always was) or the lazy one, as `config.generation` says."""
     return LazyDataset(config, site_url) if config.uses_lazy_generation else Dataset(config, site_url)
-

@@ -8,9 +8,21 @@ from zoneinfo import ZoneInfo
 
 from jarkdown_pipeline.sample_jira import adf
 from jarkdown_pipeline.sample_jira.data import (
-    CONTRIBUTORS_FIELD, IMPACT_FIELD, PLATFORMS_FIELD, RELEASE_NOTES_FIELD, REVIEWER_FIELD, SPRINT_FIELD,
-    STORY_POINTS_FIELD, TARGET_DATE_FIELD, Dataset, SampleAttachment, SampleComment, SampleIssue, SampleUser,
-    SampleWorklog, format_duration,
+    CONTRIBUTORS_FIELD,
+    IMPACT_FIELD,
+    PLATFORMS_FIELD,
+    RELEASE_NOTES_FIELD,
+    REVIEWER_FIELD,
+    SPRINT_FIELD,
+    STORY_POINTS_FIELD,
+    TARGET_DATE_FIELD,
+    Dataset,
+    SampleAttachment,
+    SampleComment,
+    SampleIssue,
+    SampleUser,
+    SampleWorklog,
+    format_duration,
 )  # fmt: skip
 
 _CUSTOM = "com.atlassian.jira.plugin.system.customfieldtypes:"
@@ -47,16 +59,41 @@ _FIELDS: list[tuple[str, str, dict[str, Any], bool]] = [
     ("timespent", "Time Spent", {"type": "number", "system": "timespent"}, True),
     ("votes", "Votes", {"type": "votes", "system": "votes"}, True),
     ("watches", "Watchers", {"type": "watches", "system": "watches"}, True),
-    ("statuscategorychangedate", "Status Category Changed", {"type": "datetime", "system": "statuscategorychangedate"}, True),
+    (
+        "statuscategorychangedate",
+        "Status Category Changed",
+        {"type": "datetime", "system": "statuscategorychangedate"},
+        True,
+    ),
     ("lastViewed", "Last Viewed", {"type": "datetime", "system": "lastViewed"}, True),
-    (SPRINT_FIELD, "Sprint", {"type": "array", "items": "json", "custom": "com.pyxis.greenhopper.jira:gh-sprint", "customId": 10020}, True),
-    (STORY_POINTS_FIELD, "Story point estimate", {"type": "number", "custom": _CUSTOM + "float", "customId": 10016}, True),
+    (
+        SPRINT_FIELD,
+        "Sprint",
+        {"type": "array", "items": "json", "custom": "com.pyxis.greenhopper.jira:gh-sprint", "customId": 10020},
+        True,
+    ),
+    (
+        STORY_POINTS_FIELD,
+        "Story point estimate",
+        {"type": "number", "custom": _CUSTOM + "float", "customId": 10016},
+        True,
+    ),
     (IMPACT_FIELD, "Customer Impact", {"type": "option", "custom": _CUSTOM + "select", "customId": 10030}, True),
-    (PLATFORMS_FIELD, "Affected Platforms", {"type": "array", "items": "option", "custom": _CUSTOM + "multiselect", "customId": 10031}, True),
+    (
+        PLATFORMS_FIELD,
+        "Affected Platforms",
+        {"type": "array", "items": "option", "custom": _CUSTOM + "multiselect", "customId": 10031},
+        True,
+    ),
     (REVIEWER_FIELD, "Reviewer", {"type": "user", "custom": _CUSTOM + "userpicker", "customId": 10032}, True),
     (TARGET_DATE_FIELD, "Target Date", {"type": "date", "custom": _CUSTOM + "datepicker", "customId": 10033}, True),
     (RELEASE_NOTES_FIELD, "Release Notes", {"type": "string", "custom": _CUSTOM + "textarea", "customId": 10034}, True),
-    (CONTRIBUTORS_FIELD, "Contributors", {"type": "array", "items": "user", "custom": _CUSTOM + "multiuserpicker", "customId": 10035}, True),
+    (
+        CONTRIBUTORS_FIELD,
+        "Contributors",
+        {"type": "array", "items": "user", "custom": _CUSTOM + "multiuserpicker", "customId": 10035},
+        True,
+    ),
 ]
 ALL_FIELD_IDS = [f[0] for f in _FIELDS]
 NAVIGABLE_FIELD_IDS = [f[0] for f in _FIELDS if f[3]]
@@ -143,7 +180,12 @@ class Renderer:
     def myself(self) -> dict[str, Any]:
         body = self._user(self.ds.me())
         body.update(
-            {"locale": "en_US", "groups": {"size": 2, "items": []}, "applicationRoles": {"size": 1, "items": []}, "expand": "groups,applicationRoles"}
+            {
+                "locale": "en_US",
+                "groups": {"size": 2, "items": []},
+                "applicationRoles": {"size": 1, "items": []},
+                "expand": "groups,applicationRoles",
+            }
         )
         return body
 
@@ -202,7 +244,12 @@ class Renderer:
 
     def priority(self, issue: SampleIssue) -> dict[str, Any]:
         name, priority_id = self.ds.priority(issue)
-        return {"self": f"{self.api}/priority/{priority_id}", "iconUrl": f"{self.base}/images/icons/priorities/{name.lower()}.svg", "name": name, "id": priority_id}
+        return {
+            "self": f"{self.api}/priority/{priority_id}",
+            "iconUrl": f"{self.base}/images/icons/priorities/{name.lower()}.svg",
+            "name": name,
+            "id": priority_id,
+        }
 
     def issue_type(self, issue: SampleIssue) -> dict[str, Any]:
         names = ["Story", "Task", "Bug", "Epic", "Sub-task"]
@@ -222,7 +269,13 @@ class Renderer:
 
     def _version(self, issue: SampleIssue, name: str) -> dict[str, Any]:
         version_id = str(10000 + issue.project.versions.index(name) + 100 * self.ds.projects.index(issue.project))
-        return {"self": f"{self.api}/version/{version_id}", "id": version_id, "name": name, "archived": False, "released": name.endswith(".0")}
+        return {
+            "self": f"{self.api}/version/{version_id}",
+            "id": version_id,
+            "name": name,
+            "archived": False,
+            "released": name.endswith(".0"),
+        }
 
     def _component(self, issue: SampleIssue, name: str) -> dict[str, Any]:
         component_id = str(10000 + issue.project.components.index(name) + 100 * self.ds.projects.index(issue.project))
@@ -303,7 +356,16 @@ class Renderer:
             case "updated":
                 return self.time(issue.updated)
             case "resolution":
-                return {"self": f"{self.api}/resolution/10000", "id": "10000", "description": "Work has been completed on this issue.", "name": "Done"} if done else None
+                return (
+                    {
+                        "self": f"{self.api}/resolution/10000",
+                        "id": "10000",
+                        "description": "Work has been completed on this issue.",
+                        "name": "Done",
+                    }
+                    if done
+                    else None
+                )
             case "resolutiondate":
                 return self.time(issue.updated) if done else None
             case "statuscategorychangedate":
@@ -353,11 +415,20 @@ class Renderer:
             case "votes":
                 return {"self": f"{self.api}/issue/{issue.key}/votes", "votes": issue.id % 7, "hasVoted": False}
             case "watches":
-                return {"self": f"{self.api}/issue/{issue.key}/watchers", "watchCount": 1 + issue.id % 4, "isWatching": True}
+                return {
+                    "self": f"{self.api}/issue/{issue.key}/watchers",
+                    "watchCount": 1 + issue.id % 4,
+                    "isWatching": True,
+                }
         raise KeyError(field_id)
 
     def issue(
-        self, issue: SampleIssue, field_ids: list[str], expand: Iterable[str] = (), inline_comments: int = 20, inline_worklogs: int = 20
+        self,
+        issue: SampleIssue,
+        field_ids: list[str],
+        expand: Iterable[str] = (),
+        inline_comments: int = 20,
+        inline_worklogs: int = 20,
     ) -> dict[str, Any]:
         expand = {e.strip() for e in expand if e.strip()}
         fields = {f: self.field_value(issue, f, inline_comments, inline_worklogs) for f in field_ids}
@@ -377,7 +448,13 @@ class Renderer:
         rendered: dict[str, Any] = {}
         for field_id in field_ids:
             if field_id in _ADF_FIELDS:
-                value = issue.description if field_id == "description" else issue.environment if field_id == "environment" else issue.custom.get(field_id)
+                value = (
+                    issue.description
+                    if field_id == "description"
+                    else issue.environment
+                    if field_id == "environment"
+                    else issue.custom.get(field_id)
+                )
                 rendered[field_id] = adf.adf_to_html(value) if value else None
             elif field_id == "comment":
                 comments = self.visible_comments(issue)

@@ -47,7 +47,13 @@ try:
 except ImportError:  # a dev dependency: `make bench` installs it
     raise SystemExit("make bench needs psutil: pip install -e '.[dev]' (or run `make bench`)") from None
 
-from jarkdown_pipeline.tools.pipeline_cli import CODE_MODULE, backfill_command, dagster_executable, log_tail, summarize_knowledge_base
+from jarkdown_pipeline.tools.pipeline_cli import (
+    CODE_MODULE,
+    backfill_command,
+    dagster_executable,
+    log_tail,
+    summarize_knowledge_base,
+)
 from jarkdown_pipeline.tools.sample_server import (
     RunningSampleJira,
     popen_in_own_group,
@@ -194,7 +200,9 @@ def run_pipeline(label: str, jira: RunningSampleJira, workdir: Path, output_dir:
     with open(log_path, "wb") as log:
         started = time.perf_counter()
         command = command or backfill_command(first_day, last_day)
-        process = popen_in_own_group(command, env=environment, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        process = popen_in_own_group(
+            command, env=environment, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
         try:
             sampler_options = {"pss": True, "interval": pss_interval} if memory_run else {"pss": False, "interval": 0.1}
             with TreeMemorySampler(process.pid, **sampler_options) as sampler:
@@ -203,7 +211,9 @@ def run_pipeline(label: str, jira: RunningSampleJira, workdir: Path, output_dir:
         finally:
             stop_process_group(process)
     after = files_snapshot(output_dir) if output_dir.exists() else {}
-    changed = sum(1 for path, stat in after.items() if before.get(path) != stat) + sum(1 for path in before if path not in after)
+    changed = sum(1 for path, stat in after.items() if before.get(path) != stat) + sum(
+        1 for path in before if path not in after
+    )
     if exit_code != 0:
         print(log_tail(log_path), file=sys.stderr)
         raise RuntimeError(f"the {label} run failed (exit {exit_code}); log: {log_path}")
@@ -238,12 +248,25 @@ def bench_throughput(root: Path, rounds: int = 3) -> dict[str, Any]:
         first_day, last_day = sample_days(jira)
         start_date = first_day - timedelta(days=7)
         empty_day = first_day - timedelta(days=3)
-        print(f"  sample Jira: {jira.info['issue_count']} issues updated {first_day} .. {last_day}, {LATENCY_MS} ms per request", flush=True)
+        print(
+            f"  sample Jira: {jira.info['issue_count']} issues updated {first_day} .. {last_day}, {LATENCY_MS} ms per request",
+            flush=True,
+        )
         empties: list[RunResult] = []
         fulls: list[RunResult] = []
         for n in range(1, rounds + 1):
-            empty = run_pipeline("empty_day", jira, workdir / f"empty-{n}", workdir / f"empty-{n}" / "kb", start_date, empty_day, empty_day)
-            full = run_pipeline("full", jira, workdir / f"full-{n}", workdir / f"full-{n}" / "kb", start_date, first_day, last_day)
+            empty = run_pipeline(
+                "empty_day",
+                jira,
+                workdir / f"empty-{n}",
+                workdir / f"empty-{n}" / "kb",
+                start_date,
+                empty_day,
+                empty_day,
+            )
+            full = run_pipeline(
+                "full", jira, workdir / f"full-{n}", workdir / f"full-{n}" / "kb", start_date, first_day, last_day
+            )
             empties.append(empty)
             fulls.append(full)
             print(f"  round {n}: near-empty day {empty.wall_seconds:.1f} s ({empty.api_requests} API requests); 1,000 issues "
@@ -252,8 +275,13 @@ def bench_throughput(root: Path, rounds: int = 3) -> dict[str, Any]:
                   flush=True)  # fmt: skip
         empty, full = median_run(empties), median_run(fulls)
         output_dir = Path(full.log_path).parent / "kb"
-        again = run_pipeline("incremental", jira, Path(full.log_path).parent, output_dir, start_date, first_day, last_day)
-        print(f"  same range again: {again.wall_seconds:.1f} s, {again.api_requests} API requests, {again.files_changed} files changed", flush=True)
+        again = run_pipeline(
+            "incremental", jira, Path(full.log_path).parent, output_dir, start_date, first_day, last_day
+        )
+        print(
+            f"  same range again: {again.wall_seconds:.1f} s, {again.api_requests} API requests, {again.files_changed} files changed",
+            flush=True,
+        )
         bare = bare_client_downloads(jira, first_day, last_day)
         print(f"  bare aiohttp, the same {bare['downloads']} downloads: {bare['wall_seconds']:.1f} s", flush=True)
     issues, attachments = full.summary["issues"], full.summary["attachments"]
@@ -310,12 +338,22 @@ def bare_client_downloads(jira: RunningSampleJira, first_day: date, last_day: da
     async def run() -> dict[str, Any]:
         connector = aiohttp.TCPConnector(limit=0, limit_per_host=CONNECTIONS_PER_HOST)
         async with aiohttp.ClientSession(connector=connector) as session:
-            body = {"jql": window_jql(None, first_day, last_day + timedelta(days=1)), "fields": ["attachment"], "maxResults": 5000}
+            body = {
+                "jql": window_jql(None, first_day, last_day + timedelta(days=1)),
+                "fields": ["attachment"],
+                "maxResults": 5000,
+            }
             urls: list[str] = []
             while True:
-                async with session.post(f"{jira.base_url}/rest/api/3/search/jql", json=body, headers={"Authorization": authorization}) as response:
+                async with session.post(
+                    f"{jira.base_url}/rest/api/3/search/jql", json=body, headers={"Authorization": authorization}
+                ) as response:
                     page = await response.json()
-                urls += [attachment["content"] for issue in page["issues"] for attachment in issue["fields"].get("attachment") or []]
+                urls += [
+                    attachment["content"]
+                    for issue in page["issues"]
+                    for attachment in issue["fields"].get("attachment") or []
+                ]
                 if not page.get("nextPageToken"):
                     break
                 body["nextPageToken"] = page["nextPageToken"]
@@ -324,7 +362,9 @@ def bare_client_downloads(jira: RunningSampleJira, first_day: date, last_day: da
             async def download(url: str) -> int:
                 async with slots:
                     # Credentials for the API host only, as the pipeline does: follow the 303 by hand.
-                    async with session.get(url, headers={"Authorization": authorization}, allow_redirects=False) as response:
+                    async with session.get(
+                        url, headers={"Authorization": authorization}, allow_redirects=False
+                    ) as response:
                         location = response.headers["Location"]
                     async with session.get(location) as response:
                         return len(await response.read())
@@ -334,8 +374,13 @@ def bare_client_downloads(jira: RunningSampleJira, first_day: date, last_day: da
             sizes = await asyncio.gather(*(download(url) for url in urls))
             wall = time.perf_counter() - started
             media = await asyncio.to_thread(lambda: jira.stats()["media"])
-            return {"downloads": len(sizes), "bytes": sum(sizes), "wall_seconds": wall,
-                    "media_span_seconds": media["span_seconds"], "media_mean_in_flight": media["mean_in_flight"]}
+            return {
+                "downloads": len(sizes),
+                "bytes": sum(sizes),
+                "wall_seconds": wall,
+                "media_span_seconds": media["span_seconds"],
+                "media_mean_in_flight": media["mean_in_flight"],
+            }
 
     return asyncio.run(run())
 
@@ -348,7 +393,9 @@ def bench_memory(root: Path) -> dict[str, Any]:
         first_day, last_day = sample_days(jira)
         huge = jira.info["huge_attachment"]
         output_dir = workdir / "kb"
-        result = run_pipeline("huge_attachment", jira, workdir, output_dir, first_day, first_day, last_day, memory_run=True)
+        result = run_pipeline(
+            "huge_attachment", jira, workdir, output_dir, first_day, first_day, last_day, memory_run=True
+        )
         # Largest single waited-for child so far (this bench runs the memory scenario first).
         largest_child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
     [downloaded] = [p for p in (output_dir / huge["issue_key"] / "attachments").iterdir()]
@@ -393,9 +440,15 @@ def bench_scale_size(root: Path, issues: int) -> dict[str, Any]:
         print(f"  {issues:,} issues: backfill {first_day} .. {last_day} ...", flush=True)
         backfill = run_pipeline("backfill", jira, workdir / "backfill", output_dir, first_day, first_day, last_day,
                                 memory_run=True, pss_interval=0.25)  # fmt: skip
-        unchanged = run_pipeline("unchanged_day", jira, workdir / "unchanged", output_dir, first_day, last_day, last_day)
-        changed_keys = sorted(path.name for path in output_dir.iterdir() if path.is_dir() and (path / f"{path.name}.md").is_file())
-        touch_issues(jira, changed_keys[:: max(1, len(changed_keys) // SCALE_CHANGED_ISSUES)][:SCALE_CHANGED_ISSUES], last_day)
+        unchanged = run_pipeline(
+            "unchanged_day", jira, workdir / "unchanged", output_dir, first_day, last_day, last_day
+        )
+        changed_keys = sorted(
+            path.name for path in output_dir.iterdir() if path.is_dir() and (path / f"{path.name}.md").is_file()
+        )
+        touch_issues(
+            jira, changed_keys[:: max(1, len(changed_keys) // SCALE_CHANGED_ISSUES)][:SCALE_CHANGED_ISSUES], last_day
+        )
         changed = run_pipeline("changed_day", jira, workdir / "changed", output_dir, first_day, last_day, last_day)
         reconciliation = run_pipeline("reconciliation", jira, workdir / "reconciliation", output_dir, first_day, last_day, last_day,
                                       command=reconciliation_command())  # fmt: skip
@@ -450,7 +503,10 @@ def bench_rendering(throughput_output: Path | None) -> dict[str, Any]:
     from jarkdown_pipeline.markdown import render_issue
 
     rich = measure_render_throughput(3.0)
-    result: dict[str, Any] = {"rich_issue_per_second_per_core": rich["issues_per_second_per_core"], "rich_issue_markdown_bytes": rich["markdown_bytes"]}
+    result: dict[str, Any] = {
+        "rich_issue_per_second_per_core": rich["issues_per_second_per_core"],
+        "rich_issue_markdown_bytes": rich["markdown_bytes"],
+    }
     if throughput_output is not None and throughput_output.is_dir():
         kb = KnowledgeBase(throughput_output)
         fields = kb.read_fields() or []
@@ -461,7 +517,13 @@ def bench_rendering(throughput_output: Path | None) -> dict[str, Any]:
         for _ in range(RENDER_PASSES):  # the best pass: the one least disturbed by the rest of the machine
             started = time.process_time()
             for issue, manifest in loaded:
-                render_issue(issue, field_definitions=fields, attachments=manifest, base_url="http://127.0.0.1", known_issue_keys=known)
+                render_issue(
+                    issue,
+                    field_definitions=fields,
+                    attachments=manifest,
+                    base_url="http://127.0.0.1",
+                    known_issue_keys=known,
+                )
             passes.append(time.process_time() - started)
         cpu = min(passes)
         result.update({"sample_issues": len(loaded), "sample_issues_per_second_per_core": len(loaded) / cpu if cpu else 0.0,
@@ -495,9 +557,21 @@ def format_table(results: dict[str, Any]) -> str:
                          f"{bare['media_mean_in_flight']:.2f} of {CONNECTIONS_PER_HOST} / {bare['media_span_seconds']:.1f} s", ""))  # fmt: skip
         i = t["incremental"]
         rows += [
-            ("Incremental: same range again, requests (API / media)", f"{i['api_requests']} / {i['media_requests']}", ""),
-            ("Incremental: files rewritten", str(i["files_rewritten"]), f"0 {'met' if i['files_rewritten'] == 0 else 'MISSED'}"),
-            ("Incremental: bytes downloaded", str(i["bytes_downloaded"]), f"0 {'met' if i['bytes_downloaded'] == 0 else 'MISSED'}"),
+            (
+                "Incremental: same range again, requests (API / media)",
+                f"{i['api_requests']} / {i['media_requests']}",
+                "",
+            ),
+            (
+                "Incremental: files rewritten",
+                str(i["files_rewritten"]),
+                f"0 {'met' if i['files_rewritten'] == 0 else 'MISSED'}",
+            ),
+            (
+                "Incremental: bytes downloaded",
+                str(i["bytes_downloaded"]),
+                f"0 {'met' if i['bytes_downloaded'] == 0 else 'MISSED'}",
+            ),
             ("Incremental: wall time", f"{i['wall_seconds']:.1f} s", ""),
         ]
     m = results.get("memory")
@@ -514,9 +588,21 @@ def format_table(results: dict[str, Any]) -> str:
         rows += _scale_rows(results["scale"])
     r = results.get("rendering")
     if r:
-        rows.append(("Rendering: rich issue (40 comments, 20 worklogs), issues/s/core", f"{r['rich_issue_per_second_per_core']:.0f}", ""))
+        rows.append(
+            (
+                "Rendering: rich issue (40 comments, 20 worklogs), issues/s/core",
+                f"{r['rich_issue_per_second_per_core']:.0f}",
+                "",
+            )
+        )
         if "sample_issues" in r:
-            rows.append((f"Rendering: the {r['sample_issues']} sample issues, issues/s/core", f"{r['sample_issues_per_second_per_core']:.0f}", ""))
+            rows.append(
+                (
+                    f"Rendering: the {r['sample_issues']} sample issues, issues/s/core",
+                    f"{r['sample_issues_per_second_per_core']:.0f}",
+                    "",
+                )
+            )
     lines = ["| Measure | Result | Goal |", "| --- | --- | --- |"]
     lines += [f"| {name} | {value} | {goal} |" for name, value, goal in rows]
     return "\n".join(lines)
@@ -524,11 +610,24 @@ def format_table(results: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", default="memory,throughput,rendering,scale", help="comma-separated scenarios (default: all)")
-    parser.add_argument("--keep", action="store_true", help="keep the knowledge bases under .bench/ (the 1 GiB file is always removed)")
+    parser.add_argument(
+        "--only", default="memory,throughput,rendering,scale", help="comma-separated scenarios (default: all)"
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the knowledge bases under .bench/ (the 1 GiB file is always removed)"
+    )
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
-    parser.add_argument("--rounds", type=int, default=3, help="throughput: pairs of runs (near-empty day, 1,000 issues); the medians count (default 3)")
-    parser.add_argument("--scale-sizes", default=",".join(map(str, SCALE_SIZES)), help="scale: knowledge base sizes in issues (default: %(default)s)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="throughput: pairs of runs (near-empty day, 1,000 issues); the medians count (default 3)",
+    )
+    parser.add_argument(
+        "--scale-sizes",
+        default=",".join(map(str, SCALE_SIZES)),
+        help="scale: knowledge base sizes in issues (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
     chosen = {name.strip() for name in args.only.split(",") if name.strip()}
     unknown = chosen - {"memory", "throughput", "rendering", "scale"}
@@ -538,7 +637,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--rounds must be at least 1")
     root = (BENCH_DIR / datetime.now().strftime("%Y%m%d-%H%M%S")).resolve()
     root.mkdir(parents=True)
-    results: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}, "started": datetime.now(UTC).isoformat()}
+    results: dict[str, Any] = {
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "started": datetime.now(UTC).isoformat(),
+    }
     try:
         with terminate_on_sigterm():
             # Memory first: getrusage's children maximum then covers that run only.
@@ -572,7 +674,10 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(results))
     if "throughput" in results:
         steps = results["throughput"]["step_seconds"]
-        print("\nWhere the 1,000-issue run spends its time (seconds per step): " + ", ".join(f"{k} {v:g}" for k, v in steps.items()))
+        print(
+            "\nWhere the 1,000-issue run spends its time (seconds per step): "
+            + ", ".join(f"{k} {v:g}" for k, v in steps.items())
+        )
     print(f"Load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"\nRaw figures and run logs: {root}")
     return 0

@@ -18,8 +18,18 @@ from zoneinfo import ZoneInfo
 
 from jarkdown_pipeline.exceptions import ConfigurationError
 from jarkdown_pipeline.settings import DEFAULT_OUTPUT_DIR, DEFAULT_TIMEZONE, load_settings
-from jarkdown_pipeline.tools.pipeline_cli import backfill_command, explain_failure, run_dagster, summarize_knowledge_base
-from jarkdown_pipeline.tools.sample_server import PREFERRED_PORTS, SampleServerError, sample_jira_process, terminate_on_sigterm
+from jarkdown_pipeline.tools.pipeline_cli import (
+    backfill_command,
+    explain_failure,
+    run_dagster,
+    summarize_knowledge_base,
+)
+from jarkdown_pipeline.tools.sample_server import (
+    PREFERRED_PORTS,
+    SampleServerError,
+    sample_jira_process,
+    terminate_on_sigterm,
+)
 
 # Sized so the demo takes well under a minute or two on a 2-core laptop, Dagster's start-up included.
 DEMO_ISSUES = 300
@@ -32,13 +42,23 @@ SAMPLE_ONLY_VARIABLES = ("SAMPLE_JIRA_API_TOKEN",)
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="make demo", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--output-dir", type=Path, help=f"knowledge base folder (default: $JARKDOWN_OUTPUT_DIR or {DEFAULT_OUTPUT_DIR})")
-    parser.add_argument("--dagster-home", type=Path, help=f"Dagster's instance folder (default: $DAGSTER_HOME or ./{PROJECT_DAGSTER_HOME})")
+    parser.add_argument(
+        "--output-dir", type=Path, help=f"knowledge base folder (default: $JARKDOWN_OUTPUT_DIR or {DEFAULT_OUTPUT_DIR})"
+    )
+    parser.add_argument(
+        "--dagster-home",
+        type=Path,
+        help=f"Dagster's instance folder (default: $DAGSTER_HOME or ./{PROJECT_DAGSTER_HOME})",
+    )
     parser.add_argument("--issues", type=int, default=DEMO_ISSUES, help="sample Jira only: number of issues")
-    parser.add_argument("--days", type=int, default=DEMO_DAYS, help="sample Jira only: issues are updated over this many days")
+    parser.add_argument(
+        "--days", type=int, default=DEMO_DAYS, help="sample Jira only: issues are updated over this many days"
+    )
     parser.add_argument("--seed", type=int, default=42, help="sample Jira only: data set seed")
     parser.add_argument("--until", type=date.fromisoformat, help="real Jira only: last day to mirror (default: today)")
-    parser.add_argument("--verbose", action="store_true", help="show Dagster's whole log (it is always kept in the Dagster home)")
+    parser.add_argument(
+        "--verbose", action="store_true", help="show Dagster's whole log (it is always kept in the Dagster home)"
+    )
     return parser
 
 
@@ -57,16 +77,25 @@ def today_in(zone: str) -> date:
 
 
 def resolve_paths(args: argparse.Namespace, environ: dict[str, str]) -> tuple[Path, Path]:
-    output_dir = (args.output_dir or Path(environ.get("JARKDOWN_OUTPUT_DIR") or DEFAULT_OUTPUT_DIR)).expanduser().resolve()
-    dagster_home = (args.dagster_home or Path(environ.get("DAGSTER_HOME") or PROJECT_DAGSTER_HOME)).expanduser().resolve()
+    output_dir = (
+        (args.output_dir or Path(environ.get("JARKDOWN_OUTPUT_DIR") or DEFAULT_OUTPUT_DIR)).expanduser().resolve()
+    )
+    dagster_home = (
+        (args.dagster_home or Path(environ.get("DAGSTER_HOME") or PROJECT_DAGSTER_HOME)).expanduser().resolve()
+    )
     dagster_home.mkdir(parents=True, exist_ok=True)
     return output_dir, dagster_home
 
 
-def run_pipeline(environment: dict[str, str], first_day: date, last_day: date, dagster_home: Path, args: argparse.Namespace) -> int:
+def run_pipeline(
+    environment: dict[str, str], first_day: date, last_day: date, dagster_home: Path, args: argparse.Namespace
+) -> int:
     log_path = dagster_home / "logs" / f"demo-{datetime.now():%Y%m%d-%H%M%S}.log"
     days = (last_day - first_day).days + 1
-    print(f"Running jira_markdown_job for {first_day} .. {last_day} ({days} daily partitions, one run) with the dagster CLI ...", flush=True)
+    print(
+        f"Running jira_markdown_job for {first_day} .. {last_day} ({days} daily partitions, one run) with the dagster CLI ...",
+        flush=True,
+    )
     started = time.monotonic()
     status = run_dagster(
         backfill_command(first_day, last_day), environment, log_path=log_path, echo=args.verbose,
@@ -90,16 +119,22 @@ def report(output_dir: Path) -> None:
         print(f"  start with {output_dir / 'index.md'}")
 
 
-def demo_with_sample_jira(args: argparse.Namespace, environ: dict[str, str], output_dir: Path, dagster_home: Path) -> int:
+def demo_with_sample_jira(
+    args: argparse.Namespace, environ: dict[str, str], output_dir: Path, dagster_home: Path
+) -> int:
     server_options = ["--issues", str(args.issues), "--days", str(args.days), "--seed", str(args.seed), "--now", sample_now(),
                       "--attachment-max-bytes", str(DEMO_ATTACHMENT_MAX_BYTES)]  # fmt: skip
     print("No JIRA_BASE_URL set: starting the bundled sample Jira (fake data, loopback only) ...", flush=True)
-    with sample_jira_process(server_options, log_path=dagster_home / "logs" / "sample_jira.log", preferred_ports=PREFERRED_PORTS) as jira:
+    with sample_jira_process(
+        server_options, log_path=dagster_home / "logs" / "sample_jira.log", preferred_ports=PREFERRED_PORTS
+    ) as jira:
         info = jira.info
         now = datetime.fromisoformat(info["now"]).astimezone(ZoneInfo(jira.time_zone))
         # The sample's issues were updated over the last `days` days: mirror every one of those days.
         first_day, last_day = (now - timedelta(days=info["days"])).date(), now.date()
-        print(f"Sample Jira at {jira.base_url}: {info['issue_count']} issues in {', '.join(info['projects'])}, time zone {jira.time_zone}")
+        print(
+            f"Sample Jira at {jira.base_url}: {info['issue_count']} issues in {', '.join(info['projects'])}, time zone {jira.time_zone}"
+        )
         environment = {
             **environ, **jira.pipeline_environment(), "JARKDOWN_OUTPUT_DIR": str(output_dir),
             "JARKDOWN_START_DATE": first_day.isoformat(), "DAGSTER_HOME": str(dagster_home),
@@ -110,7 +145,9 @@ def demo_with_sample_jira(args: argparse.Namespace, environ: dict[str, str], out
         stats = jira.stats()
     print("Sample Jira stopped.")
     if status == 0:
-        print(f"The sample Jira answered {stats['api']['requests']} API requests and served {stats['media']['requests']} attachment downloads.")
+        print(
+            f"The sample Jira answered {stats['api']['requests']} API requests and served {stats['media']['requests']} attachment downloads."
+        )
         report(output_dir)
     return status
 
@@ -124,7 +161,10 @@ def demo_with_real_jira(args: argparse.Namespace, environ: dict[str, str], outpu
         if not (environment.get("JARKDOWN_START_DATE") or "").strip():
             zone = environment.get("JARKDOWN_TIMEZONE") or DEFAULT_TIMEZONE
             week_ago = today_in(zone) - timedelta(days=6)
-            print(f"For a first look at the last seven days: export JARKDOWN_START_DATE={week_ago.isoformat()}", file=sys.stderr)
+            print(
+                f"For a first look at the last seven days: export JARKDOWN_START_DATE={week_ago.isoformat()}",
+                file=sys.stderr,
+            )
         return 2
     first_day = settings.start_date
     last_day = args.until or today_in(settings.timezone)

@@ -51,10 +51,16 @@ def run_dagster_dev(environment: dict[str, str], extra_args: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make dev", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--output-dir", type=Path, help="knowledge base folder (default: $JARKDOWN_OUTPUT_DIR or ./jira_markdown)")
-    parser.add_argument("--dagster-home", type=Path, help="Dagster's instance folder (default: $DAGSTER_HOME or ./.dagster_home)")
+    parser.add_argument(
+        "--output-dir", type=Path, help="knowledge base folder (default: $JARKDOWN_OUTPUT_DIR or ./jira_markdown)"
+    )
+    parser.add_argument(
+        "--dagster-home", type=Path, help="Dagster's instance folder (default: $DAGSTER_HOME or ./.dagster_home)"
+    )
     parser.add_argument("--issues", type=int, default=DEMO_ISSUES, help="sample Jira only: number of issues")
-    parser.add_argument("--days", type=int, default=DEMO_DAYS, help="sample Jira only: issues are updated over this many days")
+    parser.add_argument(
+        "--days", type=int, default=DEMO_DAYS, help="sample Jira only: issues are updated over this many days"
+    )
     args, dagster_args = parser.parse_known_args(argv)
     environ = {name: value for name, value in os.environ.items() if name not in SAMPLE_ONLY_VARIABLES}
     output_dir, dagster_home = resolve_paths(args, environ)
@@ -70,7 +76,9 @@ def main(argv: list[str] | None = None) -> int:
                 return run_dagster_dev(environment, dagster_args)
             options = ["--issues", str(args.issues), "--days", str(args.days), "--now", sample_now(),
                        "--attachment-max-bytes", str(DEMO_ATTACHMENT_MAX_BYTES)]  # fmt: skip
-            with sample_jira_process(options, log_path=dagster_home / "logs" / "sample_jira.log", preferred_ports=PREFERRED_PORTS) as jira:
+            with sample_jira_process(
+                options, log_path=dagster_home / "logs" / "sample_jira.log", preferred_ports=PREFERRED_PORTS
+            ) as jira:
                 now = datetime.fromisoformat(jira.info["now"]).astimezone(ZoneInfo(jira.time_zone))
                 first_day = (now - timedelta(days=jira.info["days"])).date()
                 environment.update(jira.pipeline_environment())
@@ -80,7 +88,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"Sample Jira at {jira.base_url} ({jira.info['issue_count']} issues updated since {first_day}, "
                       f"time zone {jira.time_zone}); it stops when you stop the UI (Ctrl-C).", flush=True)  # fmt: skip
                 print(f"Knowledge base: {output_dir}   Dagster home: {dagster_home}", flush=True)
-                print("In the UI: Assets > jira_markdown > Materialize, or Jobs > jira_markdown_job; schedules under Automation.", flush=True)
+                print(
+                    "In the UI: Assets > jira_markdown > Materialize, or Jobs > jira_markdown_job; schedules under Automation.",
+                    flush=True,
+                )
                 return run_dagster_dev(environment, dagster_args)
     except SampleServerError as error:
         print(error, file=sys.stderr)

@@ -39,7 +39,10 @@ def backfill_command(first_day: date, last_day: date) -> list[str]:
     The range tags are what `dagster asset materialize --partition-range` sets; through `job execute`
     the run gets the job's own executor, as a scheduled run would.
     """
-    tags = {"dagster/asset_partition_range_start": first_day.isoformat(), "dagster/asset_partition_range_end": last_day.isoformat()}
+    tags = {
+        "dagster/asset_partition_range_start": first_day.isoformat(),
+        "dagster/asset_partition_range_end": last_day.isoformat(),
+    }
     return [dagster_executable(), "job", "execute", "-m", CODE_MODULE, "-j", JOB_NAME, "--tags", json.dumps(tags)]
 
 
@@ -93,7 +96,14 @@ def run_dagster(
     gets the text of each progress and summary line the pipeline logs."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
-        process = popen_in_own_group(command, env=dict(environment), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        process = popen_in_own_group(
+            command,
+            env=dict(environment),
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
         assert process.stdout is not None
         try:
             for line in process.stdout:
@@ -152,7 +162,7 @@ class KnowledgeBaseSummary:
 
 def summarize_knowledge_base(root: Path) -> KnowledgeBaseSummary:
     issues = attachments = attachment_bytes = files = total_bytes = removed = 0
-    state_dir = str(root / STATE_DIR)
+    str(root / STATE_DIR)
     if root.is_dir():
         for entry in root.iterdir():
             if entry.is_dir() and entry.name not in (STATE_DIR, REMOVED_DIR) and (entry / f"{entry.name}.md").is_file():
@@ -172,4 +182,6 @@ def summarize_knowledge_base(root: Path) -> KnowledgeBaseSummary:
             for name in names:
                 files += 1
                 total_bytes += os.stat(os.path.join(folder, name)).st_size
-    return KnowledgeBaseSummary(issues, attachments, attachment_bytes, files, total_bytes, removed, (root / "index.md").is_file())
+    return KnowledgeBaseSummary(
+        issues, attachments, attachment_bytes, files, total_bytes, removed, (root / "index.md").is_file()
+    )

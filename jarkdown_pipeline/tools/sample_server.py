@@ -85,7 +85,9 @@ def popen_in_own_group(command: Sequence[str], **kwargs: Any) -> subprocess.Pope
     return subprocess.Popen(list(command), start_new_session=True, preexec_fn=_default_interrupt_signals, **kwargs)
 
 
-def stop_process_group(process: subprocess.Popen, grace: float = STOP_GRACE_SECONDS, first_signal: int = signal.SIGTERM) -> None:
+def stop_process_group(
+    process: subprocess.Popen, grace: float = STOP_GRACE_SECONDS, first_signal: int = signal.SIGTERM
+) -> None:
     """Ask the child to stop (`first_signal` to it alone, so it can shut its own children down),
     then SIGKILL its whole process group if anything of it is left after `grace` seconds."""
     impatient = None
@@ -153,7 +155,9 @@ def sample_jira_process(
             log = stack.enter_context(open(log_path, "wb"))
             command = [python, "-m", "jarkdown_pipeline.sample_jira", "--port", str(port), "--media-port", str(media_port),
                        "--ready-file", str(ready_file), *arguments]  # fmt: skip
-            process = popen_in_own_group(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=environment)
+            process = popen_in_own_group(
+                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=environment
+            )
             stack.callback(stop_process_group, process)
             deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
             while not ready_file.exists() and process.poll() is None and time.monotonic() < deadline:
@@ -164,7 +168,11 @@ def sample_jira_process(
             output = log_path.read_bytes()
             if process.returncode is not None and _CANNOT_LISTEN in output and attempt < len(candidates):
                 continue  # a preferred port is taken: any free ones will do
-            reason = f"exited with status {process.returncode}" if process.returncode is not None else "did not become ready in time"
+            reason = (
+                f"exited with status {process.returncode}"
+                if process.returncode is not None
+                else "did not become ready in time"
+            )
             raise SampleServerError(f"The sample Jira {reason}:\n{output.decode(errors='replace')[-3000:]}")
         info = json.loads(ready_file.read_text(encoding="utf-8"))
         yield RunningSampleJira(info=info, process=process)

@@ -90,7 +90,9 @@ class LocalJira:
         self.files[attachment_id] = MediaFile(**behaviour)
         return self.files[attachment_id]
 
-    def attachment(self, attachment_id: str, filename: str, *, size: int | None = None, mime_type: str = "application/octet-stream") -> dict:
+    def attachment(
+        self, attachment_id: str, filename: str, *, size: int | None = None, mime_type: str = "application/octet-stream"
+    ) -> dict:
         """Jira's attachment JSON for a file added with ``add_file``."""
         return {
             "id": attachment_id,
@@ -118,7 +120,9 @@ class LocalJira:
     async def _myself(self, request: web.Request) -> web.Response:
         self._record(self.jira_requests, request)
         if not self._authorized(request):
-            return web.json_response({"errorMessages": ["Client must be authenticated to access this resource."]}, status=401)
+            return web.json_response(
+                {"errorMessages": ["Client must be authenticated to access this resource."]}, status=401
+            )
         response = web.json_response(MYSELF)
         response.set_cookie("JSESSIONID", "jira-session-cookie")
         return response
@@ -151,7 +155,11 @@ class LocalJira:
         self._record(self.media_requests, request)
         attachment_id = request.match_info["id"]
         media = self.files.get(attachment_id)
-        if media is None or request.query.get("token") != f"media-token-{attachment_id}" or request.query.get("name") != "a/b":
+        if (
+            media is None
+            or request.query.get("token") != f"media-token-{attachment_id}"
+            or request.query.get("name") != "a/b"
+        ):
             return web.json_response({"message": "bad or missing media token"}, status=403)
         media.requests += 1
         attempt = media.requests
@@ -252,6 +260,8 @@ def make_local_client(local_jira):
     def make(**kwargs) -> JiraApiClient:
         kwargs.setdefault("retry_policy", FAST_RETRIES)
         kwargs.setdefault("close_grace_period", 0)  # plain http: no SSL shutdown to wait for
-        return JiraApiClient(local_jira.base_url, kwargs.pop("email", EMAIL), kwargs.pop("api_token", API_TOKEN), **kwargs)
+        return JiraApiClient(
+            local_jira.base_url, kwargs.pop("email", EMAIL), kwargs.pop("api_token", API_TOKEN), **kwargs
+        )
 
     return make

@@ -32,14 +32,24 @@ async def test_download_all_writes_every_file_with_info(local_jira, make_local_c
         assert client.stats.bytes_downloaded == 100_005
     assert infos == [
         {
-            "attachment_id": "10001", "filename": "design.pdf", "original_filename": "design.pdf",
-            "mime_type": "application/pdf", "size": 100_000, "path": str(tmp_path / "design.pdf"),
-            "status": "downloaded", "bytes_downloaded": 100_000,
+            "attachment_id": "10001",
+            "filename": "design.pdf",
+            "original_filename": "design.pdf",
+            "mime_type": "application/pdf",
+            "size": 100_000,
+            "path": str(tmp_path / "design.pdf"),
+            "status": "downloaded",
+            "bytes_downloaded": 100_000,
         },
         {
-            "attachment_id": "10002", "filename": "notes.txt", "original_filename": "notes.txt",
-            "mime_type": "text/plain", "size": 5, "path": str(tmp_path / "notes.txt"),
-            "status": "downloaded", "bytes_downloaded": 5,
+            "attachment_id": "10002",
+            "filename": "notes.txt",
+            "original_filename": "notes.txt",
+            "mime_type": "text/plain",
+            "size": 5,
+            "path": str(tmp_path / "notes.txt"),
+            "status": "downloaded",
+            "bytes_downloaded": 5,
         },
     ]
     assert (tmp_path / "design.pdf").read_bytes() == pattern_bytes(100_000, seed=1)
@@ -82,7 +92,8 @@ async def test_same_filename_twice_keeps_both_and_a_rerun_downloads_nothing(loca
         media_requests = len(local_jira.media_requests)
         again = await handler.download_all_attachments(list(reversed(attachments)), tmp_path)
     assert {i["filename"]: (tmp_path / i["filename"]).read_bytes() for i in first} == {
-        "shot.png": b"first", "shot-10002.png": b"second!",
+        "shot.png": b"first",
+        "shot-10002.png": b"second!",
     }
     assert sorted(p.name for p in tmp_path.iterdir()) == ["shot-10002.png", "shot.png"]
     assert [i["status"] for i in again] == ["skipped", "skipped"]
@@ -137,7 +148,9 @@ async def test_a_size_mismatch_with_jira_is_an_error_not_a_file(local_jira, make
     local_jira.add_file("10001", content=b"12345")
     async with make_local_client() as client:
         with pytest.raises(AttachmentDownloadError, match="lists its size as 9"):
-            await AttachmentHandler(client).download_attachment(local_jira.attachment("10001", "x.bin", size=9), tmp_path)
+            await AttachmentHandler(client).download_attachment(
+                local_jira.attachment("10001", "x.bin", size=9), tmp_path
+            )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -192,7 +205,9 @@ async def test_a_large_download_keeps_memory_flat(local_jira, make_local_client,
     sampler = asyncio.create_task(sample())
     try:
         async with make_local_client() as client:
-            info = await AttachmentHandler(client).download_attachment(local_jira.attachment("10001", "huge.bin"), tmp_path)
+            info = await AttachmentHandler(client).download_attachment(
+                local_jira.attachment("10001", "huge.bin"), tmp_path
+            )
     finally:
         done.set()
         await sampler

@@ -15,7 +15,12 @@ from jarkdown_pipeline.attachment_handler import (
 
 
 def att(id_, filename):
-    return {"id": id_, "filename": filename, "size": 1, "content": f"https://acme.atlassian.net/rest/api/3/attachment/content/{id_}"}
+    return {
+        "id": id_,
+        "filename": filename,
+        "size": 1,
+        "content": f"https://acme.atlassian.net/rest/api/3/attachment/content/{id_}",
+    }
 
 
 @pytest.mark.parametrize(
@@ -100,7 +105,15 @@ def test_attachment_id_falls_back_to_the_content_url():
 
 @pytest.mark.parametrize(
     ("size", "text"),
-    [(0, "0 B"), (512, "512 B"), (1536, "1.5 KB"), (1048576, "1.0 MB"), (5 * 1024**3, "5.0 GB"), (3 * 1024**4, "3.0 TB"), (None, "unknown size")],
+    [
+        (0, "0 B"),
+        (512, "512 B"),
+        (1536, "1.5 KB"),
+        (1048576, "1.0 MB"),
+        (5 * 1024**3, "5.0 GB"),
+        (3 * 1024**4, "3.0 TB"),
+        (None, "unknown size"),
+    ],
 )
 def test_format_size(size, text):
     assert _format_size(size) == text

@@ -203,11 +203,15 @@ async def test_search_stops_at_the_page_cap_when_every_page_is_new(serve):
 async def test_search_hands_on_a_non_object_entry_with_a_warning(serve, caplog):
     # Not an issue, but not to be lost silently either: the window reports it (named by its position).
     log: list[dict] = []
-    base = await serve(search_route(lambda n, body: {"issues": [{"id": "1", "key": "A-1"}, "A-2", None], "isLast": True}, log))
+    base = await serve(
+        search_route(lambda n, body: {"issues": [{"id": "1", "key": "A-1"}, "A-2", None], "isLast": True}, log)
+    )
     async with client_for(base) as client:
         with caplog.at_level(logging.WARNING, logger="jarkdown_pipeline.jira_api_client"):
             assert await collect(client) == [{"id": "1", "key": "A-1"}, "A-2", None]
-    assert "Entry 1 of search page 1 is a str" in caplog.text and "Entry 2 of search page 1 is a NoneType" in caplog.text
+    assert (
+        "Entry 1 of search page 1 is a str" in caplog.text and "Entry 2 of search page 1 is a NoneType" in caplog.text
+    )
 
 
 @pytest.mark.parametrize("page", [["not", "an", "object"], {"issues": {"id": "1"}}])
@@ -340,9 +344,24 @@ def self_signed_tls(tmp_path_factory) -> ssl.SSLContext:
     folder = tmp_path_factory.mktemp("tls")
     subprocess.run(
         [
-            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-            "-keyout", str(folder / "key.pem"), "-out", str(folder / "cert.pem"), "-days", "1",
-            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(folder / "key.pem"),
+            "-out",
+            str(folder / "cert.pem"),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
         ],
         check=True,
         capture_output=True,

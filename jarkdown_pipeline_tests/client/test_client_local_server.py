@@ -96,8 +96,11 @@ async def test_a_stalled_response_times_out_and_is_retried(local_jira, make_loca
 
 async def test_unreachable_jira_is_a_jira_api_error(unused_tcp_port):
     client = JiraApiClient(
-        f"http://127.0.0.1:{unused_tcp_port}", "a@b.example", "tok",
-        retry_policy=RetryPolicy(max_attempts=2, base_backoff=0, max_backoff=0), close_grace_period=0,
+        f"http://127.0.0.1:{unused_tcp_port}",
+        "a@b.example",
+        "tok",
+        retry_policy=RetryPolicy(max_attempts=2, base_backoff=0, max_backoff=0),
+        close_grace_period=0,
     )
     with pytest.raises(JiraApiError) as caught:
         async with client:

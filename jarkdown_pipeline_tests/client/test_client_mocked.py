@@ -6,7 +6,7 @@ import inspect
 import json
 import logging
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import aiohttp
@@ -97,7 +97,9 @@ def test_base_url_or_domain(given, expected):
     assert str(client.api_base) == expected + "/rest/api/3"
 
 
-@pytest.mark.parametrize("bad", ["", "   ", "ftp://acme.example", "https://user:pw@acme.example", "https://acme.example/?x=1"])
+@pytest.mark.parametrize(
+    "bad", ["", "   ", "ftp://acme.example", "https://user:pw@acme.example", "https://acme.example/?x=1"]
+)
 def test_bad_base_url_is_a_configuration_error(bad):
     with pytest.raises(ConfigurationError):
         JiraApiClient(bad, EMAIL, TOKEN)
@@ -135,7 +137,9 @@ def test_methods_need_an_open_client():
 # ------------------------------------------------------------------ session lifecycle and credentials
 
 
-async def test_one_session_with_connector_limit_accept_header_and_stream_friendly_timeouts(mock_aiohttp, make_client, monkeypatch):
+async def test_one_session_with_connector_limit_accept_header_and_stream_friendly_timeouts(
+    mock_aiohttp, make_client, monkeypatch
+):
     mock_aiohttp.get(f"{API}/myself", payload=MYSELF)
     real_sleep = asyncio.sleep
     slept = []
@@ -289,7 +293,7 @@ async def test_429_honours_retry_after_seconds(mock_aiohttp, make_client, sleeps
 
 
 async def test_503_honours_retry_after_http_date(mock_aiohttp, make_client, sleeps):
-    when = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=30), usegmt=True)
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
     mock_aiohttp.get(f"{API}/field", status=503, headers={"Retry-After": when})
     mock_aiohttp.get(f"{API}/field", payload=[])
     async with make_client(verify_credentials=False) as client:
@@ -311,7 +315,13 @@ async def test_504_without_retry_after_backs_off_exponentially(mock_aiohttp, mak
 
 
 async def test_retries_are_bounded_and_the_final_status_is_reported(mock_aiohttp, make_client):
-    mock_aiohttp.get(f"{API}/field", status=429, headers={"Retry-After": "0"}, payload={"errorMessages": ["Rate limit exceeded"]}, repeat=True)
+    mock_aiohttp.get(
+        f"{API}/field",
+        status=429,
+        headers={"Retry-After": "0"},
+        payload={"errorMessages": ["Rate limit exceeded"]},
+        repeat=True,
+    )
     async with make_client(verify_credentials=False) as client:
         with pytest.raises(JiraApiError) as caught:
             await client.fetch_fields()
@@ -321,7 +331,7 @@ async def test_retries_are_bounded_and_the_final_status_is_reported(mock_aiohttp
 
 
 async def test_timeouts_are_retried(mock_aiohttp, make_client):
-    mock_aiohttp.get(f"{API}/field", exception=asyncio.TimeoutError())
+    mock_aiohttp.get(f"{API}/field", exception=TimeoutError())
     mock_aiohttp.get(f"{API}/field", payload=[{"id": "x"}])
     async with make_client(verify_credentials=False) as client:
         assert await client.fetch_fields() == [{"id": "x"}]
@@ -334,7 +344,14 @@ SEARCH = f"{API}/search/jql"
 
 
 async def test_search_jql_follows_next_page_token_to_the_last_page(mock_aiohttp, make_client):
-    mock_aiohttp.post(SEARCH, payload={"issues": [{"id": "1", "key": "ABC-1"}, {"id": "2", "key": "ABC-2"}], "nextPageToken": "t1", "isLast": False})
+    mock_aiohttp.post(
+        SEARCH,
+        payload={
+            "issues": [{"id": "1", "key": "ABC-1"}, {"id": "2", "key": "ABC-2"}],
+            "nextPageToken": "t1",
+            "isLast": False,
+        },
+    )
     mock_aiohttp.post(SEARCH, payload={"issues": [{"id": "3", "key": "ABC-3"}], "nextPageToken": "t2", "isLast": False})
     mock_aiohttp.post(SEARCH, payload={"issues": [{"id": "4", "key": "ABC-4"}], "isLast": True})
     async with make_client(verify_credentials=False) as client:
@@ -352,7 +369,9 @@ async def test_search_jql_stops_when_no_token_is_given(mock_aiohttp, make_client
 
 
 async def test_search_jql_refuses_to_loop_on_a_repeated_token(mock_aiohttp, make_client):
-    mock_aiohttp.post(SEARCH, payload={"issues": [{"id": "1", "key": "A-1"}], "nextPageToken": "same", "isLast": False}, repeat=True)
+    mock_aiohttp.post(
+        SEARCH, payload={"issues": [{"id": "1", "key": "A-1"}], "nextPageToken": "same", "isLast": False}, repeat=True
+    )
     async with make_client(verify_credentials=False) as client:
         with pytest.raises(JiraApiError, match="repeated"):
             async for _ in client.search_jql("project = ABC"):
@@ -397,10 +416,16 @@ def _truncated_issue():
 
 
 def _mock_paging(mock_aiohttp):
-    mock_aiohttp.get(COMMENTS_URL, payload={"comments": [_comment(1), _comment(2)], "startAt": 0, "maxResults": 2, "total": 5})
-    mock_aiohttp.get(COMMENTS_URL, payload={"comments": [_comment(3), _comment(4)], "startAt": 2, "maxResults": 2, "total": 5})
+    mock_aiohttp.get(
+        COMMENTS_URL, payload={"comments": [_comment(1), _comment(2)], "startAt": 0, "maxResults": 2, "total": 5}
+    )
+    mock_aiohttp.get(
+        COMMENTS_URL, payload={"comments": [_comment(3), _comment(4)], "startAt": 2, "maxResults": 2, "total": 5}
+    )
     mock_aiohttp.get(COMMENTS_URL, payload={"comments": [_comment(5)], "startAt": 4, "maxResults": 2, "total": 5})
-    mock_aiohttp.get(WORKLOGS_URL, payload={"worklogs": [_worklog(1), _worklog(2)], "startAt": 0, "maxResults": 2, "total": 3})
+    mock_aiohttp.get(
+        WORKLOGS_URL, payload={"worklogs": [_worklog(1), _worklog(2)], "startAt": 0, "maxResults": 2, "total": 3}
+    )
     mock_aiohttp.get(WORKLOGS_URL, payload={"worklogs": [_worklog(3)], "startAt": 2, "maxResults": 2, "total": 3})
 
 
@@ -420,7 +445,10 @@ async def test_fetch_issue_pages_truncated_comments_and_worklogs(mock_aiohttp, m
 
 
 async def test_complete_issue_is_not_paged(mock_aiohttp, make_client):
-    issue = {"key": "ABC-1", "fields": {"comment": {"comments": [_comment(1)], "total": 1}, "worklog": {"worklogs": [], "total": 0}}}
+    issue = {
+        "key": "ABC-1",
+        "fields": {"comment": {"comments": [_comment(1)], "total": 1}, "worklog": {"worklogs": [], "total": 0}},
+    }
     mock_aiohttp.get(ISSUE_URL, payload=issue)
     async with make_client(verify_credentials=False) as client:
         assert await client.fetch_issue("ABC-1") == issue
@@ -453,7 +481,9 @@ async def test_bulk_fetch_chunks_by_100_reports_errors_and_completes_issues(mock
             elif number == "160":
                 errors.append({"id": "160", "errorMessage": "Payload too large"})
             else:
-                issues.append(_truncated_issue() if key == "ABC-1" else {"id": number, "key": f"ABC-{number}", "fields": {}})
+                issues.append(
+                    _truncated_issue() if key == "ABC-1" else {"id": number, "key": f"ABC-{number}", "fields": {}}
+                )
         return CallbackResult(payload={"issues": issues, "issueErrors": errors})
 
     mock_aiohttp.post(BULK, callback=answer, repeat=True)

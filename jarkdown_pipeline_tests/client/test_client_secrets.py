@@ -99,7 +99,9 @@ async def test_echoed_authorization_appears_in_no_error_log_or_repr(echo_server,
         async with client:
             pass
     errors.append(caught.value)
-    client = JiraApiClient(echo_server, retry_policy=FAST, close_grace_period=0, verify_credentials=False, **credentials)
+    client = JiraApiClient(
+        echo_server, retry_policy=FAST, close_grace_period=0, verify_credentials=False, **credentials
+    )
     async with client:
         with pytest.raises(BadRequestError) as caught:
             await client.fetch_fields()
@@ -120,7 +122,9 @@ async def test_echoed_authorization_appears_in_no_error_log_or_repr(echo_server,
 
 
 async def test_issue_errors_kept_in_a_bulk_result_are_scrubbed(echo_server):
-    async with JiraApiClient(echo_server, EMAIL, TOKEN, retry_policy=FAST, close_grace_period=0, verify_credentials=False) as client:
+    async with JiraApiClient(
+        echo_server, EMAIL, TOKEN, retry_policy=FAST, close_grace_period=0, verify_credentials=False
+    ) as client:
         result = await client.bulk_fetch_issues(["10001"])
     assert "Issue could not be loaded" in result.errors["10001"]
     assert_no_secret([repr(result)])
@@ -158,7 +162,14 @@ def test_plain_http_to_a_remote_host_is_allowed_when_asked():
 
 
 @pytest.mark.parametrize(
-    "url", ["http://127.0.0.1:8080", "http://127.3.4.5", "http://localhost:2990/jira", "http://[::1]:8080", "https://jira.acme.example"]
+    "url",
+    [
+        "http://127.0.0.1:8080",
+        "http://127.3.4.5",
+        "http://localhost:2990/jira",
+        "http://[::1]:8080",
+        "https://jira.acme.example",
+    ],
 )
 def test_loopback_http_and_https_stay_allowed(url):
     JiraApiClient(url, EMAIL, TOKEN)

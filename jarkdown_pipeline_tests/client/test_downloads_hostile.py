@@ -84,7 +84,9 @@ async def test_a_download_stops_as_soon_as_it_passes_the_announced_size(local_ji
     assert leftovers(tmp_path) == []
 
 
-async def test_a_content_length_larger_than_jira_size_is_refused_before_any_byte(local_jira, make_local_client, tmp_path):
+async def test_a_content_length_larger_than_jira_size_is_refused_before_any_byte(
+    local_jira, make_local_client, tmp_path
+):
     local_jira.add_file("10001", generated_size=3_000_000)
     attachment = local_jira.attachment("10001", "big.bin", size=1000)
     async with make_local_client() as client:
@@ -102,7 +104,9 @@ async def test_a_content_length_larger_than_jira_size_is_refused_before_any_byte
     ("encoding", "encode"),
     [("gzip", gzip.compress), ("deflate", zlib.compress), ("deflate", lambda data: zlib.compress(data)[2:-4])],
 )
-async def test_a_compressed_attachment_is_saved_decoded(local_jira, make_local_client, tmp_path, encoding, encode, size_known):
+async def test_a_compressed_attachment_is_saved_decoded(
+    local_jira, make_local_client, tmp_path, encoding, encode, size_known
+):
     content = pattern_bytes(3_000_000, seed=3)  # larger than the in-memory limit once decoded
     local_jira.add_file("10001", content=content, encoded=encode(content), content_encoding=encoding)
     attachment = local_jira.attachment("10001", "report.bin", size=len(content) if size_known else None)

@@ -8,8 +8,14 @@ import aiohttp
 import pytest
 
 from jarkdown_pipeline.sample_jira.data import (
-    CONTRIBUTORS_FIELD, IMPACT_FIELD, PLATFORMS_FIELD, RELEASE_NOTES_FIELD, REVIEWER_FIELD, SPRINT_FIELD,
-    STORY_POINTS_FIELD, TARGET_DATE_FIELD,
+    CONTRIBUTORS_FIELD,
+    IMPACT_FIELD,
+    PLATFORMS_FIELD,
+    RELEASE_NOTES_FIELD,
+    REVIEWER_FIELD,
+    SPRINT_FIELD,
+    STORY_POINTS_FIELD,
+    TARGET_DATE_FIELD,
 )  # fmt: skip
 from jarkdown_pipeline.sample_jira.shapes import ALL_FIELD_IDS
 from jarkdown_pipeline_tests.plugins.sample_jira import REFERENCE_DIR, basic_auth_headers, sample_jira_auth_headers
@@ -36,7 +42,9 @@ def assert_matches_spec(schema_name: str, value: object) -> None:
 
 @pytest.fixture
 async def http(sample_jira):
-    async with aiohttp.ClientSession(base_url=sample_jira.base_url, headers=sample_jira_auth_headers(sample_jira)) as session:
+    async with aiohttp.ClientSession(
+        base_url=sample_jira.base_url, headers=sample_jira_auth_headers(sample_jira)
+    ) as session:
         yield session
 
 
@@ -74,10 +82,29 @@ async def test_fields_list_system_and_custom_fields(http):
     status, fields = await get_json(http, f"{API}/field")
     assert status == 200
     by_id = {f["id"]: f for f in fields}
-    for field_id in ("summary", "description", "comment", "worklog", "attachment", "issuelinks", "subtasks", "parent", "updated"):
+    for field_id in (
+        "summary",
+        "description",
+        "comment",
+        "worklog",
+        "attachment",
+        "issuelinks",
+        "subtasks",
+        "parent",
+        "updated",
+    ):
         assert by_id[field_id]["custom"] is False
     customs = {f["schema"]["custom"].rsplit(":", 1)[1] for f in fields if f["custom"]}
-    assert {"gh-sprint", "float", "select", "multiselect", "userpicker", "multiuserpicker", "datepicker", "textarea"} <= customs
+    assert {
+        "gh-sprint",
+        "float",
+        "select",
+        "multiselect",
+        "userpicker",
+        "multiuserpicker",
+        "datepicker",
+        "textarea",
+    } <= customs
     for field in fields:
         assert_matches_spec("FieldDetails", field)
 
@@ -96,12 +123,23 @@ async def test_issue_has_all_fields_and_matches_the_spec(http, sample_jira):
     assert attachment["content"] == f"{sample_jira.base_url}{API}/attachment/content/{attachment['id']}"
     link = fields["issuelinks"][0]
     assert {"id", "type"} <= set(link) and ("inwardIssue" in link or "outwardIssue" in link)
-    assert isinstance(issue["renderedFields"]["description"], str) and issue["renderedFields"]["description"].startswith("<")
+    assert isinstance(issue["renderedFields"]["description"], str) and issue["renderedFields"][
+        "description"
+    ].startswith("<")
     assert_matches_spec("IssueBean", issue)
 
 
 async def test_custom_fields_carry_their_typed_values(http, sample_jira):
-    wanted = [SPRINT_FIELD, STORY_POINTS_FIELD, IMPACT_FIELD, PLATFORMS_FIELD, REVIEWER_FIELD, TARGET_DATE_FIELD, RELEASE_NOTES_FIELD, CONTRIBUTORS_FIELD]
+    wanted = [
+        SPRINT_FIELD,
+        STORY_POINTS_FIELD,
+        IMPACT_FIELD,
+        PLATFORMS_FIELD,
+        REVIEWER_FIELD,
+        TARGET_DATE_FIELD,
+        RELEASE_NOTES_FIELD,
+        CONTRIBUTORS_FIELD,
+    ]
     keys = [i.key for i in sample_jira.dataset.sorted_issues()][:100]
     status, body = await post_json(http, f"{API}/issue/bulkfetch", {"issueIdsOrKeys": keys, "fields": wanted})
     assert status == 200
@@ -142,7 +180,9 @@ async def test_the_removed_search_endpoint_answers_410(http):
 # ---------------------------------------------------------------- search
 
 
-async def collect_search(http, jql: str, page_size: int, fields: str = "key,updated", method: str = "GET") -> tuple[list[str], int]:
+async def collect_search(
+    http, jql: str, page_size: int, fields: str = "key,updated", method: str = "GET"
+) -> tuple[list[str], int]:
     keys: list[str] = []
     token = None
     pages = 0
@@ -177,14 +217,20 @@ async def test_search_pages_through_a_time_zone_window_without_gaps_or_repeats(h
     assert pages == len(expected)
     post_keys, _ = await collect_search(http, jql, page_size=2, method="POST")
     assert post_keys == keys
-    date_only, _ = await collect_search(http, f"project = ALPHA OR project = BETA AND updated >= {day} AND updated < {next_day}", 50)
+    date_only, _ = await collect_search(
+        http, f"project = ALPHA OR project = BETA AND updated >= {day} AND updated < {next_day}", 50
+    )
     assert sorted(date_only) == sorted(
         k for k in sample_jira.dataset.issues if k.startswith("ALPHA-") or k in expected
     )  # AND binds tighter than OR
 
 
 async def test_search_order_by_updated_is_ordered(http, sample_jira):
-    status, body = await get_json(http, f"{API}/search/jql", params={"jql": "project = ALPHA ORDER BY updated DESC", "fields": "updated", "maxResults": "500"})
+    status, body = await get_json(
+        http,
+        f"{API}/search/jql",
+        params={"jql": "project = ALPHA ORDER BY updated DESC", "fields": "updated", "maxResults": "500"},
+    )
     assert status == 200
     times = [datetime.strptime(i["fields"]["updated"], "%Y-%m-%dT%H:%M:%S.%f%z") for i in body["issues"]]
     assert times == sorted(times, reverse=True)
@@ -194,17 +240,25 @@ async def test_search_order_by_updated_is_ordered(http, sample_jira):
 async def test_search_fields_parameter(http, sample_jira):
     _, ids_only = await get_json(http, f"{API}/search/jql", params={"jql": "project = ALPHA", "maxResults": "3"})
     assert all(set(issue) == {"id"} for issue in ids_only["issues"])
-    _, few = await get_json(http, f"{API}/search/jql", params=[("jql", "project = ALPHA"), ("fields", "key"), ("fields", "updated")])
+    _, few = await get_json(
+        http, f"{API}/search/jql", params=[("jql", "project = ALPHA"), ("fields", "key"), ("fields", "updated")]
+    )
     assert all(issue["key"].startswith("ALPHA-") and set(issue["fields"]) == {"updated"} for issue in few["issues"])
-    _, everything = await get_json(http, f"{API}/search/jql", params={"jql": "project = ALPHA", "fields": "*all,-comment", "maxResults": "2"})
+    _, everything = await get_json(
+        http, f"{API}/search/jql", params={"jql": "project = ALPHA", "fields": "*all,-comment", "maxResults": "2"}
+    )
     assert all(set(issue["fields"]) == set(ALL_FIELD_IDS) - {"comment"} for issue in everything["issues"])
     assert_matches_spec("SearchAndReconcileResults", everything)
 
 
 async def test_search_page_size_is_capped_when_many_fields_are_asked_for(http):
-    _, body = await get_json(http, f"{API}/search/jql", params={"jql": "project in (ALPHA, BETA)", "fields": "*all", "maxResults": "5000"})
+    _, body = await get_json(
+        http, f"{API}/search/jql", params={"jql": "project in (ALPHA, BETA)", "fields": "*all", "maxResults": "5000"}
+    )
     assert len(body["issues"]) == 60 and body["isLast"]  # fewer than the cap of 100
-    _, body = await get_json(http, f"{API}/search/jql", params={"jql": "project in (ALPHA, BETA)", "fields": "key", "maxResults": "5000"})
+    _, body = await get_json(
+        http, f"{API}/search/jql", params={"jql": "project in (ALPHA, BETA)", "fields": "key", "maxResults": "5000"}
+    )
     assert len(body["issues"]) == 60
 
 
@@ -231,9 +285,13 @@ async def test_bad_jql_answers_400_with_jiras_error_body(http, jql, message_part
 async def test_a_forged_page_token_is_refused(http):
     status, first = await get_json(http, f"{API}/search/jql", params={"jql": "project = ALPHA", "maxResults": "1"})
     assert status == 200 and not first["isLast"]
-    status, body = await get_json(http, f"{API}/search/jql", params={"jql": "project = ALPHA", "nextPageToken": first["nextPageToken"] + "x"})
+    status, body = await get_json(
+        http, f"{API}/search/jql", params={"jql": "project = ALPHA", "nextPageToken": first["nextPageToken"] + "x"}
+    )
     assert status == 400 and "nextPageToken" in body["errorMessages"][0]
-    status, _ = await get_json(http, f"{API}/search/jql", params={"jql": "project = BETA", "nextPageToken": first["nextPageToken"]})
+    status, _ = await get_json(
+        http, f"{API}/search/jql", params={"jql": "project = BETA", "nextPageToken": first["nextPageToken"]}
+    )
     assert status == 400  # a token belongs to its query
 
 
@@ -243,20 +301,28 @@ async def test_a_forged_page_token_is_refused(http):
 async def test_bulkfetch_returns_up_to_100_issues_in_id_order(http, sample_jira):
     issues = sample_jira.dataset.sorted_issues()
     wanted = [issues[5].key, str(issues[2].id), issues[40].key.lower(), "ALPHA-9999"]
-    status, body = await post_json(http, f"{API}/issue/bulkfetch", {"issueIdsOrKeys": wanted, "fields": ["summary", "updated"]})
+    status, body = await post_json(
+        http, f"{API}/issue/bulkfetch", {"issueIdsOrKeys": wanted, "fields": ["summary", "updated"]}
+    )
     assert status == 200
     assert [i["key"] for i in body["issues"]] == [issues[2].key, issues[5].key, issues[40].key]
     assert body["issueErrors"] == []  # an unknown issue is simply left out, as on Cloud
     assert_matches_spec("BulkIssueResults", body)
-    status, body = await post_json(http, f"{API}/issue/bulkfetch", {"issueIdsOrKeys": [f"ALPHA-{n}" for n in range(1, 101)]})
+    status, body = await post_json(
+        http, f"{API}/issue/bulkfetch", {"issueIdsOrKeys": [f"ALPHA-{n}" for n in range(1, 101)]}
+    )
     assert status == 200
     assert "comment" not in body["issues"][0]["fields"]  # the default is *navigable
-    status, body = await post_json(http, f"{API}/issue/bulkfetch", {"issueIdsOrKeys": [f"ALPHA-{n}" for n in range(1, 102)]})
+    status, body = await post_json(
+        http, f"{API}/issue/bulkfetch", {"issueIdsOrKeys": [f"ALPHA-{n}" for n in range(1, 102)]}
+    )
     assert status == 400 and "100" in body["errorMessages"][0]
     for bad in ({}, {"issueIdsOrKeys": "ALPHA-1"}, {"issueIdsOrKeys": []}):
         status, body = await post_json(http, f"{API}/issue/bulkfetch", bad)
         assert status == 400 and body["errorMessages"]
-    async with http.post(f"{API}/issue/bulkfetch", data=b"{not json", headers={"Content-Type": "application/json"}) as response:
+    async with http.post(
+        f"{API}/issue/bulkfetch", data=b"{not json", headers={"Content-Type": "application/json"}
+    ) as response:
         assert response.status == 400
 
 
@@ -268,7 +334,11 @@ async def test_inline_comments_and_worklogs_are_truncated_and_pageable(http, sam
     assert len(inline["comments"]) == 20 and inline["total"] == len(chatty.comments) > 20
     pages, start = [], 0
     while True:
-        status, page = await get_json(http, f"{API}/issue/{chatty.key}/comment", params={"startAt": start, "maxResults": 7, "expand": "renderedBody"})
+        status, page = await get_json(
+            http,
+            f"{API}/issue/{chatty.key}/comment",
+            params={"startAt": start, "maxResults": 7, "expand": "renderedBody"},
+        )
         assert status == 200 and page["total"] == len(chatty.comments)
         assert_matches_spec("PageOfComments", page)
         pages += page["comments"]
@@ -277,7 +347,9 @@ async def test_inline_comments_and_worklogs_are_truncated_and_pageable(http, sam
             break
     assert [c["id"] for c in pages] == [c.id for c in chatty.comments]
     assert all(c["renderedBody"].startswith("<") for c in pages)
-    _, newest_first = await get_json(http, f"{API}/issue/{chatty.key}/comment", params={"orderBy": "-created", "maxResults": 1})
+    _, newest_first = await get_json(
+        http, f"{API}/issue/{chatty.key}/comment", params={"orderBy": "-created", "maxResults": 1}
+    )
     assert newest_first["comments"][0]["id"] == chatty.comments[-1].id
 
     _, issue = await get_json(http, f"{API}/issue/{busy.key}")
@@ -303,7 +375,11 @@ async def test_page_size_caps_of_the_comment_endpoint(sample_jira_factory):
 
 async def test_wrong_or_missing_credentials_are_anonymous(sample_jira):
     key = sample_jira.dataset.sorted_issues()[0].key
-    for headers in (basic_auth_headers(sample_jira.email, "wrong-token"), basic_auth_headers("x@example.com", sample_jira.api_token), {}):
+    for headers in (
+        basic_auth_headers(sample_jira.email, "wrong-token"),
+        basic_auth_headers("x@example.com", sample_jira.api_token),
+        {},
+    ):
         async with aiohttp.ClientSession(base_url=sample_jira.base_url, headers=headers) as http:
             status, body = await get_json(http, f"{API}/myself")
             assert status == 401 and body["errorMessages"]
@@ -358,7 +434,9 @@ async def test_the_async_server_starts_and_stops_on_the_running_loop(sample_jira
         assert jira.base_url.startswith("http://127.0.0.1:") and jira.media_url != jira.base_url
         with pytest.raises(RuntimeError, match="already running"):
             await jira.start()
-        async with aiohttp.ClientSession(base_url=jira.base_url, headers=basic_auth_headers(jira.email, jira.api_token)) as http:
+        async with aiohttp.ClientSession(
+            base_url=jira.base_url, headers=basic_auth_headers(jira.email, jira.api_token)
+        ) as http:
             status, _ = await get_json(http, f"{API}/myself")
         assert status == 200 and jira.stats["api"]["requests"] == 1
         assert len(jira.dataset.issues) == 5

@@ -33,11 +33,15 @@ def start_cli(tmp_path, *extra: str) -> tuple[subprocess.Popen, dict]:
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
 def test_cli_serves_prints_its_urls_and_stops_on_a_signal(tmp_path, stop_signal):
-    process, info = start_cli(tmp_path, "--time-zone", "Asia/Tokyo", "--email", "me@example.com", "--api-token", "t0ken")
+    process, info = start_cli(
+        tmp_path, "--time-zone", "Asia/Tokyo", "--email", "me@example.com", "--api-token", "t0ken"
+    )
     try:
         assert info["issue_count"] == 25 and info["time_zone"] == "Asia/Tokyo"
         assert info["base_url"].startswith("http://127.0.0.1:")
-        request = urllib.request.Request(info["base_url"] + "/rest/api/3/myself", headers=basic_auth_headers("me@example.com", "t0ken"))
+        request = urllib.request.Request(
+            info["base_url"] + "/rest/api/3/myself", headers=basic_auth_headers("me@example.com", "t0ken")
+        )
         with urllib.request.urlopen(request, timeout=10) as response:
             assert json.load(response)["timeZone"] == "Asia/Tokyo"
         with pytest.raises(urllib.error.HTTPError) as caught:
@@ -56,7 +60,9 @@ def test_cli_serves_prints_its_urls_and_stops_on_a_signal(tmp_path, stop_signal)
 
 
 def test_cli_fault_flags_reach_the_server(tmp_path):
-    process, info = start_cli(tmp_path, "--rate-limit-requests", "1", "--retry-after", "2", "--unavailable-burst", "2:1")
+    process, info = start_cli(
+        tmp_path, "--rate-limit-requests", "1", "--retry-after", "2", "--unavailable-burst", "2:1"
+    )
     try:
         codes = []
         for _ in range(3):
@@ -82,6 +88,8 @@ def test_cli_fault_flags_reach_the_server(tmp_path):
     ],
 )
 def test_cli_rejects_bad_settings_with_a_clear_message(args, message):
-    result = subprocess.run([sys.executable, "-m", "jarkdown_pipeline.sample_jira", *args], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "jarkdown_pipeline.sample_jira", *args], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2
     assert message in result.stderr

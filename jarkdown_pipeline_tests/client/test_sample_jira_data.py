@@ -134,7 +134,9 @@ def test_attachments_include_images_hostile_unicode_and_duplicate_names(default_
     assert {"日本語の仕様書.txt", "Überblick Präsentation.pdf"} <= names
     assert {a.kind for a in attachments} == {"png", "text", "binary"}
     assert any(len(i.attachments) != len({a.filename for a in i.attachments}) for i in default_dataset.issues.values())
-    assert len({a.id for a in attachments}) == len(attachments) and len({a.media_id for a in attachments}) == len(attachments)
+    assert len({a.id for a in attachments}) == len(attachments) and len({a.media_id for a in attachments}) == len(
+        attachments
+    )
 
 
 def test_comments_worklogs_links_and_hierarchy(default_dataset):
@@ -147,7 +149,9 @@ def test_comments_worklogs_links_and_hierarchy(default_dataset):
     assert links
     for key, link in links:  # every link is seen from both ends
         other = default_dataset.issues[link.other_key]
-        assert any(back.id == link.id and back.other_key == key and back.outward != link.outward for back in other.links)
+        assert any(
+            back.id == link.id and back.other_key == key and back.outward != link.outward for back in other.links
+        )
     subtasks = [i for i in issues if i.issue_type == "Sub-task"]
     assert subtasks and all(default_dataset.issues[s.parent_key].project is s.project for s in subtasks)
     assert any(i.parent_key and default_dataset.issues[i.parent_key].issue_type == "Epic" for i in issues)

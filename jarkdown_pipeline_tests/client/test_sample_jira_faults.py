@@ -77,7 +77,9 @@ async def test_control_endpoints_are_not_counted_and_never_fail(sample_jira_fact
 async def test_a_download_is_cut_on_the_first_attempt_only(sample_jira_factory):
     probe = sample_jira_factory()
     attachment = max((a for a in probe.dataset.attachments.values() if a.kind == "binary"), key=lambda a: a.size)
-    jira = sample_jira_factory(faults=FaultConfig(cut_download_attachment_ids=frozenset({attachment.id}), cut_after_fraction=0.5))
+    jira = sample_jira_factory(
+        faults=FaultConfig(cut_download_attachment_ids=frozenset({attachment.id}), cut_after_fraction=0.5)
+    )
     expected = b"".join(jira.expected_attachment_bytes(attachment.id))
     url = f"{API}/attachment/content/{attachment.id}"
     async with session_for(jira) as http:
@@ -120,7 +122,9 @@ async def test_an_issue_that_vanishes_between_search_and_fetch(sample_jira_facto
     project = victim.split("-")[0]
     jira = sample_jira_factory(faults=FaultConfig(vanished_issue_keys=frozenset({victim})))
     async with session_for(jira) as http:
-        async with http.get(f"{API}/search/jql", params={"jql": f"project = {project}", "fields": "key", "maxResults": "500"}) as response:
+        async with http.get(
+            f"{API}/search/jql", params={"jql": f"project = {project}", "fields": "key", "maxResults": "500"}
+        ) as response:
             assert victim in [i["key"] for i in (await response.json())["issues"]]
         async with http.post(f"{API}/issue/bulkfetch", json={"issueIdsOrKeys": [victim, f"{project}-1"]}) as response:
             body = await response.json()
@@ -154,10 +158,15 @@ async def test_touch_and_delete_over_http_change_what_search_sees(sample_jira):
         assert touched["summary"] != old_summary
         zone = sample_jira.config.zone
         since = (sample_jira.dataset.now - timedelta(minutes=1)).astimezone(zone).strftime("%Y-%m-%d %H:%M")
-        async with http.get(f"{API}/search/jql", params={"jql": f'project = {target.project.key} AND updated >= "{since}"', "fields": "key,summary"}) as response:
+        async with http.get(
+            f"{API}/search/jql",
+            params={"jql": f'project = {target.project.key} AND updated >= "{since}"', "fields": "key,summary"},
+        ) as response:
             found = {i["key"]: i["fields"]["summary"] for i in (await response.json())["issues"]}
         assert found[target.key] == touched["summary"]
-        async with http.get(f"{API}/issue/{target.key}/comment", params={"orderBy": "-created", "maxResults": 1}) as response:
+        async with http.get(
+            f"{API}/issue/{target.key}/comment", params={"orderBy": "-created", "maxResults": 1}
+        ) as response:
             newest = (await response.json())["comments"][0]
         assert newest["body"]["content"][0]["content"][0]["text"] == "new comment"
 

@@ -23,11 +23,15 @@ def bind(jql: str):
 
 
 def facts(key: str, updated: str, created: str = "2026-01-01T00:00:00+00:00", issue_id: int = 1) -> IssueFacts:
-    return IssueFacts(issue_id, key, key.split("-")[0], datetime.fromisoformat(updated), datetime.fromisoformat(created))
+    return IssueFacts(
+        issue_id, key, key.split("-")[0], datetime.fromisoformat(updated), datetime.fromisoformat(created)
+    )
 
 
 def test_parses_the_clauses_the_pipeline_emits():
-    query = parse_jql('project in (ALPHA, "BETA") AND updated >= "2026-11-19 00:00" AND updated < "2026-11-20 00:00" ORDER BY updated ASC, key')
+    query = parse_jql(
+        'project in (ALPHA, "BETA") AND updated >= "2026-11-19 00:00" AND updated < "2026-11-20 00:00" ORDER BY updated ASC, key'
+    )
     assert query.where == BoolOp(
         "and",
         (
@@ -88,7 +92,11 @@ def test_sorting_follows_order_by_with_natural_key_order():
         facts("BETA-1", "2026-01-02T00:00:00+00:00", issue_id=1),
     ]
     assert [f.key for f in bind("project = ALPHA ORDER BY key").sort(issues)] == ["ALPHA-9", "ALPHA-10", "BETA-1"]
-    assert [f.key for f in bind("project = ALPHA ORDER BY updated ASC, key DESC").sort(issues)] == ["ALPHA-9", "BETA-1", "ALPHA-10"]
+    assert [f.key for f in bind("project = ALPHA ORDER BY updated ASC, key DESC").sort(issues)] == [
+        "ALPHA-9",
+        "BETA-1",
+        "ALPHA-10",
+    ]
     assert [f.key for f in bind("project = ALPHA").sort(issues)] == ["ALPHA-10", "ALPHA-9", "BETA-1"]  # newest id first
 
 
@@ -96,7 +104,10 @@ def test_sorting_follows_order_by_with_natural_key_order():
     ("jql", "message"),
     [
         ("project = ALPHA AND", "Error in the JQL Query: Expecting a field name but got EOF. (line 1, character 20)"),
-        ("project = ALPHA status = Done", "Error in the JQL Query: Expecting either 'OR' or 'AND' but got 'status'. (line 1, character 17)"),
+        (
+            "project = ALPHA status = Done",
+            "Error in the JQL Query: Expecting either 'OR' or 'AND' but got 'status'. (line 1, character 17)",
+        ),
         ("project ALPHA", "Error in the JQL Query: Expecting operator but got 'ALPHA'. (line 1, character 9)"),
         ("project in ALPHA", "Expecting '('"),
         ("project in (ALPHA BETA)", "Expecting ')' or ','"),

@@ -30,7 +30,9 @@ def expected_bytes(jira, attachment) -> bytes:
 async def test_content_redirects_to_the_media_host_with_a_signed_token(sample_jira):
     attachment = first_attachment(sample_jira, "binary")
     async with aiohttp.ClientSession(headers=sample_jira_auth_headers(sample_jira)) as http:
-        async with http.get(f"{sample_jira.base_url}{API}/attachment/content/{attachment.id}", allow_redirects=False) as response:
+        async with http.get(
+            f"{sample_jira.base_url}{API}/attachment/content/{attachment.id}", allow_redirects=False
+        ) as response:
             assert response.status == 303
             location = response.headers["Location"]
         assert location.startswith(f"{sample_jira.media_url}/file/{attachment.media_id}/binary?token=")
@@ -50,7 +52,9 @@ async def test_the_media_host_records_credentials_and_cookies_it_should_never_se
     attachment = first_attachment(sample_jira)
     headers = sample_jira_auth_headers(sample_jira)
     async with aiohttp.ClientSession(headers=headers) as http:
-        async with http.get(f"{sample_jira.base_url}{API}/attachment/content/{attachment.id}", allow_redirects=False) as response:
+        async with http.get(
+            f"{sample_jira.base_url}{API}/attachment/content/{attachment.id}", allow_redirects=False
+        ) as response:
             location = response.headers["Location"]
             assert "atlassian.xsrf.token" in response.cookies  # Cloud sets cookies too
         async with http.get(location, headers={**headers, "Cookie": "atlassian.xsrf.token=abc"}) as response:
@@ -97,7 +101,9 @@ async def test_attachment_content_is_404_for_unknown_ids_and_for_anonymous_users
     async with aiohttp.ClientSession(base_url=sample_jira.base_url) as http:
         async with http.get(f"{API}/attachment/content/{attachment.id}", allow_redirects=False) as response:
             assert response.status == 404
-        async with http.get(f"{API}/attachment/content/999999", headers=sample_jira_auth_headers(sample_jira)) as response:
+        async with http.get(
+            f"{API}/attachment/content/999999", headers=sample_jira_auth_headers(sample_jira)
+        ) as response:
             assert response.status == 404
             assert (await response.json())["errorMessages"]
 
@@ -173,7 +179,9 @@ async def test_a_huge_attachment_streams_without_holding_it_in_memory(sample_jir
         done.set()
         sampler.join()
     assert count == size and received.digest() == expected.digest()
-    assert peak - baseline < 64 * 1024 * 1024, f"memory grew by {(peak - baseline) >> 20} MiB while streaming {size >> 20} MiB"
+    assert peak - baseline < 64 * 1024 * 1024, (
+        f"memory grew by {(peak - baseline) >> 20} MiB while streaming {size >> 20} MiB"
+    )
     assert jira.stats["media"]["bytes_served"] == size
 
 
@@ -185,7 +193,11 @@ def test_generated_content_is_consistent_at_every_offset(sample_jira, kind):
     from jarkdown_pipeline.sample_jira import content
 
     for start, end in ((0, 1), (1, 65537), (65535, 65537), (attachment.size - 3, attachment.size)):
-        part = b"".join(content.iter_content(sample_jira.config.seed, attachment.id, kind, attachment.size, attachment.extension, start, end))
+        part = b"".join(
+            content.iter_content(
+                sample_jira.config.seed, attachment.id, kind, attachment.size, attachment.extension, start, end
+            )
+        )
         assert part == full[start:end]
     if kind == "text":
         assert full.decode("ascii").count("\n") >= attachment.size // 64

@@ -36,7 +36,9 @@ def window(jira: SampleJira, days_ago: int) -> tuple[str, str]:
     return f"{day:%Y-%m-%d} 00:00", f"{day + timedelta(days=1):%Y-%m-%d} 00:00"
 
 
-async def search_all(session: aiohttp.ClientSession, jira: SampleJira, jql: str, fields: list[str], page: int) -> list[dict]:
+async def search_all(
+    session: aiohttp.ClientSession, jira: SampleJira, jql: str, fields: list[str], page: int
+) -> list[dict]:
     found, token = [], None
     while True:
         body = {"jql": jql, "fields": fields, "maxResults": page, **({"nextPageToken": token} if token else {})}
@@ -73,11 +75,19 @@ async def test_start_up_and_a_search_page_generate_few_of_100000_issues(large_ji
     assert jira.info()["issue_count"] == LARGE and jira.info()["generation"] == "lazy"
     assert jira.dataset.issues_generated == 0
     start, end = window(jira, 3)
-    body = {"jql": f'updated >= "{start}" AND updated < "{end}"', "fields": ["*all"], "expand": "renderedFields", "maxResults": 100}
+    body = {
+        "jql": f'updated >= "{start}" AND updated < "{end}"',
+        "fields": ["*all"],
+        "expand": "renderedFields",
+        "maxResults": 100,
+    }
     async with session.post(f"{jira.base_url}/rest/api/3/search/jql", json=body) as response:
         page = await response.json()
     assert len(page["issues"]) == 100 and page["isLast"] is False
-    assert all(issue["fields"]["description"] is None or issue["fields"]["description"]["type"] == "doc" for issue in page["issues"])
+    assert all(
+        issue["fields"]["description"] is None or issue["fields"]["description"]["type"] == "doc"
+        for issue in page["issues"]
+    )
     # The page's issues, and nothing else: links, parents and sub-tasks are shown from the skeleton.
     assert jira.dataset.issues_generated == 100
 
@@ -116,7 +126,12 @@ async def test_key_and_id_look_ups_edits_and_deletions(large_jira):
     body = {"jql": f"key in ({', '.join(wanted)})", "fields": ["summary"], "maxResults": 10}
     async with session.post(f"{jira.base_url}/rest/api/3/search/jql", json=body) as response:
         found = (await response.json())["issues"]
-    assert {issue["key"] for issue in found} == {"ALPHA-1", "BETA-7000", "OPS-123", ds.issues_by_id[10001 + LARGE - 1].key}
+    assert {issue["key"] for issue in found} == {
+        "ALPHA-1",
+        "BETA-7000",
+        "OPS-123",
+        ds.issues_by_id[10001 + LARGE - 1].key,
+    }
     async with session.get(f"{jira.base_url}/rest/api/3/issue/BETA-7000") as response:
         assert (await response.json())["fields"]["summary"] == ds.issues["BETA-7000"].summary
 
@@ -141,11 +156,15 @@ def test_lazy_data_are_deterministic_and_consistent():
     other = LazyDataset(config.replace(seed=6), SITE)
 
     def render(ds: LazyDataset, key: str) -> str:
-        return json.dumps(Renderer(ds, SITE, config.zone, anonymous=False).issue(ds.issues[key], ALL_FIELD_IDS, ["renderedFields"]))
+        return json.dumps(
+            Renderer(ds, SITE, config.zone, anonymous=False).issue(ds.issues[key], ALL_FIELD_IDS, ["renderedFields"])
+        )
 
     sample = [first.key_of(i) for i in range(0, 1200, 37)]
     assert [render(first, k) for k in sample] == [render(again, k) for k in sample]
-    assert [render(first, k) for k in ("ALPHA-1", "ALPHA-2", "BETA-3")] != [render(other, k) for k in ("ALPHA-1", "ALPHA-2", "BETA-3")]
+    assert [render(first, k) for k in ("ALPHA-1", "ALPHA-2", "BETA-3")] != [
+        render(other, k) for k in ("ALPHA-1", "ALPHA-2", "BETA-3")
+    ]
     renderer = Renderer(first, SITE, config.zone, anonymous=False)
     nodes: set[str] = set()
     for issue in first.iter_issues():
@@ -155,7 +174,9 @@ def test_lazy_data_are_deterministic_and_consistent():
             issue.summary, issue.status_index, issue.priority_index, issue.issue_type,
         )  # fmt: skip
         for link in issue.links:
-            assert any(back.id == link.id and back.outward != link.outward for back in first.issues[link.other_key].links)
+            assert any(
+                back.id == link.id and back.outward != link.outward for back in first.issues[link.other_key].links
+            )
         if issue.parent_key:
             assert first.issues[issue.parent_key].project is issue.project
         for child in first.subtasks_of(issue):
@@ -171,7 +192,9 @@ def test_lazy_data_are_deterministic_and_consistent():
 
 async def test_prerender_of_a_lazy_data_set_stops_at_its_limit(monkeypatch):
     monkeypatch.setattr(app, "PRERENDERED_LAZY_ISSUES", 30)
-    async with SampleJira(SampleJiraConfig(issue_count=200, generation="lazy", prerender=True, now=SAMPLE_JIRA_TEST_NOW)) as jira:
+    async with SampleJira(
+        SampleJiraConfig(issue_count=200, generation="lazy", prerender=True, now=SAMPLE_JIRA_TEST_NOW)
+    ) as jira:
         assert jira.dataset.issues_generated == 30
         assert len(jira._fragments) == 30
 
@@ -198,7 +221,12 @@ async def test_the_cli_serves_100000_issues_in_little_memory(tmp_path):
         async with aiohttp.ClientSession(headers=basic_auth_headers(DEMO_EMAIL, DEMO_API_TOKEN)) as session:
             token = None
             while True:
-                body = {"jql": jql, "fields": ["*all"], "maxResults": 100, **({"nextPageToken": token} if token else {})}
+                body = {
+                    "jql": jql,
+                    "fields": ["*all"],
+                    "maxResults": 100,
+                    **({"nextPageToken": token} if token else {}),
+                }
                 async with session.post(f"{info['base_url']}/rest/api/3/search/jql", json=body) as response:
                     answer = await response.json()
                 fetched += len(answer["issues"])

@@ -15,8 +15,8 @@ import dagster as dg
 import pytest
 
 from jarkdown_pipeline.definitions import build_definitions
-from jarkdown_pipeline.orchestration.resources import JiraResource
 from jarkdown_pipeline.knowledge_base import KnowledgeBase
+from jarkdown_pipeline.orchestration.resources import JiraResource
 from jarkdown_pipeline.sample_jira.config import FaultConfig, SampleJiraConfig
 from jarkdown_pipeline.sample_jira.runner import SampleJiraThread, run_sample_jira_in_thread
 from jarkdown_pipeline.settings import Settings, load_settings
@@ -71,7 +71,9 @@ class Pipeline:
     def kb(self) -> KnowledgeBase:
         return KnowledgeBase(self.settings.output_dir)
 
-    def run(self, partition_key: str = PARTITION, instance: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:
+    def run(
+        self, partition_key: str = PARTITION, instance: dg.DagsterInstance | None = None
+    ) -> dg.ExecuteInProcessResult:
         job = self.defs.resolve_job_def("jira_markdown_job")
         return job.execute_in_process(partition_key=partition_key, instance=instance, raise_on_error=False)
 
@@ -115,7 +117,11 @@ def materialization_metadata(result: dg.ExecuteInProcessResult, asset: str) -> d
 def check_results(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
     return {
         evaluation.check_name: evaluation.passed
-        for evaluation in (event.event_specific_data for event in result.all_events if event.event_type_value == "ASSET_CHECK_EVALUATION")
+        for evaluation in (
+            event.event_specific_data
+            for event in result.all_events
+            if event.event_type_value == "ASSET_CHECK_EVALUATION"
+        )
     }
 
 

@@ -39,7 +39,13 @@ class Hostility:
 def deep_adf_text(depth: int) -> str:
     """An ADF document nesting ``depth`` blockquotes, as JSON text (built as text: no parser involved)."""
     paragraph = '{"type":"paragraph","content":[{"type":"text","text":"the bottom"}]}'
-    return '{"type":"doc","version":1,"content":[' + '{"type":"blockquote","content":[' * depth + paragraph + "]}" * depth + "]}"
+    return (
+        '{"type":"doc","version":1,"content":['
+        + '{"type":"blockquote","content":[' * depth
+        + paragraph
+        + "]}" * depth
+        + "]}"
+    )
 
 
 class HostileJiraProxy:
@@ -75,9 +81,13 @@ class HostileJiraProxy:
         headers = {name: value for name, value in request.headers.items() if name.lower() in _FORWARDED_REQUEST_HEADERS}
         body = await request.read()
         url = self.upstream.base_url + request.path_qs
-        async with self._session.request(request.method, url, headers=headers, data=body or None, allow_redirects=False) as answer:
+        async with self._session.request(
+            request.method, url, headers=headers, data=body or None, allow_redirects=False
+        ) as answer:
             data = await answer.read()
-            answer_headers = {name: answer.headers[name] for name in _FORWARDED_ANSWER_HEADERS if name in answer.headers}
+            answer_headers = {
+                name: answer.headers[name] for name in _FORWARDED_ANSWER_HEADERS if name in answer.headers
+            }
             is_json = answer.content_type == "application/json"
         if answer.status == 200 and is_json:
             data = self.rewrite(request.path, data)
@@ -97,7 +107,11 @@ class HostileJiraProxy:
         return text.replace(json.dumps(_DEEP_MARKER), deep_adf_text(self.hostility.depth)).encode("utf-8")
 
     def deepen(self, issue: Any) -> Any:
-        if isinstance(issue, dict) and issue.get("key") in self.hostility.deep_keys and isinstance(issue.get("fields"), dict):
+        if (
+            isinstance(issue, dict)
+            and issue.get("key") in self.hostility.deep_keys
+            and isinstance(issue.get("fields"), dict)
+        ):
             issue["fields"]["description"] = _DEEP_MARKER
         return issue
 

@@ -30,7 +30,16 @@ def test_cli_job_in_process_then_range_backfill_multiprocess(tmp_path, sample_ji
 
     # The documented command: the job runs its steps in one process.
     done = run_dagster(
-        ["job", "execute", "-m", "jarkdown_pipeline", "-j", "jira_markdown_job", "--tags", json.dumps({"dagster/partition": PARTITION})],
+        [
+            "job",
+            "execute",
+            "-m",
+            "jarkdown_pipeline",
+            "-j",
+            "jira_markdown_job",
+            "--tags",
+            json.dumps({"dagster/partition": PARTITION}),
+        ],
         environment,
         tmp_path,
     )
@@ -46,15 +55,25 @@ def test_cli_job_in_process_then_range_backfill_multiprocess(tmp_path, sample_ji
     # Two steps only (fields, then the window's issues, attachments and Markdown as one step): a
     # process per step costs seconds.
     done = run_dagster(
-        ["asset", "materialize", "-m", "jarkdown_pipeline", "--select", "jira_fields,jira_issues,jira_attachments,jira_markdown",
-         "--partition-range", "2026-11-18...2026-11-20"],
+        [
+            "asset",
+            "materialize",
+            "-m",
+            "jarkdown_pipeline",
+            "--select",
+            "jira_fields,jira_issues,jira_attachments,jira_markdown",
+            "--partition-range",
+            "2026-11-18...2026-11-20",
+        ],
         environment,
         tmp_path,
     )
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-4000:]
     assert "multiprocess executor" in output
-    three_days = set().union(*(issues_updated_on(sample_jira, date(2026, 11, 18) + timedelta(days=n)) for n in range(3)))
+    three_days = set().union(
+        *(issues_updated_on(sample_jira, date(2026, 11, 18) + timedelta(days=n)) for n in range(3))
+    )
     assert kb.raw_issue_keys() == three_days == set(kb.markdown_issue_keys())
     for key in three_days:
         manifest = kb.read_attachment_manifest(key)
@@ -65,7 +84,9 @@ def test_cli_job_in_process_then_range_backfill_multiprocess(tmp_path, sample_ji
     # Reconciliation is its own job: an issue deleted in Jira leaves the mirror only when it runs.
     [deleted] = sorted(three_days)[:1]
     sample_jira.delete_issue(deleted)
-    done = run_dagster(["job", "execute", "-m", "jarkdown_pipeline", "-j", "jira_reconciliation_job"], environment, tmp_path)
+    done = run_dagster(
+        ["job", "execute", "-m", "jarkdown_pipeline", "-j", "jira_reconciliation_job"], environment, tmp_path
+    )
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-4000:]
     assert deleted not in kb.markdown_issue_keys() and (kb.removed_dir / deleted / f"{deleted}.md").is_file()
@@ -88,7 +109,16 @@ def test_cli_names_a_missing_setting(tmp_path, sample_jira):
     dagster_home.mkdir()
     environment = pipeline_environment(sample_jira, tmp_path / "kb", JARKDOWN_START_DATE=None)
     done = run_dagster(
-        ["job", "execute", "-m", "jarkdown_pipeline", "-j", "jira_markdown_job", "--tags", json.dumps({"dagster/partition": PARTITION})],
+        [
+            "job",
+            "execute",
+            "-m",
+            "jarkdown_pipeline",
+            "-j",
+            "jira_markdown_job",
+            "--tags",
+            json.dumps({"dagster/partition": PARTITION}),
+        ],
         {**environment, "DAGSTER_HOME": str(dagster_home)},
         tmp_path,
     )

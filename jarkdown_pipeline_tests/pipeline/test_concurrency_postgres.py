@@ -30,7 +30,12 @@ from jarkdown_pipeline.orchestration.jobs import JIRA_MARKDOWN_JOB
 from jarkdown_pipeline.orchestration.partitions import build_daily_partitions
 from jarkdown_pipeline.orchestration.resources import JiraResource
 from jarkdown_pipeline.sample_jira.runner import SampleJiraThread, run_sample_jira_in_thread
-from jarkdown_pipeline_tests.pipeline.conftest import build_pipeline, issues_updated_on, pipeline_environment, sample_config
+from jarkdown_pipeline_tests.pipeline.conftest import (
+    build_pipeline,
+    issues_updated_on,
+    pipeline_environment,
+    sample_config,
+)
 
 if TYPE_CHECKING:
     from jarkdown_pipeline_tests.plugins.postgres import DagsterPostgresHome
@@ -42,7 +47,11 @@ DAYS = [date(2026, 11, 18), date(2026, 11, 19), date(2026, 11, 20)]
 LATENCY_SECONDS = 0.01
 RUN_TIMEOUT_SECONDS = 240
 MULTIPROCESS_FORKSERVER = {
-    "execution": {"config": {"multiprocess": {"start_method": {"forkserver": {"preload_modules": ["jarkdown_pipeline.definitions"]}}}}}
+    "execution": {
+        "config": {
+            "multiprocess": {"start_method": {"forkserver": {"preload_modules": ["jarkdown_pipeline.definitions"]}}}
+        }
+    }
 }
 MOVED_COMMENT = "Moved to the 20th while three runs raced."
 
@@ -63,7 +72,10 @@ def partition_tags(day: date) -> dict[str, str]:
 
 def range_tags(first: date, last: date) -> dict[str, str]:
     # A single-run backfill of several days (every asset has BackfillPolicy.single_run()).
-    return {"dagster/asset_partition_range_start": first.isoformat(), "dagster/asset_partition_range_end": last.isoformat()}
+    return {
+        "dagster/asset_partition_range_start": first.isoformat(),
+        "dagster/asset_partition_range_end": last.isoformat(),
+    }
 
 
 @dataclass
@@ -86,7 +98,9 @@ def launch_all(commands: Mapping[str, list[str]], environment: dict[str, str], w
         for name, args in commands.items():
             log = workdir / f"{name}.log"
             with log.open("wb") as sink:
-                process = subprocess.Popen([DAGSTER, *args], env=env, cwd=workdir, stdout=sink, stderr=subprocess.STDOUT)
+                process = subprocess.Popen(
+                    [DAGSTER, *args], env=env, cwd=workdir, stdout=sink, stderr=subprocess.STDOUT
+                )
             launches.append(Launch(name, process, log))
         for launch in launches:
             launch.process.wait(timeout=RUN_TIMEOUT_SECONDS)
@@ -106,7 +120,9 @@ def pool_limit(home: "DagsterPostgresHome") -> int:
 
 def jira_pool_steps() -> set[str]:
     """Step keys of the assets in the jira_api pool, from the definitions themselves."""
-    return {asset.op.name for asset in build_assets(build_daily_partitions(date(2026, 11, 1))) if asset.op.pool == JIRA_POOL}
+    return {
+        asset.op.name for asset in build_assets(build_daily_partitions(date(2026, 11, 1))) if asset.op.pool == JIRA_POOL
+    }
 
 
 def run_ids(home: "DagsterPostgresHome") -> set[str]:
@@ -154,13 +170,18 @@ def new_runs_in_postgres(home: "DagsterPostgresHome", known: set[str], expected:
         for run in runs:
             [run_start] = events(instance, run.run_id, dg.DagsterEventType.RUN_START)
             starts = events(instance, run.run_id, dg.DagsterEventType.STEP_START)
-            ends = {entry.step_key: entry.timestamp for entry in events(instance, run.run_id, dg.DagsterEventType.STEP_SUCCESS)}
+            ends = {
+                entry.step_key: entry.timestamp
+                for entry in events(instance, run.run_id, dg.DagsterEventType.STEP_SUCCESS)
+            }
             facts.append(
                 RunFacts(
                     run=run,
                     step_pids={entry.step_key: entry.dagster_event.pid for entry in starts},
                     orchestrator_pid=run_start.dagster_event.pid,
-                    jira_steps=[(entry.timestamp, ends[entry.step_key]) for entry in starts if entry.step_key in pool_steps],
+                    jira_steps=[
+                        (entry.timestamp, ends[entry.step_key]) for entry in starts if entry.step_key in pool_steps
+                    ],
                 )
             )
         pools = {pool.name: pool.limit for pool in instance.event_log_storage.get_pool_limits()}
@@ -190,7 +211,9 @@ def assert_knowledge_base_consistent(kb: KnowledgeBase, expected_keys: set[str])
                 key = relative.stem
                 if relative.parts[0] == INDEX_DIR:
                     continue  # the index's pages, compared with the files' rows below
-                if relative.as_posix() not in ("index.md", f"{key}/{key}.md") or (len(relative.parts) > 1 and key not in expected_keys):
+                if relative.as_posix() not in ("index.md", f"{key}/{key}.md") or (
+                    len(relative.parts) > 1 and key not in expected_keys
+                ):
                     stray_markdown.append(relative.as_posix())
     assert debris == [], f"temporary files left in the knowledge base: {debris}"
     assert stray_markdown == []
@@ -212,7 +235,9 @@ def markdown_files(kb: KnowledgeBase) -> dict[str, str]:
     }
 
 
-def test_three_partitions_from_three_processes_share_one_postgres_instance(tmp_path, concurrent_jira, postgres_dagster_home):
+def test_three_partitions_from_three_processes_share_one_postgres_instance(
+    tmp_path, concurrent_jira, postgres_dagster_home
+):
     jira, home = concurrent_jira, postgres_dagster_home
     kb = KnowledgeBase(tmp_path / "kb")
     environment = {**pipeline_environment(jira, kb.root), **home.environment}
@@ -223,8 +248,16 @@ def test_three_partitions_from_three_processes_share_one_postgres_instance(tmp_p
             # Ad hoc, as from the UI: Dagster's multiprocess executor, a process per step (forked from
             # a server that imported the code once: seconds less per step than a fresh interpreter).
             "multiprocess-18": [
-                "asset", "materialize", "-m", "jarkdown_pipeline", "--select", "*", "--partition", DAYS[0].isoformat(),
-                "--config-json", json.dumps(MULTIPROCESS_FORKSERVER),
+                "asset",
+                "materialize",
+                "-m",
+                "jarkdown_pipeline",
+                "--select",
+                "*",
+                "--partition",
+                DAYS[0].isoformat(),
+                "--config-json",
+                json.dumps(MULTIPROCESS_FORKSERVER),
             ],  # fmt: skip
             "job-19": job_execute(partition_tags(DAYS[1])),
             "job-20": job_execute(partition_tags(DAYS[2])),
@@ -257,7 +290,9 @@ def test_three_partitions_from_three_processes_share_one_postgres_instance(tmp_p
     bound = limit * JiraResource.model_fields["max_connections_per_host"].default
     peak = jira.stats["api"]["peak_in_flight"]
     assert peak <= bound
-    print(f"\njira_api limit {limit}: at most {steps_at_once} Jira steps at once; peak {peak} requests in flight (bound {bound})")
+    print(
+        f"\njira_api limit {limit}: at most {steps_at_once} Jira steps at once; peak {peak} requests in flight (bound {bound})"
+    )
 
 
 def test_runs_overlapping_on_a_moved_issue_leave_one_correct_file(tmp_path, concurrent_jira, postgres_dagster_home):

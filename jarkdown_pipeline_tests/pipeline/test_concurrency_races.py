@@ -103,7 +103,9 @@ def test_a_link_to_an_issue_stored_by_a_concurrent_run_becomes_local(tmp_path):
 
 
 def test_index_rebuilds_of_overlapping_runs_leave_the_index_of_all_files(tmp_path):
-    [index_asset] = [a for a in build_assets(build_daily_partitions(date(2026, 11, 1))) if a.keys == {dg.AssetKey("jira_index")}]
+    [index_asset] = [
+        a for a in build_assets(build_daily_partitions(date(2026, 11, 1))) if a.keys == {dg.AssetKey("jira_index")}
+    ]
     resource = KnowledgeBaseResource(output_dir=str(tmp_path), start_date="2026-11-01")
     kb = KnowledgeBase(tmp_path)
     kb.write_raw_issue(raw_issue("ABC-1", "2026-11-18T09:00:00.000+0100", "day 18"))

@@ -28,10 +28,9 @@ from jarkdown_pipeline.knowledge_base import KnowledgeBase
 from jarkdown_pipeline.sample_jira.app import SampleJira
 from jarkdown_pipeline.sample_jira.config import FaultConfig, SampleJiraConfig
 from jarkdown_pipeline.sample_jira.runner import SampleJiraThread
-from jarkdown_pipeline.tools.pipeline_cli import backfill_command, summarize_knowledge_base
+from jarkdown_pipeline.tools.pipeline_cli import backfill_command
 from jarkdown_pipeline_tests.pipeline.conftest import (
     PARTITION,
-    START_DATE,
     build_pipeline,
     issues_updated_on,
     pipeline_environment,
@@ -83,8 +82,16 @@ class RecordingSampleJira(SampleJira):
         body = await request.read()  # cached by aiohttp: the handler still reads it
         response = await handler(request)
         self.request_log.append(
-            RecordedRequest(arrived, time.monotonic(), request.method, request.path_qs, hashlib.sha256(body).hexdigest(),
-                            body, response.status, response.headers.get("Retry-After"))  # fmt: skip
+            RecordedRequest(
+                arrived,
+                time.monotonic(),
+                request.method,
+                request.path_qs,
+                hashlib.sha256(body).hexdigest(),
+                body,
+                response.status,
+                response.headers.get("Retry-After"),
+            )  # fmt: skip
         )
         return response
 
@@ -154,12 +161,17 @@ def assert_knowledge_base_matches_sample(kb: KnowledgeBase, jira: SampleJiraThre
         markdown = kb.markdown_path(key).read_text(encoding="utf-8")
         frontmatter = yaml.safe_load(markdown.split("---\n")[1])
         assert frontmatter["key"] == key
-        assert (frontmatter["comment_count"], frontmatter["worklog_count"]) == (len(sample.comments), len(sample.worklogs)), key
+        assert (frontmatter["comment_count"], frontmatter["worklog_count"]) == (
+            len(sample.comments),
+            len(sample.worklogs),
+        ), key
 
         # Comments: all of them, paged past Jira's inline 20, each under its author's heading.
         raw = kb.read_raw_issue(key)
         assert [c["id"] for c in raw["fields"]["comment"]["comments"]] == [c.id for c in sample.comments], key
-        headings = [unescape(m.group(1)) for line in section(markdown, "Comments") if (m := COMMENT_HEADING.match(line))]
+        headings = [
+            unescape(m.group(1)) for line in section(markdown, "Comments") if (m := COMMENT_HEADING.match(line))
+        ]
         assert sorted(headings) == sorted(c.author.display_name for c in sample.comments), key
 
         # Worklogs: one table row each (header and separator rows aside).
@@ -176,11 +188,16 @@ def assert_knowledge_base_matches_sample(kb: KnowledgeBase, jira: SampleJiraThre
             entry = manifest[str(attachment.id)]
             path = (kb.issue_dir(key) / entry["path"]).resolve()
             assert path.is_relative_to(root) and path.parent == kb.attachments_dir(key).resolve(), (key, entry)
-            assert path.read_bytes() == b"".join(jira.expected_attachment_bytes(attachment.id)), (key, attachment.filename)
+            assert path.read_bytes() == b"".join(jira.expected_attachment_bytes(attachment.id)), (
+                key,
+                attachment.filename,
+            )
     assert kb.issues_listed_in(kb.index_files()) == expected
     # Readable as any new file would be (0666 less the umask), not owner-only temp-file modes.
     new_file_mode = 0o666 & ~current_umask()
-    written = [kb.index_path] + [p for key in expected for p in (kb.markdown_path(key), *kb.attachments_dir(key).glob("*"))]
+    written = [kb.index_path] + [
+        p for key in expected for p in (kb.markdown_path(key), *kb.attachments_dir(key).glob("*"))
+    ]
     assert {oct(path.stat().st_mode & 0o777) for path in written} == {oct(new_file_mode)}
 
 
@@ -222,11 +239,15 @@ def test_one_partition_through_dagster_with_every_fault_then_a_rerun_that_does_n
     vanished = next(iter(config.faults.vanished_issue_keys))
     expected = set(keys) - {vanished}
     assert len(expected) >= 4 and any(jira.dataset.issues[k].attachments for k in expected)
-    assert any(len(jira.dataset.issues[k].comments) > config.inline_comment_limit for k in expected), "paging must be exercised"
+    assert any(len(jira.dataset.issues[k].comments) > config.inline_comment_limit for k in expected), (
+        "paging must be exercised"
+    )
 
     pipeline = build_pipeline(jira, tmp_path / "kb")
     result = pipeline.run()
-    assert result.success, "\n".join(str(e.step_failure_data.error.to_string()) for e in result.all_events if e.is_step_failure)
+    assert result.success, "\n".join(
+        str(e.step_failure_data.error.to_string()) for e in result.all_events if e.is_step_failure
+    )
 
     assert_knowledge_base_matches_sample(pipeline.kb, jira, expected)
     assert not pipeline.kb.issue_dir(vanished).exists()
@@ -266,7 +287,9 @@ def is_listening(url: str) -> bool:
         return probe.connect_ex((parts.hostname, parts.port)) == 0
 
 
-def test_demo_against_a_jira_with_faults_mirrors_a_range_in_one_cli_run_then_reruns_for_nothing(tmp_path, start_recording_jira):
+def test_demo_against_a_jira_with_faults_mirrors_a_range_in_one_cli_run_then_reruns_for_nothing(
+    tmp_path, start_recording_jira
+):
     """`make demo` with JIRA_BASE_URL set: the dagster CLI, one run over three days, faults on."""
     days = [date.fromisoformat(PARTITION) - timedelta(days=n) for n in (2, 1, 0)]
     config, keys = faulty_config(days)
@@ -292,7 +315,10 @@ def test_demo_against_a_jira_with_faults_mirrors_a_range_in_one_cli_run_then_rer
     assert any(path.suffix == ".db" for path in stored) and any(path.name.startswith("demo-") for path in stored)
     for path in stored:
         assert jira.api_token.encode() not in path.read_bytes(), path
-    assert json.loads(backfill_command(days[0], days[-1])[-1])["dagster/asset_partition_range_start"] == days[0].isoformat()
+    assert (
+        json.loads(backfill_command(days[0], days[-1])[-1])["dagster/asset_partition_range_start"]
+        == days[0].isoformat()
+    )
 
     before = without_run_records(snapshot(output_dir))
     jira.reset_stats()

@@ -32,7 +32,20 @@ def test_demo_without_settings_starts_the_sample_jira_and_always_stops_it(tmp_pa
     # A failing run still stops the server: an output path that is a file fails the settings check.
     blocker = tmp_path / "not_a_folder"
     blocker.write_text("x")
-    done = run_demo(["--issues", "5", "--days", "2", "--output-dir", str(blocker), "--dagster-home", str(tmp_path / "dagster_home")], {}, tmp_path)
+    done = run_demo(
+        [
+            "--issues",
+            "5",
+            "--days",
+            "2",
+            "--output-dir",
+            str(blocker),
+            "--dagster-home",
+            str(tmp_path / "dagster_home"),
+        ],
+        {},
+        tmp_path,
+    )
     assert done.returncode != 0
     assert "JARKDOWN_OUTPUT_DIR is not a directory" in done.stdout + done.stderr
     assert not is_listening(SAMPLE_URL.search(done.stdout).group(1))
@@ -88,7 +101,12 @@ def test_demo_stopped_by_sigterm_mid_run_leaves_no_process_behind(tmp_path):
 
 
 def test_with_a_jira_configured_but_no_token_demo_and_dev_name_the_variable_and_start_nothing(tmp_path):
-    environment = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "JIRA_BASE_URL": "https://acme.example.com", "JIRA_EMAIL": "me@example.com"}
+    environment = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "JIRA_BASE_URL": "https://acme.example.com",
+        "JIRA_EMAIL": "me@example.com",
+    }
     for tool in ("demo", "dev"):
         done = subprocess.run([sys.executable, "-m", f"jarkdown_pipeline.tools.{tool}", "--dagster-home", str(tmp_path / "home")],
                               cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=60)  # fmt: skip

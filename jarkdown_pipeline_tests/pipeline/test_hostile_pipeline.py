@@ -10,7 +10,12 @@ from jarkdown_pipeline.orchestration.assets import build_assets
 from jarkdown_pipeline.orchestration.partitions import daily_partitions_from_settings
 from jarkdown_pipeline.orchestration.resources import JiraResource, KnowledgeBaseResource
 from jarkdown_pipeline.sample_jira.runner import run_sample_jira_in_thread
-from jarkdown_pipeline_tests.pipeline.conftest import build_pipeline, issues_updated_on, materialization_metadata, sample_config
+from jarkdown_pipeline_tests.pipeline.conftest import (
+    build_pipeline,
+    issues_updated_on,
+    materialization_metadata,
+    sample_config,
+)
 from jarkdown_pipeline_tests.pipeline.hostile_jira import Hostility, hostile_jira
 from jarkdown_pipeline_tests.pipeline.test_hostile_sync import INVALID_KEY_ENTRY, delete_issues, stored_scope
 from jarkdown_pipeline_tests.pipeline.test_pipeline import failure_messages
@@ -48,7 +53,9 @@ def test_a_window_with_hostile_issues_writes_the_others_lists_the_bad_ones_and_f
     assert issues["failed"] == 3 and "../X-1" in issues["failures"]
     # The step's log names each one, with its reason.
     logged = "\n".join(entry.user_message for entry in instance.all_logs(result.run_id))
-    assert f"Could not fetch {deep}: " in logged and "Could not fetch id 990001: Jira sent an invalid issue key" in logged
+    assert (
+        f"Could not fetch {deep}: " in logged and "Could not fetch id 990001: Jira sent an invalid issue key" in logged
+    )
     assert not (tmp_path / "X-1").exists()
 
 

@@ -36,7 +36,9 @@ LONG_AGO = time.time() - STALE_TEMP_FILE_SECONDS - 60
 async def mirror(jira, kb: KnowledgeBase, jql: str = WINDOW, **options):
     async with client_for(jira) as client:
         fields = await client.fetch_fields()
-        return await mirror_window(client, kb, jql, field_definitions=fields, base_url=jira.base_url, max_concurrent_downloads=3, **options)
+        return await mirror_window(
+            client, kb, jql, field_definitions=fields, base_url=jira.base_url, max_concurrent_downloads=3, **options
+        )
 
 
 def contents(folder: Path) -> dict[str, bytes]:
@@ -93,7 +95,9 @@ def run_out_of_memory() -> None:
     raise MemoryError("the renderer could not allocate")  # as a huge table would; raised, not provoked
 
 
-@pytest.mark.parametrize(("failing", "reason"), [(lambda: recurse(0), "RecursionError"), (run_out_of_memory, "MemoryError")])
+@pytest.mark.parametrize(
+    ("failing", "reason"), [(lambda: recurse(0), "RecursionError"), (run_out_of_memory, "MemoryError")]
+)
 async def test_an_exception_while_rendering_on_the_loop_is_that_issues_failure(tmp_path, monkeypatch, failing, reason):
     with run_sample_jira_in_thread(sample_config()) as jira:
         keys = sorted(issues_updated_on(jira, DAY))
@@ -201,12 +205,16 @@ async def test_a_reconciliation_that_would_remove_too_much_moves_nothing(tmp_pat
             assert kb.live_issue_keys() == set(stored) and not kb.removed_dir.exists()
             count = len(gone & set(stored))
             message = str(refused.value)
-            first = ", ".join(sorted(gone & set(stored), key=lambda key: (key.split("-")[0], int(key.split("-")[1])))[:3])
+            first = ", ".join(
+                sorted(gone & set(stored), key=lambda key: (key.split("-")[0], int(key.split("-")[1])))[:3]
+            )
             assert f"would have moved {count} issues to _removed/ ({first}" in message
             assert f"allow this pass with allow_removals={count}" in message and "moved nothing" in message
             assert refused.value.would_remove and len(refused.value.would_remove) == count
             # The operator's go-ahead for exactly that count moves them.
-            result = await reconcile(client, kb, jql, guard=RemovalGuard(max_share=0.1, always_allowed=5, allow_removals=count))
+            result = await reconcile(
+                client, kb, jql, guard=RemovalGuard(max_share=0.1, always_allowed=5, allow_removals=count)
+            )
     assert sorted(result.moved) == sorted(gone & set(stored)) and kb.live_issue_keys() == set(stored) - gone
 
 
@@ -229,6 +237,8 @@ async def test_a_malformed_scope_answer_moves_nothing(tmp_path):
         jira.delete_issue(stored[0])
         with hostile_jira(jira, Hostility(extra_search_entries=(["a list"],))) as proxy:
             async with client_for(proxy) as client:
-                with pytest.raises(JiraApiError, match="sent list instead of an issue object: reconciliation moved nothing"):
+                with pytest.raises(
+                    JiraApiError, match="sent list instead of an issue object: reconciliation moved nothing"
+                ):
                     await reconcile(client, kb, scope_jql_since(None, date.fromisoformat(START_DATE)))
     assert kb.live_issue_keys() == set(stored)

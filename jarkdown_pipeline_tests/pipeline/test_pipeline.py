@@ -9,7 +9,6 @@ from jarkdown_pipeline.orchestration.resources import JiraResource
 from jarkdown_pipeline.sample_jira.config import FaultConfig
 from jarkdown_pipeline.sample_jira.runner import run_sample_jira_in_thread
 from jarkdown_pipeline_tests.pipeline.conftest import (
-    PARTITION,
     build_pipeline,
     check_results,
     issues_updated_on,
@@ -40,26 +39,48 @@ def test_definitions(tmp_path, sample_jira):
     pipeline = build_pipeline(sample_jira, tmp_path / "kb")
     repository = pipeline.defs.get_repository_def()
     assets = {key.to_user_string(): asset for key, asset in repository.assets_defs_by_key.items()}
-    assert set(assets) == {"jira_fields", "jira_issues", "jira_attachments", "jira_markdown", "jira_reconciliation", "jira_index"}
+    assert set(assets) == {
+        "jira_fields",
+        "jira_issues",
+        "jira_attachments",
+        "jira_markdown",
+        "jira_reconciliation",
+        "jira_index",
+    }
     for name, asset in assets.items():
         assert asset.group_names_by_key[dg.AssetKey(name)] == "jira"
         assert asset.backfill_policy == dg.BackfillPolicy.single_run(), name
-        assert (asset.partitions_def is not None) == (name in {"jira_issues", "jira_attachments", "jira_markdown"}), name
+        assert (asset.partitions_def is not None) == (name in {"jira_issues", "jira_attachments", "jira_markdown"}), (
+            name
+        )
     # Issues, attachments and Markdown are one streaming step (one op, in the jira_api pool).
     steps = {name: asset.node_def.name for name, asset in assets.items()}
     assert steps["jira_issues"] == steps["jira_attachments"] == steps["jira_markdown"] == "jira_window"
     assert len(set(steps.values())) == 4
     pools = {name: asset.node_def.pool for name, asset in assets.items()}
-    assert pools == {"jira_fields": "jira_api", "jira_issues": "jira_api", "jira_attachments": "jira_api",
-                     "jira_reconciliation": "jira_api", "jira_markdown": "jira_api", "jira_index": None}
+    assert pools == {
+        "jira_fields": "jira_api",
+        "jira_issues": "jira_api",
+        "jira_attachments": "jira_api",
+        "jira_reconciliation": "jira_api",
+        "jira_markdown": "jira_api",
+        "jira_index": None,
+    }
     assert {key.name for key in repository.asset_checks_defs_by_key} == set(ALL_CHECKS)
-    assert {s.name for s in repository.schedule_defs} == {"jira_daily_schedule", "jira_hourly_schedule", "jira_reconciliation_schedule"}
+    assert {s.name for s in repository.schedule_defs} == {
+        "jira_daily_schedule",
+        "jira_hourly_schedule",
+        "jira_reconciliation_schedule",
+    }
     window_job = pipeline.defs.resolve_job_def("jira_markdown_job")
     assert window_job.partitions_def is not None
     # Reconciliation scans every key in scope: its own job and daily schedule, not a step of every window run.
     assert "jira_reconciliation" not in {key.to_user_string() for key in window_job.asset_layer.selected_asset_keys}
     reconciliation_job = pipeline.defs.resolve_job_def("jira_reconciliation_job")
-    assert {key.to_user_string() for key in reconciliation_job.asset_layer.selected_asset_keys} == {"jira_reconciliation", "jira_index"}
+    assert {key.to_user_string() for key in reconciliation_job.asset_layer.selected_asset_keys} == {
+        "jira_reconciliation",
+        "jira_index",
+    }
     assert repository.get_schedule_def("jira_reconciliation_schedule").job_name == "jira_reconciliation_job"
 
 
@@ -108,7 +129,11 @@ def test_partition_run_then_rerun_then_edit_and_delete(tmp_path, sample_jira):
 
     # One issue edited (still that day), one deleted: exactly those change.
     edited, deleted = sorted(expected)[:2]
-    sample_jira.touch_issue(edited, updated=datetime(2026, 11, 20, 23, 30, tzinfo=ZoneInfo(sample_jira.config.time_zone)), comment="Edited in the test")
+    sample_jira.touch_issue(
+        edited,
+        updated=datetime(2026, 11, 20, 23, 30, tzinfo=ZoneInfo(sample_jira.config.time_zone)),
+        comment="Edited in the test",
+    )
     gone = set(sample_jira.delete_issue(deleted))
     result = pipeline.run()
     assert result.success, failure_messages(result)

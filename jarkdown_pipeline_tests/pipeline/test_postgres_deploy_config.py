@@ -8,8 +8,8 @@ from dagster._config import process_config
 from dagster._core.instance.config import dagster_instance_config
 
 pytest.importorskip("dagster_postgres", reason="the `postgres` extra (dagster-postgres) is not installed")
-from dagster_postgres import DagsterPostgresStorage  # noqa: E402
-from dagster_postgres.utils import pg_url_from_config  # noqa: E402
+from dagster_postgres import DagsterPostgresStorage
+from dagster_postgres.utils import pg_url_from_config
 
 from jarkdown_pipeline.orchestration.assets import JIRA_POOL
 

@@ -69,7 +69,10 @@ def test_under_ci_an_unreachable_server_fails_the_tests(tmp_path):
     assert "CI is set, so the PostgreSQL tests must run" in done.stdout
 
 
-@pytest.mark.parametrize(("value", "expected"), [("true", True), ("1", True), ("yes", True), ("", False), ("0", False), ("false", False), (None, False)])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("true", True), ("1", True), ("yes", True), ("", False), ("0", False), ("false", False), (None, False)],
+)
 def test_ci_is_recognised_as_ci_tools_set_it(value, expected):
     from jarkdown_pipeline_tests.plugins.postgres import running_in_ci
 

@@ -8,12 +8,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from jarkdown_pipeline import sync
 from jarkdown_pipeline.jira_api_client import JiraApiClient, RetryPolicy
 from jarkdown_pipeline.knowledge_base import KnowledgeBase
-from jarkdown_pipeline.state_store import rebuild_from_files
 from jarkdown_pipeline.sample_jira.config import FaultConfig
 from jarkdown_pipeline.sample_jira.runner import run_sample_jira_in_thread
-from jarkdown_pipeline import sync
+from jarkdown_pipeline.state_store import rebuild_from_files
 from jarkdown_pipeline.sync import fetch_window, mirror_window, reconcile, render_window, scope_jql_since, window_jql
 from jarkdown_pipeline_tests.pipeline.conftest import issues_updated_on, sample_config
 
@@ -41,7 +41,9 @@ def day_keys():
 
 async def test_a_failed_bulk_request_falls_back_to_single_fetches(tmp_path, day_keys, caplog):
     # Requests: 1 /myself, 2 search, 3.. the bulk fetch: down for all its attempts.
-    faults = FaultConfig(unavailable_bursts=((3, FAST_RETRIES.max_attempts),), vanished_issue_keys=frozenset({day_keys[0]}))
+    faults = FaultConfig(
+        unavailable_bursts=((3, FAST_RETRIES.max_attempts),), vanished_issue_keys=frozenset({day_keys[0]})
+    )
     with run_sample_jira_in_thread(sample_config(faults=faults)) as jira:
         kb = KnowledgeBase(tmp_path)
         async with client_for(jira) as client:
@@ -107,7 +109,12 @@ async def test_streamed_window_links_locally_except_to_an_issue_that_never_arriv
     # that vanishes after the search must end up linked to Jira, not to a file that does not exist.
     with run_sample_jira_in_thread(sample_config()) as probe:
         in_window = set(probe.dataset.issues)
-        pairs = sorted((key, link.other_key) for key, issue in probe.dataset.issues.items() for link in issue.links if link.other_key in in_window)
+        pairs = sorted(
+            (key, link.other_key)
+            for key, issue in probe.dataset.issues.items()
+            for link in issue.links
+            if link.other_key in in_window
+        )
     source, vanished = pairs[0]
     kept_source, kept_target = next((a, b) for a, b in pairs if vanished not in (a, b))
     faults = FaultConfig(vanished_issue_keys=frozenset({vanished}))
@@ -203,7 +210,9 @@ async def test_a_render_process_writes_what_the_event_loop_would(tmp_path, monke
         assert started == []
         child_result = await mirror_days(jira, in_child, render_process=True)
     assert len(started) == 1 and started[0] != os.getpid()
-    assert child_result.markdown.failed == {} and sorted(child_result.markdown.written) == sorted(loop_result.markdown.written)
+    assert child_result.markdown.failed == {} and sorted(child_result.markdown.written) == sorted(
+        loop_result.markdown.written
+    )
     assert len(child_result.markdown.written) == len(jira.dataset.issues) > 20
     assert markdown_files(in_child) == markdown_files(in_loop)
 

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 
 from jarkdown_pipeline.sample_jira import SampleJiraConfig, SampleJiraThread
-from jarkdown_pipeline_tests.reference import REFERENCE_DIR  # re-exported for the API tests
 
 # A fixed "now" keeps data and partitions identical from run to run.
 SAMPLE_JIRA_TEST_NOW = datetime(2026, 11, 20, 11, 30, tzinfo=UTC)

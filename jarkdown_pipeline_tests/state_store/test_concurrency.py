@@ -17,7 +17,9 @@ def write_many(spec, name: str, start, results) -> None:
         with spec.open() as store:
             for n in range(1, TRANSACTIONS_PER_PROCESS + 1):
                 records = [
-                    IssueRecord(f"{name}-{n * RECORDS_PER_TRANSACTION + i}", issue_id=f"{n}", jira_links=frozenset({"HUB-1"}))
+                    IssueRecord(
+                        f"{name}-{n * RECORDS_PER_TRANSACTION + i}", issue_id=f"{n}", jira_links=frozenset({"HUB-1"})
+                    )
                     for i in range(RECORDS_PER_TRANSACTION)
                 ]
                 shared = IssueRecord("SHARED-1", issue_id=f"{name}-{n}", local_links=frozenset({f"{name}-1"}))

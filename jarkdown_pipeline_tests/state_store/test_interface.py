@@ -48,7 +48,9 @@ def test_every_field_round_trips(store):
 def test_each_upsert_is_one_revision_and_updates_in_place(store):
     assert store.upsert_issues([full_record("ABC-1"), full_record("ABC-2", local_links=frozenset())]) == 1
     assert store.files_linking_to(["ABC-2"]) == ["ABC-1"]
-    changed = full_record("ABC-1", updated="2026-11-21T00:00:00.000Z", local_links=frozenset(), jira_links=frozenset({"ABC-2"}))
+    changed = full_record(
+        "ABC-1", updated="2026-11-21T00:00:00.000Z", local_links=frozenset(), jira_links=frozenset({"ABC-2"})
+    )
     assert store.upsert_issues([changed]) == 2
     assert store.get_issues(["ABC-1"])["ABC-1"] == changed
     assert store.files_linking_to(["ABC-2"]) == []  # the links were replaced, not added to
@@ -62,7 +64,10 @@ def test_an_upsert_of_some_fields_keeps_the_others(store):
     expected = full_record(attachments=(), state="removed")
     assert store.get_issues(["ABC-1"])["ABC-1"] == expected
     # Links change only when named; a new key gets the record as given.
-    store.upsert_issues([IssueRecord("ABC-1", local_links=frozenset({"ABC-7"})), IssueRecord("ABC-3", issue_id="3")], fields={"local_links"})
+    store.upsert_issues(
+        [IssueRecord("ABC-1", local_links=frozenset({"ABC-7"})), IssueRecord("ABC-3", issue_id="3")],
+        fields={"local_links"},
+    )
     got = store.get_issues(["ABC-1", "ABC-3"])
     assert got["ABC-1"].local_links == {"ABC-7"} and got["ABC-1"].jira_links == {"XYZ-9", "ABC-10"}
     assert got["ABC-3"] == IssueRecord("ABC-3", issue_id="3")

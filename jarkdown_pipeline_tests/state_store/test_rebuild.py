@@ -76,7 +76,12 @@ def test_first_open_migrates_todays_layout_and_changes_no_file(kb_v1, store_spec
     after = file_snapshot(kb_v1)
     assert {name: after[name] for name in before} == before  # bytes and mtimes
     new_files = set(after) - set(before)
-    assert new_files <= {".jarkdown/lock", ".jarkdown/state.sqlite3", ".jarkdown/state.sqlite3-wal", ".jarkdown/state.sqlite3-shm"}
+    assert new_files <= {
+        ".jarkdown/lock",
+        ".jarkdown/state.sqlite3",
+        ".jarkdown/state.sqlite3-wal",
+        ".jarkdown/state.sqlite3-shm",
+    }
 
 
 def test_files_changed_since_their_render_records_are_read_themselves(tmp_path):
@@ -184,7 +189,11 @@ def test_unreadable_files_are_named_and_the_rest_is_kept(tmp_path, store):
         "not readable JSON (Expecting p",
         "expected a JSON list, found di",
     ]
-    assert [Path(problem.split(": ", 1)[0]).name for problem in result.problems] == ["ABC-1.md", "ABC-2.json", "ABC-2.json"]
+    assert [Path(problem.split(": ", 1)[0]).name for problem in result.problems] == [
+        "ABC-1.md",
+        "ABC-2.json",
+        "ABC-2.json",
+    ]
 
 
 def test_open_state_store_takes_a_lock_the_caller_already_holds(tmp_path):

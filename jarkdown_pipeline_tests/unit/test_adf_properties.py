@@ -67,7 +67,15 @@ def normalize(text: str) -> str:
     return _WS.sub(" ", text).strip()
 
 
-SPECIALS = list("*_`[]<>#|\\~-+=!&;:$()0123456789.\"' \nabcxyz") + ["&amp;", "<a>", "```", "www.x.org", "1. ", "- ", "> "]
+SPECIALS = list("*_`[]<>#|\\~-+=!&;:$()0123456789.\"' \nabcxyz") + [
+    "&amp;",
+    "<a>",
+    "```",
+    "www.x.org",
+    "1. ",
+    "- ",
+    "> ",
+]
 ALPHABET = st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\x00")
 TEXT = st.lists(st.one_of(st.sampled_from(SPECIALS), ALPHABET), min_size=1, max_size=10).map("".join)
 
@@ -100,19 +108,26 @@ def _item(blocks):
 BLOCKS = st.recursive(
     st.one_of(PARAGRAPH, st.builds(lambda t: {"type": "codeBlock", "content": [{"type": "text", "text": t}]}, TEXT)),
     lambda children: st.one_of(
-        st.lists(st.builds(lambda p, rest: _item([p, *rest]), PARAGRAPH, st.lists(children, max_size=2)), min_size=1, max_size=3).map(
-            lambda items: {"type": "bulletList", "content": items}
-        ),
-        st.lists(st.builds(lambda p, rest: _item([p, *rest]), PARAGRAPH, st.lists(children, max_size=2)), min_size=1, max_size=3).map(
-            lambda items: {"type": "orderedList", "attrs": {"order": 7}, "content": items}
-        ),
+        st.lists(
+            st.builds(lambda p, rest: _item([p, *rest]), PARAGRAPH, st.lists(children, max_size=2)),
+            min_size=1,
+            max_size=3,
+        ).map(lambda items: {"type": "bulletList", "content": items}),
+        st.lists(
+            st.builds(lambda p, rest: _item([p, *rest]), PARAGRAPH, st.lists(children, max_size=2)),
+            min_size=1,
+            max_size=3,
+        ).map(lambda items: {"type": "orderedList", "attrs": {"order": 7}, "content": items}),
         st.lists(PARAGRAPH, min_size=1, max_size=2).map(lambda c: {"type": "blockquote", "content": c}),
-        st.lists(children, min_size=1, max_size=2).map(lambda c: {"type": "panel", "attrs": {"panelType": "warning"}, "content": c}),
+        st.lists(children, min_size=1, max_size=2).map(
+            lambda c: {"type": "panel", "attrs": {"panelType": "warning"}, "content": c}
+        ),
         st.lists(st.lists(PARAGRAPH, min_size=1, max_size=3), min_size=1, max_size=3).map(
             lambda rows: {
                 "type": "table",
                 "content": [
-                    {"type": "tableRow", "content": [{"type": "tableCell", "content": [p]} for p in row]} for row in rows
+                    {"type": "tableRow", "content": [{"type": "tableCell", "content": [p]} for p in row]}
+                    for row in rows
                 ],
             }
         ),
@@ -156,7 +171,15 @@ def test_every_text_node_appears_in_nested_documents(blocks):
             assert normalize(piece) in shown, (piece, markdown)
 
 
-_MARK_ELEMENTS = {"strong": "strong", "em": "em", "strike": "del", "underline": "ins", "code": "code", "link": "a", "subsup": "sup"}
+_MARK_ELEMENTS = {
+    "strong": "strong",
+    "em": "em",
+    "strike": "del",
+    "underline": "ins",
+    "code": "code",
+    "link": "a",
+    "subsup": "sup",
+}
 
 
 class _StyledChars(html.parser.HTMLParser):
@@ -206,26 +229,91 @@ def test_marks_style_exactly_their_text(paragraphs):
 # Malformed documents: any node type anywhere, attrs of the wrong shape, stray values.
 _NODE_TYPES = sorted(
     {
-        "doc", "paragraph", "text", "heading", "bulletList", "orderedList", "listItem", "taskList", "taskItem",
-        "blockTaskItem", "decisionList", "decisionItem", "table", "tableRow", "tableCell", "tableHeader", "panel",
-        "expand", "nestedExpand", "codeBlock", "blockquote", "mediaSingle", "mediaGroup", "media", "mediaInline",
-        "caption", "mention", "emoji", "date", "status", "inlineCard", "blockCard", "embedCard", "hardBreak", "rule",
-        "layoutSection", "layoutColumn", "extension", "bodiedExtension", "inlineExtension", "placeholder",
-        "syncBlock", "bodiedSyncBlock", "notARealNode",
+        "doc",
+        "paragraph",
+        "text",
+        "heading",
+        "bulletList",
+        "orderedList",
+        "listItem",
+        "taskList",
+        "taskItem",
+        "blockTaskItem",
+        "decisionList",
+        "decisionItem",
+        "table",
+        "tableRow",
+        "tableCell",
+        "tableHeader",
+        "panel",
+        "expand",
+        "nestedExpand",
+        "codeBlock",
+        "blockquote",
+        "mediaSingle",
+        "mediaGroup",
+        "media",
+        "mediaInline",
+        "caption",
+        "mention",
+        "emoji",
+        "date",
+        "status",
+        "inlineCard",
+        "blockCard",
+        "embedCard",
+        "hardBreak",
+        "rule",
+        "layoutSection",
+        "layoutColumn",
+        "extension",
+        "bodiedExtension",
+        "inlineExtension",
+        "placeholder",
+        "syncBlock",
+        "bodiedSyncBlock",
+        "notARealNode",
     }
 )
-_ODD_VALUE = st.none() | st.booleans() | st.integers() | st.text("ab <|*", max_size=4) | st.lists(st.integers(), max_size=2)
-_ODD_ATTRS = st.dictionaries(
-    st.sampled_from(["level", "order", "state", "text", "url", "id", "alt", "colspan", "rowspan", "timestamp", "language", "panelType", "title", "type"]),
-    _ODD_VALUE,
-    max_size=3,
-) | _ODD_VALUE
+_ODD_VALUE = (
+    st.none() | st.booleans() | st.integers() | st.text("ab <|*", max_size=4) | st.lists(st.integers(), max_size=2)
+)
+_ODD_ATTRS = (
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "level",
+                "order",
+                "state",
+                "text",
+                "url",
+                "id",
+                "alt",
+                "colspan",
+                "rowspan",
+                "timestamp",
+                "language",
+                "panelType",
+                "title",
+                "type",
+            ]
+        ),
+        _ODD_VALUE,
+        max_size=3,
+    )
+    | _ODD_VALUE
+)
 _ODD_MARKS = st.lists(
-    st.fixed_dictionaries({"type": st.sampled_from(["strong", "link", "code", "subsup", "bogus"])}, optional={"attrs": _ODD_ATTRS}) | _ODD_VALUE,
+    st.fixed_dictionaries(
+        {"type": st.sampled_from(["strong", "link", "code", "subsup", "bogus"])}, optional={"attrs": _ODD_ATTRS}
+    )
+    | _ODD_VALUE,
     max_size=2,
 )
 MALFORMED = st.recursive(
-    st.fixed_dictionaries({"type": st.sampled_from(_NODE_TYPES)}, optional={"text": _ODD_VALUE, "attrs": _ODD_ATTRS, "marks": _ODD_MARKS}),
+    st.fixed_dictionaries(
+        {"type": st.sampled_from(_NODE_TYPES)}, optional={"text": _ODD_VALUE, "attrs": _ODD_ATTRS, "marks": _ODD_MARKS}
+    ),
     lambda children: st.fixed_dictionaries(
         {"type": st.sampled_from(_NODE_TYPES), "content": st.lists(children | _ODD_VALUE, max_size=3)},
         optional={"attrs": _ODD_ATTRS, "marks": _ODD_MARKS},

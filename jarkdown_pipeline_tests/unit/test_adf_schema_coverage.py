@@ -6,13 +6,74 @@ from pathlib import Path
 
 import pytest
 
-from jarkdown_pipeline_tests.reference import REFERENCE_DIR
 from jarkdown_pipeline.markdown import BLOCK_HANDLERS, INLINE_HANDLERS, MARKS, adf_to_markdown
+from jarkdown_pipeline_tests.reference import REFERENCE_DIR
 
 SCHEMA = REFERENCE_DIR / "adf-full-schema-52.2.2.json"
 # The reference folder is outside the repository: the schema's type names are kept here too.
-SCHEMA_NODE_TYPES = ["blockCard", "blockTaskItem", "blockquote", "bodiedExtension", "bodiedSyncBlock", "bulletList", "caption", "codeBlock", "date", "decisionItem", "decisionList", "doc", "embedCard", "emoji", "expand", "extension", "hardBreak", "heading", "inlineCard", "inlineExtension", "layoutColumn", "layoutSection", "listItem", "media", "mediaGroup", "mediaInline", "mediaSingle", "mention", "nestedExpand", "orderedList", "panel", "paragraph", "placeholder", "rule", "status", "syncBlock", "table", "tableCell", "tableHeader", "tableRow", "taskItem", "taskList", "text"]
-SCHEMA_MARK_TYPES = ["alignment", "annotation", "backgroundColor", "border", "breakout", "code", "dataConsumer", "em", "fragment", "indentation", "link", "strike", "strong", "subsup", "textColor", "underline"]
+SCHEMA_NODE_TYPES = [
+    "blockCard",
+    "blockTaskItem",
+    "blockquote",
+    "bodiedExtension",
+    "bodiedSyncBlock",
+    "bulletList",
+    "caption",
+    "codeBlock",
+    "date",
+    "decisionItem",
+    "decisionList",
+    "doc",
+    "embedCard",
+    "emoji",
+    "expand",
+    "extension",
+    "hardBreak",
+    "heading",
+    "inlineCard",
+    "inlineExtension",
+    "layoutColumn",
+    "layoutSection",
+    "listItem",
+    "media",
+    "mediaGroup",
+    "mediaInline",
+    "mediaSingle",
+    "mention",
+    "nestedExpand",
+    "orderedList",
+    "panel",
+    "paragraph",
+    "placeholder",
+    "rule",
+    "status",
+    "syncBlock",
+    "table",
+    "tableCell",
+    "tableHeader",
+    "tableRow",
+    "taskItem",
+    "taskList",
+    "text",
+]
+SCHEMA_MARK_TYPES = [
+    "alignment",
+    "annotation",
+    "backgroundColor",
+    "border",
+    "breakout",
+    "code",
+    "dataConsumer",
+    "em",
+    "fragment",
+    "indentation",
+    "link",
+    "strike",
+    "strong",
+    "subsup",
+    "textColor",
+    "underline",
+]
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "adf"
 
 
@@ -74,7 +135,10 @@ def test_golden_files_exercise_every_node_and_mark_type():
     nodes, marks = _schema_types()
     assert sorted(nodes - used_nodes) == []
     # Layout-only marks (alignment, indentation, breakout, border, dataConsumer, fragment) carry no text styling.
-    assert sorted(marks - used_marks - {"alignment", "indentation", "breakout", "border", "dataConsumer", "fragment"}) == []
+    assert (
+        sorted(marks - used_marks - {"alignment", "indentation", "breakout", "border", "dataConsumer", "fragment"})
+        == []
+    )
 
 
 def test_known_types_are_not_reported_as_unknown(caplog):
@@ -99,8 +163,18 @@ def test_unknown_types_are_logged_once_per_type(caplog):
 
 
 def test_layout_marks_keep_text_without_markup():
-    for mark in ({"type": "alignment", "attrs": {"align": "center"}}, {"type": "indentation", "attrs": {"level": 2}},
-                 {"type": "breakout", "attrs": {"mode": "wide"}}, {"type": "border", "attrs": {"size": 1, "color": "#000000"}},
-                 {"type": "dataConsumer", "attrs": {"sources": ["x"]}}, {"type": "fragment", "attrs": {"localId": "f"}}):
-        doc = {"type": "doc", "content": [{"type": "paragraph", "marks": [mark], "content": [{"type": "text", "text": "plain", "marks": [mark]}]}]}
+    for mark in (
+        {"type": "alignment", "attrs": {"align": "center"}},
+        {"type": "indentation", "attrs": {"level": 2}},
+        {"type": "breakout", "attrs": {"mode": "wide"}},
+        {"type": "border", "attrs": {"size": 1, "color": "#000000"}},
+        {"type": "dataConsumer", "attrs": {"sources": ["x"]}},
+        {"type": "fragment", "attrs": {"localId": "f"}},
+    ):
+        doc = {
+            "type": "doc",
+            "content": [
+                {"type": "paragraph", "marks": [mark], "content": [{"type": "text", "text": "plain", "marks": [mark]}]}
+            ],
+        }
         assert adf_to_markdown(doc) == "plain"

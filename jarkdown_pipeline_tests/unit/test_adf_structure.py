@@ -35,8 +35,19 @@ def test_lists_nest_to_any_depth():
 
 
 def test_ordered_list_keeps_its_start_number():
-    doc = {"type": "doc", "content": [{"type": "orderedList", "attrs": {"order": 7}, "content": [
-        {"type": "listItem", "content": [_paragraph("seven")]}, {"type": "listItem", "content": [_paragraph("eight")]}]}]}
+    doc = {
+        "type": "doc",
+        "content": [
+            {
+                "type": "orderedList",
+                "attrs": {"order": 7},
+                "content": [
+                    {"type": "listItem", "content": [_paragraph("seven")]},
+                    {"type": "listItem", "content": [_paragraph("eight")]},
+                ],
+            }
+        ],
+    }
     assert '<ol start="7">' in render_html(adf_to_markdown(doc))
 
 
@@ -46,7 +57,10 @@ CODE = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters=
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(code=CODE, language=st.sampled_from(["", "python", "c++", "a`b"]))
 def test_code_blocks_are_verbatim(code, language):
-    doc = {"type": "doc", "content": [{"type": "codeBlock", "attrs": {"language": language}, "content": [_text(code)] if code else []}]}
+    doc = {
+        "type": "doc",
+        "content": [{"type": "codeBlock", "attrs": {"language": language}, "content": [_text(code)] if code else []}],
+    }
     page = render_html(adf_to_markdown(doc))
     match = re.search(r"<pre(?: lang=\"[^\"]*\")?><code(?: class=\"[^\"]*\")?>(.*?)</code></pre>", page, re.DOTALL)
     assert match, page
@@ -57,13 +71,20 @@ def test_code_blocks_are_verbatim(code, language):
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(code=st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=30))
 def test_inline_code_is_verbatim(code):
-    doc = {"type": "doc", "content": [{"type": "paragraph", "content": [_text("x "), {"type": "text", "text": code, "marks": [{"type": "code"}]}]}]}
+    doc = {
+        "type": "doc",
+        "content": [
+            {"type": "paragraph", "content": [_text("x "), {"type": "text", "text": code, "marks": [{"type": "code"}]}]}
+        ],
+    }
     page = render_html(adf_to_markdown(doc))
     spans = re.findall(r"<code>(.*?)</code>", page, re.DOTALL)
     assert [html.unescape(span) for span in spans] == [code]
 
 
-CELL_TEXT = st.lists(st.sampled_from(list("|\\`*_ab <>-#")) | st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=8).map("".join)
+CELL_TEXT = st.lists(
+    st.sampled_from(list("|\\`*_ab <>-#")) | st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=8
+).map("".join)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -75,8 +96,15 @@ def test_table_cells_keep_their_text_and_shape(rows):
         node = {"type": "text", "text": text, **({"marks": [{"type": "code"}]} if as_code else {})}
         return {"type": "tableCell", "content": [{"type": "paragraph", "content": [node]}]}
 
-    doc = {"type": "doc", "content": [{"type": "table", "content": [
-        {"type": "tableRow", "content": [cell(text, code) for text, code in row]} for row in rows]}]}
+    doc = {
+        "type": "doc",
+        "content": [
+            {
+                "type": "table",
+                "content": [{"type": "tableRow", "content": [cell(text, code) for text, code in row]} for row in rows],
+            }
+        ],
+    }
     page = render_html(adf_to_markdown(doc))
     body = page.split("<tbody>", 1)[1]
     shown_rows = re.findall(r"<tr>(.*?)</tr>", body, re.DOTALL)

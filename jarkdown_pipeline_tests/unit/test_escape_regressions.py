@@ -7,7 +7,11 @@ from jarkdown_pipeline.markdown import adf_to_markdown
 
 
 def _paragraph(text: str) -> dict:
-    return {"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [{"type": "text", "text": text}]}]}
+    return {
+        "type": "doc",
+        "version": 1,
+        "content": [{"type": "paragraph", "content": [{"type": "text", "text": text}]}],
+    }
 
 
 @pytest.mark.parametrize(
@@ -22,4 +26,4 @@ def _paragraph(text: str) -> dict:
 def test_bang_before_bare_url_stays_text(text, shown):
     html = cmarkgfm.github_flavored_markdown_to_html(adf_to_markdown(_paragraph(text)))
     assert "<img" not in html
-    assert html.startswith(f"<p>{shown}<a href=\"http://www.x.org\">www.x.org</a>")
+    assert html.startswith(f'<p>{shown}<a href="http://www.x.org">www.x.org</a>')

@@ -42,7 +42,10 @@ def _issue(description=None, **fields):
 
 NESTINGS = {
     "blockquote": lambda node: {"type": "blockquote", "content": [node]},
-    "bulletList": lambda node: {"type": "bulletList", "content": [{"type": "listItem", "content": [_para(_text("i")), node]}]},
+    "bulletList": lambda node: {
+        "type": "bulletList",
+        "content": [{"type": "listItem", "content": [_para(_text("i")), node]}],
+    },
     "orderedList": lambda node: {"type": "orderedList", "content": [{"type": "listItem", "content": [node]}]},
     "panel": lambda node: {"type": "panel", "attrs": {"panelType": "info"}, "content": [node]},
     "expand": lambda node: {"type": "expand", "attrs": {"title": "t"}, "content": [node]},
@@ -86,7 +89,9 @@ def test_deep_field_values_are_read_as_their_text():
     value = _nest("bottom", lambda inner: [{"value": inner}], DEEP)
     data = field_value_to_data(value, None)
     assert "bottom" in json.dumps(data)
-    markdown = render_issue(_issue(None, customfield_10001=value, customfield_10002=_nest("b2", lambda i: {"x": i}, DEEP)))
+    markdown = render_issue(
+        _issue(None, customfield_10001=value, customfield_10002=_nest("b2", lambda i: {"x": i}, DEEP))
+    )
     assert "bottom" in markdown and "b2" in markdown
     assert MAX_FIELD_DEPTH < 50
 
@@ -208,7 +213,11 @@ def _hostile_adf(url):
         {"type": "blockCard", "attrs": {"url": url}},
         {"type": "embedCard", "attrs": {"url": url}},
         {"type": "blockCard", "attrs": {"data": {"url": url, "name": "card name"}}},
-        {"type": "mediaSingle", "marks": [link], "content": [{"type": "media", "attrs": {"type": "external", "url": url, "alt": "alt text"}}]},
+        {
+            "type": "mediaSingle",
+            "marks": [link],
+            "content": [{"type": "media", "attrs": {"type": "external", "url": url, "alt": "alt text"}}],
+        },
         _para({"type": "mediaInline", "attrs": {"type": "external", "url": url, "alt": "inline alt"}}),
         _para({"type": "mention", "attrs": {"id": url, "text": url}}),
         _para(_text(f"[md]({url}) <{url}> {url}")),
@@ -259,7 +268,9 @@ def test_safe_adf_links_are_unchanged_and_exact():
     markdown = adf_to_markdown(_doc(_para(_text("t", [{"type": "link", "attrs": {"href": href}}]))))
     import cmarkgfm
 
-    assert 'href="https://example.com/a?b=1&amp;amp;c=2&amp;#58;"' in cmarkgfm.github_flavored_markdown_to_html(markdown)
+    assert 'href="https://example.com/a?b=1&amp;amp;c=2&amp;#58;"' in cmarkgfm.github_flavored_markdown_to_html(
+        markdown
+    )
     for href in ("mailto:a@example.com", "../ABC-2/ABC-2.md", "#frag", "/browse/ABC-1", "attachments/x%20y.png"):
         assert adf_to_markdown(_doc(_para(_text("t", [{"type": "link", "attrs": {"href": href}}])))).startswith("[t](")
 
@@ -279,7 +290,10 @@ def test_attachment_names_lose_bidi_zero_width_and_control_characters():
 
 
 def test_nfc_and_nfd_spellings_become_one_name_then_unique_names():
-    composed, decomposed = "Caf\u00e9 r\u00e9sum\u00e9.pdf", unicodedata.normalize("NFD", "Caf\u00e9 r\u00e9sum\u00e9.pdf")
+    composed, decomposed = (
+        "Caf\u00e9 r\u00e9sum\u00e9.pdf",
+        unicodedata.normalize("NFD", "Caf\u00e9 r\u00e9sum\u00e9.pdf"),
+    )
     assert composed != decomposed
     assert safe_filename(decomposed, "x") == composed
     names = local_attachment_names([{"id": "20", "filename": decomposed}, {"id": "10", "filename": composed}])
@@ -307,7 +321,14 @@ def test_wiki_markup_the_converter_fails_on_is_kept_as_plain_text():
     assert wiki_to_markdown("before\n||") == "before\n\\|\\|"
 
 
-@pytest.mark.parametrize("text", ["https://a.example<img src=x onerror=alert(1)>", "www.a.example`<b onclick=x>`", "https://a.example\\[x](javascript:alert(1))"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "https://a.example<img src=x onerror=alert(1)>",
+        "www.a.example`<b onclick=x>`",
+        "https://a.example\\[x](javascript:alert(1))",
+    ],
+)
 def test_text_right_after_a_bare_url_cannot_become_markup(text):
     # cmark-gfm's autolink takes a following backslash or backtick into the URL.
     deep = _nest(_para(_text(text)), NESTINGS["blockquote"], MAX_RENDER_DEPTH + 5)

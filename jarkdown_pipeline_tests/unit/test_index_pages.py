@@ -22,7 +22,14 @@ _LINK = re.compile(r"\]\(([^)\s]+)\)")
 
 
 def _row(key: str, summary: str = "A summary", updated: str = "2026-11-20T10:00:00.000Z") -> dict:
-    return {"key": key, "summary": summary, "status": "In Progress", "type": "Bug", "assignee": "Ana Ng", "updated_at": updated}
+    return {
+        "key": key,
+        "summary": summary,
+        "status": "In Progress",
+        "type": "Bug",
+        "assignee": "Ana Ng",
+        "updated_at": updated,
+    }
 
 
 def _links(page_path: str, text: str) -> list[str]:
@@ -52,7 +59,10 @@ def test_every_issue_is_two_clicks_from_index_md():
 
 
 def test_index_md_stays_small_and_lists_the_latest_updates():
-    rows = [_row(f"P{n % 7}-{n}", updated=f"2026-{1 + n % 12:02d}-{1 + n % 28:02d}T{n % 24:02d}:00:00.000Z") for n in range(1, 5001)]
+    rows = [
+        _row(f"P{n % 7}-{n}", updated=f"2026-{1 + n % 12:02d}-{1 + n % 28:02d}T{n % 24:02d}:00:00.000Z")
+        for n in range(1, 5001)
+    ]
     home = render_index(rows)
     assert home == index_pages(rows)[INDEX_FILE]
     assert len(home.encode()) < 64 * 1024
@@ -79,7 +89,14 @@ def test_the_same_rows_give_the_same_bytes_in_any_order():
 def test_no_page_passes_its_row_or_byte_bound_whatever_the_summaries_hold():
     hostile = "<&*|_`[x](y)\\ 漢字 " * 200  # escapes that grow the text, three-byte characters
     rows = [
-        {"key": f"ABC-{n}", "summary": hostile, "status": hostile, "type": hostile, "assignee": hostile, "updated_at": None}
+        {
+            "key": f"ABC-{n}",
+            "summary": hostile,
+            "status": hostile,
+            "type": hostile,
+            "assignee": hostile,
+            "updated_at": None,
+        }
         for n in range(1, INDEX_PAGE_MAX_ROWS + 1)
     ]
     pages = index_pages(rows)

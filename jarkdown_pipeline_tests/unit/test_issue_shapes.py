@@ -13,7 +13,12 @@ from jarkdown_pipeline.knowledge_base import KnowledgeBase
 from jarkdown_pipeline.render_worker import render_issue_outcome
 from jarkdown_pipeline.sync import check_fetched_issue, searched_issue_key, well_formed_entries
 
-OPTIONS = {"field_definitions": [], "base_url": "https://example.atlassian.net", "include_custom_fields": None, "exclude_custom_fields": []}
+OPTIONS = {
+    "field_definitions": [],
+    "base_url": "https://example.atlassian.net",
+    "include_custom_fields": None,
+    "exclude_custom_fields": [],
+}
 
 
 @pytest.mark.parametrize(
@@ -53,7 +58,13 @@ def test_a_fetched_issue_of_the_wrong_shape_is_that_issues_error(issue, name, re
 
 
 def test_a_bulk_page_keeps_its_well_formed_wanted_entries_and_counts_the_rest():
-    page = [{"key": "ABC-1", "fields": {}}, 42, {"key": "ABC-2", "fields": "x"}, {"key": "ABC-9", "fields": {}}, {"key": "ABC-3", "fields": {"attachment": None}}]
+    page = [
+        {"key": "ABC-1", "fields": {}},
+        42,
+        {"key": "ABC-2", "fields": "x"},
+        {"key": "ABC-9", "fields": {}},
+        {"key": "ABC-3", "fields": {"attachment": None}},
+    ]
     good, malformed = well_formed_entries(page, {"ABC-1", "ABC-2", "ABC-3"})
     assert [issue["key"] for issue in good] == ["ABC-1", "ABC-3"] and malformed == 2
 
@@ -65,7 +76,21 @@ NODE_TYPES = [
     "orderedList", "listItem", "mention", "inlineCard", "media", "mediaSingle", "codeBlock", "heading", "panel",
     "expand", "hardBreak", "emoji", "status", "date", "rule", "taskList", "taskItem", "nestedExpand",
 ]  # fmt: skip
-ADF_KEYS = ["type", "content", "text", "attrs", "marks", "version", "colspan", "rowspan", "url", "href", "id", "level", "language"]
+ADF_KEYS = [
+    "type",
+    "content",
+    "text",
+    "attrs",
+    "marks",
+    "version",
+    "colspan",
+    "rowspan",
+    "url",
+    "href",
+    "id",
+    "level",
+    "language",
+]
 FIELD_NAMES = [
     "summary", "description", "environment", "comment", "attachment", "issuelinks", "subtasks", "status", "assignee",
     "updated", "created", "labels", "customfield_10010", "worklog", "parent", "priority", "components", "timetracking",
@@ -74,14 +99,19 @@ FIELD_NAMES = [
 leaves = st.none() | st.booleans() | st.integers(-1000, 1000) | st.sampled_from(NODE_TYPES) | st.text(max_size=12)
 json_values = st.recursive(
     leaves,
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.sampled_from(ADF_KEYS) | st.text(max_size=6), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.sampled_from(ADF_KEYS) | st.text(max_size=6), children, max_size=4)
+    ),
     max_leaves=40,
 )
 fields = st.dictionaries(st.sampled_from(FIELD_NAMES), json_values, max_size=8) | json_values
 issues = st.fixed_dictionaries({"key": st.just("ABC-1"), "id": st.just("10001"), "fields": fields}) | json_values
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(issue=issues)
 def test_any_issue_json_renders_or_fails_with_the_per_issue_error(tmp_path, issue):
     kb = KnowledgeBase(tmp_path)

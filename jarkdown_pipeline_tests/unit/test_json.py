@@ -11,9 +11,15 @@ from jarkdown_pipeline._json import dump_json, load_json
 
 # Any JSON value, floats and integers of every size included; strings with any code point but surrogates.
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(st.characters(blacklist_categories=("Cs",))),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(st.characters(blacklist_categories=("Cs",))), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.text(st.characters(blacklist_categories=("Cs",))), children, max_size=4)
+    ),
     max_leaves=20,
 )
 
@@ -25,7 +31,9 @@ def test_dump_json_is_canonical(value):
     assert json.loads(data) == value and data.endswith(b"\n") and b"\n" not in data[:-1]
     assert dump_json(json.loads(data)) == data  # read back and written again: the same bytes
     if not _has_float(value):  # orjson spells some floats its own way (0.00001); the rest is the standard library's
-        assert data == (json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n").encode("utf-8")
+        assert data == (json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n").encode(
+            "utf-8"
+        )
 
 
 def _has_float(value) -> bool:
@@ -55,9 +63,15 @@ def _same(a, b) -> bool:
 
 # What Jira's JSON can hold: its numbers are Java longs and doubles.
 JIRA_JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False, allow_infinity=False)
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(st.characters(blacklist_categories=("Cs",))),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(st.characters(blacklist_categories=("Cs",))), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.text(st.characters(blacklist_categories=("Cs",))), children, max_size=4)
+    ),
     max_leaves=20,
 )
 

@@ -12,7 +12,13 @@ def kb(tmp_path):
 
 
 def _add_issue(kb: KnowledgeBase, key: str) -> None:
-    kb.write_raw_issue({"id": key.rpartition("-")[2], "key": key, "fields": {"summary": f"About {key}", "updated": "2026-11-20T10:00:00.000+0000"}})
+    kb.write_raw_issue(
+        {
+            "id": key.rpartition("-")[2],
+            "key": key,
+            "fields": {"summary": f"About {key}", "updated": "2026-11-20T10:00:00.000+0000"},
+        }
+    )
     assert kb.render_issue_file(key, field_definitions=[], base_url="https://x.example", known_issue_keys=[key])
 
 

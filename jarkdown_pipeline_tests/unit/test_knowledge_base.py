@@ -1,6 +1,5 @@
 """The knowledge base's I/O and the verification the asset checks rely on."""
 
-import json
 import os
 import subprocess
 import sys
@@ -25,7 +24,11 @@ def kb(tmp_path):
 
 
 def issue(key, updated="2026-11-20T10:00:00.000+0100", attachments=()):
-    return {"id": "1" + key.split("-")[1], "key": key, "fields": {"updated": updated, "summary": f"About {key}", "attachment": list(attachments)}}
+    return {
+        "id": "1" + key.split("-")[1],
+        "key": key,
+        "fields": {"updated": updated, "summary": f"About {key}", "attachment": list(attachments)},
+    }
 
 
 def issue_file(key, body="", frontmatter_key=None):
@@ -94,14 +97,30 @@ def test_hostile_keys_never_become_paths(kb, bad):
 
 
 def test_manifest_keeps_description_not_run_outcome(kb):
-    first = [{"attachment_id": 10, "filename": "a.png", "original_filename": "a.png", "mime_type": "image/png",
-              "size": 3, "path": "/abs/ABC-1/attachments/a.png", "status": "downloaded", "bytes_downloaded": 3}]
+    first = [
+        {
+            "attachment_id": 10,
+            "filename": "a.png",
+            "original_filename": "a.png",
+            "mime_type": "image/png",
+            "size": 3,
+            "path": "/abs/ABC-1/attachments/a.png",
+            "status": "downloaded",
+            "bytes_downloaded": 3,
+        }
+    ]
     again = [{**first[0], "status": "skipped", "bytes_downloaded": 0}]
     assert kb.write_attachment_manifest("ABC-1", first) is True
     assert kb.write_attachment_manifest("ABC-1", again) is False
     assert kb.read_attachment_manifest("ABC-1") == [
-        {"attachment_id": "10", "filename": "a.png", "original_filename": "a.png", "mime_type": "image/png",
-         "size": 3, "path": "attachments/a.png"}
+        {
+            "attachment_id": "10",
+            "filename": "a.png",
+            "original_filename": "a.png",
+            "mime_type": "image/png",
+            "size": 3,
+            "path": "attachments/a.png",
+        }
     ]
     assert kb.read_attachment_manifest("ABC-2") == []
 
@@ -172,14 +191,18 @@ def test_markdown_keys_sorted_naturally_and_ignore_other_folders(kb):
 
 def test_link_targets_are_parsed_not_grepped():
     text = (
-        "[a](attachments/my%20file.png) ![img](attachments/x.png \"title\")\n\n"
+        '[a](attachments/my%20file.png) ![img](attachments/x.png "title")\n\n'
         "`[not](a-link.md)`\n\n```\n[also not](b.md)\n```\n\n"
-        "<img src=\"attachments/y.png\"> [ext](https://jira.example/browse/ABC-1) [anchor](#top)\n\n"
+        '<img src="attachments/y.png"> [ext](https://jira.example/browse/ABC-1) [anchor](#top)\n\n'
         "| col |\n|---|\n| [cell](../ABC-2/ABC-2.md) |\n"
     )
     assert markdown_link_targets(text) == [
-        "attachments/my%20file.png", "attachments/x.png", "attachments/y.png",
-        "https://jira.example/browse/ABC-1", "#top", "../ABC-2/ABC-2.md",
+        "attachments/my%20file.png",
+        "attachments/x.png",
+        "attachments/y.png",
+        "https://jira.example/browse/ABC-1",
+        "#top",
+        "../ABC-2/ABC-2.md",
     ]
 
 
@@ -201,7 +224,7 @@ def test_broken_links(kb):
 
 
 def test_frontmatter_parsing_and_problems(kb):
-    assert parse_frontmatter_block("---\nkey: ABC-1\nsummary: \"a: b\"\n---\nbody") == {"key": "ABC-1", "summary": "a: b"}
+    assert parse_frontmatter_block('---\nkey: ABC-1\nsummary: "a: b"\n---\nbody') == {"key": "ABC-1", "summary": "a: b"}
     for bad in ("no frontmatter", "---\nkey: [unclosed\n---\n", "---\n- a list\n---\n", "---\nkey: x\n"):
         with pytest.raises(FrontmatterError):
             parse_frontmatter_block(bad)
@@ -306,7 +329,9 @@ def test_an_issue_file_is_not_rendered_again_while_nothing_it_comes_from_changed
 
     renders = []
     real_render = knowledge_base.render_issue
-    monkeypatch.setattr(knowledge_base, "render_issue", lambda *a, **kw: renders.append(a[0]["key"]) or real_render(*a, **kw))
+    monkeypatch.setattr(
+        knowledge_base, "render_issue", lambda *a, **kw: renders.append(a[0]["key"]) or real_render(*a, **kw)
+    )
     linking = issue("ABC-1")
     linking["fields"]["issuelinks"] = [
         {"id": "9", "type": {"name": "Relates", "inward": "relates to", "outward": "relates to"},
@@ -325,30 +350,56 @@ def test_an_issue_file_is_not_rendered_again_while_nothing_it_comes_from_changed
     assert render() == (False, 0)  # nothing changed: not even rendered
     assert render(known=("ABC-1", "ABC-77")) == (False, 0)  # a key the issue never mentions
     written, rendered = render(known=("ABC-1", "ABC-2"))  # the linked issue arrived: local link now
-    assert (written, rendered) == (True, 1) and "(../ABC-2/ABC-2.md)" in kb.markdown_path("ABC-1").read_text(encoding="utf-8")
+    assert (written, rendered) == (True, 1) and "(../ABC-2/ABC-2.md)" in kb.markdown_path("ABC-1").read_text(
+        encoding="utf-8"
+    )
     assert render(known=("ABC-1", "ABC-2")) == (False, 0)
-    kb.write_attachment_manifest("ABC-1", [{"attachment_id": "5", "filename": "a.txt", "original_filename": "a.txt", "mime_type": "text/plain", "size": 1}])
+    kb.write_attachment_manifest(
+        "ABC-1",
+        [
+            {
+                "attachment_id": "5",
+                "filename": "a.txt",
+                "original_filename": "a.txt",
+                "mime_type": "text/plain",
+                "size": 1,
+            }
+        ],
+    )
     assert render(known=("ABC-1", "ABC-2")) == (True, 1)
     assert render(known=("ABC-1", "ABC-2"), base_url="https://other.atlassian.net") == (True, 1)
-    assert render(known=("ABC-1", "ABC-2"), base_url="https://other.atlassian.net", exclude_custom_fields=["Team"])[1] == 1
+    assert (
+        render(known=("ABC-1", "ABC-2"), base_url="https://other.atlassian.net", exclude_custom_fields=["Team"])[1] == 1
+    )
     # Edited or deleted by hand: rendered (and restored) again.
     path = kb.markdown_path("ABC-1")
     original = path.read_text(encoding="utf-8")
     path.write_text(original + "edited\n", encoding="utf-8")
-    assert render(known=("ABC-1", "ABC-2"), base_url="https://other.atlassian.net", exclude_custom_fields=["Team"]) == (True, 1)
+    assert render(known=("ABC-1", "ABC-2"), base_url="https://other.atlassian.net", exclude_custom_fields=["Team"]) == (
+        True,
+        1,
+    )
     assert path.read_text(encoding="utf-8") == original
     path.unlink()
-    assert render(known=("ABC-1", "ABC-2"), base_url="https://other.atlassian.net", exclude_custom_fields=["Team"]) == (True, 1)
+    assert render(known=("ABC-1", "ABC-2"), base_url="https://other.atlassian.net", exclude_custom_fields=["Team"]) == (
+        True,
+        1,
+    )
     # Other field definitions (a new list, equal or not) and a new renderer are inputs too.
     assert render(known=("ABC-1", "ABC-2"), field_definitions=[*fields, {"id": "customfield_1", "name": "Team", "custom": True}],
                   base_url="https://other.atlassian.net", exclude_custom_fields=["Team"])[1] == 1  # fmt: skip
     monkeypatch.setattr(knowledge_base, "renderer_fingerprint", lambda: b"another renderer")
-    assert render(known=("ABC-1", "ABC-2"), base_url="https://other.atlassian.net", exclude_custom_fields=["Team"])[1] == 1
+    assert (
+        render(known=("ABC-1", "ABC-2"), base_url="https://other.atlassian.net", exclude_custom_fields=["Team"])[1] == 1
+    )
     # The record is in the state store (no sidecar file); the issue's state follows it to _removed/ and back.
     assert not kb.rendered_record_path("ABC-1").exists()
     assert kb.move_to_removed("ABC-1") and kb.store.get_issues(["ABC-1"])["ABC-1"].state == "removed"
     assert kb.restore_from_removed("ABC-1") and kb.store.get_issues(["ABC-1"])["ABC-1"].state == "live"
-    assert render(known=("ABC-1", "ABC-2"), base_url="https://other.atlassian.net", exclude_custom_fields=["Team"]) == (False, 0)
+    assert render(known=("ABC-1", "ABC-2"), base_url="https://other.atlassian.net", exclude_custom_fields=["Team"]) == (
+        False,
+        0,
+    )
 
 
 # -- mentions of known keys (part of what decides that an issue file needs rendering) -------------
@@ -382,11 +433,14 @@ def test_mention_pattern_falls_back_to_the_generic_pattern_for_many_projects():
 
 
 def test_the_index_takes_the_row_recorded_at_render_time_only_while_the_file_is_as_written(kb):
-    import json
 
     from jarkdown_pipeline.markdown import render_index
 
-    issue = {"id": "1", "key": "ABC-1", "fields": {"summary": "Rendered summary", "updated": "2026-11-20T10:00:00.000+0000"}}
+    issue = {
+        "id": "1",
+        "key": "ABC-1",
+        "fields": {"summary": "Rendered summary", "updated": "2026-11-20T10:00:00.000+0000"},
+    }
     kb.write_raw_issue(issue)
     assert kb.render_issue_file("ABC-1", field_definitions=[], base_url="https://x.example", known_issue_keys=["ABC-1"])
     record = kb.store.get_issues(["ABC-1"])["ABC-1"]
@@ -397,7 +451,9 @@ def test_the_index_takes_the_row_recorded_at_render_time_only_while_the_file_is_
     kb._current_records = lambda keys: calls.append(original(keys)) or calls[-1]
     rows, problems = kb.index_rows()
     assert rows == [record.index_row] and problems == [] and calls == [{"ABC-1": record}]
-    path.write_text(path.read_text(encoding="utf-8").replace("Rendered summary", "Edited by hand, longer"), encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("Rendered summary", "Edited by hand, longer"), encoding="utf-8"
+    )
     rows, problems = kb.index_rows()
     assert calls[-1] == {} and rows[0]["summary"] == "Edited by hand, longer"
     assert "Edited by hand, longer" in render_index(rows)
@@ -419,7 +475,18 @@ def test_verify_issue_files_resolves_recorded_links_without_reading_the_file(kb,
     issue = {"id": "1", "key": "ABC-1", "fields": {"summary": "S", "updated": "2026-11-20T10:00:00.000+0000",
                                                   "attachment": [{"id": "5", "filename": "a.txt", "size": 1}]}}  # fmt: skip
     kb.write_raw_issue(issue)
-    kb.write_attachment_manifest("ABC-1", [{"attachment_id": "5", "filename": "a.txt", "original_filename": "a.txt", "mime_type": "text/plain", "size": 1}])
+    kb.write_attachment_manifest(
+        "ABC-1",
+        [
+            {
+                "attachment_id": "5",
+                "filename": "a.txt",
+                "original_filename": "a.txt",
+                "mime_type": "text/plain",
+                "size": 1,
+            }
+        ],
+    )
     (kb.attachments_dir("ABC-1")).mkdir(parents=True)
     attachment = kb.attachments_dir("ABC-1") / "a.txt"
     attachment.write_bytes(b"x")
@@ -427,7 +494,9 @@ def test_verify_issue_files_resolves_recorded_links_without_reading_the_file(kb,
     assert kb.store.get_issues(["ABC-1"])["ABC-1"].link_targets == ("attachments/a.txt",)
     reads = []
     original_read_text = Path.read_text
-    monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: reads.append(self.name) or original_read_text(self, *a, **k))
+    monkeypatch.setattr(
+        Path, "read_text", lambda self, *a, **k: reads.append(self.name) or original_read_text(self, *a, **k)
+    )
     assert kb.verify_issue_files(["ABC-1"]) == ([], []) and reads == []  # all links resolve: not read
     attachment.unlink()  # a link breaks: the file is read, and the real link reported
     problems, broken = kb.verify_issue_files(["ABC-1"])

@@ -14,12 +14,21 @@ from jarkdown_pipeline.knowledge_base import KnowledgeBase
 from jarkdown_pipeline.render_worker import render_issue_outcome
 from jarkdown_pipeline.sync import RemovalGuard
 
-OPTIONS = {"field_definitions": [], "base_url": "https://example.atlassian.net", "include_custom_fields": None, "exclude_custom_fields": []}
+OPTIONS = {
+    "field_definitions": [],
+    "base_url": "https://example.atlassian.net",
+    "include_custom_fields": None,
+    "exclude_custom_fields": [],
+}
 LONG_AGO = time.time() - STALE_TEMP_FILE_SECONDS - 60
 
 
 def issue(key: str, updated: str = "2026-11-20T10:00:00.000+0100") -> dict:
-    return {"id": "1" + key.split("-")[1], "key": key, "fields": {"updated": updated, "summary": f"About {key}", "attachment": []}}
+    return {
+        "id": "1" + key.split("-")[1],
+        "key": key,
+        "fields": {"updated": updated, "summary": f"About {key}", "attachment": []},
+    }
 
 
 @pytest.fixture
@@ -51,7 +60,10 @@ def test_render_refuses_a_symlinked_issue_folder_as_that_issues_error(kb, outsid
     link(kb.root / "ABC-1", outside)
     before = contents(outside)
     outcome = render_issue_outcome(kb, "ABC-1", frozenset({"ABC-1", "ABC-2"}), OPTIONS)
-    assert outcome.written is None and outcome.error == "refused: ABC-1 is a symbolic link (nothing is written through links)"
+    assert (
+        outcome.written is None
+        and outcome.error == "refused: ABC-1 is a symbolic link (nothing is written through links)"
+    )
     assert render_issue_outcome(kb, "ABC-2", frozenset({"ABC-1", "ABC-2"}), OPTIONS).written is True
     assert contents(outside) == before
 
@@ -129,7 +141,11 @@ def test_whole_knowledge_base_files_refuse_symlinks(kb, outside):
     with pytest.raises(SymlinkRefusedError, match="index.md is a symbolic link"):
         kb.write_index({"index.md": "# index\n"})
     link(kb.state_dir, outside)
-    for attempt in (lambda: kb.lock().__enter__(), lambda: kb.write_run_record("run1", "issues", {}), lambda: kb.write_fields([])):
+    for attempt in (
+        lambda: kb.lock().__enter__(),
+        lambda: kb.write_run_record("run1", "issues", {}),
+        lambda: kb.write_fields([]),
+    ):
         with pytest.raises(SymlinkRefusedError, match=r"\.jarkdown is a symbolic link"):
             attempt()
     assert contents(outside) == {"precious.txt": b"keep me"}
@@ -186,7 +202,10 @@ def test_the_knowledge_base_cleans_an_issues_folders_and_the_shared_ones(kb, out
         make_temp(kb.issue_dir("ABC-1"), ".ABC-1.md.k1.tmp", stale=True),
         make_temp(kb.attachments_dir("ABC-1"), ".shot.png.k2.part", stale=True),
     ]
-    shared = [make_temp(kb.raw_dir, ".ABC-2.json.k3.tmp", stale=True), make_temp(kb.root, ".index.md.k4.tmp", stale=True)]
+    shared = [
+        make_temp(kb.raw_dir, ".ABC-2.json.k3.tmp", stale=True),
+        make_temp(kb.root, ".index.md.k4.tmp", stale=True),
+    ]
     fresh = make_temp(kb.raw_dir, ".ABC-3.json.k5.tmp", stale=False)
     assert kb.remove_stale_temp_files("ABC-1") == ["ABC-1/.ABC-1.md.k1.tmp", "ABC-1/attachments/.shot.png.k2.part"]
     assert sorted(kb.remove_stale_temp_files()) == [".index.md.k4.tmp", ".jarkdown/raw/.ABC-2.json.k3.tmp"]

@@ -86,7 +86,9 @@ def test_frontmatter_is_the_same_with_or_without_libyaml(data):
         pass
 
     PythonDumper.add_representer(str, frontmatter._represent_str)
-    body = yaml.dump(data, Dumper=PythonDumper, sort_keys=False, allow_unicode=True, width=sys.maxsize, default_flow_style=False)
+    body = yaml.dump(
+        data, Dumper=PythonDumper, sort_keys=False, allow_unicode=True, width=sys.maxsize, default_flow_style=False
+    )
     assert frontmatter.dump_frontmatter(data) == f"---\n{body}---\n"
     assert parse_frontmatter(frontmatter.dump_frontmatter(data) + "body") == data
 
@@ -153,8 +155,11 @@ def test_slugs_are_snake_case_and_collisions_get_the_field_id():
         "customfield_10017": "field_1st_reviewer",
     }
     assert slugify("Größe / Size") == "grösse_size"
-    tricky = [FieldDefinition("customfield_1", "Team", True), FieldDefinition("customfield_2", "Team", True),
-              FieldDefinition("customfield_3", "Team customfield 2", True)]
+    tricky = [
+        FieldDefinition("customfield_1", "Team", True),
+        FieldDefinition("customfield_2", "Team", True),
+        FieldDefinition("customfield_3", "Team customfield 2", True),
+    ]
     assert custom_field_slugs(tricky) == {
         "customfield_1": "team",
         "customfield_3": "team_customfield_2",
@@ -170,7 +175,9 @@ def test_same_named_fields_are_kept_apart_in_the_table():
 
 def test_include_and_exclude_by_name_or_id():
     data = load("rich_cloud_issue")
-    only = body_of(render_fixture(data, include_custom_fields=["Story Points", "customfield_10044"], exclude_custom_fields=[]))
+    only = body_of(
+        render_fixture(data, include_custom_fields=["Story Points", "customfield_10044"], exclude_custom_fields=[])
+    )
     table = only.split("## Custom Fields", 1)[1].split("##", 1)[0]
     assert "Story Points" in table and "Release Train" in table and "Reviewers" not in table
     without = body_of(render_fixture(data, exclude_custom_fields=["story points", "Acceptance Criteria"]))
@@ -186,7 +193,11 @@ def test_unknown_object_values_never_show_python_reprs_or_json():
             "customfield_10901": [{"nested": [1, 2]}, "plain"],
         },
     }
-    markdown = render_issue(issue, field_definitions=[{"id": "customfield_10900", "name": "Mystery", "custom": True, "schema": {"type": "any"}}], base_url=BASE)
+    markdown = render_issue(
+        issue,
+        field_definitions=[{"id": "customfield_10900", "name": "Mystery", "custom": True, "schema": {"type": "any"}}],
+        base_url=BASE,
+    )
     table = body_of(markdown).split("## Custom Fields", 1)[1]
     assert "| Mystery | colour: red; foo: bar: 1; size: 3 |" in table
     assert "| customfield_10901 | nested: 1, 2, plain |" in table
@@ -290,16 +301,40 @@ def test_wiki_markup_keeps_angle_brackets_visible():
 
 def test_index_is_sorted_by_key_number_and_escaped():
     rows = [
-        {"key": "ABC-10", "summary": "ten | pipes *and* stars", "status": "Done", "type": "Bug", "assignee": None, "updated_at": "2025-01-02T03:04:05.000Z"},
-        {"key": "ABC-2", "summary": "two", "status": "To Do", "type": "Task", "assignee": "Ana", "updated_at": "2025-01-01T00:00:00.000Z"},
-        {"key": "AB-7", "summary": "other project", "status": "To Do", "type": "Task", "assignee": "Bo", "updated_at": None},
+        {
+            "key": "ABC-10",
+            "summary": "ten | pipes *and* stars",
+            "status": "Done",
+            "type": "Bug",
+            "assignee": None,
+            "updated_at": "2025-01-02T03:04:05.000Z",
+        },
+        {
+            "key": "ABC-2",
+            "summary": "two",
+            "status": "To Do",
+            "type": "Task",
+            "assignee": "Ana",
+            "updated_at": "2025-01-01T00:00:00.000Z",
+        },
+        {
+            "key": "AB-7",
+            "summary": "other project",
+            "status": "To Do",
+            "type": "Task",
+            "assignee": "Bo",
+            "updated_at": None,
+        },
     ]
     pages = index_pages(rows)
     assert sorted(pages) == ["_index/AB.md", "_index/ABC.md", "index.md"]
     page = pages["_index/ABC.md"]
     keys = re.findall(r"^\| \[([A-Z]+-\d+)\]", page, re.MULTILINE)
     assert keys == ["ABC-2", "ABC-10"]
-    assert "| [ABC-10](../ABC-10/ABC-10.md) | ten \\| pipes \\*and\\* stars | Done | Bug |  | 2025-01-02 03:04 UTC |" in page
+    assert (
+        "| [ABC-10](../ABC-10/ABC-10.md) | ten \\| pipes \\*and\\* stars | Done | Bug |  | 2025-01-02 03:04 UTC |"
+        in page
+    )
     html = render_html(page)
     assert html.count("<tr>") == 3 and "ten | pipes *and* stars" in html
     assert index_pages(rows) == index_pages(list(reversed(rows)))
@@ -316,25 +351,57 @@ def test_index_of_nothing_and_bad_rows():
 def test_cached_wiki_grammar_matches_the_library():
     import jira2markdown
 
-    samples = ["h2. x\n*a* _b_ {{c}}\n* d\n** e", "-gone- +under+ ^sup^ [link|https://x.org] {quote}q{quote}", "||h||\n|c|"]
+    samples = [
+        "h2. x\n*a* _b_ {{c}}\n* d\n** e",
+        "-gone- +under+ ^sup^ [link|https://x.org] {quote}q{quote}",
+        "||h||\n|c|",
+    ]
     for sample in samples:
         assert wiki_to_markdown(sample) == jira2markdown.convert(sample).strip("\n")
 
 
 def test_rich_worklog_comment_stays_in_its_cell():
     """A worklog comment holding a table, a panel and pipes renders inside one table cell."""
-    cell = lambda text: {"type": "tableCell", "content": [{"type": "paragraph", "content": [{"type": "text", "text": text}]}]}
+
+    def cell(text):
+        return {"type": "tableCell", "content": [{"type": "paragraph", "content": [{"type": "text", "text": text}]}]}
+
     comment = {
         "type": "doc",
         "content": [
-            {"type": "table", "content": [{"type": "tableRow", "content": [cell("Metric"), cell("Value | unit")]}, {"type": "tableRow", "content": [cell("p99"), cell("3 ms")]}]},
-            {"type": "panel", "attrs": {"panelType": "info"}, "content": [{"type": "paragraph", "content": [{"type": "text", "text": "a|b"}]}]},
+            {
+                "type": "table",
+                "content": [
+                    {"type": "tableRow", "content": [cell("Metric"), cell("Value | unit")]},
+                    {"type": "tableRow", "content": [cell("p99"), cell("3 ms")]},
+                ],
+            },
+            {
+                "type": "panel",
+                "attrs": {"panelType": "info"},
+                "content": [{"type": "paragraph", "content": [{"type": "text", "text": "a|b"}]}],
+            },
             {"type": "codeBlock", "content": [{"type": "text", "text": "x | y"}]},
         ],
     }
-    issue = {"key": "ABC-1", "fields": {"summary": "s", "worklog": {"total": 1, "worklogs": [
-        {"author": {"displayName": "Ana"}, "started": "2025-01-01T00:00:00.000+0000", "timeSpent": "1h", "timeSpentSeconds": 3600, "comment": comment}
-    ]}}}
+    issue = {
+        "key": "ABC-1",
+        "fields": {
+            "summary": "s",
+            "worklog": {
+                "total": 1,
+                "worklogs": [
+                    {
+                        "author": {"displayName": "Ana"},
+                        "started": "2025-01-01T00:00:00.000+0000",
+                        "timeSpent": "1h",
+                        "timeSpentSeconds": 3600,
+                        "comment": comment,
+                    }
+                ],
+            },
+        },
+    }
     body = body_of(render_issue(issue, base_url=BASE))
     html = render_html(body)
     rows = re.findall(r"<tr>(.*?)</tr>", html, re.DOTALL)
@@ -347,14 +414,32 @@ def test_rich_worklog_comment_stays_in_its_cell():
 
 
 def test_attachments_with_the_same_name_are_matched_by_id():
-    issue = {"key": "ABC-1", "fields": {"summary": "s", "attachment": [
-        {"id": "1", "filename": "server.log", "mimeType": "text/plain", "size": 10},
-        {"id": "2", "filename": "server.log", "mimeType": "text/plain", "size": 20},
-        {"id": "3", "filename": "server.log", "mimeType": "text/plain", "size": 30},
-    ]}}
+    issue = {
+        "key": "ABC-1",
+        "fields": {
+            "summary": "s",
+            "attachment": [
+                {"id": "1", "filename": "server.log", "mimeType": "text/plain", "size": 10},
+                {"id": "2", "filename": "server.log", "mimeType": "text/plain", "size": 20},
+                {"id": "3", "filename": "server.log", "mimeType": "text/plain", "size": 30},
+            ],
+        },
+    }
     infos = [
-        {"attachment_id": "1", "filename": "server.log", "original_filename": "server.log", "mime_type": "text/plain", "size": 10},
-        {"attachment_id": "3", "filename": "server (3).log", "original_filename": "server.log", "mime_type": "text/plain", "size": 30},
+        {
+            "attachment_id": "1",
+            "filename": "server.log",
+            "original_filename": "server.log",
+            "mime_type": "text/plain",
+            "size": 10,
+        },
+        {
+            "attachment_id": "3",
+            "filename": "server (3).log",
+            "original_filename": "server.log",
+            "mime_type": "text/plain",
+            "size": 30,
+        },
     ]
     section = body_of(render_issue(issue, attachments=infos, base_url=BASE)).split("## Attachments\n\n", 1)[1]
     assert section.splitlines() == [
@@ -368,18 +453,52 @@ def test_attachments_with_the_same_name_are_matched_by_id():
 JSON_TEXT = st.text("abc XYZ-:.#*_|<>é", max_size=8)
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | JSON_TEXT,
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.sampled_from(["name", "value", "displayName", "key", "child", "type", "content", "text", "x"]), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(["name", "value", "displayName", "key", "child", "type", "content", "text", "x"]),
+            children,
+            max_size=3,
+        )
+    ),
     max_leaves=8,
 )
-FIELD_NAMES = ["summary", "status", "issuetype", "priority", "assignee", "labels", "components", "parent", "created",
-               "timetracking", "progress", "votes", "comment", "worklog", "attachment", "issuelinks", "subtasks",
-               "description", "environment", "customfield_10001", "customfield_10020"]
+FIELD_NAMES = [
+    "summary",
+    "status",
+    "issuetype",
+    "priority",
+    "assignee",
+    "labels",
+    "components",
+    "parent",
+    "created",
+    "timetracking",
+    "progress",
+    "votes",
+    "comment",
+    "worklog",
+    "attachment",
+    "issuelinks",
+    "subtasks",
+    "description",
+    "environment",
+    "customfield_10001",
+    "customfield_10020",
+]
 
 
 @settings(max_examples=150, deadline=None)
 @given(st.dictionaries(st.sampled_from(FIELD_NAMES), JSON, max_size=8))
 def test_malformed_field_values_never_crash_or_leak_reprs(fields):
-    definitions = [{"id": "customfield_10020", "name": "Sprint", "custom": True, "schema": {"type": "array", "custom": "com.pyxis.greenhopper.jira:gh-sprint"}}]
+    definitions = [
+        {
+            "id": "customfield_10020",
+            "name": "Sprint",
+            "custom": True,
+            "schema": {"type": "array", "custom": "com.pyxis.greenhopper.jira:gh-sprint"},
+        }
+    ]
     markdown = render_issue({"key": "ABC-1", "fields": fields}, field_definitions=definitions, base_url=BASE)
     front = parse_frontmatter(markdown)
     assert front["key"] == "ABC-1"
@@ -394,7 +513,9 @@ def test_custom_fields_round_trip_under_distinct_slugs(named_values):
         field_id = f"customfield_{10100 + number}"
         definitions.append({"id": field_id, "name": name, "custom": True, "schema": {"type": "string"}})
         fields[field_id] = value
-    front = parse_frontmatter(render_issue({"key": "ABC-1", "fields": fields}, field_definitions=definitions, base_url=BASE))
+    front = parse_frontmatter(
+        render_issue({"key": "ABC-1", "fields": fields}, field_definitions=definitions, base_url=BASE)
+    )
     custom = front["custom_fields"]
     assert len(custom) == len(named_values)  # same or empty names never overwrite each other
     assert sorted(custom.values()) == sorted(value for _, value in named_values)

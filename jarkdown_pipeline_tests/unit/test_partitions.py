@@ -67,14 +67,18 @@ def test_daily_schedule_asks_for_yesterday(settings):
 
 def test_hourly_schedule_asks_for_today(settings):
     defs = build_definitions(settings)
-    result = schedule_request(defs, "jira_hourly_schedule", datetime(2026, 11, 20, 14, 15, tzinfo=ZoneInfo("Europe/Berlin")))
+    result = schedule_request(
+        defs, "jira_hourly_schedule", datetime(2026, 11, 20, 14, 15, tzinfo=ZoneInfo("Europe/Berlin"))
+    )
     [request] = result.run_requests
     assert (request.partition_key, request.run_key) == ("2026-11-20", "hourly-2026-11-20T14")
 
 
 def test_schedules_skip_days_before_the_start(settings):
     defs = build_definitions(settings)
-    result = schedule_request(defs, "jira_daily_schedule", datetime(2026, 11, 1, 0, 30, tzinfo=ZoneInfo("Europe/Berlin")))
+    result = schedule_request(
+        defs, "jira_daily_schedule", datetime(2026, 11, 1, 0, 30, tzinfo=ZoneInfo("Europe/Berlin"))
+    )
     assert not result.run_requests and "before JARKDOWN_START_DATE" in result.skip_message
 
 

@@ -7,7 +7,16 @@ from jarkdown_pipeline.markdown import parse_frontmatter, render_issue
 def test_rich_issue_renders_every_section():
     issue, definitions, attachments = rich_issue()
     markdown = render_issue(issue, field_definitions=definitions, attachments=attachments, base_url="https://x.example")
-    for section in ("Description", "Environment", "Linked Issues", "Subtasks", "Worklogs", "Custom Fields", "Comments", "Attachments"):
+    for section in (
+        "Description",
+        "Environment",
+        "Linked Issues",
+        "Subtasks",
+        "Worklogs",
+        "Custom Fields",
+        "Comments",
+        "Attachments",
+    ):
         assert f"\n## {section}\n" in markdown
     assert parse_frontmatter(markdown)["comment_count"] == 40
 

@@ -35,7 +35,29 @@ HOSTILE_URLS = [
     "ftp://example.com",
 ]
 ODD_TEXT = st.sampled_from(
-    ["\u202e", "\u200b", "\ud800", "e\u0301", "\x00", "\r\n", "\n", "|", "`", "*", "_", "<", ">", "&#58;", "[", "](", "]:", "!", "#", "\\", " "]
+    [
+        "\u202e",
+        "\u200b",
+        "\ud800",
+        "e\u0301",
+        "\x00",
+        "\r\n",
+        "\n",
+        "|",
+        "`",
+        "*",
+        "_",
+        "<",
+        ">",
+        "&#58;",
+        "[",
+        "](",
+        "]:",
+        "!",
+        "#",
+        "\\",
+        " ",
+    ]
 )
 TEXT = st.lists(st.one_of(st.text(max_size=8), ODD_TEXT, st.sampled_from(HOSTILE_URLS)), max_size=5).map("".join)
 SCALAR = st.one_of(
@@ -46,10 +68,33 @@ SCALAR = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     TEXT,
 )
-JSON_VALUE = st.recursive(SCALAR, lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(TEXT, inner, max_size=3)), max_leaves=8)
+JSON_VALUE = st.recursive(
+    SCALAR, lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(TEXT, inner, max_size=3)), max_leaves=8
+)
 ATTR_KEYS = st.sampled_from(
-    ["href", "url", "colspan", "rowspan", "level", "order", "title", "text", "id", "alt", "type", "language", "state",
-     "panelType", "timestamp", "shortName", "data", "isNumberColumnEnabled", "extensionKey", "panelIconText", "datasource"]
+    [
+        "href",
+        "url",
+        "colspan",
+        "rowspan",
+        "level",
+        "order",
+        "title",
+        "text",
+        "id",
+        "alt",
+        "type",
+        "language",
+        "state",
+        "panelType",
+        "timestamp",
+        "shortName",
+        "data",
+        "isNumberColumnEnabled",
+        "extensionKey",
+        "panelIconText",
+        "datasource",
+    ]
 )
 ATTRS = st.one_of(
     st.dictionaries(ATTR_KEYS, st.one_of(SCALAR, st.sampled_from(HOSTILE_URLS), JSON_VALUE), max_size=4),
@@ -60,7 +105,9 @@ MARK = st.one_of(
     JSON_VALUE,
 )
 NODE_TYPES = st.sampled_from(sorted(BLOCK_HANDLERS) + sorted(INLINE_HANDLERS) + ["mystery", "listItem", "tableRow"])
-TEXT_NODE = st.fixed_dictionaries({"type": st.just("text"), "text": TEXT}, optional={"marks": st.lists(MARK, max_size=4)})
+TEXT_NODE = st.fixed_dictionaries(
+    {"type": st.just("text"), "text": TEXT}, optional={"marks": st.lists(MARK, max_size=4)}
+)
 
 
 def _node(children):
@@ -88,26 +135,109 @@ def deep_node(draw):
     """One chain of containers a few hundred (or thousand) levels deep around random content."""
     node = draw(NODE)
     for _ in range(draw(st.sampled_from([0, 40, 300, 1500]))):
-        node = {"type": draw(st.sampled_from(["blockquote", "bulletList", "listItem", "panel", "tableCell", "table", "tableRow", "taskList", "expand", "mystery", "paragraph", "mediaSingle"])), "content": [node]}
+        node = {
+            "type": draw(
+                st.sampled_from(
+                    [
+                        "blockquote",
+                        "bulletList",
+                        "listItem",
+                        "panel",
+                        "tableCell",
+                        "table",
+                        "tableRow",
+                        "taskList",
+                        "expand",
+                        "mystery",
+                        "paragraph",
+                        "mediaSingle",
+                    ]
+                )
+            ),
+            "content": [node],
+        }
     return node
 
 
-ADF = st.builds(lambda content: {"type": "doc", "version": 1, "content": content}, st.lists(st.one_of(NODE, deep_node()), max_size=3))
-WIKI = st.lists(st.one_of(st.sampled_from(["*b*", "{quote}", "{panel}", "bq. ", "[a|", "]", "!", "<u onclick=x>", "{color:red}", "||", "|", "\n", "* ", "# ", "{code}", "<"]), TEXT), max_size=6).map("".join)
-HTML = st.lists(st.one_of(st.sampled_from(["<a href='javascript:x'>", "</a>", "<img src=javascript:x>", "<ul><li>", "<div>" * 300, "<p onclick=y>", "<table><tr><td>", "<b>"]), TEXT), max_size=6).map("".join)
+ADF = st.builds(
+    lambda content: {"type": "doc", "version": 1, "content": content},
+    st.lists(st.one_of(NODE, deep_node()), max_size=3),
+)
+WIKI = st.lists(
+    st.one_of(
+        st.sampled_from(
+            [
+                "*b*",
+                "{quote}",
+                "{panel}",
+                "bq. ",
+                "[a|",
+                "]",
+                "!",
+                "<u onclick=x>",
+                "{color:red}",
+                "||",
+                "|",
+                "\n",
+                "* ",
+                "# ",
+                "{code}",
+                "<",
+            ]
+        ),
+        TEXT,
+    ),
+    max_size=6,
+).map("".join)
+HTML = st.lists(
+    st.one_of(
+        st.sampled_from(
+            [
+                "<a href='javascript:x'>",
+                "</a>",
+                "<img src=javascript:x>",
+                "<ul><li>",
+                "<div>" * 300,
+                "<p onclick=y>",
+                "<table><tr><td>",
+                "<b>",
+            ]
+        ),
+        TEXT,
+    ),
+    max_size=6,
+).map("".join)
 RICH = st.integers(0, 9).flatmap(lambda n: ADF if n < 6 else WIKI if n < 9 else JSON_VALUE)
-COMMENT = st.one_of(st.fixed_dictionaries({}, optional={"body": RICH, "author": JSON_VALUE, "created": SCALAR, "renderedBody": HTML, "visibility": JSON_VALUE, "id": SCALAR}), JSON_VALUE)
+COMMENT = st.one_of(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "body": RICH,
+            "author": JSON_VALUE,
+            "created": SCALAR,
+            "renderedBody": HTML,
+            "visibility": JSON_VALUE,
+            "id": SCALAR,
+        },
+    ),
+    JSON_VALUE,
+)
 FIELDS = st.fixed_dictionaries(
     {},
     optional={
         "summary": st.one_of(TEXT, JSON_VALUE),
         "description": RICH,
         "environment": RICH,
-        "comment": st.one_of(st.fixed_dictionaries({"comments": st.lists(COMMENT, max_size=3)}, optional={"total": SCALAR}), JSON_VALUE),
+        "comment": st.one_of(
+            st.fixed_dictionaries({"comments": st.lists(COMMENT, max_size=3)}, optional={"total": SCALAR}), JSON_VALUE
+        ),
         "labels": JSON_VALUE,
         "issuelinks": st.one_of(st.lists(JSON_VALUE, max_size=2), JSON_VALUE),
         "subtasks": JSON_VALUE,
-        "attachment": st.one_of(st.lists(st.fixed_dictionaries({}, optional={"id": SCALAR, "filename": TEXT, "size": SCALAR}), max_size=2), JSON_VALUE),
+        "attachment": st.one_of(
+            st.lists(st.fixed_dictionaries({}, optional={"id": SCALAR, "filename": TEXT, "size": SCALAR}), max_size=2),
+            JSON_VALUE,
+        ),
         "worklog": JSON_VALUE,
         "timetracking": JSON_VALUE,
         "status": JSON_VALUE,
@@ -119,24 +249,43 @@ FIELDS = st.fixed_dictionaries(
 )
 ISSUE = mostly(
     st.fixed_dictionaries(
-        {"key": mostly(st.just("ABC-1"), st.one_of(SCALAR, st.sampled_from(["../X-1", "ABC-2\n", "A-1/../B"]))), "fields": mostly(FIELDS, JSON_VALUE)},
-        optional={"renderedFields": mostly(st.fixed_dictionaries({"description": HTML}), JSON_VALUE), "names": JSON_VALUE, "id": SCALAR},
+        {
+            "key": mostly(st.just("ABC-1"), st.one_of(SCALAR, st.sampled_from(["../X-1", "ABC-2\n", "A-1/../B"]))),
+            "fields": mostly(FIELDS, JSON_VALUE),
+        },
+        optional={
+            "renderedFields": mostly(st.fixed_dictionaries({"description": HTML}), JSON_VALUE),
+            "names": JSON_VALUE,
+            "id": SCALAR,
+        },
     ),
     JSON_VALUE,
 )
 FIELD_DEFINITIONS = st.lists(
     st.one_of(
         st.fixed_dictionaries(
-            {"id": st.sampled_from(["customfield_10001", "customfield_10002", "customfield_10003", "customfield_10004", "summary"])},
+            {
+                "id": st.sampled_from(
+                    ["customfield_10001", "customfield_10002", "customfield_10003", "customfield_10004", "summary"]
+                )
+            },
             optional={
                 "name": TEXT,
                 "custom": st.booleans(),
                 "schema": st.one_of(
-                    st.fixed_dictionaries({}, optional={
-                        "type": st.sampled_from(["array", "string", "datetime", "number", "option"]),
-                        "custom": st.sampled_from(["com.pyxis.greenhopper.jira:gh-sprint", "com.atlassian.jira.plugin.system.customfieldtypes:textarea"]),
-                        "items": st.sampled_from(["string", "option"]),
-                    }),
+                    st.fixed_dictionaries(
+                        {},
+                        optional={
+                            "type": st.sampled_from(["array", "string", "datetime", "number", "option"]),
+                            "custom": st.sampled_from(
+                                [
+                                    "com.pyxis.greenhopper.jira:gh-sprint",
+                                    "com.atlassian.jira.plugin.system.customfieldtypes:textarea",
+                                ]
+                            ),
+                            "items": st.sampled_from(["string", "option"]),
+                        },
+                    ),
                     JSON_VALUE,
                 ),
             },
@@ -148,7 +297,12 @@ FIELD_DEFINITIONS = st.lists(
 ATTACHMENTS = st.lists(
     st.fixed_dictionaries(
         {"attachment_id": st.integers(1, 99).map(str), "filename": TEXT.filter(bool)},
-        optional={"original_filename": TEXT, "mime_type": st.sampled_from(["image/png", "text/plain", ""]), "size": st.integers(0, 2**40), "media_id": TEXT},
+        optional={
+            "original_filename": TEXT,
+            "mime_type": st.sampled_from(["image/png", "text/plain", ""]),
+            "size": st.integers(0, 2**40),
+            "media_id": TEXT,
+        },
     ),
     max_size=3,
 )
@@ -158,7 +312,9 @@ ATTACHMENTS = st.lists(
 @given(issue=ISSUE, definitions=FIELD_DEFINITIONS, attachments=ATTACHMENTS)
 def test_any_issue_renders_bounded_and_safe_or_is_an_issue_error(issue, definitions, attachments):
     try:
-        markdown = render_issue(issue, field_definitions=definitions, attachments=attachments, base_url="https://jira.example.com")
+        markdown = render_issue(
+            issue, field_definitions=definitions, attachments=attachments, base_url="https://jira.example.com"
+        )
     except IssueError:
         return
     assert len(markdown) <= MAX_ISSUE_MARKDOWN_CHARS

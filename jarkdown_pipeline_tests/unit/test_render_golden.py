@@ -36,7 +36,9 @@ def render_adf_fixture(path: Path) -> str:
     data = json.loads(path.read_text(encoding="utf-8"))
     if data.get("type") == "doc":
         return adf_to_markdown(data) + "\n"
-    return adf_to_markdown(data["adf"], media=data.get("attachments"), heading_offset=data.get("heading_offset", 0)) + "\n"
+    return (
+        adf_to_markdown(data["adf"], media=data.get("attachments"), heading_offset=data.get("heading_offset", 0)) + "\n"
+    )
 
 
 def render_issue_fixture(path: Path) -> str:

@@ -12,7 +12,12 @@ ISSUE = {"id": "10001", "key": "ABC-1", "fields": {"summary": "A summary", "upda
 
 
 def setup_line(kb: KnowledgeBase, known: list[str]) -> bytes:
-    options = {"field_definitions": [], "base_url": "https://example.atlassian.net", "include_custom_fields": None, "exclude_custom_fields": []}
+    options = {
+        "field_definitions": [],
+        "base_url": "https://example.atlassian.net",
+        "include_custom_fields": None,
+        "exclude_custom_fields": [],
+    }
     return json.dumps({"root": str(kb.root), "known_issue_keys": known, "options": options}).encode() + b"\n"
 
 
@@ -51,7 +56,12 @@ async def test_an_abandoned_worker_stops_after_the_file_it_is_writing(tmp_path):
     keys = [f"ABC-{n}" for n in range(1, 301)]
     for key in keys:
         kb.write_raw_issue({**ISSUE, "key": key})
-    options = {"field_definitions": [], "base_url": "https://example.atlassian.net", "include_custom_fields": None, "exclude_custom_fields": []}
+    options = {
+        "field_definitions": [],
+        "base_url": "https://example.atlassian.net",
+        "include_custom_fields": None,
+        "exclude_custom_fields": [],
+    }
     worker = await RenderWorker.start(kb, keys, options)
     renders = [asyncio.ensure_future(worker.render(key)) for key in keys]
     first = await renders[0]

@@ -1,7 +1,7 @@
 """RetryPolicy and Retry-After parsing (pure)."""
 
 import ssl
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import aiohttp
@@ -22,7 +22,7 @@ from jarkdown_pipeline._retry import (
 )
 from jarkdown_pipeline.exceptions import BadRequestError
 
-NOW = datetime(2026, 11, 26, 12, 0, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,11 @@ def test_minimal_cloud_settings_with_defaults(tmp_path, monkeypatch):
     settings = load_settings(env())
     assert settings.jira_base_url == "https://acme.atlassian.net"
     assert settings.jira_base_url_variable == "JIRA_BASE_URL"
-    assert (settings.email, settings.api_token, settings.personal_access_token) == ("me@example.com", "s3cret-token", None)
+    assert (settings.email, settings.api_token, settings.personal_access_token) == (
+        "me@example.com",
+        "s3cret-token",
+        None,
+    )
     assert settings.output_dir == (tmp_path / "jira_markdown").resolve()
     assert settings.output_dir.is_absolute()
     assert settings.start_date == date(2026, 1, 1)
@@ -43,7 +47,9 @@ def test_secrets_never_in_repr():
 
 
 def test_domain_and_data_center_token():
-    settings = load_settings(env(JIRA_BASE_URL=None, JIRA_DOMAIN="Acme.atlassian.net", JIRA_EMAIL=None, JIRA_API_TOKEN=None, JIRA_PAT="pat"))
+    settings = load_settings(
+        env(JIRA_BASE_URL=None, JIRA_DOMAIN="Acme.atlassian.net", JIRA_EMAIL=None, JIRA_API_TOKEN=None, JIRA_PAT="pat")
+    )
     assert settings.jira_base_url == "https://acme.atlassian.net"
     assert settings.jira_base_url_variable == "JIRA_DOMAIN"
     assert settings.uses_personal_access_token and settings.email is None and settings.api_token is None
@@ -93,7 +99,10 @@ def test_all_optional_settings(tmp_path):
         ({"JARKDOWN_JQL": "project = ABC ORDER BY key"}, "JARKDOWN_JQL"),
         ({"JARKDOWN_JQL": 'summary ~ "open'}, "JARKDOWN_JQL"),
         ({"JARKDOWN_INCLUDE_CUSTOM_FIELDS": "a,,b"}, "JARKDOWN_INCLUDE_CUSTOM_FIELDS"),
-        ({"JARKDOWN_INCLUDE_CUSTOM_FIELDS": "Sprint", "JARKDOWN_EXCLUDE_CUSTOM_FIELDS": "Sprint"}, "JARKDOWN_EXCLUDE_CUSTOM_FIELDS"),
+        (
+            {"JARKDOWN_INCLUDE_CUSTOM_FIELDS": "Sprint", "JARKDOWN_EXCLUDE_CUSTOM_FIELDS": "Sprint"},
+            "JARKDOWN_EXCLUDE_CUSTOM_FIELDS",
+        ),
     ],
 )
 def test_bad_settings_name_the_variable(changes, variable):

@@ -18,7 +18,8 @@ def test_remote_plain_http_is_refused_naming_the_variable_and_the_risk(url):
 
 
 @pytest.mark.parametrize(
-    "url", ["http://127.0.0.1:8089", "http://127.5.6.7", "http://localhost:8089", "http://LOCALHOST", "http://[::1]:8089"]
+    "url",
+    ["http://127.0.0.1:8089", "http://127.5.6.7", "http://localhost:8089", "http://LOCALHOST", "http://[::1]:8089"],
 )
 def test_loopback_http_stays_allowed(url):
     settings = load_settings(env(JIRA_BASE_URL=url))
@@ -76,10 +77,10 @@ def test_bare_host_with_a_trailing_slash_names_the_variable_once():
         "summary ~ 'it\\'s (open'",
         'summary ~ "say \\"order by\\" (loudly"',
         "project in (A, B) AND (status = Done OR (labels = x))",
-        "summary ~ \"it's\"",
+        'summary ~ "it\'s"',
         "labels = order_byline",
         "labels = order\\ by",
-        "summary ~ \"\\\\\" AND project = A",
+        'summary ~ "\\\\" AND project = A',
     ],
 )
 def test_accepted_scope_jql(jql):
