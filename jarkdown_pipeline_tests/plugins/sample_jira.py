@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from jarkdown_pipeline.sample_jira import SampleJiraConfig, SampleJiraThread
+from jarkdown_pipeline_tests.reference import REFERENCE_DIR  # noqa: F401 - re-exported for the API tests
 
 # A fixed "now" keeps data and partitions identical from run to run.
 SAMPLE_JIRA_TEST_NOW = datetime(2026, 11, 20, 11, 30, tzinfo=UTC)
