@@ -321,8 +321,11 @@ class SqlStateStore(StateStore):
             for chunk in _chunks(sorted({check_issue_key(key) for key in keys})):
                 cursor.execute(
                     self._sql(
-                        "SELECT DISTINCT l.source_key FROM {t}links l JOIN {t}issues i ON i.issue_key = l.source_key "
-                        f"WHERE l.kind = ? AND i.state = 'live' AND l.target_key IN ({_placeholders(len(chunk))})"
+                        # CROSS JOIN: SQLite then starts from the links' target index. With a plain JOIN
+                        # its planner walked every live issue for each chunk (seconds per chunk at 100k).
+                        "SELECT DISTINCT l.source_key FROM {t}links l CROSS JOIN {t}issues i "
+                        "WHERE i.issue_key = l.source_key AND l.kind = ? AND i.state = 'live' "
+                        f"AND l.target_key IN ({_placeholders(len(chunk))})"
                     ),
                     [kind, *chunk],
                 )
