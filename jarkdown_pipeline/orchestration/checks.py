@@ -34,7 +34,8 @@ def _files_written_by_run(context: dg.AssetCheckExecutionContext, kb: KnowledgeB
         return kb.markdown_issue_keys(), "every issue file of the knowledge base"
     written = list(dict.fromkeys(record["written"] + record.get("relinked", [])))
     # Files linking to a written file: a link target of theirs changed (the state store's link table).
-    linking = [key for key in kb.files_linking_to(written) if key not in set(written)]
+    already = set(written)
+    linking = [key for key in kb.files_linking_to(written) if key not in already]
     keys = [key for key in [*written, *linking] if kb.markdown_path(key).is_file()]
     return keys, f"the {len(written)} files written in this run and {len(linking)} files linking to them"
 
