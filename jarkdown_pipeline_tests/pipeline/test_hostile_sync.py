@@ -5,7 +5,6 @@ killed run, and reconciliations that would empty the mirror."""
 import os
 import time
 from datetime import date
-from pathlib import Path
 
 import pytest
 
@@ -26,6 +25,7 @@ from jarkdown_pipeline.sync import (
 from jarkdown_pipeline_tests.pipeline.conftest import START_DATE, issues_updated_on, sample_config
 from jarkdown_pipeline_tests.pipeline.hostile_jira import Hostility, hostile_jira
 from jarkdown_pipeline_tests.pipeline.test_sync import client_for, stored_a_minute_ago
+from jarkdown_pipeline_tests.plugins.knowledge_base import contents
 
 DAY = date(2026, 11, 20)
 WINDOW = window_jql(None, DAY, date(2026, 11, 21))
@@ -39,18 +39,6 @@ async def mirror(jira, kb: KnowledgeBase, jql: str = WINDOW, **options):
         return await mirror_window(
             client, kb, jql, field_definitions=fields, base_url=jira.base_url, max_concurrent_downloads=3, **options
         )
-
-
-def contents(folder: Path) -> dict[str, bytes]:
-    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
-
-
-@pytest.fixture
-def outside(tmp_path) -> Path:
-    folder = tmp_path / "outside"
-    folder.mkdir()
-    (folder / "precious.txt").write_text("keep me")
-    return folder
 
 
 @pytest.mark.parametrize("render_process", [False, True])

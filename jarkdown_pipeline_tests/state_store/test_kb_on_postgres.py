@@ -14,6 +14,7 @@ from jarkdown_pipeline.orchestration.resources import KnowledgeBaseResource
 from jarkdown_pipeline.render_worker import RenderWorker
 from jarkdown_pipeline.settings import load_settings
 from jarkdown_pipeline.state_store import PostgresStateStore, sqlite_path
+from jarkdown_pipeline_tests.plugins.knowledge_base import linked_issue as issue
 from jarkdown_pipeline_tests.plugins.state_store import postgres_dsn
 
 OPTIONS = {"field_definitions": [], "base_url": "https://example.atlassian.net"}
@@ -28,16 +29,6 @@ def dsn(postgres_server):
     yield postgres_dsn(type("Database", (), {"server": postgres_server, "name": name}))
     with contextlib.closing(postgres_server.connect()) as connection, connection.cursor() as cursor:
         cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def issue(key: str, linked: str | None = None) -> dict:
-    fields = {"summary": f"Summary of {key}", "updated": "2026-11-20T10:00:00.000+0000"}
-    if linked is not None:
-        fields["issuelinks"] = [
-            {"id": "9", "type": {"name": "Relates", "inward": "relates to", "outward": "relates to"},
-             "outwardIssue": {"id": "99", "key": linked, "fields": {"summary": "linked"}}}
-        ]  # fmt: skip
-    return {"id": key.rpartition("-")[2], "key": key, "fields": fields}
 
 
 def test_a_knowledge_base_on_postgresql(tmp_path, dsn):

@@ -9,18 +9,9 @@ import pytest
 
 from jarkdown_pipeline.knowledge_base import KnowledgeBase
 from jarkdown_pipeline.state_store import sqlite_path
+from jarkdown_pipeline_tests.plugins.knowledge_base import linked_issue as issue
 
 OPTIONS = {"field_definitions": [], "base_url": "https://example.atlassian.net"}
-
-
-def issue(key: str, linked: str | None = None) -> dict:
-    fields = {"summary": f"Summary of {key}", "updated": "2026-11-20T10:00:00.000+0000"}
-    if linked is not None:
-        fields["issuelinks"] = [
-            {"id": "9", "type": {"name": "Relates", "inward": "relates to", "outward": "relates to"},
-             "outwardIssue": {"id": "99", "key": linked, "fields": {"summary": "linked"}}}
-        ]  # fmt: skip
-    return {"id": key.rpartition("-")[2], "key": key, "fields": fields}
 
 
 def snapshot(root: Path) -> dict[str, tuple[bytes, int]]:

@@ -13,6 +13,7 @@ from jarkdown_pipeline.exceptions import IssueError
 from jarkdown_pipeline.knowledge_base import KnowledgeBase
 from jarkdown_pipeline.render_worker import render_issue_outcome
 from jarkdown_pipeline.sync import RemovalGuard
+from jarkdown_pipeline_tests.plugins.knowledge_base import contents
 
 OPTIONS = {
     "field_definitions": [],
@@ -34,19 +35,6 @@ def issue(key: str, updated: str = "2026-11-20T10:00:00.000+0100") -> dict:
 @pytest.fixture
 def kb(tmp_path) -> KnowledgeBase:
     return KnowledgeBase(tmp_path / "kb")
-
-
-@pytest.fixture
-def outside(tmp_path) -> Path:
-    """A folder outside the knowledge base with a file in it, as a symbolic link's target."""
-    folder = tmp_path / "outside"
-    folder.mkdir()
-    (folder / "precious.txt").write_text("keep me")
-    return folder
-
-
-def contents(folder: Path) -> dict[str, bytes]:
-    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
 
 
 def link(path: Path, target: Path) -> None:
