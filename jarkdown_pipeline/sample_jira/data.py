@@ -6,7 +6,7 @@ The model here is plain data; `shapes.py` turns it into Jira Cloud REST v3 JSON.
 import mimetypes
 import random
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -402,21 +402,7 @@ class Dataset:
                 duplicate_done = True
             for name in names:
                 self._add_attachment(rng, issue, name, size=None)
-            ctx = adf.DocContext(
-                rng=rng, site_url=self.site_url, users=[{"accountId": u.account_id, "displayName": u.display_name} for u in self.users],
-                issue_keys=keys, timestamp_ms=int(issue.created.timestamp() * 1000),
-                media=[adf.MediaRef(a.media_id, a.filename, a.kind == content.KIND_PNG) for a in issue.attachments],
-            )  # fmt: skip
-            if showcase:
-                issue.description = adf.showcase_document(ctx)
-            elif rng.random() < 0.95:
-                issue.description = adf.random_document(ctx)
-            ctx.media = []
-            if rng.random() < 0.2:
-                issue.environment = adf.random_document(ctx, blocks=1)
-            self._fill_custom_fields(rng, issue, ctx)
-            self._fill_comments(rng, issue, ctx)
-            self._fill_worklogs(rng, issue, ctx)
+            self._fill_documents(rng, issue, keys, showcase)
         self._fill_links(rng)
         if config.huge_attachment_bytes:
             target = self.find_issue(config.huge_attachment_issue) if config.huge_attachment_issue else None
@@ -458,6 +444,26 @@ class Dataset:
             issue.duedate = (issue.created + timedelta(days=rng.randint(3, 60))).date()
         if rng.random() < 0.5:
             issue.original_estimate_seconds = rng.choice([1800, 3600, 4 * 3600, 8 * 3600, 16 * 3600])
+
+    def _fill_documents(
+        self, rng: random.Random, issue: SampleIssue, issue_keys: Sequence[str], showcase: bool
+    ) -> None:
+        """Description, environment, custom fields, comments and worklogs (its attachments already added)."""
+        ctx = adf.DocContext(
+            rng=rng, site_url=self.site_url, users=[{"accountId": u.account_id, "displayName": u.display_name} for u in self.users],
+            issue_keys=issue_keys, timestamp_ms=int(issue.created.timestamp() * 1000),  # type: ignore[arg-type]
+            media=[adf.MediaRef(a.media_id, a.filename, a.kind == content.KIND_PNG) for a in issue.attachments],
+        )  # fmt: skip
+        if showcase:
+            issue.description = adf.showcase_document(ctx)
+        elif rng.random() < 0.95:
+            issue.description = adf.random_document(ctx)
+        ctx.media = []
+        if rng.random() < 0.2:
+            issue.environment = adf.random_document(ctx, blocks=1)
+        self._fill_custom_fields(rng, issue, ctx)
+        self._fill_comments(rng, issue, ctx)
+        self._fill_worklogs(rng, issue, ctx)
 
     def _add_attachment(self, rng: random.Random, issue: SampleIssue, name: str, size: int | None) -> SampleAttachment:
         self._next_attachment_id += 1

@@ -21,7 +21,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from itertools import accumulate
 
-from jarkdown_pipeline.sample_jira import adf, content
 from jarkdown_pipeline.sample_jira.config import SampleJiraConfig
 from jarkdown_pipeline.sample_jira.data import (
     _ISSUE_TYPES,
@@ -369,21 +368,7 @@ class LazyDataset(Dataset):
         showcase = issue.number == 1  # each project's first issue
         for name in self._attachment_names(rng, showcase, index):
             self._add_attachment(rng, issue, name, size=None)
-        ctx = adf.DocContext(
-            rng=rng, site_url=self.site_url, users=[{"accountId": u.account_id, "displayName": u.display_name} for u in self.users],
-            issue_keys=self._all_keys, timestamp_ms=int(issue.created.timestamp() * 1000),  # type: ignore[arg-type]
-            media=[adf.MediaRef(a.media_id, a.filename, a.kind == content.KIND_PNG) for a in issue.attachments],
-        )  # fmt: skip
-        if showcase:
-            issue.description = adf.showcase_document(ctx)
-        elif rng.random() < 0.95:
-            issue.description = adf.random_document(ctx)
-        ctx.media = []
-        if rng.random() < 0.2:
-            issue.environment = adf.random_document(ctx, blocks=1)
-        self._fill_custom_fields(rng, issue, ctx)
-        self._fill_comments(rng, issue, ctx)
-        self._fill_worklogs(rng, issue, ctx)
+        self._fill_documents(rng, issue, self._all_keys, showcase)
         if index == self._huge_index:
             self._add_attachment(rng, issue, HUGE_ATTACHMENT_NAME, size=self.config.huge_attachment_bytes)
 
