@@ -9,13 +9,25 @@ import functools
 
 import dagster as dg
 
+from jarkdown_pipeline.orchestration import names
 from jarkdown_pipeline.orchestration.assets import build_assets
-from jarkdown_pipeline.orchestration.checks import build_checks
+from jarkdown_pipeline.orchestration.checks import CHECKS
 from jarkdown_pipeline.orchestration.jobs import build_jira_markdown_job, build_jira_reconciliation_job
 from jarkdown_pipeline.orchestration.partitions import daily_partitions_from_settings
-from jarkdown_pipeline.orchestration.resources import JiraResource, KnowledgeBaseResource
+from jarkdown_pipeline.orchestration.resources import JiraResource, KnowledgeBaseResource, MirrorScope
 from jarkdown_pipeline.orchestration.schedules import build_reconciliation_schedule, build_schedules
 from jarkdown_pipeline.settings import Settings, load_settings
+
+# Evaluates jira_index's automation condition (it follows the issue assets). Running by default:
+# a user who materializes partitions in the UI gets an up-to-date index.md without turning it on.
+# It needs the daemon, which `make dev` (dagster dev) starts.
+INDEX_AUTOMATION_SENSOR = dg.AutomationConditionSensorDefinition(
+    names.AUTOMATION_SENSOR,
+    target=dg.AssetSelection.assets(names.INDEX),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Materializes jira_index after any materialization of jira_markdown or jira_reconciliation "
+    "that did not include it (partitions materialized from the UI, a backfill).",
+)
 
 
 def build_definitions(
@@ -24,21 +36,21 @@ def build_definitions(
     jira: JiraResource | None = None,
     knowledge_base: KnowledgeBaseResource | None = None,
 ) -> dg.Definitions:
-    partitions_def = daily_partitions_from_settings(settings)
-    assets = build_assets(partitions_def)
     job = build_jira_markdown_job()
     reconciliation_job = build_jira_reconciliation_job()
     return dg.Definitions(
-        assets=assets,
-        asset_checks=build_checks(dg.AssetKey("jira_markdown"), dg.AssetKey("jira_index")),
+        assets=build_assets(daily_partitions_from_settings(settings)),
+        asset_checks=CHECKS,
         jobs=[job, reconciliation_job],
         schedules=[
             *build_schedules(job, settings.start_date, settings.timezone),
             build_reconciliation_schedule(reconciliation_job, settings.timezone),
         ],
+        sensors=[INDEX_AUTOMATION_SENSOR],
         resources={
             "jira": jira or JiraResource.from_settings(settings),
             "knowledge_base": knowledge_base or KnowledgeBaseResource.from_settings(settings),
+            "mirror": MirrorScope.from_settings(settings),
         },
     )
 

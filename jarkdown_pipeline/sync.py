@@ -849,6 +849,20 @@ async def scope_keys(client: JiraApiClient, jql: str) -> set[str]:
     return in_scope
 
 
+def linking_file_rerender(kb: KnowledgeBase, render_options: Mapping[str, Any]) -> Callable[[str], bool]:
+    """``reconcile``'s ``rerender``: one issue file rendered with ``render_options`` (see
+    ``render_issue_options``). The stored keys are listed once, at the first call: reconcile calls
+    back after all its moves, under the knowledge base's lock, so they cannot change in between."""
+    known: list[frozenset[str]] = []
+
+    def rerender(key: str) -> bool:
+        if not known:
+            known.append(frozenset(kb.raw_issue_keys()))
+        return kb.render_issue_file(key, known_issue_keys=known[0], **render_options)
+
+    return rerender
+
+
 async def reconcile(
     client: JiraApiClient,
     kb: KnowledgeBase,

@@ -12,7 +12,8 @@ import dagster as dg
 
 from jarkdown_pipeline.index_update import index_pages_listing
 from jarkdown_pipeline.knowledge_base import KnowledgeBase
-from jarkdown_pipeline.orchestration.assets import listing, run_record_id
+from jarkdown_pipeline.orchestration import names
+from jarkdown_pipeline.orchestration.metadata import check_result, listing, run_record_id
 from jarkdown_pipeline.orchestration.resources import KnowledgeBaseResource
 
 
@@ -53,103 +54,89 @@ def _index_scope(context: dg.AssetCheckExecutionContext, kb: KnowledgeBase) -> t
     return written, [page for page in [kb.index_path, *pages] if page.is_file()], "the files written in this run"
 
 
-def _error_unless_none(
-    problems: list,
-    description: str,
-    metadata: dict,
-    check_name: str | None = None,
-    asset_key: dg.AssetKey | None = None,
-) -> dg.AssetCheckResult:
-    # ERROR: each check finds output that is wrong, not merely stale, so the run is shown as failed.
-    return dg.AssetCheckResult(
-        passed=not problems,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description=description,
-        metadata=metadata,
-        check_name=check_name,
-        asset_key=asset_key,
-    )
-
-
-def build_checks(jira_markdown: dg.AssetKey, jira_index: dg.AssetKey) -> list[dg.AssetChecksDefinition]:
-    # The three checks of jira_markdown are one step: each file is read once for both its
-    # frontmatter and its links, and a run pays one step's overhead, not three.
-    @dg.multi_asset_check(
-        specs=[
-            dg.AssetCheckSpec(
-                "every_issue_has_its_file",
-                asset=jira_markdown,
-                description="Every issue of the partition has its KEY/KEY.md.",
-            ),
-            dg.AssetCheckSpec(
-                "relative_links_resolve",
-                asset=jira_markdown,
-                description="Every relative link in the issue files written by the run resolves.",
-            ),
-            dg.AssetCheckSpec(
-                "frontmatter_parses_and_key_matches",
-                asset=jira_markdown,
-                description="Every issue file written by the run has frontmatter that parses as YAML, with the file's key.",
-            ),
-        ],
-        can_subset=True,
-    )
-    def jira_markdown_checks(context: dg.AssetCheckExecutionContext, knowledge_base: KnowledgeBaseResource):
-        kb = knowledge_base.open()
-        selected = {key.name for key in context.selected_asset_check_keys}
-        if "every_issue_has_its_file" in selected:
-            keys, scope = _keys_of_run(context, kb)
-            missing = kb.missing_issue_files(keys)
-            yield _error_unless_none(
-                missing,
-                f"Checked {scope}: {len(missing)} missing.",
-                {"checked": len(keys), "missing": len(missing), "missing_files": listing(missing)},
-                "every_issue_has_its_file",
-                jira_markdown,
-            )
-        if not selected & {"relative_links_resolve", "frontmatter_parses_and_key_matches"}:
-            return
-        present, scope = _files_written_by_run(context, kb)
-        problems, broken = kb.verify_issue_files(present)
-        if "relative_links_resolve" in selected:
-            yield _error_unless_none(
-                broken,
-                f"Checked the links of {len(present)} files ({scope}): {len(broken)} broken.",
-                {"files": len(present), "broken": len(broken), "broken_links": listing(broken)},
-                "relative_links_resolve",
-                jira_markdown,
-            )
-        if "frontmatter_parses_and_key_matches" in selected:
-            yield _error_unless_none(
-                problems,
-                f"Checked {len(present)} files ({scope}): {len(problems)} with bad frontmatter.",
-                {"files": len(present), "problems": len(problems), "bad_files": listing(problems)},
-                "frontmatter_parses_and_key_matches",
-                jira_markdown,
-            )
-
-    @dg.asset_check(
-        asset=jira_index,
-        description="Every issue file is listed on a page of the index, and all the index's links resolve.",
-    )
-    def index_is_complete(
-        context: dg.AssetCheckExecutionContext, knowledge_base: KnowledgeBaseResource
-    ) -> dg.AssetCheckResult:
-        kb = knowledge_base.open()
-        keys, index_files, scope = _index_scope(context, kb)
-        broken = kb.broken_links(index_files)
-        listed = kb.issues_listed_in(index_files)
-        unlisted = [key for key in keys if key not in listed]
-        return _error_unless_none(
-            [*unlisted, *broken],
-            f"{len(keys)} issue files ({scope}); {len(unlisted)} not in the index ({len(index_files)} files checked); "
-            f"{len(broken)} broken links.",
-            {
-                "issue_files": len(keys),
-                "index_files": len(index_files),
-                "unlisted": listing(unlisted),
-                "broken_links": listing(broken),
-            },
+# The three checks of jira_markdown are one step: each file is read once for both its
+# frontmatter and its links, and a run pays one step's overhead, not three.
+@dg.multi_asset_check(
+    specs=[
+        dg.AssetCheckSpec(
+            names.EVERY_ISSUE_HAS_ITS_FILE,
+            asset=names.MARKDOWN,
+            description="Every issue of the partition has its KEY/KEY.md.",
+        ),
+        dg.AssetCheckSpec(
+            names.RELATIVE_LINKS_RESOLVE,
+            asset=names.MARKDOWN,
+            description="Every relative link in the issue files written by the run resolves.",
+        ),
+        dg.AssetCheckSpec(
+            names.FRONTMATTER_PARSES,
+            asset=names.MARKDOWN,
+            description="Every issue file written by the run has frontmatter that parses as YAML, with the file's key.",
+        ),
+    ],
+    can_subset=True,
+)
+def jira_markdown_checks(context: dg.AssetCheckExecutionContext, knowledge_base: KnowledgeBaseResource):
+    kb = knowledge_base.open()
+    selected = {key.name for key in context.selected_asset_check_keys}
+    if names.EVERY_ISSUE_HAS_ITS_FILE in selected:
+        keys, scope = _keys_of_run(context, kb)
+        missing = kb.missing_issue_files(keys)
+        yield check_result(
+            missing,
+            f"Checked {scope}: {len(missing)} missing.",
+            {"checked": len(keys), "missing": len(missing), "missing_files": listing(missing)},
+            names.EVERY_ISSUE_HAS_ITS_FILE,
+            names.MARKDOWN,
+        )
+    if not selected & {names.RELATIVE_LINKS_RESOLVE, names.FRONTMATTER_PARSES}:
+        return
+    present, scope = _files_written_by_run(context, kb)
+    problems, broken = kb.verify_issue_files(present)
+    if names.RELATIVE_LINKS_RESOLVE in selected:
+        yield check_result(
+            broken,
+            f"Checked the links of {len(present)} files ({scope}): {len(broken)} broken.",
+            {"files": len(present), "broken": len(broken), "broken_links": listing(broken)},
+            names.RELATIVE_LINKS_RESOLVE,
+            names.MARKDOWN,
+        )
+    if names.FRONTMATTER_PARSES in selected:
+        yield check_result(
+            problems,
+            f"Checked {len(present)} files ({scope}): {len(problems)} with bad frontmatter.",
+            {"files": len(present), "problems": len(problems), "bad_files": listing(problems)},
+            names.FRONTMATTER_PARSES,
+            names.MARKDOWN,
         )
 
-    return [jira_markdown_checks, index_is_complete]
+
+@dg.asset_check(
+    asset=names.INDEX,
+    name=names.INDEX_IS_COMPLETE,
+    # Runs with the index wherever the index runs, the automation sensor's runs included.
+    automation_condition=dg.AutomationCondition.eager(),
+    description="Every issue file is listed on a page of the index, and all the index's links resolve.",
+)
+def index_is_complete(
+    context: dg.AssetCheckExecutionContext, knowledge_base: KnowledgeBaseResource
+) -> dg.AssetCheckResult:
+    kb = knowledge_base.open()
+    keys, index_files, scope = _index_scope(context, kb)
+    broken = kb.broken_links(index_files)
+    listed = kb.issues_listed_in(index_files)
+    unlisted = [key for key in keys if key not in listed]
+    return check_result(
+        [*unlisted, *broken],
+        f"{len(keys)} issue files ({scope}); {len(unlisted)} not in the index ({len(index_files)} files checked); "
+        f"{len(broken)} broken links.",
+        {
+            "issue_files": len(keys),
+            "index_files": len(index_files),
+            "unlisted": listing(unlisted),
+            "broken_links": listing(broken),
+        },
+    )
+
+
+CHECKS = [jira_markdown_checks, index_is_complete]

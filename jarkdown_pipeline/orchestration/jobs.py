@@ -6,19 +6,14 @@ job and a daily schedule of its own instead of being a step of every hourly wind
 
 import dagster as dg
 
-from jarkdown_pipeline.orchestration.assets import GROUP
-
-JIRA_MARKDOWN_JOB = "jira_markdown_job"
-JIRA_RECONCILIATION_JOB = "jira_reconciliation_job"
-RECONCILIATION_ASSET = dg.AssetKey("jira_reconciliation")
-INDEX_ASSET = dg.AssetKey("jira_index")
+from jarkdown_pipeline.orchestration import names
 
 
 def build_jira_markdown_job() -> dg.JobDefinition:
     # Partitioning is inferred from the selected assets (daily).
     return dg.define_asset_job(
-        name=JIRA_MARKDOWN_JOB,
-        selection=dg.AssetSelection.groups(GROUP) - dg.AssetSelection.assets(RECONCILIATION_ASSET),
+        name=names.JIRA_MARKDOWN_JOB,
+        selection=dg.AssetSelection.groups(names.GROUP) - dg.AssetSelection.assets(names.RECONCILIATION),
         # In process: the steps are I/O-bound and async; one process starts in ~3 s where a process
         # per step costs seconds each, and all steps share one client and its connection pool. Ad-hoc
         # materializations (UI, `dagster asset materialize`) keep Dagster's multiprocess default.
@@ -32,8 +27,8 @@ def build_jira_markdown_job() -> dg.JobDefinition:
 
 def build_jira_reconciliation_job() -> dg.JobDefinition:
     return dg.define_asset_job(
-        name=JIRA_RECONCILIATION_JOB,
-        selection=dg.AssetSelection.assets(RECONCILIATION_ASSET, INDEX_ASSET),
+        name=names.JIRA_RECONCILIATION_JOB,
+        selection=dg.AssetSelection.assets(names.RECONCILIATION, names.INDEX),
         executor_def=dg.in_process_executor,
         description=(
             "Find issues deleted in Jira or moved out of scope (a scan of every key in scope), move them to "

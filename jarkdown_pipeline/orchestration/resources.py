@@ -1,4 +1,4 @@
-"""Resources: the Jira connection and the knowledge base's settings.
+"""Resources: the Jira connection, the knowledge base, and what the mirror covers.
 
 Config apart from client: ``JiraResource`` holds only configuration (secrets come from ``dg.EnvVar``,
 so the UI shows the variable's name, never its value); ``get_client()`` builds an unopened
@@ -10,6 +10,8 @@ call Jira (rendering, checks) never connect, and a second set-up costs nothing.
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import date
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
@@ -99,17 +101,31 @@ class JiraResource(dg.ConfigurableResource):
         return self._client
 
 
+@dataclass(frozen=True)
+class MirrorScope:
+    """What the mirror covers and when its days start: the scope JQL, the first day, the time zone.
+
+    A typed value handed to the assets as the ``mirror`` resource (Dagster's config fields cannot
+    hold a date, and these come from the settings, not from run config).
+    """
+
+    start_date: date
+    timezone: str = "UTC"
+    scope_jql: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "MirrorScope":
+        return cls(start_date=settings.start_date, timezone=settings.timezone, scope_jql=settings.scope_jql)
+
+
 class KnowledgeBaseResource(dg.ConfigurableResource):
-    """Where the knowledge base lives and what it mirrors (nothing secret: shown in the UI)."""
+    """Where the knowledge base lives and how its files render (nothing secret: shown in the UI)."""
 
     output_dir: str = Field(description="The knowledge base folder (JARKDOWN_OUTPUT_DIR).")
-    scope_jql: str | None = Field(default=None, description="Scope JQL (JARKDOWN_JQL), AND-ed with each window.")
-    start_date: str = Field(description="First partition, YYYY-MM-DD (JARKDOWN_START_DATE).")
     include_custom_fields: list[str] | None = Field(
         default=None, description="Only these custom fields (names or ids); all when unset."
     )
     exclude_custom_fields: list[str] = Field(default_factory=list, description="Custom fields left out.")
-    timezone: str = Field(default="UTC", description="Zone the partitions' days start in (JARKDOWN_TIMEZONE).")
     state_dsn: str | None = Field(
         default=None, description="PostgreSQL DSN of the state store (JARKDOWN_STATE_DSN); unset: SQLite in .jarkdown/."
     )
@@ -118,13 +134,10 @@ class KnowledgeBaseResource(dg.ConfigurableResource):
     def from_settings(cls, settings: Settings) -> "KnowledgeBaseResource":
         return cls(
             output_dir=str(settings.output_dir),
-            scope_jql=settings.scope_jql,
-            start_date=settings.start_date.isoformat(),
             include_custom_fields=list(settings.include_custom_fields)
             if settings.include_custom_fields is not None
             else None,
             exclude_custom_fields=list(settings.exclude_custom_fields),
-            timezone=settings.timezone,
             # Read from the environment when used: a DSN may hold a password, which the UI must not show.
             state_dsn=dg.EnvVar("JARKDOWN_STATE_DSN") if settings.state_dsn else None,
         )

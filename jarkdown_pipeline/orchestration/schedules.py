@@ -10,11 +10,10 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-DAILY_SCHEDULE = "jira_daily_schedule"
-HOURLY_SCHEDULE = "jira_hourly_schedule"
+from jarkdown_pipeline.orchestration.names import DAILY_SCHEDULE, HOURLY_SCHEDULE, RECONCILIATION_SCHEDULE
+
 DAILY_CRON = "30 0 * * *"  # 00:30: yesterday is over, and late edits have landed
 HOURLY_CRON = "15 * * * *"
-RECONCILIATION_SCHEDULE = "jira_reconciliation_schedule"
 RECONCILIATION_CRON = "45 2 * * *"  # well after the daily run, and off the hourly run's minute
 
 

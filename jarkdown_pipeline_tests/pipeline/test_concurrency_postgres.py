@@ -25,8 +25,8 @@ import pytest
 import yaml
 
 from jarkdown_pipeline.knowledge_base import STATE_DIR, KnowledgeBase, parse_frontmatter_block
-from jarkdown_pipeline.orchestration.assets import JIRA_POOL, build_assets
-from jarkdown_pipeline.orchestration.jobs import JIRA_MARKDOWN_JOB
+from jarkdown_pipeline.orchestration.assets import build_assets
+from jarkdown_pipeline.orchestration.names import JIRA_MARKDOWN_JOB, JIRA_POOL
 from jarkdown_pipeline.orchestration.partitions import build_daily_partitions
 from jarkdown_pipeline.orchestration.resources import JiraResource
 from jarkdown_pipeline.sample_jira.runner import SampleJiraThread, run_sample_jira_in_thread

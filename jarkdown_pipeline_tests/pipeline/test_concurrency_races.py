@@ -20,7 +20,6 @@ stored during its search):
 
 import threading
 from collections.abc import Callable
-from datetime import date
 
 import dagster as dg
 import pytest
@@ -28,8 +27,7 @@ import pytest
 from jarkdown_pipeline import index_update
 from jarkdown_pipeline.knowledge_base import KnowledgeBase
 from jarkdown_pipeline.markdown import render_index
-from jarkdown_pipeline.orchestration.assets import build_assets
-from jarkdown_pipeline.orchestration.partitions import build_daily_partitions
+from jarkdown_pipeline.orchestration.assets import jira_index
 from jarkdown_pipeline.orchestration.resources import KnowledgeBaseResource
 from jarkdown_pipeline.sync import reconcile, render_window
 
@@ -103,20 +101,17 @@ def test_a_link_to_an_issue_stored_by_a_concurrent_run_becomes_local(tmp_path):
 
 
 def test_index_rebuilds_of_overlapping_runs_leave_the_index_of_all_files(tmp_path):
-    [index_asset] = [
-        a for a in build_assets(build_daily_partitions(date(2026, 11, 1))) if a.keys == {dg.AssetKey("jira_index")}
-    ]
-    resource = KnowledgeBaseResource(output_dir=str(tmp_path), start_date="2026-11-01")
+    resource = KnowledgeBaseResource(output_dir=str(tmp_path))
     kb = KnowledgeBase(tmp_path)
     kb.write_raw_issue(raw_issue("ABC-1", "2026-11-18T09:00:00.000+0100", "day 18"))
     render_window(kb, ["ABC-1"], field_definitions=[], base_url=BASE_URL)
-    index_asset(dg.build_asset_context(), knowledge_base=resource)  # the index so far (and a warm asset)
+    jira_index(dg.build_asset_context(), knowledge_base=resource)  # the index so far (and a warm asset)
 
     def run_b_markdown_and_index() -> None:
         other_kb = KnowledgeBase(tmp_path)
         other_kb.write_raw_issue(raw_issue("ABC-2", "2026-11-20T09:00:00.000+0100", "day 20"))
         render_window(other_kb, ["ABC-2"], field_definitions=[], base_url=BASE_URL)
-        index_asset(dg.build_asset_context(), knowledge_base=resource)
+        jira_index(dg.build_asset_context(), knowledge_base=resource)
 
     read_state = index_update.read_state
     run_a_thread = threading.current_thread()
@@ -131,7 +126,7 @@ def test_index_rebuilds_of_overlapping_runs_leave_the_index_of_all_files(tmp_pat
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(index_update, "read_state", state_then_the_other_run)
-        index_asset(dg.build_asset_context(), knowledge_base=resource)
+        jira_index(dg.build_asset_context(), knowledge_base=resource)
         finish(other[0])
 
     rows, problems = kb.index_rows()

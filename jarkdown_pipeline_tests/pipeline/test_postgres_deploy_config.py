@@ -11,7 +11,7 @@ pytest.importorskip("dagster_postgres", reason="the `postgres` extra (dagster-po
 from dagster_postgres import DagsterPostgresStorage
 from dagster_postgres.utils import pg_url_from_config
 
-from jarkdown_pipeline.orchestration.assets import JIRA_POOL
+from jarkdown_pipeline.orchestration.names import JIRA_POOL
 
 DEPLOY_DIR = Path(__file__).resolve().parents[2] / "deploy"
 PG_ENVIRONMENT = {

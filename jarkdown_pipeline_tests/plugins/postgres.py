@@ -164,7 +164,7 @@ def set_pool_limits_as_deployed(home: DagsterPostgresHome) -> None:
     """
     import yaml
 
-    from jarkdown_pipeline.orchestration.assets import JIRA_POOL
+    from jarkdown_pipeline.orchestration.names import JIRA_POOL
 
     limit = int(yaml.safe_load(home.dagster_yaml.read_text())["concurrency"]["pools"]["default_limit"])
     with home.instance() as instance:
