@@ -20,6 +20,7 @@ from jarkdown_pipeline.exceptions import ConfigurationError
 from jarkdown_pipeline.settings import DEFAULT_OUTPUT_DIR, DEFAULT_TIMEZONE, load_settings
 from jarkdown_pipeline.tools.pipeline_cli import (
     backfill_command,
+    ensure_instance_file,
     explain_failure,
     run_dagster,
     summarize_knowledge_base,
@@ -83,7 +84,7 @@ def resolve_paths(args: argparse.Namespace, environ: dict[str, str]) -> tuple[Pa
     dagster_home = (
         (args.dagster_home or Path(environ.get("DAGSTER_HOME") or PROJECT_DAGSTER_HOME)).expanduser().resolve()
     )
-    dagster_home.mkdir(parents=True, exist_ok=True)
+    ensure_instance_file(dagster_home)
     return output_dir, dagster_home
 
 
@@ -158,7 +159,7 @@ def demo_with_real_jira(args: argparse.Namespace, environ: dict[str, str], outpu
         settings = load_settings(environment)  # every problem named before anything runs, as in `make dev` and the CLI
     except ConfigurationError as error:
         print(f"Configuration error: {error}", file=sys.stderr)
-        if not (environment.get("JARKDOWN_START_DATE") or "").strip():
+        if "JARKDOWN_START_DATE is not set" in str(error):
             zone = environment.get("JARKDOWN_TIMEZONE") or DEFAULT_TIMEZONE
             week_ago = today_in(zone) - timedelta(days=6)
             print(

@@ -1,8 +1,8 @@
-"""`make dev`: the Dagster UI (`dagster dev -w workspace.yaml`) on the pipeline.
+"""`make dev`: the Dagster UI (`dg dev`, or `dagster dev -w workspace.yaml` without dg) on the pipeline.
 
 Without Jira settings the bundled sample Jira runs beside it (free loopback ports) and stops with
 it; with JIRA_BASE_URL (or JIRA_DOMAIN) and credentials set, the UI works on that Jira. Options
-this script does not know are passed to `dagster dev` (e.g. `--port 3001`).
+this script does not know are passed to `dg dev` (e.g. `--port 3001`).
 """
 
 import argparse
@@ -24,7 +24,7 @@ from jarkdown_pipeline.tools.demo import (
     sample_now,
     uses_real_jira,
 )
-from jarkdown_pipeline.tools.pipeline_cli import dagster_executable
+from jarkdown_pipeline.tools.pipeline_cli import dagster_executable, executable
 from jarkdown_pipeline.tools.sample_server import (
     PREFERRED_PORTS,
     SampleServerError,
@@ -38,8 +38,17 @@ DAGSTER_DEV_STOP_GRACE_SECONDS = 60.0
 WORKSPACE = Path(__file__).resolve().parents[2] / "workspace.yaml"
 
 
+def dev_command(extra_args: list[str]) -> list[str]:
+    """`dg dev` (the project's [tool.dg] in pyproject.toml) where dg is installed (`make install`
+    installs it); `dagster dev -w workspace.yaml` otherwise, which Dagster 1.13 marks as superseded."""
+    dg = executable("dg")
+    if dg is not None:
+        return [dg, "dev", *extra_args]
+    return [dagster_executable(), "dev", "-w", str(WORKSPACE), *extra_args]
+
+
 def run_dagster_dev(environment: dict[str, str], extra_args: list[str]) -> int:
-    command = [dagster_executable(), "dev", "-w", str(WORKSPACE), *extra_args]
+    command = dev_command(extra_args)
     # Its own process group: on Ctrl-C (or SIGTERM) here, dagster dev gets SIGINT and shuts its web
     # server, daemon and code server down in order; anything left after the grace period is killed.
     process = popen_in_own_group(command, env=environment, cwd=WORKSPACE.parent)
@@ -89,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
                       f"time zone {jira.time_zone}); it stops when you stop the UI (Ctrl-C).", flush=True)  # fmt: skip
                 print(f"Knowledge base: {output_dir}   Dagster home: {dagster_home}", flush=True)
                 print(
-                    "In the UI: Assets > jira_markdown > Materialize, or Jobs > jira_markdown_job; schedules under Automation.",
+                    "In the UI: Assets > jira_markdown > Materialize (jira_index follows by itself), or "
+                    "Jobs > jira_markdown_job; schedules and the index's sensor under Automation.",
                     flush=True,
                 )
                 return run_dagster_dev(environment, dagster_args)

@@ -22,12 +22,35 @@ STATE_DIR = ".jarkdown"
 REMOVED_DIR = "_removed"
 
 
+# The local instance's file: without one, every dagster command warns that it found none.
+LOCAL_INSTANCE_YAML = """\
+# The local Dagster instance of `make demo`, `make dev` and the CLI (DAGSTER_HOME=./.dagster_home):
+# runs, event log and schedules in SQLite files in this folder (Dagster's default). A team
+# deployment uses deploy/dagster.yaml instead (docs/DEPLOY.md).
+# No usage statistics to Dagster's servers: the pipeline talks to no host but your Jira.
+telemetry:
+  enabled: false
+"""
+
+
+def ensure_instance_file(dagster_home: Path) -> Path:
+    """``dagster_home/dagster.yaml``, written when missing (a user's own file is left as it is)."""
+    path = dagster_home / "dagster.yaml"
+    if not path.exists():
+        dagster_home.mkdir(parents=True, exist_ok=True)
+        path.write_text(LOCAL_INSTANCE_YAML, encoding="utf-8")
+    return path
+
+
+def executable(name: str) -> str | None:
+    """The script ``name`` of this interpreter's environment (the project's .venv under make), else on PATH."""
+    beside = Path(sys.executable).with_name(name)
+    return str(beside) if beside.exists() else shutil.which(name)
+
+
 def dagster_executable() -> str:
     """The `dagster` script of this interpreter's environment (the project's .venv under make)."""
-    beside = Path(sys.executable).with_name("dagster")
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("dagster")
+    found = executable("dagster")
     if found is None:
         raise FileNotFoundError("the dagster command is not installed: run `make install` (or pip install -e .)")
     return found

@@ -3,6 +3,7 @@ backfill over a range, and the schedules as ``dagster schedule list`` shows them
 
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import date, timedelta
@@ -94,14 +95,25 @@ def test_cli_job_in_process_then_range_backfill_multiprocess(tmp_path, sample_ji
     assert sample_jira.api_token not in output
 
 
-def test_cli_lists_the_schedules(tmp_path, sample_jira):
+def test_cli_lists_and_starts_the_schedules_as_the_readme_says(tmp_path, sample_jira):
     dagster_home = tmp_path / "dagster_home"
     dagster_home.mkdir()
     environment = {**pipeline_environment(sample_jira, tmp_path / "kb"), "DAGSTER_HOME": str(dagster_home)}
-    done = run_dagster(["schedule", "list", "-w", str(REPO_ROOT / "workspace.yaml")], environment, REPO_ROOT)
+    workspace = str(REPO_ROOT / "workspace.yaml")
+    # The README's deployment steps, on this instance (SQLite here; PostgreSQL in deploy/).
+    for args in (["instance", "migrate"], ["instance", "concurrency", "set", "jira_api", "2"]):
+        done = run_dagster(args, environment, REPO_ROOT)
+        assert done.returncode == 0, (args, done.stdout[-3000:] + done.stderr[-3000:])
+    done = run_dagster(["schedule", "start", "--start-all", "-w", workspace], environment, REPO_ROOT)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "jira_daily_schedule" in done.stdout and "jira_hourly_schedule" in done.stdout
-    assert "jira_reconciliation_schedule" in done.stdout
+    done = run_dagster(["schedule", "list", "-w", workspace], environment, REPO_ROOT)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    listed = dict(re.findall(r"^Schedule: (\w+) \[(\w+)\]", done.stdout, re.MULTILINE))
+    assert listed == {
+        "jira_daily_schedule": "RUNNING",
+        "jira_hourly_schedule": "RUNNING",
+        "jira_reconciliation_schedule": "RUNNING",
+    }, done.stdout
 
 
 def test_cli_names_a_missing_setting(tmp_path, sample_jira):
