@@ -8,6 +8,7 @@ through ``metadata``. Only the window's partitions depend on the settings (its f
 ``jira_window`` is decorated in ``build_window_asset``; the others are plain module-level assets.
 """
 
+import time
 import warnings
 from typing import Any
 
@@ -139,7 +140,7 @@ async def mirror_partition(
     mirror: dg.ResourceParam[MirrorScope],
 ):
     """``jira_window``: search, fetch, download and render the partition's issues as one stream."""
-    started = metadata.client_counters(jira.client_if_open)
+    started, started_at = metadata.client_counters(jira.client_if_open), time.monotonic()
     first_day, end_day = partition_window(context)
     jql = window_jql(mirror.scope_jql, first_day, end_day)
     client = await jira.open_client()  # checks the credentials before anything is written
@@ -166,9 +167,10 @@ async def mirror_partition(
     kb.write_run_record(run_id, "markdown", window.markdown.as_record())
     for level, line in metadata.window_problems(window):
         getattr(context.log, level)(line)
-    context.log.info(f"Summary: {metadata.window_summary(window)}")
     # Search, fetch and downloads overlap in this step: the client's counters are the step's.
     step_client = metadata.client_metadata(metadata.client_counters(client), started)
+    counters = {name: value.value for name, value in step_client.items()}
+    context.log.info(f"Summary: {metadata.window_summary(window, counters, time.monotonic() - started_at)}")
     yield dg.MaterializeResult(
         asset_key=names.ISSUES, metadata={**metadata.issues_metadata(window, jql, jira_time_zone, kb), **step_client}
     )

@@ -77,16 +77,24 @@ def fields_metadata(fields: Sequence[Mapping[str, Any]], written: bool, path: Pa
 
 
 # -- the window: jira_issues, jira_attachments, jira_markdown ------------------------------------------
-def window_summary(window: WindowResult) -> str:
-    """One line for the run's log (and `make demo`): what the window did."""
+def window_summary(
+    window: WindowResult, counters: Mapping[str, int] | None = None, seconds: float | None = None
+) -> str:
+    """One line for the run's log (and `make demo`): what the window did, with the step's requests,
+    retries and time when given."""
     issues, attachments, markdown = window.issues, window.attachments, window.markdown
     failed = len(set(issues.failed) | set(attachments.failed) | set(markdown.failed))
-    return (
+    line = (
         f"{len(issues.keys)} issues in the window: {len(markdown.written)} files written, "
         f"{len(markdown.unchanged)} unchanged, {failed} failed; {len(issues.fetched)} fetched; "
         f"{attachments.downloaded} attachments downloaded ({human_size(attachments.bytes_downloaded)})"
         + (f"; {len(markdown.relinked)} other files relinked" if markdown.relinked else "")
     )
+    if counters is not None:
+        line += f"; {counters.get('requests', 0)} requests to Jira, {counters.get('retries', 0)} retried"
+    if seconds is not None:
+        line += f"; {seconds:.1f} s"
+    return line
 
 
 def window_problems(window: WindowResult) -> list[tuple[str, str]]:

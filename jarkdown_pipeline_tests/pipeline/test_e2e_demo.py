@@ -28,6 +28,8 @@ def test_demo_without_settings_starts_the_sample_jira_and_always_stops_it(tmp_pa
     assert str(output_dir) in done.stdout and summary.describe() in done.stdout
     # The run says what it did, in the terminal, without --verbose.
     assert "24 issues in the window: 24 files written, 0 unchanged, 0 failed" in done.stdout, done.stdout
+    requests = int(re.search(r"; (\d+) requests to Jira, 0 retried; [\d.]+ s\n", done.stdout).group(1))
+    assert requests > 24, "the search, the bulk fetch and a request per attachment at least"
 
     # A failing run still stops the server: an output path that is a file fails the settings check.
     blocker = tmp_path / "not_a_folder"
@@ -114,3 +116,17 @@ def test_with_a_jira_configured_but_no_token_demo_and_dev_name_the_variable_and_
         assert "JIRA_API_TOKEN is not set" in done.stderr
         assert "Sample Jira" not in done.stdout
     assert not (tmp_path / "jira_markdown").exists()
+
+
+def test_demo_names_the_one_setting_that_is_wrong_and_hints_a_start_date_only_when_it_is_missing(tmp_path):
+    base = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "JIRA_EMAIL": "me@example.com", "JIRA_API_TOKEN": "t"}
+    cases = {
+        "https://acme.example.com": "JARKDOWN_START_DATE is not set",
+        "acme.example.com/": "JIRA_BASE_URL must be a full URL",
+    }
+    for url, message in cases.items():
+        done = subprocess.run([sys.executable, "-m", "jarkdown_pipeline.tools.demo", "--dagster-home", str(tmp_path / "home")],
+                              cwd=tmp_path, env={**base, "JIRA_BASE_URL": url}, capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert done.returncode == 2 and message in done.stderr, done.stderr
+        assert done.stderr.count("JIRA_BASE_URL") == (1 if url.endswith("/") else 0), done.stderr
+        assert ("For a first look" in done.stderr) == (message == "JARKDOWN_START_DATE is not set"), done.stderr
