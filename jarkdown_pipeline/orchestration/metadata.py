@@ -91,7 +91,7 @@ def window_summary(
         + (f"; {len(markdown.relinked)} other files relinked" if markdown.relinked else "")
     )
     if counters is not None:
-        line += f"; {counters.get('requests', 0)} requests to Jira, {counters.get('retries', 0)} retried"
+        line += f"; {counters.get('requests', 0)} requests (API and attachments), {counters.get('retries', 0)} retried"
     if seconds is not None:
         line += f"; {seconds:.1f} s"
     return line

@@ -28,7 +28,7 @@ def test_demo_without_settings_starts_the_sample_jira_and_always_stops_it(tmp_pa
     assert str(output_dir) in done.stdout and summary.describe() in done.stdout
     # The run says what it did, in the terminal, without --verbose.
     assert "24 issues in the window: 24 files written, 0 unchanged, 0 failed" in done.stdout, done.stdout
-    requests = int(re.search(r"; (\d+) requests to Jira, 0 retried; [\d.]+ s\n", done.stdout).group(1))
+    requests = int(re.search(r"; (\d+) requests \(API and attachments\), 0 retried; [\d.]+ s\n", done.stdout).group(1))
     assert requests > 24, "the search, the bulk fetch and a request per attachment at least"
 
     # A failing run still stops the server: an output path that is a file fails the settings check.
