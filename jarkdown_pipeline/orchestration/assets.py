@@ -262,10 +262,10 @@ async def jira_reconciliation(
         raise metadata.refused_failure(refused, jql) from None
     for key in result.moved:
         context.log.info(f"{key} is no longer in scope: moved to {kb.removed_dir}")
-    result_metadata = {
-        **metadata.reconciliation_metadata(result, kb),
-        **metadata.client_metadata(metadata.client_counters(client), started),
-    }
+    step_client = metadata.client_metadata(metadata.client_counters(client), started)
+    counters = {name: value.value for name, value in step_client.items()}
+    context.log.info(f"Summary: {metadata.reconciliation_summary(result, counters)}")
+    result_metadata = {**metadata.reconciliation_metadata(result, kb), **step_client}
     if result.failed:
         raise metadata.reconciliation_failure(result, result_metadata)
     return dg.MaterializeResult(metadata=result_metadata)

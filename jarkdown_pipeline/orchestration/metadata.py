@@ -277,6 +277,15 @@ def refused_failure(refused: ReconciliationRefused, jql: str) -> dg.Failure:
     )
 
 
+def reconciliation_summary(result: ReconciliationResult, counters: Mapping[str, int]) -> str:
+    """One line for the run's log: what the reconciliation did."""
+    return (
+        f"{result.in_scope} issues in scope: {len(result.moved)} moved to _removed/, "
+        f"{len(result.kept_recent)} kept (stored during the search), {len(result.rerendered)} files re-rendered, "
+        f"{len(result.failed)} failed; {counters.get('requests', 0)} requests, {counters.get('retries', 0)} retried"
+    )
+
+
 def reconciliation_metadata(result: ReconciliationResult, kb: KnowledgeBase) -> dict[str, dg.MetadataValue]:
     return {
         "jql": dg.MetadataValue.text(result.jql),

@@ -36,6 +36,7 @@ from jarkdown_pipeline.tools.sample_server import (
 DEMO_ISSUES = 300
 DEMO_DAYS = 30
 DEMO_ATTACHMENT_MAX_BYTES = 96 * 1024
+DEMO_SEED = 42
 PROJECT_DAGSTER_HOME = ".dagster_home"
 # Never handed to the pipeline's environment from the caller's: the demo sets its own.
 SAMPLE_ONLY_VARIABLES = ("SAMPLE_JIRA_API_TOKEN",)
@@ -55,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--days", type=int, default=DEMO_DAYS, help="sample Jira only: issues are updated over this many days"
     )
-    parser.add_argument("--seed", type=int, default=42, help="sample Jira only: data set seed")
+    parser.add_argument("--seed", type=int, default=DEMO_SEED, help="sample Jira only: data set seed")
     parser.add_argument("--until", type=date.fromisoformat, help="real Jira only: last day to mirror (default: today)")
     parser.add_argument(
         "--verbose", action="store_true", help="show Dagster's whole log (it is always kept in the Dagster home)"
@@ -65,6 +66,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def uses_real_jira(environ: dict[str, str]) -> bool:
     return bool((environ.get("JIRA_BASE_URL") or "").strip() or (environ.get("JIRA_DOMAIN") or "").strip())
+
+
+def sample_jira_options(args: argparse.Namespace) -> list[str]:
+    """The sample Jira's command line for `make demo` and `make dev` (one place for what both pass)."""
+    return [
+        *("--issues", str(args.issues), "--days", str(args.days), "--seed", str(getattr(args, "seed", DEMO_SEED))),
+        *("--now", sample_now(), "--attachment-max-bytes", str(DEMO_ATTACHMENT_MAX_BYTES)),
+    ]
 
 
 def sample_now() -> str:
@@ -123,8 +132,7 @@ def report(output_dir: Path) -> None:
 def demo_with_sample_jira(
     args: argparse.Namespace, environ: dict[str, str], output_dir: Path, dagster_home: Path
 ) -> int:
-    server_options = ["--issues", str(args.issues), "--days", str(args.days), "--seed", str(args.seed), "--now", sample_now(),
-                      "--attachment-max-bytes", str(DEMO_ATTACHMENT_MAX_BYTES)]  # fmt: skip
+    server_options = sample_jira_options(args)
     print("No JIRA_BASE_URL set: starting the bundled sample Jira (fake data, loopback only) ...", flush=True)
     with sample_jira_process(
         server_options, log_path=dagster_home / "logs" / "sample_jira.log", preferred_ports=PREFERRED_PORTS

@@ -16,12 +16,11 @@ from zoneinfo import ZoneInfo
 from jarkdown_pipeline.exceptions import ConfigurationError
 from jarkdown_pipeline.settings import load_settings
 from jarkdown_pipeline.tools.demo import (
-    DEMO_ATTACHMENT_MAX_BYTES,
     DEMO_DAYS,
     DEMO_ISSUES,
     SAMPLE_ONLY_VARIABLES,
     resolve_paths,
-    sample_now,
+    sample_jira_options,
     uses_real_jira,
 )
 from jarkdown_pipeline.tools.pipeline_cli import dagster_executable, executable
@@ -83,8 +82,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"Configuration error: {error}", file=sys.stderr)
                     return 2
                 return run_dagster_dev(environment, dagster_args)
-            options = ["--issues", str(args.issues), "--days", str(args.days), "--now", sample_now(),
-                       "--attachment-max-bytes", str(DEMO_ATTACHMENT_MAX_BYTES)]  # fmt: skip
+            options = sample_jira_options(args)
             with sample_jira_process(
                 options, log_path=dagster_home / "logs" / "sample_jira.log", preferred_ports=PREFERRED_PORTS
             ) as jira:

@@ -93,6 +93,11 @@ def test_cli_job_in_process_then_range_backfill_multiprocess(tmp_path, sample_ji
     assert deleted not in kb.markdown_issue_keys() and (kb.removed_dir / deleted / f"{deleted}.md").is_file()
     assert kb.issues_listed_in(kb.index_files()) == set(kb.markdown_issue_keys())
     assert sample_jira.api_token not in output
+    # The run ends with one line saying what it did, as the window's run does.
+    assert re.search(
+        r"Summary: \d+ issues in scope: 1 moved to _removed/, 0 kept .*, 0 failed; \d+ requests, 0 retried",
+        output,
+    ), output[-3000:]
 
 
 def test_cli_lists_and_starts_the_schedules_as_the_readme_says(tmp_path, sample_jira):
