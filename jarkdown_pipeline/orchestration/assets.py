@@ -177,7 +177,7 @@ async def mirror_partition(
     yield dg.MaterializeResult(
         asset_key=names.ATTACHMENTS, metadata={**metadata.attachments_metadata(window, kb), **step_client}
     )
-    markdown_metadata = metadata.markdown_metadata(window, kb, options["base_url"])
+    markdown_metadata = metadata.markdown_metadata(window, kb, str(normalise_base_url(jira.base_url)))
     if metadata.window_failures(window):
         raise metadata.window_failure(window, markdown_metadata)
     yield dg.MaterializeResult(asset_key=names.MARKDOWN, metadata=markdown_metadata)
