@@ -27,17 +27,15 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-import yaml
 from markdown_it import MarkdownIt
 
-import jarkdown_pipeline.markdown
 from jarkdown_pipeline._files import (
     TEMP_SUFFIXES,
     SymlinkRefusedError,
@@ -50,6 +48,7 @@ from jarkdown_pipeline._json import dump_json, load_json
 from jarkdown_pipeline.exceptions import IssueError, describe_error
 from jarkdown_pipeline.issue_keys import ISSUE_KEY_PATTERN, check_issue_key, is_issue_key, issue_sort_key
 from jarkdown_pipeline.markdown import render_issue
+from jarkdown_pipeline.markdown.frontmatter import FrontmatterError, parse_frontmatter
 from jarkdown_pipeline.markdown.index import INDEX_DIR, INDEX_FILE, INDEX_ROW_FIELDS
 
 # The interface module only: the state_store package imports this module (see ``store``).
@@ -75,6 +74,9 @@ _HTML_URL_ATTR_RE = re.compile(r"""\b(?:href|src)\s*=\s*(?:"([^"]*)"|'([^']*)')"
 # Only the manifest fields that describe the attachment, not what one run did with it, so the
 # manifest of an unchanged issue stays byte-identical across runs.
 _MANIFEST_FIELDS = ("attachment_id", "filename", "original_filename", "mime_type", "size")
+# Raw issues whose ``updated`` one KnowledgeBase remembers having written: read back while the
+# window records their attachments, shortly after; a backfill must not keep one entry per issue.
+_UPDATED_MEMO_MAX = 4096
 
 
 # Anything in an issue's JSON that could be another issue's key (a superset: the renderer links only
@@ -87,24 +89,85 @@ _MAX_PROJECTS_IN_MENTION_PATTERN = 200
 
 def mention_pattern(known_issue_keys: Iterable[str]) -> re.Pattern[bytes]:
     """A pattern whose matches include every known issue key written in a text (and maybe more)."""
-    projects = {key.rpartition("-")[0] for key in known_issue_keys}
+    return project_mention_pattern({key.rpartition("-")[0] for key in known_issue_keys})
+
+
+def project_mention_pattern(projects: Iterable[str]) -> re.Pattern[bytes]:
+    """A pattern whose matches include every key of these projects written in a text (and maybe more)."""
+    projects = set(projects)
     if not projects or len(projects) > _MAX_PROJECTS_IN_MENTION_PATTERN:
         return _MENTIONED_KEY_RE
     alternatives = b"|".join(re.escape(project.encode("utf-8")) for project in sorted(projects))
     return re.compile(rb"(?:" + alternatives + rb")-[0-9]+")
 
 
+# Keys a KnownKeys remembers having looked up (a window renders a few thousand issues; a backfill's
+# are in its arriving keys): bounded, so a backfill never holds one entry per issue twice.
+_KNOWN_LOOKUPS_MAX = 50_000
+
+
+class KnownKeys:
+    """The issue keys a window renders links with: ``arriving`` (the window's own, on their way) and
+    every key whose raw JSON the knowledge base holds, looked up when asked (one stat) rather than
+    listed, so a window of 10 issues in a mirror of 100,000 never lists the mirror."""
+
+    def __init__(self, kb: "KnowledgeBase", arriving: Iterable[str] = ()) -> None:
+        self.kb = kb
+        self.arriving = frozenset(arriving)
+        self._stored: dict[str, bool] = {}
+        self._pattern: re.Pattern[bytes] | None = None
+
+    def __contains__(self, key: object) -> bool:
+        if key in self.arriving:
+            return True
+        if not isinstance(key, str) or not is_issue_key(key):
+            return False
+        found = self._stored.get(key)
+        if found is None:
+            found = self.kb.raw_path(key).is_file()
+            if len(self._stored) < _KNOWN_LOOKUPS_MAX:
+                self._stored[key] = found
+        return found
+
+    def among(self, keys: Iterable[str]) -> frozenset[str]:
+        return frozenset(key for key in keys if key in self)
+
+    def gone(self) -> set[str]:
+        """Keys taken as known whose raw JSON is not stored now (vanished, failed, or moved away meanwhile)."""
+        taken = self.arriving | {key for key, found in self._stored.items() if found}
+        return {key for key in taken if not self.kb.raw_path(key).is_file()}
+
+    @property
+    def pattern(self) -> re.Pattern[bytes]:
+        """Matches every key of a project the knowledge base or the window has (and maybe more)."""
+        if self._pattern is None:
+            projects = {key.rpartition("-")[0] for key in self.arriving} | set(self.kb.store.project_counts())
+            self._pattern = project_mention_pattern(projects)
+        return self._pattern
+
+
 # The distributions whose code renders an issue (besides this package's own sources).
 _RENDERER_DISTRIBUTIONS = ("PyYAML", "jira2markdown", "pyparsing", "markdownify", "beautifulsoup4", "markdown-it-py")
+# The package's modules whose code decides an issue file's bytes: the renderer and the key rules it uses.
+_RENDERER_MODULES = ("jarkdown_pipeline.markdown", "jarkdown_pipeline.issue_keys")
+RENDER_RECORD_VERSION = 2
+"""Raise when what ``render_issue_file`` records of a file (index row, link targets) is computed
+differently: every file's record is then made again (its file is rewritten only if its bytes change)."""
+
+
+def _module_sources(name: str) -> list[Path]:
+    module = importlib.import_module(name)
+    path = Path(module.__file__ or "")
+    return sorted(path.parent.glob("*.py")) if path.name == "__init__.py" else [path]
 
 
 @functools.cache
 def renderer_fingerprint() -> bytes:
     """Changes whenever the code that turns an issue into Markdown may have changed: the sources of
-    ``jarkdown_pipeline.markdown`` and this module, the renderer's libraries' versions, Python's."""
+    the renderer's modules (``_RENDERER_MODULES``), its libraries' versions, Python's, the record's
+    version. Storage code is not part of it: editing it re-renders nothing."""
     digest = hashlib.blake2b(digest_size=16)
-    sources = sorted(Path(jarkdown_pipeline.markdown.__file__).parent.glob("*.py")) + [Path(__file__)]
-    for path in sources:
+    for path in [source for name in _RENDERER_MODULES for source in _module_sources(name)]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     for distribution in _RENDERER_DISTRIBUTIONS:
         try:
@@ -112,12 +175,53 @@ def renderer_fingerprint() -> bytes:
         except importlib.metadata.PackageNotFoundError:
             version = "-"
         digest.update(f"{distribution}={version};".encode())
-    digest.update(sys.version.encode())
+    digest.update(f"{sys.version};record={RENDER_RECORD_VERSION}".encode())
     return digest.digest()
 
 
-class FrontmatterError(ValueError):
-    """A Markdown file has no frontmatter, or it is not a YAML mapping."""
+@dataclass(frozen=True)
+class RenderOptions:
+    """Everything besides the issue's own data and the known keys that shapes its file: one value,
+    the same for a whole run, passed as is to ``KnowledgeBase.render_issue_file`` and (as JSON) to
+    the render process. Also a mapping of its fields, so ``**options`` still gives keywords."""
+
+    field_definitions: tuple[Mapping[str, Any], ...] = ()
+    base_url: str = ""
+    include_custom_fields: tuple[str, ...] | None = None
+    exclude_custom_fields: tuple[str, ...] = ()
+
+    @classmethod
+    def of(
+        cls,
+        field_definitions: Iterable[Mapping[str, Any]] = (),
+        base_url: str = "",
+        include_custom_fields: Iterable[str] | None = None,
+        exclude_custom_fields: Iterable[str] = (),
+    ) -> "RenderOptions":
+        include = None if include_custom_fields is None else tuple(include_custom_fields)
+        return cls(tuple(field_definitions), base_url, include, tuple(exclude_custom_fields))
+
+    @classmethod
+    def coerce(cls, options: "RenderOptions | Mapping[str, Any]") -> "RenderOptions":
+        return options if isinstance(options, RenderOptions) else cls.of(**options)
+
+    def keys(self) -> tuple[str, ...]:
+        return ("field_definitions", "base_url", "include_custom_fields", "exclude_custom_fields")
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self.keys():
+            raise KeyError(name)
+        return getattr(self, name)
+
+    def as_json(self) -> dict[str, Any]:
+        return {name: self[name] for name in self.keys()}
+
+    @functools.cached_property
+    def context_digest(self) -> str:
+        """The renderer's code and these options: what every file of a run is rendered with."""
+        data = dump_json([list(self.field_definitions), self.base_url, self.include_custom_fields,
+                          list(self.exclude_custom_fields), ATTACHMENTS_DIR])  # fmt: skip
+        return hashlib.blake2b(renderer_fingerprint() + data, digest_size=16).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -156,28 +260,8 @@ def write_text_if_changed(path: Path, text: str) -> bool:
     return write_bytes_if_changed(path, text.encode("utf-8"))
 
 
-def parse_frontmatter_block(text: str) -> dict[str, Any]:
-    """The YAML mapping between the leading ``---`` line and the next ``---`` line."""
-    if not text.startswith("---\n"):
-        raise FrontmatterError("no frontmatter: the file does not start with a '---' line")
-    end = text.find("\n---\n", 3)
-    if end == -1:
-        if text.endswith("\n---"):
-            end = len(text) - 4
-        else:
-            raise FrontmatterError("frontmatter is not closed by a '---' line")
-    try:
-        data = yaml.load(text[4 : end + 1], Loader=_YAML_SAFE_LOADER)
-    except yaml.YAMLError as error:
-        raise FrontmatterError(f"frontmatter is not valid YAML: {error}") from None
-    if not isinstance(data, dict):
-        raise FrontmatterError(f"frontmatter is not a mapping but {type(data).__name__}")
-    return data
-
-
-# libyaml's safe loader when PyYAML was built with it (about 7x faster on the index and the checks),
-# the pure-Python one otherwise; both construct only plain data.
-_YAML_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+parse_frontmatter_block = parse_frontmatter
+"""The one frontmatter parser (``markdown.frontmatter.parse_frontmatter``), under its older name."""
 
 
 @functools.cache
@@ -251,7 +335,6 @@ class KnowledgeBase:
         self.manifest_dir = self.state_dir / "attachments"
         self.runs_dir = self.state_dir / "runs"
         self.rendered_dir = self.state_dir / "rendered"
-        self._options_digest: tuple[Any, ...] | None = None
         self._mention_pattern: tuple[frozenset[str], re.Pattern[bytes]] | None = None
         # key -> ((inode, mtime_ns, size) of the raw JSON this object wrote, its fields.updated)
         self._stored_updated: dict[str, tuple[tuple[int, int, int], str | None]] = {}
@@ -357,6 +440,7 @@ class KnowledgeBase:
         except FileNotFoundError:
             stored_data = None
         if stored_data == data:
+            self._remember_updated(path, issue)  # the stored copy is this very issue: no need to read it again
             return False
         if stored_data is not None:
             stored_at = parse_jira_timestamp(_updated_of(_loaded_or_none(stored_data)))
@@ -372,7 +456,11 @@ class KnowledgeBase:
             stat = path.stat()
         except FileNotFoundError:
             return
-        self._stored_updated[path.stem] = ((stat.st_ino, stat.st_mtime_ns, stat.st_size), _updated_of(issue))
+        memo = self._stored_updated
+        memo.pop(path.stem, None)
+        memo[path.stem] = ((stat.st_ino, stat.st_mtime_ns, stat.st_size), _updated_of(issue))
+        if len(memo) > _UPDATED_MEMO_MAX:  # the oldest: its attachments were recorded long ago
+            del memo[next(iter(memo))]
 
     def read_raw_issue(self, key: str) -> dict[str, Any] | None:
         try:
@@ -383,8 +471,10 @@ class KnowledgeBase:
     def stored_updated(self, key: str) -> str | None:
         """The ``fields.updated`` of the stored raw issue, or None when there is none.
 
-        A stat when this object wrote the file itself and it is still that file (same inode, time
-        and size: a writer elsewhere replaces it with a new inode); else the file is read.
+        Without reading the raw JSON when this object wrote it itself and it is still that file
+        (same inode, time and size: a writer elsewhere replaces it with a new inode), or when the
+        store's render record was made from the very file there now (its size and mtime); else
+        the file is read.
         """
         path = self.raw_path(key)
         remembered = self._stored_updated.get(key)
@@ -395,6 +485,11 @@ class KnowledgeBase:
                 return None
             if remembered[0] == (stat.st_ino, stat.st_mtime_ns, stat.st_size):
                 return remembered[1]
+        record = self.store.get_issues([key]).get(key)
+        if record is not None and record.updated is not None:
+            stamps = self._input_stamps(key)
+            if stamps is not None and RenderInputs.parse(record.render_inputs).raw_stamp == stamps.partition(",")[0]:
+                return record.updated
         try:
             issue = self.read_raw_issue(key)
         except (ValueError, RecursionError):  # unreadable (cut, or nested too deep): fetched again and replaced
@@ -407,9 +502,20 @@ class KnowledgeBase:
         return {path.stem for path in self.raw_dir.iterdir() if path.suffix == ".json" and is_issue_key(path.stem)}
 
     # -- attachments ---------------------------------------------------------------------------
-    def write_attachment_manifest(self, key: str, infos: Iterable[Mapping[str, Any]]) -> bool:
+    def write_attachment_manifest(self, key: str, infos: Iterable[Mapping[str, Any]], *, complete: bool = True) -> bool:
+        """Write the manifest if it changed. ``complete=False`` (some downloads failed): marked so,
+        and the next run downloads the issue's attachments again even if the issue is unchanged."""
         path = self.checked(self.manifest_path(key), key)
-        return write_bytes_if_changed(path, dump_json(self.normalize_manifest(key, infos)))
+        written = write_bytes_if_changed(path, dump_json(self.normalize_manifest(key, infos)))
+        marker = self.checked(self.incomplete_marker_path(key), key)
+        if complete:
+            marker.unlink(missing_ok=True)
+        else:
+            write_bytes_if_changed(marker, b"")
+        return written
+
+    def incomplete_marker_path(self, key: str) -> Path:
+        return self.manifest_dir / f"{check_issue_key(key)}.incomplete"
 
     def normalize_manifest(self, key: str, infos: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """What describes each attachment (not what a run did with it), path relative to the issue."""
@@ -426,6 +532,36 @@ class KnowledgeBase:
             return load_json(self.manifest_path(key).read_bytes())
         except FileNotFoundError:
             return []
+
+    def attachments_in_place(self, key: str) -> list[dict[str, Any]] | None:
+        """The manifest's entries when every file it lists is in the issue's attachments folder with
+        its size (nothing to download for an unchanged issue); None when one is not, or there is no
+        manifest. Reads the small manifest and stats the files, never the raw JSON."""
+        try:
+            entries = self.read_attachment_manifest_strict(key)
+        except (ValueError, RecursionError):
+            return None
+        if entries is None or self.incomplete_marker_path(key).exists():
+            return None
+        folder = self.attachments_dir(key)
+        for entry in entries:
+            try:
+                size = (folder / str(entry["filename"])).stat().st_size
+            except (OSError, KeyError, TypeError):
+                return None
+            if isinstance(entry.get("size"), int) and size != entry["size"]:
+                return None
+        return entries
+
+    def read_attachment_manifest_strict(self, key: str) -> list[dict[str, Any]] | None:
+        """The manifest's entries; None when there is none or it is not a list of objects."""
+        try:
+            entries = load_json(self.manifest_path(key).read_bytes())
+        except FileNotFoundError:
+            return None
+        if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
+            return None
+        return entries
 
     def prune_attachments(self, key: str, keep: Iterable[str]) -> list[str]:
         """Delete files in the issue's attachments folder that Jira no longer has; returns their names.
@@ -458,27 +594,26 @@ class KnowledgeBase:
     def render_issue_file(
         self,
         key: str,
+        options: RenderOptions | None = None,
         *,
-        field_definitions: Sequence[Mapping[str, Any]],
-        base_url: str,
-        known_issue_keys: Iterable[str],
-        include_custom_fields: Sequence[str] | None = None,
-        exclude_custom_fields: Sequence[str] = (),
+        known_issue_keys: "Iterable[str] | KnownKeys",
+        **option_fields: Any,
     ) -> bool:
         """Render ``KEY/KEY.md`` from the stored raw issue and attachment manifest; True when written.
 
-        Not rendered at all when the file is as this method last wrote it and nothing it was
-        rendered from changed: raw JSON, manifest, field definitions and options, the known keys
-        the issue mentions, the renderer's code (``renderer_fingerprint``).
+        ``options`` (or its fields as keywords): see RenderOptions. Not rendered at all when the
+        file is as this method last wrote it and nothing it was rendered from changed: raw JSON,
+        manifest, options, the renderer's code (``RenderOptions.context_digest``), the known keys
+        the issue mentions. While the raw JSON and manifest are the very files rendered then (same
+        size and mtime) and the file's links still agree with the known keys, that is decided from
+        the store's record without reading the raw JSON.
 
         Whatever goes wrong with this one issue (its JSON unreadable or of the wrong shape, nested
         too deep, a symbolic link on the way, a file that cannot be written) raises IssueError.
         """
-        options = {"field_definitions": field_definitions, "base_url": base_url, "known_issue_keys": known_issue_keys}
+        chosen = options if options is not None else RenderOptions.of(**option_fields)
         try:
-            return self._render_issue_file(
-                key, **options, include_custom_fields=include_custom_fields, exclude_custom_fields=exclude_custom_fields
-            )
+            return self._render_issue_file(key, chosen, known_issue_keys)
         except IssueError as error:
             if error.key == key:
                 raise
@@ -487,81 +622,68 @@ class KnowledgeBase:
         except Exception as error:
             raise IssueError(key, describe_error(error)) from error
 
-    def _render_issue_file(
-        self,
-        key: str,
-        *,
-        field_definitions: Sequence[Mapping[str, Any]],
-        base_url: str,
-        known_issue_keys: Iterable[str],
-        include_custom_fields: Sequence[str] | None,
-        exclude_custom_fields: Sequence[str],
-    ) -> bool:
-        try:
-            raw = self.raw_path(key).read_bytes()
-        except FileNotFoundError:
-            raise IssueError(key, f"no stored issue JSON for {key}: {self.relative(self.raw_path(key))}") from None
-        try:
-            manifest = self.manifest_path(key).read_bytes()
-        except FileNotFoundError:
-            manifest = None
-        known = frozenset(known_issue_keys)
-        if self._mention_pattern is None or self._mention_pattern[0] is not known:
-            self._mention_pattern = (known, mention_pattern(known))  # once per window: the same set every time
-        mentioned = sorted({match.decode("utf-8") for match in self._mention_pattern[1].findall(raw)} & known)
-        digest = hashlib.blake2b(digest_size=20)
-        for part in (
-            renderer_fingerprint(),
-            self._render_options_digest(field_definitions, base_url, include_custom_fields, exclude_custom_fields),
-            raw,
-            b"-" if manifest is None else manifest,
-            "\n".join(mentioned).encode(),
-        ):
-            digest.update(len(part).to_bytes(8, "big") + part)
-        inputs = digest.hexdigest()
-        markdown_path = self.markdown_path(key)
+    def _known(self, known_issue_keys: "Iterable[str] | KnownKeys") -> tuple[Any, re.Pattern[bytes]]:
+        """The known keys (a frozenset, or KnownKeys as is) and their mention pattern, made once per
+        window (the same object each time)."""
+        if isinstance(known_issue_keys, KnownKeys):
+            return known_issue_keys, known_issue_keys.pattern
+        if self._mention_pattern is None or self._mention_pattern[0] is not known_issue_keys:
+            known = known_issue_keys if isinstance(known_issue_keys, frozenset) else frozenset(known_issue_keys)
+            self._mention_pattern = (known, mention_pattern(known))
+        return self._mention_pattern
+
+    def _render_issue_file(self, key: str, options: RenderOptions, known_issue_keys: Iterable[str]) -> bool:
+        known, pattern = self._known(known_issue_keys)
+        stamps = self._input_stamps(key)
+        if stamps is None:
+            raise IssueError(key, f"no stored issue JSON for {key}: {self.relative(self.raw_path(key))}")
         current = self._current_records([key]).get(key)
-        if current is not None and current.render_inputs == inputs:
+        recorded = RenderInputs.parse(current.render_inputs if current is not None else None)
+        if current is not None and recorded.is_current(options.context_digest, stamps, current, known):
+            return False  # nothing read but the record: the raw JSON and manifest are the files rendered then
+        raw = self.raw_path(key).read_bytes()
+        manifest = self._read_or_none(self.manifest_path(key))
+        mentioned = sorted(key for key in {match.decode("utf-8") for match in pattern.findall(raw)} if key in known)
+        inputs = RenderInputs(options.context_digest, stamps, content_digest(raw, manifest, mentioned))
+        if current is not None and recorded.same_content(inputs):
+            if recorded != inputs:  # copied or touched, same bytes: the next run decides from the record
+                self.store.upsert_issues([IssueRecord(key, render_inputs=inputs.text)], fields={"render_inputs"})
             return False
-        self.checked(markdown_path, key)  # before any work: it may not be written through a link
+        self.checked(self.markdown_path(key), key)  # before any work: it may not be written through a link
         issue = load_json(raw)
         text = render_issue(
             issue,
-            field_definitions=field_definitions,
+            field_definitions=options.field_definitions,
             attachments=load_json(manifest) if manifest is not None else [],
-            base_url=base_url,
-            known_issue_keys=known,
-            include_custom_fields=include_custom_fields,
-            exclude_custom_fields=tuple(exclude_custom_fields),
+            base_url=options.base_url,
+            known_issue_keys=frozenset(mentioned),  # the renderer links only keys the issue mentions
+            include_custom_fields=options.include_custom_fields,
+            exclude_custom_fields=options.exclude_custom_fields,
             attachments_dir=ATTACHMENTS_DIR,
         )
         written = self.write_markdown(key, text)
-        stat = markdown_path.stat()
-        self.store.upsert_issues([_rendered_record(key, issue, inputs, text, stat)], fields=RENDER_RECORD_FIELDS)
+        stat = self.markdown_path(key).stat()
+        self.store.upsert_issues([_rendered_record(key, issue, inputs.text, text, stat)], fields=RENDER_RECORD_FIELDS)
         return written
 
-    def _render_options_digest(
-        self,
-        field_definitions: Sequence[Mapping[str, Any]],
-        base_url: str,
-        include_custom_fields: Sequence[str] | None,
-        exclude_custom_fields: Sequence[str],
-    ) -> bytes:
-        # Computed once per run, not per issue: the same definitions object comes with every render
-        # (kept referenced here, so its id cannot be reused by another object).
-        options = (
-            base_url,
-            None if include_custom_fields is None else tuple(include_custom_fields),
-            tuple(exclude_custom_fields),
-        )
-        memo = self._options_digest
-        if memo is None or memo[0] is not field_definitions or memo[1] != options:
-            data = dump_json(
-                [field_definitions, base_url, include_custom_fields, list(exclude_custom_fields), ATTACHMENTS_DIR]
-            )
-            memo = (field_definitions, options, hashlib.blake2b(data, digest_size=20).digest())
-            self._options_digest = memo
-        return memo[2]
+    @staticmethod
+    def _read_or_none(path: Path) -> bytes | None:
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def _input_stamps(self, key: str) -> str | None:
+        """Size and mtime of the issue's raw JSON and manifest ("-" for none); None without raw JSON."""
+        parts = []
+        for path in (self.raw_path(key), self.manifest_path(key)):
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                parts.append("-")
+                continue
+            parts.append(f"{stat.st_size}.{stat.st_mtime_ns}")
+        return None if parts[0] == "-" else ",".join(parts)
 
     def markdown_issue_keys(self) -> list[str]:
         """Keys with a ``KEY/KEY.md`` in the live knowledge base, sorted."""
@@ -782,6 +904,10 @@ class KnowledgeBase:
             self.store.upsert_issues([IssueRecord(key, state="live")], fields={"state"})
         return restored
 
+    def keys_rendered_since(self, revision: int) -> set[str]:
+        """Issues whose store record changed after ``revision`` (rendered, moved, removed): one query, no listing."""
+        return self.store.keys_changed_since(revision)
+
     def files_linking_to(self, keys: Iterable[str], *, kind: str = "local", skip: Iterable[str] = ()) -> list[str]:
         """Keys of live issue files (but ``skip``) that link to any of ``keys``: to their files
         (``kind="local"``) or in Jira (``"jira"``, ``.../browse/KEY``), in issue order, to re-render them.
@@ -923,6 +1049,50 @@ def _index_row_of(text: str) -> dict[str, Any] | None:
     if not all(value is None or isinstance(value, (str, int, float, bool)) for value in row.values()):
         return None  # e.g. a YAML date: kept as the file says by parsing the file
     return row
+
+
+def content_digest(raw: bytes, manifest: bytes | None, mentioned: Sequence[str]) -> str:
+    """The digest of an issue's own render inputs: its raw JSON, its manifest, the known keys it mentions."""
+    digest = hashlib.blake2b(digest_size=20)
+    for part in (raw, b"-" if manifest is None else manifest, "\n".join(mentioned).encode()):
+        digest.update(len(part).to_bytes(8, "big") + part)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class RenderInputs:
+    """What a file was rendered from, as its store record keeps it (``render_inputs``):
+    ``context/raw stamp,manifest stamp/content`` (stamps: size.mtime_ns, or "-")."""
+
+    context: str = ""
+    stamps: str = ""
+    content: str = ""
+
+    @property
+    def text(self) -> str:
+        return f"{self.context}/{self.stamps}/{self.content}"
+
+    @property
+    def raw_stamp(self) -> str:
+        return self.stamps.partition(",")[0]
+
+    @classmethod
+    def parse(cls, text: str | None) -> "RenderInputs":
+        parts = (text or "").split("/")
+        return cls(*parts) if len(parts) == 3 else cls()  # an older record: never current
+
+    def same_content(self, other: "RenderInputs") -> bool:
+        return bool(self.content) and (self.context, self.content) == (other.context, other.content)
+
+    def is_current(self, context: str, stamps: str, record: IssueRecord, known: "Container[str]") -> bool:
+        """Rendered with this context from the files there now, and its issue links still right:
+        every key it links locally still known, none it links in Jira known now."""
+        return (
+            bool(self.content)
+            and (self.context, self.stamps) == (context, stamps)
+            and all(key in known for key in record.local_links)
+            and not any(key in known for key in record.jira_links)
+        )
 
 
 RENDER_RECORD_FIELDS = (
