@@ -639,12 +639,19 @@ class KnowledgeBase:
             raise IssueError(key, f"no stored issue JSON for {key}: {self.relative(self.raw_path(key))}")
         current = self._current_records([key]).get(key)
         recorded = RenderInputs.parse(current.render_inputs if current is not None else None)
-        if current is not None and recorded.is_current(options.context_digest, stamps, current, known):
+        if current is not None and recorded.is_current(options.context_digest, stamps, known):
             return False  # nothing read but the record: the raw JSON and manifest are the files rendered then
         raw = self.raw_path(key).read_bytes()
         manifest = self._read_or_none(self.manifest_path(key))
-        mentioned = sorted(key for key in {match.decode("utf-8") for match in pattern.findall(raw)} if key in known)
-        inputs = RenderInputs(options.context_digest, stamps, content_digest(raw, manifest, mentioned))
+        candidates = {text for text in {match.decode("utf-8") for match in pattern.findall(raw)} if is_issue_key(text)}
+        mentioned = sorted(key for key in candidates if key in known)
+        inputs = RenderInputs.of(
+            options.context_digest,
+            stamps,
+            content_digest(raw, manifest, mentioned),
+            mentioned,
+            candidates - {*mentioned},
+        )
         if current is not None and recorded.same_content(inputs):
             if recorded != inputs:  # copied or touched, same bytes: the next run decides from the record
                 self.store.upsert_issues([IssueRecord(key, render_inputs=inputs.text)], fields={"render_inputs"})
@@ -1062,15 +1069,24 @@ def content_digest(raw: bytes, manifest: bytes | None, mentioned: Sequence[str])
 @dataclass(frozen=True)
 class RenderInputs:
     """What a file was rendered from, as its store record keeps it (``render_inputs``):
-    ``context/raw stamp,manifest stamp/content`` (stamps: size.mtime_ns, or "-")."""
+    ``context/raw stamp,manifest stamp/content/known mentions;other mentions`` (stamps: size.mtime_ns
+    or "-"; mentions: the keys the issue's JSON mentions that were known when it was rendered, and
+    the others), so whether the known keys changed for it is decided without reading its JSON."""
 
     context: str = ""
     stamps: str = ""
     content: str = ""
+    mentions: str = ""
+
+    @classmethod
+    def of(
+        cls, context: str, stamps: str, content: str, known: Iterable[str], unknown: Iterable[str]
+    ) -> "RenderInputs":
+        return cls(context, stamps, content, ",".join(sorted(known)) + ";" + ",".join(sorted(unknown)))
 
     @property
     def text(self) -> str:
-        return f"{self.context}/{self.stamps}/{self.content}"
+        return f"{self.context}/{self.stamps}/{self.content}/{self.mentions}"
 
     @property
     def raw_stamp(self) -> str:
@@ -1079,19 +1095,19 @@ class RenderInputs:
     @classmethod
     def parse(cls, text: str | None) -> "RenderInputs":
         parts = (text or "").split("/")
-        return cls(*parts) if len(parts) == 3 else cls()  # an older record: never current
+        return cls(*parts) if len(parts) == 4 else cls()  # an older record: never current
 
     def same_content(self, other: "RenderInputs") -> bool:
         return bool(self.content) and (self.context, self.content) == (other.context, other.content)
 
-    def is_current(self, context: str, stamps: str, record: IssueRecord, known: "Container[str]") -> bool:
-        """Rendered with this context from the files there now, and its issue links still right:
-        every key it links locally still known, none it links in Jira known now."""
-        return (
-            bool(self.content)
-            and (self.context, self.stamps) == (context, stamps)
-            and all(key in known for key in record.local_links)
-            and not any(key in known for key in record.jira_links)
+    def is_current(self, context: str, stamps: str, known: "Container[str]") -> bool:
+        """Rendered with this context from the files there now, and the keys its JSON mentions known
+        then are all known now, and none of the others is."""
+        if not self.content or (self.context, self.stamps) != (context, stamps):
+            return False
+        was_known, _, was_unknown = self.mentions.partition(";")
+        return all(key in known for key in filter(None, was_known.split(","))) and not any(
+            key in known for key in filter(None, was_unknown.split(","))
         )
 
 
