@@ -6,8 +6,9 @@ connections busy. The child is a plain ``python -m jarkdown_pipeline.render_work
 standard input, one line per message (no pickling, and no re-import of the parent's ``__main__``
 as multiprocessing's spawn would do):
 
-- parent -> child, first line: ``{"root": ..., "state_dsn": ..., "known_issue_keys": [...], "options": {...}}``
-  (the keyword arguments of ``KnowledgeBase.render_issue_file`` besides the key);
+- parent -> child, first line: ``{"root": ..., "state_dsn": ..., "arriving": [...], "options": {...}}``
+  (the window's keys: the child looks the others up as a KnownKeys; or ``"known_issue_keys"``, a
+  fixed list; the window's RenderOptions as JSON);
 - parent -> child, then one issue key per line; end of input ends the child;
 - child -> parent, one line per key, in order: ``{"key", "written", "error", "details"}``.
 
@@ -32,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from jarkdown_pipeline.exceptions import IssueError, describe_error
-from jarkdown_pipeline.knowledge_base import KnowledgeBase
+from jarkdown_pipeline.knowledge_base import KnowledgeBase, KnownKeys, RenderOptions
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +78,10 @@ def failed_outcome(key: str, error: BaseException) -> RenderOutcome:
 
 
 def render_issue_outcome(
-    kb: KnowledgeBase, key: str, known_issue_keys: frozenset[str], options: Mapping[str, Any]
+    kb: KnowledgeBase,
+    key: str,
+    known_issue_keys: frozenset[str] | KnownKeys,
+    options: RenderOptions | Mapping[str, Any],
 ) -> RenderOutcome:
     """Render one issue file (the caller holds the knowledge base's lock); a failure is returned, not raised.
 
@@ -85,13 +89,17 @@ def render_issue_outcome(
     a refused symbolic link, a file that cannot be written.
     """
     try:
-        return RenderOutcome(key, kb.render_issue_file(key, known_issue_keys=known_issue_keys, **options))
+        written = kb.render_issue_file(key, RenderOptions.coerce(options), known_issue_keys=known_issue_keys)
+        return RenderOutcome(key, written)
     except Exception as error:  # one issue's bad data must not stop the others
         return failed_outcome(key, error)
 
 
 def render_locked(
-    kb: KnowledgeBase, key: str, known_issue_keys: frozenset[str], options: Mapping[str, Any]
+    kb: KnowledgeBase,
+    key: str,
+    known_issue_keys: frozenset[str] | KnownKeys,
+    options: RenderOptions | Mapping[str, Any],
 ) -> RenderOutcome:
     """``render_issue_outcome`` under the knowledge base's lock; a lock that fails is this key's failure too."""
     try:
@@ -115,14 +123,17 @@ class RenderWorker:
 
     @classmethod
     async def start(
-        cls, kb: KnowledgeBase, known_issue_keys: Iterable[str], options: Mapping[str, Any]
+        cls, kb: KnowledgeBase, known_issue_keys: Iterable[str] | KnownKeys, options: RenderOptions | Mapping[str, Any]
     ) -> "RenderWorker":
         setup = {
             "root": str(kb.root),
             "state_dsn": kb.state_dsn,
-            "known_issue_keys": sorted(known_issue_keys),
-            "options": dict(options),
+            "options": RenderOptions.coerce(options).as_json(),
         }
+        if isinstance(known_issue_keys, KnownKeys):
+            setup["arriving"] = sorted(known_issue_keys.arriving)
+        else:
+            setup["known_issue_keys"] = sorted(known_issue_keys)
         # The child imports this package from where the parent did, installed or not.
         package_parent = str(Path(__file__).resolve().parent.parent)
         python_path = os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")]))
@@ -224,8 +235,8 @@ def serve(lines: Iterable[bytes], write: Any, stopping: Any = lambda: False) -> 
     iterator = iter(lines)
     setup = json.loads(next(iterator))
     kb = KnowledgeBase(setup["root"], state_dsn=setup.get("state_dsn"))
-    known = frozenset(setup["known_issue_keys"])
-    options = setup["options"]
+    known = KnownKeys(kb, setup["arriving"]) if "arriving" in setup else frozenset(setup["known_issue_keys"])
+    options = RenderOptions.of(**setup["options"])
     for line in iterator:
         if stopping():
             return

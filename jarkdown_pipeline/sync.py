@@ -29,7 +29,7 @@ from jarkdown_pipeline.exceptions import (
 )
 from jarkdown_pipeline.issue_keys import is_issue_key, issue_sort_key
 from jarkdown_pipeline.jira_api_client import BULK_FETCH_MAX_ISSUES, JiraApiClient
-from jarkdown_pipeline.knowledge_base import KnowledgeBase
+from jarkdown_pipeline.knowledge_base import KnowledgeBase, KnownKeys, RenderOptions
 from jarkdown_pipeline.progress import PROGRESS_INTERVAL_SECONDS, WindowProgress, progress_reports
 from jarkdown_pipeline.render_worker import (
     RenderOutcome,
@@ -441,7 +441,7 @@ def _record_attachments(
         # win; pruning from this older list could delete an attachment the newer one has.
         logger.info("%s changed while its attachments downloaded: leaving the manifest to the newer run", key)
         return False, []
-    manifest_written = kb.write_attachment_manifest(key, infos)
+    manifest_written = kb.write_attachment_manifest(key, infos, complete=complete)
     if not complete:
         return manifest_written, []  # keep partial files of a failing issue until its next complete run
     return manifest_written, kb.prune_attachments(key, (info["filename"] for info in infos))
@@ -461,14 +461,9 @@ def render_issue_options(
     base_url: str,
     include_custom_fields: Sequence[str] | None,
     exclude_custom_fields: Sequence[str],
-) -> dict[str, Any]:
-    """``KnowledgeBase.render_issue_file``'s keyword arguments besides the key and the known keys."""
-    return {
-        "field_definitions": field_definitions,
-        "base_url": base_url,
-        "include_custom_fields": include_custom_fields,
-        "exclude_custom_fields": exclude_custom_fields,
-    }
+) -> RenderOptions:
+    """The run's RenderOptions (what ``KnowledgeBase.render_issue_file`` renders with besides the known keys)."""
+    return RenderOptions.of(field_definitions, base_url, include_custom_fields, exclude_custom_fields)
 
 
 def markdown_written_since(kb: KnowledgeBase, key: str, moment: float) -> bool:
@@ -619,11 +614,12 @@ async def mirror_window(
         markdown = MarkdownStageResult()
         progress = WindowProgress(found=len(issues.keys), total=len(issues.keys))
         handler = AttachmentHandler(client, max_concurrent_downloads=max_concurrent_downloads)
-        async with locked(kb):
-            known = frozenset(kb.raw_issue_keys() | set(issues.keys))
+        # Looked up as rendering asks (KnownKeys), not listed: a window's cost follows its own issues.
+        known = KnownKeys(kb, issues.keys)
+        revision_at_start = await asyncio.to_thread(kb.store.current_revision)
         render_options = render_issue_options(field_definitions, base_url, include_custom_fields, exclude_custom_fields)
 
-        def render(key: str, known_keys: frozenset[str]) -> bool | None:
+        def render(key: str, known_keys: KnownKeys) -> bool | None:
             return written_or_failed(markdown, render_issue_outcome(kb, key, known_keys, render_options))
 
         render_worker: RenderWorker | None = None
@@ -697,10 +693,26 @@ async def mirror_window(
                     len(downloaded.infos), sum(info.get("bytes_downloaded") or 0 for info in downloaded.infos)
                 )
 
+        def in_place(key: str) -> bool:
+            """An unchanged issue whose attachments are all on disk: nothing to download, nothing to record."""
+            try:
+                entries = kb.attachments_in_place(key)
+            except Exception:  # e.g. an unreadable manifest: the usual path says what is wrong
+                return False
+            if entries is not None:
+                for leftover in kb.remove_stale_temp_files(key):  # as recording its attachments would
+                    logger.info("Removed %s, left by an interrupted run", leftover)
+                attachments.issues += 1
+                attachments.present += len(entries)
+            return entries is not None
+
         async def worker(group: asyncio.TaskGroup) -> None:
             while (item := await queue.get()) is not None:
                 key, slim, stored = item
                 downloaded: DownloadedAttachments | None = None
+                if slim is None and in_place(key):  # its raw JSON is not read at all
+                    group.create_task(finish(None, key, None))
+                    continue
                 try:
                     downloaded = await download_issue_attachments(handler, kb, key, attachments, slim)
                 except AuthenticationError:
@@ -736,14 +748,15 @@ async def mirror_window(
                 await started_worker.close(abandon=not completed)
 
         async with locked(kb):
-            now_known = frozenset(kb.raw_issue_keys())
-            gone = known - now_known
-            arrived_elsewhere = now_known - known
+            now_known = KnownKeys(kb, issues.keys)
+            gone = known.gone()
+            # Stored by other runs meanwhile: every issue rendered since the window started (a superset).
+            arrived_elsewhere = kb.keys_rendered_since(revision_at_start) - known.arriving
             relink = set(kb.files_linking_to(gone)) | set(kb.files_linking_to_jira(arrived_elsewhere))
             in_window = set(issues.keys)
             relink |= set(kb.files_linking_to_jira(set(issues.new), skip=in_window))  # the window knew them
             for key in sorted(relink, key=issue_sort_key):
-                if key in now_known and render(key, now_known):
+                if kb.raw_path(key).is_file() and render(key, now_known):
                     if key in in_window:
                         if key in markdown.unchanged:
                             markdown.unchanged.remove(key)

@@ -313,6 +313,11 @@ class SqlStateStore(StateStore):
         rows.sort(key=lambda change: issue_sort_key(change.key))
         return Changes(revision=now, full=full, rows=rows, epoch=0 if epoch_row is None else int(epoch_row[0]))
 
+    def keys_changed_since(self, revision: int) -> set[str]:
+        with self._read() as cursor:
+            cursor.execute(self._sql("SELECT issue_key FROM {t}issues WHERE revision > ?"), (max(revision, 0),))
+            return {row[0] for row in cursor.fetchall()}
+
     def files_linking_to(self, keys: Iterable[str], *, kind: LinkKind = "local") -> list[str]:
         if kind not in LINK_KINDS:
             raise ValueError(f"kind must be one of {LINK_KINDS}, not {kind!r}")

@@ -126,6 +126,10 @@ class StateStore(abc.ABC):
         """Index rows and states changed after ``revision`` (0: all; of ``project`` if given), and the revision now."""
 
     @abc.abstractmethod
+    def keys_changed_since(self, revision: int) -> set[str]:
+        """Keys of every issue written after ``revision`` (any state): a window's issues stored by other runs meanwhile."""
+
+    @abc.abstractmethod
     def current_revision(self) -> int:
         """The revision of the last committed write (0 for a new store)."""
 

@@ -72,6 +72,7 @@ RATIO_GOAL = 1.2
 SAMPLE_INTERVAL_SECONDS = 0.02
 RENDER_PASSES = 3
 MIB = 1024 * 1024
+CHANGED_PATHS_SHOWN = 20
 
 
 def floor_seconds(issues: int, attachments: int) -> float:
@@ -93,6 +94,8 @@ class RunResult:
     summary: dict[str, Any] = field(default_factory=dict)
     step_seconds: dict[str, float] = field(default_factory=dict)
     load_average: float = 0.0
+    changed_paths: list[str] = field(default_factory=list)
+    """The first CHANGED_PATHS_SHOWN of the files the run wrote or deleted (which ones, not just how many)."""
 
     @property
     def api_requests(self) -> int:
@@ -211,14 +214,14 @@ def run_pipeline(label: str, jira: RunningSampleJira, workdir: Path, output_dir:
         finally:
             stop_process_group(process)
     after = files_snapshot(output_dir) if output_dir.exists() else {}
-    changed = sum(1 for path, stat in after.items() if before.get(path) != stat) + sum(
-        1 for path in before if path not in after
-    )
+    changed_paths = sorted(path for path in before.keys() | after.keys() if before.get(path) != after.get(path))
+    changed = len(changed_paths)
     if exit_code != 0:
         print(log_tail(log_path), file=sys.stderr)
         raise RuntimeError(f"the {label} run failed (exit {exit_code}); log: {log_path}")
     return RunResult(label, exit_code, wall, sampler.peak_rss, sampler.peak_pss, sampler.peak_processes, jira.stats(), str(log_path), changed,
-                     asdict(summarize_knowledge_base(output_dir)), step_durations(log_path), os.getloadavg()[0])  # fmt: skip
+                     asdict(summarize_knowledge_base(output_dir)), step_durations(log_path), os.getloadavg()[0],
+                     changed_paths[:CHANGED_PATHS_SHOWN])  # fmt: skip
 
 
 def sample_days(jira: RunningSampleJira) -> tuple[date, date]:
@@ -457,6 +460,7 @@ def bench_scale_size(root: Path, issues: int) -> dict[str, Any]:
         "backfill_issues_per_second": backfill.summary["issues"] / backfill.wall_seconds,
         "backfill_peak_tree_pss_bytes": backfill.peak_tree_pss_bytes, "backfill_peak_tree_rss_bytes": backfill.peak_tree_rss_bytes,
         "unchanged_day_wall_seconds": unchanged.wall_seconds, "unchanged_day_files_changed": unchanged.files_changed,
+        "unchanged_day_changed_paths": unchanged.changed_paths, "changed_day_changed_paths": changed.changed_paths,
         "changed_day_wall_seconds": changed.wall_seconds, "changed_day_files_changed": changed.files_changed,
         "reconciliation_wall_seconds": reconciliation.wall_seconds, "reconciliation_api_requests": reconciliation.api_requests,
         "step_seconds": {"backfill": backfill.step_seconds, "unchanged_day": unchanged.step_seconds,
@@ -464,7 +468,9 @@ def bench_scale_size(root: Path, issues: int) -> dict[str, Any]:
     }  # fmt: skip
     print(f"    backfill {backfill.wall_seconds:.1f} s ({result['backfill_issues_per_second']:.0f} issues/s, "
           f"{backfill.peak_tree_pss_bytes / MIB:.0f} MiB PSS); unchanged day {unchanged.wall_seconds:.1f} s; "
-          f"10 changed {changed.wall_seconds:.1f} s; reconciliation {reconciliation.wall_seconds:.1f} s", flush=True)  # fmt: skip
+          f"10 changed {changed.wall_seconds:.1f} s; reconciliation {reconciliation.wall_seconds:.1f} s; files changed by "
+          f"the unchanged day {unchanged.files_changed} {unchanged.changed_paths[:5]}, by the 10 changed "
+          f"{changed.files_changed}", flush=True)  # fmt: skip
     return result
 
 

@@ -86,7 +86,7 @@ def test_a_link_to_an_issue_stored_by_a_concurrent_run_becomes_local(tmp_path):
     render_for_a = run_a.render_issue_file
     other: list[threading.Thread] = []
 
-    def render_after_the_other_run(key: str, **options) -> bool:
+    def render_after_the_other_run(key: str, *args, **options) -> bool:
         if not other:  # A has read the known keys; B's whole stage happens now
             other.append(run_other_run_now(run_b_markdown_stage))
         return render_for_a(key, **options)

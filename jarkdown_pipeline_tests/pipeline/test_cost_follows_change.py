@@ -75,3 +75,64 @@ def test_an_incremental_run_opens_the_same_few_files_whatever_the_size(tmp_path,
         key = facts["edited"]
         issue_files = {path for path in opened if not path.startswith("_index/") and path != "index.md"}
         assert issue_files <= {f"{key}/{key}.md"}, opened
+
+
+class FileOpens:
+    """Files under ``root`` opened for reading by this process, relative to the root."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = str(root.resolve())
+        self.opened: list[str] = []
+
+    def wrap(self, real_open):
+        def counting_open(file, mode="r", *args, **kwargs):
+            name = os.fspath(file) if isinstance(file, (str, bytes, os.PathLike)) else ""
+            if isinstance(name, str) and name.startswith(self.root) and "r" in mode and "+" not in mode:
+                self.opened.append(os.path.relpath(name, self.root))
+            return real_open(file, mode, *args, **kwargs)
+
+        return counting_open
+
+
+def files_snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    """(inode, mtime) of every file but the run records and the state store's own files."""
+    found = {}
+    for path in root.rglob("*"):
+        relative = path.relative_to(root).as_posix()
+        if path.is_file() and not relative.startswith((".jarkdown/runs/", ".jarkdown/state.sqlite3")):
+            stat = path.stat()
+            found[relative] = (stat.st_ino, stat.st_mtime_ns)
+    return found
+
+
+def test_an_unchanged_day_reads_no_issue_json_and_rewrites_nothing(tmp_path, monkeypatch):
+    """Run again right after its backfill, a day whose issues are all unchanged in Jira decides so from
+    the search and the state store: no raw JSON is read, no issue file but the one the asset shows as
+    its preview, and no file of the knowledge base is written (the rendering happens in this
+    process: under 100 issues a window)."""
+    config = sample_config(issue_count=120, days=1, max_attachments_per_issue=1, max_comments_per_issue=2)
+    with run_sample_jira_in_thread(config) as jira:
+        pipeline = build_pipeline(jira, tmp_path / "kb")
+        for day in BACKFILL_DAYS:
+            assert pipeline.run(day).success
+        kb = pipeline.kb
+        in_day = materialization_metadata(pipeline.run(BACKFILL_DAYS[1]), "jira_markdown")
+        assert in_day["written"] == 0
+        before = files_snapshot(kb.root)
+        counter = FileOpens(kb.root)
+        with monkeypatch.context() as patch:
+            patch.setattr(builtins, "open", counter.wrap(builtins.open))
+            patch.setattr(io, "open", counter.wrap(io.open))
+            result = pipeline.run(BACKFILL_DAYS[1])
+        assert result.success
+        metadata = materialization_metadata(result, "jira_markdown")
+        assert metadata["written"] == 0 and metadata["unchanged"] >= 20, metadata
+    raw_read = [path for path in counter.opened if path.startswith(".jarkdown/raw/")]
+    assert raw_read == [], raw_read
+    # Markdown read: index.md (the index and its check) and the one issue file the asset previews.
+    issue_files_read = {path for path in counter.opened if path.endswith(".md") and path != "index.md"}
+    assert len(issue_files_read) <= 1 and not any(path.startswith("_index/") for path in issue_files_read), (
+        counter.opened
+    )
+    after = files_snapshot(kb.root)
+    assert sorted(path for path in before.keys() | after.keys() if before.get(path) != after.get(path)) == []

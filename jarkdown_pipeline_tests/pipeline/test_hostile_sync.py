@@ -8,10 +8,10 @@ from datetime import date
 
 import pytest
 
-from jarkdown_pipeline import knowledge_base as knowledge_base_module
 from jarkdown_pipeline._files import STALE_TEMP_FILE_SECONDS
 from jarkdown_pipeline.exceptions import JiraApiError
 from jarkdown_pipeline.knowledge_base import KnowledgeBase
+from jarkdown_pipeline.knowledge_base import render_cache as knowledge_base_module  # where render_issue is called
 from jarkdown_pipeline.sample_jira.runner import run_sample_jira_in_thread
 from jarkdown_pipeline.sync import (
     ReconciliationRefused,

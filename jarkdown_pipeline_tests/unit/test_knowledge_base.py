@@ -325,7 +325,7 @@ def test_lock_excludes_other_holders(kb):
 
 
 def test_an_issue_file_is_not_rendered_again_while_nothing_it_comes_from_changed(kb, monkeypatch):
-    import jarkdown_pipeline.knowledge_base as knowledge_base
+    import jarkdown_pipeline.knowledge_base.render_cache as knowledge_base  # where the renderer is called
 
     renders = []
     real_render = knowledge_base.render_issue

@@ -279,11 +279,11 @@ def test_issue_markdown_path():
 def test_parse_frontmatter_errors():
     with pytest.raises(ValueError, match="does not start"):
         parse_frontmatter("# no frontmatter")
-    with pytest.raises(ValueError, match="unterminated"):
+    with pytest.raises(ValueError, match="not closed"):
         parse_frontmatter("---\nkey: A-1\n")
     with pytest.raises(ValueError, match="not a mapping"):
         parse_frontmatter("---\n- a\n---\n")
-    with pytest.raises(ValueError, match="invalid YAML"):
+    with pytest.raises(ValueError, match="not valid YAML"):
         parse_frontmatter("---\nkey: [\n---\n")
 
 

@@ -1,0 +1,143 @@
+"""What the asset checks call: issue files present, their frontmatter parsing, their relative links resolving."""
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote
+
+from jarkdown_pipeline.issue_keys import issue_sort_key
+from jarkdown_pipeline.knowledge_base.files import STORE_BATCH, batched, parse_frontmatter_block
+from jarkdown_pipeline.knowledge_base.links import (
+    BrokenLink,
+    candidate_link_targets,
+    is_relative_link,
+    markdown_link_targets,
+)
+from jarkdown_pipeline.markdown.frontmatter import FrontmatterError
+
+# The interface module only: the state_store package imports this package (see ``KnowledgeBase.store``).
+from jarkdown_pipeline.state_store.interface import IssueRecord
+
+
+@dataclass(frozen=True)
+class FrontmatterProblem:
+    file: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.problem}"
+
+
+class VerificationMixin:
+    """The checks of KnowledgeBase (uses its paths and render records)."""
+
+    # -- verification (what the asset checks call) ----------------------------------------------
+    def missing_issue_files(self, keys: Iterable[str]) -> list[str]:
+        """Keys whose ``KEY/KEY.md`` does not exist."""
+        return sorted((key for key in keys if not self.markdown_path(key).is_file()), key=issue_sort_key)
+
+    def _link_problem(self, path: Path, target: str) -> str | None:
+        """Why a link target written in ``path`` is broken, or None when it is fine or not relative."""
+        if not is_relative_link(target):
+            return None
+        local = unquote(target.split("#", 1)[0].split("?", 1)[0])
+        # Lexically (one stat, not one per folder of the path): the knowledge base makes no symlinks.
+        resolved = os.path.normpath(os.path.join(path.parent, local))
+        root = str(self.root)
+        if resolved != root and not resolved.startswith(root.rstrip(os.sep) + os.sep):
+            return "points outside the knowledge base"
+        if not os.path.exists(resolved):
+            return "no such file"
+        return None
+
+    def broken_links(self, paths: Iterable[Path]) -> list[BrokenLink]:
+        """Relative links in the given Markdown files that do not resolve to a file in the knowledge base.
+
+        Fast path: a regex finds every string that could be a link target (a superset: it also sees
+        "links" in code). If all of those resolve, so do the real links, and the file needs no parse.
+        Otherwise the file is parsed as CommonMark to report exactly the real links that are broken.
+        """
+        broken = []
+        for path in paths:
+            try:
+                text = path.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                broken.append(BrokenLink(self.relative(path), "", "the file itself is missing"))
+                continue
+            broken += self._broken_links_in(path, text)
+        return broken
+
+    def _broken_links_in(self, path: Path, text: str) -> list[BrokenLink]:
+        if all(self._link_problem(path, target) is None for target in candidate_link_targets(text)):
+            return []
+        shown = self.relative(path)
+        return [
+            BrokenLink(shown, target, problem)
+            for target in markdown_link_targets(text)
+            if (problem := self._link_problem(path, target)) is not None
+        ]
+
+    def frontmatter_problems(self, keys: Iterable[str]) -> list[FrontmatterProblem]:
+        """Issue files whose frontmatter does not parse or whose ``key`` is not the file's key."""
+        return self._verify(keys, links=False, trust_render_record=False)[0]
+
+    def _frontmatter_problem_in(self, key: str, path: Path, text: str) -> FrontmatterProblem | None:
+        try:
+            data = parse_frontmatter_block(text)
+        except FrontmatterError as error:
+            return FrontmatterProblem(self.relative(path), str(error))
+        if data.get("key") != key:
+            return FrontmatterProblem(self.relative(path), f"frontmatter key is {data.get('key')!r}, expected {key!r}")
+        return None
+
+    def verify_issue_files(self, keys: Iterable[str]) -> tuple[list[FrontmatterProblem], list[BrokenLink]]:
+        """``frontmatter_problems(keys)`` and ``broken_links`` of their files, reading each file once.
+
+        The frontmatter of a file still as ``render_issue_file`` wrote it was parsed then, from the
+        very text written (its index row is in the record, with the key): only its links are read.
+        """
+        return self._verify(keys, links=True, trust_render_record=True)
+
+    def _verify(
+        self, keys: Iterable[str], *, links: bool, trust_render_record: bool
+    ) -> tuple[list[FrontmatterProblem], list[BrokenLink]]:
+        problems: list[FrontmatterProblem] = []
+        broken: list[BrokenLink] = []
+        for batch in batched(keys, STORE_BATCH):
+            records = self._current_records(batch) if trust_render_record else {}
+            for key in batch:
+                self._verify_one(key, records.get(key), links, problems, broken)
+        return problems, broken
+
+    def _verify_one(
+        self,
+        key: str,
+        record: IssueRecord | None,
+        links: bool,
+        problems: list[FrontmatterProblem],
+        broken: list[BrokenLink],
+    ) -> None:
+        path = self.markdown_path(key)
+        row = record.index_row if record is not None else None
+        frontmatter_checked = isinstance(row, Mapping) and row.get("key") == key  # parsed when rendered
+        if frontmatter_checked and record is not None:
+            # As rendered: its frontmatter parsed then, and its candidate links were found then;
+            # they are resolved now. The file is read only if one of them is broken.
+            if not links or all(self._link_problem(path, target) is None for target in record.link_targets):
+                return
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            problems.append(FrontmatterProblem(self.relative(path), "file is missing"))
+            if links:
+                broken.append(BrokenLink(self.relative(path), "", "the file itself is missing"))
+            return
+        except UnicodeDecodeError as error:
+            problems.append(FrontmatterProblem(self.relative(path), str(error)))
+            return
+        problem = None if frontmatter_checked else self._frontmatter_problem_in(key, path, text)
+        if problem is not None:
+            problems.append(problem)
+        if links:
+            broken += self._broken_links_in(path, text)
