@@ -134,6 +134,7 @@ class Stats:
     api: HostStats = field(default_factory=HostStats)
     media: HostStats = field(default_factory=HostStats)
     rate_limited: int = 0  # 429s served
+    rate_limited_at: list[float] = field(default_factory=list)  # when (time.time())
     unavailable: int = 0  # 503s served
     cut_downloads: int = 0
     media_requests_with_authorization: int = 0
@@ -144,6 +145,7 @@ class Stats:
     def snapshot(self) -> dict[str, Any]:
         return {
             "api": self.api.snapshot(), "media": self.media.snapshot(), "rate_limited": self.rate_limited,
+            "rate_limited_at": list(self.rate_limited_at),
             "unavailable": self.unavailable, "cut_downloads": self.cut_downloads,
             "media_requests_with_authorization": self.media_requests_with_authorization,
             "media_requests_with_cookie": self.media_requests_with_cookie,
@@ -393,11 +395,12 @@ class SampleJira:
                 await asyncio.sleep(self.config.latency_seconds)
             fault = self.faults.next_api_request() if request.path.startswith("/rest/") else None
             wait = self._bucket.take() if self._bucket is not None and request.path.startswith("/rest/") else None
-            if wait is not None:
+            if wait is not None or fault == RATE_LIMITED:
                 stats.rate_limited += 1
+                stats.rate_limited_at.append(time.time())
+            if wait is not None:
                 response = self._bucket.refusal(wait)
             elif fault == RATE_LIMITED:
-                stats.rate_limited += 1
                 response = jira_error(
                     429, "Rate limit exceeded.",
                     headers={"Retry-After": self.faults.retry_after_header(), "X-RateLimit-Limit": "100",
