@@ -95,12 +95,14 @@ class HostStats:
     last_answer_at: float | None = None
     in_flight_seconds: float = 0.0
     first_by_route: dict[str, float] = field(default_factory=dict)
+    last_by_route: dict[str, float] = field(default_factory=dict)
     _changed_at: float = 0.0
 
     def started(self, route: str = "") -> None:
         now = self._in_flight_changes()
         self.by_route[route] += 1
         self.first_by_route.setdefault(route, now)
+        self.last_by_route[route] = now
         if self.first_request_at is None:
             self.first_request_at = now
         self.requests += 1
@@ -125,7 +127,8 @@ class HostStats:
             "bytes_served": self.bytes_served, "by_route": dict(sorted(self.by_route.items())),
             "by_status": {str(k): v for k, v in sorted(self.by_status.items())},
             "first_request_at": self.first_request_at, "last_answer_at": self.last_answer_at,
-            "first_by_route": dict(sorted(self.first_by_route.items())), "span_seconds": round(span, 3), "mean_in_flight": round(self.in_flight_seconds / span, 3) if span else 0.0,
+            "first_by_route": dict(sorted(self.first_by_route.items())),
+            "last_by_route": dict(sorted(self.last_by_route.items())), "span_seconds": round(span, 3), "mean_in_flight": round(self.in_flight_seconds / span, 3) if span else 0.0,
         }  # fmt: skip
 
 
