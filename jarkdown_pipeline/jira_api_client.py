@@ -517,8 +517,9 @@ class JiraApiClient:
         fields: Sequence[str] = ("*all",),
         expand: Sequence[str] = ("renderedFields",),
     ) -> AsyncIterator[tuple[list[str], BulkFetchResult | Exception]]:
-        """``(keys asked, their page or the error that failed it)`` for each request of 100 issues, as each
-        completes; all requests are sent at once and the throttler bounds them.
+        """``(keys asked, their page or the error that failed it)`` for each request of 100 issues, in order:
+        each request is sent when the previous one's answer arrived, so it is on its way while the
+        caller handles that answer, and the host serves other requests (downloads) between them.
 
         Issues Jira cannot return are reported in ``errors``, never raised and never dropped
         silently. Jira's ``issueErrors`` (retriable errors, named by issue id) are asked for once
@@ -527,7 +528,7 @@ class JiraApiClient:
         ``search_jql``, to have one name per issue in ``errors``). A page's issues come in the order
         asked for; one returned under another key (moved) comes after them.
         """
-        keys = list(dict.fromkeys(str(k) for k in issue_keys))
+        chunks = _chunks(list(dict.fromkeys(str(k) for k in issue_keys)))
 
         async def page(chunk: list[str]) -> tuple[list[str], BulkFetchResult | Exception]:
             try:
@@ -535,13 +536,15 @@ class JiraApiClient:
             except Exception as error:  # that page's: the caller decides (e.g. fetches its issues one by one)
                 return chunk, error
 
-        pending = [asyncio.ensure_future(page(chunk)) for chunk in _chunks(keys)]
+        upcoming = asyncio.ensure_future(page(chunks[0])) if chunks else None
         try:
-            for next_done in asyncio.as_completed(pending):
-                yield await next_done
+            for following in [*chunks[1:], None]:
+                answer = await upcoming
+                upcoming = asyncio.ensure_future(page(following)) if following is not None else None
+                yield answer
         finally:
-            for task in pending:
-                task.cancel()
+            if upcoming is not None:
+                upcoming.cancel()
 
     async def _bulk_fetch_page(self, keys: list[str], fields: Sequence[str], expand: Sequence[str]) -> BulkFetchResult:
         """One bulkfetch request (at most 100 keys), Jira's issueErrors asked once more, the issues completed."""

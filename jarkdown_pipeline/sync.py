@@ -281,8 +281,8 @@ async def fetch_issues(
     """Bulk-fetch ``to_fetch`` and store each issue as its bulk page arrives; adds to ``result``
     (``finish_issues_result`` puts it in order once every page of the window is fetched).
 
-    All bulk pages are asked for at once: the client's throttler bounds them with every other
-    request. ``on_fetched(issue, stored)`` is called for each issue as its page arrives, before it is
+    The bulk pages come in order, each asked for when the previous one arrived (``bulk_fetch_pages``):
+    the downloads of a page's issues start while the next page is on its way. ``on_fetched(issue, stored)`` is called for each issue as its page arrives, before it is
     stored (the streaming pipeline starts its attachments there); ``stored`` completes once the page
     is stored. It must be quick and must not raise.
     """
