@@ -68,7 +68,9 @@ async def test_without_a_stated_rate_the_pace_is_half_the_accepted_one():
         await runner.cleanup()
     assert len(answers) == REQUESTS
     assert pace.interval > 0 and pace.rate_limited == len(served)
-    assert len(served) < REQUESTS // 4  # far from every request hitting the limit again
+    # Each later burst is one or two requests (the pace lets few be on their way): without the shared
+    # pause and pace, most of the 60 requests are refused at least once.
+    assert len(served) < REQUESTS // 3
 
 
 async def test_search_pages_follow_jiras_caps_few_fields_bigger_pages(sample_jira_factory):
