@@ -31,6 +31,7 @@ import ipaddress
 import itertools
 import logging
 import os
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -62,6 +63,7 @@ from jarkdown_pipeline._retry import (
     parse_retry_after,
 )
 from jarkdown_pipeline._secrets import Secrets
+from jarkdown_pipeline._throttle import HostThrottler, slept_time
 from jarkdown_pipeline.exceptions import (
     AuthenticationError,
     BadRequestError,
@@ -107,7 +109,7 @@ class ClientStats:
 
     ``requests`` counts HTTP requests sent (retries and redirect hops included); ``retries`` the
     retried attempts; ``bytes_downloaded`` attachment bytes received by ``download_to_file`` (a
-    restarted download counts again); ``peak_in_flight`` the most calls running at once (from sending until the body is
+    restarted download counts again); ``rate_limited`` the 429s received; ``peak_in_flight`` the most calls running at once (from sending until the body is
     read; for a response handed to the caller, until its headers arrived).
     """
 
@@ -115,6 +117,7 @@ class ClientStats:
     retries: int = 0
     bytes_downloaded: int = 0
     peak_in_flight: int = 0
+    rate_limited: int = 0
     in_flight: int = field(default=0, repr=False)
 
     def as_dict(self) -> dict[str, int]:
@@ -212,7 +215,6 @@ class JiraApiClient:
         connect_timeout: float = 15.0,
         read_timeout: float = 60.0,
         max_redirects: int = 5,
-        bulk_fetch_concurrency: int = 3,
         page_size: int = 100,
         verify_credentials: bool = True,
         api_version: str = "3",
@@ -246,13 +248,14 @@ class JiraApiClient:
             sock_read=read_timeout,  # ... but do cut one that stalls
         )
         self.max_redirects = max_redirects
-        self.bulk_fetch_concurrency = max(1, bulk_fetch_concurrency)
         self.page_size = page_size
         self.verify_credentials = verify_credentials
         self.stats = ClientStats()
         self.session: aiohttp.ClientSession | None = None
         self.close_grace_period = close_grace_period
-        self._sleep = sleep
+        # A client given its own sleep (tests) keeps the throttler's time by it: a wait it slept is over.
+        self._clock, self._sleep = (time.monotonic, sleep) if sleep is asyncio.sleep else slept_time(sleep)
+        self.throttler: HostThrottler | None = None
         self._myself: dict[str, Any] | None = None
         self._myself_lock: asyncio.Lock | None = None
         self._set_bounds(request_deadline, max_response_bytes, min_download_rate, download_rate_window, max_pages)
@@ -325,6 +328,7 @@ class JiraApiClient:
             cookie_jar=aiohttp.DummyCookieJar(),
         )
         self._myself_lock = asyncio.Lock()
+        self.throttler = HostThrottler(self.max_connections_per_host, clock=self._clock, sleep=self._sleep)
         try:
             if self.verify_credentials:
                 await self.myself()
@@ -410,6 +414,25 @@ class JiraApiClient:
     ) -> AsyncIterator[Any]:
         """Yield every issue matching ``jql`` (POST /search/jql, paged with ``nextPageToken``), each once.
 
+        The issues of ``search_pages``, one by one.
+        """
+        async for page in self.search_pages(jql, fields=fields, page_size=page_size, expand=expand):
+            for issue in page:
+                yield issue
+
+    async def search_pages(
+        self,
+        jql: str,
+        *,
+        fields: Sequence[str] = ("id", "key"),
+        page_size: int | None = None,
+        expand: str | None = None,
+    ) -> AsyncIterator[list[Any]]:
+        """Yield each page of issues matching ``jql`` as it arrives (issues not yielded before only).
+
+        The next page is asked for when the caller asks for it: a caller that hands a page's work to
+        other tasks overlaps that work with the next page's request. Jira answers with fewer issues
+        than ``page_size`` as it sees fit (the fewer the fields, the bigger the pages), which is fine.
         An entry that is not an object is yielded as it came (and logged with its page and position):
         it cannot name an issue, but the caller reports it, so the run says Jira's answer was
         incomplete instead of silently missing an issue. Paging ends with ``PaginationError`` when
@@ -427,10 +450,8 @@ class JiraApiClient:
                     f"search paged past the page cap ({self.max_pages} pages); stopping", status_code=200
                 )
             page = await self._request_json("POST", self.api_base / "search" / "jql", json_body=body)
-            new_issues = 0
-            for issue in self._search_page_issues(page, page_number, seen_issues):
-                new_issues += 1
-                yield issue
+            issues = self._search_page_issues(page, page_number, seen_issues)
+            yield issues
             token = page.get("nextPageToken")
             if page.get("isLast", not token) or not token:
                 return
@@ -438,7 +459,7 @@ class JiraApiClient:
                 raise PaginationError(
                     "Jira repeated a search nextPageToken; stopping instead of looping", status_code=200
                 )
-            if not new_issues:
+            if not issues:
                 raise PaginationError(
                     f"search page {page_number} brought no new issue but a nextPageToken; stopping instead of looping",
                     status_code=200,
@@ -480,72 +501,77 @@ class JiraApiClient:
         fields: Sequence[str] = ("*all",),
         expand: Sequence[str] = ("renderedFields",),
     ) -> BulkFetchResult:
-        """Complete issues for ``issue_keys``, 100 per request, a few requests at a time.
+        """Complete issues for ``issue_keys`` (POST /issue/bulkfetch, 100 per request, all requests at once
+        within the throttler's bounds), in the order asked for; see ``bulk_fetch_pages`` for ``errors``."""
+        keys = list(dict.fromkeys(str(k) for k in issue_keys))
+        pages = await asyncio.gather(*(self._bulk_fetch_page(chunk, fields, expand) for chunk in _chunks(keys)))
+        return BulkFetchResult(
+            issues=[issue for page in pages for issue in page.issues],
+            errors={name: reason for page in pages for name, reason in page.errors.items()},
+        )
+
+    async def bulk_fetch_pages(
+        self,
+        issue_keys: Iterable[str],
+        *,
+        fields: Sequence[str] = ("*all",),
+        expand: Sequence[str] = ("renderedFields",),
+    ) -> AsyncIterator[tuple[list[str], BulkFetchResult | Exception]]:
+        """``(keys asked, their page or the error that failed it)`` for each request of 100 issues, in order:
+        each request is sent when the previous one's answer arrived, so it is on its way while the
+        caller handles that answer, and the host serves other requests (downloads) between them.
 
         Issues Jira cannot return are reported in ``errors``, never raised and never dropped
         silently. Jira's ``issueErrors`` (retriable errors, named by issue id) are asked for once
         more; those still failing are reported under that id. Keys Jira does not return at all
         (deleted, moved, not visible) are reported under the key (pass issue ids, e.g. from
-        ``search_jql``, to have one name per issue in ``errors``). Issues come back in the order
+        ``search_jql``, to have one name per issue in ``errors``). A page's issues come in the order
         asked for; one returned under another key (moved) comes after them.
         """
-        keys = list(dict.fromkeys(str(k) for k in issue_keys))
+        chunks = _chunks(list(dict.fromkeys(str(k) for k in issue_keys)))
+
+        async def page(chunk: list[str]) -> tuple[list[str], BulkFetchResult | Exception]:
+            try:
+                return chunk, await self._bulk_fetch_page(chunk, fields, expand)
+            except Exception as error:  # that page's: the caller decides (e.g. fetches its issues one by one)
+                return chunk, error
+
+        upcoming = asyncio.ensure_future(page(chunks[0])) if chunks else None
+        try:
+            for following in [*chunks[1:], None]:
+                answer = await upcoming
+                upcoming = asyncio.ensure_future(page(following)) if following is not None else None
+                yield answer
+        finally:
+            if upcoming is not None:
+                upcoming.cancel()
+
+    async def _bulk_fetch_page(self, keys: list[str], fields: Sequence[str], expand: Sequence[str]) -> BulkFetchResult:
+        """One bulkfetch request (at most 100 keys), Jira's issueErrors asked once more, the issues completed."""
+        if not keys:
+            return BulkFetchResult(issues=[], errors={})
         issues, issue_errors = await self._bulk_fetch_round(keys, fields, expand)
         if issue_errors:
             retried, issue_errors = await self._bulk_fetch_round(list(issue_errors), fields, expand)
             issues.extend(retried)
         errors: dict[str, str] = dict(issue_errors)
-
-        by_key_or_id: dict[str, dict[str, Any]] = {}
-        for issue in issues:
-            by_key_or_id.setdefault(str(issue.get("key")), issue)
-            by_key_or_id.setdefault(str(issue.get("id")), issue)
-        ordered: list[dict[str, Any]] = []
-        placed_ids: set[str] = set()
-        for key in keys:
-            issue = by_key_or_id.get(key)
-            if issue is None:
-                errors.setdefault(key, "not returned by Jira (deleted, moved, or not visible to this user)")
-            elif str(issue.get("id")) not in placed_ids:
-                ordered.append(issue)
-                placed_ids.add(str(issue.get("id")))
-        for issue in issues:
-            if str(issue.get("id")) not in placed_ids:
-                ordered.append(issue)
-                placed_ids.add(str(issue.get("id")))
-
-        limit = asyncio.Semaphore(self.bulk_fetch_concurrency)
-
-        async def complete(issue: dict[str, Any]) -> dict[str, Any]:
-            async with limit:
-                return await self.complete_issue(issue)
-
-        completed = await asyncio.gather(*(complete(issue) for issue in ordered))
+        ordered = _in_asked_order(keys, issues, errors)
+        completed = await asyncio.gather(*(self.complete_issue(issue) for issue in ordered))
         return BulkFetchResult(issues=list(completed), errors=errors)
 
     async def _bulk_fetch_round(
         self, ids_or_keys: list[str], fields: Sequence[str], expand: Sequence[str]
     ) -> tuple[list[dict[str, Any]], dict[str, str]]:
-        """One pass of POST /issue/bulkfetch over ``ids_or_keys``: (issues, {issue id: Jira's error})."""
-        chunks = [ids_or_keys[i : i + BULK_FETCH_MAX_ISSUES] for i in range(0, len(ids_or_keys), BULK_FETCH_MAX_ISSUES)]
-        limit = asyncio.Semaphore(self.bulk_fetch_concurrency)
-
-        async def fetch_chunk(chunk: list[str]) -> dict[str, Any]:
-            async with limit:
-                body = {"issueIdsOrKeys": chunk, "fields": list(fields), "expand": list(expand)}
-                page = await self._request_json("POST", self.api_base / "issue" / "bulkfetch", json_body=body)
-                self._check_bulk_page(page, chunk)
-                return page
-
-        issues: list[dict[str, Any]] = []
+        """One POST /issue/bulkfetch over ``ids_or_keys`` (at most 100): (issues, {issue id: Jira's error})."""
+        body = {"issueIdsOrKeys": ids_or_keys, "fields": list(fields), "expand": list(expand)}
+        page = await self._request_json("POST", self.api_base / "issue" / "bulkfetch", json_body=body)
+        self._check_bulk_page(page, ids_or_keys)
         errors: dict[str, str] = {}
-        for page in await asyncio.gather(*(fetch_chunk(c) for c in chunks)):
-            issues.extend(page.get("issues") or [])
-            for issue_error in page.get("issueErrors") or []:
-                # Stored in the run records: a server's text, so scrubbed like an error body.
-                message = str(issue_error.get("errorMessage") or "unknown error")
-                errors[str(issue_error.get("id"))] = self._secrets.scrub(message)
-        return issues, errors
+        for issue_error in page.get("issueErrors") or []:
+            # Stored in the run records: a server's text, so scrubbed like an error body.
+            message = str(issue_error.get("errorMessage") or "unknown error")
+            errors[str(issue_error.get("id"))] = self._secrets.scrub(message)
+        return list(page.get("issues") or []), errors
 
     @staticmethod
     def _check_bulk_page(page: Any, chunk: list[str]) -> None:
@@ -619,8 +645,10 @@ class JiraApiClient:
         async def attempt() -> aiohttp.ClientResponse:
             self._enter_flight()
             try:
-                async with self._deadline("GET", content_url):
-                    response = await self._send("GET", URL(content_url, encoded=True), accept="*/*", identity=True)
+                # The host's turn ends with the headers here: the caller reads the body on its own.
+                async with self._exchange(
+                    "GET", URL(content_url, encoded=True), accept="*/*", identity=True
+                ) as response:
                     await self._raise_for_status(response, "GET", content_url)
                 return response
             finally:
@@ -652,15 +680,19 @@ class JiraApiClient:
         async def attempt() -> int:
             self._enter_flight()
             try:
-                async with self._deadline("GET", content_url):
-                    response = await self._send(
-                        "GET", URL(content_url, encoded=True), accept="*/*", identity=True, auto_decompress=False
-                    )
-                try:
-                    await self._raise_for_status(response, "GET", content_url)
-                    return await self._save_download(response, content_url, destination, expected_size, temp_file)
-                finally:
-                    response.release()
+                async with self._exchange(
+                    "GET",
+                    URL(content_url, encoded=True),
+                    accept="*/*",
+                    identity=True,
+                    auto_decompress=False,
+                    body_in_deadline=False,  # a big attachment's pace is bounded by the minimum rate instead
+                ) as response:
+                    try:
+                        await self._raise_for_status(response, "GET", content_url)
+                        return await self._save_download(response, content_url, destination, expected_size, temp_file)
+                    finally:
+                        response.release()
             finally:
                 self._leave_flight()
 
@@ -861,12 +893,12 @@ class JiraApiClient:
         return headers
 
     @contextlib.asynccontextmanager
-    async def _deadline(self, method: str, url: URL | str) -> AsyncIterator[None]:
-        """Bound what runs inside by ``request_deadline`` (a socket-read timeout inside stays what it is)."""
-        if self.request_deadline is None:
+    async def _deadline_at(self, method: str, url: URL | str, expires: float | None) -> AsyncIterator[None]:
+        """Bound what runs inside by the loop time ``expires`` (a socket-read timeout inside stays what it is)."""
+        if expires is None:
             yield
             return
-        scope = asyncio.timeout(self.request_deadline)
+        scope = asyncio.timeout_at(expires)
         try:
             async with scope:
                 yield
@@ -878,7 +910,8 @@ class JiraApiClient:
                 ) from None
             raise
 
-    async def _send(
+    @contextlib.asynccontextmanager
+    async def _exchange(
         self,
         method: str,
         url: URL,
@@ -888,32 +921,60 @@ class JiraApiClient:
         accept: str | None = None,
         identity: bool = False,
         auto_decompress: bool = True,
-    ) -> aiohttp.ClientResponse:
-        """One request, following redirects by hand so credentials stay on Jira's origin."""
+        body_in_deadline: bool = True,
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """One request through the host's throttler, following redirects by hand so credentials stay on
+        Jira's origin; yields the final response (the caller reads and releases it).
+
+        Each hop takes its host's turn (``self.throttler``); the last hop's is held until the block
+        ends. The ``request_deadline`` counts from the first turn (waiting for a turn is this
+        client's queue, not the server's time) and covers the body unless ``body_in_deadline`` is
+        false (downloads: until the headers).
+        """
         session = self._require_session()
         if params:
             url = url.update_query(params)
+        loop = asyncio.get_running_loop()
+        expires = None
         for _hop in range(self.max_redirects + 1):
-            self.stats.requests += 1
-            response = await session.request(
-                method,
-                url,
-                json=json_body,
-                headers=self._headers_for(url, accept, identity),
-                allow_redirects=False,
-                # download_to_file decodes (and checks the end of) a compressed attachment itself.
-                auto_decompress=auto_decompress,
-            )
-            location = response.headers.get("Location")
-            if response.status not in REDIRECT_STATUSES or not location:
-                return response
-            response.release()
+            origin = _origin(url)
+            asked = loop.time()
+            async with self.throttler.turn(origin) as started:
+                if self.request_deadline is not None:
+                    expires = (expires or asked + self.request_deadline) + loop.time() - asked
+                self.stats.requests += 1
+                async with self._deadline_at(method, url, expires):
+                    response = await session.request(
+                        method,
+                        url,
+                        json=json_body,
+                        headers=self._headers_for(url, accept, identity),
+                        allow_redirects=False,
+                        # download_to_file decodes (and checks the end of) a compressed attachment itself.
+                        auto_decompress=auto_decompress,
+                    )
+                if response.status == 429:
+                    self._rate_limited(origin, started, response.headers)
+                location = response.headers.get("Location")
+                if response.status not in REDIRECT_STATUSES or not location:
+                    async with self._deadline_at(method, url, expires if body_in_deadline else None):
+                        yield response
+                    return
+                response.release()
             url = response.url.join(URL(location, encoded=True))
             if response.status == 303 or (response.status in (301, 302) and method != "HEAD"):
                 method, json_body = "GET", None
         raise JiraApiError(
             f"too many redirects (more than {self.max_redirects}) from {_without_query(url)}", url=_without_query(url)
         )
+
+    def _rate_limited(self, origin: tuple[str, str, int | None], started: float, headers: Any) -> None:
+        """A 429: the whole host waits what it asked for (within the policy's bounds) and slows its pace."""
+        self.stats.rate_limited += 1
+        policy = self.retry_policy
+        retry_after = parse_retry_after(headers.get("Retry-After"))
+        wait = 0.0 if retry_after is None else max(policy.base_backoff, min(retry_after, policy.max_retry_after))
+        self.throttler.rate_limited(origin, started, wait, headers)
 
     async def _raise_for_status(
         self, response: aiohttp.ClientResponse, method: str, url: URL | str, issue_key: str | None = None
@@ -971,8 +1032,7 @@ class JiraApiClient:
         async def attempt() -> Any:
             self._enter_flight()
             try:
-                async with self._deadline(method, url):
-                    response = await self._send(method, url, params=params, json_body=json_body)
+                async with self._exchange(method, url, params=params, json_body=json_body) as response:
                     try:
                         await self._raise_for_status(response, method, url, issue_key)
                         raw = await self._read_capped(response, method, url)
@@ -1054,6 +1114,33 @@ async def _make_part_file(destination: Path, temp_file: list[str]) -> None:
 def _check_download_length(received: int, wanted: int | None) -> None:
     if wanted is not None and received != wanted:
         raise IncompleteDownload(f"received {received} of {wanted} bytes")
+
+
+def _chunks(keys: list[str]) -> list[list[str]]:
+    """``keys`` in bulkfetch requests of at most BULK_FETCH_MAX_ISSUES."""
+    return [keys[i : i + BULK_FETCH_MAX_ISSUES] for i in range(0, len(keys), BULK_FETCH_MAX_ISSUES)]
+
+
+def _in_asked_order(keys: list[str], issues: list[dict[str, Any]], errors: dict[str, str]) -> list[dict[str, Any]]:
+    """``issues`` in the order of ``keys`` (by key or id), each once; keys not returned go to ``errors``."""
+    by_key_or_id: dict[str, dict[str, Any]] = {}
+    for issue in issues:
+        by_key_or_id.setdefault(str(issue.get("key")), issue)
+        by_key_or_id.setdefault(str(issue.get("id")), issue)
+    ordered: list[dict[str, Any]] = []
+    placed_ids: set[str] = set()
+    for key in keys:
+        issue = by_key_or_id.get(key)
+        if issue is None:
+            errors.setdefault(key, "not returned by Jira (deleted, moved, or not visible to this user)")
+        elif str(issue.get("id")) not in placed_ids:
+            ordered.append(issue)
+            placed_ids.add(str(issue.get("id")))
+    for issue in issues:
+        if str(issue.get("id")) not in placed_ids:
+            ordered.append(issue)
+            placed_ids.add(str(issue.get("id")))
+    return ordered
 
 
 # ---------------------------------------------------------------- status and failure -> typed error (pure)

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
@@ -28,7 +29,7 @@ from jarkdown_pipeline.exceptions import (
     describe_error,
 )
 from jarkdown_pipeline.issue_keys import is_issue_key, issue_sort_key
-from jarkdown_pipeline.jira_api_client import BULK_FETCH_MAX_ISSUES, JiraApiClient
+from jarkdown_pipeline.jira_api_client import JiraApiClient
 from jarkdown_pipeline.knowledge_base import KnowledgeBase, KnownKeys, RenderOptions
 from jarkdown_pipeline.progress import PROGRESS_INTERVAL_SECONDS, WindowProgress, progress_reports
 from jarkdown_pipeline.render_worker import (
@@ -41,9 +42,9 @@ from jarkdown_pipeline.render_worker import (
 
 logger = logging.getLogger(__name__)
 
-# Searches that return ids, keys and `updated` only ask for big pages: Jira allows up to 5000 for such
-# light searches (it answers with fewer if it wants), so a day of 1,000 issues is one request, not ten.
-LIGHT_SEARCH_PAGE_SIZE = 1000
+# Searches that return ids, keys and `updated` only ask for Jira's largest pages (5000 for id/key only;
+# it answers with fewer as it sees fit, the more so the more fields are asked for).
+LIGHT_SEARCH_PAGE_SIZE = 5000
 STORED_DURING_SEARCH_MARGIN_SECONDS = 0.05
 # From this many issues in a window, a child process renders them (render_worker): it costs ~0.5 s
 # of CPU to start, and then keeps a few ms an issue of CPU off the loop that downloads.
@@ -126,15 +127,16 @@ class IssuesStageResult(StageRecord):
     restored: list[str] = field(default_factory=list)
     new: list[str] = field(default_factory=list)
     """Fetched for the first time: files elsewhere that link to them in Jira can now link locally."""
+    keys_seen: set[str] = field(default_factory=set, repr=False)
+    """The search's keys so far (a streamed search is decided page by page); not part of the record."""
+
+    def as_record(self) -> dict[str, Any]:
+        record = super().as_record()
+        record.pop("keys_seen")
+        return record
 
 
-async def fetch_window(
-    client: JiraApiClient,
-    kb: KnowledgeBase,
-    jql: str,
-    *,
-    fetch_concurrency: int = 3,
-) -> IssuesStageResult:
+async def fetch_window(client: JiraApiClient, kb: KnowledgeBase, jql: str) -> IssuesStageResult:
     """Search the window, fetch the issues that are new or changed, store their raw JSON.
 
     Unchanged issues (same ``updated`` as the stored copy) are not fetched at all, so a re-run of an
@@ -142,7 +144,8 @@ async def fetch_window(
     one by one, so one bad issue cannot take its 99 neighbours down with it.
     """
     result, found, to_fetch = await search_window(client, kb, jql)
-    await fetch_issues(client, kb, result, found, to_fetch, fetch_concurrency=fetch_concurrency)
+    await fetch_issues(client, kb, result, found, to_fetch)
+    finish_issues_result(result)
     return result
 
 
@@ -153,27 +156,62 @@ async def search_window(
 
     Raises (JiraApiError, e.g. a JQL Jira rejects) before anything is written.
     """
+    result = IssuesStageResult(jql=jql, keys=[])
     found: dict[str, dict[str, Any]] = {}
-    rejected: dict[str, str] = {}
-    position = 0
-    async for ref in client.search_jql(jql, fields=("updated",), page_size=LIGHT_SEARCH_PAGE_SIZE):
-        position += 1
-        try:
-            found[searched_issue_key(ref, position)] = ref
-        except IssueError as error:  # that entry's problem: reported, the others go on
-            rejected[error.key] = error.reason
-            logger.error("Search result %s: %s", error.key, error.reason)
-
-    keys = sorted(found, key=issue_sort_key)
-    result = IssuesStageResult(jql=jql, keys=keys, failed=rejected)
-    to_fetch = []
-    for key in keys:
-        searched_updated = fields_of(found[key]).get("updated")
-        if searched_updated is not None and kb.stored_updated(key) == searched_updated:
-            result.unchanged.append(key)
-        else:
-            to_fetch.append(key)
+    to_fetch: list[str] = []
+    async for page, page_to_fetch in search_window_pages(client, kb, result):
+        found.update(page)
+        to_fetch += page_to_fetch
+    result.keys.sort(key=issue_sort_key)
+    to_fetch.sort(key=issue_sort_key)
     return result, found, to_fetch
+
+
+def window_search_fields(kb: KnowledgeBase) -> tuple[str, ...]:
+    """What the window's search asks for: ``updated`` only when it decides something (an issue may be
+    stored already), else the key alone, so that Jira can answer with its largest pages."""
+    return ("updated",) if holds_raw_issues(kb) else ("key",)
+
+
+def holds_raw_issues(kb: KnowledgeBase) -> bool:
+    """Whether any issue's raw JSON is stored (stops at the first one found)."""
+    try:
+        with os.scandir(kb.raw_dir) as entries:
+            return any(entry.name.endswith(".json") for entry in entries)
+    except FileNotFoundError:
+        return False
+
+
+async def search_window_pages(
+    client: JiraApiClient, kb: KnowledgeBase, result: IssuesStageResult
+) -> AsyncIterator[tuple[dict[str, dict[str, Any]], list[str]]]:
+    """Each page of the window's search as it arrives: (its refs by key, its keys to fetch).
+
+    Which issues are unchanged is decided per page (added to ``result.unchanged``); ``result.keys``
+    and ``result.failed`` (entries without a valid key) grow page by page.
+    """
+    fields = window_search_fields(kb)
+    position = 0
+    async for entries in client.search_pages(result.jql, fields=fields, page_size=LIGHT_SEARCH_PAGE_SIZE):
+        page: dict[str, dict[str, Any]] = {}
+        for ref in entries:
+            position += 1
+            try:
+                page[searched_issue_key(ref, position)] = ref
+            except IssueError as error:  # that entry's problem: reported, the others go on
+                result.failed[error.key] = error.reason
+                logger.error("Search result %s: %s", error.key, error.reason)
+        new_keys = [key for key in page if key not in result.keys_seen]
+        result.keys_seen.update(new_keys)
+        result.keys += new_keys
+        to_fetch = []
+        for key in new_keys:
+            searched_updated = fields_of(page[key]).get("updated")
+            if searched_updated is not None and kb.stored_updated(key) == searched_updated:
+                result.unchanged.append(key)
+            else:
+                to_fetch.append(key)
+        yield {key: page[key] for key in new_keys}, to_fetch
 
 
 def short_repr(value: Any, limit: int = 80) -> str:
@@ -238,20 +276,18 @@ async def fetch_issues(
     found: Mapping[str, Mapping[str, Any]],
     to_fetch: Sequence[str],
     *,
-    fetch_concurrency: int = 3,
-    bulk_concurrency: int | None = None,
     on_fetched: Callable[[Mapping[str, Any], "asyncio.Future[None]"], None] | None = None,
 ) -> None:
-    """Bulk-fetch ``to_fetch`` and store each issue as its page arrives; completes ``result``.
+    """Bulk-fetch ``to_fetch`` and store each issue as its bulk page arrives; adds to ``result``
+    (``finish_issues_result`` puts it in order once every page of the window is fetched).
 
-    ``on_fetched(issue, stored)`` is called for each issue as its page arrives, before it is stored
-    (the streaming pipeline starts its attachments there); ``stored`` completes once the page is
-    stored. It must be quick and must not raise.
+    The bulk pages come in order, each asked for when the previous one arrived (``bulk_fetch_pages``):
+    the downloads of a page's issues start while the next page is on its way. ``on_fetched(issue, stored)`` is called for each issue as its page arrives, before it is
+    stored (the streaming pipeline starts its attachments there); ``stored`` completes once the page
+    is stored. It must be quick and must not raise.
     """
     stored: set[str] = set()
     retry_one_by_one: set[str] = set()
-    limit = asyncio.Semaphore(fetch_concurrency)  # single fetches (and bulk pages, unless bulk_concurrency)
-    bulk_limit = limit if bulk_concurrency is None else asyncio.Semaphore(bulk_concurrency)
 
     def store_issue(issue: Mapping[str, Any]) -> None:
         key = issue["key"]
@@ -264,6 +300,7 @@ async def fetch_issues(
         if is_new:
             result.new.append(key)
         stored.add(key)
+        result.fetched.append(key)
 
     def store_page(issues: list[Mapping[str, Any]]) -> None:
         for issue in issues:
@@ -273,7 +310,7 @@ async def fetch_issues(
                 result.failed[issue["key"]] = f"not stored: {issue_error_reason(error)}"
                 logger.error("Could not store %s: %s", issue["key"], issue_error_reason(error))
 
-    async def store(issues: list[dict[str, Any]]) -> None:
+    async def store(issues: list[Mapping[str, Any]]) -> None:
         # Written as each answer arrives, so memory holds a few bulk pages, not a year of issues.
         # Under the lock: against a concurrent reconciliation moving, or a run storing, the same issue.
         # In a thread: a page of 100 issues is ~0.1 s of encoding and writing, which would stall the
@@ -290,17 +327,14 @@ async def fetch_issues(
             if not page_stored.done():  # storing failed: the window fails, and its waiters with it
                 page_stored.cancel()
 
-    async def fetch_chunk(chunk: list[str]) -> None:
-        async with bulk_limit:
-            try:
-                bulk = await client.bulk_fetch_issues(chunk)
-            except AuthenticationError:
-                raise
-            except Exception as error:  # an error status, a malformed page, JSON too deep to parse: this page only
-                reason = issue_error_reason(error)
-                logger.warning("Bulk fetch of %d issues failed (%s); fetching them one by one", len(chunk), reason)
-                retry_one_by_one.update(chunk)
-                return
+    async for chunk, bulk in client.bulk_fetch_pages(to_fetch):
+        if isinstance(bulk, AuthenticationError):
+            raise bulk
+        if isinstance(bulk, Exception):  # an error status, a malformed page, JSON too deep to parse: this page only
+            reason = issue_error_reason(bulk)
+            logger.warning("Bulk fetch of %d issues failed (%s); fetching them one by one", len(chunk), reason)
+            retry_one_by_one.update(chunk)
+            continue
         wanted = set(chunk)
         issues, malformed = well_formed_entries(bulk.issues, wanted)
         if malformed:
@@ -310,25 +344,20 @@ async def fetch_issues(
         # a single GET says what became of each (issues whose storing failed are reported already).
         retry_one_by_one.update(wanted - stored - set(result.failed))
 
-    to_fetch = list(to_fetch)
-    chunks = [to_fetch[i : i + BULK_FETCH_MAX_ISSUES] for i in range(0, len(to_fetch), BULK_FETCH_MAX_ISSUES)]
-    await asyncio.gather(*(fetch_chunk(chunk) for chunk in chunks))
-
     async def fetch_one(key: str) -> None:
         # The bulk answer does not say why an issue is missing; a single GET does (404 = gone).
-        async with limit:
-            try:
-                issue = check_fetched_issue(await client.fetch_issue(key), key)
-            except AuthenticationError:
-                raise
-            except IssueNotFoundError as error:
-                result.vanished[key] = describe_error(error)
-                logger.info("Skipping %s: it no longer exists or is no longer visible (%s)", key, describe_error(error))
-                return
-            except Exception as error:  # an error status, a malformed or too deeply nested answer: this issue only
-                result.failed[key] = issue_error_reason(error)
-                logger.error("Could not fetch %s: %s", key, issue_error_reason(error))
-                return
+        try:
+            issue = check_fetched_issue(await client.fetch_issue(key), key)
+        except AuthenticationError:
+            raise
+        except IssueNotFoundError as error:
+            result.vanished[key] = describe_error(error)
+            logger.info("Skipping %s: it no longer exists or is no longer visible (%s)", key, describe_error(error))
+            return
+        except Exception as error:  # an error status, a malformed or too deeply nested answer: this issue only
+            result.failed[key] = issue_error_reason(error)
+            logger.error("Could not fetch %s: %s", key, issue_error_reason(error))
+            return
         if issue.get("key") != key:
             result.vanished[key] = f"moved to {issue.get('key')}"
             logger.info("Skipping %s: it moved to %s", key, issue.get("key"))
@@ -336,10 +365,13 @@ async def fetch_issues(
         await store([issue])
 
     await asyncio.gather(*(fetch_one(key) for key in sorted(retry_one_by_one - stored, key=issue_sort_key)))
-    result.fetched = [key for key in to_fetch if key in stored]
-    result.new.sort(key=issue_sort_key)
-    result.restored.sort(key=issue_sort_key)
-    result.keys = [key for key in result.keys if key not in result.vanished]
+
+
+def finish_issues_result(result: IssuesStageResult) -> None:
+    """The stage's lists in key order, once every page of the window is fetched; vanished keys dropped."""
+    result.keys = sorted((key for key in result.keys if key not in result.vanished), key=issue_sort_key)
+    for names in (result.fetched, result.new, result.restored, result.unchanged):
+        names.sort(key=issue_sort_key)
 
 
 @dataclass
@@ -571,8 +603,6 @@ async def mirror_window(
     include_custom_fields: Sequence[str] | None = None,
     exclude_custom_fields: Sequence[str] = (),
     max_concurrent_downloads: int = 5,
-    fetch_concurrency: int = 3,
-    bulk_pages_in_flight: int = 1,
     render_process: bool | None = None,
     on_progress: Callable[[str], None] | None = None,
     progress_interval: float = PROGRESS_INTERVAL_SECONDS,
@@ -582,22 +612,21 @@ async def mirror_window(
     ``on_progress`` is given a line (issues done of the total, attachments, rate, time left) every
     ``progress_interval`` seconds while the window runs.
 
-    The search completes first (a JQL Jira rejects raises before anything is written). Then each
-    bulk page is stored as it arrives and its issues' attachments start downloading at once (one
-    bound on downloads for the whole window); each issue is rendered as soon as its own attachments
-    are in. Unchanged issues (not fetched) go the same way from their stored JSON. Failures stay
-    per issue, as in the separate stages.
+    The search streams: each search page's changed issues are bulk-fetched as soon as the page
+    arrives, while the next page is asked for (a JQL Jira rejects raises with the first page, before
+    anything is written); which issues are unchanged is decided per page. Each bulk page is stored
+    as it arrives and its issues' attachments start downloading at once (``max_concurrent_downloads``
+    is the one bound on downloads; every request is bounded per host by the client's throttler).
+    Unchanged issues (not fetched) go the same way from their stored JSON. Each issue is rendered
+    once its own attachments are in and the search has ended. Failures stay per issue, as in the
+    separate stages.
 
-    Links: every issue is rendered knowing the keys stored when the window started plus the
+    Links: every issue is rendered knowing the keys stored when the search ended plus the
     window's own keys (they are on their way). A last pass, under the knowledge base's lock, puts
     right what that guessed wrong: files linking locally to an issue that never arrived (vanished,
     failed) or that a concurrent reconciliation moved away, and files linking to Jira for an issue
     that a concurrent run stored meanwhile; then, as before, files elsewhere that link in Jira to
     an issue that just arrived.
-
-    Bulk pages come one at a time (``bulk_pages_in_flight``): a page of 100 issues keeps ~1 s of
-    downloads busy and arrives in a fraction of that, and each page in flight holds one of the API
-    host's connections for a big response (measured: 13.4 s against 14.5 s with 3, 1,000 issues).
 
     Rendering: for windows of RENDER_PROCESS_MIN_ISSUES issues or more (``render_process=None``), or
     always (True), a child process renders (``render_worker``), so the event loop only downloads
@@ -606,32 +635,36 @@ async def mirror_window(
     window_started = time.time()
     with fewer_collections():  # see WINDOW_GC_THRESHOLD
         cleanup = asyncio.create_task(asyncio.to_thread(remove_shared_stale_temp_files, kb))  # beside the search
-        try:
-            issues, found, to_fetch = await search_window(client, kb, jql)
-        finally:
-            await cleanup
+        issues = IssuesStageResult(jql=jql, keys=[])
         attachments = AttachmentsStageResult()
         markdown = MarkdownStageResult()
-        progress = WindowProgress(found=len(issues.keys), total=len(issues.keys))
+        progress = WindowProgress()
         handler = AttachmentHandler(client, max_concurrent_downloads=max_concurrent_downloads)
-        # Looked up as rendering asks (KnownKeys), not listed: a window's cost follows its own issues.
-        known = KnownKeys(kb, issues.keys)
         revision_at_start = await asyncio.to_thread(kb.store.current_revision)
         render_options = render_issue_options(field_definitions, base_url, include_custom_fields, exclude_custom_fields)
+        # Looked up as rendering asks (KnownKeys), not listed: a window's cost follows its own issues.
+        known = KnownKeys(kb)  # the window's keys join it when the search ends (renders wait for that)
+        search_ended = asyncio.Event()  # renders wait for it: they need the window's keys
 
         def render(key: str, known_keys: KnownKeys) -> bool | None:
             return written_or_failed(markdown, render_issue_outcome(kb, key, known_keys, render_options))
 
         render_worker: RenderWorker | None = None
-        if render_process or (render_process is None and len(issues.keys) >= RENDER_PROCESS_MIN_ISSUES):
-            try:
-                render_worker = await RenderWorker.start(kb, known, render_options)
-            except RenderWorkerGone as error:
-                logger.warning("Rendering on the event loop instead: %s", error)
-        started_worker = render_worker
+        started_worker: RenderWorker | None = None
+
+        async def start_rendering() -> None:
+            nonlocal known, render_worker, started_worker
+            known = KnownKeys(kb, issues.keys)
+            if render_process or (render_process is None and len(issues.keys) >= RENDER_PROCESS_MIN_ISSUES):
+                try:
+                    render_worker = started_worker = await RenderWorker.start(kb, known, render_options)
+                except RenderWorkerGone as error:
+                    logger.warning("Rendering on the event loop instead: %s", error)
+            search_ended.set()
 
         async def render_and_record(key: str) -> None:
             nonlocal render_worker
+            await search_ended.wait()
             outcome: RenderOutcome | None = None
             answer_lost = False
             if render_worker is not None:
@@ -661,6 +694,26 @@ async def mirror_window(
             fields = fields_of(issue)
             slim = {"fields": {"attachment": fields.get("attachment"), "updated": fields.get("updated")}}
             queue.put_nowait((issue["key"], slim, stored))
+
+        async def search_and_fetch() -> None:
+            # Each page's changed issues are fetched by a task of their own while the next page is asked for.
+            try:
+                async with asyncio.TaskGroup() as fetches:
+                    async for page, to_fetch in search_window_pages(client, kb, issues):
+                        progress.found += len(page)
+                        fetching = set(to_fetch)
+                        for key in page:
+                            if key not in fetching:
+                                queue.put_nowait((key, None, None))
+                        if to_fetch:
+                            fetches.create_task(fetch_issues(client, kb, issues, page, to_fetch, on_fetched=on_fetched))
+                    progress.total = progress.found
+                    await cleanup
+                    await start_rendering()
+            finally:
+                if not cleanup.done():
+                    cleanup.cancel()
+            finish_issues_result(issues)
 
         def attachments_failed(key: str, error: Exception) -> None:
             attachments.failed[key] = issue_error_reason(error)
@@ -721,8 +774,6 @@ async def mirror_window(
                     attachments_failed(key, error)
                 group.create_task(finish(downloaded, key, stored))
 
-        for key in issues.unchanged:
-            queue.put_nowait((key, None, None))
         # Issues in progress at once: enough to keep every download slot busy.
         workers = max_concurrent_downloads * 2
         completed = False
@@ -732,10 +783,7 @@ async def mirror_window(
                 for _ in range(workers):
                     group.create_task(worker(group))
                 try:
-                    await fetch_issues(
-                        client, kb, issues, found, to_fetch,
-                        fetch_concurrency=fetch_concurrency, bulk_concurrency=bulk_pages_in_flight, on_fetched=on_fetched,
-                    )  # fmt: skip
+                    await search_and_fetch()
                 finally:
                     for _ in range(workers):
                         queue.put_nowait(None)

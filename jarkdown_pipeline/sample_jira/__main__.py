@@ -100,6 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--inline-worklog-limit", type=int, default=defaults.inline_worklog_limit)
     data.add_argument("--comment-page-max", type=int, default=defaults.comment_page_max)
     data.add_argument("--worklog-page-max", type=int, default=defaults.worklog_page_max)
+    data.add_argument("--bulkfetch-page-max", type=int, default=defaults.bulkfetch_page_max)
+    data.add_argument("--search-page-max-ids", type=int, default=defaults.search_page_max_ids,
+                      help="largest /search/jql page for id/key-only searches")  # fmt: skip
+    data.add_argument("--search-page-max-fields", type=int, default=defaults.search_page_max_fields,
+                      help="largest /search/jql page when fields are asked for")  # fmt: skip
+    data.add_argument("--search-page-max", type=int, help="both search caps at once")
     auth = p.add_argument_group("auth")
     auth.add_argument("--email", default=DEMO_EMAIL)
     auth.add_argument(
@@ -125,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--rate-limit-rate", type=float, default=0.0, help="answer 429 to this fraction of requests (seeded)"
     )
     faults.add_argument("--retry-after", type=float, default=1.0, help="Retry-After seconds on 429s")
+    faults.add_argument("--rate-limit-burst", type=int, help="API-token rate limit: a bucket of this many requests")
+    faults.add_argument("--rate-limit-per-second", type=float, default=defaults.rate_limit_per_second,
+                        help="... refilled at this rate (default %(default)s)")  # fmt: skip
     faults.add_argument(
         "--unavailable-burst",
         type=_burst,
@@ -167,7 +176,10 @@ def config_from_args(args: argparse.Namespace) -> SampleJiraConfig:
         attachment_min_bytes=args.attachment_min_bytes, attachment_max_bytes=args.attachment_max_bytes,
         huge_attachment_bytes=args.huge_attachment_bytes, huge_attachment_issue=args.huge_attachment_issue,
         inline_comment_limit=args.inline_comment_limit, inline_worklog_limit=args.inline_worklog_limit,
-        comment_page_max=args.comment_page_max, worklog_page_max=args.worklog_page_max,
+        comment_page_max=args.comment_page_max, worklog_page_max=args.worklog_page_max, bulkfetch_page_max=args.bulkfetch_page_max,
+        search_page_max_ids=args.search_page_max or args.search_page_max_ids,
+        search_page_max_fields=args.search_page_max or args.search_page_max_fields,
+        rate_limit_burst=args.rate_limit_burst, rate_limit_per_second=args.rate_limit_per_second,
         media_token_ttl_seconds=args.media_token_ttl, prerender=args.prerender, faults=fault_config,
     )  # fmt: skip
 

@@ -8,6 +8,7 @@ import hmac
 import itertools
 import json
 import logging
+import math
 import re
 import secrets
 import time
@@ -32,9 +33,6 @@ logger = logging.getLogger(__name__)
 
 API = "/rest/api/3"
 ISSUE_NOT_FOUND = "Issue does not exist or you do not have permission to see it."
-BULKFETCH_MAX = 100
-SEARCH_MAX_RESULTS = 5000  # for id/key/few-field searches
-SEARCH_MAX_RESULTS_FULL = 100  # when many fields are asked for
 _CHEAP_FIELDS = {"summary", "updated", "created", "status", "project", "issuetype"}
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _FRAGMENT_CACHE_MAX = 20_000  # serialised issues kept; cleared wholesale when full (or at the byte budget)
@@ -51,6 +49,38 @@ def jira_error(
     return web.json_response({"errorMessages": list(messages), "errors": errors or {}}, status=status, headers=headers)
 
 
+class TokenBucket:
+    """Jira Cloud's burst rate limiting of API-token traffic: ``burst`` requests at once, refilled at
+    ``per_second``; a request finding the bucket empty is refused (it costs no token)."""
+
+    def __init__(self, burst: int, per_second: float, clock=time.monotonic) -> None:
+        self.burst = burst
+        self.per_second = per_second
+        self._clock = clock
+        self.tokens = float(burst)
+        self._at = clock()
+
+    def take(self) -> float | None:
+        """None when the request may go; else the seconds until a token is there."""
+        now = self._clock()
+        self.tokens = min(self.burst, self.tokens + (now - self._at) * self.per_second)
+        self._at = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return None
+        return (1 - self.tokens) / self.per_second
+
+    def refusal(self, wait: float) -> web.Response:
+        """The 429 Jira sends: Retry-After in whole seconds (at least 1), and the bucket's figures as
+        Jira Data Center states them (Cloud leaves the rate out)."""
+        return jira_error(
+            429, "Rate limit exceeded.",
+            headers={"Retry-After": str(max(1, math.ceil(wait))), "X-RateLimit-Limit": str(self.burst),
+                     "X-RateLimit-Remaining": "0", "X-RateLimit-FillRate": f"{self.per_second:g}",
+                     "X-RateLimit-Interval-Seconds": "1", "RateLimit-Reason": "jira-burst-based"},
+        )  # fmt: skip
+
+
 @dataclass
 class HostStats:
     requests: int = 0
@@ -64,10 +94,15 @@ class HostStats:
     first_request_at: float | None = None
     last_answer_at: float | None = None
     in_flight_seconds: float = 0.0
+    first_by_route: dict[str, float] = field(default_factory=dict)
+    last_by_route: dict[str, float] = field(default_factory=dict)
     _changed_at: float = 0.0
 
-    def started(self) -> None:
+    def started(self, route: str = "") -> None:
         now = self._in_flight_changes()
+        self.by_route[route] += 1
+        self.first_by_route.setdefault(route, now)
+        self.last_by_route[route] = now
         if self.first_request_at is None:
             self.first_request_at = now
         self.requests += 1
@@ -92,7 +127,8 @@ class HostStats:
             "bytes_served": self.bytes_served, "by_route": dict(sorted(self.by_route.items())),
             "by_status": {str(k): v for k, v in sorted(self.by_status.items())},
             "first_request_at": self.first_request_at, "last_answer_at": self.last_answer_at,
-            "span_seconds": round(span, 3), "mean_in_flight": round(self.in_flight_seconds / span, 3) if span else 0.0,
+            "first_by_route": dict(sorted(self.first_by_route.items())),
+            "last_by_route": dict(sorted(self.last_by_route.items())), "span_seconds": round(span, 3), "mean_in_flight": round(self.in_flight_seconds / span, 3) if span else 0.0,
         }  # fmt: skip
 
 
@@ -101,6 +137,7 @@ class Stats:
     api: HostStats = field(default_factory=HostStats)
     media: HostStats = field(default_factory=HostStats)
     rate_limited: int = 0  # 429s served
+    rate_limited_at: list[float] = field(default_factory=list)  # when (time.time())
     unavailable: int = 0  # 503s served
     cut_downloads: int = 0
     media_requests_with_authorization: int = 0
@@ -111,6 +148,7 @@ class Stats:
     def snapshot(self) -> dict[str, Any]:
         return {
             "api": self.api.snapshot(), "media": self.media.snapshot(), "rate_limited": self.rate_limited,
+            "rate_limited_at": list(self.rate_limited_at),
             "unavailable": self.unavailable, "cut_downloads": self.cut_downloads,
             "media_requests_with_authorization": self.media_requests_with_authorization,
             "media_requests_with_cookie": self.media_requests_with_cookie,
@@ -142,6 +180,8 @@ class SampleJira:
     def __init__(self, config: SampleJiraConfig | None = None) -> None:
         self.config = config or SampleJiraConfig()
         self.faults = FaultInjector(self.config.faults, self.config.seed)
+        burst = self.config.rate_limit_burst
+        self._bucket = TokenBucket(burst, self.config.rate_limit_per_second) if burst else None
         self._stats = Stats()
         self._secret = secrets.token_bytes(32)  # signs media tokens and page tokens
         self._runners: list[web.AppRunner] = []
@@ -348,8 +388,7 @@ class SampleJira:
             return await handler(request)  # control endpoints: not counted, no faults, no latency
         stats = self._stats
         host = stats.api
-        host.started()
-        host.by_route[_route_name(request)] += 1
+        host.started(_route_name(request))
         transport = request.transport
         if transport is not None:
             self._open_transports.add(transport)
@@ -358,8 +397,13 @@ class SampleJira:
             if self.config.latency_seconds:
                 await asyncio.sleep(self.config.latency_seconds)
             fault = self.faults.next_api_request() if request.path.startswith("/rest/") else None
-            if fault == RATE_LIMITED:
+            wait = self._bucket.take() if self._bucket is not None and request.path.startswith("/rest/") else None
+            if wait is not None or fault == RATE_LIMITED:
                 stats.rate_limited += 1
+                stats.rate_limited_at.append(time.time())
+            if wait is not None:
+                response = self._bucket.refusal(wait)
+            elif fault == RATE_LIMITED:
                 response = jira_error(
                     429, "Rate limit exceeded.",
                     headers={"Retry-After": self.faults.retry_after_header(), "X-RateLimit-Limit": "100",
@@ -391,8 +435,7 @@ class SampleJira:
     async def _media_middleware(self, request: web.Request, handler) -> web.StreamResponse:
         stats = self._stats
         host = stats.media
-        host.started()
-        host.by_route[_route_name(request)] += 1
+        host.started(_route_name(request))
         # The media host must never see Jira credentials or cookies: record any that arrive.
         if "Authorization" in request.headers:
             stats.media_requests_with_authorization += 1
@@ -523,7 +566,8 @@ class SampleJira:
         if requested < 0:
             return jira_error(400, "maxResults must not be negative.")
         field_ids, ids_only = resolve_fields(fields, "id")
-        cap = SEARCH_MAX_RESULTS if set(field_ids) <= _CHEAP_FIELDS else SEARCH_MAX_RESULTS_FULL
+        # Jira's largest pages go to searches for id or key only; any field makes them smaller.
+        cap = self.config.search_page_max_fields if field_ids else self.config.search_page_max_ids
         page_size = min(requested, cap)
         ds = self.dataset
         try:
@@ -614,8 +658,11 @@ class SampleJira:
             )
         if not wanted:
             return jira_error(400, "issueIdsOrKeys must not be empty.")
-        if len(wanted) > BULKFETCH_MAX:
-            return jira_error(400, f"A maximum of {BULKFETCH_MAX} issues can be requested at once; got {len(wanted)}.")
+        if len(wanted) > self.config.bulkfetch_page_max:
+            return jira_error(
+                400,
+                f"A maximum of {self.config.bulkfetch_page_max} issues can be requested at once; got {len(wanted)}.",
+            )
         fields = body.get("fields") or []
         if isinstance(fields, str):
             fields = [fields]

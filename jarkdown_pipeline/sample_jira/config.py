@@ -87,9 +87,18 @@ class SampleJiraConfig:
     huge_attachment_issue: str | None = None  # default: the most recently updated issue
     inline_comment_limit: int = 20
     inline_worklog_limit: int = 20
-    # Largest page the comment and worklog endpoints hand out (Cloud: 100 and 5000).
+    # Largest pages, as Jira Cloud hands them out (the OpenAPI's documented maxima): comments 100,
+    # worklogs 5000, bulkfetch 100; /search/jql up to 5000 when only id or key is asked for, fewer
+    # as soon as fields are (100 here, Cloud's usual answer).
     comment_page_max: int = 100
     worklog_page_max: int = 5000
+    bulkfetch_page_max: int = 100
+    search_page_max_ids: int = 5000
+    search_page_max_fields: int = 100
+    # API-token rate limiting (off when None): a token bucket of `rate_limit_burst` requests that
+    # refills at `rate_limit_per_second`; past it, 429 with Retry-After as Jira Cloud answers.
+    rate_limit_burst: int | None = None
+    rate_limit_per_second: float = 50.0
     max_comments_per_issue: int = 45
     max_worklogs_per_issue: int = 30
     media_token_ttl_seconds: float = 60.0
@@ -101,12 +110,12 @@ class SampleJiraConfig:
     faults: FaultConfig = field(default_factory=FaultConfig)
 
     def __post_init__(self) -> None:
-        if self.issue_count < 0:
-            raise ValueError("SampleJiraConfig.issue_count must not be negative")
-        if self.generation not in GENERATIONS:
-            raise ValueError(
-                f"SampleJiraConfig.generation must be one of {', '.join(GENERATIONS)}; got {self.generation!r}"
-            )
+        object.__setattr__(self, "projects", self._checked_projects())
+        self._check_data_set()
+        self._check_attachments_and_pages()
+        self._check_server()
+
+    def _checked_projects(self) -> tuple[str, ...]:
         if not self.projects:
             raise ValueError("SampleJiraConfig.projects needs at least one project key")
         projects = tuple(p.strip().upper() for p in self.projects)
@@ -115,17 +124,25 @@ class SampleJiraConfig:
                 raise ValueError(f"SampleJiraConfig.projects: {key!r} is not a valid Jira project key")
         if len(set(projects)) != len(projects):
             raise ValueError("SampleJiraConfig.projects has duplicates")
-        object.__setattr__(self, "projects", projects)
+        return projects
+
+    def _check_data_set(self) -> None:
+        if self.issue_count < 0:
+            raise ValueError("SampleJiraConfig.issue_count must not be negative")
+        if self.generation not in GENERATIONS:
+            raise ValueError(
+                f"SampleJiraConfig.generation must be one of {', '.join(GENERATIONS)}; got {self.generation!r}"
+            )
         if self.days < 1:
             raise ValueError("SampleJiraConfig.days must be at least 1")
-        if self.host not in ("127.0.0.1", "::1", "localhost"):
-            raise ValueError("the sample Jira binds to loopback only (127.0.0.1, ::1 or localhost)")
         try:
             ZoneInfo(self.time_zone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"SampleJiraConfig.time_zone: unknown time zone {self.time_zone!r}") from exc
         if self.now is not None and self.now.tzinfo is None:
             raise ValueError("SampleJiraConfig.now must be time-zone aware")
+
+    def _check_attachments_and_pages(self) -> None:
         if not 0 <= self.min_attachments_per_issue <= self.max_attachments_per_issue:
             raise ValueError("need 0 <= min_attachments_per_issue <= max_attachments_per_issue")
         if not 1 <= self.attachment_min_bytes <= self.attachment_max_bytes:
@@ -134,12 +151,26 @@ class SampleJiraConfig:
             raise ValueError("huge_attachment_bytes must be positive")
         if self.inline_comment_limit < 0 or self.inline_worklog_limit < 0:
             raise ValueError("inline limits must not be negative")
-        if self.comment_page_max < 1 or self.worklog_page_max < 1:
-            raise ValueError("comment_page_max and worklog_page_max must be at least 1")
+        caps = (
+            "comment_page_max",
+            "worklog_page_max",
+            "bulkfetch_page_max",
+            "search_page_max_ids",
+            "search_page_max_fields",
+        )
+        for name in caps:
+            if getattr(self, name) < 1:
+                raise ValueError(f"SampleJiraConfig.{name} must be at least 1")
+
+    def _check_server(self) -> None:
+        if self.host not in ("127.0.0.1", "::1", "localhost"):
+            raise ValueError("the sample Jira binds to loopback only (127.0.0.1, ::1 or localhost)")
         if self.latency_seconds < 0 or (self.media_latency_seconds or 0) < 0:
             raise ValueError("latency must not be negative")
         if not self.email or not self.api_token:
             raise ValueError("email and api_token must be non-empty")
+        if self.rate_limit_burst is not None and (self.rate_limit_burst < 1 or self.rate_limit_per_second <= 0):
+            raise ValueError("rate_limit_burst must be at least 1 and rate_limit_per_second positive")
 
     @property
     def uses_lazy_generation(self) -> bool:

@@ -12,6 +12,10 @@ folder under ./.bench/. Scenarios:
   Calibration: the same 1,000 downloads (303 on the API host, then the media host) by a bare
   aiohttp session with the same 5 connections per host and nothing else to do: what this machine
   and the sample Jira allow any client, next to the floor.
+  The same at two search page sizes (the sample Jira answering 1,000 and 100 issues a page), and
+  with API-token rate limiting on (a token bucket of 100 requests refilled at 50/s; its floor is the
+  budget's); for each, the time from the window's first search request to its first download and
+  the 429s served (in bursts: 429s less than a second apart).
 - incremental: the same range again on the same knowledge base: requests, files rewritten, bytes.
 - memory: one issue with a 1 GiB attachment; peak resident memory of the run's whole process tree
   (sampled), and the largest single process (getrusage of waited-for children).
@@ -68,7 +72,15 @@ LATENCY_MS = 50
 CONNECTIONS_PER_HOST = 5  # JiraResource's default max_connections_per_host
 HUGE_ATTACHMENT_BYTES = 1024**3
 MEMORY_GOAL_MIB = 200
-RATIO_GOAL = 1.2
+RATIO_GOAL = 1.1
+FIRST_DOWNLOAD_GOAL_SECONDS = 0.3
+# Search page sizes the sample Jira answers with (Jira's caps vary: 5000 for id/key only, 100 with fields).
+PAGE_SIZES = (1000, 100)
+# The rate-limited run: a bucket of 100 requests refilled at 50/s, about half what 5 connections at
+# 50 ms ask of the API host, so the budget runs out within the run.
+RATE_LIMIT_BURST = 100
+RATE_LIMIT_PER_SECOND = 50.0
+SEARCH_ROUTE = "POST /rest/api/3/search/jql"
 SAMPLE_INTERVAL_SECONDS = 0.02
 RENDER_PASSES = 3
 MIB = 1024 * 1024
@@ -237,45 +249,121 @@ def fixed_now() -> str:
     return moment.isoformat()
 
 
-def bench_throughput(root: Path, rounds: int = 3) -> dict[str, Any]:
-    """``rounds`` pairs of runs (a near-empty day, then the 1,000 issues on a fresh knowledge base),
-    alternating; the figures are those of the median runs (each a real run), the ratio that of the
-    median wall times. On a shared machine one pair alone moves the ratio by a tenth or more."""
+def throughput_options(page_size: int, rate_limited: bool = False) -> list[str]:
+    """The sample Jira's options for a throughput scenario."""
     options = ["--issues", str(THROUGHPUT_ISSUES), "--days", "1", "--now", fixed_now(), "--seed", "42",
                "--attachments-per-issue", "1", "--attachment-min-bytes", "2048", "--attachment-max-bytes", "16384",
                "--latency-ms", str(LATENCY_MS), "--prerender",  # the server's JSON ready: its CPU stays out of the way
                # Every comment and worklog inline: the floor counts bulk pages and attachments only.
-               "--inline-comment-limit", "100", "--inline-worklog-limit", "100"]  # fmt: skip
+               "--inline-comment-limit", "100", "--inline-worklog-limit", "100",
+               "--search-page-max", str(page_size)]  # fmt: skip
+    if rate_limited:
+        options += [
+            "--rate-limit-burst",
+            str(RATE_LIMIT_BURST),
+            "--rate-limit-per-second",
+            f"{RATE_LIMIT_PER_SECOND:g}",
+        ]
+    return options
+
+
+def first_download_seconds(run: "RunResult") -> float | None:
+    """From the window's first search request to its first download (the media host's first request)."""
+    search = run.server["api"].get("first_by_route", {}).get(SEARCH_ROUTE)
+    media = run.server["media"]["first_request_at"]
+    return None if search is None or media is None else media - search
+
+
+def rate_limit_bursts(moments: list[float], gap: float = 1.0) -> int:
+    """How many bursts the 429s came in: a new burst after ``gap`` seconds without one."""
+    bursts, last = 0, None
+    for moment in sorted(moments):
+        if last is None or moment - last > gap:
+            bursts += 1
+        last = moment
+    return bursts
+
+
+def run_rounds(jira: RunningSampleJira, workdir: Path, rounds: int) -> tuple[list["RunResult"], list["RunResult"]]:
+    """``rounds`` pairs (a near-empty day, then the 1,000 issues on a fresh knowledge base), alternating."""
+    first_day, last_day = sample_days(jira)
+    start_date, empty_day = first_day - timedelta(days=7), first_day - timedelta(days=3)
+    empties: list[RunResult] = []
+    fulls: list[RunResult] = []
+    for n in range(1, rounds + 1):
+        empty = run_pipeline("empty_day", jira, workdir / f"empty-{n}", workdir / f"empty-{n}" / "kb", start_date,
+                             empty_day, empty_day)  # fmt: skip
+        full = run_pipeline(
+            "full", jira, workdir / f"full-{n}", workdir / f"full-{n}" / "kb", start_date, first_day, last_day
+        )
+        empties.append(empty)
+        fulls.append(full)
+        print(f"  round {n}: near-empty day {empty.wall_seconds:.1f} s ({empty.api_requests} API requests); 1,000 issues "
+              f"{full.wall_seconds:.1f} s ({full.api_requests} API + {full.media_requests} media requests); "
+              f"ratio {ratio_to_floor(full, empty):.2f}; first download {first_download_seconds(full) or 0:.2f} s; "
+              f"429s {full.server['rate_limited']}",
+              flush=True)  # fmt: skip
+    return empties, fulls
+
+
+def scenario_figures(empties: list["RunResult"], fulls: list["RunResult"]) -> dict[str, Any]:
+    """The figures of one scenario's median runs."""
+    empty, full = median_run(empties), median_run(fulls)
+    issues, attachments = full.summary["issues"], full.summary["attachments"]
+    return {
+        "issues": issues, "attachments": attachments, "floor_seconds": floor_seconds(issues, attachments),
+        "wall_seconds": full.wall_seconds, "empty_day_wall_seconds": empty.wall_seconds,
+        "net_seconds": full.wall_seconds - empty.wall_seconds, "ratio_to_floor": ratio_to_floor(full, empty),
+        "rounds": [{"wall_seconds": f.wall_seconds, "empty_day_wall_seconds": e.wall_seconds,
+                    "ratio_to_floor": ratio_to_floor(f, e), "first_download_seconds": first_download_seconds(f),
+                    "rate_limited": f.server["rate_limited"],
+                    "rate_limit_bursts": rate_limit_bursts(f.server.get("rate_limited_at", []))}
+                   for e, f in zip(empties, fulls)],
+        "first_download_seconds": first_download_seconds(full),
+        "search_requests": full.server["api"]["by_route"].get(SEARCH_ROUTE, 0),
+        "rate_limited": full.server["rate_limited"],
+        "rate_limit_bursts": rate_limit_bursts(full.server.get("rate_limited_at", [])),
+        "api_requests": full.api_requests, "media_requests": full.media_requests,
+        "peak_in_flight_api": full.server["api"]["peak_in_flight"], "peak_in_flight_media": full.server["media"]["peak_in_flight"],
+        "media_span_seconds": full.server["media"]["span_seconds"], "media_mean_in_flight": full.server["media"]["mean_in_flight"],
+        "step_seconds": full.step_seconds,
+    }  # fmt: skip
+
+
+def bench_throughput_variant(root: Path, name: str, rounds: int, page_size: int, rate_limited: bool) -> dict[str, Any]:
+    """One more throughput scenario (another page size, or the rate limit on), with its bare-client calibration."""
+    workdir = root / "throughput" / name
+    with sample_jira_process(throughput_options(page_size, rate_limited), log_path=workdir / "sample_jira.log") as jira:
+        print(f"  {name}: {page_size} issues per search page{', rate limited' if rate_limited else ''}", flush=True)
+        empties, fulls = run_rounds(jira, workdir, rounds)
+        result = scenario_figures(empties, fulls)
+        if rate_limited:
+            # Past the first burst, the budget sets the pace: its requests beyond the bucket at its rate.
+            budget = (result["api_requests"] - RATE_LIMIT_BURST) / RATE_LIMIT_PER_SECOND
+            result["rate_limit_floor_seconds"] = max(result["floor_seconds"], budget)
+            result["ratio_to_rate_limit_floor"] = result["net_seconds"] / result["rate_limit_floor_seconds"]
+        else:
+            first_day, last_day = sample_days(jira)
+            bare = bare_client_downloads(jira, first_day, last_day)
+            result["bare_client"] = {**bare, "floor_seconds": floor_seconds(0, bare["downloads"])}
+    return result
+
+
+def bench_throughput(root: Path, rounds: int = 3) -> dict[str, Any]:
+    """``rounds`` pairs of runs (a near-empty day, then the 1,000 issues on a fresh knowledge base),
+    alternating; the figures are those of the median runs (each a real run), the ratio that of the
+    median wall times. On a shared machine one pair alone moves the ratio by a tenth or more.
+    Then the same at 100 issues per search page, and with the rate limit on."""
     workdir = root / "throughput"
-    with sample_jira_process(options, log_path=workdir / "sample_jira.log") as jira:
+    with sample_jira_process(throughput_options(PAGE_SIZES[0]), log_path=workdir / "sample_jira.log") as jira:
         first_day, last_day = sample_days(jira)
         start_date = first_day - timedelta(days=7)
-        empty_day = first_day - timedelta(days=3)
         print(
-            f"  sample Jira: {jira.info['issue_count']} issues updated {first_day} .. {last_day}, {LATENCY_MS} ms per request",
+            f"  sample Jira: {jira.info['issue_count']} issues updated {first_day} .. {last_day}, {LATENCY_MS} ms per request, "
+            f"{PAGE_SIZES[0]} issues per search page",
             flush=True,
         )
-        empties: list[RunResult] = []
-        fulls: list[RunResult] = []
-        for n in range(1, rounds + 1):
-            empty = run_pipeline(
-                "empty_day",
-                jira,
-                workdir / f"empty-{n}",
-                workdir / f"empty-{n}" / "kb",
-                start_date,
-                empty_day,
-                empty_day,
-            )
-            full = run_pipeline(
-                "full", jira, workdir / f"full-{n}", workdir / f"full-{n}" / "kb", start_date, first_day, last_day
-            )
-            empties.append(empty)
-            fulls.append(full)
-            print(f"  round {n}: near-empty day {empty.wall_seconds:.1f} s ({empty.api_requests} API requests); 1,000 issues "
-                  f"{full.wall_seconds:.1f} s ({full.api_requests} API + {full.media_requests} media requests); "
-                  f"ratio {ratio_to_floor(full, empty):.2f}",
-                  flush=True)  # fmt: skip
+        empties, fulls = run_rounds(jira, workdir, rounds)
         empty, full = median_run(empties), median_run(fulls)
         output_dir = Path(full.log_path).parent / "kb"
         again = run_pipeline(
@@ -287,22 +375,13 @@ def bench_throughput(root: Path, rounds: int = 3) -> dict[str, Any]:
         )
         bare = bare_client_downloads(jira, first_day, last_day)
         print(f"  bare aiohttp, the same {bare['downloads']} downloads: {bare['wall_seconds']:.1f} s", flush=True)
-    issues, attachments = full.summary["issues"], full.summary["attachments"]
-    floor = floor_seconds(issues, attachments)
+    issues = full.summary["issues"]
     net = full.wall_seconds - empty.wall_seconds
     return {
-        "issues": issues, "attachments": attachments, "floor_seconds": floor,
-        "wall_seconds": full.wall_seconds, "empty_day_wall_seconds": empty.wall_seconds, "net_seconds": net,
-        "rounds": [{"wall_seconds": f.wall_seconds, "empty_day_wall_seconds": e.wall_seconds,
-                    "ratio_to_floor": ratio_to_floor(f, e)} for e, f in zip(empties, fulls)],
-        "ratio_to_floor": ratio_to_floor(full, empty), "issues_per_second": issues / full.wall_seconds, "issues_per_second_net": issues / net,
-        "peak_in_flight_api": full.server["api"]["peak_in_flight"], "peak_in_flight_media": full.server["media"]["peak_in_flight"],
-        # How busy the run kept the media host's connections, from its first download to its last.
-        "media_span_seconds": full.server["media"]["span_seconds"], "media_mean_in_flight": full.server["media"]["mean_in_flight"],
-        "api_requests": full.api_requests, "media_requests": full.media_requests,
+        **scenario_figures(empties, fulls),
+        "issues_per_second": issues / full.wall_seconds, "issues_per_second_net": issues / net,
         "requests_by_route": full.server["api"]["by_route"], "peak_tree_rss_bytes": full.peak_tree_rss_bytes,
-        "empty_day_api_requests": empty.api_requests,
-        "step_seconds": full.step_seconds, "empty_day_step_seconds": empty.step_seconds,
+        "empty_day_api_requests": empty.api_requests, "empty_day_step_seconds": empty.step_seconds,
         "load_average_1min_after": {"empty_day": empty.load_average, "full": full.load_average, "incremental": again.load_average},
         "incremental": {
             "wall_seconds": again.wall_seconds, "api_requests": again.api_requests, "media_requests": again.media_requests,
@@ -314,6 +393,11 @@ def bench_throughput(root: Path, rounds: int = 3) -> dict[str, Any]:
         "bare_client": {**bare, "floor_seconds": floor_seconds(0, bare["downloads"]),
                         "downloads_in_flight": BARE_DOWNLOADS_IN_FLIGHT},
         "output_dir": str(output_dir),
+        "page_size": PAGE_SIZES[0],
+        "variants": {
+            f"page_{PAGE_SIZES[1]}": bench_throughput_variant(root, f"page_{PAGE_SIZES[1]}", rounds, PAGE_SIZES[1], False),
+            "rate_limited": bench_throughput_variant(root, "rate_limited", rounds, PAGE_SIZES[0], True),
+        },
     }  # fmt: skip
 
 
@@ -537,6 +621,53 @@ def bench_rendering(throughput_output: Path | None) -> dict[str, Any]:
     return result
 
 
+def _first_download_row(label: str, t: dict[str, Any]) -> tuple[str, str, str]:
+    seconds = t.get("first_download_seconds")
+    each = ", ".join(
+        f"{r['first_download_seconds']:.2f}" for r in t.get("rounds", []) if r.get("first_download_seconds") is not None
+    )
+    met = seconds is not None and seconds <= FIRST_DOWNLOAD_GOAL_SECONDS
+    return (f"{label}: first download, after the window's first search request (median run; each round)",
+            f"{seconds or 0:.2f} s ({each})", f"<= {FIRST_DOWNLOAD_GOAL_SECONDS} s {'met' if met else 'MISSED'}")  # fmt: skip
+
+
+def _variant_rows(t: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """The first download of the main scenario, then the rows of the other page size and of the rate-limited run."""
+    rows = [_first_download_row(f"Throughput at {t.get('page_size', PAGE_SIZES[0])} per search page", t)]
+    for name, v in t.get("variants", {}).items():
+        rounds = ", ".join(f"{r['ratio_to_floor']:.2f}" for r in v["rounds"])
+        label = (
+            "Rate limited (100 requests, +50/s)"
+            if name == "rate_limited"
+            else f"Throughput at {name.split('_')[1]} per search page"
+        )
+        ratio_goal = (
+            ""
+            if name == "rate_limited"
+            else f"<= {RATIO_GOAL} {'met' if v['ratio_to_floor'] <= RATIO_GOAL else 'MISSED'}"
+        )
+        rows += [
+            (f"{label}: wall time / near-empty day / (difference) / floor of {v['floor_seconds']:.1f} s (each round)",
+             f"{v['wall_seconds']:.1f} s / {v['empty_day_wall_seconds']:.1f} s / {v['ratio_to_floor']:.2f} ({rounds})", ratio_goal),
+            (f"{label}: search requests, requests (API / media), peak in flight (API / media)",
+             f"{v['search_requests']}, {v['api_requests']} / {v['media_requests']}, {v['peak_in_flight_api']} / {v['peak_in_flight_media']}", ""),
+            _first_download_row(label, v),
+        ]  # fmt: skip
+        bare = v.get("bare_client")
+        if bare:
+            rows.append((f"{label}: calibration, bare aiohttp's {bare['downloads']} downloads / its ratio to their floor",
+                         f"{bare['wall_seconds']:.1f} s / {bare['wall_seconds'] / bare['floor_seconds']:.2f}", ""))  # fmt: skip
+        if name == "rate_limited":
+            bursts = ", ".join(str(r["rate_limit_bursts"]) for r in v["rounds"])
+            rows += [
+                (f"{label}: (difference) / the budget's floor of {v['rate_limit_floor_seconds']:.1f} s",
+                 f"{v['ratio_to_rate_limit_floor']:.2f}", ""),
+                (f"{label}: 429s served / in bursts (each round's bursts)", f"{v['rate_limited']} / {v['rate_limit_bursts']} ({bursts})",
+                 f"1 burst {'met' if v['rate_limit_bursts'] <= 1 else 'MISSED'}"),
+            ]  # fmt: skip
+    return rows
+
+
 def format_table(results: dict[str, Any]) -> str:
     rows: list[tuple[str, str, str]] = []
     t = results.get("throughput")
@@ -561,6 +692,7 @@ def format_table(results: dict[str, Any]) -> str:
                          f"{bare['wall_seconds']:.1f} s / {bare['wall_seconds'] / bare['floor_seconds']:.2f}", ""))  # fmt: skip
             rows.append(("Calibration: the media host's connections in use by it, mean / span",
                          f"{bare['media_mean_in_flight']:.2f} of {CONNECTIONS_PER_HOST} / {bare['media_span_seconds']:.1f} s", ""))  # fmt: skip
+        rows += _variant_rows(t)
         i = t["incremental"]
         rows += [
             (

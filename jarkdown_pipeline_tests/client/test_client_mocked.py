@@ -526,7 +526,13 @@ async def test_stats_count_requests(mock_aiohttp, make_client):
     mock_aiohttp.get(f"{API}/field", payload=[])
     async with make_client() as client:
         await client.fetch_fields()
-        assert client.stats.as_dict() == {"requests": 2, "retries": 0, "bytes_downloaded": 0, "peak_in_flight": 1}
+        assert client.stats.as_dict() == {
+            "requests": 2,
+            "retries": 0,
+            "bytes_downloaded": 0,
+            "peak_in_flight": 1,
+            "rate_limited": 0,
+        }
         assert json.dumps(client.stats.as_dict())
 
 
