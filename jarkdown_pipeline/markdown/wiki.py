@@ -10,7 +10,7 @@ into text (``defuse_unsafe_links``)."""
 import html
 import logging
 import re
-import threading
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from jarkdown_pipeline.markdown.adf import MAX_RENDER_DEPTH
@@ -22,6 +22,9 @@ from jarkdown_pipeline.markdown.escape import (
     escape_text,
     is_safe_url,
 )
+from jarkdown_pipeline.markdown.media import MediaIndex
+from jarkdown_pipeline.markdown.wiki_blocks import Piece, split_pieces
+from jarkdown_pipeline.markdown.wiki_elements import CONTEXT, LOCK, build_grammar
 
 logger = logging.getLogger(__name__)
 
@@ -103,39 +106,77 @@ def escape_stray_html(markdown: str, *, heading_offset: int = 0) -> str:
 
 
 _grammar: "ParserElement | None" = None
-_grammar_lock = threading.Lock()
 
 
 def _convert_wiki(text: str) -> str:
-    """``jira2markdown.convert`` with its grammar built once, not on every call (3-4x faster).
-    pyparsing grammars are not safe to share between threads, hence the lock."""
+    """jira2markdown's conversion with the adjusted grammar (``wiki_elements``), built once, not on
+    every call (3-4x faster). pyparsing grammars are not safe to share between threads, and the
+    elements read the issue's context: the caller holds ``wiki_elements.LOCK``."""
     global _grammar
-    with _grammar_lock:
-        if _grammar is None:
-            import jira2markdown
-            from jira2markdown.elements import MarkupElements
-            from pyparsing import Forward
-
-            jira2markdown.convert("")  # sets pyparsing's whitespace defaults as the library expects
-            elements = MarkupElements()
-            inline_markup, markup = Forward(), Forward()
-            inline_markup <<= elements.expr(inline_markup, markup, {}, [e for e in elements if e.is_inline_element])
-            markup <<= elements.expr(inline_markup, markup, {}, elements)
-            _grammar = markup
-        return _grammar.transform_string(text)
+    if _grammar is None:
+        _grammar = build_grammar()
+    return _grammar.transform_string(text)
 
 
-def wiki_to_markdown(wiki_markup: str, *, heading_offset: int = 0) -> str:
-    """Jira wiki markup (Data Center, API v2) as Markdown."""
+def wiki_to_markdown(
+    wiki_markup: str,
+    *,
+    heading_offset: int = 0,
+    media: "MediaIndex | Iterable[Mapping[str, Any]] | None" = None,
+    users: Mapping[str, str] | None = None,
+) -> str:
+    """Jira wiki markup (Data Center, API v2) as Markdown, converted piece by piece in bounded time
+    (``wiki_blocks``): a piece over the parser's budget, or one the converter fails on, is kept as
+    plain text. ``!file!`` embeds link into ``media`` (the issue's attachments); ``users`` maps
+    user names and account ids to display names for ``[~name]`` mentions."""
     if not wiki_markup or not wiki_markup.strip():
         return ""
     text = clean_text(wiki_markup).replace("\r\n", "\n").replace("\r", "\n")
+    parts: list[str] = []
+    with LOCK:
+        CONTEXT.media = media if isinstance(media, MediaIndex) else MediaIndex(media or ())
+        CONTEXT.users = users or {}
+        for piece, separator in split_pieces(text):
+            parts.append(_render_piece(piece, heading_offset))
+            parts.append(separator)
+    return defuse_unsafe_links("".join(parts).strip("\n"))
+
+
+def user_names(fields: Mapping[str, Any]) -> dict[str, str]:
+    """Display names by user name, key and account id, for every person the issue's fields name
+    (assignee, reporter, comment and worklog authors, user pickers): what ``[~name]`` can show."""
+    names: dict[str, str] = {}
+    values: list[Any] = list(fields.values()) if isinstance(fields, Mapping) else []
+    for container, key in (("comment", "comments"), ("worklog", "worklogs")):
+        entries = fields.get(container) if isinstance(fields, Mapping) else None
+        if isinstance(entries, Mapping) and isinstance(entries.get(key), list):
+            values.extend(
+                entry.get(role)
+                for entry in entries[key]
+                if isinstance(entry, Mapping)
+                for role in ("author", "updateAuthor")
+            )
+    for value in values:
+        for user in value if isinstance(value, list) else [value]:
+            if isinstance(user, Mapping) and isinstance(user.get("displayName"), str) and user["displayName"]:
+                for id_key in ("name", "key", "accountId"):
+                    if isinstance(user.get(id_key), str) and user[id_key]:
+                        names.setdefault(user[id_key], user["displayName"])
+    return names
+
+
+def _render_piece(piece: Piece, heading_offset: int) -> str:
+    if piece.kind == "plain":
+        logger.info("wiki markup kept as plain text: %d characters over the converter's budget", len(piece.text))
+        return _as_plain_text(piece.text)
+    if piece.kind == "inert":
+        return escape_stray_html(piece.text, heading_offset=heading_offset)
     try:
-        converted = _convert_wiki(text)
+        converted = _convert_wiki(piece.text)
     except Exception as error:
         logger.warning("wiki markup kept as plain text: the converter failed (%s)", type(error).__name__)
-        return _as_plain_text(text)
-    return defuse_unsafe_links(escape_stray_html(converted, heading_offset=heading_offset).strip("\n"))
+        return _as_plain_text(piece.text)
+    return escape_stray_html(converted, heading_offset=heading_offset).strip("\n")
 
 
 def html_to_markdown(html_text: str, *, heading_offset: int = 0) -> str:
