@@ -26,8 +26,8 @@ MAX_CONVERTED_CHARS = 64_000
 
 # A block macro jira2markdown keeps whole (its end is the first closing tag: no nesting).
 _MACRO_OPEN = re.compile(r"\{(code|noformat|quote|panel|info|tip|note|warning)(?=[:}|])[^\n{}]*\}")
-# Any character some jira2markdown element starts with; a piece without one converts to itself.
-_TRIGGER = re.compile(r"[*#\-{}\[\]!|+?^~\\]|^[ \t]*(?:h[1-6]|bq)\.", re.MULTILINE)
+# Any character some element starts with (and emoticons); a piece without one converts to itself.
+_TRIGGER = re.compile(r"[*#\-{}\[\]!|+?^~\\]|^[ \t]*(?:h[1-6]|bq)\.|[:;][()PD]|\([a-z/]{1,7}\)", re.MULTILINE)
 # An inline effect's opener: at a word start, followed by a character that is not a space or itself.
 _EFFECT_OPENER = re.compile(r"(?<!\w)([*\-+^~]|\?\?)(?=[^\s*\-+^~?])")
 _EFFECT_CLOSER = {"*": re.compile(r"(?<=\S)\*(?!\w)"), "-": re.compile(r"(?<=\S)-(?!\w)")}
@@ -133,6 +133,11 @@ def scan_estimate(piece: str) -> int:
     return total
 
 
+def is_inert(text: str) -> bool:
+    """Whether ``text`` holds nothing jira2markdown converts (it then gives the text back as is)."""
+    return _TRIGGER.search(text) is None
+
+
 def within_budget(piece: str) -> bool:
     return len(piece) <= MAX_PIECE_CHARS and scan_estimate(piece) <= SCAN_PER_CHAR * len(piece) + SCAN_ALLOWANCE
 
@@ -145,7 +150,7 @@ def split_pieces(text: str) -> list[tuple[Piece, str]]:
         chunks = cut_long(paragraph)
         for index, chunk in enumerate(chunks):
             chunk_separator = separator if index == len(chunks) - 1 else "\n"
-            if not _TRIGGER.search(chunk):
+            if is_inert(chunk):
                 kind = "inert"
             elif converted + len(chunk) <= MAX_CONVERTED_CHARS and within_budget(chunk):
                 kind = "convert"

@@ -12,6 +12,7 @@ from pyparsing import (
     Combine,
     FollowedBy,
     Group,
+    LineEnd,
     LineStart,
     Literal,
     MatchFirst,
@@ -31,6 +32,7 @@ from pyparsing import (
     printables,
 )
 
+from jarkdown_pipeline.markdown.wiki_blocks import is_inert
 from jarkdown_pipeline.markdown.wiki_elements import EMOTICONS, embed_markdown, mention_text
 
 
@@ -199,21 +201,64 @@ def _blank_quote_lines(quoted: str) -> str:
     return "\n".join(">" if line == "> " else line for line in quoted.split("\n"))
 
 
+# A table: lines starting with ``|``; a line not ending with ``|`` runs on into the next non-blank
+# line (a cell over several lines), as in the library's grammar.
+_TABLE_REGION = r"[ \t]*\|[^\n]*(?:\n[ \t]*\|[^\n]*|(?<!\|)\n(?![ \t]*(?:\n|$))[^\n]*)*\n?"
+_ROW_START = re.compile(r"^[ \t]*\|", re.MULTILINE)
+# Cell separators outside links, mentions and embeds (``[a|b]``, ``!x.png|thumbnail!``).
+_CELL_TOKEN = re.compile(r"\[[^\]\n]*\]|!(?=[^\s!|])[^!\n]*!|\|\|?|[^|\[!]+|[\[!]")
+
+
+def table_rows(region: str) -> list[list[str]]:
+    """The cells of each row of a table's lines (one regex pass: no per-character parsing)."""
+    starts = [match.start() for match in _ROW_START.finditer(region)] + [len(region)]
+    rows = []
+    for start, end in zip(starts, starts[1:], strict=False):
+        cells: list[str] = []
+        current: list[str] | None = None
+        for token in _CELL_TOKEN.findall(region[start:end].strip(" \t").rstrip("\n")):
+            if token in ("|", "||"):
+                if current is not None:
+                    cells.append("".join(current))
+                current = []
+            elif current is not None:
+                current.append(token)
+        if current and "".join(current).strip():
+            cells.append("".join(current))
+        rows.append(cells)
+    return rows
+
+
 class Table(tables.Table):
-    """The ADF renderer's table layout: ``| a | b |`` and ``| --- |``, cells trimmed."""
+    """The ADF renderer's table layout: ``| a | b |`` and ``| --- |``, cells trimmed. Rows are split
+    by a regex instead of the library's per-character search (which cost ~0.7 ms a character)."""
 
     def action(self, tokens: ParseResults) -> str:
-        rows = [row for row in tokens if len(row) > 0]
+        rows = [row for row in table_rows(tokens[0]) if row]
         if not rows:
             raise ParseException("", 0, "an empty table")
         width = max(len(row) for row in rows)
         lines = []
         for row in rows:
-            cells = [self.markup.transform_string(cell).strip().replace("\n", "<br>") for cell in row]
+            cells = [self._cell(cell) for cell in row]
             cells += [""] * (width - len(cells))
             lines.append("| " + " | ".join(cells) + " |")
         lines.insert(1, "|" + " --- |" * width)
         return "\n".join(lines) + "\n"
+
+    def _cell(self, cell: str) -> str:
+        converted = cell if is_inert(cell) else self.markup.transform_string(cell)
+        return converted.strip().replace("\n", "<br>")
+
+    @property
+    def expr(self) -> ParserElement:
+        empty_line = LineStart() + Optional(Regex(r"[ \t]+")) + LineEnd()
+        return (
+            (StringStart() ^ Optional(empty_line, default="\n"))
+            + LineStart()
+            + Regex(_TABLE_REGION).set_parse_action(self.action)
+            + (StringEnd() | Optional(empty_line, default="\n"))
+        )
 
 
 class Emoticon(AbstractMarkup):

@@ -366,3 +366,41 @@ def test_wiki_and_adf_of_the_same_content_give_the_same_markdown(name):
     wiki, adf = SAME_CONTENT[name]
     expected = adf_to_markdown(adf, media=ATTACHMENTS)
     assert wiki_to_markdown(wiki, media=ATTACHMENTS, users={"jdoe": "John Doe"}) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{quote}www.mailto:a@example.com",  # found by a long property-test run
+        "{x.mailto:a@x.com",
+        "(x-mailto:a@x.com and y_mailto:b@x.com",
+        "{x.mai&#108;to:a@x.com",
+        "{x.mailto&#58;a@x.com",
+    ],
+)
+def test_a_prefixed_mailto_is_no_link_with_another_scheme(text):
+    """cmark-gfm links ``x.mailto:a@x.com`` whole, scheme ``x.mailto``, whatever is escaped."""
+    for markdown in (wiki_to_markdown(text), wiki_module.html_to_markdown(f"<p>{text}</p>")):
+        assert dangerous_links(markdown) == [], markdown
+    assert "[mailto:a@x.com](mailto:a@x.com)" in wiki_to_markdown("{x.mailto:a@x.com")
+
+
+INERT_TEXT = st.lists(
+    st.one_of(
+        st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="*#-{}[]!|+?^~\\")),
+        st.sampled_from(
+            [":)", ";)", ":P", "(y)", "(on)", "(/)", "h1. ", "bq. ", "\n", "http://x.org/a_b", "&#58;", "<b>"]
+        ),
+    ),
+    max_size=8,
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(text=INERT_TEXT)
+def test_text_without_markup_converts_to_itself(text):
+    """What lets split_pieces skip the converter for a piece with no markup character."""
+    from hypothesis import assume
+
+    assume(wiki_blocks.is_inert(text))
+    assert wiki_module._convert_wiki(text) == text
