@@ -172,24 +172,35 @@ def wiki_to_markdown(
 def user_names(fields: Mapping[str, Any]) -> dict[str, str]:
     """Display names by user name, key and account id, for every person the issue's fields name
     (assignee, reporter, comment and worklog authors, user pickers): what ``[~name]`` can show."""
+    if not isinstance(fields, Mapping):
+        return {}
     names: dict[str, str] = {}
-    values: list[Any] = list(fields.values()) if isinstance(fields, Mapping) else []
+    for value in [*fields.values(), *_entry_people(fields)]:
+        for user in value if isinstance(value, list) else [value]:
+            _add_user(names, user)
+    return names
+
+
+def _entry_people(fields: Mapping[str, Any]) -> list[Any]:
+    people: list[Any] = []
     for container, key in (("comment", "comments"), ("worklog", "worklogs")):
-        entries = fields.get(container) if isinstance(fields, Mapping) else None
+        entries = fields.get(container)
         if isinstance(entries, Mapping) and isinstance(entries.get(key), list):
-            values.extend(
+            people.extend(
                 entry.get(role)
                 for entry in entries[key]
                 if isinstance(entry, Mapping)
                 for role in ("author", "updateAuthor")
             )
-    for value in values:
-        for user in value if isinstance(value, list) else [value]:
-            if isinstance(user, Mapping) and isinstance(user.get("displayName"), str) and user["displayName"]:
-                for id_key in ("name", "key", "accountId"):
-                    if isinstance(user.get(id_key), str) and user[id_key]:
-                        names.setdefault(user[id_key], user["displayName"])
-    return names
+    return people
+
+
+def _add_user(names: dict[str, str], user: Any) -> None:
+    if not isinstance(user, Mapping) or not isinstance(user.get("displayName"), str) or not user["displayName"]:
+        return
+    for id_key in ("name", "key", "accountId"):
+        if isinstance(user.get(id_key), str) and user[id_key]:
+            names.setdefault(user[id_key], user["displayName"])
 
 
 def _render_piece(piece: Piece, heading_offset: int) -> str:
