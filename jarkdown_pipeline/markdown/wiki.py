@@ -46,7 +46,8 @@ _KEPT_TAG = re.compile(
 )
 _TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
 _FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
-_CODE_SPAN = re.compile(r"(`+)(.+?)(?<!`)\1(?!`)")
+# A code span opens with a whole run of backticks: "``x`" is text, not "`" + a span "`x`".
+_CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)")
 
 
 def _kept_tag(match: "re.Match[str]") -> str:
