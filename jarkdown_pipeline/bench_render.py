@@ -1,4 +1,5 @@
-"""Rendering throughput: issues per second per core for a rich issue.
+"""Rendering throughput: issues per second per core for a rich issue (ADF, Jira Cloud) and a rich
+wiki-markup issue (Jira Data Center), and the rate of hostile wiki markup (issue 13).
 
 Run: ``python -m jarkdown_pipeline.bench_render [--seconds 3]``. Rendering is pure Python on one
 thread, so the renders per CPU-second of this process are the issues per second per core.
@@ -6,9 +7,10 @@ thread, so the renders per CPU-second of this process are the issues per second 
 
 import argparse
 import time
+from collections.abc import Callable
 from typing import Any
 
-from jarkdown_pipeline.markdown import render_issue
+from jarkdown_pipeline.markdown import render_issue, wiki_to_markdown
 
 BASE_URL = "https://example.atlassian.net"
 
@@ -305,15 +307,141 @@ def measure_render_throughput(seconds: float = 3.0) -> dict[str, float]:
     }
 
 
+# ---------------------------------------------------------------------------------------------
+# Wiki markup (Jira Data Center)
+# ---------------------------------------------------------------------------------------------
+
+WIKI_DESCRIPTION = """h2. Summary
+The *login* page returns _500_ for users with a -stale- {{session}} cookie; see [runbook|https://wiki.example.com/rb].
+
+h3. Steps
+# Sign in as [~jdoe]
+# Wait for the session to expire
+## keep the tab open
+# Reload: !screen.png!
+
+||Browser||Version||Result||
+|Firefox|128|*fails*|
+|Chrome|126|works (/)|
+
+{code:python}
+def handler(request):
+    return render(request, "login.html")  # *not bold*
+{code}
+
+{noformat}
+2025-01-15 10:00:00 ERROR session expired
+{noformat}
+
+{quote}Seen on prod since the +deploy+ of 15 Jan.{quote}
+
+{panel:title=Workaround}
+Clear the cookie, then log in again.
+{panel}
+
+{info}Logs attached: [^report.pdf]{info}
+
+{color:red}Priority{color} raised :( -- see H~2~O^2^ notes.
+----
+line one\\\\line two"""
+
+
+def rich_wiki_issue() -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """(issue, attachment infos) of a Data Center issue: a rich wiki description, 20 wiki comments."""
+    people = [
+        {"name": "jdoe", "key": "JIRAUSER10100", "displayName": "John Doe"},
+        {"name": "bo.chen", "key": "JIRAUSER10101", "displayName": "Bo Chen"},
+    ]
+    comments = [
+        {
+            "id": str(31000 + n),
+            "author": people[n % 2],
+            "created": f"2025-01-{1 + n % 28:02d}T10:00:00.000+0000",
+            "body": f"Tried *fix {n}*: [~bo.chen] says -no- luck, see [log|https://ci.example.com/{n}] (x)\n* step a\n* step b",
+        }
+        for n in range(20)
+    ]
+    fields = {
+        "summary": "Login fails after session expiry",
+        "status": {"name": "Open", "statusCategory": {"name": "To Do"}},
+        "assignee": people[0],
+        "reporter": people[1],
+        "created": "2025-01-15T10:00:00.000+0000",
+        "updated": "2025-01-16T10:00:00.000+0000",
+        "description": WIKI_DESCRIPTION,
+        "comment": {"startAt": 0, "maxResults": 20, "total": 20, "comments": comments},
+    }
+    attachments = [
+        {"attachment_id": "1", "filename": "screen.png", "mime_type": "image/png", "size": 10},
+        {"attachment_id": "2", "filename": "report.pdf", "mime_type": "application/pdf", "size": 20},
+    ]
+    return {"id": "20001", "key": "DC-1", "fields": fields}, attachments
+
+
+def hostile_wiki_fields(size: int = 32_768) -> dict[str, str]:
+    """Wiki text that costs jira2markdown far more than its length, ``size`` characters each."""
+
+    def fill(unit: str) -> str:
+        return (unit * (size // len(unit) + 1))[:size]
+
+    return {
+        "emphasis run": "x " + fill("*a "),
+        "mixed effects": "x " + fill("*a -b +c ^d ~e ??f "),
+        "nested brackets": "[" * (size // 2) + "x" + "]" * (size // 2),
+        "open links": fill("[a|"),
+        "colour macros": fill("{color:red}"),
+        "table": "||" + "h||" * 10 + "\n" + fill("|" + "c|" * 10 + "\n"),
+        "list items": fill("* item *b* [l|https://x.org]\n"),
+    }
+
+
+def _cpu_rate(work: Callable[[], Any], seconds: float) -> tuple[int, float]:
+    work()  # warm-up (imports, the grammar)
+    count, started = 0, time.process_time()
+    while (cpu := time.process_time() - started) < seconds or count == 0:
+        work()
+        count += 1
+    return count, max(cpu, 1e-9)
+
+
+def measure_wiki_render(seconds: float = 3.0, hostile_size: int = 32_768) -> dict[str, float]:
+    """Rich wiki issues per CPU-second, and hostile wiki fields (32 KiB each by default): KiB per
+    CPU-second over all of them, and the slowest one's CPU seconds."""
+    issue, attachments = rich_wiki_issue()
+    count, cpu = _cpu_rate(lambda: render_issue(issue, attachments=attachments, base_url=BASE_URL), seconds)
+    slowest = 0.0
+    total_cpu = 0.0
+    fields = hostile_wiki_fields(hostile_size)
+    for text in fields.values():
+        started = time.process_time()
+        wiki_to_markdown(text)
+        elapsed = time.process_time() - started
+        slowest, total_cpu = max(slowest, elapsed), total_cpu + elapsed
+    size = sum(len(text) for text in fields.values())
+    return {
+        "wiki_issues_per_second_per_core": count / cpu,
+        "hostile_wiki_kib_per_second_per_core": size / 1024 / max(total_cpu, 1e-9),
+        "hostile_wiki_slowest_field_cpu_seconds": slowest,
+        "hostile_wiki_fields": len(fields),
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="CPU seconds to keep rendering (default 3)")
+    parser.add_argument("--hostile-size", type=int, default=32_768, help="characters per hostile wiki field")
     args = parser.parse_args(argv)
     result = measure_render_throughput(args.seconds)
     print(
         f"render_issue: {result['issues_per_second_per_core']:.1f} issues/s/core "
         f"({result['renders']} renders in {result['cpu_seconds']:.2f} s CPU, {result['wall_seconds']:.2f} s wall; rich issue = "
         f"{result['markdown_bytes'] / 1024:.1f} KiB of Markdown: 40 comments, 20 worklogs, 8 description sections)"
+    )
+    wiki = measure_wiki_render(args.seconds, args.hostile_size)
+    print(
+        f"render_issue, wiki markup: {wiki['wiki_issues_per_second_per_core']:.1f} issues/s/core (a rich description, "
+        f"20 comments); hostile wiki markup: {wiki['hostile_wiki_kib_per_second_per_core']:.0f} KiB/s/core over "
+        f"{wiki['hostile_wiki_fields']:.0f} fields of {args.hostile_size / 1024:.0f} KiB, the slowest {wiki['hostile_wiki_slowest_field_cpu_seconds']:.2f} s"
     )
 
 

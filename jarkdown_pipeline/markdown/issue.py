@@ -30,7 +30,7 @@ from jarkdown_pipeline.markdown.fields import (
 )
 from jarkdown_pipeline.markdown.frontmatter import dump_frontmatter
 from jarkdown_pipeline.markdown.media import MediaIndex
-from jarkdown_pipeline.markdown.wiki import html_to_markdown, wiki_to_markdown
+from jarkdown_pipeline.markdown.wiki import html_to_markdown, user_names, wiki_to_markdown
 
 # Far above any real issue (Jira caps a text field at 32,767 characters): a rendering past it is
 # refused with IssueError rather than written (the issue's raw JSON is kept by the caller).
@@ -146,6 +146,7 @@ class _IssueRenderer:
         self.known = frozenset(known_issue_keys or ())
         self.definitions = parse_field_definitions(field_definitions, issue.get("names"))
         self.media = MediaIndex(attachments or (), attachments_dir)
+        self.users = user_names(self.fields)  # for wiki markup's [~name] mentions
         self.custom = ordered_custom_fields(
             self.fields, self.definitions, include=include_custom_fields, exclude=exclude_custom_fields
         )
@@ -170,7 +171,7 @@ class _IssueRenderer:
         if is_adf_document(value):
             return adf_to_markdown(value, media=self.media, heading_offset=heading_offset)
         if isinstance(value, str) and value.strip():
-            return wiki_to_markdown(value, heading_offset=heading_offset)
+            return wiki_to_markdown(value, heading_offset=heading_offset, media=self.media, users=self.users)
         if isinstance(rendered_html, str) and rendered_html.strip():
             return html_to_markdown(rendered_html, heading_offset=heading_offset)
         return ""
@@ -179,7 +180,8 @@ class _IssueRenderer:
         if is_adf_document(value):
             return adf_to_table_cell(value, media=self.media)
         if isinstance(value, str) and value.strip():
-            lines = [line.strip() for line in wiki_to_markdown(value).split("\n") if line.strip()]
+            markdown = wiki_to_markdown(value, media=self.media, users=self.users)
+            lines = [line.strip() for line in markdown.split("\n") if line.strip()]
             return escape_table_cell("<br>".join(lines))
         return ""
 

@@ -10,7 +10,7 @@ into text (``defuse_unsafe_links``)."""
 import html
 import logging
 import re
-import threading
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from jarkdown_pipeline.markdown.adf import MAX_RENDER_DEPTH
@@ -22,6 +22,9 @@ from jarkdown_pipeline.markdown.escape import (
     escape_text,
     is_safe_url,
 )
+from jarkdown_pipeline.markdown.media import MediaIndex
+from jarkdown_pipeline.markdown.wiki_blocks import Piece, split_pieces
+from jarkdown_pipeline.markdown.wiki_elements import CONTEXT, LOCK, build_grammar
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +46,8 @@ _KEPT_TAG = re.compile(
 )
 _TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
 _FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
-_CODE_SPAN = re.compile(r"(`+)(.+?)(?<!`)\1(?!`)")
+# A code span opens with a whole run of backticks: "``x`" is text, not "`" + a span "`x`".
+_CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)")
 
 
 def _kept_tag(match: "re.Match[str]") -> str:
@@ -60,11 +64,38 @@ def _escape_outside_tags(text: str) -> str:
     out = []
     position = 0
     for match in _KEPT_TAG.finditer(text):
-        out.append(escape_autolink_schemes(escape_tag_starts(text[position : match.start()])))
+        out.append(_escape_text_run(text[position : match.start()]))
         out.append(_kept_tag(match))
         position = match.end()
-    out.append(escape_autolink_schemes(escape_tag_starts(text[position:])))
+    out.append(_escape_text_run(text[position:]))
     return "".join(out)
+
+
+# cmark-gfm links ``x.mailto:a@b.c`` (or with ``-``, ``_``, ``+`` before ``mailto``) as a whole, with
+# the scheme ``x.mailto``; escapes and entities do not stop it (it joins the text first).
+_PREFIXED_MAILTO = re.compile(r"(?<=[.\-_+])(mailto:[A-Za-z0-9.+\-_]+@[A-Za-z0-9.\-_]+)", re.IGNORECASE)
+
+
+def _escape_text_run(text: str) -> str:
+    """Text between kept tags: tag starts and other autolink schemes escaped; an email after a
+    prefixed ``mailto:`` as an explicit link, so GitHub's autolink cannot take the prefix in (and
+    character references written out, where one spells such a ``mailto:``)."""
+    text = escape_autolink_schemes(escape_tag_starts(text))
+    if "&" in text and _PREFIXED_MAILTO.search(html.unescape(text)):
+        text = _CHARACTER_REFERENCE.sub(r"\\&", text)
+    if "mailto:" not in text.lower():
+        return text
+    return _PREFIXED_MAILTO.sub(_explicit_mailto, text)
+
+
+_CHARACTER_REFERENCE = re.compile(r"(?<!\\)&(?=#[0-9]{1,7};|#[xX][0-9a-fA-F]{1,6};|[A-Za-z][A-Za-z0-9]{1,31};)")
+
+
+def _explicit_mailto(match: "re.Match[str]") -> str:
+    run_start = max(match.string.rfind(" ", 0, match.start()), match.string.rfind("\n", 0, match.start())) + 1
+    if any(mark in match.string[run_start : match.start()] for mark in ("](", "://", "<")):
+        return match.group(1)  # part of a link's URL: the link check judges it
+    return f"[{match.group(1)}]({match.group(1)})"
 
 
 # A bare URL running up to a code span: cmark-gfm's autolink takes everything up to a space or `<`.
@@ -103,39 +134,88 @@ def escape_stray_html(markdown: str, *, heading_offset: int = 0) -> str:
 
 
 _grammar: "ParserElement | None" = None
-_grammar_lock = threading.Lock()
 
 
 def _convert_wiki(text: str) -> str:
-    """``jira2markdown.convert`` with its grammar built once, not on every call (3-4x faster).
-    pyparsing grammars are not safe to share between threads, hence the lock."""
+    """jira2markdown's conversion with the adjusted grammar (``wiki_elements``), built once, not on
+    every call (3-4x faster). pyparsing grammars are not safe to share between threads, and the
+    elements read the issue's context: the caller holds ``wiki_elements.LOCK``."""
     global _grammar
-    with _grammar_lock:
-        if _grammar is None:
-            import jira2markdown
-            from jira2markdown.elements import MarkupElements
-            from pyparsing import Forward
-
-            jira2markdown.convert("")  # sets pyparsing's whitespace defaults as the library expects
-            elements = MarkupElements()
-            inline_markup, markup = Forward(), Forward()
-            inline_markup <<= elements.expr(inline_markup, markup, {}, [e for e in elements if e.is_inline_element])
-            markup <<= elements.expr(inline_markup, markup, {}, elements)
-            _grammar = markup
-        return _grammar.transform_string(text)
+    if _grammar is None:
+        _grammar = build_grammar()
+    return _grammar.transform_string(text)
 
 
-def wiki_to_markdown(wiki_markup: str, *, heading_offset: int = 0) -> str:
-    """Jira wiki markup (Data Center, API v2) as Markdown."""
+def wiki_to_markdown(
+    wiki_markup: str,
+    *,
+    heading_offset: int = 0,
+    media: "MediaIndex | Iterable[Mapping[str, Any]] | None" = None,
+    users: Mapping[str, str] | None = None,
+) -> str:
+    """Jira wiki markup (Data Center, API v2) as Markdown, converted piece by piece in bounded time
+    (``wiki_blocks``): a piece over the parser's budget, or one the converter fails on, is kept as
+    plain text. ``!file!`` embeds link into ``media`` (the issue's attachments); ``users`` maps
+    user names and account ids to display names for ``[~name]`` mentions."""
     if not wiki_markup or not wiki_markup.strip():
         return ""
     text = clean_text(wiki_markup).replace("\r\n", "\n").replace("\r", "\n")
+    parts: list[str] = []
+    with LOCK:
+        CONTEXT.media = media if isinstance(media, MediaIndex) else MediaIndex(media or ())
+        CONTEXT.users = users or {}
+        for piece, separator in split_pieces(text):
+            parts.append(_render_piece(piece, heading_offset))
+            parts.append(separator)
+    return defuse_unsafe_links("".join(parts).strip("\n"))
+
+
+def user_names(fields: Mapping[str, Any]) -> dict[str, str]:
+    """Display names by user name, key and account id, for every person the issue's fields name
+    (assignee, reporter, comment and worklog authors, user pickers): what ``[~name]`` can show."""
+    if not isinstance(fields, Mapping):
+        return {}
+    names: dict[str, str] = {}
+    for value in [*fields.values(), *_entry_people(fields)]:
+        for user in value if isinstance(value, list) else [value]:
+            _add_user(names, user)
+    return names
+
+
+def _entry_people(fields: Mapping[str, Any]) -> list[Any]:
+    people: list[Any] = []
+    for container, key in (("comment", "comments"), ("worklog", "worklogs")):
+        entries = fields.get(container)
+        if isinstance(entries, Mapping) and isinstance(entries.get(key), list):
+            people.extend(
+                entry.get(role)
+                for entry in entries[key]
+                if isinstance(entry, Mapping)
+                for role in ("author", "updateAuthor")
+            )
+    return people
+
+
+def _add_user(names: dict[str, str], user: Any) -> None:
+    if not isinstance(user, Mapping) or not isinstance(user.get("displayName"), str) or not user["displayName"]:
+        return
+    for id_key in ("name", "key", "accountId"):
+        if isinstance(user.get(id_key), str) and user[id_key]:
+            names.setdefault(user[id_key], user["displayName"])
+
+
+def _render_piece(piece: Piece, heading_offset: int) -> str:
+    if piece.kind == "plain":
+        logger.info("wiki markup kept as plain text: %d characters over the converter's budget", len(piece.text))
+        return _as_plain_text(piece.text)
+    if piece.kind == "inert":
+        return escape_stray_html(piece.text, heading_offset=heading_offset)
     try:
-        converted = _convert_wiki(text)
+        converted = _convert_wiki(piece.text)
     except Exception as error:
         logger.warning("wiki markup kept as plain text: the converter failed (%s)", type(error).__name__)
-        return _as_plain_text(text)
-    return defuse_unsafe_links(escape_stray_html(converted, heading_offset=heading_offset).strip("\n"))
+        return _as_plain_text(piece.text)
+    return escape_stray_html(converted, heading_offset=heading_offset).strip("\n")
 
 
 def html_to_markdown(html_text: str, *, heading_offset: int = 0) -> str:

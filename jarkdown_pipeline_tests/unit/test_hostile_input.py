@@ -315,8 +315,13 @@ def test_wiki_markup_the_parser_cannot_nest_is_kept_as_plain_text(monkeypatch):
     assert dangerous_links(markdown) == []
 
 
-def test_wiki_markup_the_converter_fails_on_is_kept_as_plain_text():
-    # jira2markdown raises IndexError from a parse action on an empty header row.
+def test_wiki_markup_the_converter_fails_on_is_kept_as_plain_text(monkeypatch):
+    from jarkdown_pipeline.markdown import wiki
+
+    def failing(text):
+        raise IndexError("list index out of range")
+
+    monkeypatch.setattr(wiki, "_convert_wiki", failing)
     assert wiki_to_markdown("||") == "\\|\\|"
     assert wiki_to_markdown("before\n||") == "before\n\\|\\|"
 

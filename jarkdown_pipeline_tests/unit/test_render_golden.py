@@ -3,6 +3,9 @@
 Regenerate with ``UPDATE_GOLDEN=1 .venv/bin/python -m pytest jarkdown_pipeline_tests/unit/test_render_golden.py``
 and review every changed .md by eye before committing: they are the specification.
 
+Wiki fixtures: fixtures/wiki/*.wiki (Jira Data Center wiki markup) beside the expected .md, rendered
+with WIKI_ATTACHMENTS and WIKI_USERS as the issue's attachments and people.
+
 ADF fixtures: an ADF document, or {"adf": document, "attachments": [...], "heading_offset": n}.
 Issue fixtures: {"issue": ..., "field_definitions": [...], "attachments": [...], "base_url": ...,
 "known_issue_keys": [...], "include_custom_fields": [...] | null, "exclude_custom_fields": [...]}.
@@ -14,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from jarkdown_pipeline.markdown import adf_to_markdown, render_issue
+from jarkdown_pipeline.markdown import adf_to_markdown, render_issue, wiki_to_markdown
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
@@ -41,6 +44,18 @@ def render_adf_fixture(path: Path) -> str:
     )
 
 
+WIKI_ATTACHMENTS = [
+    {"attachment_id": "10", "filename": "screen.png", "mime_type": "image/png", "size": 10},
+    {"attachment_id": "11", "filename": "report.pdf", "mime_type": "application/pdf", "size": 20},
+    {"attachment_id": "12", "filename": "screen shot (1).png", "mime_type": "image/png", "size": 30},
+]
+WIKI_USERS = {"jdoe": "John Doe", "john.doe": "Johnny Doe", "5b10a2844c20165700ede21g": "Ana Cloud"}
+
+
+def render_wiki_fixture(path: Path) -> str:
+    return wiki_to_markdown(path.read_text(encoding="utf-8"), media=WIKI_ATTACHMENTS, users=WIKI_USERS) + "\n"
+
+
 def render_issue_fixture(path: Path) -> str:
     data = json.loads(path.read_text(encoding="utf-8"))
     return render_issue(
@@ -64,6 +79,11 @@ def test_issue_golden(path):
     _check(render_issue_fixture(path), path.with_suffix(".md"))
 
 
+@pytest.mark.parametrize("path", sorted((FIXTURES / "wiki").glob("*.wiki")), ids=lambda p: p.stem)
+def test_wiki_golden(path):
+    _check(render_wiki_fixture(path), path.with_suffix(".md"))
+
+
 @pytest.mark.parametrize("path", _cases("issues"), ids=lambda p: p.stem)
 def test_issue_rendering_is_deterministic(path):
     assert render_issue_fixture(path) == render_issue_fixture(path)
@@ -71,6 +91,7 @@ def test_issue_rendering_is_deterministic(path):
 
 def test_fixture_folders_are_not_empty():
     assert len(_cases("adf")) >= 20 and len(_cases("issues")) >= 5
+    assert len(list((FIXTURES / "wiki").glob("*.wiki"))) >= 8
 
 
 def _text_nodes(node, out):

@@ -1,0 +1,103 @@
+"""jira2markdown's grammar, adjusted so wiki markup renders as the ADF renderer writes the same content
+(issue 15): mentions by display name, ``!file!`` embeds linked to the local attachment, colour
+macros as their text, emoticons as emoji, ``<ins>`` underline, ``\\`` breaks, ``---`` rules, tables
+with the ADF renderer's spacing, ``{code}`` without a made-up language.
+
+The grammar is built once; what differs per issue (its attachments and the people it names) is read
+from ``CONTEXT`` while the caller holds the converter's lock."""
+
+import re
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from jarkdown_pipeline.markdown.escape import escape_text, image, link
+from jarkdown_pipeline.markdown.media import MediaIndex
+
+
+@dataclass
+class WikiContext:
+    """What the elements below need from the issue being rendered."""
+
+    media: MediaIndex = field(default_factory=MediaIndex)
+    users: Mapping[str, str] = field(default_factory=dict)
+
+
+CONTEXT = WikiContext()
+LOCK = threading.Lock()
+
+# Jira's emoticons, as the emoji ADF stores for them.
+EMOTICONS = {
+    ":)": "🙂",
+    ":(": "🙁",
+    ":P": "😛",
+    ":D": "😀",
+    ";)": "😉",
+    "(y)": "👍",
+    "(n)": "👎",
+    "(i)": "ℹ️",
+    "(/)": "✅",
+    "(x)": "❌",
+    "(!)": "⚠️",
+    "(+)": "➕",
+    "(-)": "➖",
+    "(?)": "❓",
+    "(on)": "💡",
+    "(off)": "💡",
+    "(*)": "⭐",
+    "(*r)": "⭐",
+    "(*g)": "⭐",
+    "(*b)": "⭐",
+    "(*y)": "⭐",
+    "(flag)": "🚩",
+    "(flagoff)": "🏳️",
+}
+_EXTERNAL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
+
+
+def mention_text(name: str) -> str:
+    """``@Display Name`` when the issue names the user, else ``@name`` (as ADF writes a mention)."""
+    user = name[len("accountid:") :] if name.lower().startswith("accountid:") else name
+    return escape_text("@" + (CONTEXT.users.get(user) or CONTEXT.users.get(name) or user))
+
+
+def embed_markdown(target: str, *, as_link: bool = False) -> str:
+    """``!target!``: an external image, the local attachment (an image shown, another file linked),
+    or the name marked as not available, as the ADF renderer writes media. ``as_link``: a link to
+    the attachment (``[^name]``), never shown as an image."""
+    target = target.strip()
+    if _EXTERNAL.match(target):
+        return link(escape_text(target), target) if as_link else image("", target)
+    info = CONTEXT.media.resolve({"alt": target})
+    if info is None:
+        return escape_text(f"{target} (attachment not available)")
+    markdown = link(escape_text(MediaIndex.label(info)), CONTEXT.media.href(info))
+    return "!" + markdown if MediaIndex.is_image(info) and not as_link else markdown
+
+
+def build_grammar(*, plain_runs: bool = True) -> Any:
+    """The converter's grammar with the adjusted elements (imports jira2markdown on first use).
+    ``plain_runs=False`` leaves out the prose shortcut (to test that it changes nothing)."""
+    import jira2markdown
+    from jira2markdown.elements import MarkupElements
+    from pyparsing import Forward
+
+    from jarkdown_pipeline.markdown import wiki_overrides as overrides
+
+    jira2markdown.convert("")  # sets pyparsing's whitespace defaults as the library expects
+    overrides.make_actions_index_safe()
+    elements = MarkupElements()
+    for old, new in overrides.REPLACEMENTS.items():
+        elements.replace(old, new)
+    elements.remove(overrides.Ruler)  # before the lists, which would take a line of dashes
+    elements.insert(0, overrides.Ruler)
+    elements.insert(0, overrides.Emoticon)
+    for admonition in reversed(overrides.ADMONITIONS):
+        elements.insert_after(overrides.Panel, admonition)
+    if plain_runs:
+        elements.append(overrides.PlainRun)
+    inline_markup, markup = Forward(), Forward()
+    inline_markup <<= elements.expr(inline_markup, markup, {}, [e for e in elements if e.is_inline_element])
+    markup <<= elements.expr(inline_markup, markup, {}, elements)
+    return markup
