@@ -10,6 +10,8 @@ DEMO_EMAIL = "demo@example.com"
 DEMO_API_TOKEN = "sample-jira-demo-token"
 EAGER_ISSUE_LIMIT = 2000
 GENERATIONS = ("auto", "eager", "lazy")
+FLAVOURS = ("cloud", "datacenter")
+DEMO_PERSONAL_ACCESS_TOKEN = "sample-jira-demo-pat"  # Data Center mode's default (fake, like the token)
 
 
 @dataclass(frozen=True)
@@ -99,8 +101,14 @@ class SampleJiraConfig:
     # JQL `key in (...)` naming an issue that does not exist answers 400, as Jira does.
     strict_jql_keys: bool = True
     faults: FaultConfig = field(default_factory=FaultConfig)
+    # "cloud": REST v3, ADF, a media host; "datacenter": REST v2 only, wiki markup, Bearer PAT (see datacenter.py).
+    flavour: str = "cloud"
 
     def __post_init__(self) -> None:
+        if self.flavour not in FLAVOURS:
+            raise ValueError(f"SampleJiraConfig.flavour must be one of {', '.join(FLAVOURS)}; got {self.flavour!r}")
+        if self.flavour == "datacenter" and self.personal_access_token is None:
+            object.__setattr__(self, "personal_access_token", DEMO_PERSONAL_ACCESS_TOKEN)
         if self.issue_count < 0:
             raise ValueError("SampleJiraConfig.issue_count must not be negative")
         if self.generation not in GENERATIONS:
@@ -140,6 +148,10 @@ class SampleJiraConfig:
             raise ValueError("latency must not be negative")
         if not self.email or not self.api_token:
             raise ValueError("email and api_token must be non-empty")
+
+    @property
+    def is_datacenter(self) -> bool:
+        return self.flavour == "datacenter"
 
     @property
     def uses_lazy_generation(self) -> bool:
