@@ -573,14 +573,19 @@ class SampleJira:
             rest["isLast"] = True
         return self._json_with_issues(issues, rest)
 
-    def _bound_query(self, jql: str, may_browse: bool) -> BoundQuery | web.Response:
-        """The query bound to the data set, or Jira's 400 for JQL it refuses."""
+    def _bound_query(self, jql: str, may_browse: bool, vanished_exist: bool = True) -> BoundQuery | web.Response:
+        """The query bound to the data set, or Jira's 400 for JQL it refuses (``vanished_exist=False``: a
+        key in ``vanished_issue_keys`` is gone, as when it was deleted after the search that found it)."""
         ds = self.dataset
+
+        def issue_exists(key: str) -> bool:
+            return key.upper() in ds.issues and (vanished_exist or not self.faults.is_vanished(key))
+
         try:
             return bind_jql(
                 jql, self.config.zone,
                 project_exists=(lambda v: (p.key if (p := ds.project_by_value(v)) else None)) if may_browse else (lambda v: v.upper()),
-                issue_exists=(lambda k: k.upper() in ds.issues) if (may_browse and self.config.strict_jql_keys) else None,
+                issue_exists=issue_exists if (may_browse and self.config.strict_jql_keys) else None,
             )  # fmt: skip
         except JqlError as exc:
             return jira_error(400, str(exc))

@@ -105,10 +105,7 @@ class SampleJiraConfig:
     flavour: str = "cloud"
 
     def __post_init__(self) -> None:
-        if self.flavour not in FLAVOURS:
-            raise ValueError(f"SampleJiraConfig.flavour must be one of {', '.join(FLAVOURS)}; got {self.flavour!r}")
-        if self.flavour == "datacenter" and self.personal_access_token is None:
-            object.__setattr__(self, "personal_access_token", DEMO_PERSONAL_ACCESS_TOKEN)
+        self._check_flavour()
         if self.issue_count < 0:
             raise ValueError("SampleJiraConfig.issue_count must not be negative")
         if self.generation not in GENERATIONS:
@@ -148,6 +145,12 @@ class SampleJiraConfig:
             raise ValueError("latency must not be negative")
         if not self.email or not self.api_token:
             raise ValueError("email and api_token must be non-empty")
+
+    def _check_flavour(self) -> None:
+        if self.flavour not in FLAVOURS:
+            raise ValueError(f"SampleJiraConfig.flavour must be one of {', '.join(FLAVOURS)}; got {self.flavour!r}")
+        if self.flavour == "datacenter" and self.personal_access_token is None:
+            object.__setattr__(self, "personal_access_token", DEMO_PERSONAL_ACCESS_TOKEN)
 
     @property
     def is_datacenter(self) -> bool:

@@ -146,7 +146,7 @@ class DataCenterSearch:
         offset, requested = paging
         field_ids, ids_only = resolve_fields(fields, "*navigable")
         page_size = min(requested, SEARCH_MAX_RESULTS if set(field_ids) <= _LIGHT_FIELDS else SEARCH_MAX_RESULTS_FULL)
-        bound = jira._bound_query(jql, may_browse)
+        bound = jira._bound_query(jql, may_browse, vanished_exist=False)
         if isinstance(bound, web.Response):
             return bound
         matched = jira._matching_ids(jql, bound) if may_browse else []
