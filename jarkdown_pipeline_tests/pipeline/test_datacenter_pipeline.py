@@ -131,7 +131,9 @@ def test_data_center_mirrors_the_same_knowledge_base_as_cloud_then_reruns_for_no
         # Only the vanished issue is asked for: its search page is refused (400), so the client GETs it
         # (404, named in the result's errors), and the window GETs what a page did not return once more.
         assert routes["POST /rest/api/2/search"] == 2 and routes["GET /rest/api/2/issue/{key}"] == 2
-        assert "GET /rest/api/2/issue/{key}/comment" not in routes and "GET /rest/api/2/issue/{key}/worklog" not in routes
+        assert (
+            "GET /rest/api/2/issue/{key}/comment" not in routes and "GET /rest/api/2/issue/{key}/worklog" not in routes
+        )
         after = {p: s for p, s in snapshot(pipeline.kb.root).items() if not p.startswith(".jarkdown/runs/")}
         assert after == before
 
