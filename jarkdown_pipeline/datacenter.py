@@ -33,7 +33,7 @@ from jarkdown_pipeline.exceptions import (
 if TYPE_CHECKING:
     from jarkdown_pipeline.jira_api_client import BulkFetchResult, JiraApiClient
 
-__all__ = ["CLOUD", "DATACENTER", "FLAVOURS", "detect_flavour", "fetch_issues", "search"]
+__all__ = ["CLOUD", "DATACENTER", "FLAVOURS", "detect_flavour", "fetch_issues", "fetch_page", "search", "search_pages"]
 
 logger = logging.getLogger(__name__)
 
@@ -72,10 +72,10 @@ async def detect_flavour(client: "JiraApiClient") -> str:
     return flavour
 
 
-async def search(
+async def search_pages(
     client: "JiraApiClient", jql: str, fields: Sequence[str], page_size: int, expand: str | None
-) -> AsyncIterator[Any]:
-    """Every issue matching ``jql`` (POST /rest/api/2/search, ``startAt`` paging), each once.
+) -> AsyncIterator[list[Any]]:
+    """Each page of issues matching ``jql`` (POST /rest/api/2/search, ``startAt`` paging), issues not yielded before only.
 
     Ends at ``total`` or at an empty page (issues leaving the query meanwhile shrink it); raises
     ``PaginationError`` for a page of issues all seen before and past ``max_pages`` pages.
@@ -91,8 +91,7 @@ async def search(
             )
         page = await client._request_json("POST", client.api_base / "search", json_body=body)
         fresh = client._search_page_issues(page, page_number, seen)
-        for issue in fresh:
-            yield issue
+        yield fresh
         entries = len(page.get("issues") or [])
         body["startAt"] += entries
         total = page.get("total")
@@ -106,6 +105,15 @@ async def search(
             )
 
 
+async def search(
+    client: "JiraApiClient", jql: str, fields: Sequence[str], page_size: int, expand: str | None
+) -> AsyncIterator[Any]:
+    """The issues of ``search_pages``, one by one."""
+    async for page in search_pages(client, jql, fields, page_size, expand):
+        for issue in page:
+            yield issue
+
+
 def keys_jql(keys: Sequence[str]) -> str:
     """``key in ("ABC-1", "ABC-2")``: the JQL of whole-issue search pages (keys quoted as JQL strings)."""
     quoted = ", ".join('"' + str(key).replace("\\", "\\\\").replace('"', '\\"') + '"' for key in keys)
@@ -115,48 +123,56 @@ def keys_jql(keys: Sequence[str]) -> str:
 async def fetch_issues(
     client: "JiraApiClient", keys: list[str], fields: Sequence[str], expand: Sequence[str]
 ) -> "BulkFetchResult":
-    """Whole issues for ``keys`` (Data Center's stand-in for bulk fetch), comments and worklogs paged to the end.
-
-    Search pages of ``key in (...)``; a page Jira refuses (400: a key that no longer exists) is
-    fetched one issue at a time, so one vanished issue costs only its own GET. Issues not returned
-    are named in ``errors``, in the order asked for, like Cloud's bulk fetch.
-    """
+    """Whole issues for ``keys`` (Data Center's stand-in for bulk fetch), 100 a page, ``bulk_fetch_concurrency`` pages at once."""
     from jarkdown_pipeline.jira_api_client import BULK_FETCH_MAX_ISSUES, BulkFetchResult
 
-    chunks = [keys[i : i + BULK_FETCH_MAX_ISSUES] for i in range(0, len(keys), BULK_FETCH_MAX_ISSUES)]
     limit = asyncio.Semaphore(client.bulk_fetch_concurrency)
-    found: dict[str, dict[str, Any]] = {}
-    errors: dict[str, str] = {}
 
-    async def fetch_chunk(chunk: list[str]) -> None:
+    async def page(chunk: list[str]) -> "BulkFetchResult":
         async with limit:
-            try:
-                issues = [
-                    issue
-                    async for issue in search(client, keys_jql(chunk), fields, len(chunk), ",".join(expand))
-                    if isinstance(issue, dict)
-                ]
-            except BadRequestError:
-                issues = await _one_by_one(client, chunk, errors)
-        for issue in issues:
-            found.setdefault(str(issue.get("key")), issue)
-            found.setdefault(str(issue.get("id")), issue)
+            return await fetch_page(client, chunk, fields, expand)
 
-    await asyncio.gather(*(fetch_chunk(chunk) for chunk in chunks))
-    ordered = []
+    chunks = [keys[i : i + BULK_FETCH_MAX_ISSUES] for i in range(0, len(keys), BULK_FETCH_MAX_ISSUES)]
+    pages = await asyncio.gather(*(page(chunk) for chunk in chunks))
+    return BulkFetchResult(
+        issues=[issue for page in pages for issue in page.issues],
+        errors={name: reason for page in pages for name, reason in page.errors.items()},
+    )
+
+
+async def fetch_page(
+    client: "JiraApiClient", keys: list[str], fields: Sequence[str], expand: Sequence[str]
+) -> "BulkFetchResult":
+    """One page of whole issues (at most 100 keys), comments and worklogs paged to the end, in the order asked for.
+
+    One search request for ``key in (...)``; a page Jira refuses (400: a key that no longer exists)
+    is fetched one issue at a time, so one vanished issue costs only its own GET. Keys not returned
+    are named in ``errors``, like Cloud's bulk fetch.
+    """
+    from jarkdown_pipeline.jira_api_client import BulkFetchResult
+
+    errors: dict[str, str] = {}
+    try:
+        issues = [
+            issue
+            async for issue in search(client, keys_jql(keys), fields, len(keys), ",".join(expand))
+            if isinstance(issue, dict)
+        ]
+    except BadRequestError:
+        issues = await _one_by_one(client, keys, errors)
+    found: dict[str, dict[str, Any]] = {}
+    for issue in issues:
+        found.setdefault(str(issue.get("key")), issue)
+        found.setdefault(str(issue.get("id")), issue)
+    ordered: list[dict[str, Any]] = []
     for key in keys:
         issue = found.get(key)
         if issue is None:
             errors.setdefault(key, "not returned by Jira (deleted, moved, or not visible to this user)")
         elif all(issue is not other for other in ordered):
             ordered.append(issue)
-    completed = await asyncio.gather(*(_complete(client, limit, issue) for issue in ordered))
+    completed = await asyncio.gather(*(client.complete_issue(issue) for issue in ordered))
     return BulkFetchResult(issues=list(completed), errors=errors)
-
-
-async def _complete(client: "JiraApiClient", limit: asyncio.Semaphore, issue: dict[str, Any]) -> dict[str, Any]:
-    async with limit:
-        return await client.complete_issue(issue)
 
 
 async def _one_by_one(client: "JiraApiClient", keys: list[str], errors: dict[str, str]) -> list[dict[str, Any]]:

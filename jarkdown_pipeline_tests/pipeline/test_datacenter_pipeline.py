@@ -6,6 +6,9 @@ Data Center's faults: 429 with Retry-After, a 503 burst, attachment downloads cu
 issue gone between search and fetch.
 """
 
+import os
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -19,6 +22,7 @@ from jarkdown_pipeline.orchestration.resources import JiraResource
 from jarkdown_pipeline.sample_jira.config import FaultConfig
 from jarkdown_pipeline.sample_jira.runner import SampleJiraThread, run_sample_jira_in_thread
 from jarkdown_pipeline.settings import load_settings
+from jarkdown_pipeline.tools.pipeline_cli import summarize_knowledge_base
 from jarkdown_pipeline_tests.pipeline.conftest import (
     PARTITION,
     Pipeline,
@@ -148,3 +152,18 @@ def test_a_wrong_pat_fails_at_once_and_writes_nothing(tmp_path, wrong):
         assert "authentication failed" in messages.lower() and wrong not in messages
         assert not (tmp_path / "kb").exists()
         assert jira.stats["api"]["by_status"] == {"401": jira.stats["api"]["requests"]}
+
+
+def test_make_demo_on_the_sample_data_center(tmp_path):
+    """`make demo DEMO_ARGS="--flavour datacenter"`: the dagster CLI against the sample Jira's Data Center mode."""
+    environment = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "JIRA_EMAIL": "someone@example.com"}
+    arguments = ["--flavour", "datacenter", "--issues", "12", "--days", "2", "--dagster-home", str(tmp_path / "home")]
+    done = subprocess.run(
+        [sys.executable, "-m", "jarkdown_pipeline.tools.demo", *arguments],
+        env=environment, cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    summary = summarize_knowledge_base(tmp_path / "jira_markdown")
+    assert summary.issues == 12 and summary.has_index and summary.attachments > 0
+    assert "12 issues in the window: 12 files written, 0 unchanged, 0 failed" in done.stdout, done.stdout
+    assert f"served {summary.attachments} attachment downloads" in done.stdout, done.stdout
