@@ -157,13 +157,13 @@ def test_a_wrong_pat_fails_at_once_and_writes_nothing(tmp_path, wrong):
 def test_make_demo_on_the_sample_data_center(tmp_path):
     """`make demo DEMO_ARGS="--flavour datacenter"`: the dagster CLI against the sample Jira's Data Center mode."""
     environment = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "JIRA_EMAIL": "someone@example.com"}
-    arguments = ["--flavour", "datacenter", "--issues", "12", "--days", "2", "--dagster-home", str(tmp_path / "home")]
+    arguments = ["--flavour", "datacenter", "--issues", "6", "--days", "2", "--dagster-home", str(tmp_path / "home")]
     done = subprocess.run(
         [sys.executable, "-m", "jarkdown_pipeline.tools.demo", *arguments],
         env=environment, cwd=tmp_path, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     summary = summarize_knowledge_base(tmp_path / "jira_markdown")
-    assert summary.issues == 12 and summary.has_index and summary.attachments > 0
-    assert "12 issues in the window: 12 files written, 0 unchanged, 0 failed" in done.stdout, done.stdout
+    assert summary.issues == 6 and summary.has_index and summary.attachments > 0
+    assert "6 issues in the window: 6 files written, 0 unchanged, 0 failed" in done.stdout, done.stdout
     assert f"served {summary.attachments} attachment downloads" in done.stdout, done.stdout
