@@ -319,6 +319,37 @@ def bench_throughput(root: Path, rounds: int = 3) -> dict[str, Any]:
 BARE_DOWNLOADS_IN_FLIGHT = 20
 
 
+def whole_issue_fetches(jira: RunningSampleJira) -> dict[str, Any]:
+    """Data Center has no bulk fetch: its issues whole by the client's search pages of ``key in (...)``, and by
+    one GET per issue (as many at once as connections per host), each with comments and worklogs completed."""
+    from jarkdown_pipeline.jira_api_client import JiraApiClient
+
+    async def timed(client: JiraApiClient, keys: list[str], per_issue: bool) -> dict[str, Any]:
+        slots = asyncio.Semaphore(CONNECTIONS_PER_HOST)
+
+        async def one(key: str) -> dict[str, Any]:
+            async with slots:
+                return await client.fetch_issue(key)
+
+        before, started = client.stats.requests, time.perf_counter()
+        if per_issue:
+            fetched = len(await asyncio.gather(*(one(key) for key in keys)))
+        else:
+            fetched = len((await client.bulk_fetch_issues(keys)).issues)
+        wall = time.perf_counter() - started
+        return {"issues": fetched, "wall_seconds": wall, "issues_per_second": fetched / wall,
+                "requests": client.stats.requests - before}  # fmt: skip
+
+    async def run() -> dict[str, Any]:
+        pat = jira.pipeline_environment()["JIRA_PAT"]
+        async with JiraApiClient(jira.base_url, personal_access_token=pat, flavour="datacenter") as client:
+            scope = f"project in ({', '.join(jira.info['projects'])})"
+            keys = [ref["key"] async for ref in client.search_jql(scope, fields=["updated"])]
+            return {"search_pages": await timed(client, keys, False), "per_issue_get": await timed(client, keys, True)}
+
+    return asyncio.run(run())
+
+
 def bench_datacenter(root: Path, issues: int = THROUGHPUT_ISSUES, rounds: int = 1) -> dict[str, Any]:
     """The throughput runs against the sample Jira's Data Center mode (REST v2, wiki markup, attachments on the
     Jira host). Its floor has the same form as Cloud's, and is exact for Data Center's request pattern: one
@@ -348,8 +379,13 @@ def bench_datacenter(root: Path, issues: int = THROUGHPUT_ISSUES, rounds: int = 
             pairs.append((empty, full))
             print(f"  round {n}: near-empty day {empty.wall_seconds:.1f} s; {full.summary['issues']} issues {full.wall_seconds:.1f} s "
                   f"({full.api_requests} requests, one host); ratio {ratio_to_floor(full, empty):.2f}", flush=True)  # fmt: skip
+        whole_issues = whole_issue_fetches(jira)
+        print(f"  whole issues: search pages {whole_issues['search_pages']['issues_per_second']:.0f} issues/s "
+              f"({whole_issues['search_pages']['requests']} requests), one GET each "
+              f"{whole_issues['per_issue_get']['issues_per_second']:.0f} issues/s ({whole_issues['per_issue_get']['requests']})", flush=True)  # fmt: skip
     empty, full = median_run([e for e, _ in pairs]), median_run([f for _, f in pairs])
     return {
+        "whole_issue_fetches": whole_issues,
         "issues": full.summary["issues"], "attachments": full.summary["attachments"],
         "floor_seconds": floor_seconds(full.summary["issues"], full.summary["attachments"]),
         "wall_seconds": full.wall_seconds, "empty_day_wall_seconds": empty.wall_seconds,
@@ -623,6 +659,11 @@ def format_table(results: dict[str, Any]) -> str:
              f"<= {RATIO_GOAL} {'met' if d['ratio_to_floor'] <= RATIO_GOAL else 'MISSED'}"),
             ("Data Center: requests made (one host: API and attachments)", str(d["api_requests"]), ""),
         ]  # fmt: skip
+        w = d.get("whole_issue_fetches")
+        if w:
+            rows.append(("Data Center: whole issues, search pages / one GET each: issues/s (requests)",
+                         f"{w['search_pages']['issues_per_second']:.0f} ({w['search_pages']['requests']}) / "
+                         f"{w['per_issue_get']['issues_per_second']:.0f} ({w['per_issue_get']['requests']})", ""))  # fmt: skip
     m = results.get("memory")
     if m:
         peak = m["peak_tree_pss_bytes"] / MIB
