@@ -240,3 +240,16 @@ async def test_an_unknown_deployment_type_is_refused_with_the_override_named():
                 pass
     finally:
         await server.close()
+
+
+async def test_a_lazily_generated_data_center_serves_the_same_way():
+    async with SampleJira(dc_config(generation="lazy", issue_count=2500)) as jira:
+        assert jira.dataset.is_lazy
+        async with pat_client(jira) as client:
+            keys = [ref["key"] async for ref in client.search_jql("project = BETA", fields=["updated"], page_size=500)]
+            result = await client.bulk_fetch_issues(keys[:120])
+    assert len(keys) == len(set(keys)) > 500 and not result.errors
+    for issue in result.issues:
+        sample = jira.dataset.issues[issue["key"]]
+        assert [c["id"] for c in issue["fields"]["comment"]["comments"]] == [c.id for c in sample.comments]
+        assert sample.description is None or isinstance(issue["fields"]["description"], str)
