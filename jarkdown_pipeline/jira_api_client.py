@@ -41,6 +41,7 @@ import aiohttp
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 from yarl import URL
 
+from jarkdown_pipeline import datacenter
 from jarkdown_pipeline._body import (
     ContentDecoder,
     RateFloor,
@@ -226,11 +227,15 @@ class JiraApiClient:
         download_rate_window: float = DEFAULT_DOWNLOAD_RATE_WINDOW,
         max_pages: int = DEFAULT_MAX_PAGES,
         allow_insecure_http: bool = False,
+        flavour: str = datacenter.CLOUD,
     ) -> None:
         self.base_url = normalise_base_url(base_url_or_domain)
         check_transport_security(self.base_url, allow_insecure_http)
         self.domain = self.base_url.host
-        self.api_base = self.base_url / "rest" / "api" / str(api_version)
+        if flavour not in datacenter.FLAVOURS:
+            raise ConfigurationError(f"flavour must be one of {', '.join(datacenter.FLAVOURS)}, got {flavour!r}")
+        self.flavour = flavour  # "auto" until __aenter__ asks serverInfo
+        self.api_base = self.base_url / "rest" / "api" / ("2" if flavour == datacenter.DATACENTER else str(api_version))
         self._authorization = self._build_authorization(email, api_token, personal_access_token)
         self._secrets = Secrets(self._secret_values(email, api_token, personal_access_token))
         self.auth_kind = "bearer" if personal_access_token else "basic"
@@ -330,6 +335,8 @@ class JiraApiClient:
         self._myself_lock = asyncio.Lock()
         self.throttler = HostThrottler(self.max_connections_per_host, clock=self._clock, sleep=self._sleep)
         try:
+            if self.flavour == datacenter.AUTO:
+                await self._detect_flavour()
             if self.verify_credentials:
                 await self.myself()
         except BaseException:
@@ -353,6 +360,24 @@ class JiraApiClient:
             raise RuntimeError("JiraApiClient is not open: use `async with JiraApiClient(...) as client:`")
         return self.session
 
+    async def _detect_flavour(self) -> None:
+        try:
+            self.flavour = await datacenter.detect_flavour(self)
+        except AuthenticationError as error:
+            raise self._authentication_failed(error) from None
+        if self.flavour == datacenter.DATACENTER:
+            self.api_base = self.base_url / "rest" / "api" / "2"
+
+    def _authentication_failed(self, error: AuthenticationError) -> AuthenticationError:
+        return AuthenticationError(
+            f"Jira authentication failed (HTTP {error.status_code}) for {self.base_url}: "
+            f"check the {'personal access token' if self.auth_kind == 'bearer' else 'email and API token'}",
+            status_code=error.status_code,
+            response=error.response,
+            error_messages=error.error_messages,
+            url=error.url,
+        )
+
     # ---------------------------------------------------------------- public calls
 
     async def myself(self) -> dict[str, Any]:
@@ -364,14 +389,7 @@ class JiraApiClient:
                 try:
                     me = await self._request_json("GET", self.api_base / "myself")
                 except AuthenticationError as error:
-                    raise AuthenticationError(
-                        f"Jira authentication failed (HTTP {error.status_code}) for {self.base_url}: "
-                        f"check the {'personal access token' if self.auth_kind == 'bearer' else 'email and API token'}",
-                        status_code=error.status_code,
-                        response=error.response,
-                        error_messages=error.error_messages,
-                        url=error.url,
-                    ) from None
+                    raise self._authentication_failed(error) from None
                 if not isinstance(me, dict):
                     raise MalformedResponseError(
                         f"Jira returned {type(me).__name__} for /myself, expected an object", status_code=200
@@ -439,6 +457,10 @@ class JiraApiClient:
         a page with a ``nextPageToken`` brings no issue not seen before, when a token repeats, and
         after ``max_pages`` pages; ``MalformedResponseError`` when a page is not an object with a list.
         """
+        if self.flavour == datacenter.DATACENTER:  # startAt paging on /rest/api/2/search
+            async for page in datacenter.search_pages(self, jql, fields, page_size or self.page_size, expand):
+                yield page
+            return
         body: dict[str, Any] = {"jql": jql, "fields": list(fields), "maxResults": page_size or self.page_size}
         if expand:
             body["expand"] = expand
@@ -550,6 +572,8 @@ class JiraApiClient:
         """One bulkfetch request (at most 100 keys), Jira's issueErrors asked once more, the issues completed."""
         if not keys:
             return BulkFetchResult(issues=[], errors={})
+        if self.flavour == datacenter.DATACENTER:  # no bulkfetch there: a search page of `key in (...)`
+            return await datacenter.fetch_page(self, keys, fields, expand)
         issues, issue_errors = await self._bulk_fetch_round(keys, fields, expand)
         if issue_errors:
             retried, issue_errors = await self._bulk_fetch_round(list(issue_errors), fields, expand)

@@ -53,6 +53,9 @@ class Settings:
     exclude_custom_fields: tuple[str, ...]
     allow_insecure_http: bool = False
     """``JARKDOWN_ALLOW_INSECURE_HTTP``: a plain ``http://`` base URL to a non-loopback host is allowed."""
+    jira_flavour: str = "auto"
+    """``JARKDOWN_JIRA_FLAVOUR``: ``auto`` (ask serverInfo once per run), or ``cloud`` / ``datacenter`` for a proxy
+    that hides serverInfo."""
     state_dsn: str | None = field(default=None, repr=False)
     """JARKDOWN_STATE_DSN: PostgreSQL DSN of the state store (may hold a password); None: SQLite in
     ``.jarkdown/state.sqlite3``."""
@@ -308,4 +311,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         exclude_custom_fields=exclude,
         allow_insecure_http=allow_insecure_http,
         state_dsn=_get(env, "JARKDOWN_STATE_DSN") or None,
+        jira_flavour=_jira_flavour(env),
     )
+
+
+def _jira_flavour(env: Mapping[str, str]) -> str:
+    value = (_get(env, "JARKDOWN_JIRA_FLAVOUR") or "auto").strip().lower()
+    if value not in ("auto", "cloud", "datacenter"):
+        raise ConfigurationError(f"JARKDOWN_JIRA_FLAVOUR must be auto, cloud or datacenter; got {value!r}")
+    return value

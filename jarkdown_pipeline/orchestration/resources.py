@@ -37,6 +37,9 @@ class JiraResource(dg.ConfigurableResource):
         default=False,
         description="Allow a plain http:// base URL to a non-loopback host (JARKDOWN_ALLOW_INSECURE_HTTP).",
     )
+    flavour: str = Field(
+        default="auto", description="auto (Jira's serverInfo says), cloud or datacenter (JARKDOWN_JIRA_FLAVOUR)."
+    )
     max_connections_per_host: int = Field(default=5, description="Concurrent connections per host, per step.")
     # Four times the connections: a download holds its slot through a request to Jira (answered 303),
     # one to the media host and its write to disk; with 10, the media host's 5 connections were busy
@@ -56,10 +59,12 @@ class JiraResource(dg.ConfigurableResource):
                 base_url=settings.jira_base_url,
                 personal_access_token=dg.EnvVar("JIRA_PAT"),
                 allow_insecure_http=insecure,
+                flavour=settings.jira_flavour,
             )
         return cls(
             base_url=settings.jira_base_url,
             allow_insecure_http=insecure,
+            flavour=settings.jira_flavour,
             email=dg.EnvVar("JIRA_EMAIL"),
             api_token=dg.EnvVar("JIRA_API_TOKEN"),
         )
@@ -73,6 +78,7 @@ class JiraResource(dg.ConfigurableResource):
             personal_access_token=self.personal_access_token,
             max_connections_per_host=self.max_connections_per_host,
             allow_insecure_http=self.allow_insecure_http,  # the client refuses a remote http:// URL otherwise
+            flavour=self.flavour,
         )
 
     @contextlib.asynccontextmanager

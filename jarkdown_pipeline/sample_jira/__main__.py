@@ -16,6 +16,7 @@ from jarkdown_pipeline.sample_jira.config import (
     DEMO_API_TOKEN,
     DEMO_EMAIL,
     EAGER_ISSUE_LIMIT,
+    FLAVOURS,
     GENERATIONS,
     FaultConfig,
     SampleJiraConfig,
@@ -113,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("SAMPLE_JIRA_API_TOKEN", DEMO_API_TOKEN),
         help="(env SAMPLE_JIRA_API_TOKEN)",
     )
+    auth.add_argument(
+        "--personal-access-token",
+        default=os.environ.get("SAMPLE_JIRA_PAT"),
+        help="Bearer token accepted (env SAMPLE_JIRA_PAT; Data Center mode's default: a fake demo PAT)",
+    )
     auth.add_argument("--anonymous-access", action="store_true", help="let anonymous users browse issues")
     auth.add_argument(
         "--media-token-ttl",
@@ -155,6 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
     faults.add_argument(
         "--bulkfetch-error", type=_key_set, default=frozenset(), help="issue keys reported in issueErrors once"
     )
+    p.add_argument(
+        "--flavour", choices=FLAVOURS, default="cloud",
+        help="cloud: REST v3, ADF, media host; datacenter: REST v2 only, wiki markup, Bearer PAT, attachments on the Jira host",
+    )  # fmt: skip
     p.add_argument("--log-level", default="WARNING")
     return p
 
@@ -181,6 +191,7 @@ def config_from_args(args: argparse.Namespace) -> SampleJiraConfig:
         search_page_max_fields=args.search_page_max or args.search_page_max_fields,
         rate_limit_burst=args.rate_limit_burst, rate_limit_per_second=args.rate_limit_per_second,
         media_token_ttl_seconds=args.media_token_ttl, prerender=args.prerender, faults=fault_config,
+        flavour=args.flavour, personal_access_token=args.personal_access_token,
     )  # fmt: skip
 
 
@@ -193,8 +204,14 @@ async def serve(config: SampleJiraConfig, ready_file: Path | None = None) -> Non
         info = jira.info()
         print(f"Sample Jira:  {jira.base_url}   (media host {jira.media_url})", flush=True)
         print(f"  JIRA_BASE_URL={jira.base_url}", flush=True)
-        print(f"  JIRA_EMAIL={config.email}", flush=True)
-        print(f"  JIRA_API_TOKEN={config.api_token}   (fake demo credentials)", flush=True)
+        if config.is_datacenter:
+            print(
+                f"  JIRA_PAT={config.personal_access_token}   (fake demo credentials; Jira Data Center mode)",
+                flush=True,
+            )
+        else:
+            print(f"  JIRA_EMAIL={config.email}", flush=True)
+            print(f"  JIRA_API_TOKEN={config.api_token}   (fake demo credentials)", flush=True)
         print(f"  {info['issue_count']} issues in {', '.join(info['projects'])} (generated {'lazily' if info['generation'] == 'lazy' else 'eagerly'}); "
               f"time zone {config.time_zone}; now {info['now']}", flush=True)  # fmt: skip
         if info["huge_attachment"]:

@@ -449,56 +449,82 @@ def _children(node: dict[str, Any]) -> str:
 
 def _node_html(node: dict[str, Any]) -> str:
     kind = node.get("type")
-    attrs = node.get("attrs") or {}
-    if kind == "text":
-        out = html.escape(node.get("text", ""))
-        for mark in node.get("marks", ()):
-            tag = _MARK_TAGS.get(mark["type"])
-            if tag:
-                out = f"<{tag}>{out}</{tag}>"
-            elif mark["type"] == "link":
-                out = f'<a href="{html.escape(mark["attrs"].get("href", ""))}">{out}</a>'
-            elif mark["type"] == "subsup":
-                tag = "sub" if mark["attrs"].get("type") == "sub" else "sup"
-                out = f"<{tag}>{out}</{tag}>"
-        return out
     if kind in _SIMPLE_TAGS:
         tag = _SIMPLE_TAGS[kind]
         return f"<{tag}>{_children(node)}</{tag}>"
-    if kind == "heading":
-        level = int(attrs.get("level", 1))
-        return f"<h{level}>{_children(node)}</h{level}>"
-    if kind == "codeBlock":
-        body = "".join(html.escape(c.get("text", "")) for c in node.get("content", ()))
-        return f'<pre><code class="language-{html.escape(attrs.get("language", ""))}">{body}</code></pre>'
-    if kind == "rule":
-        return "<hr />"
-    if kind == "hardBreak":
-        return "<br />"
-    if kind == "panel":
-        return f'<div class="panel panel-{html.escape(attrs.get("panelType", "info"))}">{_children(node)}</div>'
-    if kind in ("expand", "nestedExpand"):
-        return f"<details><summary>{html.escape(attrs.get('title', ''))}</summary>{_children(node)}</details>"
-    if kind in ("taskItem", "blockTaskItem"):
-        box = "☑" if attrs.get("state") == "DONE" else "☐"
-        return f"<li>{box} {_children(node)}</li>"
-    if kind == "decisionItem":
-        return f"<li>✔ {_children(node)}</li>"
-    if kind == "mention":
-        return (
-            f'<a class="user-hover" rel="{html.escape(attrs.get("id", ""))}">{html.escape(attrs.get("text", ""))}</a>'
-        )
-    if kind == "emoji":
-        return html.escape(attrs.get("text") or attrs.get("shortName", ""))
-    if kind == "status":
-        return f'<span class="status">{html.escape(attrs.get("text", ""))}</span>'
-    if kind == "date":
-        return f'<time datetime="{html.escape(attrs.get("timestamp", ""))}">{html.escape(attrs.get("timestamp", ""))}</time>'
-    if kind in ("inlineCard", "blockCard", "embedCard"):
-        url = html.escape(attrs.get("url", ""))
-        return f'<a href="{url}">{url}</a>'
-    if kind in ("media", "mediaInline"):
-        return f'<span class="image-wrap"><img alt="{html.escape(attrs.get("alt", ""))}" data-media-id="{html.escape(attrs.get("id", ""))}" /></span>'
-    if kind == "placeholder":
-        return ""
-    return _children(node)  # mediaSingle, mediaGroup, extensions, sync blocks: their content
+    handler = _HTML_HANDLERS.get(kind)
+    if handler is None:
+        return _children(node)  # mediaSingle, mediaGroup, extensions, sync blocks: their content
+    return handler(node, node.get("attrs") or {})
+
+
+def _text_html(node: dict[str, Any], attrs: dict[str, Any]) -> str:
+    out = html.escape(node.get("text", ""))
+    for mark in node.get("marks", ()):
+        tag = _MARK_TAGS.get(mark["type"])
+        if tag:
+            out = f"<{tag}>{out}</{tag}>"
+        elif mark["type"] == "link":
+            out = f'<a href="{html.escape(mark["attrs"].get("href", ""))}">{out}</a>'
+        elif mark["type"] == "subsup":
+            tag = "sub" if mark["attrs"].get("type") == "sub" else "sup"
+            out = f"<{tag}>{out}</{tag}>"
+    return out
+
+
+def _heading_html(node: dict[str, Any], attrs: dict[str, Any]) -> str:
+    level = int(attrs.get("level", 1))
+    return f"<h{level}>{_children(node)}</h{level}>"
+
+
+def _code_block_html(node: dict[str, Any], attrs: dict[str, Any]) -> str:
+    body = "".join(html.escape(c.get("text", "")) for c in node.get("content", ()))
+    return f'<pre><code class="language-{html.escape(attrs.get("language", ""))}">{body}</code></pre>'
+
+
+def _task_item_html(node: dict[str, Any], attrs: dict[str, Any]) -> str:
+    box = "☑" if attrs.get("state") == "DONE" else "☐"
+    return f"<li>{box} {_children(node)}</li>"
+
+
+def _card_html(node: dict[str, Any], attrs: dict[str, Any]) -> str:
+    url = html.escape(attrs.get("url", ""))
+    return f'<a href="{url}">{url}</a>'
+
+
+def _date_html(node: dict[str, Any], attrs: dict[str, Any]) -> str:
+    timestamp = html.escape(attrs.get("timestamp", ""))
+    return f'<time datetime="{timestamp}">{timestamp}</time>'
+
+
+_HTML_HANDLERS: dict[str, Any] = {
+    "text": _text_html,
+    "heading": _heading_html,
+    "codeBlock": _code_block_html,
+    "rule": lambda node, attrs: "<hr />",
+    "hardBreak": lambda node, attrs: "<br />",
+    "panel": lambda node, attrs: (
+        f'<div class="panel panel-{html.escape(attrs.get("panelType", "info"))}">{_children(node)}</div>'
+    ),
+    "expand": lambda node, attrs: (
+        f"<details><summary>{html.escape(attrs.get('title', ''))}</summary>{_children(node)}</details>"
+    ),
+    "taskItem": _task_item_html,
+    "blockTaskItem": _task_item_html,
+    "decisionItem": lambda node, attrs: f"<li>✔ {_children(node)}</li>",
+    "mention": lambda node, attrs: (
+        f'<a class="user-hover" rel="{html.escape(attrs.get("id", ""))}">{html.escape(attrs.get("text", ""))}</a>'
+    ),
+    "emoji": lambda node, attrs: html.escape(attrs.get("text") or attrs.get("shortName", "")),
+    "status": lambda node, attrs: f'<span class="status">{html.escape(attrs.get("text", ""))}</span>',
+    "date": _date_html,
+    "inlineCard": _card_html,
+    "blockCard": _card_html,
+    "embedCard": _card_html,
+    "media": lambda node, attrs: (
+        f'<span class="image-wrap"><img alt="{html.escape(attrs.get("alt", ""))}" data-media-id="{html.escape(attrs.get("id", ""))}" /></span>'
+    ),
+    "placeholder": lambda node, attrs: "",
+}
+_HTML_HANDLERS["nestedExpand"] = _HTML_HANDLERS["expand"]
+_HTML_HANDLERS["mediaInline"] = _HTML_HANDLERS["media"]

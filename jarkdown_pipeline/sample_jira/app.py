@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from jarkdown_pipeline.sample_jira import content
+from jarkdown_pipeline.sample_jira import content, datacenter
 from jarkdown_pipeline.sample_jira.config import SampleJiraConfig
 from jarkdown_pipeline.sample_jira.data import Dataset, SampleAttachment, SampleIssue
 from jarkdown_pipeline.sample_jira.faults import RATE_LIMITED, UNAVAILABLE, FaultInjector
@@ -342,6 +342,7 @@ class SampleJira:
             "projects": [p.key for p in ds.projects], "issue_count": len(ds.issues), "time_zone": self.config.time_zone,
             "now": ds.now.isoformat(), "days": self.config.days, "generation": "lazy" if ds.is_lazy else "eager",
             "huge_attachment": {"issue_key": huge.issue_key, "attachment_id": str(huge.id), "size": huge.size} if huge else None,
+            "flavour": self.config.flavour,
         }  # fmt: skip
 
     def expected_attachment_bytes(self, attachment_id: int | str) -> Iterator[bytes]:
@@ -356,6 +357,18 @@ class SampleJira:
     def _build_api_app(self) -> web.Application:
         app = web.Application(middlewares=[self._api_middleware], client_max_size=4 * 1024 * 1024)
         r = app.router
+        if self.config.is_datacenter:
+            datacenter.add_routes(self, r)
+        else:
+            self._add_cloud_routes(r)
+        r.add_get("/_sample/stats", self._sample_stats)
+        r.add_post("/_sample/reset-stats", self._sample_reset_stats)
+        r.add_get("/_sample/info", self._sample_info)
+        r.add_post("/_sample/touch", self._sample_touch)
+        r.add_post("/_sample/delete", self._sample_delete)
+        return app
+
+    def _add_cloud_routes(self, r: web.UrlDispatcher) -> None:
         r.add_get(f"{API}/myself", self._myself)
         r.add_get(f"{API}/field", self._fields)
         r.add_get(f"{API}/search/jql", self._search_get)
@@ -368,12 +381,7 @@ class SampleJira:
         r.add_get(f"{API}/attachment/content/{{id}}", self._attachment_content)
         r.add_get(f"{API}/attachment/thumbnail/{{id}}", self._attachment_thumbnail)
         r.add_get(f"{API}/serverInfo", self._server_info)
-        r.add_get("/_sample/stats", self._sample_stats)
-        r.add_post("/_sample/reset-stats", self._sample_reset_stats)
-        r.add_get("/_sample/info", self._sample_info)
-        r.add_post("/_sample/touch", self._sample_touch)
-        r.add_post("/_sample/delete", self._sample_delete)
-        return app
+        r.add_get("/rest/api/2/serverInfo", self._server_info)  # Cloud answers v2's too (flavour detection asks it)
 
     def _build_media_app(self) -> web.Application:
         app = web.Application(middlewares=[self._media_middleware])
@@ -396,12 +404,16 @@ class SampleJira:
         try:
             if self.config.latency_seconds:
                 await asyncio.sleep(self.config.latency_seconds)
-            fault = self.faults.next_api_request() if request.path.startswith("/rest/") else None
-            wait = self._bucket.take() if self._bucket is not None and request.path.startswith("/rest/") else None
-            if wait is not None or fault == RATE_LIMITED:
+            api = request.path.startswith(("/rest/", "/secure/"))
+            fault = self.faults.next_api_request() if api else None
+            rejected = datacenter.rejects_credentials(self, request) if self.config.is_datacenter else None
+            wait = self._bucket.take() if self._bucket is not None and api and rejected is None else None
+            if rejected is None and (wait is not None or fault == RATE_LIMITED):
                 stats.rate_limited += 1
                 stats.rate_limited_at.append(time.time())
-            if wait is not None:
+            if rejected is not None:
+                response = rejected
+            elif wait is not None:
                 response = self._bucket.refusal(wait)
             elif fault == RATE_LIMITED:
                 response = jira_error(
@@ -484,6 +496,8 @@ class SampleJira:
         return authenticated, authenticated or self.config.anonymous_access
 
     def _renderer(self, anonymous: bool) -> Renderer:
+        if self.config.is_datacenter:
+            return datacenter.DataCenterRenderer(self.dataset, self.base_url, self.config.zone, anonymous)
         return Renderer(self.dataset, self.base_url, self.config.zone, anonymous)
 
     def _visible_issue(self, id_or_key: str, may_browse: bool) -> SampleIssue | None:
@@ -507,10 +521,11 @@ class SampleJira:
         return web.json_response(self._renderer(anonymous=False).myself())
 
     async def _server_info(self, request: web.Request) -> web.Response:
+        version, deployment = ("9.12.15", "DataCenter") if self.config.is_datacenter else ("1001.0.0-SNAPSHOT", "Cloud")
         return web.json_response(
             {
-                "baseUrl": self.base_url, "displayUrl": self.base_url, "version": "1001.0.0-SNAPSHOT",
-                "versionNumbers": [1001, 0, 0], "deploymentType": "Cloud", "buildNumber": 100300,
+                "baseUrl": self.base_url, "displayUrl": self.base_url, "version": version,
+                "versionNumbers": [int(n) for n in version.split("-")[0].split(".")], "deploymentType": deployment, "buildNumber": 100300,
                 "serverTitle": "Sample Jira",
                 "serverTimeZone": "Etc/UTC", "serverTime": self._renderer(anonymous=True).time(self.dataset.clock()),
             }
@@ -570,14 +585,9 @@ class SampleJira:
         cap = self.config.search_page_max_fields if field_ids else self.config.search_page_max_ids
         page_size = min(requested, cap)
         ds = self.dataset
-        try:
-            bound = bind_jql(
-                jql, self.config.zone,
-                project_exists=(lambda v: (p.key if (p := ds.project_by_value(v)) else None)) if may_browse else (lambda v: v.upper()),
-                issue_exists=(lambda k: k.upper() in ds.issues) if (may_browse and self.config.strict_jql_keys) else None,
-            )  # fmt: skip
-        except JqlError as exc:
-            return jira_error(400, str(exc))
+        bound = self._bound_query(jql, may_browse)
+        if isinstance(bound, web.Response):
+            return bound
         offset = 0
         if page_token:
             offset = self._read_page_token(page_token, jql)
@@ -607,6 +617,23 @@ class SampleJira:
         else:
             rest["isLast"] = True
         return self._json_with_issues(issues, rest)
+
+    def _bound_query(self, jql: str, may_browse: bool, vanished_exist: bool = True) -> BoundQuery | web.Response:
+        """The query bound to the data set, or Jira's 400 for JQL it refuses (``vanished_exist=False``: a
+        key in ``vanished_issue_keys`` is gone, as when it was deleted after the search that found it)."""
+        ds = self.dataset
+
+        def issue_exists(key: str) -> bool:
+            return key.upper() in ds.issues and (vanished_exist or not self.faults.is_vanished(key))
+
+        try:
+            return bind_jql(
+                jql, self.config.zone,
+                project_exists=(lambda v: (p.key if (p := ds.project_by_value(v)) else None)) if may_browse else (lambda v: v.upper()),
+                issue_exists=issue_exists if (may_browse and self.config.strict_jql_keys) else None,
+            )  # fmt: skip
+        except JqlError as exc:
+            return jira_error(400, str(exc))
 
     def _matching_ids(self, jql: str, bound: BoundQuery) -> list[int]:
         """The ids of the issues a query matches, in its order; the same query on the same data is not run again."""
@@ -792,6 +819,14 @@ class SampleJira:
             f"&client=sample-jira&dl=true&name={quote(attachment.filename, safe='')}"
         )
         return web.Response(status=303, headers={"Location": location, "Cache-Control": "no-cache, no-store"})
+
+    async def _attachment_direct(self, request: web.Request) -> web.StreamResponse:
+        """Data Center: the bytes from the Jira host itself (/secure/attachment/{id}/{filename})."""
+        _, may_browse = self._viewer(request)
+        attachment = self._find_attachment(request.match_info["id"], may_browse)
+        if attachment is None:
+            return jira_error(404, f"The attachment with id '{request.match_info['id']}' does not exist.")
+        return await self._stream(request, attachment, self._stats.api)
 
     async def _attachment_thumbnail(self, request: web.Request) -> web.StreamResponse:
         """Images only: their thumbnail is the image itself (it is tiny)."""

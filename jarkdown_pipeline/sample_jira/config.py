@@ -10,6 +10,8 @@ DEMO_EMAIL = "demo@example.com"
 DEMO_API_TOKEN = "sample-jira-demo-token"
 EAGER_ISSUE_LIMIT = 2000
 GENERATIONS = ("auto", "eager", "lazy")
+FLAVOURS = ("cloud", "datacenter")
+DEMO_PERSONAL_ACCESS_TOKEN = "sample-jira-demo-pat"  # Data Center mode's default (fake, like the token)
 
 
 @dataclass(frozen=True)
@@ -108,8 +110,11 @@ class SampleJiraConfig:
     # JQL `key in (...)` naming an issue that does not exist answers 400, as Jira does.
     strict_jql_keys: bool = True
     faults: FaultConfig = field(default_factory=FaultConfig)
+    # "cloud": REST v3, ADF, a media host; "datacenter": REST v2 only, wiki markup, Bearer PAT (see datacenter.py).
+    flavour: str = "cloud"
 
     def __post_init__(self) -> None:
+        self._check_flavour()
         object.__setattr__(self, "projects", self._checked_projects())
         self._check_data_set()
         self._check_attachments_and_pages()
@@ -171,6 +176,16 @@ class SampleJiraConfig:
             raise ValueError("email and api_token must be non-empty")
         if self.rate_limit_burst is not None and (self.rate_limit_burst < 1 or self.rate_limit_per_second <= 0):
             raise ValueError("rate_limit_burst must be at least 1 and rate_limit_per_second positive")
+
+    def _check_flavour(self) -> None:
+        if self.flavour not in FLAVOURS:
+            raise ValueError(f"SampleJiraConfig.flavour must be one of {', '.join(FLAVOURS)}; got {self.flavour!r}")
+        if self.flavour == "datacenter" and self.personal_access_token is None:
+            object.__setattr__(self, "personal_access_token", DEMO_PERSONAL_ACCESS_TOKEN)
+
+    @property
+    def is_datacenter(self) -> bool:
+        return self.flavour == "datacenter"
 
     @property
     def uses_lazy_generation(self) -> bool:

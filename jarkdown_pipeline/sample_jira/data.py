@@ -183,6 +183,27 @@ def format_duration(seconds: int) -> str:
     return " ".join(parts) or "0m"
 
 
+@dataclass
+class _AttachmentNames:
+    """Draws an eager data set's attachment names: hostile names in turn, and the same name twice in one issue."""
+
+    hostile_counter: int = 0
+    duplicate_done: bool = False
+
+    def draw(self, rng: random.Random, config: SampleJiraConfig, showcase: bool) -> list[str]:
+        count = rng.randint(config.min_attachments_per_issue, config.max_attachments_per_issue)
+        names = [rng.choice(_NORMAL_NAMES) for _ in range(count)]
+        if showcase and count >= 1:
+            names[0] = "screenshot.png"  # the showcase embeds an image
+        elif count >= 1 and rng.random() < 0.2:
+            names[-1] = HOSTILE_NAMES[self.hostile_counter % len(HOSTILE_NAMES)]
+            self.hostile_counter += 1
+        if count >= 2 and (not self.duplicate_done or rng.random() < 0.1):
+            names[1] = names[0]  # same filename twice in one issue
+            self.duplicate_done = True
+        return names
+
+
 class Dataset:
     """The issues a sample Jira serves, plus run-time mutations (touch, delete)."""
 
@@ -356,6 +377,22 @@ class Dataset:
             )
 
     def _generate_issues(self, rng: random.Random) -> None:
+        self._draft_issues(rng)
+        keys = [issue.key for issue in self.sorted_issues()]
+        showcase_projects: set[str] = set()
+        names = _AttachmentNames()
+        for issue in self.sorted_issues():
+            showcase = issue.project.key not in showcase_projects  # each project's first issue
+            showcase_projects.add(issue.project.key)
+            self._fill_structure(rng, issue)
+            for name in names.draw(rng, self.config, showcase):
+                self._add_attachment(rng, issue, name, size=None)
+            self._fill_documents(rng, issue, keys, showcase)
+        self._fill_links(rng)
+        self._add_huge_attachment(rng)
+
+    def _draft_issues(self, rng: random.Random) -> None:
+        """Every issue's head (project, key, type, summary, times, people), numbered in order of creation."""
         config = self.config
         # Times first: `updated` spread over the window so every day has work.
         window = timedelta(days=config.days)
@@ -382,38 +419,19 @@ class Dataset:
             self.issues[issue.key] = issue
             self.issues_by_id[issue.id] = issue
 
-        keys = [issue.key for issue in self.sorted_issues()]
-        showcase_projects: set[str] = set()
-        hostile_counter = 0
-        duplicate_done = False
-        for issue in self.sorted_issues():
-            showcase = issue.project.key not in showcase_projects  # each project's first issue
-            showcase_projects.add(issue.project.key)
-            self._fill_structure(rng, issue)
-            count = rng.randint(config.min_attachments_per_issue, config.max_attachments_per_issue)
-            names = [rng.choice(_NORMAL_NAMES) for _ in range(count)]
-            if showcase and count >= 1:
-                names[0] = "screenshot.png"  # the showcase embeds an image
-            elif count >= 1 and rng.random() < 0.2:
-                names[-1] = HOSTILE_NAMES[hostile_counter % len(HOSTILE_NAMES)]
-                hostile_counter += 1
-            if count >= 2 and (not duplicate_done or rng.random() < 0.1):
-                names[1] = names[0]  # same filename twice in one issue
-                duplicate_done = True
-            for name in names:
-                self._add_attachment(rng, issue, name, size=None)
-            self._fill_documents(rng, issue, keys, showcase)
-        self._fill_links(rng)
-        if config.huge_attachment_bytes:
-            target = self.find_issue(config.huge_attachment_issue) if config.huge_attachment_issue else None
-            if config.huge_attachment_issue and target is None:
-                raise ValueError(f"huge_attachment_issue {config.huge_attachment_issue!r} is not in the data set")
-            if target is None and self.issues:
-                target = max(self.issues.values(), key=lambda i: (i.updated, i.id))
-            if target is not None:
-                self.huge_attachment = self._add_attachment(
-                    rng, target, HUGE_ATTACHMENT_NAME, size=config.huge_attachment_bytes
-                )
+    def _add_huge_attachment(self, rng: random.Random) -> None:
+        config = self.config
+        if not config.huge_attachment_bytes:
+            return
+        target = self.find_issue(config.huge_attachment_issue) if config.huge_attachment_issue else None
+        if config.huge_attachment_issue and target is None:
+            raise ValueError(f"huge_attachment_issue {config.huge_attachment_issue!r} is not in the data set")
+        if target is None and self.issues:
+            target = max(self.issues.values(), key=lambda i: (i.updated, i.id))
+        if target is not None:
+            self.huge_attachment = self._add_attachment(
+                rng, target, HUGE_ATTACHMENT_NAME, size=config.huge_attachment_bytes
+            )
 
     def _fill_structure(self, rng: random.Random, issue: SampleIssue) -> None:
         project = issue.project

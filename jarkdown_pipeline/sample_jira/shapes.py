@@ -1,6 +1,6 @@
 """Jira Cloud REST v3 JSON for the sample data (shapes as in jira-cloud-openapi-v3.json)."""
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote
@@ -148,10 +148,12 @@ def resolve_fields(requested: Iterable[str] | None, default: str) -> tuple[list[
 class Renderer:
     """Renders one data set for one viewer (their zone; anonymous viewers miss restricted comments)."""
 
+    api_version = "3"
+
     def __init__(self, dataset: Dataset, base_url: str, zone: ZoneInfo, anonymous: bool) -> None:
         self.ds = dataset
         self.base = base_url.rstrip("/")
-        self.api = self.base + "/rest/api/3"
+        self.api = f"{self.base}/rest/api/{self.api_version}"
         self.zone = zone
         self.anonymous = anonymous
         self._users: dict[str, dict[str, Any]] = {}  # the same user appears hundreds of times per page
@@ -202,7 +204,7 @@ class Renderer:
     def comment(self, issue: SampleIssue, c: SampleComment, rendered_body: bool = False) -> dict[str, Any]:
         body: dict[str, Any] = {
             "self": f"{self.api}/issue/{issue.id}/comment/{c.id}", "id": c.id, "author": self.user(c.author),
-            "body": c.body, "updateAuthor": self.user(c.author), "created": self.time(c.created),
+            "body": self.document(c.body, issue), "updateAuthor": self.user(c.author), "created": self.time(c.created),
             "updated": self.time(c.updated), "jsdPublic": True,
         }  # fmt: skip
         if c.visibility:
@@ -219,7 +221,7 @@ class Renderer:
             "id": w.id, "issueId": str(issue.id),
         }  # fmt: skip
         if w.comment is not None:
-            body["comment"] = w.comment
+            body["comment"] = self.document(w.comment, issue)
         return body
 
     def visible_comments(self, issue: SampleIssue) -> list[SampleComment]:
@@ -313,114 +315,71 @@ class Renderer:
             return [self.user(u) for u in value]
         if isinstance(value, date):
             return value.isoformat()
+        if field_id == RELEASE_NOTES_FIELD:
+            return self.document(value, issue)
+        return value
+
+    def document(self, value: Any, issue: SampleIssue) -> Any:
+        """A rich-text value as this flavour serves it (Cloud: the ADF document itself)."""
         return value
 
     def field_value(self, issue: SampleIssue, field_id: str, inline_comments: int, inline_worklogs: int) -> Any:
-        time_spent = None
-        if field_id in ("timetracking", "timespent"):
-            time_spent = sum(w.time_spent_seconds for w in issue.worklogs) or None
-        done = field_id in ("resolution", "resolutiondate") and self.ds.status(issue)[1] == "done"
         if field_id.startswith("customfield_"):
             return self._custom(issue, field_id)
-        match field_id:
-            case "summary":
-                return issue.summary
-            case "description":
-                return issue.description
-            case "environment":
-                return issue.environment
-            case "issuetype":
-                return self.issue_type(issue)
-            case "status":
-                return self.status(issue)
-            case "statusCategory":
-                return self.status(issue)["statusCategory"]
-            case "priority":
-                return self.priority(issue)
-            case "project":
-                return self.project(issue)
-            case "assignee":
-                return self.user(issue.assignee)
-            case "reporter" | "creator":
-                return self.user(issue.reporter)
-            case "labels":
-                return list(issue.labels)
-            case "components":
-                return [self._component(issue, name) for name in issue.components]
-            case "fixVersions":
-                return [self._version(issue, name) for name in issue.fix_versions]
-            case "versions":
-                return []
-            case "created":
-                return self.time(issue.created)
-            case "updated":
-                return self.time(issue.updated)
-            case "resolution":
-                return (
-                    {
-                        "self": f"{self.api}/resolution/10000",
-                        "id": "10000",
-                        "description": "Work has been completed on this issue.",
-                        "name": "Done",
-                    }
-                    if done
-                    else None
-                )
-            case "resolutiondate":
-                return self.time(issue.updated) if done else None
-            case "statuscategorychangedate":
-                return self.time(issue.updated)
-            case "lastViewed":
-                return None
-            case "duedate":
-                return issue.duedate.isoformat() if issue.duedate else None
-            case "issuelinks":
-                return self._links(issue)
-            case "subtasks":
-                return [self.issue_ref(sub) for sub in self.ds.subtask_refs(issue)]
-            case "parent":
-                parent = self.ds.find_issue_ref(issue.parent_key) if issue.parent_key else None
-                return self.issue_ref(parent) if parent else None
-            case "attachment":
-                return [self.attachment(a) for a in issue.attachments]
-            case "comment":
-                comments = self.visible_comments(issue)
-                return {
-                    "comments": [self.comment(issue, c) for c in comments[:inline_comments]],
-                    "self": f"{self.api}/issue/{issue.id}/comment", "maxResults": inline_comments,
-                    "total": len(comments), "startAt": 0,
-                }  # fmt: skip
-            case "worklog":
-                return {
-                    "startAt": 0, "maxResults": inline_worklogs, "total": len(issue.worklogs),
-                    "worklogs": [self.worklog(issue, w) for w in issue.worklogs[:inline_worklogs]],
-                }  # fmt: skip
-            case "timetracking":
-                if issue.original_estimate_seconds is None and time_spent is None:
-                    return {}
-                body: dict[str, Any] = {}
-                if issue.original_estimate_seconds is not None:
-                    remaining = max(issue.original_estimate_seconds - (time_spent or 0), 0)
-                    body.update(
-                        originalEstimate=format_duration(issue.original_estimate_seconds), remainingEstimate=format_duration(remaining),
-                        originalEstimateSeconds=issue.original_estimate_seconds, remainingEstimateSeconds=remaining,
-                    )  # fmt: skip
-                if time_spent is not None:
-                    body.update(timeSpent=format_duration(time_spent), timeSpentSeconds=time_spent)
-                return body
-            case "timeoriginalestimate":
-                return issue.original_estimate_seconds
-            case "timespent":
-                return time_spent
-            case "votes":
-                return {"self": f"{self.api}/issue/{issue.key}/votes", "votes": issue.id % 7, "hasVoted": False}
-            case "watches":
-                return {
-                    "self": f"{self.api}/issue/{issue.key}/watchers",
-                    "watchCount": 1 + issue.id % 4,
-                    "isWatching": True,
-                }
-        raise KeyError(field_id)
+        if field_id == "comment":
+            return self._comment_page(issue, inline_comments)
+        if field_id == "worklog":
+            return self._worklog_page(issue, inline_worklogs)
+        value = _FIELD_VALUES.get(field_id)
+        if value is None:
+            raise KeyError(field_id)
+        return value(self, issue)
+
+    def _done(self, issue: SampleIssue) -> bool:
+        return self.ds.status(issue)[1] == "done"
+
+    def _resolution(self, issue: SampleIssue) -> dict[str, Any] | None:
+        if not self._done(issue):
+            return None
+        return {
+            "self": f"{self.api}/resolution/10000", "id": "10000",
+            "description": "Work has been completed on this issue.", "name": "Done",
+        }  # fmt: skip
+
+    def _parent(self, issue: SampleIssue) -> dict[str, Any] | None:
+        parent = self.ds.find_issue_ref(issue.parent_key) if issue.parent_key else None
+        return self.issue_ref(parent) if parent else None
+
+    def _comment_page(self, issue: SampleIssue, inline_comments: int) -> dict[str, Any]:
+        comments = self.visible_comments(issue)
+        return {
+            "comments": [self.comment(issue, c) for c in comments[:inline_comments]],
+            "self": f"{self.api}/issue/{issue.id}/comment", "maxResults": inline_comments,
+            "total": len(comments), "startAt": 0,
+        }  # fmt: skip
+
+    def _worklog_page(self, issue: SampleIssue, inline_worklogs: int) -> dict[str, Any]:
+        return {
+            "startAt": 0, "maxResults": inline_worklogs, "total": len(issue.worklogs),
+            "worklogs": [self.worklog(issue, w) for w in issue.worklogs[:inline_worklogs]],
+        }  # fmt: skip
+
+    @staticmethod
+    def _time_spent(issue: SampleIssue) -> int | None:
+        return sum(w.time_spent_seconds for w in issue.worklogs) or None
+
+    def _time_tracking(self, issue: SampleIssue) -> dict[str, Any]:
+        time_spent = self._time_spent(issue)
+        body: dict[str, Any] = {}
+        if issue.original_estimate_seconds is not None:
+            remaining = max(issue.original_estimate_seconds - (time_spent or 0), 0)
+            body.update(
+                originalEstimate=format_duration(issue.original_estimate_seconds), remainingEstimate=format_duration(remaining),
+                originalEstimateSeconds=issue.original_estimate_seconds, remainingEstimateSeconds=remaining,
+            )  # fmt: skip
+        if time_spent is not None:
+            body.update(timeSpent=format_duration(time_spent), timeSpentSeconds=time_spent)
+        return body
 
     def issue(
         self,
@@ -472,3 +431,39 @@ class Renderer:
     def _friendly_time(self, issue: SampleIssue, field_id: str) -> str:
         moment = issue.created if field_id == "created" else issue.updated
         return moment.astimezone(self.zone).strftime("%d/%b/%y %I:%M %p")
+
+
+# Field id -> its value for an issue (comment, worklog and custom fields take other arguments).
+_FIELD_VALUES: dict[str, Callable[[Renderer, SampleIssue], Any]] = {
+    "summary": lambda r, i: i.summary,
+    "description": lambda r, i: r.document(i.description, i),
+    "environment": lambda r, i: r.document(i.environment, i),
+    "issuetype": Renderer.issue_type,
+    "status": Renderer.status,
+    "statusCategory": lambda r, i: r.status(i)["statusCategory"],
+    "priority": Renderer.priority,
+    "project": Renderer.project,
+    "assignee": lambda r, i: r.user(i.assignee),
+    "reporter": lambda r, i: r.user(i.reporter),
+    "creator": lambda r, i: r.user(i.reporter),
+    "labels": lambda r, i: list(i.labels),
+    "components": lambda r, i: [r._component(i, name) for name in i.components],
+    "fixVersions": lambda r, i: [r._version(i, name) for name in i.fix_versions],
+    "versions": lambda r, i: [],
+    "created": lambda r, i: r.time(i.created),
+    "updated": lambda r, i: r.time(i.updated),
+    "resolution": Renderer._resolution,
+    "resolutiondate": lambda r, i: r.time(i.updated) if r._done(i) else None,
+    "statuscategorychangedate": lambda r, i: r.time(i.updated),
+    "lastViewed": lambda r, i: None,
+    "duedate": lambda r, i: i.duedate.isoformat() if i.duedate else None,
+    "issuelinks": Renderer._links,
+    "subtasks": lambda r, i: [r.issue_ref(sub) for sub in r.ds.subtask_refs(i)],
+    "parent": Renderer._parent,
+    "attachment": lambda r, i: [r.attachment(a) for a in i.attachments],
+    "timetracking": Renderer._time_tracking,
+    "timeoriginalestimate": lambda r, i: i.original_estimate_seconds,
+    "timespent": lambda r, i: Renderer._time_spent(i),
+    "votes": lambda r, i: {"self": f"{r.api}/issue/{i.key}/votes", "votes": i.id % 7, "hasVoted": False},
+    "watches": lambda r, i: {"self": f"{r.api}/issue/{i.key}/watchers", "watchCount": 1 + i.id % 4, "isWatching": True},
+}

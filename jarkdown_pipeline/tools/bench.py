@@ -19,13 +19,15 @@ folder under ./.bench/. Scenarios:
 - incremental: the same range again on the same knowledge base: requests, files rewritten, bytes.
 - memory: one issue with a 1 GiB attachment; peak resident memory of the run's whole process tree
   (sampled), and the largest single process (getrusage of waited-for children).
+- datacenter (not in the default set): the throughput runs against the sample Jira's Data Center mode
+  (REST v2, wiki markup, attachments on the Jira host), their ratio to the floor of that request pattern.
 - rendering: render_issue on the renderer's rich issue, and on the 1,000 sample issues as stored.
 - scale: knowledge bases of 1,000, 10,000 and 100,000 issues (no latency, one small attachment
   each): the backfill in one run (wall time, issues/s, peak memory), a run of an unchanged day, a
   run of a day with 10 changed issues, a reconciliation pass.
 
-    python -m jarkdown_pipeline.tools.bench [--only throughput,memory,rendering,scale] [--rounds 3]
-        [--scale-sizes 1000,10000,100000] [--keep]
+    python -m jarkdown_pipeline.tools.bench [--only throughput,memory,rendering,scale,datacenter] [--rounds 3]
+        [--scale-sizes 1000,10000,100000] [--datacenter-issues 1000] [--keep]
 """
 
 import argparse
@@ -404,6 +406,81 @@ def bench_throughput(root: Path, rounds: int = 3) -> dict[str, Any]:
 BARE_DOWNLOADS_IN_FLIGHT = 20
 
 
+def whole_issue_fetches(jira: RunningSampleJira) -> dict[str, Any]:
+    """Data Center has no bulk fetch: its issues whole by the client's search pages of ``key in (...)``, and by
+    one GET per issue (as many at once as connections per host), each with comments and worklogs completed."""
+    from jarkdown_pipeline.jira_api_client import JiraApiClient
+
+    async def timed(client: JiraApiClient, keys: list[str], per_issue: bool) -> dict[str, Any]:
+        slots = asyncio.Semaphore(CONNECTIONS_PER_HOST)
+
+        async def one(key: str) -> dict[str, Any]:
+            async with slots:
+                return await client.fetch_issue(key)
+
+        before, started = client.stats.requests, time.perf_counter()
+        if per_issue:
+            fetched = len(await asyncio.gather(*(one(key) for key in keys)))
+        else:
+            fetched = len((await client.bulk_fetch_issues(keys)).issues)
+        wall = time.perf_counter() - started
+        return {"issues": fetched, "wall_seconds": wall, "issues_per_second": fetched / wall,
+                "requests": client.stats.requests - before}  # fmt: skip
+
+    async def run() -> dict[str, Any]:
+        pat = jira.pipeline_environment()["JIRA_PAT"]
+        async with JiraApiClient(jira.base_url, personal_access_token=pat, flavour="datacenter") as client:
+            scope = f"project in ({', '.join(jira.info['projects'])})"
+            keys = [ref["key"] async for ref in client.search_jql(scope, fields=["updated"])]
+            return {"search_pages": await timed(client, keys, False), "per_issue_get": await timed(client, keys, True)}
+
+    return asyncio.run(run())
+
+
+def bench_datacenter(root: Path, issues: int = THROUGHPUT_ISSUES, rounds: int = 1) -> dict[str, Any]:
+    """The throughput runs against the sample Jira's Data Center mode (REST v2, wiki markup, attachments on the
+    Jira host). Its floor has the same form as Cloud's, and is exact for Data Center's request pattern: one
+    request per attachment (no redirect to a media host) and one search page per 100 whole issues (no bulk
+    fetch); comments and worklogs are all inline, as in the Cloud runs."""
+    options = ["--issues", str(issues), "--days", "1", "--now", fixed_now(), "--seed", "42", "--flavour", "datacenter",
+               "--attachments-per-issue", "1", "--attachment-min-bytes", "2048", "--attachment-max-bytes", "16384",
+               "--latency-ms", str(LATENCY_MS), "--prerender", "--inline-comment-limit", "100", "--inline-worklog-limit", "100"]  # fmt: skip
+    workdir = root / "datacenter"
+    with sample_jira_process(options, log_path=workdir / "sample_jira.log") as jira:
+        first_day, last_day = sample_days(jira)
+        start_date, empty_day = first_day - timedelta(days=7), first_day - timedelta(days=3)
+        pairs = []
+        for n in range(1, rounds + 1):
+            empty = run_pipeline(
+                "empty_day",
+                jira,
+                workdir / f"empty-{n}",
+                workdir / f"empty-{n}" / "kb",
+                start_date,
+                empty_day,
+                empty_day,
+            )
+            full = run_pipeline(
+                "full", jira, workdir / f"full-{n}", workdir / f"full-{n}" / "kb", start_date, first_day, last_day
+            )
+            pairs.append((empty, full))
+            print(f"  round {n}: near-empty day {empty.wall_seconds:.1f} s; {full.summary['issues']} issues {full.wall_seconds:.1f} s "
+                  f"({full.api_requests} requests, one host); ratio {ratio_to_floor(full, empty):.2f}", flush=True)  # fmt: skip
+        whole_issues = whole_issue_fetches(jira)
+        print(f"  whole issues: search pages {whole_issues['search_pages']['issues_per_second']:.0f} issues/s "
+              f"({whole_issues['search_pages']['requests']} requests), one GET each "
+              f"{whole_issues['per_issue_get']['issues_per_second']:.0f} issues/s ({whole_issues['per_issue_get']['requests']})", flush=True)  # fmt: skip
+    empty, full = median_run([e for e, _ in pairs]), median_run([f for _, f in pairs])
+    return {
+        "whole_issue_fetches": whole_issues,
+        "issues": full.summary["issues"], "attachments": full.summary["attachments"],
+        "floor_seconds": floor_seconds(full.summary["issues"], full.summary["attachments"]),
+        "wall_seconds": full.wall_seconds, "empty_day_wall_seconds": empty.wall_seconds,
+        "ratio_to_floor": ratio_to_floor(full, empty), "api_requests": full.api_requests,
+        "requests_by_route": full.server["api"]["by_route"], "step_seconds": full.step_seconds,
+    }  # fmt: skip
+
+
 def ratio_to_floor(full: RunResult, empty: RunResult) -> float:
     """(the issues' run - the near-empty day's) / the floor of the issues' run."""
     return (full.wall_seconds - empty.wall_seconds) / floor_seconds(full.summary["issues"], full.summary["attachments"])
@@ -712,6 +789,19 @@ def format_table(results: dict[str, Any]) -> str:
             ),
             ("Incremental: wall time", f"{i['wall_seconds']:.1f} s", ""),
         ]
+    d = results.get("datacenter")
+    if d:
+        rows += [
+            (f"Data Center: wall time, {d['issues']:,} issues + {d['attachments']:,} attachments, 50 ms/request", f"{d['wall_seconds']:.1f} s", ""),
+            ("Data Center: (difference to a near-empty day) / floor of {:.1f} s".format(d["floor_seconds"]), f"{d['ratio_to_floor']:.2f}",
+             f"<= {RATIO_GOAL} {'met' if d['ratio_to_floor'] <= RATIO_GOAL else 'MISSED'}"),
+            ("Data Center: requests made (one host: API and attachments)", str(d["api_requests"]), ""),
+        ]  # fmt: skip
+        w = d.get("whole_issue_fetches")
+        if w:
+            rows.append(("Data Center: whole issues, search pages / one GET each: issues/s (requests)",
+                         f"{w['search_pages']['issues_per_second']:.0f} ({w['search_pages']['requests']}) / "
+                         f"{w['per_issue_get']['issues_per_second']:.0f} ({w['per_issue_get']['requests']})", ""))  # fmt: skip
     m = results.get("memory")
     if m:
         peak = m["peak_tree_pss_bytes"] / MIB
@@ -766,9 +856,12 @@ def main(argv: list[str] | None = None) -> int:
         default=",".join(map(str, SCALE_SIZES)),
         help="scale: knowledge base sizes in issues (default: %(default)s)",
     )
+    parser.add_argument(
+        "--datacenter-issues", type=int, default=THROUGHPUT_ISSUES, help="datacenter: issues (default %(default)s)"
+    )
     args = parser.parse_args(argv)
     chosen = {name.strip() for name in args.only.split(",") if name.strip()}
-    unknown = chosen - {"memory", "throughput", "rendering", "scale"}
+    unknown = chosen - {"memory", "throughput", "datacenter", "rendering", "scale"}
     if unknown:
         parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
     if args.rounds < 1:
@@ -789,6 +882,12 @@ def main(argv: list[str] | None = None) -> int:
             if "throughput" in chosen:
                 print("throughput: 1,000 issues, 50 ms per request ...", flush=True)
                 results["throughput"] = bench_throughput(root, rounds=args.rounds)
+            if "datacenter" in chosen:
+                print(
+                    f"datacenter: {args.datacenter_issues:,} issues, Data Center mode, 50 ms per request ...",
+                    flush=True,
+                )
+                results["datacenter"] = bench_datacenter(root, args.datacenter_issues, rounds=args.rounds)
             if "rendering" in chosen:
                 print("rendering ...", flush=True)
                 output = Path(results["throughput"]["output_dir"]) if "throughput" in results else None
@@ -803,7 +902,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         (root / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
         if not args.keep:
-            for scenario in ("memory", "throughput"):
+            for scenario in ("memory", "throughput", "datacenter"):
                 for kb in (root / scenario).rglob("kb"):
                     shutil.rmtree(kb, ignore_errors=True)
     if args.json:

@@ -57,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--days", type=int, default=DEMO_DAYS, help="sample Jira only: issues are updated over this many days"
     )
     parser.add_argument("--seed", type=int, default=DEMO_SEED, help="sample Jira only: data set seed")
+    parser.add_argument(
+        "--flavour",
+        choices=("cloud", "datacenter"),
+        default="cloud",
+        help="sample Jira only: Jira Cloud or Data Center",
+    )
     parser.add_argument("--until", type=date.fromisoformat, help="real Jira only: last day to mirror (default: today)")
     parser.add_argument(
         "--verbose", action="store_true", help="show Dagster's whole log (it is always kept in the Dagster home)"
@@ -73,6 +79,7 @@ def sample_jira_options(args: argparse.Namespace) -> list[str]:
     return [
         *("--issues", str(args.issues), "--days", str(args.days), "--seed", str(getattr(args, "seed", DEMO_SEED))),
         *("--now", sample_now(), "--attachment-max-bytes", str(DEMO_ATTACHMENT_MAX_BYTES)),
+        *("--flavour", getattr(args, "flavour", "cloud")),
     ]
 
 
@@ -144,21 +151,27 @@ def demo_with_sample_jira(
         print(
             f"Sample Jira at {jira.base_url}: {info['issue_count']} issues in {', '.join(info['projects'])}, time zone {jira.time_zone}"
         )
+        # The sample's data, whole, whatever the caller's shell holds (credentials: the sample's own).
+        ignored = ("JIRA_DOMAIN", "JIRA_PAT", "JIRA_EMAIL", "JIRA_API_TOKEN", "JARKDOWN_JQL", "JARKDOWN_JIRA_FLAVOUR")
         environment = {
-            **environ, **jira.pipeline_environment(), "JARKDOWN_OUTPUT_DIR": str(output_dir),
-            "JARKDOWN_START_DATE": first_day.isoformat(), "DAGSTER_HOME": str(dagster_home),
+            **{name: value for name, value in environ.items() if name not in ignored}, **jira.pipeline_environment(),
+            "JARKDOWN_OUTPUT_DIR": str(output_dir), "JARKDOWN_START_DATE": first_day.isoformat(), "DAGSTER_HOME": str(dagster_home),
         }  # fmt: skip
-        for name in ("JIRA_DOMAIN", "JIRA_PAT", "JARKDOWN_JQL"):
-            environment.pop(name, None)  # the sample's data, whole, whatever the caller's shell holds
         status = run_pipeline(environment, first_day, last_day, dagster_home, args)
         stats = jira.stats()
     print("Sample Jira stopped.")
     if status == 0:
         print(
-            f"The sample Jira answered {stats['api']['requests']} API requests and served {stats['media']['requests']} attachment downloads."
+            f"The sample Jira answered {stats['api']['requests']} API requests and served {downloads(stats)} attachment downloads."
         )
         report(output_dir)
     return status
+
+
+def downloads(stats: dict) -> int:
+    """Attachment downloads: from the media host (Cloud mode) or the Jira host's /secure/attachment (Data Center)."""
+    on_jira_host = sum(n for route, n in stats["api"]["by_route"].items() if route.startswith("GET /secure/"))
+    return stats["media"]["requests"] + on_jira_host
 
 
 def demo_with_real_jira(args: argparse.Namespace, environ: dict[str, str], output_dir: Path, dagster_home: Path) -> int:

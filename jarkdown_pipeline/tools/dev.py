@@ -69,6 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--days", type=int, default=DEMO_DAYS, help="sample Jira only: issues are updated over this many days"
     )
+    parser.add_argument(
+        "--flavour",
+        choices=("cloud", "datacenter"),
+        default="cloud",
+        help="sample Jira only: Jira Cloud or Data Center",
+    )
     args, dagster_args = parser.parse_known_args(argv)
     environ = {name: value for name, value in os.environ.items() if name not in SAMPLE_ONLY_VARIABLES}
     output_dir, dagster_home = resolve_paths(args, environ)
@@ -88,10 +94,17 @@ def main(argv: list[str] | None = None) -> int:
             ) as jira:
                 now = datetime.fromisoformat(jira.info["now"]).astimezone(ZoneInfo(jira.time_zone))
                 first_day = (now - timedelta(days=jira.info["days"])).date()
+                for name in (
+                    "JIRA_DOMAIN",
+                    "JIRA_PAT",
+                    "JIRA_EMAIL",
+                    "JIRA_API_TOKEN",
+                    "JARKDOWN_JQL",
+                    "JARKDOWN_JIRA_FLAVOUR",
+                ):
+                    environment.pop(name, None)  # the sample's own credentials and data, whatever the shell holds
                 environment.update(jira.pipeline_environment())
                 environment["JARKDOWN_START_DATE"] = first_day.isoformat()
-                for name in ("JIRA_DOMAIN", "JIRA_PAT", "JARKDOWN_JQL"):
-                    environment.pop(name, None)
                 print(f"Sample Jira at {jira.base_url} ({jira.info['issue_count']} issues updated since {first_day}, "
                       f"time zone {jira.time_zone}); it stops when you stop the UI (Ctrl-C).", flush=True)  # fmt: skip
                 print(f"Knowledge base: {output_dir}   Dagster home: {dagster_home}", flush=True)

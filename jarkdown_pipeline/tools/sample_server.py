@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.request import Request, urlopen
 
-from jarkdown_pipeline.sample_jira.config import DEMO_API_TOKEN, DEMO_EMAIL
+from jarkdown_pipeline.sample_jira.config import DEMO_API_TOKEN, DEMO_EMAIL, DEMO_PERSONAL_ACCESS_TOKEN
 
 STARTUP_TIMEOUT_SECONDS = 120.0
 STOP_GRACE_SECONDS = 10.0
@@ -62,12 +62,11 @@ class RunningSampleJira:
 
     def pipeline_environment(self) -> dict[str, str]:
         """The variables that point the pipeline at this server (its fake demo credentials)."""
-        return {
-            "JIRA_BASE_URL": self.base_url,
-            "JIRA_EMAIL": self.email,
-            "JIRA_API_TOKEN": self.api_token,
-            "JARKDOWN_TIMEZONE": self.time_zone,
-        }
+        if self.info.get("flavour") == "datacenter":
+            credentials = {"JIRA_PAT": DEMO_PERSONAL_ACCESS_TOKEN}
+        else:
+            credentials = {"JIRA_EMAIL": self.email, "JIRA_API_TOKEN": self.api_token}
+        return {"JIRA_BASE_URL": self.base_url, **credentials, "JARKDOWN_TIMEZONE": self.time_zone}
 
 
 def _default_interrupt_signals() -> None:
@@ -149,7 +148,11 @@ def sample_jira_process(
         ready_file = workdir / "ready.json"
         log_path = log_path or workdir / "sample_jira.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        environment = {name: value for name, value in os.environ.items() if name != "SAMPLE_JIRA_API_TOKEN"}
+        environment = {
+            name: value
+            for name, value in os.environ.items()
+            if name not in ("SAMPLE_JIRA_API_TOKEN", "SAMPLE_JIRA_PAT")
+        }
         candidates = ([preferred_ports] if preferred_ports else []) + [(0, 0)]
         for attempt, (port, media_port) in enumerate(candidates, start=1):
             log = stack.enter_context(open(log_path, "wb"))
