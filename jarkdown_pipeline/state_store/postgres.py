@@ -7,6 +7,7 @@ serialized by the revision counter's row lock (see ``_sql``); reads run on one R
 
 import contextlib
 import re
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -41,6 +42,8 @@ class PostgresStateStore(SqlStateStore):
         self.schema = schema
         self.table_prefix = f'"{schema}".'
         self._psycopg2 = _psycopg2()
+        # Worker threads share the connection: one transaction at a time, or they would commit each other's work.
+        self._connection_lock = threading.RLock()
         try:
             self._connection = self._psycopg2.connect(dsn, connect_timeout=CONNECT_TIMEOUT_SECONDS)
         except self._psycopg2.Error as error:
@@ -68,7 +71,7 @@ class PostgresStateStore(SqlStateStore):
     @contextlib.contextmanager
     def _transaction(self, first_statement: str | None) -> Iterator[Any]:
         try:
-            with self._connection, self._connection.cursor() as cursor:  # commits, or rolls back on error
+            with self._connection_lock, self._connection, self._connection.cursor() as cursor:  # commits or rolls back
                 if first_statement is not None:
                     cursor.execute(first_statement)
                 yield cursor

@@ -9,6 +9,7 @@ deadlock upgrading), and the busy timeout makes a writer wait for the lock inste
 import contextlib
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,7 +37,9 @@ class SqliteStateStore(SqlStateStore):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._busy_timeout = busy_timeout
         # Autocommit mode (isolation_level=None): transactions are begun explicitly, as this module says.
-        # check_same_thread off: a run hands the store to worker threads (one at a time, never at once).
+        # check_same_thread off: a run's stages use the store from worker threads, and the lock below
+        # keeps one transaction at a time on the shared connection (two would commit each other's work).
+        self._connection_lock = threading.RLock()
         self._connection = sqlite3.connect(
             self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
         )
@@ -85,7 +88,7 @@ class SqliteStateStore(SqlStateStore):
 
     @contextlib.contextmanager
     def _transaction(self, begin: str) -> Iterator[Any]:
-        with self._translated_errors():
+        with self._connection_lock, self._translated_errors():
             cursor = self._connection.cursor()
             cursor.execute(begin)
             try:

@@ -1,6 +1,7 @@
 """Two processes writing one store at once (both backends): no lost rows, no "database is locked"."""
 
 import multiprocessing
+import threading
 import traceback
 
 from jarkdown_pipeline.state_store import IssueRecord, SqliteStateStore, sqlite_path
@@ -83,3 +84,37 @@ def test_processes_opening_a_new_store_at_once_build_it_once(kb_v1, store_spec):
     opened = SqliteStateStore(sqlite_path(kb_v1)) if store_spec.backend == "sqlite" else store_spec.open()
     with opened as store:
         assert store.current_revision() == 1  # one rebuild; the others found it built under the lock
+
+
+def test_threads_sharing_one_store_never_mix_their_transactions(store):
+    """A run's stages use one store from several worker threads: each transaction stays whole."""
+    writers, per_writer = 4, 60
+    barrier = threading.Barrier(writers * 2)
+    errors: list[BaseException] = []
+
+    def write(name: str) -> None:
+        barrier.wait(timeout=30)
+        for n in range(per_writer):
+            store.upsert_issues([IssueRecord(f"{name}-{n + 1}", issue_id=str(n), local_links=frozenset({"HUB-1"}))])
+
+    def read(_: str) -> None:
+        barrier.wait(timeout=30)
+        for _ in range(per_writer):
+            store.files_linking_to(["HUB-1"])
+            store.current_revision()
+
+    def guarded(work, name: str) -> None:
+        try:
+            work(name)
+        except BaseException as error:  # collected: a thread's exception would otherwise vanish
+            errors.append(error)
+
+    names = [f"W{chr(ord('A') + n)}" for n in range(writers)]
+    threads = [threading.Thread(target=guarded, args=(work, name)) for name in names for work in (write, read)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    assert store.current_revision() == writers * per_writer
+    assert store.project_counts() == {name: per_writer for name in names}
