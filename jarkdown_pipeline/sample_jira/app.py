@@ -394,8 +394,7 @@ class SampleJira:
             return jira_error(503, "The sample Jira is starting; try again in a moment.")
         if request.path.startswith("/_sample/"):
             return await handler(request)  # control endpoints: not counted, no faults, no latency
-        stats = self._stats
-        host = stats.api
+        host = self._stats.api
         host.started(_route_name(request))
         transport = request.transport
         if transport is not None:
@@ -404,37 +403,9 @@ class SampleJira:
         try:
             if self.config.latency_seconds:
                 await asyncio.sleep(self.config.latency_seconds)
-            api = request.path.startswith(("/rest/", "/secure/"))
-            fault = self.faults.next_api_request() if api else None
-            rejected = datacenter.rejects_credentials(self, request) if self.config.is_datacenter else None
-            wait = self._bucket.take() if self._bucket is not None and api and rejected is None else None
-            if rejected is None and (wait is not None or fault == RATE_LIMITED):
-                stats.rate_limited += 1
-                stats.rate_limited_at.append(time.time())
-            if rejected is not None:
-                response = rejected
-            elif wait is not None:
-                response = self._bucket.refusal(wait)
-            elif fault == RATE_LIMITED:
-                response = jira_error(
-                    429, "Rate limit exceeded.",
-                    headers={"Retry-After": self.faults.retry_after_header(), "X-RateLimit-Limit": "100",
-                             "X-RateLimit-Remaining": "0", "RateLimit-Reason": "jira-burst-based"},
-                )  # fmt: skip
-            elif fault == UNAVAILABLE:
-                stats.unavailable += 1
-                response = jira_error(503, "Service Unavailable: the sample Jira is injecting an outage.")
-            else:
-                try:
-                    response = await handler(request)
-                except web.HTTPNotFound:
-                    response = jira_error(404, f"No resource at {request.method} {request.path}.")
-                except web.HTTPMethodNotAllowed as exc:
-                    response = jira_error(
-                        405,
-                        f"Method {request.method} is not allowed for {request.path}.",
-                        headers={"Allow": ",".join(sorted(exc.allowed_methods))},
-                    )
+            response = self._refusal(request)  # a Response is a mapping (empty: falsy), so no `or` here
+            if response is None:
+                response = await self._handled(request, handler)
             if not response.prepared and request.path.startswith("/rest/"):
                 response.headers.add("Set-Cookie", self._xsrf_cookie)
             return response
@@ -442,6 +413,46 @@ class SampleJira:
             host.answered()
             host.by_status[response.status if response is not None else 499] += 1
             self._open_transports.discard(transport)
+
+    def _refusal(self, request: web.Request) -> web.Response | None:
+        """The answer that stands in for the handler's: wrong Data Center credentials, the rate limit, a fault."""
+        stats = self._stats
+        api = request.path.startswith(("/rest/", "/secure/"))
+        fault = self.faults.next_api_request() if api else None
+        rejected = datacenter.rejects_credentials(self, request) if self.config.is_datacenter else None
+        if rejected is not None:
+            return rejected
+        wait = self._bucket.take() if self._bucket is not None and api else None
+        if wait is not None or fault == RATE_LIMITED:
+            stats.rate_limited += 1
+            stats.rate_limited_at.append(time.time())
+        if wait is not None:
+            return self._bucket.refusal(wait)
+        if fault == RATE_LIMITED:
+            headers = {
+                "Retry-After": self.faults.retry_after_header(),
+                "X-RateLimit-Limit": "100",
+                "X-RateLimit-Remaining": "0",
+                "RateLimit-Reason": "jira-burst-based",
+            }
+            return jira_error(429, "Rate limit exceeded.", headers=headers)
+        if fault == UNAVAILABLE:
+            stats.unavailable += 1
+            return jira_error(503, "Service Unavailable: the sample Jira is injecting an outage.")
+        return None
+
+    @staticmethod
+    async def _handled(request: web.Request, handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except web.HTTPNotFound:
+            return jira_error(404, f"No resource at {request.method} {request.path}.")
+        except web.HTTPMethodNotAllowed as exc:
+            return jira_error(
+                405,
+                f"Method {request.method} is not allowed for {request.path}.",
+                headers={"Allow": ",".join(sorted(exc.allowed_methods))},
+            )
 
     @web.middleware
     async def _media_middleware(self, request: web.Request, handler) -> web.StreamResponse:

@@ -836,7 +836,10 @@ def format_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+SCENARIOS = ("memory", "throughput", "datacenter", "rendering", "scale")
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="make bench", description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--only", default="memory,throughput,rendering,scale", help="comma-separated scenarios (default: all)"
@@ -859,54 +862,48 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--datacenter-issues", type=int, default=THROUGHPUT_ISSUES, help="datacenter: issues (default %(default)s)"
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _chosen_scenarios(parser: argparse.ArgumentParser, args: argparse.Namespace) -> set[str]:
     chosen = {name.strip() for name in args.only.split(",") if name.strip()}
-    unknown = chosen - {"memory", "throughput", "datacenter", "rendering", "scale"}
+    unknown = chosen - set(SCENARIOS)
     if unknown:
         parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
-    root = (BENCH_DIR / datetime.now().strftime("%Y%m%d-%H%M%S")).resolve()
-    root.mkdir(parents=True)
-    results: dict[str, Any] = {
-        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
-        "started": datetime.now(UTC).isoformat(),
-    }
-    try:
-        with terminate_on_sigterm():
-            # Memory first: getrusage's children maximum then covers that run only.
-            if "memory" in chosen:
-                print("memory: one 1 GiB attachment ...", flush=True)
-                results["memory"] = bench_memory(root)
-                shutil.rmtree(root / "memory" / "kb", ignore_errors=True)
-            if "throughput" in chosen:
-                print("throughput: 1,000 issues, 50 ms per request ...", flush=True)
-                results["throughput"] = bench_throughput(root, rounds=args.rounds)
-            if "datacenter" in chosen:
-                print(
-                    f"datacenter: {args.datacenter_issues:,} issues, Data Center mode, 50 ms per request ...",
-                    flush=True,
-                )
-                results["datacenter"] = bench_datacenter(root, args.datacenter_issues, rounds=args.rounds)
-            if "rendering" in chosen:
-                print("rendering ...", flush=True)
-                output = Path(results["throughput"]["output_dir"]) if "throughput" in results else None
-                results["rendering"] = bench_rendering(output)
-            if "scale" in chosen:
-                sizes = tuple(int(size) for size in args.scale_sizes.split(",") if size.strip())
-                print(f"scale: knowledge bases of {', '.join(f'{size:,}' for size in sizes)} issues ...", flush=True)
-                results["scale"] = bench_scale(root, sizes, keep=args.keep)
-    except KeyboardInterrupt:
-        print("\nInterrupted.", file=sys.stderr)
-        return 130
-    finally:
-        (root / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-        if not args.keep:
-            for scenario in ("memory", "throughput", "datacenter"):
-                for kb in (root / scenario).rglob("kb"):
-                    shutil.rmtree(kb, ignore_errors=True)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    return chosen
+
+
+def _run_scenarios(root: Path, chosen: set[str], args: argparse.Namespace, results: dict[str, Any]) -> None:
+    # Memory first: getrusage's children maximum then covers that run only.
+    if "memory" in chosen:
+        print("memory: one 1 GiB attachment ...", flush=True)
+        results["memory"] = bench_memory(root)
+        shutil.rmtree(root / "memory" / "kb", ignore_errors=True)
+    if "throughput" in chosen:
+        print("throughput: 1,000 issues, 50 ms per request ...", flush=True)
+        results["throughput"] = bench_throughput(root, rounds=args.rounds)
+    if "datacenter" in chosen:
+        print(f"datacenter: {args.datacenter_issues:,} issues, Data Center mode, 50 ms per request ...", flush=True)
+        results["datacenter"] = bench_datacenter(root, args.datacenter_issues, rounds=args.rounds)
+    if "rendering" in chosen:
+        print("rendering ...", flush=True)
+        output = Path(results["throughput"]["output_dir"]) if "throughput" in results else None
+        results["rendering"] = bench_rendering(output)
+    if "scale" in chosen:
+        sizes = tuple(int(size) for size in args.scale_sizes.split(",") if size.strip())
+        print(f"scale: knowledge bases of {', '.join(f'{size:,}' for size in sizes)} issues ...", flush=True)
+        results["scale"] = bench_scale(root, sizes, keep=args.keep)
+
+
+def _remove_knowledge_bases(root: Path) -> None:
+    for scenario in ("memory", "throughput", "datacenter"):
+        for kb in (root / scenario).rglob("kb"):
+            shutil.rmtree(kb, ignore_errors=True)
+
+
+def _print_results(root: Path, results: dict[str, Any]) -> None:
     print()
     print(format_table(results))
     if "throughput" in results:
@@ -917,6 +914,31 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(f"Load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"\nRaw figures and run logs: {root}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    chosen = _chosen_scenarios(parser, args)
+    root = (BENCH_DIR / datetime.now().strftime("%Y%m%d-%H%M%S")).resolve()
+    root.mkdir(parents=True)
+    results: dict[str, Any] = {
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "started": datetime.now(UTC).isoformat(),
+    }
+    try:
+        with terminate_on_sigterm():
+            _run_scenarios(root, chosen, args, results)
+    except KeyboardInterrupt:
+        print("\nInterrupted.", file=sys.stderr)
+        return 130
+    finally:
+        (root / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        if not args.keep:
+            _remove_knowledge_bases(root)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    _print_results(root, results)
     return 0
 
 
