@@ -21,6 +21,7 @@ from pathvalidate import FileNameSanitizer, FileNameValidator
 from yarl import URL
 
 from jarkdown_pipeline.exceptions import AttachmentDownloadError, JarkdownError
+from jarkdown_pipeline.sizes import human_size
 
 __all__ = ["AttachmentHandler", "attachment_id", "local_attachment_names", "safe_filename"]
 
@@ -148,18 +149,6 @@ def local_attachment_names(attachments: Iterable[Mapping[str, Any]]) -> dict[str
     return names
 
 
-def _format_size(size: int | float | None) -> str:
-    """Human-readable size: ``1536`` -> ``1.5 KB``."""
-    if size is None:
-        return "unknown size"
-    size = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024:
-            return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TB"
-
-
 def _is_file_of_size(path: Path, size: int) -> bool:
     try:
         stat = path.stat()
@@ -179,7 +168,7 @@ class AttachmentHandler:
         self.max_concurrent_downloads = max_concurrent_downloads
         self._limit: asyncio.Semaphore | None = None
 
-    _format_size = staticmethod(_format_size)
+    _format_size = staticmethod(human_size)  # the seed's name for the one size formatter
 
     def _semaphore(self) -> asyncio.Semaphore:
         if self._limit is None:
@@ -232,7 +221,7 @@ class AttachmentHandler:
                 raise AttachmentDownloadError(
                     f"could not download attachment {original!r} (id {key}): {error}", filename=original, cause=error
                 ) from error
-        logger.info("Downloaded attachment %s (%s) to %s", original, _format_size(written), path)
+        logger.info("Downloaded attachment %s (%s) to %s", original, human_size(written), path)
         info.update(
             status="downloaded", bytes_downloaded=written, size=expected_size if expected_size is not None else written
         )

@@ -12,7 +12,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
-from jarkdown_pipeline.markdown.issue import human_size
+from jarkdown_pipeline.sizes import human_size
 
 PROGRESS_INTERVAL_SECONDS = 10.0
 

@@ -104,7 +104,7 @@ _RENDERER_DISTRIBUTIONS = ("PyYAML", "jira2markdown", "pyparsing", "markdownify"
 
 
 # The package's modules whose code decides an issue file's bytes: the renderer and the key rules it uses.
-_RENDERER_MODULES = ("jarkdown_pipeline.markdown", "jarkdown_pipeline.issue_keys")
+_RENDERER_MODULES = ("jarkdown_pipeline.markdown", "jarkdown_pipeline.issue_keys", "jarkdown_pipeline.sizes")
 
 
 RENDER_RECORD_VERSION = 2

@@ -31,6 +31,7 @@ from jarkdown_pipeline.markdown.fields import (
 from jarkdown_pipeline.markdown.frontmatter import dump_frontmatter
 from jarkdown_pipeline.markdown.media import MediaIndex
 from jarkdown_pipeline.markdown.wiki import html_to_markdown, user_names, wiki_to_markdown
+from jarkdown_pipeline.sizes import human_size
 
 # Far above any real issue (Jira caps a text field at 32,767 characters): a rendering past it is
 # refused with IssueError rather than written (the issue's raw JSON is kept by the caller).
@@ -449,16 +450,6 @@ def _size_and_type(mime_type: Any, size: Any) -> str:
     if isinstance(size, int) and not isinstance(size, bool):
         details.append(human_size(size))
     return f" ({', '.join(details)})" if details else ""
-
-
-def human_size(size: int) -> str:
-    """Bytes for readers: "980 B", "250.8 KiB", "3.1 MiB"."""
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
 
 
 def render_issue(

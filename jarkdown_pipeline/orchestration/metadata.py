@@ -15,8 +15,8 @@ from jarkdown_pipeline.index_update import IndexUpdate
 from jarkdown_pipeline.issue_keys import is_issue_key
 from jarkdown_pipeline.knowledge_base import KnowledgeBase
 from jarkdown_pipeline.markdown.escape import code_fence, url_scheme
-from jarkdown_pipeline.markdown.issue import human_size
 from jarkdown_pipeline.orchestration.names import RECONCILIATION
+from jarkdown_pipeline.sizes import human_size
 from jarkdown_pipeline.sync import ReconciliationRefused, ReconciliationResult, WindowResult
 
 PREVIEW_MAX_CHARS = 6000

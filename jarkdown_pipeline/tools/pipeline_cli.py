@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from jarkdown_pipeline.markdown.issue import human_size
+from jarkdown_pipeline.sizes import human_size
 from jarkdown_pipeline.tools.sample_server import popen_in_own_group, stop_process_group
 
 JOB_NAME = "jira_markdown_job"

@@ -7,11 +7,11 @@ from pathvalidate import is_valid_filename
 
 from jarkdown_pipeline.attachment_handler import (
     AttachmentHandler,
-    _format_size,
     attachment_id,
     local_attachment_names,
     safe_filename,
 )
+from jarkdown_pipeline.sizes import human_size
 
 
 def att(id_, filename):
@@ -108,13 +108,15 @@ def test_attachment_id_falls_back_to_the_content_url():
     [
         (0, "0 B"),
         (512, "512 B"),
-        (1536, "1.5 KB"),
-        (1048576, "1.0 MB"),
-        (5 * 1024**3, "5.0 GB"),
-        (3 * 1024**4, "3.0 TB"),
+        (1023, "1023 B"),
+        (1024, "1.0 KiB"),
+        (1536, "1.5 KiB"),
+        (1048576, "1.0 MiB"),
+        (5 * 1024**3, "5.0 GiB"),
+        (3 * 1024**4, "3072.0 GiB"),
         (None, "unknown size"),
     ],
 )
-def test_format_size(size, text):
-    assert _format_size(size) == text
+def test_one_size_formatter_under_the_seeds_name_too(size, text):
+    assert human_size(size) == text
     assert AttachmentHandler._format_size(size) == text
