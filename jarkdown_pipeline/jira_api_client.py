@@ -27,7 +27,6 @@ Design notes (why, not what):
 import asyncio
 import base64
 import contextlib
-import ipaddress
 import itertools
 import logging
 import os
@@ -65,6 +64,7 @@ from jarkdown_pipeline._retry import (
 )
 from jarkdown_pipeline._secrets import Secrets
 from jarkdown_pipeline._throttle import HostThrottler, slept_time
+from jarkdown_pipeline.base_url import check_transport_security, normalise_base_url
 from jarkdown_pipeline.exceptions import (
     AuthenticationError,
     BadRequestError,
@@ -133,49 +133,6 @@ class BulkFetchResult:
 
     issues: list[dict[str, Any]]
     errors: dict[str, str]
-
-
-def normalise_base_url(base_url_or_domain: str) -> URL:
-    """``acme.atlassian.net`` -> ``https://acme.atlassian.net``; full URLs kept (minus a trailing slash)."""
-    text = (base_url_or_domain or "").strip()
-    if not text:
-        raise ConfigurationError("Jira base URL or domain is empty (e.g. 'acme.atlassian.net')")
-    if "://" not in text:
-        text = f"https://{text}"
-    try:
-        url = URL(text)
-    except ValueError as error:
-        raise ConfigurationError(f"Jira base URL {base_url_or_domain!r} is not a valid URL: {error}") from None
-    if url.scheme not in ("http", "https"):
-        raise ConfigurationError(f"Jira base URL {base_url_or_domain!r} must use http or https")
-    if not url.host or any(ch.isspace() for ch in text):
-        raise ConfigurationError(f"Jira base URL {base_url_or_domain!r} has no valid host name")
-    if url.user or url.password:
-        raise ConfigurationError("Jira base URL must not contain credentials; pass email and api_token instead")
-    if url.query_string or url.fragment:
-        raise ConfigurationError(f"Jira base URL {base_url_or_domain!r} must not have a query or fragment")
-    return url.with_path(url.path.rstrip("/"))
-
-
-def is_loopback_host(host: str | None) -> bool:
-    """127.0.0.0/8, ::1 and ``localhost``: traffic that never leaves the machine."""
-    host = (host or "").strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def check_transport_security(url: URL, allow_insecure_http: bool) -> None:
-    """Refuse plain http to a host off this machine: the credentials would travel in clear text."""
-    if url.scheme == "http" and not is_loopback_host(url.host) and not allow_insecure_http:
-        raise ConfigurationError(
-            f"Jira base URL {str(url)!r} uses plain http to a remote host: the API token would travel in clear "
-            "text. Use https, or allow it explicitly with JARKDOWN_ALLOW_INSECURE_HTTP=true "
-            "(JiraApiClient(..., allow_insecure_http=True))"
-        )
 
 
 def _origin(url: URL) -> tuple[str, str, int | None]:

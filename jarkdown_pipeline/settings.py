@@ -5,7 +5,6 @@ touches the knowledge base. Secrets are kept out of ``repr`` so a logged ``Setti
 No Dagster import: the Dagster layer turns these into resources and partitions.
 """
 
-import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -16,17 +15,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from yarl import URL
 
+from jarkdown_pipeline.base_url import check_transport_security, is_host_name, normalise_base_url
 from jarkdown_pipeline.exceptions import ConfigurationError
-from jarkdown_pipeline.jira_api_client import normalise_base_url
 
 DEFAULT_OUTPUT_DIR = "./jira_markdown"
 DEFAULT_TIMEZONE = "UTC"
 
-# A DNS name: labels of letters, digits and hyphens, an optional port.
-_DOMAIN_RE = re.compile(
-    r"^(?=.{1,253}(?::\d+)?$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)"
-    r"(\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*(:\d{1,5})?$"
-)
 _ORDER_BY_RE = re.compile(r"\border\s+by\b", re.IGNORECASE)
 # A JQL string literal in either quotes (a backslash escapes the next character), or an escape outside one.
 _QUOTED_OR_ESCAPED_RE = re.compile(r""""(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|\\.""", re.DOTALL)
@@ -74,54 +68,25 @@ def _get(environ: Mapping[str, str], name: str) -> str | None:
     return value or None
 
 
-def normalize_base_url(value: str, variable: str) -> str:
-    """``https://acme.atlassian.net/`` or ``acme.atlassian.net`` -> ``https://acme.atlassian.net``.
-
-    A bare host name is checked here; the URL itself by the client's own rule (one rule for what
-    a Jira base URL is), its message prefixed with the variable that gave it.
-    """
-    if variable == "JIRA_DOMAIN" or "://" not in value:
-        if not _DOMAIN_RE.match(value):
-            raise ConfigurationError(_bad_host_message(value, variable))
-        value = f"https://{value.lower()}"
+def _base_url_from(value: str, variable: str) -> str:
+    """The one base-URL rule (``base_url.py``), its message prefixed with the variable; ``JIRA_DOMAIN``
+    holds a host name only."""
+    if variable == "JIRA_DOMAIN" and not is_host_name(value):
+        raise ConfigurationError(
+            f"JIRA_DOMAIN must be a host name such as acme.atlassian.net (or set JIRA_BASE_URL to a full URL); "
+            f"got {value!r}"
+        )
     try:
         return str(normalise_base_url(value))
     except ConfigurationError as error:
         raise ConfigurationError(f"{variable}: {error}") from None
 
 
-def _bad_host_message(value: str, variable: str) -> str:
-    if variable == "JIRA_DOMAIN":
-        return (
-            f"JIRA_DOMAIN must be a host name such as acme.atlassian.net (or set JIRA_BASE_URL to a full URL); "
-            f"got {value!r}"
-        )
-    return (
-        f"{variable} must be a full URL such as https://acme.atlassian.net, or a bare host name such as "
-        f"acme.atlassian.net (no path, no trailing slash); got {value!r}"
-    )
-
-
-def is_loopback_host(host: str) -> bool:
-    """``localhost``, 127.0.0.0/8 or ::1: a connection that never leaves this machine."""
-    host = host.strip("[]").lower().rstrip(".")
-    if host == "localhost":
-        return True
+def _check_transport_security(base_url: str, variable: str, allow_insecure_http: bool) -> None:
     try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def check_transport_security(base_url: str, variable: str, allow_insecure_http: bool) -> None:
-    """A plain ``http://`` URL to another machine would send the token in clear text: refused unless allowed."""
-    url = URL(base_url)
-    if url.scheme != "http" or allow_insecure_http or is_loopback_host(url.host or ""):
-        return
-    raise ConfigurationError(
-        f"{variable} uses plain http:// to {url.host}, so the API token would travel in clear text; "
-        "use https://, or set JARKDOWN_ALLOW_INSECURE_HTTP=true if this network is trusted"
-    )
+        check_transport_security(URL(base_url), allow_insecure_http)
+    except ConfigurationError as error:
+        raise ConfigurationError(f"{variable}: {error}") from None
 
 
 def parse_flag(value: str | None, variable: str) -> bool:
@@ -226,9 +191,9 @@ def _jira_url(env: Mapping[str, str]) -> tuple[str, str, bool]:
             "or its host name in JIRA_DOMAIN"
         )
     variable = "JIRA_BASE_URL" if base_url_value else "JIRA_DOMAIN"
-    base_url = normalize_base_url(base_url_value or domain_value, variable)
+    base_url = _base_url_from(base_url_value or domain_value, variable)
     allow_insecure_http = parse_flag(_get(env, "JARKDOWN_ALLOW_INSECURE_HTTP"), "JARKDOWN_ALLOW_INSECURE_HTTP")
-    check_transport_security(base_url, variable, allow_insecure_http)
+    _check_transport_security(base_url, variable, allow_insecure_http)
     return base_url, variable, allow_insecure_http
 
 

@@ -15,8 +15,8 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from jarkdown_pipeline.base_url import normalise_base_url
 from jarkdown_pipeline.exceptions import BadRequestError
-from jarkdown_pipeline.jira_api_client import normalise_base_url
 from jarkdown_pipeline.knowledge_base import KnowledgeBase
 from jarkdown_pipeline.orchestration import metadata, names
 from jarkdown_pipeline.orchestration.partitions import partition_window
