@@ -51,13 +51,10 @@ class DataCenterRenderer(Renderer):
         }  # fmt: skip
 
     def attachment(self, a: SampleAttachment) -> dict[str, Any]:
+        body = super().attachment(a)  # the same fields; the files are on the Jira host itself
         name = quote(a.filename, safe="")
-        body: dict[str, Any] = {
-            "self": f"{self.api}/attachment/{a.id}", "id": str(a.id), "filename": a.filename, "author": self.user(a.author),
-            "created": self.time(a.created), "size": a.size, "mimeType": a.mime_type,
-            "content": f"{self.base}/secure/attachment/{a.id}/{name}",
-        }  # fmt: skip
-        if a.mime_type.startswith("image/"):
+        body["content"] = f"{self.base}/secure/attachment/{a.id}/{name}"
+        if "thumbnail" in body:
             body["thumbnail"] = f"{self.base}/secure/thumbnail/{a.id}/{name}"
         return body
 

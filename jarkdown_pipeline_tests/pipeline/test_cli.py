@@ -14,6 +14,11 @@ from jarkdown_pipeline_tests.pipeline.conftest import PARTITION, issues_updated_
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DAGSTER = str(Path(sys.executable).with_name("dagster"))
+# The documented command: the job runs its steps in one process.
+ONE_PARTITION_OF_THE_JOB = [
+    *("job", "execute", "-m", "jarkdown_pipeline", "-j", "jira_markdown_job"),
+    *("--tags", json.dumps({"dagster/partition": PARTITION})),
+]
 
 
 def run_dagster(args: list[str], environment: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
@@ -29,21 +34,7 @@ def test_cli_job_in_process_then_range_backfill_multiprocess(tmp_path, sample_ji
     output_dir = tmp_path / "kb"
     environment = {**pipeline_environment(sample_jira, output_dir), "DAGSTER_HOME": str(dagster_home)}
 
-    # The documented command: the job runs its steps in one process.
-    done = run_dagster(
-        [
-            "job",
-            "execute",
-            "-m",
-            "jarkdown_pipeline",
-            "-j",
-            "jira_markdown_job",
-            "--tags",
-            json.dumps({"dagster/partition": PARTITION}),
-        ],
-        environment,
-        tmp_path,
-    )
+    done = run_dagster(ONE_PARTITION_OF_THE_JOB, environment, tmp_path)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-4000:]
     assert "Executing steps in process" in output
@@ -125,20 +116,7 @@ def test_cli_names_a_missing_setting(tmp_path, sample_jira):
     dagster_home = tmp_path / "dagster_home"
     dagster_home.mkdir()
     environment = pipeline_environment(sample_jira, tmp_path / "kb", JARKDOWN_START_DATE=None)
-    done = run_dagster(
-        [
-            "job",
-            "execute",
-            "-m",
-            "jarkdown_pipeline",
-            "-j",
-            "jira_markdown_job",
-            "--tags",
-            json.dumps({"dagster/partition": PARTITION}),
-        ],
-        {**environment, "DAGSTER_HOME": str(dagster_home)},
-        tmp_path,
-    )
+    done = run_dagster(ONE_PARTITION_OF_THE_JOB, {**environment, "DAGSTER_HOME": str(dagster_home)}, tmp_path)
     assert done.returncode != 0
     assert "JARKDOWN_START_DATE is not set" in done.stdout + done.stderr
     assert not (tmp_path / "kb").exists()

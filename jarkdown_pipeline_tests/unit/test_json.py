@@ -9,19 +9,18 @@ from hypothesis import strategies as st
 
 from jarkdown_pipeline._json import dump_json, load_json
 
-# Any JSON value, floats and integers of every size included; strings with any code point but surrogates.
-JSON_VALUES = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(st.characters(blacklist_categories=("Cs",))),
-    lambda children: (
-        st.lists(children, max_size=4)
-        | st.dictionaries(st.text(st.characters(blacklist_categories=("Cs",))), children, max_size=4)
-    ),
-    max_leaves=20,
-)
+
+def json_values(integers: st.SearchStrategy[int]) -> st.SearchStrategy:
+    """Any JSON value with these integers, any finite float, strings of any code point but surrogates."""
+    text = st.text(st.characters(blacklist_categories=("Cs",)))
+    return st.recursive(
+        st.none() | st.booleans() | integers | st.floats(allow_nan=False, allow_infinity=False) | text,
+        lambda children: st.lists(children, max_size=4) | st.dictionaries(text, children, max_size=4),
+        max_leaves=20,
+    )
+
+
+JSON_VALUES = json_values(st.integers())  # integers of every size
 
 
 @settings(max_examples=400, deadline=None)
@@ -62,18 +61,7 @@ def _same(a, b) -> bool:
 
 
 # What Jira's JSON can hold: its numbers are Java longs and doubles.
-JIRA_JSON_VALUES = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(-(2**63), 2**63 - 1)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(st.characters(blacklist_categories=("Cs",))),
-    lambda children: (
-        st.lists(children, max_size=4)
-        | st.dictionaries(st.text(st.characters(blacklist_categories=("Cs",))), children, max_size=4)
-    ),
-    max_leaves=20,
-)
+JIRA_JSON_VALUES = json_values(st.integers(-(2**63), 2**63 - 1))
 
 
 @settings(max_examples=400, deadline=None)

@@ -17,6 +17,9 @@ from jarkdown_pipeline.knowledge_base import (
     write_text_if_changed,
 )
 
+# The manifest entry of attachment 5, a one-byte a.txt.
+A_TXT = {"attachment_id": "5", "filename": "a.txt", "original_filename": "a.txt", "mime_type": "text/plain", "size": 1}
+
 
 @pytest.fixture
 def kb(tmp_path):
@@ -354,18 +357,7 @@ def test_an_issue_file_is_not_rendered_again_while_nothing_it_comes_from_changed
         encoding="utf-8"
     )
     assert render(known=("ABC-1", "ABC-2")) == (False, 0)
-    kb.write_attachment_manifest(
-        "ABC-1",
-        [
-            {
-                "attachment_id": "5",
-                "filename": "a.txt",
-                "original_filename": "a.txt",
-                "mime_type": "text/plain",
-                "size": 1,
-            }
-        ],
-    )
+    kb.write_attachment_manifest("ABC-1", [dict(A_TXT)])
     assert render(known=("ABC-1", "ABC-2")) == (True, 1)
     assert render(known=("ABC-1", "ABC-2"), base_url="https://other.atlassian.net") == (True, 1)
     assert (
@@ -475,18 +467,7 @@ def test_verify_issue_files_resolves_recorded_links_without_reading_the_file(kb,
     issue = {"id": "1", "key": "ABC-1", "fields": {"summary": "S", "updated": "2026-11-20T10:00:00.000+0000",
                                                   "attachment": [{"id": "5", "filename": "a.txt", "size": 1}]}}  # fmt: skip
     kb.write_raw_issue(issue)
-    kb.write_attachment_manifest(
-        "ABC-1",
-        [
-            {
-                "attachment_id": "5",
-                "filename": "a.txt",
-                "original_filename": "a.txt",
-                "mime_type": "text/plain",
-                "size": 1,
-            }
-        ],
-    )
+    kb.write_attachment_manifest("ABC-1", [dict(A_TXT)])
     (kb.attachments_dir("ABC-1")).mkdir(parents=True)
     attachment = kb.attachments_dir("ABC-1") / "a.txt"
     attachment.write_bytes(b"x")
