@@ -207,7 +207,7 @@ class AttachmentHandler:
             logger.debug("Attachment %s already present as %s", key, path)
             return info
 
-        content_url = attachment.get("content")
+        content_url = self.client.get_attachment_content_url(attachment)
         if not content_url:
             raise AttachmentDownloadError(f"attachment {original!r} (id {key}) has no content URL", filename=original)
 

@@ -33,7 +33,7 @@ from jarkdown_pipeline.exceptions import (
 if TYPE_CHECKING:
     from jarkdown_pipeline.jira_api_client import BulkFetchResult, JiraApiClient
 
-__all__ = ["CLOUD", "DATACENTER", "FLAVOURS", "detect_flavour", "fetch_issues", "fetch_page", "search", "search_pages"]
+__all__ = ["CLOUD", "DATACENTER", "FLAVOURS", "detect_flavour", "fetch_page", "search", "search_pages"]
 
 logger = logging.getLogger(__name__)
 
@@ -118,26 +118,6 @@ def keys_jql(keys: Sequence[str]) -> str:
     """``key in ("ABC-1", "ABC-2")``: the JQL of whole-issue search pages (keys quoted as JQL strings)."""
     quoted = ", ".join('"' + str(key).replace("\\", "\\\\").replace('"', '\\"') + '"' for key in keys)
     return f"key in ({quoted})"
-
-
-async def fetch_issues(
-    client: "JiraApiClient", keys: list[str], fields: Sequence[str], expand: Sequence[str]
-) -> "BulkFetchResult":
-    """Whole issues for ``keys`` (Data Center's stand-in for bulk fetch), 100 a page, ``bulk_fetch_concurrency`` pages at once."""
-    from jarkdown_pipeline.jira_api_client import BULK_FETCH_MAX_ISSUES, BulkFetchResult
-
-    limit = asyncio.Semaphore(client.bulk_fetch_concurrency)
-
-    async def page(chunk: list[str]) -> "BulkFetchResult":
-        async with limit:
-            return await fetch_page(client, chunk, fields, expand)
-
-    chunks = [keys[i : i + BULK_FETCH_MAX_ISSUES] for i in range(0, len(keys), BULK_FETCH_MAX_ISSUES)]
-    pages = await asyncio.gather(*(page(chunk) for chunk in chunks))
-    return BulkFetchResult(
-        issues=[issue for page in pages for issue in page.issues],
-        errors={name: reason for page in pages for name, reason in page.errors.items()},
-    )
 
 
 async def fetch_page(

@@ -610,17 +610,17 @@ class JiraApiClient:
 
     @staticmethod
     def get_attachment_content_url(attachment: dict[str, Any]) -> str:
-        """The attachment's content URL (the seed's accessor)."""
+        """The attachment's content URL ("" when it has none): the seed's accessor, which the handler uses."""
         return attachment.get("content", "")
 
     async def download_attachment_stream(self, content_url: str) -> aiohttp.ClientResponse:
-        """Open an attachment's content (redirects followed without credentials off Jira's origin).
+        """The seed's streaming API, kept for callers that stream elsewhere (the pipeline uses ``download_to_file``).
 
-        Returns the open 200 response; the caller reads it and must release it
-        (``async with await client.download_attachment_stream(url) as response:``). The seed's API,
-        kept for callers that stream elsewhere; the pipeline uses ``download_to_file``, which adds
-        the size, rate and encoding checks. Asked for with ``Accept-Encoding: identity``; should a
-        server compress anyway, aiohttp decodes the body the caller reads.
+        Opens an attachment's content (redirects followed without credentials off Jira's origin) and
+        returns the open 200 response; the caller reads it and must release it
+        (``async with await client.download_attachment_stream(url) as response:``). It has none of
+        ``download_to_file``'s size, rate and encoding checks. Asked for with ``Accept-Encoding:
+        identity``; should a server compress anyway, aiohttp decodes the body the caller reads.
         """
 
         async def attempt() -> aiohttp.ClientResponse:

@@ -34,11 +34,9 @@ class Settings:
 
     jira_base_url: str
     """Normalised base URL, e.g. ``https://acme.atlassian.net`` (no trailing slash)."""
-    jira_base_url_variable: str
-    """Which variable gave the URL: ``JIRA_BASE_URL`` or ``JIRA_DOMAIN``."""
-    email: str | None
-    api_token: str | None = field(repr=False)
-    personal_access_token: str | None = field(repr=False)
+    uses_personal_access_token: bool
+    """``JIRA_PAT`` (Data Center) rather than ``JIRA_EMAIL`` + ``JIRA_API_TOKEN`` (Cloud). The
+    credentials themselves are checked here but not kept: each step reads them from the environment."""
     output_dir: Path
     scope_jql: str | None
     start_date: date
@@ -53,10 +51,6 @@ class Settings:
     state_dsn: str | None = field(default=None, repr=False)
     """JARKDOWN_STATE_DSN: PostgreSQL DSN of the state store (may hold a password); None: SQLite in
     ``.jarkdown/state.sqlite3``."""
-
-    @property
-    def uses_personal_access_token(self) -> bool:
-        return self.personal_access_token is not None
 
 
 def _get(environ: Mapping[str, str], name: str) -> str | None:
@@ -179,8 +173,8 @@ def validate_timezone(value: str, variable: str = "JARKDOWN_TIMEZONE") -> str:
     return value
 
 
-def _jira_url(env: Mapping[str, str]) -> tuple[str, str, bool]:
-    """(base URL, the variable it came from, whether remote plain http is allowed)."""
+def _jira_url(env: Mapping[str, str]) -> tuple[str, bool]:
+    """(base URL, whether remote plain http is allowed)."""
     base_url_value = _get(env, "JIRA_BASE_URL")
     domain_value = _get(env, "JIRA_DOMAIN")
     if base_url_value and domain_value:
@@ -194,11 +188,11 @@ def _jira_url(env: Mapping[str, str]) -> tuple[str, str, bool]:
     base_url = _base_url_from(base_url_value or domain_value, variable)
     allow_insecure_http = parse_flag(_get(env, "JARKDOWN_ALLOW_INSECURE_HTTP"), "JARKDOWN_ALLOW_INSECURE_HTTP")
     _check_transport_security(base_url, variable, allow_insecure_http)
-    return base_url, variable, allow_insecure_http
+    return base_url, allow_insecure_http
 
 
-def _credentials(env: Mapping[str, str]) -> tuple[str | None, str | None, str | None]:
-    """(e-mail, API token, PAT): a Cloud token with its e-mail, or a Data Center PAT."""
+def _uses_personal_access_token(env: Mapping[str, str]) -> bool:
+    """Checks the credentials: a Cloud token with its e-mail, or a Data Center PAT (True)."""
     email = _get(env, "JIRA_EMAIL")
     api_token = _get(env, "JIRA_API_TOKEN")
     pat = _get(env, "JIRA_PAT")
@@ -207,7 +201,7 @@ def _credentials(env: Mapping[str, str]) -> tuple[str | None, str | None, str | 
             "Set only one of JIRA_API_TOKEN (Jira Cloud, with JIRA_EMAIL) and JIRA_PAT (Data Center)"
         )
     if pat:
-        return None, None, pat
+        return True
     if not api_token:
         raise ConfigurationError(
             "JIRA_API_TOKEN is not set: give an API token (with JIRA_EMAIL) for Jira Cloud, "
@@ -217,7 +211,7 @@ def _credentials(env: Mapping[str, str]) -> tuple[str | None, str | None, str | 
         raise ConfigurationError("JIRA_EMAIL is not set: Jira Cloud API tokens need the account's e-mail")
     if "@" not in email:
         raise ConfigurationError(f"JIRA_EMAIL must be an e-mail address; got {email!r}")
-    return email, api_token, None
+    return False
 
 
 def _output_dir(env: Mapping[str, str]) -> Path:
@@ -255,8 +249,8 @@ def _custom_field_lists(env: Mapping[str, str]) -> tuple[tuple[str, ...] | None,
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read and validate every setting; the first problem raises, naming its variable."""
     env = os.environ if environ is None else environ
-    base_url, base_url_variable, allow_insecure_http = _jira_url(env)
-    email, api_token, pat = _credentials(env)
+    base_url, allow_insecure_http = _jira_url(env)
+    uses_pat = _uses_personal_access_token(env)
     output_dir = _output_dir(env)
     scope_jql_value = _get(env, "JARKDOWN_JQL")
     scope_jql = validate_scope_jql(scope_jql_value) if scope_jql_value else None
@@ -264,10 +258,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     include, exclude = _custom_field_lists(env)
     return Settings(
         jira_base_url=base_url,
-        jira_base_url_variable=base_url_variable,
-        email=email,
-        api_token=api_token,
-        personal_access_token=pat,
+        uses_personal_access_token=uses_pat,
         output_dir=output_dir,
         scope_jql=scope_jql,
         start_date=start_date,

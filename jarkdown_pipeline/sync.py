@@ -136,37 +136,6 @@ class IssuesStageResult(StageRecord):
         return record
 
 
-async def fetch_window(client: JiraApiClient, kb: KnowledgeBase, jql: str) -> IssuesStageResult:
-    """Search the window, fetch the issues that are new or changed, store their raw JSON.
-
-    Unchanged issues (same ``updated`` as the stored copy) are not fetched at all, so a re-run of an
-    unchanged window costs one search. A bulk request that fails falls back to fetching its issues
-    one by one, so one bad issue cannot take its 99 neighbours down with it.
-    """
-    result, found, to_fetch = await search_window(client, kb, jql)
-    await fetch_issues(client, kb, result, found, to_fetch)
-    finish_issues_result(result)
-    return result
-
-
-async def search_window(
-    client: JiraApiClient, kb: KnowledgeBase, jql: str
-) -> tuple[IssuesStageResult, dict[str, dict[str, Any]], list[str]]:
-    """The window's search, to the last page: (result with keys and unchanged ones, refs by key, keys to fetch).
-
-    Raises (JiraApiError, e.g. a JQL Jira rejects) before anything is written.
-    """
-    result = IssuesStageResult(jql=jql, keys=[])
-    found: dict[str, dict[str, Any]] = {}
-    to_fetch: list[str] = []
-    async for page, page_to_fetch in search_window_pages(client, kb, result):
-        found.update(page)
-        to_fetch += page_to_fetch
-    result.keys.sort(key=issue_sort_key)
-    to_fetch.sort(key=issue_sort_key)
-    return result, found, to_fetch
-
-
 def window_search_fields(kb: KnowledgeBase) -> tuple[str, ...]:
     """What the window's search asks for: ``updated`` only when it decides something (an issue may be
     stored already), else the key alone, so that Jira can answer with its largest pages."""
@@ -512,42 +481,6 @@ def written_or_failed(markdown: MarkdownStageResult, outcome: RenderOutcome) -> 
         markdown.failed[outcome.key] = outcome.error
         logger.error("Could not render %s: %s\n%s", outcome.key, outcome.error, outcome.details)
     return outcome.written
-
-
-def render_window(
-    kb: KnowledgeBase,
-    keys: Sequence[str],
-    *,
-    field_definitions: Sequence[Mapping[str, Any]],
-    base_url: str,
-    include_custom_fields: Sequence[str] | None = None,
-    exclude_custom_fields: Sequence[str] = (),
-    new_keys: Iterable[str] = (),
-) -> MarkdownStageResult:
-    """Render each issue from its stored JSON; write ``KEY/KEY.md`` only when the text changed.
-
-    Then re-render files outside ``keys`` that link in Jira to one of ``new_keys`` (issues that just
-    arrived), so their links become local.
-    """
-    result = MarkdownStageResult()
-    options = render_issue_options(field_definitions, base_url, include_custom_fields, exclude_custom_fields)
-
-    def render(key: str, known: frozenset[str]) -> bool | None:
-        return written_or_failed(result, render_issue_outcome(kb, key, known, options))
-
-    # One Markdown stage at a time over the knowledge base: the known keys read here and the relink
-    # scan below then see every issue another run stored and rendered before this stage began.
-    with kb.lock():
-        known = frozenset(kb.raw_issue_keys())
-        for key in keys:
-            written = render(key, known)
-            if written is not None:
-                (result.written if written else result.unchanged).append(key)
-        in_window = set(keys)
-        for key in kb.files_linking_to_jira(set(new_keys)):
-            if key not in in_window and key in known and render(key, known):
-                result.relinked.append(key)
-    return result
 
 
 # The window parses hundreds of big issues: at Python's default (a young-generation collection

@@ -78,10 +78,6 @@ class VerificationMixin:
             if (problem := self._link_problem(path, target)) is not None
         ]
 
-    def frontmatter_problems(self, keys: Iterable[str]) -> list[FrontmatterProblem]:
-        """Issue files whose frontmatter does not parse or whose ``key`` is not the file's key."""
-        return self._verify(keys, links=False, trust_render_record=False)[0]
-
     def _frontmatter_problem_in(self, key: str, path: Path, text: str) -> FrontmatterProblem | None:
         try:
             data = parse_frontmatter_block(text)
@@ -92,29 +88,24 @@ class VerificationMixin:
         return None
 
     def verify_issue_files(self, keys: Iterable[str]) -> tuple[list[FrontmatterProblem], list[BrokenLink]]:
-        """``frontmatter_problems(keys)`` and ``broken_links`` of their files, reading each file once.
+        """Issue files whose frontmatter does not parse or whose ``key`` is not the file's key, and
+        ``broken_links`` of those files, reading each file once.
 
         The frontmatter of a file still as ``render_issue_file`` wrote it was parsed then, from the
         very text written (its index row is in the record, with the key): only its links are read.
         """
-        return self._verify(keys, links=True, trust_render_record=True)
-
-    def _verify(
-        self, keys: Iterable[str], *, links: bool, trust_render_record: bool
-    ) -> tuple[list[FrontmatterProblem], list[BrokenLink]]:
         problems: list[FrontmatterProblem] = []
         broken: list[BrokenLink] = []
         for batch in batched(keys, STORE_BATCH):
-            records = self._current_records(batch) if trust_render_record else {}
+            records = self._current_records(batch)
             for key in batch:
-                self._verify_one(key, records.get(key), links, problems, broken)
+                self._verify_one(key, records.get(key), problems, broken)
         return problems, broken
 
     def _verify_one(
         self,
         key: str,
         record: IssueRecord | None,
-        links: bool,
         problems: list[FrontmatterProblem],
         broken: list[BrokenLink],
     ) -> None:
@@ -124,14 +115,13 @@ class VerificationMixin:
         if frontmatter_checked and record is not None:
             # As rendered: its frontmatter parsed then, and its candidate links were found then;
             # they are resolved now. The file is read only if one of them is broken.
-            if not links or all(self._link_problem(path, target) is None for target in record.link_targets):
+            if all(self._link_problem(path, target) is None for target in record.link_targets):
                 return
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             problems.append(FrontmatterProblem(self.relative(path), "file is missing"))
-            if links:
-                broken.append(BrokenLink(self.relative(path), "", "the file itself is missing"))
+            broken.append(BrokenLink(self.relative(path), "", "the file itself is missing"))
             return
         except UnicodeDecodeError as error:
             problems.append(FrontmatterProblem(self.relative(path), str(error)))
@@ -139,5 +129,4 @@ class VerificationMixin:
         problem = None if frontmatter_checked else self._frontmatter_problem_in(key, path, text)
         if problem is not None:
             problems.append(problem)
-        if links:
-            broken += self._broken_links_in(path, text)
+        broken += self._broken_links_in(path, text)

@@ -8,7 +8,7 @@ from jarkdown_pipeline.markdown.adf import BLOCK_HANDLERS, INLINE_HANDLERS, MARK
 from jarkdown_pipeline.markdown.fields import FieldDefinition, custom_field_slugs, slugify
 from jarkdown_pipeline.markdown.frontmatter import dump_frontmatter, parse_frontmatter
 from jarkdown_pipeline.markdown.index import render_index
-from jarkdown_pipeline.markdown.issue import issue_frontmatter, issue_markdown_path, render_issue
+from jarkdown_pipeline.markdown.issue import issue_markdown_path, render_issue
 from jarkdown_pipeline.markdown.media import MediaIndex
 from jarkdown_pipeline.markdown.wiki import html_to_markdown, wiki_to_markdown
 
@@ -23,7 +23,6 @@ __all__ = [
     "custom_field_slugs",
     "dump_frontmatter",
     "html_to_markdown",
-    "issue_frontmatter",
     "issue_markdown_path",
     "parse_frontmatter",
     "render_index",

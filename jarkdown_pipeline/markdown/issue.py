@@ -488,25 +488,3 @@ def render_issue(
         reason = f"its Markdown is {len(text):,} characters, over the limit of {MAX_ISSUE_MARKDOWN_CHARS:,}"
         raise IssueError(renderer.key, reason)
     return text
-
-
-def issue_frontmatter(
-    issue: Mapping[str, Any],
-    *,
-    field_definitions: Iterable[Mapping[str, Any]] | None = None,
-    base_url: str = "",
-    include_custom_fields: Sequence[str] | None = None,
-    exclude_custom_fields: Sequence[str] = (),
-    attachments: Iterable[Mapping[str, Any]] | None = None,
-) -> dict[str, Any]:
-    """The frontmatter mapping :func:`render_issue` writes (for an index row without re-parsing)."""
-    return _IssueRenderer(
-        issue,
-        field_definitions=field_definitions,
-        attachments=attachments,
-        base_url=base_url,
-        known_issue_keys=(),
-        include_custom_fields=include_custom_fields,
-        exclude_custom_fields=exclude_custom_fields,
-        attachments_dir="attachments",
-    ).frontmatter()

@@ -7,7 +7,7 @@ or damaged, and filled from today's sidecar files on the first run. No Dagster i
 
 How it is wired (plan for knowledge_base.py and sync.py; ``kb.store`` opened once per process by
 ``open_state_store(kb.root, dsn=settings.state_dsn)``, outside ``kb.lock()`` or with ``lock=nullcontext``):
-- ``search_window``: one ``get_issues(window keys)`` for every ``updated``, not ``stored_updated`` per key.
+- ``search_window_pages``: one ``get_issues(window keys)`` for every ``updated``, not ``stored_updated`` per key.
 - ``fetch_issues.store_page`` (under the lock): after ``write_raw_issue``, one ``upsert_issues(page,
   fields={"issue_id", "updated", "state"})`` per bulk page (state "live" also restores); a fetch that finds the
   issue under a new key: the old key gets ``state="moved", moved_to=new``.

@@ -218,7 +218,7 @@ def assert_knowledge_base_consistent(kb: KnowledgeBase, expected_keys: set[str])
     assert debris == [], f"temporary files left in the knowledge base: {debris}"
     assert stray_markdown == []
     assert not kb.removed_dir.exists()
-    assert kb.frontmatter_problems(expected_keys) == []
+    assert kb.verify_issue_files(expected_keys) == ([], [])
     rows, problems = kb.index_rows()
     assert problems == []
     on_disk = {kb.relative(path): path.read_text(encoding="utf-8") for path in kb.index_files()}

@@ -13,7 +13,8 @@ stored during its search):
 
 - an older copy of an issue replaced a newer one (a run that fetched before an edit, writing last);
 - a link to an issue a concurrent run stored stayed a Jira link (known keys read before it arrived,
-  its run's relink scan found no file yet);
+  its run's relink scan found no file yet): replayed through ``mirror_window`` with two runs in
+  pipeline/test_sync.py (test_streamed_window_relinks_an_issue_a_concurrent_run_stored_after_it_started);
 - a slower run's index.md, built from fewer files, overwrote a newer one;
 - reconciliation moved to _removed/ an issue a concurrent run stored during its search.
 """
@@ -25,23 +26,20 @@ import dagster as dg
 import pytest
 
 from jarkdown_pipeline import index_update
-from jarkdown_pipeline.knowledge_base import KnowledgeBase
+from jarkdown_pipeline.knowledge_base import KnowledgeBase, KnownKeys, RenderOptions
 from jarkdown_pipeline.markdown import render_index
 from jarkdown_pipeline.orchestration.assets import jira_index
 from jarkdown_pipeline.orchestration.resources import KnowledgeBaseResource
-from jarkdown_pipeline.sync import reconcile, render_window
+from jarkdown_pipeline.render_worker import render_locked
+from jarkdown_pipeline.sync import reconcile
 
 BASE_URL = "https://example.atlassian.net"
+OPTIONS = RenderOptions.of(base_url=BASE_URL)
 OTHER_RUN_WAIT_SECONDS = 1.0
 
 
-def raw_issue(key: str, updated: str, summary: str, links_to: str | None = None) -> dict:
+def raw_issue(key: str, updated: str, summary: str) -> dict:
     fields = {"summary": summary, "updated": updated, "created": "2026-11-01T09:00:00.000+0100", "issuelinks": []}
-    if links_to:
-        fields["issuelinks"].append(
-            {"id": "9", "type": {"name": "Relates", "inward": "relates to", "outward": "relates to"},
-             "outwardIssue": {"id": "2", "key": links_to, "fields": {"summary": "linked"}}}
-        )  # fmt: skip
     return {"id": key.rsplit("-", 1)[1], "key": key, "fields": fields}
 
 
@@ -75,42 +73,17 @@ def test_an_older_copy_of_an_issue_never_replaces_a_newer_one(tmp_path):
     assert kb.read_raw_issue("ABC-1")["fields"]["summary"] == "after the edit"
 
 
-def test_a_link_to_an_issue_stored_by_a_concurrent_run_becomes_local(tmp_path):
-    run_a, run_b = KnowledgeBase(tmp_path), KnowledgeBase(tmp_path)  # two processes, one folder
-    run_a.write_raw_issue(raw_issue("ABC-1", "2026-11-18T09:00:00.000+0100", "day 18", links_to="ABC-2"))
-
-    def run_b_markdown_stage() -> None:
-        run_b.write_raw_issue(raw_issue("ABC-2", "2026-11-20T09:00:00.000+0100", "day 20"))
-        render_window(run_b, ["ABC-2"], field_definitions=[], base_url=BASE_URL, new_keys=["ABC-2"])
-
-    render_for_a = run_a.render_issue_file
-    other: list[threading.Thread] = []
-
-    def render_after_the_other_run(key: str, *args, **options) -> bool:
-        if not other:  # A has read the known keys; B's whole stage happens now
-            other.append(run_other_run_now(run_b_markdown_stage))
-        return render_for_a(key, **options)
-
-    run_a.render_issue_file = render_after_the_other_run  # type: ignore[method-assign]
-    render_window(run_a, ["ABC-1"], field_definitions=[], base_url=BASE_URL, new_keys=["ABC-1"])
-    finish(other[0])
-
-    text = run_a.markdown_path("ABC-1").read_text(encoding="utf-8")
-    assert run_a.markdown_path("ABC-2").is_file()
-    assert "(../ABC-2/ABC-2.md)" in text, "ABC-1 links to ABC-2 in Jira though ABC-2 is in the knowledge base"
-
-
 def test_index_rebuilds_of_overlapping_runs_leave_the_index_of_all_files(tmp_path):
     resource = KnowledgeBaseResource(output_dir=str(tmp_path))
     kb = KnowledgeBase(tmp_path)
     kb.write_raw_issue(raw_issue("ABC-1", "2026-11-18T09:00:00.000+0100", "day 18"))
-    render_window(kb, ["ABC-1"], field_definitions=[], base_url=BASE_URL)
+    assert render_locked(kb, "ABC-1", KnownKeys(kb, ["ABC-1"]), OPTIONS).written
     jira_index(dg.build_asset_context(), knowledge_base=resource)  # the index so far (and a warm asset)
 
     def run_b_markdown_and_index() -> None:
         other_kb = KnowledgeBase(tmp_path)
         other_kb.write_raw_issue(raw_issue("ABC-2", "2026-11-20T09:00:00.000+0100", "day 20"))
-        render_window(other_kb, ["ABC-2"], field_definitions=[], base_url=BASE_URL)
+        assert render_locked(other_kb, "ABC-2", KnownKeys(other_kb, ["ABC-2"]), OPTIONS).written
         jira_index(dg.build_asset_context(), knowledge_base=resource)
 
     read_state = index_update.read_state

@@ -16,7 +16,6 @@ from jarkdown_pipeline.sample_jira.runner import run_sample_jira_in_thread
 from jarkdown_pipeline.sync import (
     ReconciliationRefused,
     RemovalGuard,
-    fetch_window,
     mirror_window,
     reconcile,
     scope_jql_since,
@@ -166,9 +165,10 @@ async def test_an_unreadable_stored_copy_is_fetched_again_not_fatal(tmp_path):
 
 async def stored_scope(jira, kb: KnowledgeBase) -> list[str]:
     async with client_for(jira) as client:
-        result = await fetch_window(client, kb, scope_jql_since(None, date.fromisoformat(START_DATE)))
+        jql = scope_jql_since(None, date.fromisoformat(START_DATE))
+        result = await mirror_window(client, kb, jql, field_definitions=[], base_url=jira.base_url)
     stored_a_minute_ago(kb)
-    return result.keys
+    return result.issues.keys
 
 
 def delete_issues(jira, keys) -> set[str]:

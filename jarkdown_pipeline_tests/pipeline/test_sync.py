@@ -14,7 +14,7 @@ from jarkdown_pipeline.knowledge_base import KnowledgeBase
 from jarkdown_pipeline.sample_jira.config import FaultConfig
 from jarkdown_pipeline.sample_jira.runner import run_sample_jira_in_thread
 from jarkdown_pipeline.state_store import rebuild_from_files
-from jarkdown_pipeline.sync import fetch_window, mirror_window, reconcile, render_window, scope_jql_since, window_jql
+from jarkdown_pipeline.sync import IssuesStageResult, mirror_window, reconcile, scope_jql_since, window_jql
 from jarkdown_pipeline_tests.pipeline.conftest import issues_updated_on, sample_config
 
 DAY = date(2026, 11, 20)
@@ -33,6 +33,13 @@ def client_for(jira) -> JiraApiClient:
     return JiraApiClient(jira.base_url, jira.email, jira.api_token, retry_policy=FAST_RETRIES)
 
 
+async def mirror_day(client: JiraApiClient, kb: KnowledgeBase, base_url: str) -> IssuesStageResult:
+    """The window of DAY through the production path; what its search and fetches did."""
+    window = await mirror_window(client, kb, window_jql(None, DAY, DAY + timedelta(days=1)), field_definitions=[],
+                                 base_url=base_url)  # fmt: skip
+    return window.issues
+
+
 @pytest.fixture
 def day_keys():
     with run_sample_jira_in_thread(sample_config()) as probe:
@@ -47,7 +54,7 @@ async def test_a_failed_bulk_request_falls_back_to_single_fetches(tmp_path, day_
     with run_sample_jira_in_thread(sample_config(faults=faults)) as jira:
         kb = KnowledgeBase(tmp_path)
         async with client_for(jira) as client:
-            result = await fetch_window(client, kb, window_jql(None, DAY, date(2026, 11, 21)))
+            result = await mirror_day(client, kb, jira.base_url)
     assert "fetching them one by one" in caplog.text
     assert result.failed == {}
     assert list(result.vanished) == [day_keys[0]] and "404" in result.vanished[day_keys[0]]
@@ -61,7 +68,7 @@ async def test_persistent_errors_are_reported_per_issue_not_raised(tmp_path, day
     with run_sample_jira_in_thread(sample_config(faults=faults)) as jira:
         kb = KnowledgeBase(tmp_path)
         async with client_for(jira) as client:
-            result = await fetch_window(client, kb, window_jql(None, DAY, date(2026, 11, 21)))
+            result = await mirror_day(client, kb, jira.base_url)
     assert sorted(result.failed) == day_keys and all("503" in reason for reason in result.failed.values())
     assert result.fetched == [] and kb.raw_issue_keys() == set()
 
@@ -70,7 +77,7 @@ async def test_reconcile_moves_what_left_the_scope_and_rerenders_linkers(tmp_pat
     with run_sample_jira_in_thread(sample_config()) as jira:
         kb = KnowledgeBase(tmp_path)
         async with client_for(jira) as client:
-            await fetch_window(client, kb, window_jql(None, DAY, date(2026, 11, 21)))
+            await mirror_day(client, kb, jira.base_url)
             for key in day_keys:
                 kb.write_markdown(key, f"---\nkey: {key}\n---\n")
             kb.write_markdown(day_keys[1], f"---\nkey: {day_keys[1]}\n---\n[x](../{day_keys[0]}/{day_keys[0]}.md)\n")
@@ -91,14 +98,24 @@ async def test_reconcile_moves_what_left_the_scope_and_rerenders_linkers(tmp_pat
     assert (kb.removed_dir / day_keys[0] / f"{day_keys[0]}.md").is_file()
 
 
-async def test_reconcile_keeps_what_was_stored_during_its_search(tmp_path, day_keys):
+async def test_reconcile_keeps_what_was_stored_during_its_search(tmp_path, day_keys, monkeypatch):
     with run_sample_jira_in_thread(sample_config()) as jira:
         kb = KnowledgeBase(tmp_path)
         async with client_for(jira) as client:
-            await fetch_window(client, kb, window_jql(None, DAY, date(2026, 11, 21)))
+            await mirror_day(client, kb, jira.base_url)
+            stored_a_minute_ago(kb)
             jira.delete_issue(day_keys[0])
-            result = await reconcile(client, kb, scope_jql_since(None, date(2026, 11, 1)))
-            assert result.moved == [] and day_keys[0] in result.kept_recent  # just stored: not moved yet
+            search = sync.scope_keys
+
+            async def search_while_another_run_stores(client, jql):
+                in_scope = await search(client, jql)
+                os.utime(kb.raw_path(day_keys[0]))  # another run stores the issue now, after the search passed it
+                return in_scope
+
+            with monkeypatch.context() as patch:
+                patch.setattr(sync, "scope_keys", search_while_another_run_stores)
+                result = await reconcile(client, kb, scope_jql_since(None, date(2026, 11, 1)))
+            assert result.moved == [] and day_keys[0] in result.kept_recent  # stored during the search: kept
             stored_a_minute_ago(kb)
             result = await reconcile(client, kb, scope_jql_since(None, date(2026, 11, 1)))
     assert day_keys[0] in result.moved
@@ -156,11 +173,14 @@ async def test_streamed_window_relinks_an_issue_a_concurrent_run_stored_after_it
         kb_a, kb_b = KnowledgeBase(tmp_path), KnowledgeBase(tmp_path)  # two runs, one folder
         async with client_for(jira) as client:
             fields = await client.fetch_fields()
-            target_issue = await client.fetch_issue(target)
 
-            def run_b_whole_stage() -> None:
-                kb_b.write_raw_issue(target_issue)
-                render_window(kb_b, [target], field_definitions=fields, base_url=jira.base_url, new_keys=[target])
+            def run_b_whole_stage() -> None:  # run B mirrors the target's day with a client of its own
+                async def run_b() -> None:
+                    async with client_for(jira) as client_b:
+                        jql = window_jql(None, day_of(target), day_of(target) + timedelta(days=1))
+                        await mirror_window(client_b, kb_b, jql, field_definitions=fields, base_url=jira.base_url)
+
+                asyncio.run(run_b())
 
             download_for_a = sync.download_issue_attachments
 

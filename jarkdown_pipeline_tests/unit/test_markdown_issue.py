@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 
 from jarkdown_pipeline.markdown import (
     custom_field_slugs,
-    issue_frontmatter,
     issue_markdown_path,
     parse_frontmatter,
     render_index,
@@ -62,7 +61,6 @@ def test_frontmatter_round_trips_any_summary_and_labels(summary, labels):
     front = parse_frontmatter(markdown)
     assert front["summary"] == summary
     assert front["labels"] == labels
-    assert front == issue_frontmatter(issue, base_url=BASE)
 
 
 YAML_VALUES = st.recursive(
