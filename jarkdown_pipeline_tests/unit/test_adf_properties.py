@@ -5,67 +5,12 @@ the HTML's text is compared (whitespace collapsed, as HTML displays it) with the
 """
 
 import html.parser
-import re
 
-import cmarkgfm
-from cmarkgfm.cmark import Options
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jarkdown_pipeline.markdown import adf_to_markdown
-
-GFM_OPTIONS = Options.CMARK_OPT_UNSAFE
-
-
-class _TextExtractor(html.parser.HTMLParser):
-    """Collects displayed text, split by paragraph (<p>, <h1-6>, <li>, <td>...)."""
-
-    BLOCKS = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "td", "th", "pre", "summary"}
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.paragraphs: list[str] = []
-        self._current: list[str] | None = None
-
-    def handle_starttag(self, tag, attrs):
-        if tag == "p":
-            self._current = []
-        if tag == "br":
-            self.handle_data(" ")
-
-    def handle_endtag(self, tag):
-        if tag == "p" and self._current is not None:
-            self.paragraphs.append("".join(self._current))
-            self._current = None
-        if tag in self.BLOCKS:
-            self.parts.append(" ")
-
-    def handle_data(self, data):
-        self.parts.append(data)
-        if self._current is not None:
-            self._current.append(data)
-
-
-def render_html(markdown: str) -> str:
-    return cmarkgfm.github_flavored_markdown_to_html(markdown, options=GFM_OPTIONS)
-
-
-def displayed(markdown: str) -> _TextExtractor:
-    extractor = _TextExtractor()
-    extractor.feed(render_html(markdown))
-    extractor.close()
-    return extractor
-
-
-# U+FEFF is invisible, and cmark drops it at the very start of a document.
-_WS = re.compile(r"[\s\u00a0\ufeff]+")
-
-
-def normalize(text: str) -> str:
-    # HTML collapses whitespace; CommonMark turns NUL into U+FFFD (excluded from the alphabet).
-    return _WS.sub(" ", text).strip()
-
+from jarkdown_pipeline_tests.plugins.rendered_html import WHITESPACE, displayed, normalize, render_html
 
 SPECIALS = list("*_`[]<>#|\\~-+=!&;:$()0123456789.\"' \nabcxyz") + [
     "&amp;",
@@ -202,7 +147,7 @@ class _StyledChars(html.parser.HTMLParser):
 
     def handle_data(self, data):
         styles = frozenset(self.open)
-        self.chars.extend((char, styles) for char in data if not _WS.match(char))
+        self.chars.extend((char, styles) for char in data if not WHITESPACE.match(char))
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -217,7 +162,7 @@ def test_marks_style_exactly_their_text(paragraphs):
             if node["type"] != "text":
                 continue
             styles = frozenset(_MARK_ELEMENTS[m["type"]] for m in node["marks"] if m["type"] in _MARK_ELEMENTS)
-            expected.extend((char, styles) for char in node["text"] if not _WS.match(char))
+            expected.extend((char, styles) for char in node["text"] if not WHITESPACE.match(char))
     parser = _StyledChars()
     parser.feed(render_html(markdown))
     parser.close()

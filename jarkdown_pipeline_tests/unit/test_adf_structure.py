@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jarkdown_pipeline.markdown import adf_to_markdown
-from jarkdown_pipeline_tests.unit.test_adf_properties import render_html
+from jarkdown_pipeline_tests.plugins.rendered_html import TextExtractor, normalize, render_html
 
 
 def _text(value):
@@ -90,7 +90,6 @@ CELL_TEXT = st.lists(
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows=st.lists(st.lists(st.tuples(CELL_TEXT, st.booleans()), min_size=2, max_size=2), min_size=1, max_size=3))
 def test_table_cells_keep_their_text_and_shape(rows):
-    from jarkdown_pipeline_tests.unit.test_adf_properties import _TextExtractor, normalize
 
     def cell(text, as_code):
         node = {"type": "text", "text": text, **({"marks": [{"type": "code"}]} if as_code else {})}
@@ -113,6 +112,6 @@ def test_table_cells_keep_their_text_and_shape(rows):
         cells = re.findall(r"<td>(.*?)</td>", shown, re.DOTALL)
         assert len(cells) == 2
         for shown_cell, (text, _) in zip(cells, row):
-            extractor = _TextExtractor()
+            extractor = TextExtractor()
             extractor.feed(shown_cell)
             assert normalize("".join(extractor.parts)) == normalize(text)

@@ -16,7 +16,7 @@ from jarkdown_pipeline.markdown.index import (
     index_pages,
     render_index,
 )
-from jarkdown_pipeline_tests.unit.test_adf_properties import render_html
+from jarkdown_pipeline_tests.plugins.rendered_html import render_html
 
 _LINK = re.compile(r"\]\(([^)\s]+)\)")
 

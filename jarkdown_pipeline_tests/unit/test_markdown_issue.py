@@ -21,7 +21,7 @@ from jarkdown_pipeline.markdown import (
 )
 from jarkdown_pipeline.markdown.fields import FieldDefinition
 from jarkdown_pipeline.markdown.index import index_pages
-from jarkdown_pipeline_tests.unit.test_adf_properties import _TextExtractor, displayed, normalize, render_html
+from jarkdown_pipeline_tests.plugins.rendered_html import TextExtractor, displayed, normalize, render_html
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "issues"
 BASE = "https://example.atlassian.net"
@@ -98,7 +98,7 @@ def test_title_line_shows_the_summary(summary):
     html = render_html(body_of(markdown))
     titles = re.findall(r"<h1>(.*?)</h1>", html, re.DOTALL)
     assert len(titles) == 1
-    extractor = _TextExtractor()
+    extractor = TextExtractor()
     extractor.feed(titles[0])
     expected = f"ABC-1: {summary}" if summary.replace("\r", " ").replace("\n", " ").strip() else "ABC-1"
     assert normalize("".join(extractor.parts)) == normalize(expected)
@@ -406,7 +406,7 @@ def test_rich_worklog_comment_stays_in_its_cell():
     assert len(rows) == 2  # header + the one worklog
     cells = re.findall(r"<td>(.*?)</td>", rows[1], re.DOTALL)
     assert len(cells) == 4
-    extractor = _TextExtractor()
+    extractor = TextExtractor()
     extractor.feed(cells[3])
     assert normalize("".join(extractor.parts)) == "Metric / Value | unit p99 / 3 ms a|b x | y"
 
