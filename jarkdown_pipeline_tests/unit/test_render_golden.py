@@ -1,30 +1,35 @@
-"""Golden files: each fixtures/adf/*.json and fixtures/issues/*.json beside its expected .md.
+"""Golden files: each fixtures/adf/*.json, fixtures/issues/*.json and fixtures/wiki/*.wiki beside its
+expected .md (the inputs and how they are rendered: plugins/golden.py).
 
 Regenerate with ``UPDATE_GOLDEN=1 .venv/bin/python -m pytest jarkdown_pipeline_tests/unit/test_render_golden.py``
 and review every changed .md by eye before committing: they are the specification.
-
-Wiki fixtures: fixtures/wiki/*.wiki (Jira Data Center wiki markup) beside the expected .md, rendered
-with WIKI_ATTACHMENTS and WIKI_USERS as the issue's attachments and people.
-
-ADF fixtures: an ADF document, or {"adf": document, "attachments": [...], "heading_offset": n}.
-Issue fixtures: {"issue": ..., "field_definitions": [...], "attachments": [...], "base_url": ...,
-"known_issue_keys": [...], "include_custom_fields": [...] | null, "exclude_custom_fields": [...]}.
 """
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from jarkdown_pipeline.markdown import adf_to_markdown, render_issue, wiki_to_markdown
+from jarkdown_pipeline_tests.plugins.golden import (
+    FIXTURES,
+    GOLDEN_FOLDERS,
+    golden_inputs,
+    render_adf_fixture,
+    render_all_fixtures,
+    render_issue_fixture,
+    render_wiki_fixture,
+)
+from jarkdown_pipeline_tests.plugins.rendered_html import displayed, normalize
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _cases(folder: str) -> list[Path]:
-    return sorted((FIXTURES / folder).glob("*.json"))
+    return golden_inputs(folder)
 
 
 def _check(actual: str, expected_path: Path) -> None:
@@ -33,40 +38,6 @@ def _check(actual: str, expected_path: Path) -> None:
         return
     assert expected_path.exists(), f"{expected_path.name} missing: run with UPDATE_GOLDEN=1 and review it"
     assert actual == expected_path.read_text(encoding="utf-8")
-
-
-def render_adf_fixture(path: Path) -> str:
-    data = json.loads(path.read_text(encoding="utf-8"))
-    if data.get("type") == "doc":
-        return adf_to_markdown(data) + "\n"
-    return (
-        adf_to_markdown(data["adf"], media=data.get("attachments"), heading_offset=data.get("heading_offset", 0)) + "\n"
-    )
-
-
-WIKI_ATTACHMENTS = [
-    {"attachment_id": "10", "filename": "screen.png", "mime_type": "image/png", "size": 10},
-    {"attachment_id": "11", "filename": "report.pdf", "mime_type": "application/pdf", "size": 20},
-    {"attachment_id": "12", "filename": "screen shot (1).png", "mime_type": "image/png", "size": 30},
-]
-WIKI_USERS = {"jdoe": "John Doe", "john.doe": "Johnny Doe", "5b10a2844c20165700ede21g": "Ana Cloud"}
-
-
-def render_wiki_fixture(path: Path) -> str:
-    return wiki_to_markdown(path.read_text(encoding="utf-8"), media=WIKI_ATTACHMENTS, users=WIKI_USERS) + "\n"
-
-
-def render_issue_fixture(path: Path) -> str:
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return render_issue(
-        data["issue"],
-        field_definitions=data.get("field_definitions", []),
-        attachments=data.get("attachments", []),
-        base_url=data.get("base_url", "https://example.atlassian.net"),
-        known_issue_keys=frozenset(data.get("known_issue_keys", [])),
-        include_custom_fields=data.get("include_custom_fields"),
-        exclude_custom_fields=data.get("exclude_custom_fields", []),
-    )
 
 
 @pytest.mark.parametrize("path", _cases("adf"), ids=lambda p: p.stem)
@@ -79,19 +50,39 @@ def test_issue_golden(path):
     _check(render_issue_fixture(path), path.with_suffix(".md"))
 
 
-@pytest.mark.parametrize("path", sorted((FIXTURES / "wiki").glob("*.wiki")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", _cases("wiki"), ids=lambda p: p.stem)
 def test_wiki_golden(path):
     _check(render_wiki_fixture(path), path.with_suffix(".md"))
 
 
-@pytest.mark.parametrize("path", _cases("issues"), ids=lambda p: p.stem)
-def test_issue_rendering_is_deterministic(path):
-    assert render_issue_fixture(path) == render_issue_fixture(path)
+def render_in_a_process(hash_seed: str) -> bytes:
+    """Every golden input rendered by a fresh interpreter whose str hashes (set and dict orders of
+    strings) differ from this one's."""
+    environment = {**os.environ, "PYTHONHASHSEED": hash_seed}
+    done = subprocess.run(
+        [sys.executable, "-m", "jarkdown_pipeline_tests.plugins.golden"],
+        cwd=REPO_ROOT,
+        env=environment,
+        capture_output=True,
+        check=True,
+        timeout=300,
+    )
+    return done.stdout
 
 
-def test_fixture_folders_are_not_empty():
-    assert len(_cases("adf")) >= 20 and len(_cases("issues")) >= 5
-    assert len(list((FIXTURES / "wiki").glob("*.wiki"))) >= 8
+def test_rendering_is_the_same_in_processes_with_other_hash_seeds():
+    first, second = render_in_a_process("1"), render_in_a_process("2")
+    assert first == second
+    assert first == render_all_fixtures()
+
+
+@pytest.mark.parametrize("folder", sorted(GOLDEN_FOLDERS))
+def test_every_golden_input_has_its_markdown_and_every_markdown_its_input(folder):
+    inputs = {path.stem for path in golden_inputs(folder)}
+    outputs = {path.stem for path in (FIXTURES / folder).glob("*.md")}
+    assert inputs, f"no golden inputs in fixtures/{folder}: the parametrized tests would pass on nothing"
+    assert outputs - inputs == set(), "golden files whose input is gone"
+    assert inputs - outputs == set() or UPDATE, "inputs without a golden file"
 
 
 def _text_nodes(node, out):
@@ -106,8 +97,6 @@ def _text_nodes(node, out):
 @pytest.mark.parametrize("path", _cases("adf"), ids=lambda p: p.stem)
 def test_adf_golden_shows_every_text_node_on_github(path):
     """Rendered by cmark-gfm (GitHub's parser), the golden Markdown displays each text node."""
-    from jarkdown_pipeline_tests.unit.test_adf_properties import displayed, normalize
-
     data = json.loads(path.read_text(encoding="utf-8"))
     shown = normalize("".join(displayed(render_adf_fixture(path)).parts))
     for text in _text_nodes(data if data.get("type") == "doc" else data["adf"], []):
