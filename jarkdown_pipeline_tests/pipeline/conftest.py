@@ -83,9 +83,12 @@ class Pipeline:
 
 
 def build_pipeline(jira: SampleJiraThread, output_dir: Path, **changes: str | None) -> Pipeline:
-    settings = load_settings(pipeline_environment(jira, output_dir, **changes))
+    environment = pipeline_environment(jira, output_dir, **changes)
+    settings = load_settings(environment)
     # Same resource as production, with values instead of EnvVars (the test's env is not the user's).
-    resource = JiraResource(base_url=settings.jira_base_url, email=settings.email, api_token=settings.api_token)
+    resource = JiraResource(
+        base_url=settings.jira_base_url, email=environment["JIRA_EMAIL"], api_token=environment["JIRA_API_TOKEN"]
+    )
     return Pipeline(settings=settings, defs=build_definitions(settings, jira=resource))
 
 

@@ -59,14 +59,11 @@ ALL_CHECKS = (
 
 def datacenter_pipeline(jira: SampleJiraThread, output_dir: Path, pat: str | None = None) -> Pipeline:
     """The job as a Data Center user's environment gives it: JIRA_PAT, no e-mail, flavour detected."""
-    environment = pipeline_environment(
-        jira, output_dir, JIRA_EMAIL=None, JIRA_API_TOKEN=None, JIRA_PAT=pat or jira.config.personal_access_token
-    )
+    pat = pat or jira.config.personal_access_token
+    environment = pipeline_environment(jira, output_dir, JIRA_EMAIL=None, JIRA_API_TOKEN=None, JIRA_PAT=pat)
     settings = load_settings(environment)
-    assert settings.jira_flavour == "auto"
-    resource = JiraResource(
-        base_url=settings.jira_base_url, personal_access_token=settings.personal_access_token, flavour="auto"
-    )
+    assert settings.jira_flavour == "auto" and settings.uses_personal_access_token
+    resource = JiraResource(base_url=settings.jira_base_url, personal_access_token=pat, flavour="auto")
     return Pipeline(settings=settings, defs=build_definitions(settings, jira=resource))
 
 

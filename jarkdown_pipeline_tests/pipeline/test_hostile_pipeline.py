@@ -8,7 +8,7 @@ import dagster as dg
 
 from jarkdown_pipeline.orchestration.assets import build_assets
 from jarkdown_pipeline.orchestration.partitions import daily_partitions_from_settings
-from jarkdown_pipeline.orchestration.resources import JiraResource, KnowledgeBaseResource, MirrorScope
+from jarkdown_pipeline.orchestration.resources import KnowledgeBaseResource, MirrorScope
 from jarkdown_pipeline.sample_jira.runner import run_sample_jira_in_thread
 from jarkdown_pipeline_tests.pipeline.conftest import (
     build_pipeline,
@@ -65,7 +65,7 @@ def materialize_reconciliation(pipeline, run_config: dict | None = None) -> dg.E
         build_assets(daily_partitions_from_settings(settings)),
         selection=["jira_reconciliation"],
         resources={
-            "jira": JiraResource(base_url=settings.jira_base_url, email=settings.email, api_token=settings.api_token),
+            "jira": pipeline.defs.resources["jira"],  # the job's own
             "knowledge_base": KnowledgeBaseResource.from_settings(settings),
             "mirror": MirrorScope.from_settings(settings),
         },
