@@ -10,6 +10,7 @@ pytest_plugins = [
     "jarkdown_pipeline_tests.plugins.postgres",
     "jarkdown_pipeline_tests.plugins.state_store",
     "jarkdown_pipeline_tests.plugins.knowledge_base",
+    "jarkdown_pipeline_tests.plugins.local_jira",
 ]
 
 # Locally every run explores new examples; CI replays a fixed set so a red CI is reproducible.

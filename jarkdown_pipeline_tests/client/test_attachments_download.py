@@ -8,9 +8,7 @@ import pytest
 
 from jarkdown_pipeline.attachment_handler import AttachmentHandler
 from jarkdown_pipeline.exceptions import AttachmentDownloadError
-from jarkdown_pipeline_tests.client.servers import (  # noqa: F401  (fixtures)
-    local_jira,
-    make_local_client,
+from jarkdown_pipeline_tests.plugins.local_jira import (
     pattern_bytes,
 )
 

@@ -6,11 +6,9 @@ import pytest
 
 from jarkdown_pipeline.exceptions import AuthenticationError, JiraApiError
 from jarkdown_pipeline.jira_api_client import JiraApiClient, RetryPolicy
-from jarkdown_pipeline_tests.client.servers import (  # noqa: F401  (fixtures)
+from jarkdown_pipeline_tests.plugins.local_jira import (
     API_TOKEN,
     GOOD_AUTHORIZATION,
-    local_jira,
-    make_local_client,
     pattern_bytes,
 )
 

@@ -18,9 +18,7 @@ from jarkdown_pipeline.exceptions import (
     TransportError,
 )
 from jarkdown_pipeline.jira_api_client import DEFAULT_DOWNLOAD_RATE_WINDOW, DEFAULT_MIN_DOWNLOAD_RATE
-from jarkdown_pipeline_tests.client.servers import (  # noqa: F401  (fixtures)
-    local_jira,
-    make_local_client,
+from jarkdown_pipeline_tests.plugins.local_jira import (
     pattern_bytes,
 )
 

@@ -12,7 +12,7 @@ import dagster as dg
 
 from jarkdown_pipeline.knowledge_base import KnowledgeBase
 from jarkdown_pipeline.orchestration import names
-from jarkdown_pipeline_tests.pipeline.conftest import (
+from jarkdown_pipeline_tests.plugins.pipeline import (
     PARTITION,
     build_pipeline,
     check_results,

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from jarkdown_pipeline.knowledge_base import KnowledgeBase
-from jarkdown_pipeline_tests.pipeline.conftest import PARTITION, issues_updated_on, pipeline_environment
+from jarkdown_pipeline_tests.plugins.pipeline import PARTITION, issues_updated_on, pipeline_environment
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DAGSTER = str(Path(sys.executable).with_name("dagster"))

@@ -30,7 +30,7 @@ from jarkdown_pipeline.orchestration.names import JIRA_MARKDOWN_JOB, JIRA_POOL
 from jarkdown_pipeline.orchestration.partitions import build_daily_partitions
 from jarkdown_pipeline.orchestration.resources import JiraResource
 from jarkdown_pipeline.sample_jira.runner import SampleJiraThread, run_sample_jira_in_thread
-from jarkdown_pipeline_tests.pipeline.conftest import (
+from jarkdown_pipeline_tests.plugins.pipeline import (
     build_pipeline,
     issues_updated_on,
     pipeline_environment,

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from jarkdown_pipeline.sample_jira.runner import run_sample_jira_in_thread
-from jarkdown_pipeline_tests.pipeline.conftest import build_pipeline, materialization_metadata, sample_config
+from jarkdown_pipeline_tests.plugins.pipeline import build_pipeline, materialization_metadata, sample_config
 
 BACKFILL_DAYS = ("2026-11-20", "2026-11-21")  # the sample's issues are all updated in these two days
 EDIT_DAY = "2026-11-22"

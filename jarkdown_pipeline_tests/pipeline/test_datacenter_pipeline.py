@@ -12,7 +12,6 @@ import sys
 from datetime import date
 from pathlib import Path
 
-import dagster as dg
 import pytest
 import yaml
 
@@ -23,11 +22,12 @@ from jarkdown_pipeline.sample_jira.config import FaultConfig
 from jarkdown_pipeline.sample_jira.runner import SampleJiraThread, run_sample_jira_in_thread
 from jarkdown_pipeline.settings import load_settings
 from jarkdown_pipeline.tools.pipeline_cli import summarize_knowledge_base
-from jarkdown_pipeline_tests.pipeline.conftest import (
+from jarkdown_pipeline_tests.plugins.pipeline import (
     PARTITION,
     Pipeline,
     build_pipeline,
     check_results,
+    failure_messages,
     issues_updated_on,
     pipeline_environment,
     sample_config,
@@ -65,10 +65,6 @@ def datacenter_pipeline(jira: SampleJiraThread, output_dir: Path, pat: str | Non
     assert settings.jira_flavour == "auto" and settings.uses_personal_access_token
     resource = JiraResource(base_url=settings.jira_base_url, personal_access_token=pat, flavour="auto")
     return Pipeline(settings=settings, defs=build_definitions(settings, jira=resource))
-
-
-def failure_messages(result: dg.ExecuteInProcessResult) -> str:
-    return "\n".join(str(e.step_failure_data.error.to_string()) for e in result.all_events if e.is_step_failure)
 
 
 def frontmatter_and_sections(kb: KnowledgeBase, key: str) -> tuple[dict, list[str]]:

@@ -10,15 +10,10 @@ import hashlib
 import json
 import os
 import re
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -29,11 +24,12 @@ from jarkdown_pipeline.sample_jira.app import SampleJira
 from jarkdown_pipeline.sample_jira.config import FaultConfig, SampleJiraConfig
 from jarkdown_pipeline.sample_jira.runner import SampleJiraThread
 from jarkdown_pipeline.tools.pipeline_cli import backfill_command
-from jarkdown_pipeline_tests.pipeline.conftest import (
+from jarkdown_pipeline_tests.plugins.pipeline import (
     PARTITION,
     build_pipeline,
     issues_updated_on,
     pipeline_environment,
+    run_demo,
     sample_config,
     snapshot,
 )
@@ -271,20 +267,6 @@ def test_one_partition_through_dagster_with_every_fault_then_a_rerun_that_does_n
     assert routes.get("GET /rest/api/3/issue/{key}/comment", 0) == 0
     assert_fetched_only(jira.server.request_log[first_run_requests:], {vanished, str(jira.dataset.issues[vanished].id)})
     assert without_run_records(snapshot(pipeline.kb.root)) == before
-
-
-def run_demo(arguments: list[str], environment: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
-    # The caller's Jira settings must not leak into the test: only what the demo needs.
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", str(cwd)), **environment}
-    return subprocess.run([sys.executable, "-m", "jarkdown_pipeline.tools.demo", *arguments], env=env, cwd=cwd,
-                          capture_output=True, text=True, timeout=240)  # fmt: skip
-
-
-def is_listening(url: str) -> bool:
-    parts = urlsplit(url)
-    with socket.socket() as probe:
-        probe.settimeout(1)
-        return probe.connect_ex((parts.hostname, parts.port)) == 0
 
 
 def test_demo_against_a_jira_with_faults_mirrors_a_range_in_one_cli_run_then_reruns_for_nothing(

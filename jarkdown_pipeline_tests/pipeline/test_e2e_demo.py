@@ -11,7 +11,7 @@ import time
 import psutil
 
 from jarkdown_pipeline.tools.pipeline_cli import summarize_knowledge_base
-from jarkdown_pipeline_tests.pipeline.test_e2e import is_listening, run_demo
+from jarkdown_pipeline_tests.plugins.pipeline import is_listening, run_demo
 
 SAMPLE_URL = re.compile(r"Sample Jira at (http://127\.0\.0\.1:\d+)")
 

@@ -10,15 +10,17 @@ from jarkdown_pipeline.orchestration.assets import build_assets
 from jarkdown_pipeline.orchestration.partitions import daily_partitions_from_settings
 from jarkdown_pipeline.orchestration.resources import KnowledgeBaseResource, MirrorScope
 from jarkdown_pipeline.sample_jira.runner import run_sample_jira_in_thread
-from jarkdown_pipeline_tests.pipeline.conftest import (
+from jarkdown_pipeline_tests.plugins.hostile_jira import Hostility, hostile_jira
+from jarkdown_pipeline_tests.plugins.pipeline import (
+    INVALID_KEY_ENTRY,
     build_pipeline,
+    delete_issues,
+    failure_messages,
     issues_updated_on,
     materialization_metadata,
     sample_config,
+    stored_scope,
 )
-from jarkdown_pipeline_tests.pipeline.hostile_jira import Hostility, hostile_jira
-from jarkdown_pipeline_tests.pipeline.test_hostile_sync import INVALID_KEY_ENTRY, delete_issues, stored_scope
-from jarkdown_pipeline_tests.pipeline.test_pipeline import failure_messages
 
 DAY = date(2026, 11, 20)
 

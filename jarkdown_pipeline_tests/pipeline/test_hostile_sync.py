@@ -21,14 +21,20 @@ from jarkdown_pipeline.sync import (
     scope_jql_since,
     window_jql,
 )
-from jarkdown_pipeline_tests.pipeline.conftest import START_DATE, issues_updated_on, sample_config
-from jarkdown_pipeline_tests.pipeline.hostile_jira import Hostility, hostile_jira
-from jarkdown_pipeline_tests.pipeline.test_sync import client_for, stored_a_minute_ago
+from jarkdown_pipeline_tests.plugins.hostile_jira import Hostility, hostile_jira
 from jarkdown_pipeline_tests.plugins.knowledge_base import contents
+from jarkdown_pipeline_tests.plugins.pipeline import (
+    INVALID_KEY_ENTRY,
+    START_DATE,
+    client_for,
+    delete_issues,
+    issues_updated_on,
+    sample_config,
+    stored_scope,
+)
 
 DAY = date(2026, 11, 20)
 WINDOW = window_jql(None, DAY, date(2026, 11, 21))
-INVALID_KEY_ENTRY = {"id": "990001", "key": "../X-1", "fields": {"updated": "2026-11-20T10:00:00.000+0100"}}
 LONG_AGO = time.time() - STALE_TEMP_FILE_SECONDS - 60
 
 
@@ -161,23 +167,6 @@ async def test_an_unreadable_stored_copy_is_fetched_again_not_fatal(tmp_path):
 
 
 # -- reconciliation that would empty the mirror -----------------------------------------------------
-
-
-async def stored_scope(jira, kb: KnowledgeBase) -> list[str]:
-    async with client_for(jira) as client:
-        jql = scope_jql_since(None, date.fromisoformat(START_DATE))
-        result = await mirror_window(client, kb, jql, field_definitions=[], base_url=jira.base_url)
-    stored_a_minute_ago(kb)
-    return result.issues.keys
-
-
-def delete_issues(jira, keys) -> set[str]:
-    """Delete ``keys`` from the sample Jira (sub-tasks go with their parent); the keys deleted."""
-    gone: set[str] = set()
-    for key in keys:
-        if key not in gone:
-            gone |= set(jira.delete_issue(key))
-    return gone
 
 
 async def test_a_reconciliation_that_would_remove_too_much_moves_nothing(tmp_path):

@@ -8,9 +8,10 @@ import dagster as dg
 from jarkdown_pipeline.orchestration.resources import JiraResource
 from jarkdown_pipeline.sample_jira.config import FaultConfig
 from jarkdown_pipeline.sample_jira.runner import run_sample_jira_in_thread
-from jarkdown_pipeline_tests.pipeline.conftest import (
+from jarkdown_pipeline_tests.plugins.pipeline import (
     build_pipeline,
     check_results,
+    failure_messages,
     issues_updated_on,
     materialization_metadata,
     sample_config,
@@ -23,12 +24,6 @@ ALL_CHECKS = {
     "frontmatter_parses_and_key_matches": True,
     "index_is_complete": True,
 }
-
-
-def failure_messages(result: dg.ExecuteInProcessResult) -> str:
-    return "\n".join(
-        str(event.step_failure_data.error.to_string()) for event in result.all_events if event.is_step_failure
-    )
 
 
 def without_run_records(files: dict) -> dict:

@@ -2,35 +2,27 @@
 
 import asyncio
 import os
-import time
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from jarkdown_pipeline import sync
-from jarkdown_pipeline.jira_api_client import JiraApiClient, RetryPolicy
+from jarkdown_pipeline.jira_api_client import JiraApiClient
 from jarkdown_pipeline.knowledge_base import KnowledgeBase
 from jarkdown_pipeline.sample_jira.config import FaultConfig
 from jarkdown_pipeline.sample_jira.runner import run_sample_jira_in_thread
 from jarkdown_pipeline.state_store import rebuild_from_files
 from jarkdown_pipeline.sync import IssuesStageResult, mirror_window, reconcile, scope_jql_since, window_jql
-from jarkdown_pipeline_tests.pipeline.conftest import issues_updated_on, sample_config
+from jarkdown_pipeline_tests.plugins.pipeline import (
+    FAST_RETRIES,
+    client_for,
+    issues_updated_on,
+    sample_config,
+    stored_a_minute_ago,
+)
 
 DAY = date(2026, 11, 20)
-FAST_RETRIES = RetryPolicy(max_attempts=3, base_backoff=0.001, max_backoff=0.01)
-
-
-def stored_a_minute_ago(kb: KnowledgeBase) -> None:
-    """Date every file back: reconciliation keeps what was stored while its search ran."""
-    moment = time.time() - 60
-    for path in kb.root.rglob("*"):
-        if path.is_file():
-            os.utime(path, (moment, moment))
-
-
-def client_for(jira) -> JiraApiClient:
-    return JiraApiClient(jira.base_url, jira.email, jira.api_token, retry_policy=FAST_RETRIES)
 
 
 async def mirror_day(client: JiraApiClient, kb: KnowledgeBase, base_url: str) -> IssuesStageResult:

@@ -12,7 +12,7 @@ from jarkdown_pipeline.markdown import adf_to_markdown, html_to_markdown, render
 from jarkdown_pipeline.markdown import issue as issue_module
 from jarkdown_pipeline.markdown.adf import MAX_RENDER_DEPTH
 from jarkdown_pipeline.markdown.fields import MAX_FIELD_DEPTH, field_value_to_data
-from jarkdown_pipeline_tests.unit.link_safety import dangerous_links
+from jarkdown_pipeline_tests.plugins.link_safety import dangerous_links
 
 DEEP = 3000  # far past Python's default recursion limit of 1000
 

@@ -14,7 +14,7 @@ from jarkdown_pipeline._json import load_json
 from jarkdown_pipeline.exceptions import IssueError
 from jarkdown_pipeline.markdown import BLOCK_HANDLERS, INLINE_HANDLERS, MARKS, render_issue
 from jarkdown_pipeline.markdown.issue import MAX_ISSUE_MARKDOWN_CHARS
-from jarkdown_pipeline_tests.unit.link_safety import dangerous_links
+from jarkdown_pipeline_tests.plugins.link_safety import dangerous_links
 
 HOSTILE_URLS = [
     "javascript:alert(1)",

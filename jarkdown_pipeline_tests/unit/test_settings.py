@@ -7,18 +7,7 @@ import pytest
 
 from jarkdown_pipeline.exceptions import ConfigurationError
 from jarkdown_pipeline.settings import load_settings
-
-BASE = {
-    "JIRA_BASE_URL": "https://acme.atlassian.net/",
-    "JIRA_EMAIL": "me@example.com",
-    "JIRA_API_TOKEN": "s3cret-token",
-    "JARKDOWN_START_DATE": "2026-01-01",
-}
-
-
-def env(**changes):
-    merged = {**BASE, **changes}
-    return {name: value for name, value in merged.items() if value is not None}
+from jarkdown_pipeline_tests.plugins.settings import BASE, env
 
 
 def test_minimal_cloud_settings_with_defaults(tmp_path, monkeypatch):

@@ -5,7 +5,7 @@ import pytest
 from jarkdown_pipeline.exceptions import ConfigurationError
 from jarkdown_pipeline.orchestration.resources import JiraResource
 from jarkdown_pipeline.settings import load_settings, validate_scope_jql
-from jarkdown_pipeline_tests.unit.test_settings import env
+from jarkdown_pipeline_tests.plugins.settings import env
 
 
 @pytest.mark.parametrize("url", ["http://jira.example.com", "http://10.0.0.7:8080", "http://[2001:db8::1]/jira"])

@@ -18,7 +18,7 @@ from jarkdown_pipeline.markdown.wiki_blocks import (
     scan_estimate,
     split_pieces,
 )
-from jarkdown_pipeline_tests.unit.link_safety import dangerous_links
+from jarkdown_pipeline_tests.plugins.link_safety import dangerous_links
 
 
 def fill(unit: str, size: int) -> str:

@@ -239,7 +239,7 @@ class LocalJira:
                 await server.close()
 
 
-# ---------------------------------------------------------------- fixtures (import them into a test module)
+# ---------------------------------------------------------------- fixtures (registered in the root conftest)
 
 # Real retries, without real waiting: backoff is zero and the servers' Retry-After is 0.
 FAST_RETRIES = RetryPolicy(max_attempts=3, base_backoff=0.0, max_backoff=0.0)
