@@ -139,10 +139,14 @@ class RenderWorker:
         python_path = os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")]))
         try:
             process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", __name__,
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=_LINE_LIMIT,
+                sys.executable,
+                "-m",
+                __name__,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                limit=_LINE_LIMIT,
                 env={**os.environ, "PYTHONPATH": python_path},
-            )  # fmt: skip
+            )
         except OSError as error:
             raise RenderWorkerGone(f"could not start the render process: {describe_error(error)}") from error
         worker = cls(process)

@@ -78,9 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
     data = p.add_argument_group("data set")
     data.add_argument("--seed", type=int, default=defaults.seed)
     data.add_argument("--issues", type=int, default=defaults.issue_count, help="number of issues")
-    data.add_argument("--generation", choices=GENERATIONS, default=defaults.generation,
-                      help=f"eager: every issue at start-up (the data set as it always was); lazy: each issue when asked for "
-                           f"(100,000+ issues in seconds); auto (default): eager up to {EAGER_ISSUE_LIMIT} issues")  # fmt: skip
+    data.add_argument(
+        "--generation",
+        choices=GENERATIONS,
+        default=defaults.generation,
+        help=f"eager: every issue at start-up (the data set as it always was); lazy: each issue when asked for "
+        f"(100,000+ issues in seconds); auto (default): eager up to {EAGER_ISSUE_LIMIT} issues",
+    )
     data.add_argument("--projects", default=",".join(defaults.projects), help="comma-separated project keys")
     data.add_argument("--days", type=int, default=defaults.days, help="issues are updated over this many days")
     data.add_argument("--now", type=_instant, help="fixed 'now' (ISO-8601 with offset); default: the real time")
@@ -102,10 +106,18 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--comment-page-max", type=int, default=defaults.comment_page_max)
     data.add_argument("--worklog-page-max", type=int, default=defaults.worklog_page_max)
     data.add_argument("--bulkfetch-page-max", type=int, default=defaults.bulkfetch_page_max)
-    data.add_argument("--search-page-max-ids", type=int, default=defaults.search_page_max_ids,
-                      help="largest /search/jql page for id/key-only searches")  # fmt: skip
-    data.add_argument("--search-page-max-fields", type=int, default=defaults.search_page_max_fields,
-                      help="largest /search/jql page when fields are asked for")  # fmt: skip
+    data.add_argument(
+        "--search-page-max-ids",
+        type=int,
+        default=defaults.search_page_max_ids,
+        help="largest /search/jql page for id/key-only searches",
+    )
+    data.add_argument(
+        "--search-page-max-fields",
+        type=int,
+        default=defaults.search_page_max_fields,
+        help="largest /search/jql page when fields are asked for",
+    )
     data.add_argument("--search-page-max", type=int, help="both search caps at once")
     auth = p.add_argument_group("auth")
     auth.add_argument("--email", default=DEMO_EMAIL)
@@ -138,8 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     faults.add_argument("--retry-after", type=float, default=1.0, help="Retry-After seconds on 429s")
     faults.add_argument("--rate-limit-burst", type=int, help="API-token rate limit: a bucket of this many requests")
-    faults.add_argument("--rate-limit-per-second", type=float, default=defaults.rate_limit_per_second,
-                        help="... refilled at this rate (default %(default)s)")  # fmt: skip
+    faults.add_argument(
+        "--rate-limit-per-second",
+        type=float,
+        default=defaults.rate_limit_per_second,
+        help="... refilled at this rate (default %(default)s)",
+    )
     faults.add_argument(
         "--unavailable-burst",
         type=_burst,
@@ -162,37 +178,65 @@ def build_parser() -> argparse.ArgumentParser:
         "--bulkfetch-error", type=_key_set, default=frozenset(), help="issue keys reported in issueErrors once"
     )
     p.add_argument(
-        "--flavour", choices=FLAVOURS, default="cloud",
+        "--flavour",
+        choices=FLAVOURS,
+        default="cloud",
         help="cloud: REST v3, ADF, media host; datacenter: REST v2 only, wiki markup, Bearer PAT, attachments on the Jira host",
-    )  # fmt: skip
+    )
     p.add_argument("--log-level", default="WARNING")
     return p
 
 
 def config_from_args(args: argparse.Namespace) -> SampleJiraConfig:
     fault_config = FaultConfig(
-        rate_limit_requests=args.rate_limit_requests, rate_limit_rate=args.rate_limit_rate, retry_after_seconds=args.retry_after,
-        unavailable_bursts=tuple(args.unavailable_burst), cut_download_attachment_ids=args.cut_downloads,
-        cut_download_rate=args.cut_download_rate, cut_download_attempts=args.cut_download_attempts,
-        cut_after_fraction=args.cut_after_fraction, vanished_issue_keys=args.vanish, bulkfetch_error_keys=args.bulkfetch_error,
-    )  # fmt: skip
+        rate_limit_requests=args.rate_limit_requests,
+        rate_limit_rate=args.rate_limit_rate,
+        retry_after_seconds=args.retry_after,
+        unavailable_bursts=tuple(args.unavailable_burst),
+        cut_download_attachment_ids=args.cut_downloads,
+        cut_download_rate=args.cut_download_rate,
+        cut_download_attempts=args.cut_download_attempts,
+        cut_after_fraction=args.cut_after_fraction,
+        vanished_issue_keys=args.vanish,
+        bulkfetch_error_keys=args.bulkfetch_error,
+    )
     return SampleJiraConfig(
-        seed=args.seed, issue_count=args.issues, generation=args.generation, projects=tuple(p for p in args.projects.split(",") if p.strip()),
-        days=args.days, now=args.now, host=args.host, port=args.port, media_port=args.media_port,
+        seed=args.seed,
+        issue_count=args.issues,
+        generation=args.generation,
+        projects=tuple(p for p in args.projects.split(",") if p.strip()),
+        days=args.days,
+        now=args.now,
+        host=args.host,
+        port=args.port,
+        media_port=args.media_port,
         latency_seconds=args.latency_ms / 1000,
         media_latency_seconds=None if args.media_latency_ms is None else args.media_latency_ms / 1000,
-        email=args.email, api_token=args.api_token, anonymous_access=args.anonymous_access, time_zone=args.time_zone,
-        min_attachments_per_issue=args.attachments_per_issue[0], max_attachments_per_issue=args.attachments_per_issue[1],
-        attachment_min_bytes=args.attachment_min_bytes, attachment_max_bytes=args.attachment_max_bytes,
-        huge_attachment_bytes=args.huge_attachment_bytes, huge_attachment_issue=args.huge_attachment_issue,
-        inline_comment_limit=args.inline_comment_limit, inline_worklog_limit=args.inline_worklog_limit,
-        comment_page_max=args.comment_page_max, worklog_page_max=args.worklog_page_max, bulkfetch_page_max=args.bulkfetch_page_max,
+        email=args.email,
+        api_token=args.api_token,
+        anonymous_access=args.anonymous_access,
+        time_zone=args.time_zone,
+        min_attachments_per_issue=args.attachments_per_issue[0],
+        max_attachments_per_issue=args.attachments_per_issue[1],
+        attachment_min_bytes=args.attachment_min_bytes,
+        attachment_max_bytes=args.attachment_max_bytes,
+        huge_attachment_bytes=args.huge_attachment_bytes,
+        huge_attachment_issue=args.huge_attachment_issue,
+        inline_comment_limit=args.inline_comment_limit,
+        inline_worklog_limit=args.inline_worklog_limit,
+        comment_page_max=args.comment_page_max,
+        worklog_page_max=args.worklog_page_max,
+        bulkfetch_page_max=args.bulkfetch_page_max,
         search_page_max_ids=args.search_page_max or args.search_page_max_ids,
         search_page_max_fields=args.search_page_max or args.search_page_max_fields,
-        rate_limit_burst=args.rate_limit_burst, rate_limit_per_second=args.rate_limit_per_second,
-        media_token_ttl_seconds=args.media_token_ttl, prerender=args.prerender, faults=fault_config,
-        flavour=args.flavour, personal_access_token=args.personal_access_token,
-    )  # fmt: skip
+        rate_limit_burst=args.rate_limit_burst,
+        rate_limit_per_second=args.rate_limit_per_second,
+        media_token_ttl_seconds=args.media_token_ttl,
+        prerender=args.prerender,
+        faults=fault_config,
+        flavour=args.flavour,
+        personal_access_token=args.personal_access_token,
+    )
 
 
 async def serve(config: SampleJiraConfig, ready_file: Path | None = None) -> None:
@@ -212,8 +256,11 @@ async def serve(config: SampleJiraConfig, ready_file: Path | None = None) -> Non
         else:
             print(f"  JIRA_EMAIL={config.email}", flush=True)
             print(f"  JIRA_API_TOKEN={config.api_token}   (fake demo credentials)", flush=True)
-        print(f"  {info['issue_count']} issues in {', '.join(info['projects'])} (generated {'lazily' if info['generation'] == 'lazy' else 'eagerly'}); "
-              f"time zone {config.time_zone}; now {info['now']}", flush=True)  # fmt: skip
+        print(
+            f"  {info['issue_count']} issues in {', '.join(info['projects'])} (generated {'lazily' if info['generation'] == 'lazy' else 'eagerly'}); "
+            f"time zone {config.time_zone}; now {info['now']}",
+            flush=True,
+        )
         if info["huge_attachment"]:
             huge = info["huge_attachment"]
             print(

@@ -12,20 +12,71 @@ from typing import Any
 # Every node type and mark of the ADF full schema 52.2.2 (tests check the data set covers them).
 ADF_NODE_TYPES = frozenset(
     {
-        "doc", "paragraph", "text", "heading", "bulletList", "orderedList", "listItem", "blockquote",
-        "codeBlock", "rule", "panel", "table", "tableRow", "tableHeader", "tableCell", "mediaSingle",
-        "mediaGroup", "media", "mediaInline", "caption", "mention", "emoji", "date", "status",
-        "hardBreak", "inlineCard", "blockCard", "embedCard", "expand", "nestedExpand", "taskList",
-        "taskItem", "blockTaskItem", "decisionList", "decisionItem", "layoutSection", "layoutColumn",
-        "extension", "bodiedExtension", "inlineExtension", "placeholder", "syncBlock", "bodiedSyncBlock",
+        "doc",
+        "paragraph",
+        "text",
+        "heading",
+        "bulletList",
+        "orderedList",
+        "listItem",
+        "blockquote",
+        "codeBlock",
+        "rule",
+        "panel",
+        "table",
+        "tableRow",
+        "tableHeader",
+        "tableCell",
+        "mediaSingle",
+        "mediaGroup",
+        "media",
+        "mediaInline",
+        "caption",
+        "mention",
+        "emoji",
+        "date",
+        "status",
+        "hardBreak",
+        "inlineCard",
+        "blockCard",
+        "embedCard",
+        "expand",
+        "nestedExpand",
+        "taskList",
+        "taskItem",
+        "blockTaskItem",
+        "decisionList",
+        "decisionItem",
+        "layoutSection",
+        "layoutColumn",
+        "extension",
+        "bodiedExtension",
+        "inlineExtension",
+        "placeholder",
+        "syncBlock",
+        "bodiedSyncBlock",
     }
-)  # fmt: skip
+)
 ADF_MARK_TYPES = frozenset(
     {
-        "strong", "em", "code", "strike", "underline", "link", "subsup", "textColor", "backgroundColor",
-        "alignment", "indentation", "breakout", "border", "annotation", "dataConsumer", "fragment",
+        "strong",
+        "em",
+        "code",
+        "strike",
+        "underline",
+        "link",
+        "subsup",
+        "textColor",
+        "backgroundColor",
+        "alignment",
+        "indentation",
+        "breakout",
+        "border",
+        "annotation",
+        "dataConsumer",
+        "fragment",
     }
-)  # fmt: skip
+)
 
 
 @dataclass
@@ -47,7 +98,7 @@ class DocContext:
     timestamp_ms: int = 0
 
     def local_id(self) -> str:
-        return f"{self.rng.getrandbits(32):08x}-{self.rng.getrandbits(16):04x}-4{self.rng.getrandbits(12):03x}-8{self.rng.getrandbits(12):03x}-{self.rng.getrandbits(48):012x}"  # fmt: skip
+        return f"{self.rng.getrandbits(32):08x}-{self.rng.getrandbits(16):04x}-4{self.rng.getrandbits(12):03x}-8{self.rng.getrandbits(12):03x}-{self.rng.getrandbits(48):012x}"
 
 
 _WORDS = (
@@ -429,10 +480,21 @@ def document_types(doc: Any) -> tuple[set[str], set[str]]:
 # ---------------------------------------------------------------- HTML for renderedFields
 
 _SIMPLE_TAGS = {
-    "paragraph": "p", "blockquote": "blockquote", "bulletList": "ul", "orderedList": "ol", "listItem": "li",
-    "table": "table", "tableRow": "tr", "tableHeader": "th", "tableCell": "td", "taskList": "ul",
-    "decisionList": "ul", "layoutSection": "div", "layoutColumn": "div", "caption": "figcaption",
-}  # fmt: skip
+    "paragraph": "p",
+    "blockquote": "blockquote",
+    "bulletList": "ul",
+    "orderedList": "ol",
+    "listItem": "li",
+    "table": "table",
+    "tableRow": "tr",
+    "tableHeader": "th",
+    "tableCell": "td",
+    "taskList": "ul",
+    "decisionList": "ul",
+    "layoutSection": "div",
+    "layoutColumn": "div",
+    "caption": "figcaption",
+}
 _MARK_TAGS = {"strong": "b", "em": "em", "code": "code", "strike": "del", "underline": "u"}
 
 

@@ -45,10 +45,15 @@ class DataCenterRenderer(Renderer):
         name = username(user)
         avatar = f"{self.base}/secure/useravatar?ownerId={quote(name)}"
         return {
-            "self": f"{self.api}/user?username={quote(name)}", "name": name, "key": f"JIRAUSER{zlib.crc32(name.encode()) % 100000}",
-            "emailAddress": user.email, "avatarUrls": {size: f"{avatar}&size={size[:2]}" for size in ("48x48", "24x24", "16x16", "32x32")},
-            "displayName": user.display_name, "active": user.active, "timeZone": user.time_zone,
-        }  # fmt: skip
+            "self": f"{self.api}/user?username={quote(name)}",
+            "name": name,
+            "key": f"JIRAUSER{zlib.crc32(name.encode()) % 100000}",
+            "emailAddress": user.email,
+            "avatarUrls": {size: f"{avatar}&size={size[:2]}" for size in ("48x48", "24x24", "16x16", "32x32")},
+            "displayName": user.display_name,
+            "active": user.active,
+            "timeZone": user.time_zone,
+        }
 
     def attachment(self, a: SampleAttachment) -> dict[str, Any]:
         body = super().attachment(a)  # the same fields; the files are on the Jira host itself

@@ -36,9 +36,27 @@ _OPERATORS_BY_FIELD = {
     "created": {"=", "!=", "<", "<=", ">", ">="},
 }
 _KNOWN_UNSUPPORTED_FIELDS = {
-    "status", "assignee", "reporter", "summary", "description", "text", "labels", "priority", "type", "issuetype",
-    "resolution", "sprint", "component", "fixversion", "parent", "creator", "resolved", "due", "duedate", "comment",
-}  # fmt: skip
+    "status",
+    "assignee",
+    "reporter",
+    "summary",
+    "description",
+    "text",
+    "labels",
+    "priority",
+    "type",
+    "issuetype",
+    "resolution",
+    "sprint",
+    "component",
+    "fixversion",
+    "parent",
+    "creator",
+    "resolved",
+    "due",
+    "duedate",
+    "comment",
+}
 _SORTABLE = {
     "updated": "updated",
     "updateddate": "updated",
@@ -404,9 +422,13 @@ class BoundQuery:
         bound = parse_date_literal(clause.values[0], self.zone, clause.name)
         attribute = clause.field
         compare = {
-            "=": lambda a: a == bound, "!=": lambda a: a != bound, "<": lambda a: a < bound,
-            "<=": lambda a: a <= bound, ">": lambda a: a > bound, ">=": lambda a: a >= bound,
-        }[clause.operator]  # fmt: skip
+            "=": lambda a: a == bound,
+            "!=": lambda a: a != bound,
+            "<": lambda a: a < bound,
+            "<=": lambda a: a <= bound,
+            ">": lambda a: a > bound,
+            ">=": lambda a: a >= bound,
+        }[clause.operator]
         return lambda f: compare(getattr(f, attribute))
 
     def matches(self, facts: IssueFacts) -> bool:

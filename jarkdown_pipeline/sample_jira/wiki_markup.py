@@ -44,19 +44,34 @@ class _Writer:
     def __init__(self, context: WikiContext) -> None:
         self.context = context
         self._block: dict[str, Callable[[dict[str, Any], str], str]] = {
-            "paragraph": self._paragraph, "heading": self._heading, "bulletList": self._list,
-            "orderedList": self._list, "taskList": self._list, "decisionList": self._list,
-            "blockquote": self._quote, "codeBlock": self._code, "rule": lambda node, prefix: "----",
-            "panel": self._panel, "table": self._table, "mediaSingle": self._media_block,
-            "mediaGroup": self._media_block, "expand": self._expand, "nestedExpand": self._expand,
-        }  # fmt: skip
+            "paragraph": self._paragraph,
+            "heading": self._heading,
+            "bulletList": self._list,
+            "orderedList": self._list,
+            "taskList": self._list,
+            "decisionList": self._list,
+            "blockquote": self._quote,
+            "codeBlock": self._code,
+            "rule": lambda node, prefix: "----",
+            "panel": self._panel,
+            "table": self._table,
+            "mediaSingle": self._media_block,
+            "mediaGroup": self._media_block,
+            "expand": self._expand,
+            "nestedExpand": self._expand,
+        }
         self._inline: dict[str, Callable[[dict[str, Any]], str]] = {
-            "text": self._text, "hardBreak": lambda node: "\n", "mention": self._mention,
+            "text": self._text,
+            "hardBreak": lambda node: "\n",
+            "mention": self._mention,
             "emoji": lambda node: _attr(node, "text") or _attr(node, "shortName"),
-            "date": self._date, "status": lambda node: f"*{escape(_attr(node, 'text'))}*",
-            "inlineCard": self._card, "mediaInline": self._media_inline, "placeholder": lambda node: "",
+            "date": self._date,
+            "status": lambda node: f"*{escape(_attr(node, 'text'))}*",
+            "inlineCard": self._card,
+            "mediaInline": self._media_inline,
+            "placeholder": lambda node: "",
             "inlineExtension": lambda node: escape(_attr(node, "text")),
-        }  # fmt: skip
+        }
 
     # ------------------------------------------------------------ blocks
 

@@ -54,10 +54,25 @@ logger = logging.getLogger(__name__)
 LockFactory = Callable[[], contextlib.AbstractContextManager[Any]]
 
 __all__ = [
-    "DEFAULT_SCHEMA", "ISSUE_STATES", "LINK_KINDS", "RECORD_FIELDS", "STATE_FILE", "Changes", "IndexChange",
-    "IssueRecord", "PostgresStateStore", "RebuildResult", "SqliteStateStore", "StateStore", "StateStoreDamaged",
-    "StateStoreError", "open_state_store", "outgoing_issue_links", "rebuild_from_files", "sqlite_path",
-]  # fmt: skip
+    "DEFAULT_SCHEMA",
+    "ISSUE_STATES",
+    "LINK_KINDS",
+    "RECORD_FIELDS",
+    "STATE_FILE",
+    "Changes",
+    "IndexChange",
+    "IssueRecord",
+    "PostgresStateStore",
+    "RebuildResult",
+    "SqliteStateStore",
+    "StateStore",
+    "StateStoreDamaged",
+    "StateStoreError",
+    "open_state_store",
+    "outgoing_issue_links",
+    "rebuild_from_files",
+    "sqlite_path",
+]
 
 
 def sqlite_path(root: str | os.PathLike[str]) -> Path:

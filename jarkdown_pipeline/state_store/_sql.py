@@ -344,8 +344,21 @@ class SqlStateStore(StateStore):
 
 
 def _record_of(row: Sequence[Any], links: dict[tuple[str, str], set[str]]) -> IssueRecord:
-    (key, _project, issue_id, updated, _updated_utc, state, moved_to, render_inputs, size, mtime, index_row,
-     link_targets, attachments) = row  # fmt: skip
+    (
+        key,
+        _project,
+        issue_id,
+        updated,
+        _updated_utc,
+        state,
+        moved_to,
+        render_inputs,
+        size,
+        mtime,
+        index_row,
+        link_targets,
+        attachments,
+    ) = row
     return IssueRecord(
         key=key,
         issue_id=issue_id,

@@ -115,9 +115,12 @@ def run_pipeline(
     )
     started = time.monotonic()
     status = run_dagster(
-        backfill_command(first_day, last_day), environment, log_path=log_path, echo=args.verbose,
+        backfill_command(first_day, last_day),
+        environment,
+        log_path=log_path,
+        echo=args.verbose,
         on_report=lambda text: print(f"  {text}", flush=True),
-    )  # fmt: skip
+    )
     elapsed = time.monotonic() - started
     if status != 0:
         print(f"\nThe run failed after {elapsed:.0f} s (exit status {status}).", file=sys.stderr)
@@ -154,9 +157,12 @@ def demo_with_sample_jira(
         # The sample's data, whole, whatever the caller's shell holds (credentials: the sample's own).
         ignored = ("JIRA_DOMAIN", "JIRA_PAT", "JIRA_EMAIL", "JIRA_API_TOKEN", "JARKDOWN_JQL", "JARKDOWN_JIRA_FLAVOUR")
         environment = {
-            **{name: value for name, value in environ.items() if name not in ignored}, **jira.pipeline_environment(),
-            "JARKDOWN_OUTPUT_DIR": str(output_dir), "JARKDOWN_START_DATE": first_day.isoformat(), "DAGSTER_HOME": str(dagster_home),
-        }  # fmt: skip
+            **{name: value for name, value in environ.items() if name not in ignored},
+            **jira.pipeline_environment(),
+            "JARKDOWN_OUTPUT_DIR": str(output_dir),
+            "JARKDOWN_START_DATE": first_day.isoformat(),
+            "DAGSTER_HOME": str(dagster_home),
+        }
         status = run_pipeline(environment, first_day, last_day, dagster_home, args)
         stats = jira.stats()
     print("Sample Jira stopped.")

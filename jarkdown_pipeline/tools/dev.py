@@ -105,8 +105,11 @@ def main(argv: list[str] | None = None) -> int:
                     environment.pop(name, None)  # the sample's own credentials and data, whatever the shell holds
                 environment.update(jira.pipeline_environment())
                 environment["JARKDOWN_START_DATE"] = first_day.isoformat()
-                print(f"Sample Jira at {jira.base_url} ({jira.info['issue_count']} issues updated since {first_day}, "
-                      f"time zone {jira.time_zone}); it stops when you stop the UI (Ctrl-C).", flush=True)  # fmt: skip
+                print(
+                    f"Sample Jira at {jira.base_url} ({jira.info['issue_count']} issues updated since {first_day}, "
+                    f"time zone {jira.time_zone}); it stops when you stop the UI (Ctrl-C).",
+                    flush=True,
+                )
                 print(f"Knowledge base: {output_dir}   Dagster home: {dagster_home}", flush=True)
                 print(
                     "In the UI: Assets > jira_markdown > Materialize (jira_index follows by itself), or "

@@ -156,8 +156,18 @@ def sample_jira_process(
         candidates = ([preferred_ports] if preferred_ports else []) + [(0, 0)]
         for attempt, (port, media_port) in enumerate(candidates, start=1):
             log = stack.enter_context(open(log_path, "wb"))
-            command = [python, "-m", "jarkdown_pipeline.sample_jira", "--port", str(port), "--media-port", str(media_port),
-                       "--ready-file", str(ready_file), *arguments]  # fmt: skip
+            command = [
+                python,
+                "-m",
+                "jarkdown_pipeline.sample_jira",
+                "--port",
+                str(port),
+                "--media-port",
+                str(media_port),
+                "--ready-file",
+                str(ready_file),
+                *arguments,
+            ]
             process = popen_in_own_group(
                 command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=environment
             )

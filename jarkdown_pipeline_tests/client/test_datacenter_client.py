@@ -209,9 +209,12 @@ async def test_v2_errors_map_to_the_same_typed_errors(status, error):
     server = await serve(dc_routes(search=json_handler({"errorMessages": ["no"]}, status=status)))
     try:
         async with JiraApiClient(
-            str(server.make_url("")), personal_access_token="t", flavour="auto",
-            retry_policy=RetryPolicy(max_attempts=1), close_grace_period=0,
-        ) as client:  # fmt: skip
+            str(server.make_url("")),
+            personal_access_token="t",
+            flavour="auto",
+            retry_policy=RetryPolicy(max_attempts=1),
+            close_grace_period=0,
+        ) as client:
             with pytest.raises(error):
                 [ref async for ref in client.search_jql("project = A")]
     finally:

@@ -16,7 +16,7 @@ from jarkdown_pipeline.sample_jira.data import (
     SPRINT_FIELD,
     STORY_POINTS_FIELD,
     TARGET_DATE_FIELD,
-)  # fmt: skip
+)
 from jarkdown_pipeline.sample_jira.shapes import ALL_FIELD_IDS
 from jarkdown_pipeline_tests.plugins.sample_jira import REFERENCE_DIR, basic_auth_headers, sample_jira_auth_headers
 

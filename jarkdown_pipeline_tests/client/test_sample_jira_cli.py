@@ -16,10 +16,26 @@ from jarkdown_pipeline_tests.plugins.sample_jira import basic_auth_headers
 def start_cli(tmp_path, *extra: str) -> tuple[subprocess.Popen, dict]:
     ready = tmp_path / "ready.json"
     process = subprocess.Popen(
-        [sys.executable, "-m", "jarkdown_pipeline.sample_jira", "--port", "0", "--media-port", "0", "--issues", "25",
-         "--now", "2026-11-20T11:30:00+00:00", "--ready-file", str(ready), *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "jarkdown_pipeline.sample_jira",
+            "--port",
+            "0",
+            "--media-port",
+            "0",
+            "--issues",
+            "25",
+            "--now",
+            "2026-11-20T11:30:00+00:00",
+            "--ready-file",
+            str(ready),
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 30
     while not ready.exists():
         if process.poll() is not None:

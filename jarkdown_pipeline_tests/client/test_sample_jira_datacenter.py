@@ -95,7 +95,7 @@ def test_wiki_markup_of_the_sample_documents():
                 text("x", {"type": "code"}),
                 {"type": "mention", "attrs": {"id": "acc-1", "text": "@Ann"}},
                 text(" see ", {"type": "link", "attrs": {"href": "https://example.com"}}),
-            ),  # fmt: skip
+            ),
             {
                 "type": "bulletList",
                 "content": [
@@ -110,7 +110,7 @@ def test_wiki_markup_of_the_sample_documents():
                         ],
                     }
                 ],
-            },  # fmt: skip
+            },
             {"type": "codeBlock", "attrs": {"language": "python"}, "content": [text("x = 1\n")]},
             {"type": "codeBlock", "content": [text("raw")]},
             {
@@ -119,7 +119,7 @@ def test_wiki_markup_of_the_sample_documents():
                     {"type": "tableRow", "content": [{"type": "tableHeader", "content": [paragraph(text("a | b"))]}]},
                     {"type": "tableRow", "content": [{"type": "tableCell", "content": [paragraph(text("1"))]}]},
                 ],
-            },  # fmt: skip
+            },
             {"type": "mediaSingle", "content": [{"type": "media", "attrs": {"id": "m1", "type": "file"}}]},
             {"type": "mediaGroup", "content": [{"type": "media", "attrs": {"id": "m2", "type": "file"}}]},
         ],

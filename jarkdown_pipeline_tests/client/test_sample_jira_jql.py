@@ -144,9 +144,34 @@ def test_key_existence_is_not_checked_when_not_asked():
 
 
 _JQL_PIECES = [
-    "(", ")", '"', "'", ",", "=", "!=", "<", ">=", "~", "-", "project", "key", "updated", "AND", "OR", "NOT", "in",
-    "ORDER", "BY", "ASC", "ALPHA", "ALPHA-1", "2026-11-20", "10:00", "x", "now()",
-]  # fmt: skip
+    "(",
+    ")",
+    '"',
+    "'",
+    ",",
+    "=",
+    "!=",
+    "<",
+    ">=",
+    "~",
+    "-",
+    "project",
+    "key",
+    "updated",
+    "AND",
+    "OR",
+    "NOT",
+    "in",
+    "ORDER",
+    "BY",
+    "ASC",
+    "ALPHA",
+    "ALPHA-1",
+    "2026-11-20",
+    "10:00",
+    "x",
+    "now()",
+]
 
 
 @settings(max_examples=300, deadline=None)

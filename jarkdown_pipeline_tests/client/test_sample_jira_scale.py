@@ -171,8 +171,11 @@ def test_lazy_data_are_deterministic_and_consistent():
         assert first.now - timedelta(days=config.days) <= issue.updated <= first.now and issue.created <= issue.updated
         reference = fresh.find_issue_ref(issue.key)  # not generated: drawn from the skeleton and the first draws
         assert (reference.summary, reference.status_index, reference.priority_index, reference.issue_type) == (
-            issue.summary, issue.status_index, issue.priority_index, issue.issue_type,
-        )  # fmt: skip
+            issue.summary,
+            issue.status_index,
+            issue.priority_index,
+            issue.issue_type,
+        )
         for link in issue.links:
             assert any(
                 back.id == link.id and back.outward != link.outward for back in first.issues[link.other_key].links
@@ -203,10 +206,25 @@ async def test_the_cli_serves_100000_issues_in_little_memory(tmp_path):
     """The server as the bench runs it (its own process): ready in seconds, and small after a half-day backfill."""
     ready = tmp_path / "ready.json"
     process = subprocess.Popen(
-        [sys.executable, "-m", "jarkdown_pipeline.sample_jira", "--port", "0", "--media-port", "0", "--issues", str(LARGE),
-         "--now", SAMPLE_JIRA_TEST_NOW.isoformat(), "--ready-file", str(ready)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "jarkdown_pipeline.sample_jira",
+            "--port",
+            "0",
+            "--media-port",
+            "0",
+            "--issues",
+            str(LARGE),
+            "--now",
+            SAMPLE_JIRA_TEST_NOW.isoformat(),
+            "--ready-file",
+            str(ready),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 120  # generous: it takes seconds
         while not ready.exists():

@@ -258,7 +258,7 @@ def test_three_partitions_from_three_processes_share_one_postgres_instance(
                 DAYS[0].isoformat(),
                 "--config-json",
                 json.dumps(MULTIPROCESS_FORKSERVER),
-            ],  # fmt: skip
+            ],
             "job-19": job_execute(partition_tags(DAYS[1])),
             "job-20": job_execute(partition_tags(DAYS[2])),
         },

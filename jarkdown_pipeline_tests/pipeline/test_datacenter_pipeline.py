@@ -164,8 +164,12 @@ def test_make_demo_on_the_sample_data_center(tmp_path):
     arguments = ["--flavour", "datacenter", "--issues", "6", "--days", "2", "--dagster-home", str(tmp_path / "home")]
     done = subprocess.run(
         [sys.executable, "-m", "jarkdown_pipeline.tools.demo", *arguments],
-        env=environment, cwd=tmp_path, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        env=environment,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     summary = summarize_knowledge_base(tmp_path / "jira_markdown")
     assert summary.issues == 6 and summary.has_index and summary.attachments > 0

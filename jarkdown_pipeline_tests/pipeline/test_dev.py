@@ -74,10 +74,28 @@ def test_make_dev_quiet_then_a_materialized_partition_brings_the_index_up_to_dat
     home, output_dir = tmp_path / "home", tmp_path / "kb"
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     dev = subprocess.Popen(
-        [sys.executable, "-m", "jarkdown_pipeline.tools.dev", "--issues", "24", "--days", "3",
-         "--dagster-home", str(home), "--output-dir", str(output_dir), "--port", str(port)],
-        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "jarkdown_pipeline.tools.dev",
+            "--issues",
+            "24",
+            "--days",
+            "3",
+            "--dagster-home",
+            str(home),
+            "--output-dir",
+            str(output_dir),
+            "--port",
+            str(port),
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     seen: list[str] = []
     try:
         base_url, _, first_day, zone = SAMPLE.search(read_until(dev, "Sample Jira at", seen, 60)).groups()
@@ -95,14 +113,33 @@ def test_make_dev_quiet_then_a_materialized_partition_brings_the_index_up_to_dat
             "JARKDOWN_OUTPUT_DIR": str(output_dir),
         }
         last_day = subprocess.run(
-            [sys.executable, "-c", f"import datetime, zoneinfo; print(datetime.datetime.now(zoneinfo.ZoneInfo({zone!r})).date())"],
-            capture_output=True, text=True, check=True,
-        ).stdout.strip()  # fmt: skip
+            [
+                sys.executable,
+                "-c",
+                f"import datetime, zoneinfo; print(datetime.datetime.now(zoneinfo.ZoneInfo({zone!r})).date())",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         done = subprocess.run(
-            [DAGSTER, "asset", "materialize", "-m", "jarkdown_pipeline", "--select",
-             "jira_fields,jira_issues,jira_attachments,jira_markdown", "--partition-range", f"{first_day}...{last_day}"],
-            cwd=tmp_path, env=cli_env, capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
+            [
+                DAGSTER,
+                "asset",
+                "materialize",
+                "-m",
+                "jarkdown_pipeline",
+                "--select",
+                "jira_fields,jira_issues,jira_attachments,jira_markdown",
+                "--partition-range",
+                f"{first_day}...{last_day}",
+            ],
+            cwd=tmp_path,
+            env=cli_env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         kb = KnowledgeBase(output_dir)
         written = set(kb.markdown_issue_keys())
@@ -136,7 +173,7 @@ def test_make_dev_quiet_then_a_materialized_partition_brings_the_index_up_to_dat
             capture_output=True,
             text=True,
             check=True,
-        ).stdout  # fmt: skip
+        ).stdout
     )
     assert ["jira_index"] in runs, runs
 

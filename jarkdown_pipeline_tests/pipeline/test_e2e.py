@@ -87,7 +87,7 @@ class RecordingSampleJira(SampleJira):
                 body,
                 response.status,
                 response.headers.get("Retry-After"),
-            )  # fmt: skip
+            )
         )
         return response
 

@@ -71,9 +71,23 @@ def wait_for_running_dagster(pid: int, timeout: float = 90.0) -> list[psutil.Pro
 def test_demo_stopped_by_sigterm_mid_run_leaves_no_process_behind(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     demo = subprocess.Popen(
-        [sys.executable, "-m", "jarkdown_pipeline.tools.demo", "--issues", "200", "--days", "5", "--dagster-home", str(tmp_path / "home")],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "jarkdown_pipeline.tools.demo",
+            "--issues",
+            "200",
+            "--days",
+            "5",
+            "--dagster-home",
+            str(tmp_path / "home"),
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         seen, base_url = [], None
         for line in demo.stdout:
@@ -110,8 +124,14 @@ def test_with_a_jira_configured_but_no_token_demo_and_dev_name_the_variable_and_
         "JIRA_EMAIL": "me@example.com",
     }
     for tool in ("demo", "dev"):
-        done = subprocess.run([sys.executable, "-m", f"jarkdown_pipeline.tools.{tool}", "--dagster-home", str(tmp_path / "home")],
-                              cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=60)  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-m", f"jarkdown_pipeline.tools.{tool}", "--dagster-home", str(tmp_path / "home")],
+            cwd=tmp_path,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert done.returncode == 2, (tool, done.stdout, done.stderr)
         assert "JIRA_API_TOKEN is not set" in done.stderr
         assert "Sample Jira" not in done.stdout
@@ -125,8 +145,14 @@ def test_demo_names_the_one_setting_that_is_wrong_and_hints_a_start_date_only_wh
         "acme.example.com/": "JIRA_BASE_URL must be a full URL",
     }
     for url, message in cases.items():
-        done = subprocess.run([sys.executable, "-m", "jarkdown_pipeline.tools.demo", "--dagster-home", str(tmp_path / "home")],
-                              cwd=tmp_path, env={**base, "JIRA_BASE_URL": url}, capture_output=True, text=True, timeout=60)  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-m", "jarkdown_pipeline.tools.demo", "--dagster-home", str(tmp_path / "home")],
+            cwd=tmp_path,
+            env={**base, "JIRA_BASE_URL": url},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert done.returncode == 2 and message in done.stderr, done.stderr
         assert done.stderr.count("JIRA_BASE_URL") == (1 if url.endswith("/") else 0), done.stderr
         assert ("For a first look" in done.stderr) == (message == "JARKDOWN_START_DATE is not set"), done.stderr

@@ -40,10 +40,26 @@ def run_inner_session(tmp_path: Path, **environment: str | None) -> subprocess.C
         else:
             env[name] = value
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "jarkdown_pipeline_tests.plugins.postgres", "-rs", "-q",
-         "-p", "no:cacheprovider", "--rootdir", str(tmp_path), str(tmp_path / "test_inner.py")],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "jarkdown_pipeline_tests.plugins.postgres",
+            "-rs",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            str(tmp_path),
+            str(tmp_path / "test_inner.py"),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_the_session_database_is_dropped_afterwards(tmp_path, postgres_database):

@@ -27,8 +27,9 @@ DAY = date(2026, 11, 20)
 
 async def mirror_day(client: JiraApiClient, kb: KnowledgeBase, base_url: str) -> IssuesStageResult:
     """The window of DAY through the production path; what its search and fetches did."""
-    window = await mirror_window(client, kb, window_jql(None, DAY, DAY + timedelta(days=1)), field_definitions=[],
-                                 base_url=base_url)  # fmt: skip
+    window = await mirror_window(
+        client, kb, window_jql(None, DAY, DAY + timedelta(days=1)), field_definitions=[], base_url=base_url
+    )
     return window.issues
 
 
@@ -132,9 +133,13 @@ async def test_streamed_window_links_locally_except_to_an_issue_that_never_arriv
         async with client_for(jira) as client:
             fields = await client.fetch_fields()
             result = await mirror_window(
-                client, kb, window_jql(None, date(2026, 11, 1), date(2026, 11, 22)),
-                field_definitions=fields, base_url=jira.base_url, max_concurrent_downloads=3,
-            )  # fmt: skip
+                client,
+                kb,
+                window_jql(None, date(2026, 11, 1), date(2026, 11, 22)),
+                field_definitions=fields,
+                base_url=jira.base_url,
+                max_concurrent_downloads=3,
+            )
     assert list(result.issues.vanished) == [vanished] and result.issues.failed == {}
     assert result.attachments.failed == {} and result.markdown.failed == {}
     assert set(result.markdown.written) == in_window - {vanished} == set(kb.markdown_issue_keys())
@@ -159,9 +164,11 @@ async def test_streamed_window_relinks_an_issue_a_concurrent_run_stored_after_it
             return issues[key].updated.astimezone(zone).date()
 
         source, target = sorted(
-            (key, link.other_key) for key, issue in issues.items() for link in issue.links
+            (key, link.other_key)
+            for key, issue in issues.items()
+            for link in issue.links
             if link.other_key in issues and day_of(link.other_key) > day_of(key)
-        )[0]  # fmt: skip
+        )[0]
         kb_a, kb_b = KnowledgeBase(tmp_path), KnowledgeBase(tmp_path)  # two runs, one folder
         async with client_for(jira) as client:
             fields = await client.fetch_fields()
@@ -184,9 +191,13 @@ async def test_streamed_window_relinks_an_issue_a_concurrent_run_stored_after_it
             monkeypatch.setattr(sync, "download_issue_attachments", attachments_then_run_b)
             day = day_of(source)
             result = await mirror_window(
-                client, kb_a, window_jql(None, day, day + timedelta(days=1)),
-                field_definitions=fields, base_url=jira.base_url, max_concurrent_downloads=2,
-            )  # fmt: skip
+                client,
+                kb_a,
+                window_jql(None, day, day + timedelta(days=1)),
+                field_definitions=fields,
+                base_url=jira.base_url,
+                max_concurrent_downloads=2,
+            )
     assert source in result.markdown.written and target not in result.issues.keys
     assert kb_a.markdown_path(target).is_file()
     text = kb_a.markdown_path(source).read_text(encoding="utf-8")
@@ -201,9 +212,14 @@ async def mirror_days(jira, kb: KnowledgeBase, **options):
     async with client_for(jira) as client:
         fields = await client.fetch_fields()
         return await mirror_window(
-            client, kb, window_jql(None, date(2026, 11, 1), date(2026, 11, 22)),
-            field_definitions=fields, base_url=jira.base_url, max_concurrent_downloads=3, **options,
-        )  # fmt: skip
+            client,
+            kb,
+            window_jql(None, date(2026, 11, 1), date(2026, 11, 22)),
+            field_definitions=fields,
+            base_url=jira.base_url,
+            max_concurrent_downloads=3,
+            **options,
+        )
 
 
 async def test_a_render_process_writes_what_the_event_loop_would(tmp_path, monkeypatch):

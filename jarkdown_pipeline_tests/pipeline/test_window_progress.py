@@ -20,9 +20,14 @@ async def test_progress_lines_count_up_to_the_whole_window(tmp_path):
         kb = KnowledgeBase(tmp_path)
         async with JiraApiClient(jira.base_url, jira.email, jira.api_token) as client:
             window = await mirror_window(
-                client, kb, window_jql(None, DAY, date(2026, 11, 21)), field_definitions=[], base_url=jira.base_url,
-                on_progress=lines.append, progress_interval=0.01,
-            )  # fmt: skip
+                client,
+                kb,
+                window_jql(None, DAY, date(2026, 11, 21)),
+                field_definitions=[],
+                base_url=jira.base_url,
+                on_progress=lines.append,
+                progress_interval=0.01,
+            )
     assert sorted(window.markdown.written) == sorted(expected)
     assert len(lines) >= 2, lines
     # While the search still pages (it streams), a line counts the issues found so far; then the total.

@@ -29,7 +29,10 @@ def linked_issue(key: str, linked: str | None = None) -> dict:
     fields = {"summary": f"Summary of {key}", "updated": "2026-11-20T10:00:00.000+0000"}
     if linked is not None:
         fields["issuelinks"] = [
-            {"id": "9", "type": {"name": "Relates", "inward": "relates to", "outward": "relates to"},
-             "outwardIssue": {"id": "99", "key": linked, "fields": {"summary": "linked"}}}
-        ]  # fmt: skip
+            {
+                "id": "9",
+                "type": {"name": "Relates", "inward": "relates to", "outward": "relates to"},
+                "outwardIssue": {"id": "99", "key": linked, "fields": {"summary": "linked"}},
+            }
+        ]
     return {"id": key.rpartition("-")[2], "key": key, "fields": fields}

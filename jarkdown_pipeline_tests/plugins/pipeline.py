@@ -172,8 +172,14 @@ def failure_messages(result: dg.ExecuteInProcessResult) -> str:
 def run_demo(arguments: list[str], environment: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
     # The caller's Jira settings must not leak into the test: only what the demo needs.
     env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", str(cwd)), **environment}
-    return subprocess.run([sys.executable, "-m", "jarkdown_pipeline.tools.demo", *arguments], env=env, cwd=cwd,
-                          capture_output=True, text=True, timeout=240)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "jarkdown_pipeline.tools.demo", *arguments],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
 
 
 def is_listening(url: str) -> bool:

@@ -32,9 +32,15 @@ def sample_jira_auth_headers(jira: SampleJiraThread) -> dict[str, str]:
 
 def small_sample_jira_config(**overrides: Any) -> SampleJiraConfig:
     base = SampleJiraConfig(
-        seed=7, issue_count=60, projects=("ALPHA", "BETA"), days=30, now=SAMPLE_JIRA_TEST_NOW,
-        attachment_max_bytes=64 * 1024, max_comments_per_issue=30, max_worklogs_per_issue=25,
-    )  # fmt: skip
+        seed=7,
+        issue_count=60,
+        projects=("ALPHA", "BETA"),
+        days=30,
+        now=SAMPLE_JIRA_TEST_NOW,
+        attachment_max_bytes=64 * 1024,
+        max_comments_per_issue=30,
+        max_worklogs_per_issue=25,
+    )
     return base.replace(**overrides) if overrides else base
 
 

@@ -16,14 +16,28 @@ def full_record(key: str = "ABC-1", **changes) -> IssueRecord:
         render_inputs="d1" * 20,
         markdown_size=4688,
         markdown_mtime_ns=1_796_230_671_831_323_972,  # beyond 32 bits: a real st_mtime_ns
-        index_row={"key": key, "summary": "Grüße, \"quoted\" | piped", "status": "Done", "type": "Bug",
-                   "assignee": None, "updated_at": "2026-11-20T09:30:00.000Z"},
+        index_row={
+            "key": key,
+            "summary": 'Grüße, "quoted" | piped',
+            "status": "Done",
+            "type": "Bug",
+            "assignee": None,
+            "updated_at": "2026-11-20T09:30:00.000Z",
+        },
         link_targets=("../ABC-2/ABC-2.md", "attachments/%C3%9Cberblick.pdf"),
-        attachments=({"attachment_id": "7", "filename": "Überblick.pdf", "original_filename": "Überblick.pdf",
-                      "mime_type": "application/pdf", "size": 1010, "path": "attachments/Überblick.pdf"},),
+        attachments=(
+            {
+                "attachment_id": "7",
+                "filename": "Überblick.pdf",
+                "original_filename": "Überblick.pdf",
+                "mime_type": "application/pdf",
+                "size": 1010,
+                "path": "attachments/Überblick.pdf",
+            },
+        ),
         local_links=frozenset({"ABC-2"}),
         jira_links=frozenset({"XYZ-9", "ABC-10"}),
-    )  # fmt: skip
+    )
     values.update(changes)
     return IssueRecord(**values)
 
@@ -109,13 +123,15 @@ def test_keys_come_in_issue_order_by_state_and_project(store):
 
 
 def test_updated_since_compares_instants_not_strings(store):
-    store.upsert_issues([
-        IssueRecord("ABC-1", updated="2026-11-20T10:30:00.000+0100"),  # 09:30 UTC
-        IssueRecord("ABC-2", updated="2026-11-20T09:00:00.000-0100"),  # 10:00 UTC: sorts before ABC-1 as text
-        IssueRecord("ABC-3", updated="2026-11-19T23:59:59.999+0000"),
-        IssueRecord("ABC-4", updated="2026-11-20T12:00:00.000+0000", state="removed"),
-        IssueRecord("ABC-5"),  # no updated
-    ])  # fmt: skip
+    store.upsert_issues(
+        [
+            IssueRecord("ABC-1", updated="2026-11-20T10:30:00.000+0100"),  # 09:30 UTC
+            IssueRecord("ABC-2", updated="2026-11-20T09:00:00.000-0100"),  # 10:00 UTC: sorts before ABC-1 as text
+            IssueRecord("ABC-3", updated="2026-11-19T23:59:59.999+0000"),
+            IssueRecord("ABC-4", updated="2026-11-20T12:00:00.000+0000", state="removed"),
+            IssueRecord("ABC-5"),  # no updated
+        ]
+    )
     assert store.keys_updated_since(datetime(2026, 11, 20, 9, 30, tzinfo=UTC)) == ["ABC-1", "ABC-2"]
     assert store.keys_updated_since(datetime(2026, 11, 20, 10, 45, tzinfo=timezone(timedelta(hours=1)))) == ["ABC-2"]
     assert store.keys_updated_since(datetime(2026, 11, 19, tzinfo=UTC)) == ["ABC-1", "ABC-2", "ABC-3"]
@@ -154,11 +170,13 @@ def test_after_replace_all_older_revisions_get_everything(store):
 
 
 def test_files_linking_to_finds_live_linkers_by_kind(store):
-    store.upsert_issues([
-        full_record("ABC-1", local_links=frozenset({"ABC-2"}), jira_links=frozenset({"XYZ-1"})),
-        full_record("ABC-3", local_links=frozenset({"ABC-2", "ABC-4"}), jira_links=frozenset()),
-        full_record("ABC-5", local_links=frozenset({"ABC-2"}), jira_links=frozenset({"XYZ-1"}), state="removed"),
-    ])  # fmt: skip
+    store.upsert_issues(
+        [
+            full_record("ABC-1", local_links=frozenset({"ABC-2"}), jira_links=frozenset({"XYZ-1"})),
+            full_record("ABC-3", local_links=frozenset({"ABC-2", "ABC-4"}), jira_links=frozenset()),
+            full_record("ABC-5", local_links=frozenset({"ABC-2"}), jira_links=frozenset({"XYZ-1"}), state="removed"),
+        ]
+    )
     assert store.files_linking_to(["ABC-2"]) == ["ABC-1", "ABC-3"]
     assert store.files_linking_to(["ABC-4", "XYZ-1"]) == ["ABC-3"]
     assert store.files_linking_to(["XYZ-1"], kind="jira") == ["ABC-1"]

@@ -58,9 +58,13 @@ def test_a_knowledge_base_on_postgresql(tmp_path, dsn):
 def test_the_dsn_setting_reaches_the_knowledge_base_without_showing_in_the_resource(tmp_path, monkeypatch):
     secret_dsn = "host=db.example user=jarkdown password=s3cret dbname=jarkdown"
     environment = {
-        "JIRA_BASE_URL": "https://example.atlassian.net", "JIRA_EMAIL": "me@example.com", "JIRA_API_TOKEN": "t",
-        "JARKDOWN_OUTPUT_DIR": str(tmp_path), "JARKDOWN_START_DATE": "2026-11-01", "JARKDOWN_STATE_DSN": secret_dsn,
-    }  # fmt: skip
+        "JIRA_BASE_URL": "https://example.atlassian.net",
+        "JIRA_EMAIL": "me@example.com",
+        "JIRA_API_TOKEN": "t",
+        "JARKDOWN_OUTPUT_DIR": str(tmp_path),
+        "JARKDOWN_START_DATE": "2026-11-01",
+        "JARKDOWN_STATE_DSN": secret_dsn,
+    }
     settings = load_settings(environment)
     assert settings.state_dsn == secret_dsn and "s3cret" not in repr(settings)
     assert load_settings({**environment, "JARKDOWN_STATE_DSN": ""}).state_dsn is None

@@ -53,8 +53,10 @@ def assert_holds_the_knowledge_base(store, root: Path) -> None:
             assert list(record.attachments) == folder.read_attachment_manifest(key)
             rendered = load_json(folder.rendered_record_path(key).read_bytes())
             assert (record.render_inputs, record.markdown_size, record.markdown_mtime_ns) == (
-                rendered["inputs"], rendered["markdown_size"], rendered["markdown_mtime_ns"]
-            )  # fmt: skip
+                rendered["inputs"],
+                rendered["markdown_size"],
+                rendered["markdown_mtime_ns"],
+            )
             assert list(record.link_targets) == rendered["link_targets"]
     rows, problems = kb.index_rows()
     assert problems == [] and [records[key].index_row for key in live_keys] == rows

@@ -72,10 +72,34 @@ def test_a_bulk_page_keeps_its_well_formed_wanted_entries_and_counts_the_rest():
 # -- random and malformed issue JSON through the render path ---------------------------------------
 
 NODE_TYPES = [
-    "doc", "paragraph", "text", "blockquote", "table", "tableRow", "tableCell", "tableHeader", "bulletList",
-    "orderedList", "listItem", "mention", "inlineCard", "media", "mediaSingle", "codeBlock", "heading", "panel",
-    "expand", "hardBreak", "emoji", "status", "date", "rule", "taskList", "taskItem", "nestedExpand",
-]  # fmt: skip
+    "doc",
+    "paragraph",
+    "text",
+    "blockquote",
+    "table",
+    "tableRow",
+    "tableCell",
+    "tableHeader",
+    "bulletList",
+    "orderedList",
+    "listItem",
+    "mention",
+    "inlineCard",
+    "media",
+    "mediaSingle",
+    "codeBlock",
+    "heading",
+    "panel",
+    "expand",
+    "hardBreak",
+    "emoji",
+    "status",
+    "date",
+    "rule",
+    "taskList",
+    "taskItem",
+    "nestedExpand",
+]
 ADF_KEYS = [
     "type",
     "content",
@@ -92,9 +116,25 @@ ADF_KEYS = [
     "language",
 ]
 FIELD_NAMES = [
-    "summary", "description", "environment", "comment", "attachment", "issuelinks", "subtasks", "status", "assignee",
-    "updated", "created", "labels", "customfield_10010", "worklog", "parent", "priority", "components", "timetracking",
-]  # fmt: skip
+    "summary",
+    "description",
+    "environment",
+    "comment",
+    "attachment",
+    "issuelinks",
+    "subtasks",
+    "status",
+    "assignee",
+    "updated",
+    "created",
+    "labels",
+    "customfield_10010",
+    "worklog",
+    "parent",
+    "priority",
+    "components",
+    "timetracking",
+]
 
 leaves = st.none() | st.booleans() | st.integers(-1000, 1000) | st.sampled_from(NODE_TYPES) | st.text(max_size=12)
 json_values = st.recursive(

@@ -337,9 +337,12 @@ def test_an_issue_file_is_not_rendered_again_while_nothing_it_comes_from_changed
     )
     linking = issue("ABC-1")
     linking["fields"]["issuelinks"] = [
-        {"id": "9", "type": {"name": "Relates", "inward": "relates to", "outward": "relates to"},
-         "outwardIssue": {"id": "2", "key": "ABC-2", "fields": {"summary": "linked"}}}
-    ]  # fmt: skip
+        {
+            "id": "9",
+            "type": {"name": "Relates", "inward": "relates to", "outward": "relates to"},
+            "outwardIssue": {"id": "2", "key": "ABC-2", "fields": {"summary": "linked"}},
+        }
+    ]
     kb.write_raw_issue(linking)
     fields = [{"id": "summary", "name": "Summary", "custom": False}]
     options = {"field_definitions": fields, "base_url": "https://example.atlassian.net"}
@@ -378,8 +381,15 @@ def test_an_issue_file_is_not_rendered_again_while_nothing_it_comes_from_changed
         1,
     )
     # Other field definitions (a new list, equal or not) and a new renderer are inputs too.
-    assert render(known=("ABC-1", "ABC-2"), field_definitions=[*fields, {"id": "customfield_1", "name": "Team", "custom": True}],
-                  base_url="https://other.atlassian.net", exclude_custom_fields=["Team"])[1] == 1  # fmt: skip
+    assert (
+        render(
+            known=("ABC-1", "ABC-2"),
+            field_definitions=[*fields, {"id": "customfield_1", "name": "Team", "custom": True}],
+            base_url="https://other.atlassian.net",
+            exclude_custom_fields=["Team"],
+        )[1]
+        == 1
+    )
     monkeypatch.setattr(knowledge_base, "renderer_fingerprint", lambda: b"another renderer")
     assert (
         render(known=("ABC-1", "ABC-2"), base_url="https://other.atlassian.net", exclude_custom_fields=["Team"])[1] == 1
@@ -463,8 +473,15 @@ def test_verify_issue_files_reparses_a_file_changed_since_it_was_rendered(kb):
 
 
 def test_verify_issue_files_resolves_recorded_links_without_reading_the_file(kb, monkeypatch):
-    issue = {"id": "1", "key": "ABC-1", "fields": {"summary": "S", "updated": "2026-11-20T10:00:00.000+0000",
-                                                  "attachment": [{"id": "5", "filename": "a.txt", "size": 1}]}}  # fmt: skip
+    issue = {
+        "id": "1",
+        "key": "ABC-1",
+        "fields": {
+            "summary": "S",
+            "updated": "2026-11-20T10:00:00.000+0000",
+            "attachment": [{"id": "5", "filename": "a.txt", "size": 1}],
+        },
+    }
     kb.write_raw_issue(issue)
     kb.write_attachment_manifest("ABC-1", [dict(A_TXT)])
     (kb.attachments_dir("ABC-1")).mkdir(parents=True)

@@ -40,8 +40,11 @@ def test_the_child_runs_as_a_module_and_keeps_its_stdout_for_answers(tmp_path):
     kb.write_raw_issue(ISSUE)
     done = subprocess.run(
         [sys.executable, "-m", "jarkdown_pipeline.render_worker"],
-        input=setup_line(kb, []) + b"ABC-1\n", capture_output=True, timeout=120, check=True,
-    )  # fmt: skip
+        input=setup_line(kb, []) + b"ABC-1\n",
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
     assert [json.loads(line)["written"] for line in done.stdout.splitlines()] == [True]
 
 

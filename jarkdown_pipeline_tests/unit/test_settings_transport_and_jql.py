@@ -54,8 +54,15 @@ def test_insecure_http_flag_of_another_value_is_named(word):
 def test_the_resource_carries_the_permission():
     allowed = load_settings(env(JIRA_BASE_URL="http://jira.example.com", JARKDOWN_ALLOW_INSECURE_HTTP="true"))
     assert JiraResource.from_settings(allowed).allow_insecure_http is True
-    pat = load_settings(env(JIRA_BASE_URL="http://jira.example.com", JARKDOWN_ALLOW_INSECURE_HTTP="yes",
-                            JIRA_EMAIL=None, JIRA_API_TOKEN=None, JIRA_PAT="pat"))  # fmt: skip
+    pat = load_settings(
+        env(
+            JIRA_BASE_URL="http://jira.example.com",
+            JARKDOWN_ALLOW_INSECURE_HTTP="yes",
+            JIRA_EMAIL=None,
+            JIRA_API_TOKEN=None,
+            JIRA_PAT="pat",
+        )
+    )
     assert JiraResource.from_settings(pat).allow_insecure_http is True
     assert JiraResource.from_settings(load_settings(env())).allow_insecure_http is False
 
