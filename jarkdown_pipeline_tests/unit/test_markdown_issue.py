@@ -355,6 +355,9 @@ def test_cached_wiki_grammar_matches_the_library():
     samples = [
         "h2. x\n*a* _b_ {{c}}\n* d\n** e",
         "-gone- ^sup^ [link|https://x.org] {panel}p{panel}",
+        # One-character lookbehinds (text effects, images, links): at the start, after punctuation,
+        # after a letter (no effect), after a tab and a newline.
+        "*a*,(*b*)x*c* -d-\t^e^\n_f_ a!g.png! ([h|https://h.org]) i[j|https://j.org]",
     ]
     for sample in samples:
         assert wiki_to_markdown(sample) == jira2markdown.convert(sample).strip("\n")
