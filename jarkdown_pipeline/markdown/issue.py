@@ -28,7 +28,9 @@ from jarkdown_pipeline.markdown.fields import (
     parse_field_definitions,
     sprint_names,
 )
+from jarkdown_pipeline.markdown.cells import markdown_to_cell
 from jarkdown_pipeline.markdown.frontmatter import dump_frontmatter
+from jarkdown_pipeline.markdown.links import IssueLinks
 from jarkdown_pipeline.markdown.media import MediaIndex
 from jarkdown_pipeline.markdown.wiki import html_to_markdown, user_names, wiki_to_markdown
 
@@ -142,8 +144,7 @@ class _IssueRenderer:
             raise IssueError(repr(self.key)[:80], f"not a Jira issue key: {self.key[:80]!r} (expected PROJECT-123)")
         self.fields: Mapping[str, Any] = _mapping(issue.get("fields"))
         self.rendered: Mapping[str, Any] = _mapping(issue.get("renderedFields"))
-        self.base_url = str(base_url or "").rstrip("/")
-        self.known = frozenset(known_issue_keys or ())
+        self.links = IssueLinks(base_url, known_issue_keys)
         self.definitions = parse_field_definitions(field_definitions, issue.get("names"))
         self.media = MediaIndex(attachments or (), attachments_dir)
         self.users = user_names(self.fields)  # for wiki markup's [~name] mentions
@@ -158,31 +159,29 @@ class _IssueRenderer:
     # -- helpers ---------------------------------------------------------------------------
 
     def browse_url(self, key: str) -> str:
-        return f"{self.base_url}/browse/{key}" if self.base_url else f"/browse/{key}"
+        return self.links.browse_url(key)
 
     def issue_link(self, key: str) -> str:
-        label = escape_text(key)
-        if key in self.known and is_issue_key(key):
-            return link(label, f"../{key}/{key}.md")
-        return link(label, self.browse_url(key))
+        return link(escape_text(key), self.links.href(key))
 
     def rich_text(self, value: Any, rendered_html: Any = None, *, heading_offset: int = 0) -> str:
         """ADF (Cloud), wiki markup (Data Center), or rendered HTML as the last resort."""
         if is_adf_document(value):
-            return adf_to_markdown(value, media=self.media, heading_offset=heading_offset)
+            return adf_to_markdown(value, media=self.media, heading_offset=heading_offset, links=self.links)
         if isinstance(value, str) and value.strip():
-            return wiki_to_markdown(value, heading_offset=heading_offset, media=self.media, users=self.users)
+            return wiki_to_markdown(
+                value, heading_offset=heading_offset, media=self.media, users=self.users, links=self.links
+            )
         if isinstance(rendered_html, str) and rendered_html.strip():
             return html_to_markdown(rendered_html, heading_offset=heading_offset)
         return ""
 
     def rich_text_cell(self, value: Any) -> str:
         if is_adf_document(value):
-            return adf_to_table_cell(value, media=self.media)
+            return adf_to_table_cell(value, media=self.media, links=self.links)
         if isinstance(value, str) and value.strip():
-            markdown = wiki_to_markdown(value, media=self.media, users=self.users)
-            lines = [line.strip() for line in markdown.split("\n") if line.strip()]
-            return escape_table_cell("<br>".join(lines))
+            markdown = wiki_to_markdown(value, media=self.media, users=self.users, links=self.links)
+            return escape_table_cell(markdown_to_cell(markdown))
         return ""
 
     def sprint_values(self) -> list[str]:
@@ -245,6 +244,8 @@ class _IssueRenderer:
         }
         custom: dict[str, Any] = {}
         for definition in self.custom:
+            if definition.is_sprint:  # already the top-level ``sprint``
+                continue
             value = field_value_to_data(self.fields.get(definition.id), definition, media=self.media)
             if value is not None:
                 custom[self.slugs.get(definition.id, definition.id)] = value
@@ -422,7 +423,7 @@ class _IssueRenderer:
         label = escape_text(MediaIndex.label(info))
         href = self.media.href(info)
         line = f"- {link(label, href)}{_size_and_type(info.get('mime_type'), info.get('size'))}"
-        if MediaIndex.is_image(info):
+        if MediaIndex.is_image(info) and not self.media.was_shown(info):  # each image shown once
             line += f"\n\n  !{link(label, href)}"
         return line
 
