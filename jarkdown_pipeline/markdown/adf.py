@@ -351,40 +351,55 @@ class _InlineWriter:
     def render_span(self, span: _Span, before: str, after: str, in_link: bool) -> str:
         spec = span.mark.spec
         if spec.verbatim:
-            code = "".join(_plain_text_of(child) for child in span.children)
-            if in_link and ("[" in code or "]" in code):
-                # A bracket in a code span inside link text can turn `[label]:` at a line start
-                # into a link reference definition; an escaped <code> element cannot.
-                code = code.replace("\n", " ")
-                return f"<code>{escape_text(code, in_table=self.ctx.in_table)}</code>"
-            return code_span(code)
+            return self._code(span, in_link)
         if spec.is_link:
-            href = _s(span.mark.attrs.get("href"))
-            content = self.render(span.children, "[", "]", True)
-            if not href:
-                return content
-            label = content or escape_text(href, in_table=self.ctx.in_table)
-            if in_link:  # links cannot nest: keep the text
-                return label
-            title = span.mark.attrs.get("title")
-            return link(label, href, _s(title) or None)
+            return self._link(span, in_link)
         content = self.render(span.children, _PUNCT_SENTINEL, _PUNCT_SENTINEL, in_link)
         if not spec.delimiters:
-            tag = spec.html_tag(span.mark.attrs) if callable(spec.html_tag) else spec.html_tag
-            return f"<{tag}>{content}</{tag}>" if content else ""
-        lead, inner, trail = _EDGE_WHITESPACE.match(content).groups()  # type: ignore[union-attr]
-        if not inner:
+            return f"<{_html_tag(span.mark)}>{content}</{_html_tag(span.mark)}>" if content else ""
+        return _emphasis(span.mark, content, before, after)
+
+    def _code(self, span: _Span, in_link: bool) -> str:
+        code = "".join(_plain_text_of(child) for child in span.children)
+        if in_link and ("[" in code or "]" in code):
+            # A bracket in a code span inside link text can turn `[label]:` at a line start
+            # into a link reference definition; an escaped <code> element cannot.
+            code = code.replace("\n", " ")
+            return f"<code>{escape_text(code, in_table=self.ctx.in_table)}</code>"
+        return code_span(code)
+
+    def _link(self, span: _Span, in_link: bool) -> str:
+        href = _s(span.mark.attrs.get("href"))
+        content = self.render(span.children, "[", "]", True)
+        if not href:
             return content
-        before_open = lead[-1] if lead else before
-        after_close = trail[0] if trail else after
-        for delimiter in spec.delimiters:
-            char = delimiter[0]
-            if char in (before_open, inner[0], inner[-1], after_close):
-                continue  # would merge with a neighbouring delimiter run
-            if _can_open(char, before_open, inner[0]) and _can_close(char, inner[-1], after_close):
-                return f"{lead}{delimiter}{inner}{delimiter}{trail}"
-        tag = spec.html_tag(span.mark.attrs) if callable(spec.html_tag) else spec.html_tag
-        return f"{lead}<{tag}>{inner}</{tag}>{trail}"
+        label = content or escape_text(href, in_table=self.ctx.in_table)
+        if in_link:  # links cannot nest: keep the text
+            return label
+        title = span.mark.attrs.get("title")
+        return link(label, href, _s(title) or None)
+
+
+def _html_tag(mark: _Mark) -> str:
+    tag = mark.spec.html_tag
+    return str(tag(mark.attrs) if callable(tag) else tag)
+
+
+def _emphasis(mark: _Mark, content: str, before: str, after: str) -> str:
+    """``content`` between the first delimiter CommonMark will read as this mark here, else in its HTML tag."""
+    lead, inner, trail = _EDGE_WHITESPACE.match(content).groups()  # type: ignore[union-attr]
+    if not inner:
+        return content
+    before_open = lead[-1] if lead else before
+    after_close = trail[0] if trail else after
+    for delimiter in mark.spec.delimiters:
+        char = delimiter[0]
+        if char in (before_open, inner[0], inner[-1], after_close):
+            continue  # would merge with a neighbouring delimiter run
+        if _can_open(char, before_open, inner[0]) and _can_close(char, inner[-1], after_close):
+            return f"{lead}{delimiter}{inner}{delimiter}{trail}"
+    tag = _html_tag(mark)
+    return f"{lead}<{tag}>{inner}</{tag}>{trail}"
 
 
 def _unescaped_end(text: str) -> bool:

@@ -9,6 +9,7 @@ from typing import Any
 from jarkdown_pipeline.exceptions import IssueError
 from jarkdown_pipeline.issue_keys import check_issue_key, is_issue_key
 from jarkdown_pipeline.markdown.adf import adf_to_markdown, adf_to_table_cell, is_adf_document
+from jarkdown_pipeline.markdown.cells import markdown_to_cell
 from jarkdown_pipeline.markdown.escape import (
     clean_text,
     escape_heading_end,
@@ -28,7 +29,6 @@ from jarkdown_pipeline.markdown.fields import (
     parse_field_definitions,
     sprint_names,
 )
-from jarkdown_pipeline.markdown.cells import markdown_to_cell
 from jarkdown_pipeline.markdown.frontmatter import dump_frontmatter
 from jarkdown_pipeline.markdown.links import IssueLinks
 from jarkdown_pipeline.markdown.media import MediaIndex
@@ -362,39 +362,37 @@ class _IssueRenderer:
         if not isinstance(container, Mapping):
             return ""
         comments = [c for c in _list(container.get("comments")) if isinstance(c, Mapping)]
-        rendered_bodies = {}
-        rendered_container = self.rendered.get("comment")
-        if isinstance(rendered_container, Mapping):
-            for rendered in _list(rendered_container.get("comments")):
-                if isinstance(rendered, Mapping) and rendered.get("id") is not None:
-                    rendered_bodies[str(rendered["id"])] = rendered.get("body")
-        parts = []
-        for comment in comments:
-            author = _user(comment.get("author")) or "Unknown author"
-            heading = f"### {escape_text(author)}"
-            created = display_datetime(comment.get("created"))
-            if created:
-                heading += f" · {created}"
-            updated = comment.get("updated")
-            if updated and normalize_datetime(updated) != normalize_datetime(comment.get("created")):
-                heading += f" (edited {display_datetime(updated)})"
-            block = [escape_heading_end(heading)]
-            visibility = comment.get("visibility")
-            if isinstance(visibility, Mapping) and visibility.get("value"):
-                kind = _plain(visibility.get("type")) or "group"
-                block.append(
-                    f"> [!IMPORTANT]\n> Restricted to {escape_text(kind)}: {escape_text(_plain(visibility['value']))}"
-                )
-            if comment.get("jsdPublic") is False:
-                block.append("> [!IMPORTANT]\n> Internal comment (not shared with customers)")
-            rendered_html = comment.get("renderedBody") or rendered_bodies.get(str(comment.get("id")))
-            body = self.rich_text(comment.get("body"), rendered_html, heading_offset=3)
-            block.append(body or "*(empty comment)*")
-            parts.append("\n\n".join(block))
+        rendered_bodies = self.rendered_comment_bodies()
+        parts = [self.comment(comment, rendered_bodies) for comment in comments]
         total = container.get("total")
         if isinstance(total, int) and total > len(comments):
             parts.append(f"*Jira reports {total} comments; {total - len(comments)} could not be fetched.*")
         return "\n\n".join(parts)
+
+    def rendered_comment_bodies(self) -> dict[str, Any]:
+        """renderedFields' comment bodies by comment id (the HTML fallback)."""
+        bodies = {}
+        rendered_container = self.rendered.get("comment")
+        if isinstance(rendered_container, Mapping):
+            for rendered in _list(rendered_container.get("comments")):
+                if isinstance(rendered, Mapping) and rendered.get("id") is not None:
+                    bodies[str(rendered["id"])] = rendered.get("body")
+        return bodies
+
+    def comment(self, comment: Mapping[str, Any], rendered_bodies: Mapping[str, Any]) -> str:
+        block = [escape_heading_end(_comment_heading(comment))]
+        visibility = comment.get("visibility")
+        if isinstance(visibility, Mapping) and visibility.get("value"):
+            kind = _plain(visibility.get("type")) or "group"
+            block.append(
+                f"> [!IMPORTANT]\n> Restricted to {escape_text(kind)}: {escape_text(_plain(visibility['value']))}"
+            )
+        if comment.get("jsdPublic") is False:
+            block.append("> [!IMPORTANT]\n> Internal comment (not shared with customers)")
+        rendered_html = comment.get("renderedBody") or rendered_bodies.get(str(comment.get("id")))
+        body = self.rich_text(comment.get("body"), rendered_html, heading_offset=3)
+        block.append(body or "*(empty comment)*")
+        return "\n\n".join(block)
 
     def attachments(self) -> str:
         jira_list = [a for a in _list(self.fields.get("attachment")) if isinstance(a, Mapping)]
@@ -441,6 +439,18 @@ class _IssueRenderer:
         parts = [dump_frontmatter(self.frontmatter()), self.title()]
         parts.extend(f"## {name}\n\n{body}" for name, body in sections if body.strip())
         return parts[0] + "\n" + "\n\n".join(parts[1:]) + "\n"
+
+
+def _comment_heading(comment: Mapping[str, Any]) -> str:
+    """``### Author · created (edited updated)``."""
+    heading = f"### {escape_text(_user(comment.get('author')) or 'Unknown author')}"
+    created = display_datetime(comment.get("created"))
+    if created:
+        heading += f" · {created}"
+    updated = comment.get("updated")
+    if updated and normalize_datetime(updated) != normalize_datetime(comment.get("created")):
+        heading += f" (edited {display_datetime(updated)})"
+    return heading
 
 
 def _size_and_type(mime_type: Any, size: Any) -> str:

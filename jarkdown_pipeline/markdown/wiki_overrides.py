@@ -32,8 +32,8 @@ from pyparsing import (
     printables,
 )
 
-from jarkdown_pipeline.markdown.wiki_blocks import is_inert
 from jarkdown_pipeline.markdown.escape import escape_text, link
+from jarkdown_pipeline.markdown.wiki_blocks import is_inert
 from jarkdown_pipeline.markdown.wiki_elements import EMOTICONS, embed_markdown, issue_link_target, mention_text
 
 
