@@ -660,7 +660,11 @@ async def mirror_window(
 
         async def start_rendering() -> None:
             nonlocal known, render_worker, started_worker
-            known = KnownKeys(kb, issues.keys)
+            # Every fetch has answered: a key that vanished (or failed, without an earlier copy) is
+            # not taken as on its way, else files would link to it locally, then back to Jira, on
+            # every run that finds it again.
+            arriving = [key for key in issues.keys if key not in issues.vanished and key not in issues.failed]
+            known = KnownKeys(kb, arriving)
             if render_process or (render_process is None and len(issues.keys) >= RENDER_PROCESS_MIN_ISSUES):
                 try:
                     render_worker = started_worker = await RenderWorker.start(kb, known, render_options)
@@ -714,8 +718,10 @@ async def mirror_window(
                         if to_fetch:
                             fetches.create_task(fetch_issues(client, kb, issues, page, to_fetch, on_fetched=on_fetched))
                     progress.total = progress.found
-                    await cleanup
-                    await start_rendering()
+                # Renders start once the search has ended and every fetch has answered (they need the
+                # window's keys, and which of them really arrived); downloads go on meanwhile.
+                await cleanup
+                await start_rendering()
             finally:
                 if not cleanup.done():
                     cleanup.cancel()
