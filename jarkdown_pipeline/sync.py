@@ -296,6 +296,10 @@ async def fetch_issues(
             if not page_stored.done():  # storing failed: the window fails, and its waiters with it
                 page_stored.cancel()
 
+    def note_vanished(key: str, reason: str) -> None:
+        result.vanished[key] = reason
+        logger.info("Skipping %s: it no longer exists or is no longer visible (%s)", key, reason)
+
     async for chunk, bulk in client.bulk_fetch_pages(to_fetch):
         if isinstance(bulk, AuthenticationError):
             raise bulk
@@ -309,9 +313,12 @@ async def fetch_issues(
         if malformed:
             logger.warning("A bulk page had %d malformed entries; fetching its missing issues one by one", malformed)
         await store(issues)
+        for key, reason in bulk.not_found.items():  # Jira already said 404: asking again would say it again
+            if key in wanted and key not in stored:
+                note_vanished(key, reason)
         # Named in the page's errors, returned under another key, or lost among malformed entries:
         # a single GET says what became of each (issues whose storing failed are reported already).
-        retry_one_by_one.update(wanted - stored - set(result.failed))
+        retry_one_by_one.update(wanted - stored - set(result.failed) - set(result.vanished))
 
     async def fetch_one(key: str) -> None:
         # The bulk answer does not say why an issue is missing; a single GET does (404 = gone).
@@ -320,8 +327,7 @@ async def fetch_issues(
         except AuthenticationError:
             raise
         except IssueNotFoundError as error:
-            result.vanished[key] = describe_error(error)
-            logger.info("Skipping %s: it no longer exists or is no longer visible (%s)", key, describe_error(error))
+            note_vanished(key, describe_error(error))
             return
         except Exception as error:  # an error status, a malformed or too deeply nested answer: this issue only
             result.failed[key] = issue_error_reason(error)
@@ -587,7 +593,11 @@ async def mirror_window(
 
         async def start_rendering() -> None:
             nonlocal known, render_worker, started_worker
-            known = KnownKeys(kb, issues.keys)
+            # Every fetch has answered: a key that vanished (or failed, without an earlier copy) is
+            # not taken as on its way, else files would link to it locally, then back to Jira, on
+            # every run that finds it again.
+            arriving = [key for key in issues.keys if key not in issues.vanished and key not in issues.failed]
+            known = KnownKeys(kb, arriving)
             if render_process or (render_process is None and len(issues.keys) >= RENDER_PROCESS_MIN_ISSUES):
                 try:
                     render_worker = started_worker = await RenderWorker.start(kb, known, render_options)
@@ -641,8 +651,10 @@ async def mirror_window(
                         if to_fetch:
                             fetches.create_task(fetch_issues(client, kb, issues, page, to_fetch, on_fetched=on_fetched))
                     progress.total = progress.found
-                    await cleanup
-                    await start_rendering()
+                # Renders start once the search has ended and every fetch has answered (they need the
+                # window's keys, and which of them really arrived); downloads go on meanwhile.
+                await cleanup
+                await start_rendering()
             finally:
                 if not cleanup.done():
                     cleanup.cancel()

@@ -32,8 +32,9 @@ from pyparsing import (
     printables,
 )
 
+from jarkdown_pipeline.markdown.escape import escape_text, link
 from jarkdown_pipeline.markdown.wiki_blocks import is_inert
-from jarkdown_pipeline.markdown.wiki_elements import EMOTICONS, embed_markdown, mention_text
+from jarkdown_pipeline.markdown.wiki_elements import EMOTICONS, embed_markdown, issue_link_target, mention_text
 
 
 def make_actions_index_safe() -> None:
@@ -76,6 +77,19 @@ class Mention(links.Mention):
             + "]",
         )
         return mention.set_parse_action(self.action)
+
+
+class Link(links.Link):
+    """``[KEY]``, ``[label|KEY]`` and links to this Jira's ``/browse/KEY``: to the issue's file when the
+    knowledge base holds it (a bare key to its Jira page otherwise, as Jira shows it)."""
+
+    def action(self, tokens: ParseResults) -> str:
+        target = issue_link_target(tokens.url)
+        if target is None:
+            return super().action(tokens)
+        href, key = target
+        alias = self.markup.transform_string(getattr(tokens, "alias", ""))
+        return link(alias or escape_text(key), href)
 
 
 class Image(images.Image):
@@ -285,6 +299,7 @@ class PlainRun(AbstractMarkup):
 
 REPLACEMENTS: dict[type, type] = {
     links.Mention: Mention,
+    links.Link: Link,
     images.Image: Image,
     links.Attachment: Attachment,
     text_effects.Color: Color,
