@@ -28,6 +28,7 @@ from jarkdown_pipeline.exceptions import (
     JiraApiError,
     MalformedResponseError,
     PaginationError,
+    describe_error,
 )
 
 if TYPE_CHECKING:
@@ -131,7 +132,7 @@ async def fetch_page(
     """
     from jarkdown_pipeline.jira_api_client import BulkFetchResult
 
-    errors: dict[str, str] = {}
+    not_found: dict[str, str] = {}
     try:
         issues = [
             issue
@@ -139,7 +140,8 @@ async def fetch_page(
             if isinstance(issue, dict)
         ]
     except BadRequestError:
-        issues = await _one_by_one(client, keys, errors)
+        issues = await _one_by_one(client, keys, not_found)
+    errors = dict(not_found)
     found: dict[str, dict[str, Any]] = {}
     for issue in issues:
         found.setdefault(str(issue.get("key")), issue)
@@ -152,11 +154,11 @@ async def fetch_page(
         elif all(issue is not other for other in ordered):
             ordered.append(issue)
     completed = await asyncio.gather(*(client.complete_issue(issue) for issue in ordered))
-    return BulkFetchResult(issues=list(completed), errors=errors)
+    return BulkFetchResult(issues=list(completed), errors=errors, not_found=not_found)
 
 
-async def _one_by_one(client: "JiraApiClient", keys: list[str], errors: dict[str, str]) -> list[dict[str, Any]]:
-    """GET /issue/{key} for each (not completed: the caller completes every issue once)."""
+async def _one_by_one(client: "JiraApiClient", keys: list[str], not_found: dict[str, str]) -> list[dict[str, Any]]:
+    """GET /issue/{key} for each (not completed: the caller completes every issue once); 404s go in ``not_found``."""
     issues = []
     for key in keys:
         try:
@@ -164,7 +166,7 @@ async def _one_by_one(client: "JiraApiClient", keys: list[str], errors: dict[str
                 "GET", client._issue_url(key), params={"fields": "*all", "expand": "renderedFields"}, issue_key=key
             )
         except IssueNotFoundError as error:
-            errors[key] = str(error)
+            not_found[key] = describe_error(error)
             continue
         if isinstance(issue, dict):
             issues.append(issue)

@@ -130,16 +130,7 @@ async def test_streamed_window_links_locally_except_to_an_issue_that_never_arriv
     faults = FaultConfig(vanished_issue_keys=frozenset({vanished}))
     with run_sample_jira_in_thread(sample_config(faults=faults)) as jira:
         kb = KnowledgeBase(tmp_path)
-        async with client_for(jira) as client:
-            fields = await client.fetch_fields()
-            result = await mirror_window(
-                client,
-                kb,
-                window_jql(None, date(2026, 11, 1), date(2026, 11, 22)),
-                field_definitions=fields,
-                base_url=jira.base_url,
-                max_concurrent_downloads=3,
-            )
+        result = await mirror_days(jira, kb)
     assert list(result.issues.vanished) == [vanished] and result.issues.failed == {}
     assert result.attachments.failed == {} and result.markdown.failed == {}
     assert set(result.markdown.written) == in_window - {vanished} == set(kb.markdown_issue_keys())
