@@ -24,30 +24,32 @@ def is_host_name(value: str) -> bool:
     return bool(_HOST_NAME_RE.match(value))
 
 
-def normalise_base_url(base_url_or_domain: str) -> URL:
-    """``acme.atlassian.net`` -> ``https://acme.atlassian.net``; full URLs kept (minus a trailing slash)."""
+def normalise_base_url(base_url_or_domain: str, name: str = "Jira base URL") -> URL:
+    """``acme.atlassian.net`` -> ``https://acme.atlassian.net``; full URLs kept (minus a trailing slash).
+
+    ``name`` is what the messages call the value (the settings give the variable's name)."""
     text = (base_url_or_domain or "").strip()
     if not text:
-        raise ConfigurationError("Jira base URL or domain is empty (e.g. 'acme.atlassian.net')")
+        raise ConfigurationError(f"{name} is empty (e.g. 'acme.atlassian.net')")
     if "://" not in text:
         if not is_host_name(text):
             raise ConfigurationError(
-                "Jira base URL must be a full URL such as https://acme.atlassian.net, or a bare host name such as "
+                f"{name} must be a full URL such as https://acme.atlassian.net, or a bare host name such as "
                 f"acme.atlassian.net (no path, no trailing slash); got {base_url_or_domain!r}"
             )
         text = f"https://{text}"
     try:
         url = URL(text)
     except ValueError as error:
-        raise ConfigurationError(f"Jira base URL {base_url_or_domain!r} is not a valid URL: {error}") from None
+        raise ConfigurationError(f"{name} {base_url_or_domain!r} is not a valid URL: {error}") from None
     if url.scheme not in ("http", "https"):
-        raise ConfigurationError(f"Jira base URL {base_url_or_domain!r} must use http or https")
+        raise ConfigurationError(f"{name} {base_url_or_domain!r} must use http or https")
     if not url.host or any(ch.isspace() for ch in text):
-        raise ConfigurationError(f"Jira base URL {base_url_or_domain!r} has no valid host name")
+        raise ConfigurationError(f"{name} {base_url_or_domain!r} has no valid host name")
     if url.user or url.password:
-        raise ConfigurationError("Jira base URL must not contain credentials; pass email and api_token instead")
+        raise ConfigurationError(f"{name} must not contain credentials; pass email and api_token instead")
     if url.query_string or url.fragment:
-        raise ConfigurationError(f"Jira base URL {base_url_or_domain!r} must not have a query or fragment")
+        raise ConfigurationError(f"{name} {base_url_or_domain!r} must not have a query or fragment")
     return url.with_path(url.path.rstrip("/"))
 
 

@@ -63,17 +63,14 @@ def _get(environ: Mapping[str, str], name: str) -> str | None:
 
 
 def _base_url_from(value: str, variable: str) -> str:
-    """The one base-URL rule (``base_url.py``), its message prefixed with the variable; ``JIRA_DOMAIN``
+    """The one base-URL rule (``base_url.py``), its messages naming the variable; ``JIRA_DOMAIN``
     holds a host name only."""
     if variable == "JIRA_DOMAIN" and not is_host_name(value):
         raise ConfigurationError(
             f"JIRA_DOMAIN must be a host name such as acme.atlassian.net (or set JIRA_BASE_URL to a full URL); "
             f"got {value!r}"
         )
-    try:
-        return str(normalise_base_url(value))
-    except ConfigurationError as error:
-        raise ConfigurationError(f"{variable}: {error}") from None
+    return str(normalise_base_url(value, name=variable))
 
 
 def _check_transport_security(base_url: str, variable: str, allow_insecure_http: bool) -> None:
