@@ -714,9 +714,19 @@ class JiraApiClient:
                 ) as response:
                     try:
                         await self._raise_for_status(response, "GET", content_url)
-                        return await self._save_download(response, content_url, destination, expected_size, temp_file)
+                        received = await self._save_download(
+                            response, content_url, destination, expected_size, temp_file
+                        )
                     finally:
                         response.release()
+                if isinstance(received, bytes):
+                    # Written once the host's turn is over (as aiohttp frees a connection whose body
+                    # is read): the slot serves the next download while this one is synced to disk.
+                    await asyncio.to_thread(
+                        write_atomically, destination, received, durable=True, suffix=DOWNLOAD_TEMP_SUFFIX
+                    )
+                    return len(received)
+                return received
             finally:
                 self._leave_flight()
 
@@ -735,8 +745,10 @@ class JiraApiClient:
         destination: Path,
         expected_size: int | None,
         temp_file: list[str],
-    ) -> int:
-        """One attempt's body to ``destination`` (checked, atomic); ``temp_file`` keeps the .part name for cleanup."""
+    ) -> int | bytes:
+        """One attempt's body: a small one read whole and checked (bytes, for the caller to write once
+        the host's turn is over), a larger one streamed to ``destination`` (checked, atomic; its size).
+        ``temp_file`` keeps the .part name for cleanup."""
         shown_url = _without_query(content_url)
         try:
             decoder = ContentDecoder(response.headers.get("Content-Encoding"))
@@ -758,8 +770,7 @@ class JiraApiClient:
             if announced is not None and announced <= IN_MEMORY_DOWNLOAD_BYTES:
                 body = await self._read_small_download(response, announced, rate)
                 _check_download_length(len(body), wanted)
-                await asyncio.to_thread(write_atomically, destination, body, durable=True, suffix=DOWNLOAD_TEMP_SUFFIX)
-                return len(body)
+                return body
             if not temp_file:
                 await _make_part_file(destination, temp_file)
             written = await self._stream_download(response, temp_file[0], decoder, wanted, rate, shown_url)
