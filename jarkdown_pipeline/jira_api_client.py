@@ -26,6 +26,7 @@ Design notes (why, not what):
 
 import asyncio
 import base64
+import collections
 import contextlib
 import ipaddress
 import itertools
@@ -550,7 +551,27 @@ class JiraApiClient:
         ``search_jql``, to have one name per issue in ``errors``). A page's issues come in the order
         asked for; one returned under another key (moved) comes after them.
         """
-        chunks = _chunks(list(dict.fromkeys(str(k) for k in issue_keys)))
+        chunks: asyncio.Queue[list[str] | None] = asyncio.Queue()
+        for chunk in _chunks(list(dict.fromkeys(str(k) for k in issue_keys))):
+            chunks.put_nowait(chunk)
+        chunks.put_nowait(None)
+        async for answer in self.bulk_fetch_stream(chunks, fields=fields, expand=expand):
+            yield answer
+
+    async def bulk_fetch_stream(
+        self,
+        chunks: "asyncio.Queue[list[str] | None]",
+        *,
+        fields: Sequence[str] = ("*all",),
+        expand: Sequence[str] = ("renderedFields",),
+    ) -> AsyncIterator[tuple[list[str], BulkFetchResult | Exception]]:
+        """``bulk_fetch_pages`` over keys that arrive while it runs: each list taken from ``chunks``
+        (cut into requests of at most 100 issues; None ends the stream) is fetched in order, one
+        request at a time, each sent when the previous answer arrived if its keys are there by then,
+        else as soon as they come. One stream over a whole window keeps at most two answers in
+        memory (the one the caller handles and the next), however many keys the window has."""
+        pending: collections.deque[list[str]] = collections.deque()
+        ended = False
 
         async def page(chunk: list[str]) -> tuple[list[str], BulkFetchResult | Exception]:
             try:
@@ -558,12 +579,27 @@ class JiraApiClient:
             except Exception as error:  # that page's: the caller decides (e.g. fetches its issues one by one)
                 return chunk, error
 
-        upcoming = asyncio.ensure_future(page(chunks[0])) if chunks else None
+        def has_ready() -> bool:
+            return bool(pending) or not chunks.empty()
+
+        async def request_next() -> "asyncio.Future[tuple[list[str], BulkFetchResult | Exception]] | None":
+            nonlocal ended
+            while not pending and not ended:
+                keys = await chunks.get()
+                if keys is None:
+                    ended = True
+                else:
+                    pending.extend(_chunks(list(keys)))
+            return asyncio.ensure_future(page(pending.popleft())) if pending else None
+
+        upcoming = await request_next()
         try:
-            for following in [*chunks[1:], None]:
+            while upcoming is not None:
                 answer = await upcoming
-                upcoming = asyncio.ensure_future(page(following)) if following is not None else None
+                upcoming = await request_next() if has_ready() else None  # on its way while the caller works
                 yield answer
+                if upcoming is None:
+                    upcoming = await request_next()
         finally:
             if upcoming is not None:
                 upcoming.cancel()
