@@ -181,7 +181,10 @@ async def _one_by_one(client: "JiraApiClient", keys: list[str], errors: dict[str
     for key in keys:
         try:
             issue = await client._request_json(
-                "GET", client._issue_url(key), params={"fields": "*all", "expand": "renderedFields"}, issue_key=key
+                "GET",
+                client._issue_url(key),
+                params={"fields": "*all", "expand": "renderedFields,changelog"},
+                issue_key=key,
             )
         except IssueNotFoundError as error:
             errors[key] = str(error)
