@@ -29,6 +29,7 @@ from jarkdown_pipeline.markdown.fields import (
     sprint_names,
 )
 from jarkdown_pipeline.markdown.frontmatter import dump_frontmatter
+from jarkdown_pipeline.markdown.history import check_history_mode, history_document, history_link, history_section
 from jarkdown_pipeline.markdown.media import MediaIndex
 from jarkdown_pipeline.markdown.wiki import html_to_markdown, user_names, wiki_to_markdown
 
@@ -133,7 +134,9 @@ class _IssueRenderer:
         include_custom_fields: Sequence[str] | None,
         exclude_custom_fields: Sequence[str],
         attachments_dir: str,
+        history: str = "inline",
     ) -> None:
+        self.history_mode = check_history_mode(history)
         if not isinstance(issue, Mapping) or not issue.get("key"):
             raise IssueError("<no key>", "not a Jira issue: expected a mapping with a 'key' (as GET /issue returns it)")
         self.issue = issue
@@ -426,6 +429,16 @@ class _IssueRenderer:
             line += f"\n\n  !{link(label, href)}"
         return line
 
+    def history(self) -> str:
+        if self.history_mode == "omit":
+            return ""
+        if self.history_mode == "separate":
+            return history_link(self.key, self.issue)
+        return self.history_body()
+
+    def history_body(self) -> str:
+        return history_section(self.issue, self.definitions, _user)
+
     def render(self) -> str:
         sections = [
             ("Description", self.description()),
@@ -436,6 +449,7 @@ class _IssueRenderer:
             ("Custom Fields", self.custom_fields()),
             ("Comments", self.comments()),
             ("Attachments", self.attachments()),
+            ("History", self.history()),
         ]
         parts = [dump_frontmatter(self.frontmatter()), self.title()]
         parts.extend(f"## {name}\n\n{body}" for name, body in sections if body.strip())
@@ -471,13 +485,16 @@ def render_issue(
     include_custom_fields: Sequence[str] | None = None,
     exclude_custom_fields: Sequence[str] = (),
     attachments_dir: str = "attachments",
+    history: str = "inline",
 ) -> str:
     """The Markdown file for one issue (frontmatter + sections), ending with one newline.
 
     ``issue`` is the JSON of ``GET /issue`` or bulk fetch (``fields``; ``renderedFields`` and
     ``names`` optional); ``field_definitions`` the list from ``GET /field``; ``attachments`` the
     AttachmentHandler info dicts. Issues in ``known_issue_keys`` are linked to their local file,
-    others to ``{base_url}/browse/KEY``. Custom fields are filtered by name or id.
+    others to ``{base_url}/browse/KEY``. Custom fields are filtered by name or id. ``history``:
+    ``inline`` (a History section), ``separate`` (a link to ``KEY.history.md``, see
+    :func:`render_issue_history`) or ``omit``.
 
     Raises IssueError (a ValueError) when ``issue`` has no valid key, or its Markdown would be
     longer than MAX_ISSUE_MARKDOWN_CHARS.
@@ -491,6 +508,7 @@ def render_issue(
         include_custom_fields=include_custom_fields,
         exclude_custom_fields=exclude_custom_fields,
         attachments_dir=attachments_dir,
+        history=history,
     )
     text = renderer.render()
     if len(text) > MAX_ISSUE_MARKDOWN_CHARS:
@@ -519,3 +537,14 @@ def issue_frontmatter(
         exclude_custom_fields=exclude_custom_fields,
         attachments_dir="attachments",
     ).frontmatter()
+
+
+def render_issue_history(
+    issue: Mapping[str, Any], *, field_definitions: Iterable[Mapping[str, Any]] | None = None
+) -> str:
+    """``KEY.history.md``: the issue's History section as a file of its own (the ``separate`` setting)."""
+    renderer = _IssueRenderer(
+        issue, field_definitions=field_definitions, attachments=(), base_url="", known_issue_keys=(),
+        include_custom_fields=None, exclude_custom_fields=(), attachments_dir="attachments",
+    )  # fmt: skip
+    return history_document(renderer.key, renderer.history_body())
