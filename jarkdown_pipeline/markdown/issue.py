@@ -33,6 +33,7 @@ from jarkdown_pipeline.markdown.history import check_history_mode, history_docum
 from jarkdown_pipeline.markdown.media import MediaIndex
 from jarkdown_pipeline.markdown.wiki import html_to_markdown, user_names, wiki_to_markdown
 
+EPIC_LINK_SCHEMA = "com.pyxis.greenhopper.jira:gh-epic-link"  # Data Center's Epic Link field
 # Far above any real issue (Jira caps a text field at 32,767 characters): a rendering past it is
 # refused with IssueError rather than written (the issue's raw JSON is kept by the caller).
 MAX_ISSUE_MARKDOWN_CHARS = 8 * 1024 * 1024
@@ -195,6 +196,44 @@ class _IssueRenderer:
                 names.extend(name for name in sprint_names(self.fields[definition.id]) if name not in names)
         return names
 
+    # -- hierarchy -------------------------------------------------------------------------
+
+    def parent_ref(self) -> Mapping[str, Any]:
+        parent = self.fields.get("parent")
+        return parent if isinstance(parent, Mapping) and is_issue_key(parent.get("key")) else {}
+
+    def epic_key(self) -> str | None:
+        """Data Center's Epic Link (a key), or Cloud's parent when that parent is an epic."""
+        for definition in self.definitions.values():
+            value = self.fields.get(definition.id)
+            if definition.schema_custom == EPIC_LINK_SCHEMA and isinstance(value, str) and is_issue_key(value):
+                return value
+        parent_type = _mapping(_mapping(self.parent_ref().get("fields")).get("issuetype"))
+        if parent_type.get("hierarchyLevel") == 1 or parent_type.get("name") == "Epic":
+            return str(self.parent_ref()["key"])
+        return None
+
+    def child_keys(self) -> list[str]:
+        return [str(sub["key"]) for sub in self.children_refs()]
+
+    def children_refs(self) -> list[Mapping[str, Any]]:
+        return [
+            sub
+            for sub in _list(self.fields.get("subtasks"))
+            if isinstance(sub, Mapping) and is_issue_key(sub.get("key"))
+        ]
+
+    def hierarchy_lines(self) -> str:
+        """Under the title: the parent (and the epic, when that is another issue), linked locally when mirrored."""
+        lines = []
+        parent = self.parent_ref()
+        if parent:
+            lines.append("Parent: " + self.issue_line(parent)[2:])
+        epic = self.epic_key()
+        if epic and epic != parent.get("key"):
+            lines.append(f"Epic: {self.issue_link(epic)}")
+        return "\n\n".join(lines)
+
     # -- frontmatter -----------------------------------------------------------------------
 
     def frontmatter(self) -> dict[str, Any]:
@@ -224,6 +263,9 @@ class _IssueRenderer:
             "components": _names(f.get("components")),
             "parent_key": _name(parent, "key"),
             "parent_summary": _name(parent_fields, "summary"),
+            "parent": self.parent_ref().get("key"),
+            "epic": self.epic_key(),
+            "children": self.child_keys(),
             "affects_versions": _names(f.get("versions")),
             "fix_versions": _names(f.get("fixVersions")),
             "sprint": self.sprint_values(),
@@ -298,9 +340,8 @@ class _IssueRenderer:
             line += f" ({escape_text(', '.join(details))})"
         return line
 
-    def subtasks(self) -> str:
-        lines = [self.issue_line(sub) for sub in _list(self.fields.get("subtasks")) if isinstance(sub, Mapping)]
-        return "\n".join(lines)
+    def children(self) -> str:
+        return "\n".join(self.issue_line(sub) for sub in self.children_refs())
 
     def worklogs(self) -> str:
         container = self.fields.get("worklog")
@@ -444,14 +485,15 @@ class _IssueRenderer:
             ("Description", self.description()),
             ("Environment", self.environment()),
             ("Linked Issues", self.linked_issues()),
-            ("Subtasks", self.subtasks()),
+            ("Children", self.children()),
             ("Worklogs", self.worklogs()),
             ("Custom Fields", self.custom_fields()),
             ("Comments", self.comments()),
             ("Attachments", self.attachments()),
             ("History", self.history()),
         ]
-        parts = [dump_frontmatter(self.frontmatter()), self.title()]
+        hierarchy = self.hierarchy_lines()
+        parts = [dump_frontmatter(self.frontmatter()), self.title() + (f"\n\n{hierarchy}" if hierarchy else "")]
         parts.extend(f"## {name}\n\n{body}" for name, body in sections if body.strip())
         return parts[0] + "\n" + "\n\n".join(parts[1:]) + "\n"
 

@@ -27,6 +27,7 @@ REVIEWER_FIELD = "customfield_10032"
 TARGET_DATE_FIELD = "customfield_10033"
 RELEASE_NOTES_FIELD = "customfield_10034"
 CONTRIBUTORS_FIELD = "customfield_10035"
+EPIC_LINK_FIELD = "customfield_10014"  # Data Center's Epic Link (Cloud sites keep the field, empty)
 
 _USER_NAMES = [
     "Mia Krystof", "Zoë Ångström", "José Núñez", "李小龍", "Priya Raman", "Bob O'Brien",

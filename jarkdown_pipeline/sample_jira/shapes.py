@@ -10,6 +10,7 @@ from jarkdown_pipeline.sample_jira import adf
 from jarkdown_pipeline.sample_jira.changelog import SampleChange, SampleChangeItem
 from jarkdown_pipeline.sample_jira.data import (
     CONTRIBUTORS_FIELD,
+    EPIC_LINK_FIELD,
     IMPACT_FIELD,
     PLATFORMS_FIELD,
     RELEASE_NOTES_FIELD,
@@ -89,6 +90,12 @@ _FIELDS: list[tuple[str, str, dict[str, Any], bool]] = [
     (REVIEWER_FIELD, "Reviewer", {"type": "user", "custom": _CUSTOM + "userpicker", "customId": 10032}, True),
     (TARGET_DATE_FIELD, "Target Date", {"type": "date", "custom": _CUSTOM + "datepicker", "customId": 10033}, True),
     (RELEASE_NOTES_FIELD, "Release Notes", {"type": "string", "custom": _CUSTOM + "textarea", "customId": 10034}, True),
+    (
+        EPIC_LINK_FIELD,
+        "Epic Link",
+        {"type": "any", "custom": "com.pyxis.greenhopper.jira:gh-epic-link", "customId": 10014},
+        True,
+    ),
     (
         CONTRIBUTORS_FIELD,
         "Contributors",
