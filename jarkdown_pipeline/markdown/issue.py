@@ -9,6 +9,7 @@ from typing import Any
 from jarkdown_pipeline.exceptions import IssueError
 from jarkdown_pipeline.issue_keys import check_issue_key, is_issue_key
 from jarkdown_pipeline.markdown.adf import adf_to_markdown, adf_to_table_cell, is_adf_document
+from jarkdown_pipeline.markdown.completeness import completeness
 from jarkdown_pipeline.markdown.escape import (
     clean_text,
     escape_heading_end,
@@ -293,8 +294,12 @@ class _IssueRenderer:
             value = field_value_to_data(self.fields.get(definition.id), definition, media=self.media)
             if value is not None:
                 custom[self.slugs.get(definition.id, definition.id)] = value
+        data.update(completeness(self.issue, self.downloaded_ids(), self.history_mode))
         data["custom_fields"] = custom
         return data
+
+    def downloaded_ids(self) -> set[str]:
+        return {str(info.get("attachment_id")) for info in self.media.attachments}
 
     # -- sections --------------------------------------------------------------------------
 

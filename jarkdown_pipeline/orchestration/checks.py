@@ -73,6 +73,11 @@ def _index_scope(context: dg.AssetCheckExecutionContext, kb: KnowledgeBase) -> t
             asset=names.MARKDOWN,
             description="Every issue file written by the run has frontmatter that parses as YAML, with the file's key.",
         ),
+        dg.AssetCheckSpec(
+            names.SECTIONS_COMPLETE,
+            asset=names.MARKDOWN,
+            description="Every issue of the partition holds as many comments, worklogs, changes and attachments as Jira counts.",
+        ),
     ],
     can_subset=True,
 )
@@ -87,6 +92,16 @@ def jira_markdown_checks(context: dg.AssetCheckExecutionContext, knowledge_base:
             f"Checked {scope}: {len(missing)} missing.",
             {"checked": len(keys), "missing": len(missing), "missing_files": listing(missing)},
             names.EVERY_ISSUE_HAS_ITS_FILE,
+            names.MARKDOWN,
+        )
+    if names.SECTIONS_COMPLETE in selected:
+        keys, scope = _keys_of_run(context, kb)
+        incomplete = kb.incomplete_issue_files(keys)
+        yield check_result(
+            incomplete,
+            f"Checked {scope}: {len(incomplete)} sections hold fewer items than Jira counts.",
+            {"checked": len(keys), "incomplete": len(incomplete), "incomplete_sections": listing(incomplete)},
+            names.SECTIONS_COMPLETE,
             names.MARKDOWN,
         )
     if not selected & {names.RELATIVE_LINKS_RESOLVE, names.FRONTMATTER_PARSES}:
