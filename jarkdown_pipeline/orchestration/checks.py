@@ -41,6 +41,16 @@ def _files_written_by_run(context: dg.AssetCheckExecutionContext, kb: KnowledgeB
     return keys, f"the {len(written)} files written in this run and {len(linking)} files linking to them"
 
 
+def _files_rendered_by_run(context: dg.AssetCheckExecutionContext, kb: KnowledgeBase) -> tuple[list[str], str]:
+    """Keys of the issue files this run wrote (an unchanged file was checked when it was written, and
+    its counts come from the same JSON); without a record (check run alone), every issue file."""
+    record = kb.read_run_record(run_record_id(context), "markdown")
+    if record is None:
+        return kb.markdown_issue_keys(), "every issue file of the knowledge base"
+    written = list(dict.fromkeys(record["written"] + record.get("relinked", [])))
+    return written, f"the {len(written)} files written in this run"
+
+
 def _index_scope(context: dg.AssetCheckExecutionContext, kb: KnowledgeBase) -> tuple[list[str], list[Path], str]:
     """(issue keys that must be listed, index files to check, what that is): the files the run wrote
     and the index pages that list them (with ``index.md``); without a record, everything."""
@@ -76,7 +86,7 @@ def _index_scope(context: dg.AssetCheckExecutionContext, kb: KnowledgeBase) -> t
         dg.AssetCheckSpec(
             names.SECTIONS_COMPLETE,
             asset=names.MARKDOWN,
-            description="Every issue of the partition holds as many comments, worklogs, changes and attachments as Jira counts.",
+            description="Every issue file written by the run holds as many comments, worklogs, changes and attachments as Jira counts.",
         ),
     ],
     can_subset=True,
@@ -95,7 +105,7 @@ def jira_markdown_checks(context: dg.AssetCheckExecutionContext, knowledge_base:
             names.MARKDOWN,
         )
     if names.SECTIONS_COMPLETE in selected:
-        keys, scope = _keys_of_run(context, kb)
+        keys, scope = _files_rendered_by_run(context, kb)
         incomplete = kb.incomplete_issue_files(keys)
         yield check_result(
             incomplete,
