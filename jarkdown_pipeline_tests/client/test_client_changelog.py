@@ -1,8 +1,13 @@
 """The client's changelogs against the sample Jira: every entry, few requests, Jira's totals kept."""
 
 import math
+import re
 
-from jarkdown_pipeline.jira_api_client import JiraApiClient
+import pytest
+
+from jarkdown_pipeline import changelogs
+from jarkdown_pipeline.exceptions import PaginationError
+from jarkdown_pipeline.jira_api_client import JiraApiClient, RetryPolicy
 from jarkdown_pipeline.sample_jira import FaultConfig
 from jarkdown_pipeline.sample_jira.config import DEMO_PERSONAL_ACCESS_TOKEN
 
@@ -73,3 +78,51 @@ async def test_data_center_needs_no_changelog_request(sample_jira_factory):
     assert all(len(i["changelog"]["histories"]) == i["changelog"]["total"] for i in result.issues)
     assert sum(len(i["changelog"]["histories"]) for i in result.issues) > 300
     assert not any("changelog" in route for route in jira.stats["api"]["by_route"])
+
+
+# ------------------------------------------------------------------ against mocked answers
+
+MOCK_API = "https://acme.atlassian.net/rest/api/3"
+
+
+def mocked_client() -> JiraApiClient:
+    async def no_sleep(seconds: float) -> None:
+        return None
+
+    policy = RetryPolicy(max_attempts=2, base_backoff=0.0, max_backoff=0.0)
+    return JiraApiClient(
+        "https://acme.atlassian.net", "bot@acme.example", "token", retry_policy=policy, sleep=no_sleep,
+        close_grace_period=0, verify_credentials=False,
+    )  # fmt: skip
+
+
+def history(n: int) -> dict:
+    return {"id": str(n), "created": f"2026-11-01T10:{n:02d}:00.000+0000", "items": []}
+
+
+def truncated_issue() -> dict:
+    changelog = {"startAt": 0, "maxResults": 2, "total": 5, "histories": [history(0), history(1)]}
+    return {"id": "7", "key": "ABC-7", "fields": {"summary": "s"}, "changelog": changelog}
+
+
+async def test_when_jira_refuses_the_changelog_bulkfetch_each_issue_is_paged(mock_aiohttp):
+    mock_aiohttp.post(f"{MOCK_API}/issue/bulkfetch", payload={"issues": [truncated_issue()], "issueErrors": []})
+    mock_aiohttp.post(f"{MOCK_API}/changelog/bulkfetch", status=404, payload={"errorMessages": ["No such resource"]})
+    for start, values in ((0, [0, 1, 2]), (3, [3, 4])):
+        mock_aiohttp.get(
+            re.compile(rf"^{re.escape(MOCK_API)}/issue/ABC-7/changelog\?.*startAt={start}.*$"),
+            payload={"startAt": start, "maxResults": 3, "total": 5, "values": [history(n) for n in values]},
+        )
+    async with mocked_client() as client:
+        result = await client.bulk_fetch_issues(["ABC-7"])
+    (issue,) = result.issues
+    assert [e["id"] for e in issue["changelog"]["histories"]] == ["0", "1", "2", "3", "4"]
+    assert issue["changelog"]["total"] == 5
+
+
+async def test_a_repeated_bulk_token_stops_paging_instead_of_looping(mock_aiohttp):
+    page = {"issueChangeLogs": [{"issueId": "7", "changeHistories": [history(2)]}], "nextPageToken": "same"}
+    mock_aiohttp.post(f"{MOCK_API}/changelog/bulkfetch", payload=page, repeat=True)
+    async with mocked_client() as client:
+        with pytest.raises(PaginationError, match="repeated a token"):
+            await changelogs.bulk_changelogs(client, ["7"])
