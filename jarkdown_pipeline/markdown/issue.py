@@ -9,6 +9,7 @@ from typing import Any
 from jarkdown_pipeline.exceptions import IssueError
 from jarkdown_pipeline.issue_keys import check_issue_key, is_issue_key
 from jarkdown_pipeline.markdown.adf import adf_to_markdown, adf_to_table_cell, is_adf_document
+from jarkdown_pipeline.markdown.cells import markdown_to_cell
 from jarkdown_pipeline.markdown.completeness import completeness
 from jarkdown_pipeline.markdown.escape import (
     clean_text,
@@ -19,6 +20,7 @@ from jarkdown_pipeline.markdown.escape import (
     link,
 )
 from jarkdown_pipeline.markdown.fields import (
+    FieldDefinition,
     custom_field_slugs,
     data_to_text,
     display_datetime,
@@ -31,6 +33,7 @@ from jarkdown_pipeline.markdown.fields import (
 )
 from jarkdown_pipeline.markdown.frontmatter import dump_frontmatter
 from jarkdown_pipeline.markdown.history import check_history_mode, history_document, history_link, history_section
+from jarkdown_pipeline.markdown.links import IssueLinks
 from jarkdown_pipeline.markdown.media import MediaIndex
 from jarkdown_pipeline.markdown.wiki import html_to_markdown, user_names, wiki_to_markdown
 
@@ -57,6 +60,13 @@ def _mapping(value: Any) -> Mapping[str, Any]:
 def _list(value: Any) -> list[Any]:
     """A JSON array, or nothing (a malformed value never breaks the page)."""
     return value if isinstance(value, list) else []
+
+
+def is_rich_text_field(value: Any, definition: FieldDefinition) -> bool:
+    """ADF (Cloud), or a text-area field's wiki markup (Data Center sends it as a plain string)."""
+    if is_adf_document(value):
+        return True
+    return isinstance(value, str) and bool(definition.schema_custom) and "textarea" in definition.schema_custom
 
 
 def _plain(value: Any) -> str:
@@ -147,8 +157,7 @@ class _IssueRenderer:
             raise IssueError(repr(self.key)[:80], f"not a Jira issue key: {self.key[:80]!r} (expected PROJECT-123)")
         self.fields: Mapping[str, Any] = _mapping(issue.get("fields"))
         self.rendered: Mapping[str, Any] = _mapping(issue.get("renderedFields"))
-        self.base_url = str(base_url or "").rstrip("/")
-        self.known = frozenset(known_issue_keys or ())
+        self.links = IssueLinks(base_url, known_issue_keys)
         self.definitions = parse_field_definitions(field_definitions, issue.get("names"))
         self.media = MediaIndex(attachments or (), attachments_dir)
         self.users = user_names(self.fields)  # for wiki markup's [~name] mentions
@@ -163,31 +172,29 @@ class _IssueRenderer:
     # -- helpers ---------------------------------------------------------------------------
 
     def browse_url(self, key: str) -> str:
-        return f"{self.base_url}/browse/{key}" if self.base_url else f"/browse/{key}"
+        return self.links.browse_url(key)
 
     def issue_link(self, key: str) -> str:
-        label = escape_text(key)
-        if key in self.known and is_issue_key(key):
-            return link(label, f"../{key}/{key}.md")
-        return link(label, self.browse_url(key))
+        return link(escape_text(key), self.links.href(key))
 
     def rich_text(self, value: Any, rendered_html: Any = None, *, heading_offset: int = 0) -> str:
         """ADF (Cloud), wiki markup (Data Center), or rendered HTML as the last resort."""
         if is_adf_document(value):
-            return adf_to_markdown(value, media=self.media, heading_offset=heading_offset)
+            return adf_to_markdown(value, media=self.media, heading_offset=heading_offset, links=self.links)
         if isinstance(value, str) and value.strip():
-            return wiki_to_markdown(value, heading_offset=heading_offset, media=self.media, users=self.users)
+            return wiki_to_markdown(
+                value, heading_offset=heading_offset, media=self.media, users=self.users, links=self.links
+            )
         if isinstance(rendered_html, str) and rendered_html.strip():
             return html_to_markdown(rendered_html, heading_offset=heading_offset)
         return ""
 
     def rich_text_cell(self, value: Any) -> str:
         if is_adf_document(value):
-            return adf_to_table_cell(value, media=self.media)
+            return adf_to_table_cell(value, media=self.media, links=self.links)
         if isinstance(value, str) and value.strip():
-            markdown = wiki_to_markdown(value, media=self.media, users=self.users)
-            lines = [line.strip() for line in markdown.split("\n") if line.strip()]
-            return escape_table_cell("<br>".join(lines))
+            markdown = wiki_to_markdown(value, media=self.media, users=self.users, links=self.links)
+            return escape_table_cell(markdown_to_cell(markdown))
         return ""
 
     def sprint_values(self) -> list[str]:
@@ -291,7 +298,9 @@ class _IssueRenderer:
         }
         custom: dict[str, Any] = {}
         for definition in self.custom:
-            value = field_value_to_data(self.fields.get(definition.id), definition, media=self.media)
+            if definition.is_sprint:  # already the top-level ``sprint``
+                continue
+            value = self.custom_field_data(definition)
             if value is not None:
                 custom[self.slugs.get(definition.id, definition.id)] = value
         data.update(completeness(self.issue, self.downloaded_ids(), self.history_mode))
@@ -300,6 +309,13 @@ class _IssueRenderer:
 
     def downloaded_ids(self) -> set[str]:
         return {str(info.get("attachment_id")) for info in self.media.attachments}
+
+    def custom_field_data(self, definition: FieldDefinition) -> Any:
+        """A custom field's frontmatter value; rich text as Markdown, whichever markup Jira sent."""
+        value = self.fields.get(definition.id)
+        if isinstance(value, str) and is_rich_text_field(value, definition):
+            return wiki_to_markdown(value, media=self.media, users=self.users) or None
+        return field_value_to_data(value, definition, media=self.media)
 
     # -- sections --------------------------------------------------------------------------
 
@@ -387,9 +403,7 @@ class _IssueRenderer:
         for definition in self.custom:
             label = definition.name if same_name[definition.name] == 1 else f"{definition.name} ({definition.id})"
             value = self.fields.get(definition.id)
-            if is_adf_document(value) or (
-                isinstance(value, str) and definition.schema_custom and "textarea" in definition.schema_custom
-            ):
+            if is_rich_text_field(value, definition):
                 body = self.rich_text(value, (self.rendered or {}).get(definition.id), heading_offset=3)
                 if body:
                     rich_sections.append(f"### {escape_heading_end(escape_text(label))}\n\n{body}")
@@ -410,39 +424,37 @@ class _IssueRenderer:
         if not isinstance(container, Mapping):
             return ""
         comments = [c for c in _list(container.get("comments")) if isinstance(c, Mapping)]
-        rendered_bodies = {}
-        rendered_container = self.rendered.get("comment")
-        if isinstance(rendered_container, Mapping):
-            for rendered in _list(rendered_container.get("comments")):
-                if isinstance(rendered, Mapping) and rendered.get("id") is not None:
-                    rendered_bodies[str(rendered["id"])] = rendered.get("body")
-        parts = []
-        for comment in comments:
-            author = _user(comment.get("author")) or "Unknown author"
-            heading = f"### {escape_text(author)}"
-            created = display_datetime(comment.get("created"))
-            if created:
-                heading += f" · {created}"
-            updated = comment.get("updated")
-            if updated and normalize_datetime(updated) != normalize_datetime(comment.get("created")):
-                heading += f" (edited {display_datetime(updated)})"
-            block = [escape_heading_end(heading)]
-            visibility = comment.get("visibility")
-            if isinstance(visibility, Mapping) and visibility.get("value"):
-                kind = _plain(visibility.get("type")) or "group"
-                block.append(
-                    f"> [!IMPORTANT]\n> Restricted to {escape_text(kind)}: {escape_text(_plain(visibility['value']))}"
-                )
-            if comment.get("jsdPublic") is False:
-                block.append("> [!IMPORTANT]\n> Internal comment (not shared with customers)")
-            rendered_html = comment.get("renderedBody") or rendered_bodies.get(str(comment.get("id")))
-            body = self.rich_text(comment.get("body"), rendered_html, heading_offset=3)
-            block.append(body or "*(empty comment)*")
-            parts.append("\n\n".join(block))
+        rendered_bodies = self.rendered_comment_bodies()
+        parts = [self.comment(comment, rendered_bodies) for comment in comments]
         total = container.get("total")
         if isinstance(total, int) and total > len(comments):
             parts.append(f"*Jira reports {total} comments; {total - len(comments)} could not be fetched.*")
         return "\n\n".join(parts)
+
+    def rendered_comment_bodies(self) -> dict[str, Any]:
+        """renderedFields' comment bodies by comment id (the HTML fallback)."""
+        bodies = {}
+        rendered_container = self.rendered.get("comment")
+        if isinstance(rendered_container, Mapping):
+            for rendered in _list(rendered_container.get("comments")):
+                if isinstance(rendered, Mapping) and rendered.get("id") is not None:
+                    bodies[str(rendered["id"])] = rendered.get("body")
+        return bodies
+
+    def comment(self, comment: Mapping[str, Any], rendered_bodies: Mapping[str, Any]) -> str:
+        block = [escape_heading_end(_comment_heading(comment))]
+        visibility = comment.get("visibility")
+        if isinstance(visibility, Mapping) and visibility.get("value"):
+            kind = _plain(visibility.get("type")) or "group"
+            block.append(
+                f"> [!IMPORTANT]\n> Restricted to {escape_text(kind)}: {escape_text(_plain(visibility['value']))}"
+            )
+        if comment.get("jsdPublic") is False:
+            block.append("> [!IMPORTANT]\n> Internal comment (not shared with customers)")
+        rendered_html = comment.get("renderedBody") or rendered_bodies.get(str(comment.get("id")))
+        body = self.rich_text(comment.get("body"), rendered_html, heading_offset=3)
+        block.append(body or "*(empty comment)*")
+        return "\n\n".join(block)
 
     def attachments(self) -> str:
         jira_list = [a for a in _list(self.fields.get("attachment")) if isinstance(a, Mapping)]
@@ -471,7 +483,7 @@ class _IssueRenderer:
         label = escape_text(MediaIndex.label(info))
         href = self.media.href(info)
         line = f"- {link(label, href)}{_size_and_type(info.get('mime_type'), info.get('size'))}"
-        if MediaIndex.is_image(info):
+        if MediaIndex.is_image(info) and not self.media.was_shown(info):  # each image shown once
             line += f"\n\n  !{link(label, href)}"
         return line
 
@@ -501,6 +513,18 @@ class _IssueRenderer:
         parts = [dump_frontmatter(self.frontmatter()), self.title() + (f"\n\n{hierarchy}" if hierarchy else "")]
         parts.extend(f"## {name}\n\n{body}" for name, body in sections if body.strip())
         return parts[0] + "\n" + "\n\n".join(parts[1:]) + "\n"
+
+
+def _comment_heading(comment: Mapping[str, Any]) -> str:
+    """``### Author · created (edited updated)``."""
+    heading = f"### {escape_text(_user(comment.get('author')) or 'Unknown author')}"
+    created = display_datetime(comment.get("created"))
+    if created:
+        heading += f" · {created}"
+    updated = comment.get("updated")
+    if updated and normalize_datetime(updated) != normalize_datetime(comment.get("created")):
+        heading += f" (edited {display_datetime(updated)})"
+    return heading
 
 
 def _size_and_type(mime_type: Any, size: Any) -> str:

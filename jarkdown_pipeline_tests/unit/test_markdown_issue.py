@@ -111,8 +111,8 @@ def test_custom_fields_in_frontmatter_keep_types():
     custom = front["custom_fields"]
     assert custom["story_points"] == 5 and isinstance(custom["story_points"], int)
     assert custom["budget"] == 1234.5
-    assert custom["sprint"] == ["Sprint 1", "Sprint 2"]
     assert front["sprint"] == ["Sprint 1", "Sprint 2"]
+    assert "sprint" not in custom  # one fact, one key: the top-level ``sprint``
     assert custom["reviewers"] == ["Ana Lima", "Dee Park"]
     assert custom["region"] == "EMEA › Germany"
     assert custom["team"] == "Platform" and custom["team_customfield_10031"] == "Team | Blue"
@@ -241,10 +241,12 @@ def test_empty_sections_are_omitted():
     assert body.strip() == "# [MIN-1](https://example.atlassian.net/browse/MIN-1): Just a summary"
 
 
-def test_attachments_are_relative_percent_encoded_and_images_embedded():
+def test_attachments_are_relative_percent_encoded_and_an_image_the_text_shows_is_only_listed():
     body = body_of(render_fixture(load("rich_cloud_issue")))
-    section = body.split("## Attachments", 1)[1]
-    assert "![error screen.png](attachments/error%20screen.png)" in section
+    text, section = body.split("## Attachments", 1)
+    assert body.count("![error screen.png](attachments/error%20screen.png)") == 1
+    assert "![error screen.png](attachments/error%20screen.png)" in text  # where the description places it
+    assert "- [error screen.png](attachments/error%20screen.png) (image/png, 47.1 KiB)" in section
     assert "[har (1).har](attachments/har%20%281%29.har)" in section
     assert "dump.zip (application/zip, 7.0 MiB) (not downloaded)" in section
 
@@ -356,6 +358,9 @@ def test_cached_wiki_grammar_matches_the_library():
     samples = [
         "h2. x\n*a* _b_ {{c}}\n* d\n** e",
         "-gone- ^sup^ [link|https://x.org] {panel}p{panel}",
+        # One-character lookbehinds (text effects, images, links): at the start, after punctuation,
+        # after a letter (no effect), after a tab and a newline.
+        "*a*,(*b*)x*c* -d-\t^e^\n_f_ a!g.png! ([h|https://h.org]) i[j|https://j.org]",
     ]
     for sample in samples:
         assert wiki_to_markdown(sample) == jira2markdown.convert(sample).strip("\n")
@@ -521,3 +526,20 @@ def test_custom_fields_round_trip_under_distinct_slugs(named_values):
     assert len(custom) == len(named_values)  # same or empty names never overwrite each other
     assert sorted(custom.values()) == sorted(value for _, value in named_values)
     assert all(re.fullmatch(r"\w+", slug) for slug in custom)
+
+
+def test_a_data_center_text_area_field_is_markdown_in_the_frontmatter_as_in_the_body():
+    """Data Center sends rich text fields as wiki markup strings: the frontmatter holds their Markdown, not the markup."""
+    definition = {
+        "id": "customfield_10034",
+        "name": "Release Notes",
+        "custom": True,
+        "schema": {"type": "string", "custom": "com.atlassian.jira.plugin.system.customfieldtypes:textarea"},
+    }
+    wiki = "h2. Ships\n\n* *bold* step\n* see [the guide|https://example.com/guide]"
+    issue = {"key": "DC-1", "fields": {"summary": "s", "customfield_10034": wiki}}
+    markdown = render_issue(issue, field_definitions=[definition], base_url=BASE)
+    notes = parse_frontmatter(markdown)["custom_fields"]["release_notes"]
+    assert notes == wiki_to_markdown(wiki)
+    assert "**bold**" in notes and "[the guide](https://example.com/guide)" in notes and "h2." not in notes
+    assert "### Release Notes" in body_of(markdown)
