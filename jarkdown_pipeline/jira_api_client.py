@@ -42,7 +42,7 @@ import aiohttp
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 from yarl import URL
 
-from jarkdown_pipeline import datacenter
+from jarkdown_pipeline import changelogs, datacenter
 from jarkdown_pipeline._body import (
     ContentDecoder,
     RateFloor,
@@ -423,9 +423,9 @@ class JiraApiClient:
         return fields
 
     async def fetch_issue(
-        self, issue_key: str, *, fields: str = "*all", expand: str = "renderedFields"
+        self, issue_key: str, *, fields: str = "*all", expand: str = "renderedFields,changelog"
     ) -> dict[str, Any]:
-        """One issue, complete: truncated inline comments and worklogs are paged to the end."""
+        """One issue, complete: truncated inline comments, worklogs and changelog are paged to the end."""
         issue = await self._request_json(
             "GET",
             self._issue_url(issue_key),
@@ -436,6 +436,8 @@ class JiraApiClient:
             raise MalformedResponseError(
                 f"Jira returned {type(issue).__name__} for issue {issue_key}, expected an object", status_code=200
             )
+        if self.flavour != datacenter.DATACENTER:  # Data Center inlines the whole changelog
+            await changelogs.complete_changelog(self, issue)
         return await self.complete_issue(issue)
 
     async def search_jql(
@@ -537,7 +539,7 @@ class JiraApiClient:
         issue_keys: Iterable[str],
         *,
         fields: Sequence[str] = ("*all",),
-        expand: Sequence[str] = ("renderedFields",),
+        expand: Sequence[str] = ("renderedFields", "changelog"),
     ) -> BulkFetchResult:
         """Complete issues for ``issue_keys`` (POST /issue/bulkfetch, 100 per request, all requests at once
         within the throttler's bounds), in the order asked for; see ``bulk_fetch_pages`` for ``errors``."""
@@ -550,7 +552,7 @@ class JiraApiClient:
         issue_keys: Iterable[str],
         *,
         fields: Sequence[str] = ("*all",),
-        expand: Sequence[str] = ("renderedFields",),
+        expand: Sequence[str] = ("renderedFields", "changelog"),
     ) -> AsyncIterator[tuple[list[str], BulkFetchResult | Exception]]:
         """``(keys asked, their page or the error that failed it)`` for each request of 100 issues, in order:
         each request is sent when the previous one's answer arrived, so it is on its way while the
@@ -628,6 +630,7 @@ class JiraApiClient:
             issues.extend(retried)
         errors: dict[str, str] = dict(issue_errors)
         ordered = _in_asked_order(keys, issues, errors)
+        await changelogs.complete_changelogs(self, ordered)  # one request for the page's long changelogs
         completed = await asyncio.gather(*(self.complete_issue(issue) for issue in ordered))
         return BulkFetchResult(issues=list(completed), errors=errors)
 
@@ -669,7 +672,9 @@ class JiraApiClient:
             )
 
     async def complete_issue(self, issue: dict[str, Any]) -> dict[str, Any]:
-        """Page an issue's truncated inline comments and worklogs to the end (in place, and returned)."""
+        """Page an issue's truncated inline comments and worklogs to the end (in place, and returned); the
+        totals stay as Jira announced them (the renderer notes what could not be fetched). Changelogs are
+        completed by the callers (a bulk page's all at once)."""
         fields = issue.get("fields")
         if not isinstance(fields, dict):
             return issue  # nothing to complete; the renderer judges the issue's shape
@@ -680,7 +685,7 @@ class JiraApiClient:
             fields["comment"] = {
                 "comments": comments,
                 "maxResults": len(comments),
-                "total": len(comments),
+                "total": max(comment["total"], len(comments)),
                 "startAt": 0,
             }
             rendered_fields = issue.get("renderedFields")
@@ -694,7 +699,7 @@ class JiraApiClient:
             fields["worklog"] = {
                 "worklogs": worklogs,
                 "maxResults": len(worklogs),
-                "total": len(worklogs),
+                "total": max(worklog["total"], len(worklogs)),
                 "startAt": 0,
             }
         return issue

@@ -507,9 +507,10 @@ def render_issue_options(
     base_url: str,
     include_custom_fields: Sequence[str] | None,
     exclude_custom_fields: Sequence[str],
+    history: str = "inline",
 ) -> RenderOptions:
     """The run's RenderOptions (what ``KnowledgeBase.render_issue_file`` renders with besides the known keys)."""
-    return RenderOptions.of(field_definitions, base_url, include_custom_fields, exclude_custom_fields)
+    return RenderOptions.of(field_definitions, base_url, include_custom_fields, exclude_custom_fields, history)
 
 
 def markdown_written_since(kb: KnowledgeBase, key: str, moment: float) -> bool:
@@ -537,6 +538,7 @@ def render_window(
     include_custom_fields: Sequence[str] | None = None,
     exclude_custom_fields: Sequence[str] = (),
     new_keys: Iterable[str] = (),
+    history: str = "inline",
 ) -> MarkdownStageResult:
     """Render each issue from its stored JSON; write ``KEY/KEY.md`` only when the text changed.
 
@@ -544,7 +546,7 @@ def render_window(
     arrived), so their links become local.
     """
     result = MarkdownStageResult()
-    options = render_issue_options(field_definitions, base_url, include_custom_fields, exclude_custom_fields)
+    options = render_issue_options(field_definitions, base_url, include_custom_fields, exclude_custom_fields, history)
 
     def render(key: str, known: frozenset[str]) -> bool | None:
         return written_or_failed(result, render_issue_outcome(kb, key, known, options))
@@ -645,6 +647,7 @@ async def mirror_window(
     base_url: str,
     include_custom_fields: Sequence[str] | None = None,
     exclude_custom_fields: Sequence[str] = (),
+    history: str = "inline",
     max_concurrent_downloads: int = 5,
     render_process: bool | None = None,
     on_progress: Callable[[str], None] | None = None,
@@ -684,7 +687,9 @@ async def mirror_window(
         progress = WindowProgress()
         handler = AttachmentHandler(client, max_concurrent_downloads=max_concurrent_downloads)
         revision_at_start = await asyncio.to_thread(kb.store.current_revision)
-        render_options = render_issue_options(field_definitions, base_url, include_custom_fields, exclude_custom_fields)
+        render_options = render_issue_options(
+            field_definitions, base_url, include_custom_fields, exclude_custom_fields, history
+        )
         # Looked up as rendering asks (KnownKeys), not listed: a window's cost follows its own issues.
         known = KnownKeys(kb)  # the window's keys join it when the search ends (renders wait for that)
         stored_known = KnownKeys(kb)  # what unchanged issues' links are judged by: the stored keys alone
