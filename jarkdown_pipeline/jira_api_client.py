@@ -151,6 +151,10 @@ def merged_bulk_results(pages: Iterable[BulkFetchResult]) -> BulkFetchResult:
     return merged
 
 
+# What a bulk fetch expands unless told otherwise (one value for every bulk path, so none drifts).
+WHOLE_ISSUE_EXPAND: tuple[str, ...] = ("renderedFields", "changelog")
+
+
 def normalise_base_url(base_url_or_domain: str) -> URL:
     """``acme.atlassian.net`` -> ``https://acme.atlassian.net``; full URLs kept (minus a trailing slash)."""
     text = (base_url_or_domain or "").strip()
@@ -539,7 +543,7 @@ class JiraApiClient:
         issue_keys: Iterable[str],
         *,
         fields: Sequence[str] = ("*all",),
-        expand: Sequence[str] = ("renderedFields", "changelog"),
+        expand: Sequence[str] = WHOLE_ISSUE_EXPAND,
     ) -> BulkFetchResult:
         """Complete issues for ``issue_keys`` (POST /issue/bulkfetch, 100 per request, all requests at once
         within the throttler's bounds), in the order asked for; see ``bulk_fetch_pages`` for ``errors``."""
@@ -552,7 +556,7 @@ class JiraApiClient:
         issue_keys: Iterable[str],
         *,
         fields: Sequence[str] = ("*all",),
-        expand: Sequence[str] = ("renderedFields", "changelog"),
+        expand: Sequence[str] = WHOLE_ISSUE_EXPAND,
     ) -> AsyncIterator[tuple[list[str], BulkFetchResult | Exception]]:
         """``(keys asked, their page or the error that failed it)`` for each request of 100 issues, in order:
         each request is sent when the previous one's answer arrived, so it is on its way while the
@@ -577,7 +581,7 @@ class JiraApiClient:
         chunks: "asyncio.Queue[list[str] | None]",
         *,
         fields: Sequence[str] = ("*all",),
-        expand: Sequence[str] = ("renderedFields",),
+        expand: Sequence[str] = WHOLE_ISSUE_EXPAND,
     ) -> AsyncIterator[tuple[list[str], BulkFetchResult | Exception]]:
         """``bulk_fetch_pages`` over keys that arrive while it runs: each list taken from ``chunks``
         (cut into requests of at most 100 issues; None ends the stream) is fetched in order, one
