@@ -219,8 +219,9 @@ def _blank_quote_lines(quoted: str) -> str:
 # line (a cell over several lines), as in the library's grammar.
 _TABLE_REGION = r"[ \t]*\|[^\n]*(?:\n[ \t]*\|[^\n]*|(?<!\|)\n(?![ \t]*(?:\n|$))[^\n]*)*\n?"
 _ROW_START = re.compile(r"^[ \t]*\|", re.MULTILINE)
-# Cell separators outside links, mentions and embeds (``[a|b]``, ``!x.png|thumbnail!``).
-_CELL_TOKEN = re.compile(r"\[[^\]\n]*\]|!(?=[^\s!|])[^!\n]*!|\|\|?|[^|\[!]+|[\[!]")
+# Cell separators outside links, mentions and embeds (``[a|b]``, ``!x.png|thumbnail!``) and
+# escapes (``\|`` is a pipe inside a cell).
+_CELL_TOKEN = re.compile(r"\\.|\[[^\]\n]*\]|!(?=[^\s!|])[^!\n]*!|\|\|?|[^|\[!\\]+|[\[!\\]")
 
 
 def table_rows(region: str) -> list[list[str]]:
@@ -262,7 +263,8 @@ class Table(tables.Table):
 
     def _cell(self, cell: str) -> str:
         converted = cell if is_inert(cell) else self.markup.transform_string(cell)
-        return converted.strip().replace("\n", "<br>")
+        # A hard line break (a backslash before the newline) is a <br> too, not an escaped "<".
+        return converted.strip().replace("\\\n", "\n").replace("\n", "<br>")
 
     @property
     def expr(self) -> ParserElement:

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from jarkdown_pipeline.sample_jira import adf, content
+from jarkdown_pipeline.sample_jira.changelog import ChangelogSource, SampleChange, summary_edit
 from jarkdown_pipeline.sample_jira.config import SampleJiraConfig
 from jarkdown_pipeline.sample_jira.jql import BoundQuery, IssueFacts
 
@@ -26,6 +27,7 @@ REVIEWER_FIELD = "customfield_10032"
 TARGET_DATE_FIELD = "customfield_10033"
 RELEASE_NOTES_FIELD = "customfield_10034"
 CONTRIBUTORS_FIELD = "customfield_10035"
+EPIC_LINK_FIELD = "customfield_10014"  # Data Center's Epic Link (Cloud sites keep the field, empty)
 
 _USER_NAMES = [
     "Mia Krystof", "Zoë Ångström", "José Núñez", "李小龍", "Priya Raman", "Bob O'Brien",
@@ -153,6 +155,9 @@ class SampleIssue:
     worklogs: list[SampleWorklog] = field(default_factory=list)
     custom: dict[str, Any] = field(default_factory=dict)
     original_estimate_seconds: int | None = None
+    # The changelog is generated up to here (the first `updated`); run-time edits add `edits` after it.
+    history_until: datetime | None = None
+    edits: list[Any] = field(default_factory=list)
 
     @property
     def number(self) -> int:
@@ -223,6 +228,7 @@ class Dataset:
         self._next_worklog_id = 10000
         self._next_attachment_id = 10000
         self._earlier_by_project: dict[str, list[SampleIssue]] = {}
+        self.changelogs = ChangelogSource(self)
         self._generate()
         del self._earlier_by_project
 
@@ -267,6 +273,22 @@ class Dataset:
     def status(self, issue: SampleIssue) -> tuple[str, str, str, int, str]:
         return _STATUSES[issue.status_index]
 
+    def status_names(self) -> list[tuple[str, str]]:
+        """(name, id) of every status, by index."""
+        return [(name, status_id) for name, _, _, _, status_id in _STATUSES]
+
+    def priority_names(self) -> list[tuple[str, str]]:
+        return list(_PRIORITIES)
+
+    @staticmethod
+    def changelog_user_id(user: SampleUser) -> str:
+        """How a changelog item names a user (Cloud: the account id; Data Center's renderer maps it to the name)."""
+        return user.account_id
+
+    def changes_of(self, issue: SampleIssue) -> list[SampleChange]:
+        """The issue's changelog, oldest first."""
+        return self.changelogs.changes(issue)
+
     def link_type(self, index: int) -> tuple[str, str, str, str]:
         return _LINK_TYPES[index]
 
@@ -299,11 +321,15 @@ class Dataset:
             updated = max(self.clock(), issue.updated + timedelta(minutes=1))
         elif updated.tzinfo is None:
             raise ValueError("updated must be time-zone aware")
+        if issue.history_until is None:
+            issue.history_until = issue.updated
         issue.updated = updated.astimezone(UTC)
         self.generation += 1
+        before = issue.summary
         base = issue.summary.split(" (edit ", 1)[0]
         edits = int(issue.summary.rsplit("(edit ", 1)[1].rstrip(")")) + 1 if "(edit " in issue.summary else 1
         issue.summary = f"{base} (edit {edits})"
+        issue.edits.append(summary_edit(issue, self.me(), before, issue.updated))
         if comment is not None:
             issue.comments.append(
                 SampleComment(

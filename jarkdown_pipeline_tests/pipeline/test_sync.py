@@ -130,17 +130,42 @@ async def test_streamed_window_links_locally_except_to_an_issue_that_never_arriv
     faults = FaultConfig(vanished_issue_keys=frozenset({vanished}))
     with run_sample_jira_in_thread(sample_config(faults=faults)) as jira:
         kb = KnowledgeBase(tmp_path)
-        result = await mirror_days(jira, kb)
-    assert list(result.issues.vanished) == [vanished] and result.issues.failed == {}
-    assert result.attachments.failed == {} and result.markdown.failed == {}
-    assert set(result.markdown.written) == in_window - {vanished} == set(kb.markdown_issue_keys())
-    text = kb.markdown_path(source).read_text(encoding="utf-8")
-    assert f"/browse/{vanished})" in text and f"../{vanished}/{vanished}.md" not in text
-    assert f"(../{kept_target}/{kept_target}.md)" in kb.markdown_path(kept_source).read_text(encoding="utf-8")
-    assert kb.broken_links([kb.markdown_path(key) for key in kb.markdown_issue_keys()]) == []
-    for key in in_window - {vanished}:
-        manifest = kb.read_attachment_manifest(key)
-        assert len(manifest) == len(jira.dataset.issues[key].attachments), key
+        async with client_for(jira) as client:
+            fields = await client.fetch_fields()
+
+            async def mirror():
+                return await mirror_window(
+                    client,
+                    kb,
+                    window_jql(None, date(2026, 11, 1), date(2026, 11, 22)),
+                    field_definitions=fields,
+                    base_url=jira.base_url,
+                    max_concurrent_downloads=3,
+                )
+
+            result = await mirror()
+            assert list(result.issues.vanished) == [vanished] and result.issues.failed == {}
+            assert result.attachments.failed == {} and result.markdown.failed == {}
+            assert set(result.markdown.written) == in_window - {vanished} == set(kb.markdown_issue_keys())
+            text = kb.markdown_path(source).read_text(encoding="utf-8")
+            assert f"/browse/{vanished})" in text and f"../{vanished}/{vanished}.md" not in text
+            assert f"(../{kept_target}/{kept_target}.md)" in kb.markdown_path(kept_source).read_text(encoding="utf-8")
+            assert kb.broken_links([kb.markdown_path(key) for key in kb.markdown_issue_keys()]) == []
+            for key in in_window - {vanished}:
+                manifest = kb.read_attachment_manifest(key)
+                assert len(manifest) == len(jira.dataset.issues[key].attachments), key
+            # Again, the issue still gone: the files that link to it are not rewritten (not even
+            # to the same bytes), as they would be if its key were taken as arriving once more.
+            before = {key: kb.markdown_path(key).stat().st_mtime_ns for key in kb.markdown_issue_keys()}
+            again = await mirror()
+            assert list(again.issues.vanished) == [vanished]
+            assert again.markdown.written == [] and again.markdown.relinked == []
+            assert {key: kb.markdown_path(key).stat().st_mtime_ns for key in kb.markdown_issue_keys()} == before
+            # It comes back: the unchanged issue that links to it now links to its file.
+            jira.call(lambda: setattr(jira.server.faults, "faults", FaultConfig()))
+            back = await mirror()
+            assert back.issues.new == [vanished] and source not in back.issues.fetched
+            assert f"(../{vanished}/{vanished}.md)" in kb.markdown_path(source).read_text(encoding="utf-8")
 
 
 async def test_streamed_window_relinks_an_issue_a_concurrent_run_stored_after_it_started(tmp_path, monkeypatch):
@@ -240,8 +265,8 @@ async def test_issues_left_by_a_render_process_that_died_are_rendered_on_the_loo
     original_render = sync.RenderWorker.render
     rendered_in_child = []
 
-    async def render_then_die(self, key):
-        outcome = await original_render(self, key)
+    async def render_then_die(self, key, **how):
+        outcome = await original_render(self, key, **how)
         rendered_in_child.append(key)
         if len(rendered_in_child) == 5:
             os.kill(self.pid, 9)
@@ -263,8 +288,8 @@ async def test_a_file_the_render_process_wrote_before_its_answer_was_lost_counts
     original_render = sync.RenderWorker.render
     lost = []
 
-    async def render_then_lose_the_answer(self, key):
-        outcome = await original_render(self, key)
+    async def render_then_lose_the_answer(self, key, **how):
+        outcome = await original_render(self, key, **how)
         if not lost:
             lost.append(key)
             os.kill(self.pid, 9)
@@ -277,3 +302,54 @@ async def test_a_file_the_render_process_wrote_before_its_answer_was_lost_counts
         result = await mirror_days(jira, kb, render_process=True)
     assert lost and lost[0] in result.markdown.written and lost[0] not in result.markdown.unchanged
     assert set(result.markdown.written) == set(jira.dataset.issues) and result.markdown.failed == {}
+
+
+async def test_a_window_fetches_through_one_bulk_stream_that_waits_for_its_backlog(tmp_path, monkeypatch):
+    # Three search pages of 100 keys: one bulk stream over all of them (one bulk request at a time),
+    # and no more issues handed on to downloads and rendering than the backlog's limit and a bulk page.
+    monkeypatch.setattr(sync, "WINDOW_BACKLOG_ISSUES", 30)
+    backlog_peak = [0]
+    add = sync.Backlog.add
+
+    def counted_add(backlog):
+        add(backlog)
+        backlog_peak[0] = max(backlog_peak[0], backlog.count)
+
+    monkeypatch.setattr(sync.Backlog, "add", counted_add)
+    config = sample_config(
+        issue_count=250,
+        max_attachments_per_issue=1,
+        attachment_max_bytes=512,
+        max_comments_per_issue=2,
+        max_worklogs_per_issue=2,
+        search_page_max_ids=100,
+    )
+    with run_sample_jira_in_thread(config) as jira:
+        kb = KnowledgeBase(tmp_path)
+        async with client_for(jira) as client:
+            in_flight, peak = [0], [0]
+            bulk_fetch_page = client._bulk_fetch_page
+
+            async def counted_bulk_fetch_page(*arguments):
+                in_flight[0] += 1
+                peak[0] = max(peak[0], in_flight[0])
+                try:
+                    return await bulk_fetch_page(*arguments)
+                finally:
+                    in_flight[0] -= 1
+
+            monkeypatch.setattr(client, "_bulk_fetch_page", counted_bulk_fetch_page)
+            fields = await client.fetch_fields()
+            result = await mirror_window(
+                client,
+                kb,
+                window_jql(None, date(2026, 11, 1), date(2026, 11, 22)),
+                field_definitions=fields,
+                base_url=jira.base_url,
+                max_concurrent_downloads=3,
+            )
+        assert jira.stats["api"]["by_route"]["POST /rest/api/3/search/jql"] == 3
+    assert len(result.issues.keys) == 250 and set(result.markdown.written) == set(result.issues.keys)
+    assert not (result.issues.failed or result.attachments.failed or result.markdown.failed)
+    assert peak[0] == 1, "bulk requests of the window overlapped"
+    assert 30 <= backlog_peak[0] < 30 + 100, backlog_peak[0]
