@@ -269,7 +269,6 @@ class _IssueRenderer:
             "creator": _user(f.get("creator")),
             "labels": [_plain(label) for label in _list(f.get("labels")) if label not in (None, "")],
             "components": _names(f.get("components")),
-            "parent_key": _name(parent, "key"),
             "parent_summary": _name(parent_fields, "summary"),
             "parent": self.parent_ref().get("key"),
             "epic": self.epic_key(),
