@@ -331,8 +331,16 @@ class KnowledgeBase(RenderingMixin, VerificationMixin, LockingMixin):
     def write_markdown(self, key: str, text: str) -> bool:
         return write_text_if_changed(self.checked(self.markdown_path(key), key), text)
 
-    def markdown_issue_keys(self) -> list[str]:
-        """Keys with a ``KEY/KEY.md`` in the live knowledge base, sorted."""
+    def markdown_issue_keys(self, *, with_move_notes: bool = False) -> list[str]:
+        """Keys with a ``KEY/KEY.md`` in the live knowledge base, sorted; the notes left at the old
+        paths of moved issues (``knowledge_base.moves``) only ``with_move_notes`` (then without the store)."""
+        keys = self._markdown_keys_on_disk()
+        if with_move_notes or not keys:
+            return keys
+        moved = set(self.store.issue_keys(state="moved"))
+        return [key for key in keys if key not in moved] if moved else keys
+
+    def _markdown_keys_on_disk(self) -> list[str]:
         try:
             entries = os.scandir(self.root)
         except (FileNotFoundError, NotADirectoryError):
@@ -452,9 +460,10 @@ class KnowledgeBase(RenderingMixin, VerificationMixin, LockingMixin):
         return pruned
 
     # -- reconciliation ------------------------------------------------------------------------
-    def live_issue_keys(self) -> set[str]:
-        """Every key the live knowledge base holds anything of (Markdown or raw JSON)."""
-        return set(self.markdown_issue_keys()) | self.raw_issue_keys()
+    def live_issue_keys(self, *, with_move_notes: bool = False) -> set[str]:
+        """Every key the live knowledge base holds anything of (Markdown or raw JSON); the notes of
+        moved issues only ``with_move_notes``."""
+        return set(self.markdown_issue_keys(with_move_notes=with_move_notes)) | self.raw_issue_keys()
 
     def _removed_paths(self, key: str) -> list[tuple[Path, Path]]:
         """(live path, removed path) pairs of everything stored for ``key``; IssueError when a

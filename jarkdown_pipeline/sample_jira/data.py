@@ -385,6 +385,9 @@ class Dataset:
         issue.updated = (updated or max(self.clock(), issue.updated + timedelta(minutes=1))).astimezone(UTC)
         del self.issues[old_key]
         issue.key, issue.project = f"{project.key}-{max(taken, default=0) + 1}", project
+        # Versions and components are the project's own: those the new project lacks are dropped, as Jira does.
+        issue.fix_versions = [name for name in issue.fix_versions if name in project.versions]
+        issue.components = [name for name in issue.components if name in project.components]
         self.issues[issue.key] = issue
         self.moved_keys = {old: (issue.key if new == old_key else new) for old, new in self.moved_keys.items()}
         self.moved_keys[old_key] = issue.key
