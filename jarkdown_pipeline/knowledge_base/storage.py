@@ -331,14 +331,15 @@ class KnowledgeBase(RenderingMixin, VerificationMixin, LockingMixin):
     def write_markdown(self, key: str, text: str) -> bool:
         return write_text_if_changed(self.checked(self.markdown_path(key), key), text)
 
-    def markdown_issue_keys(self, *, with_move_notes: bool = False) -> list[str]:
-        """Keys with a ``KEY/KEY.md`` in the live knowledge base, sorted; the notes left at the old
-        paths of moved issues (``knowledge_base.moves``) only ``with_move_notes`` (then without the store)."""
-        keys = self._markdown_keys_on_disk()
-        if with_move_notes or not keys:
-            return keys
-        moved = set(self.store.issue_keys(state="moved"))
+    def issue_file_keys(self) -> list[str]:
+        """``markdown_issue_keys`` but the notes left at the old paths of moved issues (``knowledge_base.moves``)."""
+        keys = self.markdown_issue_keys()
+        moved = set(self.store.issue_keys(state="moved")) if keys else set()
         return [key for key in keys if key not in moved] if moved else keys
+
+    def markdown_issue_keys(self) -> list[str]:
+        """Keys with a ``KEY/KEY.md`` in the live knowledge base, sorted (the notes of moved issues included)."""
+        return self._markdown_keys_on_disk()
 
     def _markdown_keys_on_disk(self) -> list[str]:
         try:
@@ -365,7 +366,7 @@ class KnowledgeBase(RenderingMixin, VerificationMixin, LockingMixin):
         cost of rebuilding the index of a big knowledge base).
         """
         rows, problems = [], []
-        for keys in batched(self.markdown_issue_keys(), STORE_BATCH):
+        for keys in batched(self.issue_file_keys(), STORE_BATCH):
             records = self._current_records(keys)
             for key in keys:
                 record = records.get(key)
@@ -463,7 +464,8 @@ class KnowledgeBase(RenderingMixin, VerificationMixin, LockingMixin):
     def live_issue_keys(self, *, with_move_notes: bool = False) -> set[str]:
         """Every key the live knowledge base holds anything of (Markdown or raw JSON); the notes of
         moved issues only ``with_move_notes``."""
-        return set(self.markdown_issue_keys(with_move_notes=with_move_notes)) | self.raw_issue_keys()
+        files = self.markdown_issue_keys() if with_move_notes else self.issue_file_keys()
+        return set(files) | self.raw_issue_keys()
 
     def _removed_paths(self, key: str) -> list[tuple[Path, Path]]:
         """(live path, removed path) pairs of everything stored for ``key``; IssueError when a

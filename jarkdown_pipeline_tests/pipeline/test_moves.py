@@ -25,7 +25,7 @@ def moving_issue(dataset) -> tuple[str, str]:
 
 
 def issue_files(kb: KnowledgeBase) -> dict[str, int]:
-    return {key: kb.markdown_path(key).stat().st_mtime_ns for key in kb.markdown_issue_keys()}
+    return {key: kb.markdown_path(key).stat().st_mtime_ns for key in kb.issue_file_keys()}
 
 
 async def test_an_issue_moved_between_two_runs_keeps_its_files_and_links(tmp_path):
@@ -62,7 +62,7 @@ async def test_an_issue_moved_between_two_runs_keeps_its_files_and_links(tmp_pat
             assert not kb.raw_path(old).exists()
             assert kb.store.get_issues([old])[old].moved_to == new
             # Other files' links to the old path resolve (through the note); the index lists live keys only.
-            keys = kb.markdown_issue_keys()
+            keys = kb.issue_file_keys()
             assert new in keys and old not in keys
             assert kb.broken_links([kb.markdown_path(key) for key in keys] + [kb.markdown_path(old)]) == []
             problems, broken = kb.verify_issue_files(keys)
@@ -88,7 +88,7 @@ async def test_an_issue_moved_between_two_runs_keeps_its_files_and_links(tmp_pat
     assert result.moved == 1
     record = rebuilt_kb.store.get_issues([old, new])
     assert record[old].state == "moved" and record[old].moved_to == new and record[new].state == "live"
-    assert old not in rebuilt_kb.markdown_issue_keys()
+    assert old not in rebuilt_kb.issue_file_keys()
     rebuilt_kb.close()
 
 
