@@ -31,6 +31,7 @@ from jarkdown_pipeline.exceptions import (
 from jarkdown_pipeline.issue_keys import is_issue_key, issue_sort_key
 from jarkdown_pipeline.jira_api_client import BulkFetchResult, JiraApiClient
 from jarkdown_pipeline.knowledge_base import KnowledgeBase, KnownKeys, RenderOptions
+from jarkdown_pipeline.knowledge_base.moves import follow_moves
 from jarkdown_pipeline.progress import PROGRESS_INTERVAL_SECONDS, WindowProgress, progress_reports
 from jarkdown_pipeline.render_worker import (
     RenderOutcome,
@@ -127,6 +128,8 @@ class IssuesStageResult(StageRecord):
     restored: list[str] = field(default_factory=list)
     new: list[str] = field(default_factory=list)
     """Fetched for the first time: files elsewhere that link to them in Jira can now link locally."""
+    moved: dict[str, str] = field(default_factory=dict)
+    """Issues stored under another key before (old key -> new key): their files followed them."""
     keys_seen: set[str] = field(default_factory=set, repr=False)
     """The search's keys so far (a streamed search is decided page by page); not part of the record."""
 
@@ -260,6 +263,7 @@ async def fetch_issues(
     """
     stored: set[str] = set()  # of the page being stored (a window's keys are each in one page)
     retry_one_by_one: set[str] = set()
+    may_move = holds_raw_issues(kb)  # into an empty knowledge base, nothing moves
 
     def store_issue(issue: Mapping[str, Any]) -> None:
         key = issue["key"]
@@ -275,7 +279,13 @@ async def fetch_issues(
         result.fetched.append(key)
 
     def store_page(issues: list[Mapping[str, Any]]) -> None:
+        if may_move:  # an issue stored under another key moved: its folder becomes the new key's first
+            moved, move_failures = follow_moves(kb, issues)
+            result.moved.update({move.old_key: move.new_key for move in moved})
+            result.failed.update(move_failures)
         for issue in issues:
+            if issue["key"] in result.failed:
+                continue
             try:
                 store_issue(issue)
             except Exception as error:  # e.g. JSON too deep to write, a refused symbolic link: this issue only
@@ -288,12 +298,18 @@ async def fetch_issues(
         # In a thread: a page of 100 issues is ~0.1 s of encoding and writing, which would stall the
         # downloads' responses on the loop; the thread gives the loop the interpreter every few ms.
         page_stored: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        # A key new to the knowledge base may be a moved issue: its downloads wait for its folder to follow.
+        maybe_moved = [issue for issue in issues if may_move and not kb.raw_path(issue["key"]).is_file()]
         if on_fetched is not None:
+            waiting = {id(issue) for issue in maybe_moved}
             for issue in issues:
-                on_fetched(issue, page_stored)
+                if id(issue) not in waiting:
+                    on_fetched(issue, page_stored)
         try:
             async with locked(kb):
                 await asyncio.to_thread(store_page, issues)
+            for issue in maybe_moved if on_fetched is not None else ():
+                on_fetched(issue, page_stored)
             page_stored.set_result(None)
         finally:
             if not page_stored.done():  # storing failed: the window fails, and its waiters with it
@@ -341,10 +357,12 @@ async def fetch_issues(
             result.failed[key] = issue_error_reason(error)
             logger.error("Could not fetch %s: %s", key, issue_error_reason(error))
             return
-        if issue.get("key") != key:
-            result.vanished[key] = f"moved to {issue.get('key')}"
-            logger.info("Skipping %s: it moved to %s", key, issue.get("key"))
-            return
+        if issue["key"] != key:  # Jira followed the old key: stored (and its files moved) under the new one
+            result.vanished[key] = f"moved to {issue['key']}"
+            logger.info("%s moved to %s", key, issue["key"])
+            if issue["key"] not in result.keys_seen:
+                result.keys_seen.add(issue["key"])
+                result.keys.append(issue["key"])
         await store([issue])
 
     await asyncio.gather(*(fetch_one(key) for key in sorted(retry_one_by_one, key=issue_sort_key)))

@@ -12,6 +12,7 @@ entries come in date order (ties by id), whatever order Jira sent them in.
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from jarkdown_pipeline.issue_keys import is_issue_key
 from jarkdown_pipeline.markdown.escape import clean_text, escape_text, link
 from jarkdown_pipeline.markdown.fields import FieldDefinition, display_datetime, format_duration, normalize_datetime
 
@@ -122,3 +123,18 @@ def history_document(key: str, body: str) -> str:
     """``KEY.history.md``: a title linking back to the issue file beside it, then the entries."""
     heading = f"# History of {link(escape_text(key), f'{key}.md')}"
     return f"{heading}\n\n{body}\n" if body else f"{heading}\n\nNo changes recorded.\n"
+
+
+def previous_keys(issue: Mapping[str, Any]) -> list[str]:
+    """The keys the issue had before moves to other projects, oldest first: the changelog's "Key" changes."""
+    own = issue.get("key")
+    keys: list[str] = []
+    for entry in changelog_entries(issue):
+        items = entry.get("items")
+        for item in items if isinstance(items, list) else []:
+            if not isinstance(item, Mapping) or str(item.get("field", "")).casefold() != "key":
+                continue
+            old = item.get("fromString")
+            if is_issue_key(old) and old != own and old not in keys:
+                keys.append(old)
+    return keys

@@ -32,7 +32,13 @@ from jarkdown_pipeline.markdown.fields import (
     sprint_names,
 )
 from jarkdown_pipeline.markdown.frontmatter import dump_frontmatter
-from jarkdown_pipeline.markdown.history import check_history_mode, history_document, history_link, history_section
+from jarkdown_pipeline.markdown.history import (
+    check_history_mode,
+    history_document,
+    history_link,
+    history_section,
+    previous_keys,
+)
 from jarkdown_pipeline.markdown.links import IssueLinks
 from jarkdown_pipeline.markdown.media import MediaIndex
 from jarkdown_pipeline.markdown.wiki import html_to_markdown, user_names, wiki_to_markdown
@@ -257,6 +263,8 @@ class _IssueRenderer:
             "key": self.key,
             "id": str(self.issue["id"]) if self.issue.get("id") not in (None, "") else None,
             "url": self.browse_url(self.key),
+            # Only for an issue that moved: the frontmatter of every other issue stays as it was.
+            **({"previous_keys": moved_from} if (moved_from := previous_keys(self.issue)) else {}),
             "summary": _plain(f.get("summary")),
             "type": _name(f.get("issuetype")),
             "status": _name(status),
@@ -270,7 +278,6 @@ class _IssueRenderer:
             "creator": _user(f.get("creator")),
             "labels": [_plain(label) for label in _list(f.get("labels")) if label not in (None, "")],
             "components": _names(f.get("components")),
-            "parent_key": _name(parent, "key"),
             "parent_summary": _name(parent_fields, "summary"),
             "parent": self.parent_ref().get("key"),
             "epic": self.epic_key(),

@@ -21,7 +21,7 @@ def _keys_of_run(context: dg.AssetCheckExecutionContext, kb: KnowledgeBase) -> t
     """The issues of the run's window; without a record (check run alone), every issue file."""
     record = kb.read_run_record(run_record_id(context), "issues")
     if record is None:
-        return kb.markdown_issue_keys(), "every issue file of the knowledge base"
+        return kb.issue_file_keys(), "every issue file of the knowledge base"
     return list(
         record["keys"]
     ), f"the {len(record['keys'])} issues of {record['first_day']}..{record['end_day']} (end excluded)"
@@ -32,7 +32,7 @@ def _files_written_by_run(context: dg.AssetCheckExecutionContext, kb: KnowledgeB
     written); without a record (check run alone), every issue file."""
     record = kb.read_run_record(run_record_id(context), "markdown")
     if record is None:
-        return kb.markdown_issue_keys(), "every issue file of the knowledge base"
+        return kb.issue_file_keys(), "every issue file of the knowledge base"
     written = list(dict.fromkeys(record["written"] + record.get("relinked", [])))
     # Files linking to a written file: a link target of theirs changed (the state store's link table).
     already = set(written)
@@ -46,7 +46,7 @@ def _files_rendered_by_run(context: dg.AssetCheckExecutionContext, kb: Knowledge
     its counts come from the same JSON); without a record (check run alone), every issue file."""
     record = kb.read_run_record(run_record_id(context), "markdown")
     if record is None:
-        return kb.markdown_issue_keys(), "every issue file of the knowledge base"
+        return kb.issue_file_keys(), "every issue file of the knowledge base"
     written = list(dict.fromkeys(record["written"] + record.get("relinked", [])))
     return written, f"the {len(written)} files written in this run"
 
@@ -56,7 +56,7 @@ def _index_scope(context: dg.AssetCheckExecutionContext, kb: KnowledgeBase) -> t
     and the index pages that list them (with ``index.md``); without a record, everything."""
     record = kb.read_run_record(run_record_id(context), "markdown")
     if record is None:
-        return kb.markdown_issue_keys(), kb.index_files(), "every issue file of the knowledge base"
+        return kb.issue_file_keys(), kb.index_files(), "every issue file of the knowledge base"
     written = [
         key for key in dict.fromkeys(record["written"] + record.get("relinked", [])) if kb.markdown_path(key).is_file()
     ]

@@ -183,8 +183,23 @@ def build_parser() -> argparse.ArgumentParser:
         default="cloud",
         help="cloud: REST v3, ADF, media host; datacenter: REST v2 only, wiki markup, Bearer PAT, attachments on the Jira host",
     )
+    p.add_argument(
+        "--move",
+        type=_move,
+        action="append",
+        default=[],
+        metavar="KEY=PROJECT",
+        help="move this issue to another project at start-up (new key, same id; repeatable)",
+    )
     p.add_argument("--log-level", default="WARNING")
     return p
+
+
+def _move(text: str) -> tuple[str, str]:
+    key, equals, project = text.partition("=")
+    if not equals or not key.strip() or not project.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=PROJECT, got {text!r}")
+    return key.strip().upper(), project.strip().upper()
 
 
 def config_from_args(args: argparse.Namespace) -> SampleJiraConfig:
@@ -236,6 +251,7 @@ def config_from_args(args: argparse.Namespace) -> SampleJiraConfig:
         faults=fault_config,
         flavour=args.flavour,
         personal_access_token=args.personal_access_token,
+        moved_issues=tuple(args.move),
     )
 
 

@@ -334,6 +334,12 @@ class SampleJira:
     def delete_issue(self, key: str) -> list[str]:
         return self.dataset.delete_issue(key)
 
+    def move_issue(self, key: str, project: str) -> dict[str, Any]:
+        """Move an issue to another project (new key, same id); the old key still answers with it."""
+        old_key = self.dataset.find_issue(key).key if self.dataset.find_issue(key) else key
+        issue = self.dataset.move_issue(key, project)
+        return {"id": str(issue.id), "old_key": old_key, "key": issue.key}
+
     def info(self) -> dict[str, Any]:
         ds = self.dataset
         huge = ds.huge_attachment
@@ -636,7 +642,10 @@ class SampleJira:
         ds = self.dataset
 
         def issue_exists(key: str) -> bool:
-            return key.upper() in ds.issues and (vanished_exist or not self.faults.is_vanished(key))
+            # A moved issue's old key is still a key Jira knows (the search finds nothing under it).
+            return (key.upper() in ds.issues or key.upper() in ds.moved_keys) and (
+                vanished_exist or not self.faults.is_vanished(key)
+            )
 
         try:
             return bind_jql(

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from jarkdown_pipeline.sample_jira.data import Dataset, SampleIssue, SampleUser
+    from jarkdown_pipeline.sample_jira.data import Dataset, SampleIssue, SampleProject, SampleUser
 
 LONG_HISTORY_ENTRIES = 300  # at least this many entries for the long-history issue
 _CACHED = 256  # changelogs kept (a bulk page of changelogs needs at most a few dozen)
@@ -215,3 +215,17 @@ def summary_edit(issue: "SampleIssue", author: "SampleUser", before: str, when: 
     position = 900 + len(issue.edits)  # after any generated entry's number
     item = SampleChangeItem("summary", "jira", "summary", None, before, None, issue.summary)
     return SampleChange(id=str(issue.id * 1000 + position), author=author, created=when, items=(item,))
+
+
+def key_change(
+    issue: "SampleIssue", author: "SampleUser", old_key: str, old_project: "SampleProject", when: datetime
+) -> SampleChange:
+    """The entry a move to another project adds, as Jira writes it: the Key and the project change."""
+    position = 900 + len(issue.edits)
+    items = (
+        SampleChangeItem("Key", "jira", "issuekey", None, old_key, None, issue.key),
+        SampleChangeItem(
+            "project", "jira", "project", old_project.id, old_project.name, issue.project.id, issue.project.name
+        ),
+    )
+    return SampleChange(id=str(issue.id * 1000 + position), author=author, created=when, items=items)

@@ -122,6 +122,9 @@ class SampleJiraConfig:
     # JQL `key in (...)` naming an issue that does not exist answers 400, as Jira does.
     strict_jql_keys: bool = True
     faults: FaultConfig = field(default_factory=FaultConfig)
+    # (key, project) pairs: each issue is moved to that project once the data set is generated, as
+    # Jira moves issues (new key, same id; ``SampleJira.move_issue`` does it while running).
+    moved_issues: tuple[tuple[str, str], ...] = ()
     # "cloud": REST v3, ADF, a media host; "datacenter": REST v2 only, wiki markup, Bearer PAT (see datacenter.py).
     flavour: str = "cloud"
 

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from jarkdown_pipeline.sample_jira import adf, content
-from jarkdown_pipeline.sample_jira.changelog import ChangelogSource, SampleChange, summary_edit
+from jarkdown_pipeline.sample_jira.changelog import ChangelogSource, SampleChange, key_change, summary_edit
 from jarkdown_pipeline.sample_jira.config import SampleJiraConfig
 from jarkdown_pipeline.sample_jira.jql import BoundQuery, IssueFacts
 
@@ -229,8 +229,12 @@ class Dataset:
         self._next_attachment_id = 10000
         self._earlier_by_project: dict[str, list[SampleIssue]] = {}
         self.changelogs = ChangelogSource(self)
+        # Keys issues had before a move, to their key now (Jira answers an old key with the issue).
+        self.moved_keys: dict[str, str] = {}
         self._generate()
         del self._earlier_by_project
+        for key, project in config.moved_issues:
+            self.move_issue(key, project)
 
     # ---------------------------------------------------------------- look-ups
 
@@ -238,7 +242,8 @@ class Dataset:
         text = str(id_or_key).strip()
         if text.isdigit():
             return self.issues_by_id.get(int(text))
-        return self.issues.get(text.upper())
+        key = text.upper()
+        return self.issues.get(self.moved_keys.get(key, key))
 
     def project_by_value(self, value: str) -> SampleProject | None:
         for project in self.projects:
@@ -360,6 +365,41 @@ class Dataset:
             if other.parent_key in keys:
                 other.parent_key = None
         return sorted(keys)
+
+    def move_issue(self, key: str, project_key: str, updated: datetime | None = None) -> SampleIssue:
+        """Move an issue to another project, as Jira does: a new key (the project's next number), the
+        same id, `updated` bumped, a changelog entry for the Key and the project. The old key still
+        finds it (``find_issue``), a search by it no longer does; links and sub-tasks follow it."""
+        issue = self.find_issue(key)
+        project = self.project_by_value(project_key)
+        if issue is None:
+            raise KeyError(f"no issue {key!r} in the sample Jira")
+        if project is None or project is issue.project:
+            raise ValueError(f"cannot move {issue.key} to {project_key!r}: not another project of the sample Jira")
+        old_key, old_project = issue.key, issue.project
+        taken = [i.number for i in self.issues.values() if i.project is project] + [
+            int(k.rsplit("-", 1)[1]) for k in self.moved_keys if k.rsplit("-", 1)[0] == project.key
+        ]
+        if issue.history_until is None:
+            issue.history_until = issue.updated
+        issue.updated = (updated or max(self.clock(), issue.updated + timedelta(minutes=1))).astimezone(UTC)
+        del self.issues[old_key]
+        issue.key, issue.project = f"{project.key}-{max(taken, default=0) + 1}", project
+        # Versions and components are the project's own: those the new project lacks are dropped, as Jira does.
+        issue.fix_versions = [name for name in issue.fix_versions if name in project.versions]
+        issue.components = [name for name in issue.components if name in project.components]
+        self.issues[issue.key] = issue
+        self.moved_keys = {old: (issue.key if new == old_key else new) for old, new in self.moved_keys.items()}
+        self.moved_keys[old_key] = issue.key
+        for other in self.issues.values():
+            for link in other.links:
+                if link.other_key == old_key:
+                    link.other_key = issue.key
+            if other.parent_key == old_key:
+                other.parent_key = issue.key
+        issue.edits.append(key_change(issue, self.me(), old_key, old_project, issue.updated))
+        self.generation += 1
+        return issue
 
     def _take_comment_id(self) -> int:
         self._next_comment_id += 1
