@@ -37,9 +37,13 @@ async def test_an_issue_moved_between_two_runs_keeps_its_files_and_links(tmp_pat
 
             async def mirror():
                 return await mirror_window(
-                    client, kb, window_jql(None, START, END),
-                    field_definitions=fields, base_url=jira.base_url, max_concurrent_downloads=3,
-                )  # fmt: skip
+                    client,
+                    kb,
+                    window_jql(None, START, END),
+                    field_definitions=fields,
+                    base_url=jira.base_url,
+                    max_concurrent_downloads=3,
+                )
 
             first = await mirror()
             assert first.issues.failed == {} and old in first.markdown.written
