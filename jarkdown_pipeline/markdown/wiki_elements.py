@@ -111,6 +111,7 @@ def build_grammar(*, plain_runs: bool = True) -> Any:
     elements = MarkupElements()
     for old, new in overrides.REPLACEMENTS.items():
         elements.replace(old, new)
+    elements.insert(elements.index(overrides.lists.UnorderedList), overrides.MixedList)
     elements.remove(overrides.Ruler)  # before the lists, which would take a line of dashes
     elements.insert(0, overrides.Ruler)
     elements.insert(0, overrides.Emoticon)

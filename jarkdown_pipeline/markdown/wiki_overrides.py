@@ -277,6 +277,60 @@ class Table(tables.Table):
         )
 
 
+# A list row's markers (``*``, ``#`` in any mix, or one ``-``) and its text; the rows of one block go
+# on over continuation lines until a blank line.
+_LIST_ROW = r"[ \t]*(?:[*#]+|-)[ \t][^\n]*"
+_LIST_BLOCK = re.compile(rf"^(?:{_LIST_ROW}(?:\n(?![ \t]*\n)(?!{_LIST_ROW})[^\n]*)*(?:\n|$))+", re.MULTILINE)
+_LIST_MARKERS = re.compile(r"[ \t]*([*#]+|-)[ \t]+")
+# Markers jira2markdown's two list elements read: bullets under at most one number, or the reverse.
+_LIBRARY_MARKERS = re.compile(r"#?[*-]+|\*?#+")
+_MARKER_WIDTH = {"#": 3, "*": 2, "-": 2}
+
+
+class MixedList(AbstractMarkup):
+    """A list whose rows mix ``*`` and ``#`` deeper than jira2markdown reads (``#*#``, ``*#*``): the
+    library leaves such rows as text. Laid out as the library lays out the rows it reads (each level
+    indented by its parent's marker width, ``- `` or ``1. ``), so lists it reads are left to it."""
+
+    is_inline_element = False
+
+    def action(self, block: str) -> str:
+        rows = self._rows(block)
+        if all(_LIBRARY_MARKERS.fullmatch(markers) for markers, _ in rows):
+            raise ParseException(block, 0, "a list jira2markdown reads itself")
+        lines: list[str] = []
+        widths: list[int] = []  # the indent each level of the row above takes
+        for markers, text in rows:
+            # At most one level below the row above: a deeper row would be an indented code block.
+            depth = min(len(markers), len(widths) + 1)
+            widths = widths[: depth - 1] + [_MARKER_WIDTH[markers[-1]]]
+            padding = " " * sum(widths[:-1])
+            bullet = "1. " if markers[-1] == "#" else "- "
+            converted = self.markup.transform_string(text).splitlines() or [""]
+            lines.append(padding + bullet + converted[0])
+            lines.extend(padding + " " * len(bullet) + line for line in converted[1:])
+        return "\n".join(lines) + ("\n" if block.endswith("\n") else "")
+
+    @staticmethod
+    def _rows(block: str) -> list[tuple[str, str]]:
+        rows: list[tuple[str, str]] = []
+        for line in block.rstrip("\n").split("\n"):
+            start = _LIST_MARKERS.match(line)
+            if start:
+                rows.append((start.group(1), line[start.end() :]))
+            else:  # a continuation line: part of the row above
+                markers, text = rows[-1]
+                rows[-1] = (markers, text + "\n" + line)
+        return rows
+
+    @property
+    def expr(self) -> ParserElement:
+        def parse(text: str, loc: int, tokens: ParseResults) -> str:
+            return self.action(tokens[0])
+
+        return Regex(_LIST_BLOCK).set_parse_action(parse)
+
+
 class Emoticon(AbstractMarkup):
     """Jira's emoticons (``:)``, ``(y)``, ``(/)``...) as emoji, between spaces or punctuation."""
 
