@@ -36,6 +36,7 @@ from jarkdown_pipeline.markdown.escape import (
     is_markdown_whitespace,
     link,
 )
+from jarkdown_pipeline.markdown.links_gfm import defuse_gfm_autolinks
 from jarkdown_pipeline.markdown.media import MediaIndex
 
 logger = logging.getLogger(__name__)
@@ -1171,8 +1172,8 @@ def adf_to_markdown(
     ctx = _Context(media=index, heading_offset=heading_offset)
     node = adf_doc
     if node.get("type") not in BLOCK_HANDLERS and node.get("type") in INLINE_HANDLERS:
-        return _paragraph_text([node], ctx)
-    return _render_blocks([node], ctx).strip("\n")
+        return defuse_gfm_autolinks(_paragraph_text([node], ctx))
+    return defuse_gfm_autolinks(_render_blocks([node], ctx).strip("\n"))
 
 
 def adf_to_table_cell(adf_doc: Mapping[str, Any] | None, *, media: "MediaIndex | None" = None) -> str:
@@ -1184,4 +1185,4 @@ def adf_to_table_cell(adf_doc: Mapping[str, Any] | None, *, media: "MediaIndex |
         adf_doc = {"type": "paragraph", "content": [adf_doc]}
     if adf_doc.get("type") != "doc":
         adf_doc = {"type": "doc", "content": [adf_doc]}
-    return _cell_markdown(adf_doc, ctx)
+    return defuse_gfm_autolinks(_cell_markdown(adf_doc, ctx))

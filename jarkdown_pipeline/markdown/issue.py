@@ -29,6 +29,7 @@ from jarkdown_pipeline.markdown.fields import (
     sprint_names,
 )
 from jarkdown_pipeline.markdown.frontmatter import dump_frontmatter
+from jarkdown_pipeline.markdown.links_gfm import defuse_gfm_autolinks
 from jarkdown_pipeline.markdown.media import MediaIndex
 from jarkdown_pipeline.markdown.wiki import html_to_markdown, user_names, wiki_to_markdown
 
@@ -437,9 +438,10 @@ class _IssueRenderer:
             ("Comments", self.comments()),
             ("Attachments", self.attachments()),
         ]
-        parts = [dump_frontmatter(self.frontmatter()), self.title()]
+        parts = [self.title()]
         parts.extend(f"## {name}\n\n{body}" for name, body in sections if body.strip())
-        return parts[0] + "\n" + "\n\n".join(parts[1:]) + "\n"
+        # The whole body once more: text from separate fields can meet on a line (a title, a table row).
+        return dump_frontmatter(self.frontmatter()) + "\n" + defuse_gfm_autolinks("\n\n".join(parts)) + "\n"
 
 
 def _size_and_type(mime_type: Any, size: Any) -> str:

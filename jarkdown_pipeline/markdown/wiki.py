@@ -22,6 +22,7 @@ from jarkdown_pipeline.markdown.escape import (
     escape_text,
     is_safe_url,
 )
+from jarkdown_pipeline.markdown.links_gfm import defuse_gfm_autolinks
 from jarkdown_pipeline.markdown.media import MediaIndex
 from jarkdown_pipeline.markdown.wiki_blocks import Piece, split_pieces
 from jarkdown_pipeline.markdown.wiki_elements import CONTEXT, LOCK, build_grammar
@@ -371,7 +372,13 @@ def _as_plain_text(text: str) -> str:
 def defuse_unsafe_links(markdown: str) -> str:
     """``markdown`` with every link, image or autolink whose URL is outside the allow-list turned
     into its text, and no HTML tag with attributes. Judged by a CommonMark parser after its own
-    escape and entity decoding; when the targeted fix is not enough, the whole text is escaped."""
+    escape and entity decoding; when the targeted fix is not enough, the whole text is escaped.
+    GitHub's own email and ftp autolinks, which no CommonMark parser reports, are handled last
+    (``links_gfm``)."""
+    return defuse_gfm_autolinks(_defuse_commonmark_links(markdown))
+
+
+def _defuse_commonmark_links(markdown: str) -> str:
     if not _MAY_LINK.search(markdown):
         return markdown
     # Every unsafe target goes, even one a CommonMark parser reads as escaped text: after a bare URL
