@@ -14,6 +14,7 @@ from jarkdown_pipeline._json import load_json
 from jarkdown_pipeline.exceptions import IssueError
 from jarkdown_pipeline.markdown import BLOCK_HANDLERS, INLINE_HANDLERS, MARKS, render_issue
 from jarkdown_pipeline.markdown.issue import MAX_ISSUE_MARKDOWN_CHARS
+from jarkdown_pipeline_tests.plugins.fuzz import examples
 from jarkdown_pipeline_tests.unit.link_safety import dangerous_links
 
 HOSTILE_URLS = [
@@ -308,7 +309,7 @@ ATTACHMENTS = st.lists(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=list(HealthCheck))
 @given(issue=ISSUE, definitions=FIELD_DEFINITIONS, attachments=ATTACHMENTS)
 def test_any_issue_renders_bounded_and_safe_or_is_an_issue_error(issue, definitions, attachments):
     try:
@@ -321,7 +322,7 @@ def test_any_issue_renders_bounded_and_safe_or_is_an_issue_error(issue, definiti
     assert dangerous_links(markdown) == []
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(30), deadline=None, suppress_health_check=list(HealthCheck))
 @given(issue=ISSUE)
 def test_issue_json_through_the_json_reader_too(issue):
     """The same issues as Jira's bytes: the reader, then the renderer (deep nesting on both)."""

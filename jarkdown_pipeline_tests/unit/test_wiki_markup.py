@@ -18,6 +18,7 @@ from jarkdown_pipeline.markdown.wiki_blocks import (
     scan_estimate,
     split_pieces,
 )
+from jarkdown_pipeline_tests.plugins.fuzz import examples
 from jarkdown_pipeline_tests.unit.link_safety import dangerous_links
 
 
@@ -183,14 +184,14 @@ WIKI_PIECES = st.sampled_from(
 WIKI_TEXT = st.lists(WIKI_PIECES, max_size=25).map("".join)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=list(HealthCheck))
 @given(text=WIKI_TEXT)
 def test_pieces_join_back_into_the_text(text):
     assert "".join(piece.text + separator for piece, separator in split_pieces(text)) == text
     assert "".join(paragraph + separator for paragraph, separator in paragraphs(text)) == text
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=list(HealthCheck))
 @given(text=WIKI_TEXT)
 def test_the_prose_shortcut_changes_no_output(text):
     from jarkdown_pipeline.markdown.wiki_elements import build_grammar
@@ -398,7 +399,7 @@ INERT_TEXT = st.lists(
 ).map("".join)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=list(HealthCheck))
 @given(text=INERT_TEXT)
 def test_text_without_markup_converts_to_itself(text):
     """What lets split_pieces skip the converter for a piece with no markup character."""
