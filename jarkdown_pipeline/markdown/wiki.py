@@ -72,31 +72,10 @@ def _escape_outside_tags(text: str) -> str:
     return "".join(out)
 
 
-# cmark-gfm links ``x.mailto:a@b.c`` (or with ``-``, ``_``, ``+`` before ``mailto``) as a whole, with
-# the scheme ``x.mailto``; escapes and entities do not stop it (it joins the text first).
-_PREFIXED_MAILTO = re.compile(r"(?<=[.\-_+])(mailto:[A-Za-z0-9.+\-_]+@[A-Za-z0-9.\-_]+)", re.IGNORECASE)
-
-
 def _escape_text_run(text: str) -> str:
-    """Text between kept tags: tag starts and other autolink schemes escaped; an email after a
-    prefixed ``mailto:`` as an explicit link, so GitHub's autolink cannot take the prefix in (and
-    character references written out, where one spells such a ``mailto:``)."""
-    text = escape_autolink_schemes(escape_tag_starts(text))
-    if "&" in text and _PREFIXED_MAILTO.search(html.unescape(text)):
-        text = _CHARACTER_REFERENCE.sub(r"\\&", text)
-    if "mailto:" not in text.lower():
-        return text
-    return _PREFIXED_MAILTO.sub(_explicit_mailto, text)
-
-
-_CHARACTER_REFERENCE = re.compile(r"(?<!\\)&(?=#[0-9]{1,7};|#[xX][0-9a-fA-F]{1,6};|[A-Za-z][A-Za-z0-9]{1,31};)")
-
-
-def _explicit_mailto(match: "re.Match[str]") -> str:
-    run_start = max(match.string.rfind(" ", 0, match.start()), match.string.rfind("\n", 0, match.start())) + 1
-    if any(mark in match.string[run_start : match.start()] for mark in ("](", "://", "<")):
-        return match.group(1)  # part of a link's URL: the link check judges it
-    return f"[{match.group(1)}]({match.group(1)})"
+    """Text between kept tags: tag starts and ``ftp:`` colons escaped (GitHub's email autolinks,
+    which escapes cannot stop, are handled on the whole result: ``links_gfm``)."""
+    return escape_autolink_schemes(escape_tag_starts(text))
 
 
 # A bare URL running up to a code span: cmark-gfm's autolink takes everything up to a space or `<`.
