@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from jarkdown_pipeline.markdown import (
@@ -491,6 +491,7 @@ FIELD_NAMES = [
 
 @settings(max_examples=examples(150), deadline=None)
 @given(st.dictionaries(st.sampled_from(FIELD_NAMES), JSON, max_size=8))
+@example({"summary": {"value": [""], "child": {"value": "c"}}})  # found once: "[''] › c"
 def test_malformed_field_values_never_crash_or_leak_reprs(fields):
     definitions = [
         {
