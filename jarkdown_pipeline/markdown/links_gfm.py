@@ -29,9 +29,6 @@ _TAG_OR_AUTOLINK = re.compile(r"<[A-Za-z/!?][^<>\n]*>")
 _ASCII_PUNCTUATION = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 _PROTOCOLS = ("mailto", "xmpp")
 _DOMAIN = re.compile(r"[A-Za-z0-9.\-_]*")
-# How far a link's text or a code span is looked for: past it, a `[` or backtick reads as text
-# (a hostile line of brackets must not cost quadratic time).
-_LOOKAHEAD = 4096
 
 
 def defuse_gfm_autolinks(markdown: str) -> str:
@@ -72,69 +69,109 @@ def _defuse_line(line: str) -> str:
 
 
 def _text_segments(line: str) -> Iterator[tuple[int, int]]:
-    """(start, end) of each stretch of ``line`` a parser reads as text."""
-    start = index = 0
+    """(start, end) of each stretch of ``line`` a parser reads as text (linear in the line's length:
+    a hostile line of brackets or backticks costs no more than any other)."""
+    position = 0
+    for start, end in _merged(_protected(line)):
+        if position < start:
+            yield position, start
+        position = max(position, end)
+    if position < len(line):
+        yield position, len(line)
+
+
+def _protected(line: str) -> list[tuple[int, int]]:
+    """Code spans, tags and autolinks, and inline links (text and destination) in ``line``."""
+    ranges = _code_spans(line)
+    masked = bytearray(len(line))
+    for start, end in ranges:
+        masked[start:end] = b"\x01" * (end - start)
+    for tag in _TAG_OR_AUTOLINK.finditer(line):
+        if not masked[tag.start()]:
+            ranges.append(tag.span())
+            masked[tag.start() : tag.end()] = b"\x01" * (tag.end() - tag.start())
+    ranges.extend(_inline_links(line, masked))
+    return ranges
+
+
+def _code_spans(line: str) -> list[tuple[int, int]]:
+    """Each unescaped backtick run with the next run of the same length after it."""
+    runs = [(match.start(), match.end()) for match in _BACKTICKS.finditer(line)]
+    following: list[int | None] = [None] * len(runs)
+    last_of_length: dict[int, int] = {}
+    for index in range(len(runs) - 1, -1, -1):
+        length = runs[index][1] - runs[index][0]
+        following[index] = last_of_length.get(length)
+        last_of_length[length] = index
+    spans: list[tuple[int, int]] = []
+    index = 0
+    while index < len(runs):
+        closing = following[index]
+        if closing is None or _is_escaped(line, runs[index][0]):
+            index += 1
+            continue
+        spans.append((runs[index][0], runs[closing][1]))
+        index = closing + 1
+    return spans
+
+
+def _is_escaped(line: str, index: int) -> bool:
+    start = index
+    while start > 0 and line[start - 1] == "\\":
+        start -= 1
+    return (index - start) % 2 == 1
+
+
+def _inline_links(line: str, masked: bytearray) -> list[tuple[int, int]]:
+    """``[text](destination)`` (and images): brackets and parentheses matched with stacks."""
+    closing_paren = _matching(line, masked, "(", ")")
+    openers: list[int] = []
+    links: list[tuple[int, int]] = []
+    index = 0
     while index < len(line):
-        skip_to = _construct_end(line, index)
-        if skip_to is None:
-            index += 2 if line[index] == "\\" else 1
-            continue
-        if start < index:
-            yield start, index
-        start = index = skip_to
-    if start < len(line):
-        yield start, len(line)
+        char = line[index]
+        if masked[index]:
+            pass
+        elif char == "\\":
+            index += 1
+        elif char == "[":
+            openers.append(index)
+        elif char == "]" and openers:
+            opener = openers.pop()
+            end = closing_paren.get(index + 1)
+            if end is not None:
+                links.append((opener - (opener > 0 and line[opener - 1] == "!"), end + 1))
+        index += 1
+    return links
 
 
-def _construct_end(line: str, index: int) -> int | None:
-    """Where the code span, tag, autolink or inline link at ``index`` ends; None for text."""
-    char = line[index]
-    if char == "`":
-        run = _BACKTICKS.match(line, index).group(0)  # type: ignore[union-attr]
-        closing = re.compile(rf"(?<!`){run}(?!`)").search(line, index + len(run), index + _LOOKAHEAD)
-        return closing.end() if closing else index + len(run)
-    if char == "<":
-        tag = _TAG_OR_AUTOLINK.match(line, index)
-        return tag.end() if tag else None
-    if char == "[" or (char == "!" and line.startswith("[", index + 1)):
-        return _inline_link_end(line, index + (char == "!"))
-    return None
+def _matching(line: str, masked: bytearray, open_char: str, close_char: str) -> dict[int, int]:
+    """Each unescaped, unmasked ``open_char`` with its balancing ``close_char``."""
+    pairs: dict[int, int] = {}
+    stack: list[int] = []
+    index = 0
+    while index < len(line):
+        char = line[index]
+        if masked[index]:
+            pass
+        elif char == "\\":
+            index += 1
+        elif char == open_char:
+            stack.append(index)
+        elif char == close_char and stack:
+            pairs[stack.pop()] = index
+        index += 1
+    return pairs
 
 
-def _inline_link_end(line: str, index: int) -> int | None:
-    """The end of ``[text](destination)`` starting at ``index``, or None when it is not one."""
-    depth = 0
-    position = index
-    limit = min(len(line), index + _LOOKAHEAD)
-    while position < limit:
-        char = line[position]
-        if char == "\\":
-            position += 2
-            continue
-        if char == "`":
-            position = _construct_end(line, position) or position + 1
-            continue
-        depth += {"[": 1, "]": -1}.get(char, 0)
-        position += 1
-        if depth == 0:
-            break
-    if depth != 0 or not line.startswith("(", position):
-        return None
-    return _destination_end(line, position + 1, limit + _LOOKAHEAD)
-
-
-def _destination_end(line: str, position: int, limit: int) -> int | None:
-    depth = 1
-    while position < min(len(line), limit):
-        char = line[position]
-        if char == "\\":
-            position += 2
-            continue
-        depth += {"(": 1, ")": -1}.get(char, 0)
-        position += 1
-        if depth == 0:
-            return position
-    return None
+def _merged(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(ranges):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 # ---------------------------------------------------------------------------------------------
@@ -224,6 +261,10 @@ def _defuse_text(source: str) -> str:
         label = source[offsets[start] : offsets[end]]
         edits.append((offsets[start], offsets[end], f"[{label}](mailto:{text[start:end]})"))
     edits.extend((colon, colon + 1, "\\:") for colon in _ftp_colons(text, source, offsets))
-    for start, end, replacement in sorted(edits, reverse=True):
-        source = source[:start] + replacement + source[end:]
-    return source
+    out: list[str] = []
+    position = 0
+    for start, end, replacement in sorted(edits):
+        out.append(source[position:start] + replacement)
+        position = end
+    out.append(source[position:])
+    return "".join(out)
