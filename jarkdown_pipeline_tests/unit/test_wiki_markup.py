@@ -70,6 +70,25 @@ def test_parser_work_grows_linearly_with_hostile_text(name, monkeypatch):
     assert large <= 600 * 3_200, "a bounded number of parser steps per character"
 
 
+# Parser steps per character a whole wiki field may cost (measured: about 5 for the mix below, 42 for
+# text dense with links and emphasis; the library alone on one emphasis run grows without bound).
+MAX_STEPS_PER_CHAR = 60
+
+
+def test_a_hostile_32_kb_wiki_field_renders_within_a_step_budget(monkeypatch):
+    """Issue 13, bounded work: a Data Center issue whose description is 32 KB of every hostile shape
+    above renders through the whole path with a bounded count of parser steps per character."""
+    wiki_to_markdown("*warm* [up|https://x.org]")  # the grammar is built outside the count
+    size = 32 * 1024
+    field = "".join(make(size // len(HOSTILE)) + "\n\n" for make in HOSTILE.values())
+    assert len(field) >= size
+    steps = ParseSteps(monkeypatch)
+    markdown = render_issue({"key": "DC-1", "fields": {"summary": "s", "description": field}})
+    assert 0 < steps.count <= MAX_STEPS_PER_CHAR * len(field), steps.count
+    assert "Some **bold** and a [link](https://x.org)." in markdown
+    assert dangerous_links(markdown) == []
+
+
 def test_an_emphasis_run_given_whole_to_the_library_is_superlinear(monkeypatch):
     """What the budget prevents: the library alone on the same text (kept short: it is slow)."""
     wiki_module._convert_wiki("*warm*")
