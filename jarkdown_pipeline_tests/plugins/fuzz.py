@@ -2,7 +2,10 @@
 
 A local hunt for rare failures raises it for one run without changing any test's default:
 
-    JARKDOWN_FUZZ_SCALE=50 .venv/bin/pytest -q -p no:cacheprovider jarkdown_pipeline_tests/unit/test_render_fuzz.py
+    JARKDOWN_FUZZ_SCALE=50 .venv/bin/pytest -q -p no:cacheprovider --timeout=0 --hypothesis-seed=7 \
+        jarkdown_pipeline_tests/unit/test_render_fuzz.py
+
+(``--timeout=0``: the suite's per-test timeout would otherwise end a long hunt as a failure.)
 
 Each example a hunt finds becomes a plain regression example (unit/test_escape_regressions.py).
 """
