@@ -28,6 +28,7 @@ from jarkdown_pipeline.exceptions import (
     JiraApiError,
     MalformedResponseError,
     PaginationError,
+    describe_error,
 )
 
 if TYPE_CHECKING:
@@ -124,7 +125,7 @@ async def fetch_issues(
     client: "JiraApiClient", keys: list[str], fields: Sequence[str], expand: Sequence[str]
 ) -> "BulkFetchResult":
     """Whole issues for ``keys`` (Data Center's stand-in for bulk fetch), 100 a page, ``bulk_fetch_concurrency`` pages at once."""
-    from jarkdown_pipeline.jira_api_client import BULK_FETCH_MAX_ISSUES, BulkFetchResult
+    from jarkdown_pipeline.jira_api_client import BULK_FETCH_MAX_ISSUES, merged_bulk_results
 
     limit = asyncio.Semaphore(client.bulk_fetch_concurrency)
 
@@ -134,10 +135,7 @@ async def fetch_issues(
 
     chunks = [keys[i : i + BULK_FETCH_MAX_ISSUES] for i in range(0, len(keys), BULK_FETCH_MAX_ISSUES)]
     pages = await asyncio.gather(*(page(chunk) for chunk in chunks))
-    return BulkFetchResult(
-        issues=[issue for page in pages for issue in page.issues],
-        errors={name: reason for page in pages for name, reason in page.errors.items()},
-    )
+    return merged_bulk_results(pages)
 
 
 async def fetch_page(
@@ -151,7 +149,7 @@ async def fetch_page(
     """
     from jarkdown_pipeline.jira_api_client import BulkFetchResult
 
-    errors: dict[str, str] = {}
+    not_found: dict[str, str] = {}
     try:
         issues = [
             issue
@@ -159,7 +157,8 @@ async def fetch_page(
             if isinstance(issue, dict)
         ]
     except BadRequestError:
-        issues = await _one_by_one(client, keys, errors)
+        issues = await _one_by_one(client, keys, not_found)
+    errors = dict(not_found)
     found: dict[str, dict[str, Any]] = {}
     for issue in issues:
         found.setdefault(str(issue.get("key")), issue)
@@ -172,11 +171,11 @@ async def fetch_page(
         elif all(issue is not other for other in ordered):
             ordered.append(issue)
     completed = await asyncio.gather(*(client.complete_issue(issue) for issue in ordered))
-    return BulkFetchResult(issues=list(completed), errors=errors)
+    return BulkFetchResult(issues=list(completed), errors=errors, not_found=not_found)
 
 
-async def _one_by_one(client: "JiraApiClient", keys: list[str], errors: dict[str, str]) -> list[dict[str, Any]]:
-    """GET /issue/{key} for each (not completed: the caller completes every issue once)."""
+async def _one_by_one(client: "JiraApiClient", keys: list[str], not_found: dict[str, str]) -> list[dict[str, Any]]:
+    """GET /issue/{key} for each (not completed: the caller completes every issue once); 404s go in ``not_found``."""
     issues = []
     for key in keys:
         try:
@@ -184,7 +183,7 @@ async def _one_by_one(client: "JiraApiClient", keys: list[str], errors: dict[str
                 "GET", client._issue_url(key), params={"fields": "*all", "expand": "renderedFields"}, issue_key=key
             )
         except IssueNotFoundError as error:
-            errors[key] = str(error)
+            not_found[key] = describe_error(error)
             continue
         if isinstance(issue, dict):
             issues.append(issue)

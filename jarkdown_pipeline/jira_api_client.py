@@ -129,10 +129,25 @@ class ClientStats:
 
 @dataclass
 class BulkFetchResult:
-    """Complete issues in the order asked for, and ``{key or id: reason}`` for those Jira did not return."""
+    """Complete issues in the order asked for, and ``{key or id: reason}`` for those Jira did not return.
+
+    ``not_found``: the subset of ``errors`` that Jira answered 404 for while fetching the page (Data
+    Center's per-issue fallback), so the caller need not ask for them once more to learn they are gone.
+    """
 
     issues: list[dict[str, Any]]
     errors: dict[str, str]
+    not_found: dict[str, str] = field(default_factory=dict)
+
+
+def merged_bulk_results(pages: Iterable[BulkFetchResult]) -> BulkFetchResult:
+    """Several pages' results as one, in page order."""
+    merged = BulkFetchResult(issues=[], errors={})
+    for page in pages:
+        merged.issues.extend(page.issues)
+        merged.errors.update(page.errors)
+        merged.not_found.update(page.not_found)
+    return merged
 
 
 def normalise_base_url(base_url_or_domain: str) -> URL:
@@ -527,10 +542,7 @@ class JiraApiClient:
         within the throttler's bounds), in the order asked for; see ``bulk_fetch_pages`` for ``errors``."""
         keys = list(dict.fromkeys(str(k) for k in issue_keys))
         pages = await asyncio.gather(*(self._bulk_fetch_page(chunk, fields, expand) for chunk in _chunks(keys)))
-        return BulkFetchResult(
-            issues=[issue for page in pages for issue in page.issues],
-            errors={name: reason for page in pages for name, reason in page.errors.items()},
-        )
+        return merged_bulk_results(pages)
 
     async def bulk_fetch_pages(
         self,

@@ -327,6 +327,10 @@ async def fetch_issues(
             if not page_stored.done():  # storing failed: the window fails, and its waiters with it
                 page_stored.cancel()
 
+    def note_vanished(key: str, reason: str) -> None:
+        result.vanished[key] = reason
+        logger.info("Skipping %s: it no longer exists or is no longer visible (%s)", key, reason)
+
     async for chunk, bulk in client.bulk_fetch_pages(to_fetch):
         if isinstance(bulk, AuthenticationError):
             raise bulk
@@ -340,9 +344,12 @@ async def fetch_issues(
         if malformed:
             logger.warning("A bulk page had %d malformed entries; fetching its missing issues one by one", malformed)
         await store(issues)
+        for key, reason in bulk.not_found.items():  # Jira already said 404: asking again would say it again
+            if key in wanted and key not in stored:
+                note_vanished(key, reason)
         # Named in the page's errors, returned under another key, or lost among malformed entries:
         # a single GET says what became of each (issues whose storing failed are reported already).
-        retry_one_by_one.update(wanted - stored - set(result.failed))
+        retry_one_by_one.update(wanted - stored - set(result.failed) - set(result.vanished))
 
     async def fetch_one(key: str) -> None:
         # The bulk answer does not say why an issue is missing; a single GET does (404 = gone).
@@ -351,8 +358,7 @@ async def fetch_issues(
         except AuthenticationError:
             raise
         except IssueNotFoundError as error:
-            result.vanished[key] = describe_error(error)
-            logger.info("Skipping %s: it no longer exists or is no longer visible (%s)", key, describe_error(error))
+            note_vanished(key, describe_error(error))
             return
         except Exception as error:  # an error status, a malformed or too deeply nested answer: this issue only
             result.failed[key] = issue_error_reason(error)

@@ -18,6 +18,7 @@ from jarkdown_pipeline.markdown.escape import (
     link,
 )
 from jarkdown_pipeline.markdown.fields import (
+    FieldDefinition,
     custom_field_slugs,
     data_to_text,
     display_datetime,
@@ -55,6 +56,13 @@ def _mapping(value: Any) -> Mapping[str, Any]:
 def _list(value: Any) -> list[Any]:
     """A JSON array, or nothing (a malformed value never breaks the page)."""
     return value if isinstance(value, list) else []
+
+
+def is_rich_text_field(value: Any, definition: FieldDefinition) -> bool:
+    """ADF (Cloud), or a text-area field's wiki markup (Data Center sends it as a plain string)."""
+    if is_adf_document(value):
+        return True
+    return isinstance(value, str) and bool(definition.schema_custom) and "textarea" in definition.schema_custom
 
 
 def _plain(value: Any) -> str:
@@ -246,11 +254,18 @@ class _IssueRenderer:
         }
         custom: dict[str, Any] = {}
         for definition in self.custom:
-            value = field_value_to_data(self.fields.get(definition.id), definition, media=self.media)
+            value = self.custom_field_data(definition)
             if value is not None:
                 custom[self.slugs.get(definition.id, definition.id)] = value
         data["custom_fields"] = custom
         return data
+
+    def custom_field_data(self, definition: FieldDefinition) -> Any:
+        """A custom field's frontmatter value; rich text as Markdown, whichever markup Jira sent."""
+        value = self.fields.get(definition.id)
+        if isinstance(value, str) and is_rich_text_field(value, definition):
+            return wiki_to_markdown(value, media=self.media, users=self.users) or None
+        return field_value_to_data(value, definition, media=self.media)
 
     # -- sections --------------------------------------------------------------------------
 
@@ -339,9 +354,7 @@ class _IssueRenderer:
         for definition in self.custom:
             label = definition.name if same_name[definition.name] == 1 else f"{definition.name} ({definition.id})"
             value = self.fields.get(definition.id)
-            if is_adf_document(value) or (
-                isinstance(value, str) and definition.schema_custom and "textarea" in definition.schema_custom
-            ):
+            if is_rich_text_field(value, definition):
                 body = self.rich_text(value, (self.rendered or {}).get(definition.id), heading_offset=3)
                 if body:
                     rich_sections.append(f"### {escape_heading_end(escape_text(label))}\n\n{body}")

@@ -100,4 +100,32 @@ def build_grammar(*, plain_runs: bool = True) -> Any:
     inline_markup, markup = Forward(), Forward()
     inline_markup <<= elements.expr(inline_markup, markup, {}, [e for e in elements if e.is_inline_element])
     markup <<= elements.expr(inline_markup, markup, {}, elements)
+    _speed_up_one_character_lookbehinds(markup)
     return markup
+
+
+def _speed_up_one_character_lookbehinds(grammar: Any) -> None:
+    """Give each ``PrecededBy(expr, retreat=1)`` a parse that does what pyparsing's does without
+    building ``expr + StringEnd()`` on every call (it is tried at nearly every character of the text,
+    and that construction was about a quarter of the converter's time)."""
+    from pyparsing import ParseException, PrecededBy
+
+    def parse_one_character_back(self: Any, instring: str, loc: int = 0, do_actions: bool = True) -> Any:
+        if loc < 1:
+            raise ParseException(instring, loc, self.errmsg, self)
+        previous = instring[loc - 1 : loc]
+        end, tokens = self.expr._parse(previous, 0)
+        if end != len(previous):  # pyparsing's own test: the expression and then the slice's end
+            raise ParseException(instring, loc, self.errmsg, self)
+        return loc, tokens
+
+    seen: set[int] = set()
+    stack = [grammar]
+    while stack:
+        element = stack.pop()
+        if id(element) in seen:
+            continue
+        seen.add(id(element))
+        if isinstance(element, PrecededBy) and not element.exact and element.retreat == 1:
+            element.parseImpl = parse_one_character_back.__get__(element)
+        stack.extend(element.recurse())

@@ -83,6 +83,7 @@ async def test_whole_issues_come_complete_and_a_vanished_one_is_named(dc_jira):
         result = await client.bulk_fetch_issues([*keys, "ALPHA-999"])
     assert [issue["key"] for issue in result.issues] == keys
     assert list(result.errors) == ["ALPHA-999"] and "404" in result.errors["ALPHA-999"]
+    assert result.not_found == result.errors  # Jira's own 404: the caller need not ask again
     for issue in result.issues:
         sample = dc_jira.dataset.issues[issue["key"]]
         # Paged past the inline limits (5 comments, 3 worklogs here) to the end.

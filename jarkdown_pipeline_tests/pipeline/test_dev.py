@@ -2,13 +2,10 @@
 so a partition materialized while it runs brings index.md up to date by itself; Ctrl-C stops all."""
 
 import json
-import os
 import re
-import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import psutil
@@ -16,6 +13,7 @@ import psutil
 from jarkdown_pipeline.knowledge_base import KnowledgeBase
 from jarkdown_pipeline.sample_jira.config import DEMO_API_TOKEN, DEMO_EMAIL
 from jarkdown_pipeline.tools.pipeline_cli import LOCAL_INSTANCE_YAML, ensure_instance_file
+from jarkdown_pipeline_tests.plugins.processes import free_port, read_until, stop, ui_answers
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DAGSTER = str(Path(sys.executable).with_name("dagster"))
@@ -24,49 +22,6 @@ SAMPLE = re.compile(
     r"Sample Jira at (http://127\.0\.0\.1:\d+) \((\d+) issues updated since ([\d-]+), time zone ([^)]+)\)"
 )
 NOISE = ("No dagster instance configuration file", "Use 'dg dev' instead", "virtual environment does not match")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def read_until(process: subprocess.Popen, pattern: str, seen: list[str], timeout: float) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line and process.poll() is not None:
-            break
-        seen.append(line)
-        if pattern in line:
-            return line
-    raise AssertionError(f"{pattern!r} never came:\n" + "".join(seen[-60:]))
-
-
-def ui_answers(url: str, timeout: float) -> bool:
-    """The web server logs that it serves a moment before it accepts connections."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=10) as answer:
-                return answer.status == 200
-        except OSError:
-            time.sleep(1)
-    return False
-
-
-def stop(process: subprocess.Popen) -> None:
-    """Ctrl-C in a terminal: SIGINT to the whole foreground process group."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(90)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(10)
 
 
 def test_make_dev_quiet_then_a_materialized_partition_brings_the_index_up_to_date(tmp_path):

@@ -9,6 +9,7 @@ under CI (``CI`` set to anything but empty/0/false), where they fail: CI must ne
 silently skipping the PostgreSQL tests.
 
 - `postgres_database` (session): a fresh, empty database, dropped (with its connections) at the end.
+- `own_postgres_database` (function): the same, for one test alone.
 - `postgres_dagster_home` (function): a DAGSTER_HOME holding the deployment's own
   ``deploy/dagster.yaml`` with the ``DAGSTER_PG_*`` variables pointing at that database, deployed as
   docs/DEPLOY.md says (``jira_api`` pool limit set); its ``environment`` is what a ``dagster``
@@ -116,18 +117,32 @@ def postgres_server() -> PostgresServer:
     return server
 
 
-@pytest.fixture(scope="session")
-def postgres_database(postgres_server: PostgresServer) -> Iterator[PostgresDatabase]:
-    # Unique per session, so parallel sessions (CI and a developer, two xdist workers) never share.
+@contextlib.contextmanager
+def throwaway_database(server: PostgresServer) -> Iterator[PostgresDatabase]:
+    """A new, empty database, dropped (with its connections) on leaving."""
+    # Unique, so parallel sessions (CI and a developer, two xdist workers) never share.
     name = f"jarkdown_test_{os.getpid()}_{secrets.token_hex(4)}"
-    with contextlib.closing(postgres_server.connect()) as connection, connection.cursor() as cursor:
+    with contextlib.closing(server.connect()) as connection, connection.cursor() as cursor:
         cursor.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield PostgresDatabase(postgres_server, name)
+        yield PostgresDatabase(server, name)
     finally:
-        with contextlib.closing(postgres_server.connect()) as connection, connection.cursor() as cursor:
+        with contextlib.closing(server.connect()) as connection, connection.cursor() as cursor:
             # FORCE (PostgreSQL 13+) ends connections a crashed run process may have left open.
             cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_database(postgres_server: PostgresServer) -> Iterator[PostgresDatabase]:
+    with throwaway_database(postgres_server) as database:
+        yield database
+
+
+@pytest.fixture
+def own_postgres_database(postgres_server: PostgresServer) -> Iterator[PostgresDatabase]:
+    """A database for this test alone (e.g. one a Dagster daemon runs against: it must see no other test's runs)."""
+    with throwaway_database(postgres_server) as database:
+        yield database
 
 
 @dataclass(frozen=True)

@@ -356,6 +356,9 @@ def test_cached_wiki_grammar_matches_the_library():
     samples = [
         "h2. x\n*a* _b_ {{c}}\n* d\n** e",
         "-gone- ^sup^ [link|https://x.org] {panel}p{panel}",
+        # One-character lookbehinds (text effects, images, links): at the start, after punctuation,
+        # after a letter (no effect), after a tab and a newline.
+        "*a*,(*b*)x*c* -d-\t^e^\n_f_ a!g.png! ([h|https://h.org]) i[j|https://j.org]",
     ]
     for sample in samples:
         assert wiki_to_markdown(sample) == jira2markdown.convert(sample).strip("\n")
@@ -522,3 +525,20 @@ def test_custom_fields_round_trip_under_distinct_slugs(named_values):
     assert len(custom) == len(named_values)  # same or empty names never overwrite each other
     assert sorted(custom.values()) == sorted(value for _, value in named_values)
     assert all(re.fullmatch(r"\w+", slug) for slug in custom)
+
+
+def test_a_data_center_text_area_field_is_markdown_in_the_frontmatter_as_in_the_body():
+    """Data Center sends rich text fields as wiki markup strings: the frontmatter holds their Markdown, not the markup."""
+    definition = {
+        "id": "customfield_10034",
+        "name": "Release Notes",
+        "custom": True,
+        "schema": {"type": "string", "custom": "com.atlassian.jira.plugin.system.customfieldtypes:textarea"},
+    }
+    wiki = "h2. Ships\n\n* *bold* step\n* see [the guide|https://example.com/guide]"
+    issue = {"key": "DC-1", "fields": {"summary": "s", "customfield_10034": wiki}}
+    markdown = render_issue(issue, field_definitions=[definition], base_url=BASE)
+    notes = parse_frontmatter(markdown)["custom_fields"]["release_notes"]
+    assert notes == wiki_to_markdown(wiki)
+    assert "**bold**" in notes and "[the guide](https://example.com/guide)" in notes and "h2." not in notes
+    assert "### Release Notes" in body_of(markdown)
