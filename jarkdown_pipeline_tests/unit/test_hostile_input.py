@@ -433,3 +433,18 @@ def test_a_safe_email_stays_as_github_links_it_and_code_is_left_alone():
         "`xmpp:a@x.com`\n\n```\nx.mailto:a@x.com\nftp://x.com\n```\n\n[t](https://x.com/xmpp:a@x.com)"
     )
     assert adf_to_markdown(_doc(_para(_text("xmpp:a@x.com")))) == "xmpp:[a@x.com](mailto:a@x.com)"
+
+
+def test_index_pages_show_hostile_summaries_as_text():
+    from jarkdown_pipeline.markdown.index import index_pages
+
+    row = {"key": "ABC-1", "updated_at": "2026-11-20T10:00:00.000Z", "type": "0ftp://x.com"}
+    row |= {
+        "summary": "x.mailto:a@x.com [x](javascript:alert(1))",
+        "status": "xmpp:s@x.com",
+        "assignee": "<b onclick=x>",
+    }
+    pages = index_pages([row])
+    assert set(pages) == {"index.md", "_index/ABC.md"}
+    for page in pages.values():
+        assert dangerous_links(page) == [], page
