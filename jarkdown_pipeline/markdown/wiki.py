@@ -207,11 +207,19 @@ def html_to_markdown(html_text: str, *, heading_offset: int = 0) -> str:
     if not html_text or not html_text.strip():
         return ""
     from bs4 import BeautifulSoup
+    from bs4.exceptions import ParserRejectedMarkup
 
-    soup = BeautifulSoup(clean_text(html_text), "html.parser")
+    try:
+        soup = BeautifulSoup(clean_text(html_text), "html.parser")
+    except ParserRejectedMarkup:  # html.parser gives up on some broken declarations (``<p><![</p>``)
+        logger.warning("rendered HTML kept as plain text: the HTML parser rejected it")
+        return defuse_unsafe_links(_as_plain_text(html.unescape(_ANY_TAG.sub(" ", clean_text(html_text))).strip()))
     _flatten_deep_elements(soup)
     converted = _safe_converter().convert_soup(soup)
     return defuse_unsafe_links(escape_stray_html(converted, heading_offset=heading_offset).strip("\n"))
+
+
+_ANY_TAG = re.compile(r"<[^<>]*>")
 
 
 def _flatten_deep_elements(soup: "BeautifulSoup") -> None:

@@ -7,7 +7,7 @@ TypeError, AttributeError...).
 
 import json
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from jarkdown_pipeline._json import load_json
@@ -386,6 +386,7 @@ AUTOLINK_NODES = st.lists(
 
 @settings(max_examples=examples(150), deadline=None, suppress_health_check=list(HealthCheck))
 @given(nodes=AUTOLINK_NODES)
+@example(nodes=[{"type": "mention", "attrs": {"text": "<!["}}])  # found once: bs4 rejected "<p><![</p>"
 def test_text_built_to_meet_githubs_autolinks_never_links_another_scheme(nodes):
     text = "".join(node.get("text") or node.get("attrs", {}).get("text", "") for node in nodes)
     doc = {"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": nodes}]}
