@@ -109,6 +109,10 @@ def render_locked(
         return failed_outcome(key, error)
 
 
+# Before a key on the child's input: render it as an unchanged issue (never part of a valid key).
+UNCHANGED_MARK = "="
+
+
 class RenderWorker:
     """One child process that renders issue files for one window; ``render`` may be awaited concurrently.
 
@@ -159,13 +163,16 @@ class RenderWorker:
     def pid(self) -> int:
         return self._process.pid
 
-    async def render(self, key: str) -> RenderOutcome:
-        """Render ``key`` in the child; raises RenderWorkerGone if the child is (or goes) away."""
+    async def render(self, key: str, *, unchanged: bool = False) -> RenderOutcome:
+        """Render ``key`` in the child; raises RenderWorkerGone if the child is (or goes) away.
+
+        ``unchanged``: Jira did not change the issue, so its links are judged by the stored keys
+        alone, not the window's arriving ones (see ``mirror_window``)."""
         if self._gone is not None:
             raise RenderWorkerGone(self._gone)
         answer: asyncio.Future[RenderOutcome] = asyncio.get_running_loop().create_future()
         self._waiting.append(answer)
-        await self._send(key)
+        await self._send(UNCHANGED_MARK + key if unchanged else key)
         return await answer
 
     async def close(self, abandon: bool = False) -> None:
@@ -236,6 +243,7 @@ def serve(lines: Iterable[bytes], write: Any, stopping: Any = lambda: False) -> 
     setup = json.loads(next(iterator))
     kb = KnowledgeBase(setup["root"], state_dsn=setup.get("state_dsn"))
     known = KnownKeys(kb, setup["arriving"]) if "arriving" in setup else frozenset(setup["known_issue_keys"])
+    stored_only = KnownKeys(kb) if "arriving" in setup else known
     options = RenderOptions.of(**setup["options"])
     for line in iterator:
         if stopping():
@@ -243,7 +251,10 @@ def serve(lines: Iterable[bytes], write: Any, stopping: Any = lambda: False) -> 
         key = line.decode("utf-8", errors="replace").strip()
         if not key:
             continue
-        outcome = render_locked(kb, key, known, options)  # never raises: one issue never ends the child
+        links_known = known
+        if key.startswith(UNCHANGED_MARK):
+            key, links_known = key[len(UNCHANGED_MARK) :], stored_only
+        outcome = render_locked(kb, key, links_known, options)  # never raises: one issue never ends the child
         write(
             json.dumps(
                 {"key": outcome.key, "written": outcome.written, "error": outcome.error, "details": outcome.details}

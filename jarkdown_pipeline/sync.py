@@ -650,6 +650,7 @@ async def mirror_window(
         render_options = render_issue_options(field_definitions, base_url, include_custom_fields, exclude_custom_fields)
         # Looked up as rendering asks (KnownKeys), not listed: a window's cost follows its own issues.
         known = KnownKeys(kb)  # the window's keys join it when the search ends (renders wait for that)
+        stored_known = KnownKeys(kb)  # what unchanged issues' links are judged by: the stored keys alone
         search_ended = asyncio.Event()  # renders wait for it: they need the window's keys
 
         def render(key: str, known_keys: KnownKeys) -> bool | None:
@@ -668,14 +669,17 @@ async def mirror_window(
                     logger.warning("Rendering on the event loop instead: %s", error)
             search_ended.set()
 
-        async def render_and_record(key: str) -> None:
+        async def render_and_record(key: str, unchanged: bool) -> None:
+            # An unchanged issue's links are judged by the stored keys alone: taking the window's
+            # keys as arriving would rewrite it for a key that then vanishes, and back again at the
+            # end, on every run that finds that key. If the key does arrive, the last pass relinks it.
             nonlocal render_worker
             await search_ended.wait()
             outcome: RenderOutcome | None = None
             answer_lost = False
             if render_worker is not None:
                 try:
-                    outcome = await render_worker.render(key)
+                    outcome = await render_worker.render(key, unchanged=unchanged)
                 except RenderWorkerGone as error:
                     answer_lost = True
                     if render_worker is not None:  # said once, not by every render waiting on it
@@ -684,7 +688,7 @@ async def mirror_window(
             if outcome is None:
                 # Held for one issue only: read its raw JSON and manifest, render, write. No network I/O inside.
                 async with locked(kb):
-                    written = render(key, known)
+                    written = render(key, stored_known if unchanged else known)
                     if written is False and answer_lost and markdown_written_since(kb, key, window_started):
                         written = True  # the render process wrote it, and died before it could say so
             else:
@@ -725,14 +729,14 @@ async def mirror_window(
             attachments.failed[key] = issue_error_reason(error)
             logger.error("Attachments of %s failed: %s", key, issue_error_reason(error))
 
-        async def record_and_render(downloaded: DownloadedAttachments | None, key: str) -> None:
+        async def record_and_render(downloaded: DownloadedAttachments | None, key: str, unchanged: bool) -> None:
             if downloaded is not None:
                 try:
                     await record_issue_attachments(kb, downloaded, attachments)
                 except Exception as error:  # e.g. the manifest could not be written: this issue's failure
                     attachments_failed(key, error)
             try:
-                await render_and_record(key)
+                await render_and_record(key, unchanged)
             except Exception as error:  # whatever it is, it is this issue's: the window goes on
                 markdown.failed[key] = issue_error_reason(error)
                 logger.error("Could not render %s: %s", key, issue_error_reason(error))
@@ -745,7 +749,7 @@ async def mirror_window(
             if stored is not None:
                 await stored
             if key not in issues.failed:  # else it could not be stored: its earlier copy, manifest and file stay
-                await record_and_render(downloaded, key)
+                await record_and_render(downloaded, key, unchanged=stored is None)
             progress.issue_finished(failed=key in issues.failed or key in attachments.failed or key in markdown.failed)
             if downloaded is not None:
                 progress.attachments_stored(
@@ -803,12 +807,13 @@ async def mirror_window(
 
         async with locked(kb):
             now_known = KnownKeys(kb, issues.keys)
-            gone = known.gone()
+            gone = known.gone() | stored_known.gone()
             # Stored by other runs meanwhile: every issue rendered since the window started (a superset).
             arrived_elsewhere = kb.keys_rendered_since(revision_at_start) - known.arriving
             relink = set(kb.files_linking_to(gone)) | set(kb.files_linking_to_jira(arrived_elsewhere))
             in_window = set(issues.keys)
-            relink |= set(kb.files_linking_to_jira(set(issues.new), skip=in_window))  # the window knew them
+            # The window's changed issues knew them as arriving; its unchanged ones did not.
+            relink |= set(kb.files_linking_to_jira(set(issues.new), skip=set(issues.fetched)))
             for key in sorted(relink, key=issue_sort_key):
                 if kb.raw_path(key).is_file() and render(key, now_known):
                     if key in in_window:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from jarkdown_pipeline.markdown.cells import join_cell_pieces
 from jarkdown_pipeline.markdown.escape import (
     clean_text,
     code_fence,
@@ -36,6 +37,7 @@ from jarkdown_pipeline.markdown.escape import (
     is_markdown_whitespace,
     link,
 )
+from jarkdown_pipeline.markdown.links import IssueLinks
 from jarkdown_pipeline.markdown.links_gfm import defuse_gfm_autolinks
 from jarkdown_pipeline.markdown.media import MediaIndex
 
@@ -148,6 +150,7 @@ class _Nesting:
 @dataclass
 class _Context:
     media: MediaIndex
+    links: IssueLinks = field(default_factory=IssueLinks)
     nesting: _Nesting = field(default_factory=_Nesting)
     heading_offset: int = 0
     in_table: bool = False  # inline text escapes pipes at cell level; line breaks become <br>
@@ -349,40 +352,55 @@ class _InlineWriter:
     def render_span(self, span: _Span, before: str, after: str, in_link: bool) -> str:
         spec = span.mark.spec
         if spec.verbatim:
-            code = "".join(_plain_text_of(child) for child in span.children)
-            if in_link and ("[" in code or "]" in code):
-                # A bracket in a code span inside link text can turn `[label]:` at a line start
-                # into a link reference definition; an escaped <code> element cannot.
-                code = code.replace("\n", " ")
-                return f"<code>{escape_text(code, in_table=self.ctx.in_table)}</code>"
-            return code_span(code)
+            return self._code(span, in_link)
         if spec.is_link:
-            href = _s(span.mark.attrs.get("href"))
-            content = self.render(span.children, "[", "]", True)
-            if not href:
-                return content
-            label = content or escape_text(href, in_table=self.ctx.in_table)
-            if in_link:  # links cannot nest: keep the text
-                return label
-            title = span.mark.attrs.get("title")
-            return link(label, href, _s(title) or None)
+            return self._link(span, in_link)
         content = self.render(span.children, _PUNCT_SENTINEL, _PUNCT_SENTINEL, in_link)
         if not spec.delimiters:
-            tag = spec.html_tag(span.mark.attrs) if callable(spec.html_tag) else spec.html_tag
-            return f"<{tag}>{content}</{tag}>" if content else ""
-        lead, inner, trail = _EDGE_WHITESPACE.match(content).groups()  # type: ignore[union-attr]
-        if not inner:
+            return f"<{_html_tag(span.mark)}>{content}</{_html_tag(span.mark)}>" if content else ""
+        return _emphasis(span.mark, content, before, after)
+
+    def _code(self, span: _Span, in_link: bool) -> str:
+        code = "".join(_plain_text_of(child) for child in span.children)
+        if in_link and ("[" in code or "]" in code):
+            # A bracket in a code span inside link text can turn `[label]:` at a line start
+            # into a link reference definition; an escaped <code> element cannot.
+            code = code.replace("\n", " ")
+            return f"<code>{escape_text(code, in_table=self.ctx.in_table)}</code>"
+        return code_span(code)
+
+    def _link(self, span: _Span, in_link: bool) -> str:
+        href = _s(span.mark.attrs.get("href"))
+        content = self.render(span.children, "[", "]", True)
+        if not href:
             return content
-        before_open = lead[-1] if lead else before
-        after_close = trail[0] if trail else after
-        for delimiter in spec.delimiters:
-            char = delimiter[0]
-            if char in (before_open, inner[0], inner[-1], after_close):
-                continue  # would merge with a neighbouring delimiter run
-            if _can_open(char, before_open, inner[0]) and _can_close(char, inner[-1], after_close):
-                return f"{lead}{delimiter}{inner}{delimiter}{trail}"
-        tag = spec.html_tag(span.mark.attrs) if callable(spec.html_tag) else spec.html_tag
-        return f"{lead}<{tag}>{inner}</{tag}>{trail}"
+        label = content or escape_text(href, in_table=self.ctx.in_table)
+        if in_link:  # links cannot nest: keep the text
+            return label
+        title = span.mark.attrs.get("title")
+        return link(label, href, _s(title) or None)
+
+
+def _html_tag(mark: _Mark) -> str:
+    tag = mark.spec.html_tag
+    return str(tag(mark.attrs) if callable(tag) else tag)
+
+
+def _emphasis(mark: _Mark, content: str, before: str, after: str) -> str:
+    """``content`` between the first delimiter CommonMark will read as this mark here, else in its HTML tag."""
+    lead, inner, trail = _EDGE_WHITESPACE.match(content).groups()  # type: ignore[union-attr]
+    if not inner:
+        return content
+    before_open = lead[-1] if lead else before
+    after_close = trail[0] if trail else after
+    for delimiter in mark.spec.delimiters:
+        char = delimiter[0]
+        if char in (before_open, inner[0], inner[-1], after_close):
+            continue  # would merge with a neighbouring delimiter run
+        if _can_open(char, before_open, inner[0]) and _can_close(char, inner[-1], after_close):
+            return f"{lead}{delimiter}{inner}{delimiter}{trail}"
+    tag = _html_tag(mark)
+    return f"{lead}<{tag}>{inner}</{tag}>{trail}"
 
 
 def _unescaped_end(text: str) -> bool:
@@ -531,19 +549,24 @@ def _placeholder(node, ctx):
     return [_Leaf(tuple(sorted(set(_marks_of(node)) | {em}, key=lambda m: (m.spec.rank, m.attrs_key))), raw=text)]
 
 
-def _card_url_and_label(attrs: Mapping[str, Any]) -> tuple[str, str]:
+def _card_url_and_label(attrs: Mapping[str, Any], links: IssueLinks) -> tuple[str, str]:
+    """A card's target and label. A card to this Jira's page of an issue reads as its key, and
+    goes to the issue's file when the knowledge base holds it."""
     url = _s(attrs.get("url"))
     label = url
     data = attrs.get("data")
     if isinstance(data, Mapping):
         url = url or _s(data.get("url")) or _s(data.get("@url"))
         label = _s(data.get("name")) or url
-    return url, label
+    key = links.key_of_url(url) if url else None
+    if key is None:
+        return url, label
+    return links.local_href(key) or url, key if label == url else label
 
 
 @_inline("inlineCard")
 def _inline_card(node, ctx):
-    url, label = _card_url_and_label(_attrs(node))
+    url, label = _card_url_and_label(_attrs(node), ctx.links)
     if not url:
         return [_Leaf(_marks_of(node), raw=label or "[card]")]
     markdown = link(escape_text(label, in_table=ctx.in_table), url)
@@ -563,32 +586,39 @@ def _inline_extension(node, ctx):
     return [_Leaf(_marks_of(node), raw=_extension_text(_attrs(node)))]
 
 
+def _missing_media_text(attrs: Mapping[str, Any]) -> str:
+    """What a reader sees for media whose attachment is not here: its name when ADF gives one (a
+    Media Services id means nothing to a reader)."""
+    for key in ("alt", "title", "__fileName", "fileName", "name"):
+        name = _s(attrs.get(key)).strip()
+        if name:
+            return f"{name} (attachment not available)"
+    return "(image not available)"
+
+
 def _media_markdown(attrs: Mapping[str, Any], ctx: _Context) -> tuple[str, str, bool]:
-    """(markdown, plain label, is a link) for a media node."""
+    """(markdown, plain label, is a link to a file) for a media node. An image is shown (and the
+    issue's Attachments section then lists it without showing it again); another file is linked."""
     if attrs.get("type") == "external" or (attrs.get("url") and not attrs.get("id")):
         url = _s(attrs.get("url"))
         alt = _s(attrs.get("alt"))
-        return image(escape_text(alt, in_table=ctx.in_table), url), alt or url, True
+        return image(escape_text(alt, in_table=ctx.in_table), url), alt or url, False
     info = ctx.media.resolve(attrs)
     if info is None:
-        label = (
-            _s(attrs.get("alt"))
-            or _s(attrs.get("title"))
-            or _s(attrs.get("__fileName"))
-            or _s(attrs.get("id"))
-            or "file"
-        )
-        return escape_text(f"{label} (attachment not available)", in_table=ctx.in_table), label, False
+        text = _missing_media_text(attrs)
+        return escape_text(text, in_table=ctx.in_table), text, False
     label = MediaIndex.label(info)
-    text = escape_text(label, in_table=ctx.in_table)
-    markdown = link(text, ctx.media.href(info))
-    return ("!" + markdown if MediaIndex.is_image(info) else markdown), label, True
+    markdown = link(escape_text(label, in_table=ctx.in_table), ctx.media.href(info))
+    if MediaIndex.is_image(info):
+        ctx.media.mark_shown(info)
+        return "!" + markdown, label, False
+    return markdown, label, True
 
 
 @_inline("mediaInline")
 def _media_inline(node, ctx):
-    markdown, label, is_link = _media_markdown(_attrs(node), ctx)
-    return [_Leaf(_marks_of(node), raw=label, markdown=markdown, link_safe=not is_link)]
+    markdown, label, is_file_link = _media_markdown(_attrs(node), ctx)
+    return [_Leaf(_marks_of(node), raw=label, markdown=markdown, link_safe=not is_file_link)]
 
 
 def _unknown_inline(node: Mapping[str, Any], ctx: _Context) -> list[_Leaf]:
@@ -979,7 +1009,7 @@ def _sync_block(node, ctx):
 @_block("blockCard", "embedCard")
 def _block_card(node, ctx):
     attrs = _attrs(node)
-    url, label = _card_url_and_label(attrs)
+    url, label = _card_url_and_label(attrs, ctx.links)
     if not url:
         datasource = attrs.get("datasource")
         text = "[Jira datasource view]" if isinstance(datasource, Mapping) else label or "[card]"
@@ -992,23 +1022,34 @@ def _caption(node, ctx):
     return _paragraph_text(_content(node), ctx)
 
 
+def _link_href(node: Mapping[str, Any]) -> str:
+    return next((_s(m.attrs.get("href")) for m in _marks_of(node) if m.type == "link"), "")
+
+
+def _media_block_markdown(node: Mapping[str, Any], ctx: _Context, outer_href: str = "") -> str:
+    """A media node as a block, with its link (its own, or its mediaSingle's) kept: around an image
+    or a missing attachment's text, after a link to a file (links cannot nest)."""
+    markdown, _, is_file_link = _media_markdown(_attrs(node), ctx)
+    href = _link_href(node) or outer_href
+    if href and is_file_link:
+        return f"{markdown} ({link(escape_text(href, in_table=ctx.in_table), href)})"
+    if href:
+        return link(markdown, href)
+    return markdown if ctx.in_table or markdown.startswith(("!", "[")) else escape_line_start(markdown)
+
+
 @_block("media")
 def _media(node, ctx):
-    markdown, _, _ = _media_markdown(_attrs(node), ctx)
-    return markdown if ctx.in_table or markdown.startswith(("!", "[")) else escape_line_start(markdown)
+    return _media_block_markdown(node, ctx)
 
 
 @_block("mediaSingle")
 def _media_single(node, ctx):
     parts = []
-    link_marks = [m for m in _marks_of(node) if m.type == "link"]
+    href = _link_href(node)
     for child in _content(node):
         if child.get("type") == "media":
-            markdown = _media(child, ctx)
-            if link_marks and markdown.startswith(("!", "[")):
-                href = _s(link_marks[0].attrs.get("href"))
-                markdown = link(markdown, href) if href else markdown
-            parts.append(markdown)
+            parts.append(_media_block_markdown(child, ctx, href))
         else:
             text = _render_block(child, ctx) if not _is_inline_node(child) else _paragraph_text([child], ctx)
             if text:
@@ -1046,6 +1087,8 @@ def _cell_line(cell: Mapping[str, Any], ctx: _Context) -> str:
             for row in _content(child):
                 cells = [_nested(_cell_line, c, ctx) for c in _content(row)]
                 pieces.append(" / ".join(c for c in cells if c))
+        elif type_name in _LIST_KIND:
+            pieces.append(_nested(_html_list, child, ctx))
         elif type_name in ("panel", "blockquote", "expand", "nestedExpand", "layoutSection", "layoutColumn"):
             nested = _nested(_cell_line, child, ctx)
             title = _attrs(child).get("title")
@@ -1055,7 +1098,35 @@ def _cell_line(cell: Mapping[str, Any], ctx: _Context) -> str:
         else:
             text = _paragraph_text([child], cell_ctx) if _is_inline_node(child) else _render_block(child, cell_ctx)
             pieces.extend(line.strip() for line in text.split("\n") if line.strip())
-    return "<br>".join(piece for piece in pieces if piece)
+    return join_cell_pieces(pieces)
+
+
+def _html_list(node: Mapping[str, Any], ctx: _Context) -> str:
+    """A list inside a table cell, where Markdown cannot hold one: an HTML list on one line."""
+    tag = "ol" if node.get("type") == "orderedList" else "ul"
+    start = _order_start(node) if tag == "ol" else 1
+    items: list[str] = []
+    for child in _content(node):
+        if child.get("type") in _LIST_KIND and items:  # a nested task list belongs to the item before it
+            items[-1] += _nested(_html_list, child, ctx)
+        else:
+            items.append(_html_list_item(child, ctx))
+    opening = f'<{tag} start="{start}">' if start != 1 else f"<{tag}>"
+    return opening + "".join(f"<li>{item}</li>" for item in items) + f"</{tag}>"
+
+
+def _html_list_item(item: Mapping[str, Any], ctx: _Context) -> str:
+    type_name = item.get("type")
+    line_ctx = ctx.derive(in_table=True, single_line=True)
+    if type_name == "taskItem":
+        return _task_body(item, _paragraph_text(_content(item), line_ctx))
+    if type_name == "blockTaskItem":
+        return _task_body(item, _cell_line(item, ctx))
+    if type_name == "decisionItem":
+        return _decision_body(item, line_ctx)
+    if type_name in _LIST_KIND:
+        return _nested(_html_list, item, ctx)
+    return _cell_line(item if type_name == "listItem" else {"content": [item]}, ctx)
 
 
 def _cell_span(cell: Mapping[str, Any], key: str, limit: int) -> int:
@@ -1157,30 +1228,34 @@ def adf_to_markdown(
     *,
     media: "MediaIndex | Iterable[Mapping[str, Any]] | None" = None,
     heading_offset: int = 0,
+    links: IssueLinks | None = None,
 ) -> str:
     """Render an ADF document (or any ADF node) as Markdown, without a trailing newline.
 
     ``media`` is a :class:`MediaIndex` or the AttachmentHandler info dicts (linked under
     ``attachments/``). ``heading_offset`` pushes headings down (2 turns ``#`` into ``###``)
-    when the document sits under a section heading. ``None`` or an empty document gives "".
+    when the document sits under a section heading. ``links`` says which issues' cards go to their
+    file in the knowledge base. ``None`` or an empty document gives "".
     """
     if adf_doc is None:
         return ""
     if not isinstance(adf_doc, Mapping) or "type" not in adf_doc:
         raise ValueError(f"not an ADF node (expected a mapping with a 'type'): {type(adf_doc).__name__}")
     index = media if isinstance(media, MediaIndex) else MediaIndex(media or ())
-    ctx = _Context(media=index, heading_offset=heading_offset)
+    ctx = _Context(media=index, links=links or IssueLinks(), heading_offset=heading_offset)
     node = adf_doc
     if node.get("type") not in BLOCK_HANDLERS and node.get("type") in INLINE_HANDLERS:
         return defuse_gfm_autolinks(_paragraph_text([node], ctx))
     return defuse_gfm_autolinks(_render_blocks([node], ctx).strip("\n"))
 
 
-def adf_to_table_cell(adf_doc: Mapping[str, Any] | None, *, media: "MediaIndex | None" = None) -> str:
-    """An ADF document on one line, safe inside a GFM table cell."""
+def adf_to_table_cell(
+    adf_doc: Mapping[str, Any] | None, *, media: "MediaIndex | None" = None, links: IssueLinks | None = None
+) -> str:
+    """An ADF document on one line, safe inside a GFM table cell (lists as HTML lists)."""
     if not adf_doc:
         return ""
-    ctx = _Context(media=media or MediaIndex())
+    ctx = _Context(media=media or MediaIndex(), links=links or IssueLinks())
     if adf_doc.get("type") in INLINE_HANDLERS:
         adf_doc = {"type": "paragraph", "content": [adf_doc]}
     if adf_doc.get("type") != "doc":

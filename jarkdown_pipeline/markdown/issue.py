@@ -9,6 +9,7 @@ from typing import Any
 from jarkdown_pipeline.exceptions import IssueError
 from jarkdown_pipeline.issue_keys import check_issue_key, is_issue_key
 from jarkdown_pipeline.markdown.adf import adf_to_markdown, adf_to_table_cell, is_adf_document
+from jarkdown_pipeline.markdown.cells import markdown_to_cell
 from jarkdown_pipeline.markdown.escape import (
     clean_text,
     escape_heading_end,
@@ -30,6 +31,7 @@ from jarkdown_pipeline.markdown.fields import (
     sprint_names,
 )
 from jarkdown_pipeline.markdown.frontmatter import dump_frontmatter
+from jarkdown_pipeline.markdown.links import IssueLinks
 from jarkdown_pipeline.markdown.links_gfm import defuse_gfm_autolinks
 from jarkdown_pipeline.markdown.media import MediaIndex
 from jarkdown_pipeline.markdown.wiki import html_to_markdown, user_names, wiki_to_markdown
@@ -151,8 +153,7 @@ class _IssueRenderer:
             raise IssueError(repr(self.key)[:80], f"not a Jira issue key: {self.key[:80]!r} (expected PROJECT-123)")
         self.fields: Mapping[str, Any] = _mapping(issue.get("fields"))
         self.rendered: Mapping[str, Any] = _mapping(issue.get("renderedFields"))
-        self.base_url = str(base_url or "").rstrip("/")
-        self.known = frozenset(known_issue_keys or ())
+        self.links = IssueLinks(base_url, known_issue_keys)
         self.definitions = parse_field_definitions(field_definitions, issue.get("names"))
         self.media = MediaIndex(attachments or (), attachments_dir)
         self.users = user_names(self.fields)  # for wiki markup's [~name] mentions
@@ -167,31 +168,29 @@ class _IssueRenderer:
     # -- helpers ---------------------------------------------------------------------------
 
     def browse_url(self, key: str) -> str:
-        return f"{self.base_url}/browse/{key}" if self.base_url else f"/browse/{key}"
+        return self.links.browse_url(key)
 
     def issue_link(self, key: str) -> str:
-        label = escape_text(key)
-        if key in self.known and is_issue_key(key):
-            return link(label, f"../{key}/{key}.md")
-        return link(label, self.browse_url(key))
+        return link(escape_text(key), self.links.href(key))
 
     def rich_text(self, value: Any, rendered_html: Any = None, *, heading_offset: int = 0) -> str:
         """ADF (Cloud), wiki markup (Data Center), or rendered HTML as the last resort."""
         if is_adf_document(value):
-            return adf_to_markdown(value, media=self.media, heading_offset=heading_offset)
+            return adf_to_markdown(value, media=self.media, heading_offset=heading_offset, links=self.links)
         if isinstance(value, str) and value.strip():
-            return wiki_to_markdown(value, heading_offset=heading_offset, media=self.media, users=self.users)
+            return wiki_to_markdown(
+                value, heading_offset=heading_offset, media=self.media, users=self.users, links=self.links
+            )
         if isinstance(rendered_html, str) and rendered_html.strip():
             return html_to_markdown(rendered_html, heading_offset=heading_offset)
         return ""
 
     def rich_text_cell(self, value: Any) -> str:
         if is_adf_document(value):
-            return adf_to_table_cell(value, media=self.media)
+            return adf_to_table_cell(value, media=self.media, links=self.links)
         if isinstance(value, str) and value.strip():
-            markdown = wiki_to_markdown(value, media=self.media, users=self.users)
-            lines = [line.strip() for line in markdown.split("\n") if line.strip()]
-            return escape_table_cell("<br>".join(lines))
+            markdown = wiki_to_markdown(value, media=self.media, users=self.users, links=self.links)
+            return escape_table_cell(markdown_to_cell(markdown))
         return ""
 
     def sprint_values(self) -> list[str]:
@@ -254,6 +253,8 @@ class _IssueRenderer:
         }
         custom: dict[str, Any] = {}
         for definition in self.custom:
+            if definition.is_sprint:  # already the top-level ``sprint``
+                continue
             value = self.custom_field_data(definition)
             if value is not None:
                 custom[self.slugs.get(definition.id, definition.id)] = value
@@ -375,39 +376,37 @@ class _IssueRenderer:
         if not isinstance(container, Mapping):
             return ""
         comments = [c for c in _list(container.get("comments")) if isinstance(c, Mapping)]
-        rendered_bodies = {}
-        rendered_container = self.rendered.get("comment")
-        if isinstance(rendered_container, Mapping):
-            for rendered in _list(rendered_container.get("comments")):
-                if isinstance(rendered, Mapping) and rendered.get("id") is not None:
-                    rendered_bodies[str(rendered["id"])] = rendered.get("body")
-        parts = []
-        for comment in comments:
-            author = _user(comment.get("author")) or "Unknown author"
-            heading = f"### {escape_text(author)}"
-            created = display_datetime(comment.get("created"))
-            if created:
-                heading += f" · {created}"
-            updated = comment.get("updated")
-            if updated and normalize_datetime(updated) != normalize_datetime(comment.get("created")):
-                heading += f" (edited {display_datetime(updated)})"
-            block = [escape_heading_end(heading)]
-            visibility = comment.get("visibility")
-            if isinstance(visibility, Mapping) and visibility.get("value"):
-                kind = _plain(visibility.get("type")) or "group"
-                block.append(
-                    f"> [!IMPORTANT]\n> Restricted to {escape_text(kind)}: {escape_text(_plain(visibility['value']))}"
-                )
-            if comment.get("jsdPublic") is False:
-                block.append("> [!IMPORTANT]\n> Internal comment (not shared with customers)")
-            rendered_html = comment.get("renderedBody") or rendered_bodies.get(str(comment.get("id")))
-            body = self.rich_text(comment.get("body"), rendered_html, heading_offset=3)
-            block.append(body or "*(empty comment)*")
-            parts.append("\n\n".join(block))
+        rendered_bodies = self.rendered_comment_bodies()
+        parts = [self.comment(comment, rendered_bodies) for comment in comments]
         total = container.get("total")
         if isinstance(total, int) and total > len(comments):
             parts.append(f"*Jira reports {total} comments; {total - len(comments)} could not be fetched.*")
         return "\n\n".join(parts)
+
+    def rendered_comment_bodies(self) -> dict[str, Any]:
+        """renderedFields' comment bodies by comment id (the HTML fallback)."""
+        bodies = {}
+        rendered_container = self.rendered.get("comment")
+        if isinstance(rendered_container, Mapping):
+            for rendered in _list(rendered_container.get("comments")):
+                if isinstance(rendered, Mapping) and rendered.get("id") is not None:
+                    bodies[str(rendered["id"])] = rendered.get("body")
+        return bodies
+
+    def comment(self, comment: Mapping[str, Any], rendered_bodies: Mapping[str, Any]) -> str:
+        block = [escape_heading_end(_comment_heading(comment))]
+        visibility = comment.get("visibility")
+        if isinstance(visibility, Mapping) and visibility.get("value"):
+            kind = _plain(visibility.get("type")) or "group"
+            block.append(
+                f"> [!IMPORTANT]\n> Restricted to {escape_text(kind)}: {escape_text(_plain(visibility['value']))}"
+            )
+        if comment.get("jsdPublic") is False:
+            block.append("> [!IMPORTANT]\n> Internal comment (not shared with customers)")
+        rendered_html = comment.get("renderedBody") or rendered_bodies.get(str(comment.get("id")))
+        body = self.rich_text(comment.get("body"), rendered_html, heading_offset=3)
+        block.append(body or "*(empty comment)*")
+        return "\n\n".join(block)
 
     def attachments(self) -> str:
         jira_list = [a for a in _list(self.fields.get("attachment")) if isinstance(a, Mapping)]
@@ -436,7 +435,7 @@ class _IssueRenderer:
         label = escape_text(MediaIndex.label(info))
         href = self.media.href(info)
         line = f"- {link(label, href)}{_size_and_type(info.get('mime_type'), info.get('size'))}"
-        if MediaIndex.is_image(info):
+        if MediaIndex.is_image(info) and not self.media.was_shown(info):  # each image shown once
             line += f"\n\n  !{link(label, href)}"
         return line
 
@@ -455,6 +454,18 @@ class _IssueRenderer:
         parts.extend(f"## {name}\n\n{body}" for name, body in sections if body.strip())
         # The whole body once more: text from separate fields can meet on a line (a title, a table row).
         return dump_frontmatter(self.frontmatter()) + "\n" + defuse_gfm_autolinks("\n\n".join(parts)) + "\n"
+
+
+def _comment_heading(comment: Mapping[str, Any]) -> str:
+    """``### Author · created (edited updated)``."""
+    heading = f"### {escape_text(_user(comment.get('author')) or 'Unknown author')}"
+    created = display_datetime(comment.get("created"))
+    if created:
+        heading += f" · {created}"
+    updated = comment.get("updated")
+    if updated and normalize_datetime(updated) != normalize_datetime(comment.get("created")):
+        heading += f" (edited {display_datetime(updated)})"
+    return heading
 
 
 def _size_and_type(mime_type: Any, size: Any) -> str:

@@ -28,6 +28,7 @@ class MediaIndex:
         self._by_id: dict[str, dict[str, Any]] = {}
         self._by_name: dict[str, list[dict[str, Any]]] = {}
         self._claimed_by_media_id: dict[tuple[str, str], dict[str, Any]] = {}
+        self._shown: set[int] = set()  # ids of the infos shown as images in the text
         for info in self.attachments:
             for key in ("attachment_id", "media_id", "id"):
                 if info.get(key) not in (None, ""):
@@ -62,6 +63,13 @@ class MediaIndex:
             unclaimed = [info for info in candidates if not any(info is other for other in taken)]
             self._claimed_by_media_id[claim_key] = (unclaimed or candidates)[0]
         return self._claimed_by_media_id[claim_key]
+
+    def mark_shown(self, info: Mapping[str, Any]) -> None:
+        """The text shows this attachment as an image (so the Attachments section need not)."""
+        self._shown.add(id(info))
+
+    def was_shown(self, info: Mapping[str, Any]) -> bool:
+        return id(info) in self._shown
 
     def href(self, info: Mapping[str, Any]) -> str:
         """Relative, percent-encoded link from the issue file to the attachment's local file."""

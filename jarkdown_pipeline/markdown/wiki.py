@@ -22,6 +22,7 @@ from jarkdown_pipeline.markdown.escape import (
     escape_text,
     is_safe_url,
 )
+from jarkdown_pipeline.markdown.links import IssueLinks
 from jarkdown_pipeline.markdown.links_gfm import defuse_gfm_autolinks
 from jarkdown_pipeline.markdown.media import MediaIndex
 from jarkdown_pipeline.markdown.wiki_blocks import Piece, split_pieces
@@ -132,11 +133,13 @@ def wiki_to_markdown(
     heading_offset: int = 0,
     media: "MediaIndex | Iterable[Mapping[str, Any]] | None" = None,
     users: Mapping[str, str] | None = None,
+    links: IssueLinks | None = None,
 ) -> str:
     """Jira wiki markup (Data Center, API v2) as Markdown, converted piece by piece in bounded time
     (``wiki_blocks``): a piece over the parser's budget, or one the converter fails on, is kept as
     plain text. ``!file!`` embeds link into ``media`` (the issue's attachments); ``users`` maps
-    user names and account ids to display names for ``[~name]`` mentions."""
+    user names and account ids to display names for ``[~name]`` mentions; ``links`` sends links to
+    issues (``[KEY]``, ``[label|KEY]``, this Jira's ``/browse/KEY``) to their file when it is here."""
     if not wiki_markup or not wiki_markup.strip():
         return ""
     text = clean_text(wiki_markup).replace("\r\n", "\n").replace("\r", "\n")
@@ -144,6 +147,7 @@ def wiki_to_markdown(
     with LOCK:
         CONTEXT.media = media if isinstance(media, MediaIndex) else MediaIndex(media or ())
         CONTEXT.users = users or {}
+        CONTEXT.links = links or IssueLinks()
         for piece, separator in split_pieces(text):
             parts.append(_render_piece(piece, heading_offset))
             parts.append(separator)

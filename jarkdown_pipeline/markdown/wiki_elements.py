@@ -12,7 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from jarkdown_pipeline.issue_keys import is_issue_key
 from jarkdown_pipeline.markdown.escape import escape_text, image, link
+from jarkdown_pipeline.markdown.links import IssueLinks
 from jarkdown_pipeline.markdown.media import MediaIndex
 
 
@@ -22,6 +24,7 @@ class WikiContext:
 
     media: MediaIndex = field(default_factory=MediaIndex)
     users: Mapping[str, str] = field(default_factory=dict)
+    links: IssueLinks = field(default_factory=IssueLinks)
 
 
 CONTEXT = WikiContext()
@@ -71,9 +74,27 @@ def embed_markdown(target: str, *, as_link: bool = False) -> str:
         return link(escape_text(target), target) if as_link else image("", target)
     info = CONTEXT.media.resolve({"alt": target})
     if info is None:
-        return escape_text(f"{target} (attachment not available)")
+        return escape_text(f"{target} (attachment not available)" if target else "(image not available)")
     markdown = link(escape_text(MediaIndex.label(info)), CONTEXT.media.href(info))
-    return "!" + markdown if MediaIndex.is_image(info) and not as_link else markdown
+    if MediaIndex.is_image(info) and not as_link:
+        CONTEXT.media.mark_shown(info)
+        return "!" + markdown
+    return markdown
+
+
+def issue_link_target(target: str) -> tuple[str, str] | None:
+    """(href, key) for a wiki link to an issue: ``KEY`` itself, or this Jira's ``/browse/KEY``. The
+    issue's file when the knowledge base holds it; for a bare key, its Jira page otherwise."""
+    target = target.strip()
+    if is_issue_key(target):
+        local = CONTEXT.links.local_href(target)
+        if local is None and not CONTEXT.links.base_url:
+            return None
+        return local or CONTEXT.links.browse_url(target), target
+    key = CONTEXT.links.key_of_url(target)
+    if key is None:
+        return None
+    return CONTEXT.links.local_href(key) or target, key
 
 
 def build_grammar(*, plain_runs: bool = True) -> Any:

@@ -32,8 +32,9 @@ from pyparsing import (
     printables,
 )
 
+from jarkdown_pipeline.markdown.escape import escape_text, link
 from jarkdown_pipeline.markdown.wiki_blocks import is_inert
-from jarkdown_pipeline.markdown.wiki_elements import EMOTICONS, embed_markdown, mention_text
+from jarkdown_pipeline.markdown.wiki_elements import EMOTICONS, embed_markdown, issue_link_target, mention_text
 
 
 def make_actions_index_safe() -> None:
@@ -76,6 +77,19 @@ class Mention(links.Mention):
             + "]",
         )
         return mention.set_parse_action(self.action)
+
+
+class Link(links.Link):
+    """``[KEY]``, ``[label|KEY]`` and links to this Jira's ``/browse/KEY``: to the issue's file when the
+    knowledge base holds it (a bare key to its Jira page otherwise, as Jira shows it)."""
+
+    def action(self, tokens: ParseResults) -> str:
+        target = issue_link_target(tokens.url)
+        if target is None:
+            return super().action(tokens)
+        href, key = target
+        alias = self.markup.transform_string(getattr(tokens, "alias", ""))
+        return link(alias or escape_text(key), href)
 
 
 class Image(images.Image):
@@ -205,8 +219,9 @@ def _blank_quote_lines(quoted: str) -> str:
 # line (a cell over several lines), as in the library's grammar.
 _TABLE_REGION = r"[ \t]*\|[^\n]*(?:\n[ \t]*\|[^\n]*|(?<!\|)\n(?![ \t]*(?:\n|$))[^\n]*)*\n?"
 _ROW_START = re.compile(r"^[ \t]*\|", re.MULTILINE)
-# Cell separators outside links, mentions and embeds (``[a|b]``, ``!x.png|thumbnail!``).
-_CELL_TOKEN = re.compile(r"\[[^\]\n]*\]|!(?=[^\s!|])[^!\n]*!|\|\|?|[^|\[!]+|[\[!]")
+# Cell separators outside links, mentions and embeds (``[a|b]``, ``!x.png|thumbnail!``) and
+# escapes (``\|`` is a pipe inside a cell).
+_CELL_TOKEN = re.compile(r"\\.|\[[^\]\n]*\]|!(?=[^\s!|])[^!\n]*!|\|\|?|[^|\[!\\]+|[\[!\\]")
 
 
 def table_rows(region: str) -> list[list[str]]:
@@ -248,7 +263,8 @@ class Table(tables.Table):
 
     def _cell(self, cell: str) -> str:
         converted = cell if is_inert(cell) else self.markup.transform_string(cell)
-        return converted.strip().replace("\n", "<br>")
+        # A hard line break (a backslash before the newline) is a <br> too, not an escaped "<".
+        return converted.strip().replace("\\\n", "\n").replace("\n", "<br>")
 
     @property
     def expr(self) -> ParserElement:
@@ -285,6 +301,7 @@ class PlainRun(AbstractMarkup):
 
 REPLACEMENTS: dict[type, type] = {
     links.Mention: Mention,
+    links.Link: Link,
     images.Image: Image,
     links.Attachment: Attachment,
     text_effects.Color: Color,

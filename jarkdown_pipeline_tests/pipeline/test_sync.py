@@ -122,20 +122,36 @@ async def test_streamed_window_links_locally_except_to_an_issue_that_never_arriv
         kb = KnowledgeBase(tmp_path)
         async with client_for(jira) as client:
             fields = await client.fetch_fields()
-            result = await mirror_window(
-                client, kb, window_jql(None, date(2026, 11, 1), date(2026, 11, 22)),
-                field_definitions=fields, base_url=jira.base_url, max_concurrent_downloads=3,
-            )  # fmt: skip
-    assert list(result.issues.vanished) == [vanished] and result.issues.failed == {}
-    assert result.attachments.failed == {} and result.markdown.failed == {}
-    assert set(result.markdown.written) == in_window - {vanished} == set(kb.markdown_issue_keys())
-    text = kb.markdown_path(source).read_text(encoding="utf-8")
-    assert f"/browse/{vanished})" in text and f"../{vanished}/{vanished}.md" not in text
-    assert f"(../{kept_target}/{kept_target}.md)" in kb.markdown_path(kept_source).read_text(encoding="utf-8")
-    assert kb.broken_links([kb.markdown_path(key) for key in kb.markdown_issue_keys()]) == []
-    for key in in_window - {vanished}:
-        manifest = kb.read_attachment_manifest(key)
-        assert len(manifest) == len(jira.dataset.issues[key].attachments), key
+
+            async def mirror():
+                return await mirror_window(
+                    client, kb, window_jql(None, date(2026, 11, 1), date(2026, 11, 22)),
+                    field_definitions=fields, base_url=jira.base_url, max_concurrent_downloads=3,
+                )  # fmt: skip
+
+            result = await mirror()
+            assert list(result.issues.vanished) == [vanished] and result.issues.failed == {}
+            assert result.attachments.failed == {} and result.markdown.failed == {}
+            assert set(result.markdown.written) == in_window - {vanished} == set(kb.markdown_issue_keys())
+            text = kb.markdown_path(source).read_text(encoding="utf-8")
+            assert f"/browse/{vanished})" in text and f"../{vanished}/{vanished}.md" not in text
+            assert f"(../{kept_target}/{kept_target}.md)" in kb.markdown_path(kept_source).read_text(encoding="utf-8")
+            assert kb.broken_links([kb.markdown_path(key) for key in kb.markdown_issue_keys()]) == []
+            for key in in_window - {vanished}:
+                manifest = kb.read_attachment_manifest(key)
+                assert len(manifest) == len(jira.dataset.issues[key].attachments), key
+            # Again, the issue still gone: the files that link to it are not rewritten (not even
+            # to the same bytes), as they would be if its key were taken as arriving once more.
+            before = {key: kb.markdown_path(key).stat().st_mtime_ns for key in kb.markdown_issue_keys()}
+            again = await mirror()
+            assert list(again.issues.vanished) == [vanished]
+            assert again.markdown.written == [] and again.markdown.relinked == []
+            assert {key: kb.markdown_path(key).stat().st_mtime_ns for key in kb.markdown_issue_keys()} == before
+            # It comes back: the unchanged issue that links to it now links to its file.
+            jira.call(lambda: setattr(jira.server.faults, "faults", FaultConfig()))
+            back = await mirror()
+            assert back.issues.new == [vanished] and source not in back.issues.fetched
+            assert f"(../{vanished}/{vanished}.md)" in kb.markdown_path(source).read_text(encoding="utf-8")
 
 
 async def test_streamed_window_relinks_an_issue_a_concurrent_run_stored_after_it_started(tmp_path, monkeypatch):
@@ -221,8 +237,8 @@ async def test_issues_left_by_a_render_process_that_died_are_rendered_on_the_loo
     original_render = sync.RenderWorker.render
     rendered_in_child = []
 
-    async def render_then_die(self, key):
-        outcome = await original_render(self, key)
+    async def render_then_die(self, key, **how):
+        outcome = await original_render(self, key, **how)
         rendered_in_child.append(key)
         if len(rendered_in_child) == 5:
             os.kill(self.pid, 9)
@@ -244,8 +260,8 @@ async def test_a_file_the_render_process_wrote_before_its_answer_was_lost_counts
     original_render = sync.RenderWorker.render
     lost = []
 
-    async def render_then_lose_the_answer(self, key):
-        outcome = await original_render(self, key)
+    async def render_then_lose_the_answer(self, key, **how):
+        outcome = await original_render(self, key, **how)
         if not lost:
             lost.append(key)
             os.kill(self.pid, 9)

@@ -112,8 +112,8 @@ def test_custom_fields_in_frontmatter_keep_types():
     custom = front["custom_fields"]
     assert custom["story_points"] == 5 and isinstance(custom["story_points"], int)
     assert custom["budget"] == 1234.5
-    assert custom["sprint"] == ["Sprint 1", "Sprint 2"]
     assert front["sprint"] == ["Sprint 1", "Sprint 2"]
+    assert "sprint" not in custom  # one fact, one key: the top-level ``sprint``
     assert custom["reviewers"] == ["Ana Lima", "Dee Park"]
     assert custom["region"] == "EMEA › Germany"
     assert custom["team"] == "Platform" and custom["team_customfield_10031"] == "Team | Blue"
@@ -241,10 +241,12 @@ def test_empty_sections_are_omitted():
     assert body.strip() == "# [MIN-1](https://example.atlassian.net/browse/MIN-1): Just a summary"
 
 
-def test_attachments_are_relative_percent_encoded_and_images_embedded():
+def test_attachments_are_relative_percent_encoded_and_an_image_the_text_shows_is_only_listed():
     body = body_of(render_fixture(load("rich_cloud_issue")))
-    section = body.split("## Attachments", 1)[1]
-    assert "![error screen.png](attachments/error%20screen.png)" in section
+    text, section = body.split("## Attachments", 1)
+    assert body.count("![error screen.png](attachments/error%20screen.png)") == 1
+    assert "![error screen.png](attachments/error%20screen.png)" in text  # where the description places it
+    assert "- [error screen.png](attachments/error%20screen.png) (image/png, 47.1 KiB)" in section
     assert "[har (1).har](attachments/har%20%281%29.har)" in section
     assert "dump.zip (application/zip, 7.0 MiB) (not downloaded)" in section
 

@@ -6,7 +6,8 @@ and review every changed .md by eye before committing: they are the specificatio
 Wiki fixtures: fixtures/wiki/*.wiki (Jira Data Center wiki markup) beside the expected .md, rendered
 with WIKI_ATTACHMENTS and WIKI_USERS as the issue's attachments and people.
 
-ADF fixtures: an ADF document, or {"adf": document, "attachments": [...], "heading_offset": n}.
+ADF fixtures: an ADF document, or {"adf": document, "attachments": [...], "heading_offset": n,
+"base_url": ..., "known_issue_keys": [...]} (cards to those issues link to their files).
 Issue fixtures: {"issue": ..., "field_definitions": [...], "attachments": [...], "base_url": ...,
 "known_issue_keys": [...], "include_custom_fields": [...] | null, "exclude_custom_fields": [...]}.
 """
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from jarkdown_pipeline.markdown import adf_to_markdown, render_issue, wiki_to_markdown
+from jarkdown_pipeline.markdown.links import IssueLinks
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
@@ -39,8 +41,12 @@ def render_adf_fixture(path: Path) -> str:
     data = json.loads(path.read_text(encoding="utf-8"))
     if data.get("type") == "doc":
         return adf_to_markdown(data) + "\n"
+    links = IssueLinks(data.get("base_url", ""), data.get("known_issue_keys", ()))
     return (
-        adf_to_markdown(data["adf"], media=data.get("attachments"), heading_offset=data.get("heading_offset", 0)) + "\n"
+        adf_to_markdown(
+            data["adf"], media=data.get("attachments"), heading_offset=data.get("heading_offset", 0), links=links
+        )
+        + "\n"
     )
 
 
@@ -50,10 +56,13 @@ WIKI_ATTACHMENTS = [
     {"attachment_id": "12", "filename": "screen shot (1).png", "mime_type": "image/png", "size": 30},
 ]
 WIKI_USERS = {"jdoe": "John Doe", "john.doe": "Johnny Doe", "5b10a2844c20165700ede21g": "Ana Cloud"}
+# The Jira the wiki fixtures come from, and the one issue the knowledge base holds besides theirs.
+WIKI_LINKS = IssueLinks("https://jira.example.com", {"ABC-2"})
 
 
 def render_wiki_fixture(path: Path) -> str:
-    return wiki_to_markdown(path.read_text(encoding="utf-8"), media=WIKI_ATTACHMENTS, users=WIKI_USERS) + "\n"
+    text = path.read_text(encoding="utf-8")
+    return wiki_to_markdown(text, media=WIKI_ATTACHMENTS, users=WIKI_USERS, links=WIKI_LINKS) + "\n"
 
 
 def render_issue_fixture(path: Path) -> str:

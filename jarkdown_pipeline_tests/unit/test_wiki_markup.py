@@ -426,3 +426,12 @@ def test_text_without_markup_converts_to_itself(text):
 
     assume(wiki_blocks.is_inert(text))
     assert wiki_module._convert_wiki(text) == text
+
+
+def test_wiki_table_cells_keep_escaped_pipes_and_line_breaks():
+    """``\\|`` is a pipe inside a cell, not a new cell; ``\\\\`` breaks the line inside it."""
+    assert wiki_to_markdown("||Field||Value||\n|a|Value \\| unit|\n") == (
+        "| Field | Value |\n| --- | --- |\n| a | Value \\| unit |"
+    )
+    assert wiki_to_markdown("|[a|https://x.org]|c\\|d|\n") == "| [a](https://x.org) | c\\|d |\n| --- | --- |"
+    assert wiki_to_markdown("|x \\\\ y|b|\n") == "| x <br> y | b |\n| --- | --- |"
