@@ -20,8 +20,9 @@ import html
 import re
 from collections.abc import Iterator
 
-# Cheap guards: no protocol (possibly behind a reference) means nothing to do.
-_MAY_NEED_WORK = re.compile(r"(?:mailto|xmpp)\\?:|ftp\\?:|&", re.IGNORECASE)
+# The cheap guard: no protocol (read with references decoded) means nothing to do.
+_EMAIL_PROTOCOL = re.compile(r"(?:mailto|xmpp)\\?:", re.IGNORECASE)
+_FTP_PROTOCOL = re.compile(r"ftp\\?:", re.IGNORECASE)
 _FENCE = re.compile(r"^(?:[ \t]*>)*[ \t]*(`{3,}|~{3,})")
 _REFERENCE = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 _BACKTICKS = re.compile(r"`+")
@@ -34,7 +35,7 @@ _DOMAIN = re.compile(r"[A-Za-z0-9.\-_]*")
 def defuse_gfm_autolinks(markdown: str) -> str:
     """``markdown`` with no email/xmpp or ftp autolink GitHub would give a scheme outside the
     allow-list; everything else, and the text a reader sees, unchanged."""
-    if not markdown or not _MAY_NEED_WORK.search(markdown):
+    if not _may_need_work(markdown):
         return markdown
     lines = markdown.split("\n")
     fence: str | None = None
@@ -47,9 +48,15 @@ def defuse_gfm_autolinks(markdown: str) -> str:
         if match:
             fence = match.group(1)
             continue
-        if _MAY_NEED_WORK.search(line):
+        if _may_need_work(line):
             lines[index] = _defuse_line(line)
     return "\n".join(lines)
+
+
+def _may_need_work(markdown: str) -> bool:
+    """Whether ``markdown`` holds an ftp protocol, or an email protocol and an ``@`` (generous)."""
+    text = html.unescape(markdown) if "&" in markdown and _REFERENCE.search(markdown) else markdown
+    return bool(_FTP_PROTOCOL.search(text) or ("@" in text and _EMAIL_PROTOCOL.search(text)))
 
 
 def _defuse_line(line: str) -> str:
