@@ -180,7 +180,10 @@ async def _one_by_one(client: "JiraApiClient", keys: list[str], not_found: dict[
     for key in keys:
         try:
             issue = await client._request_json(
-                "GET", client._issue_url(key), params={"fields": "*all", "expand": "renderedFields"}, issue_key=key
+                "GET",
+                client._issue_url(key),
+                params={"fields": "*all", "expand": "renderedFields,changelog"},
+                issue_key=key,
             )
         except IssueNotFoundError as error:
             not_found[key] = describe_error(error)

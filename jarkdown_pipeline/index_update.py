@@ -178,20 +178,26 @@ def _project_update(
 ) -> tuple[list[IndexPage], bool]:
     """The project's pages to render again, and whether they are all of its pages: all of them (a
     single-page project, or one that crosses the threshold), or the blocks of ``keys`` (a page of
-    no rows: the block is empty now)."""
-    all_keys = kb.store.issue_keys(project=project)
+    no rows: the block is empty now). A big project's key list is not read: a touched block's rows
+    are asked for by the keys its numbers make, so the cost follows the blocks touched."""
+    keys = list(keys)
     if _is_single(old):
-        return _whole_project(kb, project, all_keys), True
+        return _whole_project(kb, project, kb.store.issue_keys(project=project)), True
     touched = {block_of(key) for key in keys}
-    in_block: dict[int, list[str]] = defaultdict(list)
-    for key in all_keys:
-        if block_of(key) in touched:
-            in_block[block_of(key)].append(key)
-    pages = [block_page(project, block, _rows_of(kb, in_block[block])) for block in sorted(touched)]
+    pages = [block_page(project, block, _rows_of(kb, _block_keys(project, block, keys))) for block in sorted(touched)]
     untouched = sum(page.count for page in old if page.path not in {p.path for p in pages})
     if untouched + sum(len(page.rows) for page in pages) <= index_layout.INDEX_PAGE_MAX_ROWS:
-        return _whole_project(kb, project, all_keys), True  # small enough for one page again
+        # small enough for one page again
+        return _whole_project(kb, project, kb.store.issue_keys(project=project)), True
     return pages, False
+
+
+def _block_keys(project: str, block: int, changed: Iterable[str]) -> list[str]:
+    """Every key a block of ``project`` can hold as Jira writes keys (no leading zeros), and the
+    changed keys in it as they are written."""
+    first = block * index_layout.INDEX_PAGE_MAX_ROWS + 1
+    numbered = [f"{project}-{number}" for number in range(first, first + index_layout.INDEX_PAGE_MAX_ROWS)]
+    return sorted({*numbered, *(key for key in changed if block_of(key) == block)})
 
 
 def _whole_project(kb: "KnowledgeBase", project: str, keys: Sequence[str]) -> list[IndexPage]:

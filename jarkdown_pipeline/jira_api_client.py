@@ -26,6 +26,7 @@ Design notes (why, not what):
 
 import asyncio
 import base64
+import collections
 import contextlib
 import ipaddress
 import itertools
@@ -41,7 +42,7 @@ import aiohttp
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 from yarl import URL
 
-from jarkdown_pipeline import datacenter
+from jarkdown_pipeline import changelogs, datacenter
 from jarkdown_pipeline._body import (
     ContentDecoder,
     RateFloor,
@@ -148,6 +149,10 @@ def merged_bulk_results(pages: Iterable[BulkFetchResult]) -> BulkFetchResult:
         merged.errors.update(page.errors)
         merged.not_found.update(page.not_found)
     return merged
+
+
+# What a bulk fetch expands unless told otherwise (one value for every bulk path, so none drifts).
+WHOLE_ISSUE_EXPAND: tuple[str, ...] = ("renderedFields", "changelog")
 
 
 def normalise_base_url(base_url_or_domain: str) -> URL:
@@ -422,9 +427,9 @@ class JiraApiClient:
         return fields
 
     async def fetch_issue(
-        self, issue_key: str, *, fields: str = "*all", expand: str = "renderedFields"
+        self, issue_key: str, *, fields: str = "*all", expand: str = "renderedFields,changelog"
     ) -> dict[str, Any]:
-        """One issue, complete: truncated inline comments and worklogs are paged to the end."""
+        """One issue, complete: truncated inline comments, worklogs and changelog are paged to the end."""
         issue = await self._request_json(
             "GET",
             self._issue_url(issue_key),
@@ -435,6 +440,8 @@ class JiraApiClient:
             raise MalformedResponseError(
                 f"Jira returned {type(issue).__name__} for issue {issue_key}, expected an object", status_code=200
             )
+        if self.flavour != datacenter.DATACENTER:  # Data Center inlines the whole changelog
+            await changelogs.complete_changelog(self, issue)
         return await self.complete_issue(issue)
 
     async def search_jql(
@@ -536,7 +543,7 @@ class JiraApiClient:
         issue_keys: Iterable[str],
         *,
         fields: Sequence[str] = ("*all",),
-        expand: Sequence[str] = ("renderedFields",),
+        expand: Sequence[str] = WHOLE_ISSUE_EXPAND,
     ) -> BulkFetchResult:
         """Complete issues for ``issue_keys`` (POST /issue/bulkfetch, 100 per request, all requests at once
         within the throttler's bounds), in the order asked for; see ``bulk_fetch_pages`` for ``errors``."""
@@ -549,7 +556,7 @@ class JiraApiClient:
         issue_keys: Iterable[str],
         *,
         fields: Sequence[str] = ("*all",),
-        expand: Sequence[str] = ("renderedFields",),
+        expand: Sequence[str] = WHOLE_ISSUE_EXPAND,
     ) -> AsyncIterator[tuple[list[str], BulkFetchResult | Exception]]:
         """``(keys asked, their page or the error that failed it)`` for each request of 100 issues, in order:
         each request is sent when the previous one's answer arrived, so it is on its way while the
@@ -562,7 +569,27 @@ class JiraApiClient:
         ``search_jql``, to have one name per issue in ``errors``). A page's issues come in the order
         asked for; one returned under another key (moved) comes after them.
         """
-        chunks = _chunks(list(dict.fromkeys(str(k) for k in issue_keys)))
+        chunks: asyncio.Queue[list[str] | None] = asyncio.Queue()
+        for chunk in _chunks(list(dict.fromkeys(str(k) for k in issue_keys))):
+            chunks.put_nowait(chunk)
+        chunks.put_nowait(None)
+        async for answer in self.bulk_fetch_stream(chunks, fields=fields, expand=expand):
+            yield answer
+
+    async def bulk_fetch_stream(
+        self,
+        chunks: "asyncio.Queue[list[str] | None]",
+        *,
+        fields: Sequence[str] = ("*all",),
+        expand: Sequence[str] = WHOLE_ISSUE_EXPAND,
+    ) -> AsyncIterator[tuple[list[str], BulkFetchResult | Exception]]:
+        """``bulk_fetch_pages`` over keys that arrive while it runs: each list taken from ``chunks``
+        (cut into requests of at most 100 issues; None ends the stream) is fetched in order, one
+        request at a time, each sent when the previous answer arrived if its keys are there by then,
+        else as soon as they come. One stream over a whole window keeps at most two answers in
+        memory (the one the caller handles and the next), however many keys the window has."""
+        pending: collections.deque[list[str]] = collections.deque()
+        ended = False
 
         async def page(chunk: list[str]) -> tuple[list[str], BulkFetchResult | Exception]:
             try:
@@ -570,12 +597,27 @@ class JiraApiClient:
             except Exception as error:  # that page's: the caller decides (e.g. fetches its issues one by one)
                 return chunk, error
 
-        upcoming = asyncio.ensure_future(page(chunks[0])) if chunks else None
+        def has_ready() -> bool:
+            return bool(pending) or not chunks.empty()
+
+        async def request_next() -> "asyncio.Future[tuple[list[str], BulkFetchResult | Exception]] | None":
+            nonlocal ended
+            while not pending and not ended:
+                keys = await chunks.get()
+                if keys is None:
+                    ended = True
+                else:
+                    pending.extend(_chunks(list(keys)))
+            return asyncio.ensure_future(page(pending.popleft())) if pending else None
+
+        upcoming = await request_next()
         try:
-            for following in [*chunks[1:], None]:
+            while upcoming is not None:
                 answer = await upcoming
-                upcoming = asyncio.ensure_future(page(following)) if following is not None else None
+                upcoming = await request_next() if has_ready() else None  # on its way while the caller works
                 yield answer
+                if upcoming is None:
+                    upcoming = await request_next()
         finally:
             if upcoming is not None:
                 upcoming.cancel()
@@ -592,6 +634,7 @@ class JiraApiClient:
             issues.extend(retried)
         errors: dict[str, str] = dict(issue_errors)
         ordered = _in_asked_order(keys, issues, errors)
+        await changelogs.complete_changelogs(self, ordered)  # one request for the page's long changelogs
         completed = await asyncio.gather(*(self.complete_issue(issue) for issue in ordered))
         return BulkFetchResult(issues=list(completed), errors=errors)
 
@@ -633,7 +676,9 @@ class JiraApiClient:
             )
 
     async def complete_issue(self, issue: dict[str, Any]) -> dict[str, Any]:
-        """Page an issue's truncated inline comments and worklogs to the end (in place, and returned)."""
+        """Page an issue's truncated inline comments and worklogs to the end (in place, and returned); the
+        totals stay as Jira announced them (the renderer notes what could not be fetched). Changelogs are
+        completed by the callers (a bulk page's all at once)."""
         fields = issue.get("fields")
         if not isinstance(fields, dict):
             return issue  # nothing to complete; the renderer judges the issue's shape
@@ -644,7 +689,7 @@ class JiraApiClient:
             fields["comment"] = {
                 "comments": comments,
                 "maxResults": len(comments),
-                "total": len(comments),
+                "total": max(comment["total"], len(comments)),
                 "startAt": 0,
             }
             rendered_fields = issue.get("renderedFields")
@@ -658,7 +703,7 @@ class JiraApiClient:
             fields["worklog"] = {
                 "worklogs": worklogs,
                 "maxResults": len(worklogs),
-                "total": len(worklogs),
+                "total": max(worklog["total"], len(worklogs)),
                 "startAt": 0,
             }
         return issue
@@ -726,9 +771,19 @@ class JiraApiClient:
                 ) as response:
                     try:
                         await self._raise_for_status(response, "GET", content_url)
-                        return await self._save_download(response, content_url, destination, expected_size, temp_file)
+                        received = await self._save_download(
+                            response, content_url, destination, expected_size, temp_file
+                        )
                     finally:
                         response.release()
+                if isinstance(received, bytes):
+                    # Written once the host's turn is over (as aiohttp frees a connection whose body
+                    # is read): the slot serves the next download while this one is synced to disk.
+                    await asyncio.to_thread(
+                        write_atomically, destination, received, durable=True, suffix=DOWNLOAD_TEMP_SUFFIX
+                    )
+                    return len(received)
+                return received
             finally:
                 self._leave_flight()
 
@@ -747,8 +802,10 @@ class JiraApiClient:
         destination: Path,
         expected_size: int | None,
         temp_file: list[str],
-    ) -> int:
-        """One attempt's body to ``destination`` (checked, atomic); ``temp_file`` keeps the .part name for cleanup."""
+    ) -> int | bytes:
+        """One attempt's body: a small one read whole and checked (bytes, for the caller to write once
+        the host's turn is over), a larger one streamed to ``destination`` (checked, atomic; its size).
+        ``temp_file`` keeps the .part name for cleanup."""
         shown_url = _without_query(content_url)
         try:
             decoder = ContentDecoder(response.headers.get("Content-Encoding"))
@@ -770,8 +827,7 @@ class JiraApiClient:
             if announced is not None and announced <= IN_MEMORY_DOWNLOAD_BYTES:
                 body = await self._read_small_download(response, announced, rate)
                 _check_download_length(len(body), wanted)
-                await asyncio.to_thread(write_atomically, destination, body, durable=True, suffix=DOWNLOAD_TEMP_SUFFIX)
-                return len(body)
+                return body
             if not temp_file:
                 await _make_part_file(destination, temp_file)
             written = await self._stream_download(response, temp_file[0], decoder, wanted, rate, shown_url)

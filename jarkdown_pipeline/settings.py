@@ -56,6 +56,9 @@ class Settings:
     jira_flavour: str = "auto"
     """``JARKDOWN_JIRA_FLAVOUR``: ``auto`` (ask serverInfo once per run), or ``cloud`` / ``datacenter`` for a proxy
     that hides serverInfo."""
+    history: str = "inline"
+    """``JARKDOWN_HISTORY``: each issue's change history ``inline`` (a section of KEY.md), ``separate``
+    (KEY.history.md beside it) or ``omit``."""
     state_dsn: str | None = field(default=None, repr=False)
     """JARKDOWN_STATE_DSN: PostgreSQL DSN of the state store (may hold a password); None: SQLite in
     ``.jarkdown/state.sqlite3``."""
@@ -312,7 +315,15 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         allow_insecure_http=allow_insecure_http,
         state_dsn=_get(env, "JARKDOWN_STATE_DSN") or None,
         jira_flavour=_jira_flavour(env),
+        history=_history_mode(env),
     )
+
+
+def _history_mode(env: Mapping[str, str]) -> str:
+    value = (_get(env, "JARKDOWN_HISTORY") or "inline").strip().lower()
+    if value not in ("inline", "separate", "omit"):
+        raise ConfigurationError(f"JARKDOWN_HISTORY must be inline, separate or omit; got {value!r}")
+    return value
 
 
 def _jira_flavour(env: Mapping[str, str]) -> str:

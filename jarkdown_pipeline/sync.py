@@ -12,7 +12,7 @@ import logging
 import os
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -29,8 +29,9 @@ from jarkdown_pipeline.exceptions import (
     describe_error,
 )
 from jarkdown_pipeline.issue_keys import is_issue_key, issue_sort_key
-from jarkdown_pipeline.jira_api_client import JiraApiClient
+from jarkdown_pipeline.jira_api_client import BulkFetchResult, JiraApiClient
 from jarkdown_pipeline.knowledge_base import KnowledgeBase, KnownKeys, RenderOptions
+from jarkdown_pipeline.knowledge_base.moves import follow_moves
 from jarkdown_pipeline.progress import PROGRESS_INTERVAL_SECONDS, WindowProgress, progress_reports
 from jarkdown_pipeline.render_worker import (
     RenderOutcome,
@@ -127,6 +128,8 @@ class IssuesStageResult(StageRecord):
     restored: list[str] = field(default_factory=list)
     new: list[str] = field(default_factory=list)
     """Fetched for the first time: files elsewhere that link to them in Jira can now link locally."""
+    moved: dict[str, str] = field(default_factory=dict)
+    """Issues stored under another key before (old key -> new key): their files followed them."""
     keys_seen: set[str] = field(default_factory=set, repr=False)
     """The search's keys so far (a streamed search is decided page by page); not part of the record."""
 
@@ -143,8 +146,8 @@ async def fetch_window(client: JiraApiClient, kb: KnowledgeBase, jql: str) -> Is
     unchanged window costs one search. A bulk request that fails falls back to fetching its issues
     one by one, so one bad issue cannot take its 99 neighbours down with it.
     """
-    result, found, to_fetch = await search_window(client, kb, jql)
-    await fetch_issues(client, kb, result, found, to_fetch)
+    result, _, to_fetch = await search_window(client, kb, jql)
+    await fetch_issues(client, kb, result, client.bulk_fetch_pages(to_fetch))
     finish_issues_result(result)
     return result
 
@@ -273,21 +276,25 @@ async def fetch_issues(
     client: JiraApiClient,
     kb: KnowledgeBase,
     result: IssuesStageResult,
-    found: Mapping[str, Mapping[str, Any]],
-    to_fetch: Sequence[str],
+    pages: AsyncIterator[tuple[list[str], BulkFetchResult | Exception]],
     *,
     on_fetched: Callable[[Mapping[str, Any], "asyncio.Future[None]"], None] | None = None,
+    before_next: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
-    """Bulk-fetch ``to_fetch`` and store each issue as its bulk page arrives; adds to ``result``
-    (``finish_issues_result`` puts it in order once every page of the window is fetched).
+    """Store each issue of the bulk ``pages`` (``client.bulk_fetch_pages`` or ``bulk_fetch_stream``)
+    as its page arrives; adds to ``result`` (``finish_issues_result`` puts it in order once every
+    page of the window is fetched). Issues a page failed or left out are then fetched one by one.
 
-    The bulk pages come in order, each asked for when the previous one arrived (``bulk_fetch_pages``):
-    the downloads of a page's issues start while the next page is on its way. ``on_fetched(issue, stored)`` is called for each issue as its page arrives, before it is
-    stored (the streaming pipeline starts its attachments there); ``stored`` completes once the page
-    is stored. It must be quick and must not raise.
+    The bulk pages come in order, each asked for when the previous one arrived: the downloads of a
+    page's issues start while the next page is on its way. ``on_fetched(issue, stored)`` is called
+    for each issue as its page arrives, before it is stored (the streaming pipeline starts its
+    attachments there); ``stored`` completes once the page is stored. It must be quick and must not
+    raise. ``before_next`` is awaited after each page is stored, before the next one is taken (the
+    streaming pipeline waits there while too many issues are still being downloaded and rendered).
     """
-    stored: set[str] = set()
+    stored: set[str] = set()  # of the page being stored (a window's keys are each in one page)
     retry_one_by_one: set[str] = set()
+    may_move = holds_raw_issues(kb)  # into an empty knowledge base, nothing moves
 
     def store_issue(issue: Mapping[str, Any]) -> None:
         key = issue["key"]
@@ -303,7 +310,13 @@ async def fetch_issues(
         result.fetched.append(key)
 
     def store_page(issues: list[Mapping[str, Any]]) -> None:
+        if may_move:  # an issue stored under another key moved: its folder becomes the new key's first
+            moved, move_failures = follow_moves(kb, issues)
+            result.moved.update({move.old_key: move.new_key for move in moved})
+            result.failed.update(move_failures)
         for issue in issues:
+            if issue["key"] in result.failed:
+                continue
             try:
                 store_issue(issue)
             except Exception as error:  # e.g. JSON too deep to write, a refused symbolic link: this issue only
@@ -316,12 +329,18 @@ async def fetch_issues(
         # In a thread: a page of 100 issues is ~0.1 s of encoding and writing, which would stall the
         # downloads' responses on the loop; the thread gives the loop the interpreter every few ms.
         page_stored: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        # A key new to the knowledge base may be a moved issue: its downloads wait for its folder to follow.
+        maybe_moved = [issue for issue in issues if may_move and not kb.raw_path(issue["key"]).is_file()]
         if on_fetched is not None:
+            waiting = {id(issue) for issue in maybe_moved}
             for issue in issues:
-                on_fetched(issue, page_stored)
+                if id(issue) not in waiting:
+                    on_fetched(issue, page_stored)
         try:
             async with locked(kb):
                 await asyncio.to_thread(store_page, issues)
+            for issue in maybe_moved if on_fetched is not None else ():
+                on_fetched(issue, page_stored)
             page_stored.set_result(None)
         finally:
             if not page_stored.done():  # storing failed: the window fails, and its waiters with it
@@ -331,7 +350,8 @@ async def fetch_issues(
         result.vanished[key] = reason
         logger.info("Skipping %s: it no longer exists or is no longer visible (%s)", key, reason)
 
-    async for chunk, bulk in client.bulk_fetch_pages(to_fetch):
+    async for chunk, bulk in pages:
+        stored.clear()
         if isinstance(bulk, AuthenticationError):
             raise bulk
         if isinstance(bulk, Exception):  # an error status, a malformed page, JSON too deep to parse: this page only
@@ -349,7 +369,11 @@ async def fetch_issues(
                 note_vanished(key, reason)
         # Named in the page's errors, returned under another key, or lost among malformed entries:
         # a single GET says what became of each (issues whose storing failed are reported already).
-        retry_one_by_one.update(wanted - stored - set(result.failed) - set(result.vanished))
+        retry_one_by_one.update(
+            key for key in wanted - stored if key not in result.failed and key not in result.vanished
+        )
+        if before_next is not None:
+            await before_next()
 
     async def fetch_one(key: str) -> None:
         # The bulk answer does not say why an issue is missing; a single GET does (404 = gone).
@@ -364,13 +388,15 @@ async def fetch_issues(
             result.failed[key] = issue_error_reason(error)
             logger.error("Could not fetch %s: %s", key, issue_error_reason(error))
             return
-        if issue.get("key") != key:
-            result.vanished[key] = f"moved to {issue.get('key')}"
-            logger.info("Skipping %s: it moved to %s", key, issue.get("key"))
-            return
+        if issue["key"] != key:  # Jira followed the old key: stored (and its files moved) under the new one
+            result.vanished[key] = f"moved to {issue['key']}"
+            logger.info("%s moved to %s", key, issue["key"])
+            if issue["key"] not in result.keys_seen:
+                result.keys_seen.add(issue["key"])
+                result.keys.append(issue["key"])
         await store([issue])
 
-    await asyncio.gather(*(fetch_one(key) for key in sorted(retry_one_by_one - stored, key=issue_sort_key)))
+    await asyncio.gather(*(fetch_one(key) for key in sorted(retry_one_by_one, key=issue_sort_key)))
 
 
 def finish_issues_result(result: IssuesStageResult) -> None:
@@ -499,9 +525,10 @@ def render_issue_options(
     base_url: str,
     include_custom_fields: Sequence[str] | None,
     exclude_custom_fields: Sequence[str],
+    history: str = "inline",
 ) -> RenderOptions:
     """The run's RenderOptions (what ``KnowledgeBase.render_issue_file`` renders with besides the known keys)."""
-    return RenderOptions.of(field_definitions, base_url, include_custom_fields, exclude_custom_fields)
+    return RenderOptions.of(field_definitions, base_url, include_custom_fields, exclude_custom_fields, history)
 
 
 def markdown_written_since(kb: KnowledgeBase, key: str, moment: float) -> bool:
@@ -529,6 +556,7 @@ def render_window(
     include_custom_fields: Sequence[str] | None = None,
     exclude_custom_fields: Sequence[str] = (),
     new_keys: Iterable[str] = (),
+    history: str = "inline",
 ) -> MarkdownStageResult:
     """Render each issue from its stored JSON; write ``KEY/KEY.md`` only when the text changed.
 
@@ -536,7 +564,7 @@ def render_window(
     arrived), so their links become local.
     """
     result = MarkdownStageResult()
-    options = render_issue_options(field_definitions, base_url, include_custom_fields, exclude_custom_fields)
+    options = render_issue_options(field_definitions, base_url, include_custom_fields, exclude_custom_fields, history)
 
     def render(key: str, known: frozenset[str]) -> bool | None:
         return written_or_failed(result, render_issue_outcome(kb, key, known, options))
@@ -590,6 +618,35 @@ def remove_shared_stale_temp_files(kb: KnowledgeBase) -> None:
         logger.warning("Could not remove temporary files left by an interrupted run: %s", describe_error(error))
 
 
+# Fetched issues still on their way through downloads and rendering at most, before the window's
+# bulk stream waits: bulk pages arrive faster than downloads end, and each waiting issue holds its
+# attachment list and a task. Ten bulk pages keep every download slot busy.
+WINDOW_BACKLOG_ISSUES = 1000
+
+
+class Backlog:
+    """Issues handed on and not finished; ``room()`` waits while there are ``limit`` or more."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.count = 0
+        self._room = asyncio.Event()
+        self._room.set()
+
+    def add(self) -> None:
+        self.count += 1
+        if self.count >= self.limit:
+            self._room.clear()
+
+    def done(self) -> None:
+        self.count -= 1
+        if self.count < self.limit:
+            self._room.set()
+
+    async def room(self) -> None:
+        await self._room.wait()
+
+
 @dataclass
 class WindowResult:
     """What the streaming pipeline did to one window: the three stages' records."""
@@ -608,6 +665,7 @@ async def mirror_window(
     base_url: str,
     include_custom_fields: Sequence[str] | None = None,
     exclude_custom_fields: Sequence[str] = (),
+    history: str = "inline",
     max_concurrent_downloads: int = 5,
     render_process: bool | None = None,
     on_progress: Callable[[str], None] | None = None,
@@ -647,7 +705,9 @@ async def mirror_window(
         progress = WindowProgress()
         handler = AttachmentHandler(client, max_concurrent_downloads=max_concurrent_downloads)
         revision_at_start = await asyncio.to_thread(kb.store.current_revision)
-        render_options = render_issue_options(field_definitions, base_url, include_custom_fields, exclude_custom_fields)
+        render_options = render_issue_options(
+            field_definitions, base_url, include_custom_fields, exclude_custom_fields, history
+        )
         # Looked up as rendering asks (KnownKeys), not listed: a window's cost follows its own issues.
         known = KnownKeys(kb)  # the window's keys join it when the search ends (renders wait for that)
         stored_known = KnownKeys(kb)  # what unchanged issues' links are judged by: the stored keys alone
@@ -700,15 +760,24 @@ async def mirror_window(
         # issues' JSON in memory; unchanged issues (None) are read back from disk by the worker.
         queue: asyncio.Queue[tuple[str, dict[str, Any] | None, asyncio.Future[None] | None] | None] = asyncio.Queue()
 
+        backlog = Backlog(WINDOW_BACKLOG_ISSUES)
+
         def on_fetched(issue: Mapping[str, Any], stored: "asyncio.Future[None]") -> None:
             fields = fields_of(issue)
             slim = {"fields": {"attachment": fields.get("attachment"), "updated": fields.get("updated")}}
+            backlog.add()
             queue.put_nowait((issue["key"], slim, stored))
 
         async def search_and_fetch() -> None:
-            # Each page's changed issues are fetched by a task of their own while the next page is asked for.
+            # One bulk stream for the whole window, fed each search page's changed issues as the page
+            # arrives, while the next page is asked for; it pauses while the backlog is full.
+            to_fetch_queue: asyncio.Queue[list[str] | None] = asyncio.Queue()
             try:
                 async with asyncio.TaskGroup() as fetches:
+                    pages = client.bulk_fetch_stream(to_fetch_queue)
+                    fetches.create_task(
+                        fetch_issues(client, kb, issues, pages, on_fetched=on_fetched, before_next=backlog.room)
+                    )
                     async for page, to_fetch in search_window_pages(client, kb, issues):
                         progress.found += len(page)
                         fetching = set(to_fetch)
@@ -716,7 +785,8 @@ async def mirror_window(
                             if key not in fetching:
                                 queue.put_nowait((key, None, None))
                         if to_fetch:
-                            fetches.create_task(fetch_issues(client, kb, issues, page, to_fetch, on_fetched=on_fetched))
+                            to_fetch_queue.put_nowait(to_fetch)
+                    to_fetch_queue.put_nowait(None)
                     progress.total = progress.found
                     await cleanup
                     await start_rendering()
@@ -742,14 +812,18 @@ async def mirror_window(
                 logger.error("Could not render %s: %s", key, issue_error_reason(error))
 
         async def finish(
-            downloaded: DownloadedAttachments | None, key: str, stored: "asyncio.Future[None] | None"
+            downloaded: DownloadedAttachments | None, key: str, stored: "asyncio.Future[None] | None", fetched: bool
         ) -> None:
             # Waits for the issue's page to be stored: a task of its own, so the worker that
             # downloaded goes on to the next issue's downloads meanwhile.
-            if stored is not None:
-                await stored
-            if key not in issues.failed:  # else it could not be stored: its earlier copy, manifest and file stay
-                await record_and_render(downloaded, key, unchanged=stored is None)
+            try:
+                if stored is not None:
+                    await stored
+                if key not in issues.failed:  # else it could not be stored: its earlier copy, manifest and file stay
+                    await record_and_render(downloaded, key, unchanged=stored is None)
+            finally:
+                if fetched:
+                    backlog.done()
             progress.issue_finished(failed=key in issues.failed or key in attachments.failed or key in markdown.failed)
             if downloaded is not None:
                 progress.attachments_stored(
@@ -774,7 +848,7 @@ async def mirror_window(
                 key, slim, stored = item
                 downloaded: DownloadedAttachments | None = None
                 if slim is None and in_place(key):  # its raw JSON is not read at all
-                    group.create_task(finish(None, key, None))
+                    group.create_task(finish(None, key, None, fetched=False))
                     continue
                 try:
                     downloaded = await download_issue_attachments(handler, kb, key, attachments, slim)
@@ -782,7 +856,7 @@ async def mirror_window(
                     raise
                 except Exception as error:
                     attachments_failed(key, error)
-                group.create_task(finish(downloaded, key, stored))
+                group.create_task(finish(downloaded, key, stored, fetched=slim is not None))
 
         # Issues in progress at once: enough to keep every download slot busy.
         workers = max_concurrent_downloads * 2

@@ -16,12 +16,14 @@ from typing import TYPE_CHECKING, Any
 from jarkdown_pipeline._json import dump_json, load_json
 from jarkdown_pipeline.exceptions import IssueError, describe_error
 from jarkdown_pipeline.issue_keys import is_issue_key
-from jarkdown_pipeline.knowledge_base.files import _updated_of, parse_frontmatter_block
+from jarkdown_pipeline.knowledge_base.files import _updated_of, parse_frontmatter_block, write_text_if_changed
 from jarkdown_pipeline.knowledge_base.layout import ATTACHMENTS_DIR
 from jarkdown_pipeline.knowledge_base.links import candidate_link_targets, is_relative_link
 from jarkdown_pipeline.markdown import render_issue
 from jarkdown_pipeline.markdown.frontmatter import FrontmatterError
+from jarkdown_pipeline.markdown.history import check_history_mode, history_file_name
 from jarkdown_pipeline.markdown.index import INDEX_ROW_FIELDS
+from jarkdown_pipeline.markdown.issue import render_issue_history
 
 # The interface module only: the state_store package imports this package (see ``KnowledgeBase.store``).
 from jarkdown_pipeline.state_store.interface import IssueRecord
@@ -146,6 +148,7 @@ class RenderOptions:
     base_url: str = ""
     include_custom_fields: tuple[str, ...] | None = None
     exclude_custom_fields: tuple[str, ...] = ()
+    history: str = "inline"  # inline | separate (KEY.history.md) | omit
 
     @classmethod
     def of(
@@ -154,16 +157,19 @@ class RenderOptions:
         base_url: str = "",
         include_custom_fields: Iterable[str] | None = None,
         exclude_custom_fields: Iterable[str] = (),
+        history: str = "inline",
     ) -> "RenderOptions":
         include = None if include_custom_fields is None else tuple(include_custom_fields)
-        return cls(tuple(field_definitions), base_url, include, tuple(exclude_custom_fields))
+        return cls(
+            tuple(field_definitions), base_url, include, tuple(exclude_custom_fields), check_history_mode(history)
+        )
 
     @classmethod
     def coerce(cls, options: "RenderOptions | Mapping[str, Any]") -> "RenderOptions":
         return options if isinstance(options, RenderOptions) else cls.of(**options)
 
     def keys(self) -> tuple[str, ...]:
-        return ("field_definitions", "base_url", "include_custom_fields", "exclude_custom_fields")
+        return ("field_definitions", "base_url", "include_custom_fields", "exclude_custom_fields", "history")
 
     def __getitem__(self, name: str) -> Any:
         if name not in self.keys():
@@ -177,7 +183,7 @@ class RenderOptions:
     def context_digest(self) -> str:
         """The renderer's code and these options: what every file of a run is rendered with."""
         data = dump_json([list(self.field_definitions), self.base_url, self.include_custom_fields,
-                          list(self.exclude_custom_fields), ATTACHMENTS_DIR])  # fmt: skip
+                          list(self.exclude_custom_fields), ATTACHMENTS_DIR, self.history])  # fmt: skip
         return hashlib.blake2b(renderer_fingerprint() + data, digest_size=16).hexdigest()
 
 
@@ -353,11 +359,23 @@ class RenderingMixin:
             include_custom_fields=options.include_custom_fields,
             exclude_custom_fields=options.exclude_custom_fields,
             attachments_dir=ATTACHMENTS_DIR,
+            history=options.history,
         )
         written = self.write_markdown(key, text)
+        written = self._write_history_file(key, issue, options) or written
         stat = self.markdown_path(key).stat()
         self.store.upsert_issues([_rendered_record(key, issue, inputs.text, text, stat)], fields=RENDER_RECORD_FIELDS)
         return written
+
+    def _write_history_file(self, key: str, issue: Any, options: RenderOptions) -> bool:
+        """``KEY.history.md`` when the history goes to its own file; an earlier one removed otherwise."""
+        path = self.checked(self.issue_dir(key) / history_file_name(key), key)
+        if options.history != "separate":
+            if path.is_file():
+                path.unlink()
+                return True
+            return False
+        return write_text_if_changed(path, render_issue_history(issue, field_definitions=options.field_definitions))
 
     @staticmethod
     def _read_or_none(path: Path) -> bytes | None:

@@ -331,8 +331,17 @@ class KnowledgeBase(RenderingMixin, VerificationMixin, LockingMixin):
     def write_markdown(self, key: str, text: str) -> bool:
         return write_text_if_changed(self.checked(self.markdown_path(key), key), text)
 
+    def issue_file_keys(self) -> list[str]:
+        """``markdown_issue_keys`` but the notes left at the old paths of moved issues (``knowledge_base.moves``)."""
+        keys = self.markdown_issue_keys()
+        moved = set(self.store.issue_keys(state="moved")) if keys else set()
+        return [key for key in keys if key not in moved] if moved else keys
+
     def markdown_issue_keys(self) -> list[str]:
-        """Keys with a ``KEY/KEY.md`` in the live knowledge base, sorted."""
+        """Keys with a ``KEY/KEY.md`` in the live knowledge base, sorted (the notes of moved issues included)."""
+        return self._markdown_keys_on_disk()
+
+    def _markdown_keys_on_disk(self) -> list[str]:
         try:
             entries = os.scandir(self.root)
         except (FileNotFoundError, NotADirectoryError):
@@ -357,7 +366,7 @@ class KnowledgeBase(RenderingMixin, VerificationMixin, LockingMixin):
         cost of rebuilding the index of a big knowledge base).
         """
         rows, problems = [], []
-        for keys in batched(self.markdown_issue_keys(), STORE_BATCH):
+        for keys in batched(self.issue_file_keys(), STORE_BATCH):
             records = self._current_records(keys)
             for key in keys:
                 record = records.get(key)
@@ -452,9 +461,11 @@ class KnowledgeBase(RenderingMixin, VerificationMixin, LockingMixin):
         return pruned
 
     # -- reconciliation ------------------------------------------------------------------------
-    def live_issue_keys(self) -> set[str]:
-        """Every key the live knowledge base holds anything of (Markdown or raw JSON)."""
-        return set(self.markdown_issue_keys()) | self.raw_issue_keys()
+    def live_issue_keys(self, *, with_move_notes: bool = False) -> set[str]:
+        """Every key the live knowledge base holds anything of (Markdown or raw JSON); the notes of
+        moved issues only ``with_move_notes``."""
+        files = self.markdown_issue_keys() if with_move_notes else self.issue_file_keys()
+        return set(files) | self.raw_issue_keys()
 
     def _removed_paths(self, key: str) -> list[tuple[Path, Path]]:
         """(live path, removed path) pairs of everything stored for ``key``; IssueError when a

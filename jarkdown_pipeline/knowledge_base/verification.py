@@ -1,6 +1,7 @@
 """What the asset checks call: issue files present, their frontmatter parsing, their relative links resolving."""
 
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,36 @@ class FrontmatterProblem:
 
     def __str__(self) -> str:
         return f"{self.file}: {self.problem}"
+
+
+# The completeness keys as render_issue writes them (one line each, an integer or null), read without a YAML parse.
+_COUNT_LINE = re.compile(r"^(comments|worklogs|history|attachments)_(total|written): (\d+|null)$", re.MULTILINE)
+_FRONTMATTER_HEAD_CHARS = 64 * 1024  # the counts come before the custom fields: early in the file
+
+
+@dataclass(frozen=True)
+class IncompleteSection:
+    key: str
+    section: str
+    total: int
+    written: int
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.section} {self.written} of {self.total} written"
+
+
+def incomplete_sections(key: str, text: str) -> list[IncompleteSection]:
+    """The sections whose ``_written`` count in the file's frontmatter differs from its ``_total``."""
+    head = text[:_FRONTMATTER_HEAD_CHARS].split("\n---\n", 1)[0]
+    counts: dict[str, dict[str, int]] = {}
+    for section, kind, value in _COUNT_LINE.findall(head):
+        if value != "null":
+            counts.setdefault(section, {})[kind] = int(value)
+    return [
+        IncompleteSection(key, section, found["total"], found["written"])
+        for section, found in counts.items()
+        if len(found) == 2 and found["total"] != found["written"]
+    ]
 
 
 class VerificationMixin:
@@ -77,6 +108,18 @@ class VerificationMixin:
             for target in markdown_link_targets(text)
             if (problem := self._link_problem(path, target)) is not None
         ]
+
+    def incomplete_issue_files(self, keys: Iterable[str]) -> list[IncompleteSection]:
+        """Sections of these issue files holding fewer (or more) items than Jira counts (missing files skipped:
+        another check reports them)."""
+        found: list[IncompleteSection] = []
+        for key in keys:
+            try:
+                with self.markdown_path(key).open(encoding="utf-8", errors="replace") as file:
+                    found += incomplete_sections(key, file.read(_FRONTMATTER_HEAD_CHARS))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+        return found
 
     def frontmatter_problems(self, keys: Iterable[str]) -> list[FrontmatterProblem]:
         """Issue files whose frontmatter does not parse or whose ``key`` is not the file's key."""

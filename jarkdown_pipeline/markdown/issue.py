@@ -10,6 +10,7 @@ from jarkdown_pipeline.exceptions import IssueError
 from jarkdown_pipeline.issue_keys import check_issue_key, is_issue_key
 from jarkdown_pipeline.markdown.adf import adf_to_markdown, adf_to_table_cell, is_adf_document
 from jarkdown_pipeline.markdown.cells import markdown_to_cell
+from jarkdown_pipeline.markdown.completeness import completeness
 from jarkdown_pipeline.markdown.escape import (
     clean_text,
     escape_heading_end,
@@ -31,11 +32,19 @@ from jarkdown_pipeline.markdown.fields import (
     sprint_names,
 )
 from jarkdown_pipeline.markdown.frontmatter import dump_frontmatter
+from jarkdown_pipeline.markdown.history import (
+    check_history_mode,
+    history_document,
+    history_link,
+    history_section,
+    previous_keys,
+)
 from jarkdown_pipeline.markdown.links import IssueLinks
 from jarkdown_pipeline.markdown.links_gfm import defuse_gfm_autolinks
 from jarkdown_pipeline.markdown.media import MediaIndex
 from jarkdown_pipeline.markdown.wiki import html_to_markdown, user_names, wiki_to_markdown
 
+EPIC_LINK_SCHEMA = "com.pyxis.greenhopper.jira:gh-epic-link"  # Data Center's Epic Link field
 # Far above any real issue (Jira caps a text field at 32,767 characters): a rendering past it is
 # refused with IssueError rather than written (the issue's raw JSON is kept by the caller).
 MAX_ISSUE_MARKDOWN_CHARS = 8 * 1024 * 1024
@@ -144,7 +153,9 @@ class _IssueRenderer:
         include_custom_fields: Sequence[str] | None,
         exclude_custom_fields: Sequence[str],
         attachments_dir: str,
+        history: str = "inline",
     ) -> None:
+        self.history_mode = check_history_mode(history)
         if not isinstance(issue, Mapping) or not issue.get("key"):
             raise IssueError("<no key>", "not a Jira issue: expected a mapping with a 'key' (as GET /issue returns it)")
         self.issue = issue
@@ -200,6 +211,44 @@ class _IssueRenderer:
                 names.extend(name for name in sprint_names(self.fields[definition.id]) if name not in names)
         return names
 
+    # -- hierarchy -------------------------------------------------------------------------
+
+    def parent_ref(self) -> Mapping[str, Any]:
+        parent = self.fields.get("parent")
+        return parent if isinstance(parent, Mapping) and is_issue_key(parent.get("key")) else {}
+
+    def epic_key(self) -> str | None:
+        """Data Center's Epic Link (a key), or Cloud's parent when that parent is an epic."""
+        for definition in self.definitions.values():
+            value = self.fields.get(definition.id)
+            if definition.schema_custom == EPIC_LINK_SCHEMA and isinstance(value, str) and is_issue_key(value):
+                return value
+        parent_type = _mapping(_mapping(self.parent_ref().get("fields")).get("issuetype"))
+        if parent_type.get("hierarchyLevel") == 1 or parent_type.get("name") == "Epic":
+            return str(self.parent_ref()["key"])
+        return None
+
+    def child_keys(self) -> list[str]:
+        return [str(sub["key"]) for sub in self.children_refs()]
+
+    def children_refs(self) -> list[Mapping[str, Any]]:
+        return [
+            sub
+            for sub in _list(self.fields.get("subtasks"))
+            if isinstance(sub, Mapping) and is_issue_key(sub.get("key"))
+        ]
+
+    def hierarchy_lines(self) -> str:
+        """Under the title: the parent (and the epic, when that is another issue), linked locally when mirrored."""
+        lines = []
+        parent = self.parent_ref()
+        if parent:
+            lines.append("Parent: " + self.issue_line(parent)[2:])
+        epic = self.epic_key()
+        if epic and epic != parent.get("key"):
+            lines.append(f"Epic: {self.issue_link(epic)}")
+        return "\n\n".join(lines)
+
     # -- frontmatter -----------------------------------------------------------------------
 
     def frontmatter(self) -> dict[str, Any]:
@@ -214,6 +263,8 @@ class _IssueRenderer:
             "key": self.key,
             "id": str(self.issue["id"]) if self.issue.get("id") not in (None, "") else None,
             "url": self.browse_url(self.key),
+            # Only for an issue that moved: the frontmatter of every other issue stays as it was.
+            **({"previous_keys": moved_from} if (moved_from := previous_keys(self.issue)) else {}),
             "summary": _plain(f.get("summary")),
             "type": _name(f.get("issuetype")),
             "status": _name(status),
@@ -227,8 +278,10 @@ class _IssueRenderer:
             "creator": _user(f.get("creator")),
             "labels": [_plain(label) for label in _list(f.get("labels")) if label not in (None, "")],
             "components": _names(f.get("components")),
-            "parent_key": _name(parent, "key"),
             "parent_summary": _name(parent_fields, "summary"),
+            "parent": self.parent_ref().get("key"),
+            "epic": self.epic_key(),
+            "children": self.child_keys(),
             "affects_versions": _names(f.get("versions")),
             "fix_versions": _names(f.get("fixVersions")),
             "sprint": self.sprint_values(),
@@ -258,8 +311,12 @@ class _IssueRenderer:
             value = self.custom_field_data(definition)
             if value is not None:
                 custom[self.slugs.get(definition.id, definition.id)] = value
+        data.update(completeness(self.issue, self.downloaded_ids(), self.history_mode))
         data["custom_fields"] = custom
         return data
+
+    def downloaded_ids(self) -> set[str]:
+        return {str(info.get("attachment_id")) for info in self.media.attachments}
 
     def custom_field_data(self, definition: FieldDefinition) -> Any:
         """A custom field's frontmatter value; rich text as Markdown, whichever markup Jira sent."""
@@ -312,9 +369,8 @@ class _IssueRenderer:
             line += f" ({escape_text(', '.join(details))})"
         return line
 
-    def subtasks(self) -> str:
-        lines = [self.issue_line(sub) for sub in _list(self.fields.get("subtasks")) if isinstance(sub, Mapping)]
-        return "\n".join(lines)
+    def children(self) -> str:
+        return "\n".join(self.issue_line(sub) for sub in self.children_refs())
 
     def worklogs(self) -> str:
         container = self.fields.get("worklog")
@@ -439,18 +495,30 @@ class _IssueRenderer:
             line += f"\n\n  !{link(label, href)}"
         return line
 
+    def history(self) -> str:
+        if self.history_mode == "omit":
+            return ""
+        if self.history_mode == "separate":
+            return history_link(self.key, self.issue)
+        return self.history_body()
+
+    def history_body(self) -> str:
+        return history_section(self.issue, self.definitions, _user)
+
     def render(self) -> str:
         sections = [
             ("Description", self.description()),
             ("Environment", self.environment()),
             ("Linked Issues", self.linked_issues()),
-            ("Subtasks", self.subtasks()),
+            ("Children", self.children()),
             ("Worklogs", self.worklogs()),
             ("Custom Fields", self.custom_fields()),
             ("Comments", self.comments()),
             ("Attachments", self.attachments()),
+            ("History", self.history()),
         ]
-        parts = [self.title()]
+        hierarchy = self.hierarchy_lines()
+        parts = [self.title() + (f"\n\n{hierarchy}" if hierarchy else "")]
         parts.extend(f"## {name}\n\n{body}" for name, body in sections if body.strip())
         # The whole body once more: text from separate fields can meet on a line (a title, a table row).
         return dump_frontmatter(self.frontmatter()) + "\n" + defuse_gfm_autolinks("\n\n".join(parts)) + "\n"
@@ -497,13 +565,16 @@ def render_issue(
     include_custom_fields: Sequence[str] | None = None,
     exclude_custom_fields: Sequence[str] = (),
     attachments_dir: str = "attachments",
+    history: str = "inline",
 ) -> str:
     """The Markdown file for one issue (frontmatter + sections), ending with one newline.
 
     ``issue`` is the JSON of ``GET /issue`` or bulk fetch (``fields``; ``renderedFields`` and
     ``names`` optional); ``field_definitions`` the list from ``GET /field``; ``attachments`` the
     AttachmentHandler info dicts. Issues in ``known_issue_keys`` are linked to their local file,
-    others to ``{base_url}/browse/KEY``. Custom fields are filtered by name or id.
+    others to ``{base_url}/browse/KEY``. Custom fields are filtered by name or id. ``history``:
+    ``inline`` (a History section), ``separate`` (a link to ``KEY.history.md``, see
+    :func:`render_issue_history`) or ``omit``.
 
     Raises IssueError (a ValueError) when ``issue`` has no valid key, or its Markdown would be
     longer than MAX_ISSUE_MARKDOWN_CHARS.
@@ -517,6 +588,7 @@ def render_issue(
         include_custom_fields=include_custom_fields,
         exclude_custom_fields=exclude_custom_fields,
         attachments_dir=attachments_dir,
+        history=history,
     )
     text = renderer.render()
     if len(text) > MAX_ISSUE_MARKDOWN_CHARS:
@@ -545,3 +617,14 @@ def issue_frontmatter(
         exclude_custom_fields=exclude_custom_fields,
         attachments_dir="attachments",
     ).frontmatter()
+
+
+def render_issue_history(
+    issue: Mapping[str, Any], *, field_definitions: Iterable[Mapping[str, Any]] | None = None
+) -> str:
+    """``KEY.history.md``: the issue's History section as a file of its own (the ``separate`` setting)."""
+    renderer = _IssueRenderer(
+        issue, field_definitions=field_definitions, attachments=(), base_url="", known_issue_keys=(),
+        include_custom_fields=None, exclude_custom_fields=(), attachments_dir="attachments",
+    )  # fmt: skip
+    return history_document(renderer.key, renderer.history_body())

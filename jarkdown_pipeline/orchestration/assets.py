@@ -92,6 +92,7 @@ def render_options(
         str(normalise_base_url(jira.base_url)),
         knowledge_base.include_custom_fields,
         knowledge_base.exclude_custom_fields,
+        knowledge_base.history,
     )
 
 

@@ -21,7 +21,7 @@ def _keys_of_run(context: dg.AssetCheckExecutionContext, kb: KnowledgeBase) -> t
     """The issues of the run's window; without a record (check run alone), every issue file."""
     record = kb.read_run_record(run_record_id(context), "issues")
     if record is None:
-        return kb.markdown_issue_keys(), "every issue file of the knowledge base"
+        return kb.issue_file_keys(), "every issue file of the knowledge base"
     return list(
         record["keys"]
     ), f"the {len(record['keys'])} issues of {record['first_day']}..{record['end_day']} (end excluded)"
@@ -32,7 +32,7 @@ def _files_written_by_run(context: dg.AssetCheckExecutionContext, kb: KnowledgeB
     written); without a record (check run alone), every issue file."""
     record = kb.read_run_record(run_record_id(context), "markdown")
     if record is None:
-        return kb.markdown_issue_keys(), "every issue file of the knowledge base"
+        return kb.issue_file_keys(), "every issue file of the knowledge base"
     written = list(dict.fromkeys(record["written"] + record.get("relinked", [])))
     # Files linking to a written file: a link target of theirs changed (the state store's link table).
     already = set(written)
@@ -41,12 +41,22 @@ def _files_written_by_run(context: dg.AssetCheckExecutionContext, kb: KnowledgeB
     return keys, f"the {len(written)} files written in this run and {len(linking)} files linking to them"
 
 
+def _files_rendered_by_run(context: dg.AssetCheckExecutionContext, kb: KnowledgeBase) -> tuple[list[str], str]:
+    """Keys of the issue files this run wrote (an unchanged file was checked when it was written, and
+    its counts come from the same JSON); without a record (check run alone), every issue file."""
+    record = kb.read_run_record(run_record_id(context), "markdown")
+    if record is None:
+        return kb.issue_file_keys(), "every issue file of the knowledge base"
+    written = list(dict.fromkeys(record["written"] + record.get("relinked", [])))
+    return written, f"the {len(written)} files written in this run"
+
+
 def _index_scope(context: dg.AssetCheckExecutionContext, kb: KnowledgeBase) -> tuple[list[str], list[Path], str]:
     """(issue keys that must be listed, index files to check, what that is): the files the run wrote
     and the index pages that list them (with ``index.md``); without a record, everything."""
     record = kb.read_run_record(run_record_id(context), "markdown")
     if record is None:
-        return kb.markdown_issue_keys(), kb.index_files(), "every issue file of the knowledge base"
+        return kb.issue_file_keys(), kb.index_files(), "every issue file of the knowledge base"
     written = [
         key for key in dict.fromkeys(record["written"] + record.get("relinked", [])) if kb.markdown_path(key).is_file()
     ]
@@ -73,6 +83,11 @@ def _index_scope(context: dg.AssetCheckExecutionContext, kb: KnowledgeBase) -> t
             asset=names.MARKDOWN,
             description="Every issue file written by the run has frontmatter that parses as YAML, with the file's key.",
         ),
+        dg.AssetCheckSpec(
+            names.SECTIONS_COMPLETE,
+            asset=names.MARKDOWN,
+            description="Every issue file written by the run holds as many comments, worklogs, changes and attachments as Jira counts.",
+        ),
     ],
     can_subset=True,
 )
@@ -87,6 +102,16 @@ def jira_markdown_checks(context: dg.AssetCheckExecutionContext, knowledge_base:
             f"Checked {scope}: {len(missing)} missing.",
             {"checked": len(keys), "missing": len(missing), "missing_files": listing(missing)},
             names.EVERY_ISSUE_HAS_ITS_FILE,
+            names.MARKDOWN,
+        )
+    if names.SECTIONS_COMPLETE in selected:
+        keys, scope = _files_rendered_by_run(context, kb)
+        incomplete = kb.incomplete_issue_files(keys)
+        yield check_result(
+            incomplete,
+            f"Checked {scope}: {len(incomplete)} sections hold fewer items than Jira counts.",
+            {"checked": len(keys), "incomplete": len(incomplete), "incomplete_sections": listing(incomplete)},
+            names.SECTIONS_COMPLETE,
             names.MARKDOWN,
         )
     if not selected & {names.RELATIVE_LINKS_RESOLVE, names.FRONTMATTER_PARSES}:

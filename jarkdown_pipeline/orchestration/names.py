@@ -21,6 +21,7 @@ WINDOW_OP = "jira_window"
 EVERY_ISSUE_HAS_ITS_FILE = "every_issue_has_its_file"
 RELATIVE_LINKS_RESOLVE = "relative_links_resolve"
 FRONTMATTER_PARSES = "frontmatter_parses_and_key_matches"
+SECTIONS_COMPLETE = "every_section_complete"
 INDEX_IS_COMPLETE = "index_is_complete"
 
 JIRA_MARKDOWN_JOB = "jira_markdown_job"

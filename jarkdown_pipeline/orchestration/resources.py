@@ -142,6 +142,9 @@ class KnowledgeBaseResource(dg.ConfigurableResource):
         default=None, description="Only these custom fields (names or ids); all when unset."
     )
     exclude_custom_fields: list[str] = Field(default_factory=list, description="Custom fields left out.")
+    history: str = Field(
+        default="inline", description="Change history: inline, separate (KEY.history.md) or omit (JARKDOWN_HISTORY)."
+    )
     state_dsn: str | None = Field(
         default=None, description="PostgreSQL DSN of the state store (JARKDOWN_STATE_DSN); unset: SQLite in .jarkdown/."
     )
@@ -154,6 +157,7 @@ class KnowledgeBaseResource(dg.ConfigurableResource):
             if settings.include_custom_fields is not None
             else None,
             exclude_custom_fields=list(settings.exclude_custom_fields),
+            history=settings.history,
             # Read from the environment when used: a DSN may hold a password, which the UI must not show.
             state_dsn=dg.EnvVar("JARKDOWN_STATE_DSN") if settings.state_dsn else None,
         )

@@ -165,8 +165,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--flavour", choices=FLAVOURS, default="cloud",
         help="cloud: REST v3, ADF, media host; datacenter: REST v2 only, wiki markup, Bearer PAT, attachments on the Jira host",
     )  # fmt: skip
+    p.add_argument(
+        "--move", type=_move, action="append", default=[], metavar="KEY=PROJECT",
+        help="move this issue to another project at start-up (new key, same id; repeatable)",
+    )  # fmt: skip
     p.add_argument("--log-level", default="WARNING")
     return p
+
+
+def _move(text: str) -> tuple[str, str]:
+    key, equals, project = text.partition("=")
+    if not equals or not key.strip() or not project.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=PROJECT, got {text!r}")
+    return key.strip().upper(), project.strip().upper()
 
 
 def config_from_args(args: argparse.Namespace) -> SampleJiraConfig:
@@ -191,7 +202,7 @@ def config_from_args(args: argparse.Namespace) -> SampleJiraConfig:
         search_page_max_fields=args.search_page_max or args.search_page_max_fields,
         rate_limit_burst=args.rate_limit_burst, rate_limit_per_second=args.rate_limit_per_second,
         media_token_ttl_seconds=args.media_token_ttl, prerender=args.prerender, faults=fault_config,
-        flavour=args.flavour, personal_access_token=args.personal_access_token,
+        flavour=args.flavour, personal_access_token=args.personal_access_token, moved_issues=tuple(args.move),
     )  # fmt: skip
 
 

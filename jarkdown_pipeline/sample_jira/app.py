@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from jarkdown_pipeline.sample_jira import content, datacenter
+from jarkdown_pipeline.sample_jira import changelog_api, content, datacenter
 from jarkdown_pipeline.sample_jira.config import SampleJiraConfig
 from jarkdown_pipeline.sample_jira.data import Dataset, SampleAttachment, SampleIssue
 from jarkdown_pipeline.sample_jira.faults import RATE_LIMITED, UNAVAILABLE, FaultInjector
@@ -334,6 +334,12 @@ class SampleJira:
     def delete_issue(self, key: str) -> list[str]:
         return self.dataset.delete_issue(key)
 
+    def move_issue(self, key: str, project: str) -> dict[str, Any]:
+        """Move an issue to another project (new key, same id); the old key still answers with it."""
+        old_key = self.dataset.find_issue(key).key if self.dataset.find_issue(key) else key
+        issue = self.dataset.move_issue(key, project)
+        return {"id": str(issue.id), "old_key": old_key, "key": issue.key}
+
     def info(self) -> dict[str, Any]:
         ds = self.dataset
         huge = ds.huge_attachment
@@ -378,6 +384,7 @@ class SampleJira:
         r.add_get(f"{API}/issue/{{key}}", self._issue)
         r.add_get(f"{API}/issue/{{key}}/comment", self._comments)
         r.add_get(f"{API}/issue/{{key}}/worklog", self._worklogs)
+        changelog_api.add_routes(self, r)
         r.add_get(f"{API}/attachment/content/{{id}}", self._attachment_content)
         r.add_get(f"{API}/attachment/thumbnail/{{id}}", self._attachment_thumbnail)
         r.add_get(f"{API}/serverInfo", self._server_info)
@@ -496,9 +503,9 @@ class SampleJira:
         return authenticated, authenticated or self.config.anonymous_access
 
     def _renderer(self, anonymous: bool) -> Renderer:
-        if self.config.is_datacenter:
-            return datacenter.DataCenterRenderer(self.dataset, self.base_url, self.config.zone, anonymous)
-        return Renderer(self.dataset, self.base_url, self.config.zone, anonymous)
+        if self.config.is_datacenter:  # Data Center inlines the whole changelog
+            return datacenter.DataCenterRenderer(self.dataset, self.base_url, self.config.zone, anonymous, None)
+        return Renderer(self.dataset, self.base_url, self.config.zone, anonymous, self.config.inline_changelog_limit)
 
     def _visible_issue(self, id_or_key: str, may_browse: bool) -> SampleIssue | None:
         if not may_browse:
@@ -624,7 +631,10 @@ class SampleJira:
         ds = self.dataset
 
         def issue_exists(key: str) -> bool:
-            return key.upper() in ds.issues and (vanished_exist or not self.faults.is_vanished(key))
+            # A moved issue's old key is still a key Jira knows (the search finds nothing under it).
+            return (key.upper() in ds.issues or key.upper() in ds.moved_keys) and (
+                vanished_exist or not self.faults.is_vanished(key)
+            )
 
         try:
             return bind_jql(
@@ -754,7 +764,7 @@ class SampleJira:
             return jira_error(400, f"orderBy must be one of created, +created, -created; got {order!r}.")
         comments.sort(key=lambda c: (c.created, int(c.id)), reverse=order == "-created")
         rendered_body = "renderedBody" in request.query.get("expand", "").split(",")
-        page = comments[start_at : start_at + max_results]
+        page = [] if start_at and self.faults.drops_pages_of(issue.key) else comments[start_at : start_at + max_results]
         return web.json_response(
             {
                 "startAt": start_at,
@@ -784,7 +794,7 @@ class SampleJira:
         except ValueError:
             return jira_error(400, "startedAfter and startedBefore are UNIX timestamps in milliseconds.")
         renderer = self._renderer(anonymous=not authenticated)
-        page = worklogs[start_at : start_at + max_results]
+        page = [] if start_at and self.faults.drops_pages_of(issue.key) else worklogs[start_at : start_at + max_results]
         return web.json_response(
             {
                 "startAt": start_at,

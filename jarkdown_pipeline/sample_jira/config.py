@@ -34,6 +34,9 @@ class FaultConfig:
     vanished_issue_keys: frozenset[str] = frozenset()
     # The first bulkfetch that asks for these keys reports them in issueErrors (retriable).
     bulkfetch_error_keys: frozenset[str] = frozenset()
+    # Paged comments, worklogs and changelogs of these issues lose a page: GET pages past the first
+    # come back empty (total unchanged), the changelog bulkfetch leaves out their entries past the inline ones.
+    dropped_page_issue_keys: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         for name in ("rate_limit_rate", "cut_download_rate"):
@@ -55,6 +58,7 @@ class FaultConfig:
         )
         object.__setattr__(self, "vanished_issue_keys", frozenset(k.upper() for k in self.vanished_issue_keys))
         object.__setattr__(self, "bulkfetch_error_keys", frozenset(k.upper() for k in self.bulkfetch_error_keys))
+        object.__setattr__(self, "dropped_page_issue_keys", frozenset(k.upper() for k in self.dropped_page_issue_keys))
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,14 @@ class SampleJiraConfig:
     bulkfetch_page_max: int = 100
     search_page_max_ids: int = 5000
     search_page_max_fields: int = 100
+    # Changelogs: Cloud inlines a few dozen entries with expand=changelog (histories with maxResults
+    # and total); GET /issue/{key}/changelog pages by 100; POST /changelog/bulkfetch takes up to
+    # 1000 issues and answers pages of up to `changelog_bulkfetch_page_max` entries.
+    inline_changelog_limit: int = 40
+    changelog_page_max: int = 100
+    changelog_bulkfetch_issues_max: int = 1000
+    changelog_bulkfetch_page_max: int = 1000
+    long_history_issue: str | None = None  # the issue with hundreds of entries (default: the first issue)
     # API-token rate limiting (off when None): a token bucket of `rate_limit_burst` requests that
     # refills at `rate_limit_per_second`; past it, 429 with Retry-After as Jira Cloud answers.
     rate_limit_burst: int | None = None
@@ -110,6 +122,9 @@ class SampleJiraConfig:
     # JQL `key in (...)` naming an issue that does not exist answers 400, as Jira does.
     strict_jql_keys: bool = True
     faults: FaultConfig = field(default_factory=FaultConfig)
+    # (key, project) pairs: each issue is moved to that project once the data set is generated, as
+    # Jira moves issues (new key, same id; ``SampleJira.move_issue`` does it while running).
+    moved_issues: tuple[tuple[str, str], ...] = ()
     # "cloud": REST v3, ADF, a media host; "datacenter": REST v2 only, wiki markup, Bearer PAT (see datacenter.py).
     flavour: str = "cloud"
 
@@ -154,7 +169,7 @@ class SampleJiraConfig:
             raise ValueError("need 1 <= attachment_min_bytes <= attachment_max_bytes")
         if self.huge_attachment_bytes is not None and self.huge_attachment_bytes < 1:
             raise ValueError("huge_attachment_bytes must be positive")
-        if self.inline_comment_limit < 0 or self.inline_worklog_limit < 0:
+        if self.inline_comment_limit < 0 or self.inline_worklog_limit < 0 or self.inline_changelog_limit < 0:
             raise ValueError("inline limits must not be negative")
         caps = (
             "comment_page_max",
@@ -162,6 +177,9 @@ class SampleJiraConfig:
             "bulkfetch_page_max",
             "search_page_max_ids",
             "search_page_max_fields",
+            "changelog_page_max",
+            "changelog_bulkfetch_issues_max",
+            "changelog_bulkfetch_page_max",
         )
         for name in caps:
             if getattr(self, name) < 1:

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from jarkdown_pipeline.sample_jira import adf, content
+from jarkdown_pipeline.sample_jira.changelog import ChangelogSource, SampleChange, key_change, summary_edit
 from jarkdown_pipeline.sample_jira.config import SampleJiraConfig
 from jarkdown_pipeline.sample_jira.jql import BoundQuery, IssueFacts
 
@@ -26,6 +27,7 @@ REVIEWER_FIELD = "customfield_10032"
 TARGET_DATE_FIELD = "customfield_10033"
 RELEASE_NOTES_FIELD = "customfield_10034"
 CONTRIBUTORS_FIELD = "customfield_10035"
+EPIC_LINK_FIELD = "customfield_10014"  # Data Center's Epic Link (Cloud sites keep the field, empty)
 
 _USER_NAMES = [
     "Mia Krystof", "Zoë Ångström", "José Núñez", "李小龍", "Priya Raman", "Bob O'Brien",
@@ -153,6 +155,9 @@ class SampleIssue:
     worklogs: list[SampleWorklog] = field(default_factory=list)
     custom: dict[str, Any] = field(default_factory=dict)
     original_estimate_seconds: int | None = None
+    # The changelog is generated up to here (the first `updated`); run-time edits add `edits` after it.
+    history_until: datetime | None = None
+    edits: list[Any] = field(default_factory=list)
 
     @property
     def number(self) -> int:
@@ -223,8 +228,13 @@ class Dataset:
         self._next_worklog_id = 10000
         self._next_attachment_id = 10000
         self._earlier_by_project: dict[str, list[SampleIssue]] = {}
+        self.changelogs = ChangelogSource(self)
+        # Keys issues had before a move, to their key now (Jira answers an old key with the issue).
+        self.moved_keys: dict[str, str] = {}
         self._generate()
         del self._earlier_by_project
+        for key, project in config.moved_issues:
+            self.move_issue(key, project)
 
     # ---------------------------------------------------------------- look-ups
 
@@ -232,7 +242,8 @@ class Dataset:
         text = str(id_or_key).strip()
         if text.isdigit():
             return self.issues_by_id.get(int(text))
-        return self.issues.get(text.upper())
+        key = text.upper()
+        return self.issues.get(self.moved_keys.get(key, key))
 
     def project_by_value(self, value: str) -> SampleProject | None:
         for project in self.projects:
@@ -267,6 +278,22 @@ class Dataset:
     def status(self, issue: SampleIssue) -> tuple[str, str, str, int, str]:
         return _STATUSES[issue.status_index]
 
+    def status_names(self) -> list[tuple[str, str]]:
+        """(name, id) of every status, by index."""
+        return [(name, status_id) for name, _, _, _, status_id in _STATUSES]
+
+    def priority_names(self) -> list[tuple[str, str]]:
+        return list(_PRIORITIES)
+
+    @staticmethod
+    def changelog_user_id(user: SampleUser) -> str:
+        """How a changelog item names a user (Cloud: the account id; Data Center's renderer maps it to the name)."""
+        return user.account_id
+
+    def changes_of(self, issue: SampleIssue) -> list[SampleChange]:
+        """The issue's changelog, oldest first."""
+        return self.changelogs.changes(issue)
+
     def link_type(self, index: int) -> tuple[str, str, str, str]:
         return _LINK_TYPES[index]
 
@@ -299,11 +326,15 @@ class Dataset:
             updated = max(self.clock(), issue.updated + timedelta(minutes=1))
         elif updated.tzinfo is None:
             raise ValueError("updated must be time-zone aware")
+        if issue.history_until is None:
+            issue.history_until = issue.updated
         issue.updated = updated.astimezone(UTC)
         self.generation += 1
+        before = issue.summary
         base = issue.summary.split(" (edit ", 1)[0]
         edits = int(issue.summary.rsplit("(edit ", 1)[1].rstrip(")")) + 1 if "(edit " in issue.summary else 1
         issue.summary = f"{base} (edit {edits})"
+        issue.edits.append(summary_edit(issue, self.me(), before, issue.updated))
         if comment is not None:
             issue.comments.append(
                 SampleComment(
@@ -334,6 +365,41 @@ class Dataset:
             if other.parent_key in keys:
                 other.parent_key = None
         return sorted(keys)
+
+    def move_issue(self, key: str, project_key: str, updated: datetime | None = None) -> SampleIssue:
+        """Move an issue to another project, as Jira does: a new key (the project's next number), the
+        same id, `updated` bumped, a changelog entry for the Key and the project. The old key still
+        finds it (``find_issue``), a search by it no longer does; links and sub-tasks follow it."""
+        issue = self.find_issue(key)
+        project = self.project_by_value(project_key)
+        if issue is None:
+            raise KeyError(f"no issue {key!r} in the sample Jira")
+        if project is None or project is issue.project:
+            raise ValueError(f"cannot move {issue.key} to {project_key!r}: not another project of the sample Jira")
+        old_key, old_project = issue.key, issue.project
+        taken = [i.number for i in self.issues.values() if i.project is project] + [
+            int(k.rsplit("-", 1)[1]) for k in self.moved_keys if k.rsplit("-", 1)[0] == project.key
+        ]
+        if issue.history_until is None:
+            issue.history_until = issue.updated
+        issue.updated = (updated or max(self.clock(), issue.updated + timedelta(minutes=1))).astimezone(UTC)
+        del self.issues[old_key]
+        issue.key, issue.project = f"{project.key}-{max(taken, default=0) + 1}", project
+        # Versions and components are the project's own: those the new project lacks are dropped, as Jira does.
+        issue.fix_versions = [name for name in issue.fix_versions if name in project.versions]
+        issue.components = [name for name in issue.components if name in project.components]
+        self.issues[issue.key] = issue
+        self.moved_keys = {old: (issue.key if new == old_key else new) for old, new in self.moved_keys.items()}
+        self.moved_keys[old_key] = issue.key
+        for other in self.issues.values():
+            for link in other.links:
+                if link.other_key == old_key:
+                    link.other_key = issue.key
+            if other.parent_key == old_key:
+                other.parent_key = issue.key
+        issue.edits.append(key_change(issue, self.me(), old_key, old_project, issue.updated))
+        self.generation += 1
+        return issue
 
     def _take_comment_id(self) -> int:
         self._next_comment_id += 1

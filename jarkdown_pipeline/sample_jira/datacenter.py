@@ -16,7 +16,8 @@ from urllib.parse import quote
 from aiohttp import web
 
 from jarkdown_pipeline.sample_jira import content
-from jarkdown_pipeline.sample_jira.data import SampleAttachment, SampleIssue, SampleUser
+from jarkdown_pipeline.sample_jira.changelog import SampleChangeItem
+from jarkdown_pipeline.sample_jira.data import EPIC_LINK_FIELD, SampleAttachment, SampleIssue, SampleUser
 from jarkdown_pipeline.sample_jira.shapes import Renderer, resolve_fields
 from jarkdown_pipeline.sample_jira.wiki_markup import WikiContext, adf_to_wiki
 
@@ -49,6 +50,24 @@ class DataCenterRenderer(Renderer):
             "emailAddress": user.email, "avatarUrls": {size: f"{avatar}&size={size[:2]}" for size in ("48x48", "24x24", "16x16", "32x32")},
             "displayName": user.display_name, "active": user.active, "timeZone": user.time_zone,
         }  # fmt: skip
+
+    def _parent(self, issue: SampleIssue) -> dict[str, Any] | None:
+        """Data Center: ``parent`` is a sub-task's only; an epic's stories name it in Epic Link."""
+        return super()._parent(issue) if issue.issue_type == "Sub-task" else None
+
+    def _custom(self, issue: SampleIssue, field_id: str) -> Any:
+        if field_id == EPIC_LINK_FIELD:
+            parent = self.ds.find_issue_ref(issue.parent_key) if issue.parent_key else None
+            return parent.key if parent is not None and parent.issue_type == "Epic" else None
+        return super()._custom(issue, field_id)
+
+    def change_item(self, item: SampleChangeItem) -> dict[str, Any]:
+        """Data Center names users in changelog items by their name, not an account id."""
+        body = super().change_item(item)
+        if item.field_id in ("assignee", "reporter"):
+            names = {user.account_id: username(user) for user in self.ds.users}
+            body["from"], body["to"] = names.get(item.from_value or ""), names.get(item.to_value or "")
+        return body
 
     def attachment(self, a: SampleAttachment) -> dict[str, Any]:
         name = quote(a.filename, safe="")

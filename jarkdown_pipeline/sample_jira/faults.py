@@ -62,3 +62,7 @@ class FaultInjector:
             self._bulkfetch_errors_served.add(key)
             return True
         return False
+
+    def drops_pages_of(self, key: str) -> bool:
+        """Whether the paged comments, worklogs and changelog of this issue lose a page."""
+        return key.upper() in self.faults.dropped_page_issue_keys

@@ -430,6 +430,10 @@ class LazyDataset(Dataset):
         self._by_updated.insert(position, index)
         self._updated_sorted.insert(position, updated_ms)
 
+    def move_issue(self, key: str, project_key: str, updated: datetime | None = None) -> SampleIssue:
+        # Keys are computed from positions here: a moved issue would need its own bookkeeping.
+        raise NotImplementedError("moving issues needs the eager data set (generation='eager')")
+
     def delete_issue(self, key: str) -> list[str]:
         """Delete an issue and its sub-tasks; issues that link to them (or had them as parent) no longer do."""
         with self._lock:

@@ -7,8 +7,10 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from jarkdown_pipeline.sample_jira import adf
+from jarkdown_pipeline.sample_jira.changelog import SampleChange, SampleChangeItem
 from jarkdown_pipeline.sample_jira.data import (
     CONTRIBUTORS_FIELD,
+    EPIC_LINK_FIELD,
     IMPACT_FIELD,
     PLATFORMS_FIELD,
     RELEASE_NOTES_FIELD,
@@ -89,6 +91,12 @@ _FIELDS: list[tuple[str, str, dict[str, Any], bool]] = [
     (TARGET_DATE_FIELD, "Target Date", {"type": "date", "custom": _CUSTOM + "datepicker", "customId": 10033}, True),
     (RELEASE_NOTES_FIELD, "Release Notes", {"type": "string", "custom": _CUSTOM + "textarea", "customId": 10034}, True),
     (
+        EPIC_LINK_FIELD,
+        "Epic Link",
+        {"type": "any", "custom": "com.pyxis.greenhopper.jira:gh-epic-link", "customId": 10014},
+        True,
+    ),
+    (
         CONTRIBUTORS_FIELD,
         "Contributors",
         {"type": "array", "items": "user", "custom": _CUSTOM + "multiuserpicker", "customId": 10035},
@@ -150,8 +158,11 @@ class Renderer:
 
     api_version = "3"
 
-    def __init__(self, dataset: Dataset, base_url: str, zone: ZoneInfo, anonymous: bool) -> None:
+    def __init__(
+        self, dataset: Dataset, base_url: str, zone: ZoneInfo, anonymous: bool, inline_changelog: int | None = 40
+    ) -> None:
         self.ds = dataset
+        self.inline_changelog = inline_changelog  # None: every entry inline (Data Center)
         self.base = base_url.rstrip("/")
         self.api = f"{self.base}/rest/api/{self.api_version}"
         self.zone = zone
@@ -223,6 +234,28 @@ class Renderer:
         if w.comment is not None:
             body["comment"] = self.document(w.comment, issue)
         return body
+
+    def change(self, change: SampleChange) -> dict[str, Any]:
+        """One changelog entry (``Changelog`` in the OpenAPI)."""
+        return {
+            "id": change.id, "author": self.user(change.author), "created": self.time(change.created),
+            "items": [self.change_item(item) for item in change.items],
+        }  # fmt: skip
+
+    def change_item(self, item: SampleChangeItem) -> dict[str, Any]:
+        return {
+            "field": item.field, "fieldtype": item.fieldtype, "fieldId": item.field_id, "from": item.from_value,
+            "fromString": item.from_string, "to": item.to_value, "toString": item.to_string,
+        }  # fmt: skip
+
+    def changelog(self, issue: SampleIssue) -> dict[str, Any]:
+        """``expand=changelog``: the first entries inline (all on Data Center), with the total."""
+        changes = self.ds.changes_of(issue)
+        shown = changes if self.inline_changelog is None else changes[: self.inline_changelog]
+        return {
+            "startAt": 0, "maxResults": len(shown) if self.inline_changelog is None else self.inline_changelog,
+            "total": len(changes), "histories": [self.change(c) for c in shown],
+        }  # fmt: skip
 
     def visible_comments(self, issue: SampleIssue) -> list[SampleComment]:
         if self.anonymous:
@@ -395,6 +428,8 @@ class Renderer:
             "expand": "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations",
             "id": str(issue.id), "self": f"{self.api}/issue/{issue.id}", "key": issue.key, "fields": fields,
         }  # fmt: skip
+        if "changelog" in expand:
+            body["changelog"] = self.changelog(issue)
         if "renderedFields" in expand:
             body["renderedFields"] = self._rendered_fields(issue, field_ids, inline_comments)
         if "names" in expand:

@@ -28,7 +28,7 @@ from jarkdown_pipeline.state_store.interface import (
     StateStoreError,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BATCH_SIZE = 500  # keys per IN (...) list and rows per batch: under every backend's parameter limit
 
 # Each migration: the statements that take the schema from the previous version to this one.
@@ -64,6 +64,8 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         )""",
         "CREATE INDEX links_target ON {t}links (target_key, kind)",
     ),
+    # Moves are found by the issue's id (the key changes, the id stays).
+    2: ("CREATE INDEX issues_issue_id ON {t}issues (issue_id)",),
 }
 
 # IssueRecord field -> the issues columns it is stored in (links live in their own table).
@@ -279,6 +281,19 @@ class SqlStateStore(StateStore):
         with self._read() as cursor:
             cursor.execute(self._sql(statement), parameters)
             return _sorted_keys(row[0] for row in cursor.fetchall())
+
+    def live_keys_of_ids(self, issue_ids: Iterable[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        with self._read() as cursor:
+            for chunk in _chunks(sorted({str(issue_id) for issue_id in issue_ids})):
+                marks = _placeholders(len(chunk))
+                statement = (
+                    f"SELECT issue_id, issue_key FROM {{t}}issues WHERE state = 'live' AND issue_id IN ({marks})"
+                )
+                cursor.execute(self._sql(statement), chunk)
+                for issue_id, key in sorted(cursor.fetchall(), key=lambda row: issue_sort_key(row[1])):
+                    found.setdefault(issue_id, key)
+        return found
 
     def live_keys_among(self, keys: Iterable[str]) -> set[str]:
         found: set[str] = set()

@@ -118,6 +118,10 @@ class StateStore(abc.ABC):
         """Which of ``keys`` the knowledge base holds live (e.g. the known keys an issue mentions)."""
 
     @abc.abstractmethod
+    def live_keys_of_ids(self, issue_ids: Iterable[str]) -> dict[str, str]:
+        """The live key of each of ``issue_ids`` the store holds (id -> key): a moved issue's key before the move."""
+
+    @abc.abstractmethod
     def keys_updated_since(self, moment: datetime) -> list[str]:
         """Live keys whose ``updated`` is at or after ``moment`` (an aware datetime), in issue order."""
 

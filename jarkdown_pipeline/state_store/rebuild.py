@@ -73,15 +73,24 @@ def _records(root: Path, result: RebuildResult) -> Iterator[IssueRecord]:
     """Live issues first (their ids noted), then removed ones: a removed issue whose id a live one has moved."""
     live = knowledge_base.KnowledgeBase(root)
     removed = knowledge_base.KnowledgeBase(root / knowledge_base.REMOVED_DIR)
-    live_keys = live.live_issue_keys()
+    from jarkdown_pipeline.knowledge_base import moves  # at call time, as ``knowledge_base`` above
+
+    # With the notes moved issues left (no store is opened here: this builds it).
+    live_keys = live.live_issue_keys(with_move_notes=True)
+    removed_keys = removed.live_issue_keys(with_move_notes=True)
     key_of_id: dict[str, str] = {}
     for key in sorted(live_keys, key=issue_sort_key):
+        new_key = None if live.raw_path(key).is_file() else moves.read_note_target(live.markdown_path(key))
+        if new_key is not None:
+            result.moved += 1
+            yield IssueRecord(key, state="moved", moved_to=new_key)
+            continue
         record = _record_from_files(live, key, "live", result.problems)
         if record.issue_id is not None:
             key_of_id[record.issue_id] = key
         result.live += 1
         yield record
-    for key in sorted(removed.live_issue_keys() - live_keys, key=issue_sort_key):
+    for key in sorted(removed_keys - live_keys, key=issue_sort_key):
         record = _record_from_files(removed, key, "removed", result.problems)
         new_key = key_of_id.get(record.issue_id) if record.issue_id is not None else None
         if new_key is not None:

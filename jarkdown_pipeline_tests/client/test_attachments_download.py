@@ -2,10 +2,12 @@
 
 import asyncio
 import os
+import time
 
 import psutil
 import pytest
 
+from jarkdown_pipeline import jira_api_client
 from jarkdown_pipeline.attachment_handler import AttachmentHandler
 from jarkdown_pipeline.exceptions import AttachmentDownloadError
 from jarkdown_pipeline_tests.client.servers import (  # noqa: F401  (fixtures)
@@ -177,6 +179,34 @@ async def test_downloads_of_an_issue_run_concurrently_but_bounded(local_jira, ma
         await AttachmentHandler(client, max_concurrent_downloads=2).download_all_attachments(attachments, tmp_path)
         assert client.stats.peak_in_flight == 2
     assert local_jira.media_peak_in_flight == 2
+
+
+async def test_the_media_hosts_turn_ends_before_the_file_is_written(
+    local_jira, make_local_client, tmp_path, monkeypatch
+):
+    """A small download's bytes are written and synced after its connection is free for the next one."""
+    for n in range(2):
+        local_jira.add_file(str(n), content=pattern_bytes(1000, seed=n))
+    attachments = [local_jira.attachment(str(n), f"{n}.bin") for n in range(2)]
+    real_write = jira_api_client.write_atomically
+    writes: list[str] = []
+    seen_during_first_write: list[int] = []
+
+    def slow_first_write(path, data, **options):
+        writes.append(path.name)
+        if len(writes) == 1:  # the first write waits (bounded) for the other download to be served
+            deadline = time.monotonic() + 5
+            while len(local_jira.media_requests) < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            seen_during_first_write.append(len(local_jira.media_requests))
+        return real_write(path, data, **options)
+
+    monkeypatch.setattr(jira_api_client, "write_atomically", slow_first_write)
+    async with make_local_client(max_connections_per_host=1) as client:
+        handler = AttachmentHandler(client, max_concurrent_downloads=2)
+        await handler.download_all_attachments(attachments, tmp_path)
+    assert seen_during_first_write == [2], "the second download waited for the first one's file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["0.bin", "1.bin"]
 
 
 async def test_an_attachment_without_content_url_is_a_clear_error(make_local_client, tmp_path):

@@ -211,13 +211,13 @@ async def test_personal_access_token_is_a_bearer_token(mock_aiohttp, make_client
 ISSUE_URL = re.compile(rf"^{re.escape(API)}/issue/ABC-1\?.*$")
 
 
-async def test_fetch_issue_asks_for_all_fields_and_rendered_fields(mock_aiohttp, make_client):
+async def test_fetch_issue_asks_for_all_fields_rendered_fields_and_the_changelog(mock_aiohttp, make_client):
     mock_aiohttp.get(ISSUE_URL, payload={"id": "1", "key": "ABC-1", "fields": {"summary": "Hi"}})
     async with make_client(verify_credentials=False) as client:
         issue = await client.fetch_issue("ABC-1")
     assert issue["fields"]["summary"] == "Hi"
     ((method, url),) = mock_aiohttp.requests.keys()
-    assert dict(url.query) == {"fields": "*all", "expand": "renderedFields"}
+    assert dict(url.query) == {"fields": "*all", "expand": "renderedFields,changelog"}
 
 
 async def test_401_on_a_call_is_authentication_error(mock_aiohttp, make_client):
@@ -469,7 +469,7 @@ async def test_bulk_fetch_chunks_by_100_reports_errors_and_completes_issues(mock
         from aioresponses import CallbackResult
 
         asked = kwargs["json"]["issueIdsOrKeys"]
-        assert kwargs["json"]["fields"] == ["*all"] and kwargs["json"]["expand"] == ["renderedFields"]
+        assert kwargs["json"]["fields"] == ["*all"] and kwargs["json"]["expand"] == ["renderedFields", "changelog"]
         issues, errors = [], []
         for key in reversed(asked):  # Jira does not promise the order asked for
             number = key.split("-")[-1]

@@ -1,7 +1,5 @@
 """The sample Jira's REST API: shapes, search and paging, bulk fetch, truncation, auth."""
 
-import functools
-import json
 from datetime import datetime, timedelta
 
 import aiohttp
@@ -18,26 +16,10 @@ from jarkdown_pipeline.sample_jira.data import (
     TARGET_DATE_FIELD,
 )  # fmt: skip
 from jarkdown_pipeline.sample_jira.shapes import ALL_FIELD_IDS
-from jarkdown_pipeline_tests.plugins.sample_jira import REFERENCE_DIR, basic_auth_headers, sample_jira_auth_headers
+from jarkdown_pipeline_tests.plugins.openapi import assert_matches_spec
+from jarkdown_pipeline_tests.plugins.sample_jira import basic_auth_headers, sample_jira_auth_headers
 
 API = "/rest/api/3"
-
-
-@functools.lru_cache(maxsize=1)
-def _openapi() -> dict:
-    path = REFERENCE_DIR / "jira-cloud-openapi-v3.json"
-    if not path.exists():
-        pytest.skip(f"Jira Cloud OpenAPI reference not found at {path}")
-    return json.loads(path.read_text())
-
-
-def assert_matches_spec(schema_name: str, value: object) -> None:
-    """Validate against components/schemas/<name> of Jira Cloud's OpenAPI document."""
-    jsonschema = pytest.importorskip("jsonschema")
-    spec = _openapi()
-    schema = {"$ref": f"#/components/schemas/{schema_name}", "components": spec["components"]}
-    errors = sorted(jsonschema.Draft4Validator(schema).iter_errors(value), key=lambda e: list(e.absolute_path))
-    assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors[:10])
 
 
 @pytest.fixture

@@ -85,6 +85,7 @@ def test_cli_fault_flags_reach_the_server(tmp_path):
         (["--host", "0.0.0.0"], "loopback only"),
         (["--unavailable-burst", "x"], "START:COUNT"),
         (["--now", "2026-11-20T11:30:00"], "UTC offset"),
+        (["--move", "ALPHA-1"], "KEY=PROJECT"),
     ],
 )
 def test_cli_rejects_bad_settings_with_a_clear_message(args, message):
@@ -93,3 +94,16 @@ def test_cli_rejects_bad_settings_with_a_clear_message(args, message):
     )
     assert result.returncode == 2
     assert message in result.stderr
+
+
+def test_cli_move_flag_moves_the_issue_at_start_up():
+    from jarkdown_pipeline.sample_jira.__main__ import build_parser, config_from_args
+    from jarkdown_pipeline.sample_jira.data import Dataset
+
+    config = config_from_args(build_parser().parse_args(["--issues", "30", "--move", "alpha-2=beta"]))
+    assert config.moved_issues == (("ALPHA-2", "BETA"),)
+    dataset = Dataset(config, "http://127.0.0.1:1")
+    moved = dataset.find_issue("ALPHA-2")  # the old key still finds it, under its new key
+    assert moved.key.startswith("BETA-") and moved.project.key == "BETA" and "ALPHA-2" not in dataset.issues
+    items = [(item.field, item.from_string, item.to_string) for item in dataset.changes_of(moved)[-1].items]
+    assert items[0] == ("Key", "ALPHA-2", moved.key) and items[1][0] == "project"

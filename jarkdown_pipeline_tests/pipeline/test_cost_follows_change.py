@@ -58,7 +58,7 @@ def incremental_run_opens(tmp_path: Path, issue_count: int, monkeypatch: pytest.
             result = pipeline.run(EDIT_DAY)
         assert result.success
         checks = result.get_asset_check_evaluations()
-        assert len(checks) == 4 and all(evaluation.passed for evaluation in checks)
+        assert len(checks) == 5 and all(evaluation.passed for evaluation in checks)
         assert materialization_metadata(result, "jira_markdown")["written"] == 1
         text = kb.markdown_path(edited).read_text(encoding="utf-8")
         assert "(edit 1)" in text, "the edit reached the issue file"

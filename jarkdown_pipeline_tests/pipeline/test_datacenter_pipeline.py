@@ -54,6 +54,7 @@ ALL_CHECKS = (
     "every_issue_has_its_file",
     "relative_links_resolve",
     "frontmatter_parses_and_key_matches",
+    "every_section_complete",
     "index_is_complete",
 )
 

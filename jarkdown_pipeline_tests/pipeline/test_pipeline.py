@@ -21,6 +21,7 @@ ALL_CHECKS = {
     "every_issue_has_its_file": True,
     "relative_links_resolve": True,
     "frontmatter_parses_and_key_matches": True,
+    "every_section_complete": True,
     "index_is_complete": True,
 }
 

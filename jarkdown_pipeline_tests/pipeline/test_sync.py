@@ -274,3 +274,46 @@ async def test_a_file_the_render_process_wrote_before_its_answer_was_lost_counts
         result = await mirror_days(jira, kb, render_process=True)
     assert lost and lost[0] in result.markdown.written and lost[0] not in result.markdown.unchanged
     assert set(result.markdown.written) == set(jira.dataset.issues) and result.markdown.failed == {}
+
+
+async def test_a_window_fetches_through_one_bulk_stream_that_waits_for_its_backlog(tmp_path, monkeypatch):
+    # Three search pages of 100 keys: one bulk stream over all of them (one bulk request at a time),
+    # and no more issues handed on to downloads and rendering than the backlog's limit and a bulk page.
+    monkeypatch.setattr(sync, "WINDOW_BACKLOG_ISSUES", 30)
+    backlog_peak = [0]
+    add = sync.Backlog.add
+
+    def counted_add(backlog):
+        add(backlog)
+        backlog_peak[0] = max(backlog_peak[0], backlog.count)
+
+    monkeypatch.setattr(sync.Backlog, "add", counted_add)
+    config = sample_config(
+        issue_count=250, max_attachments_per_issue=1, attachment_max_bytes=512, max_comments_per_issue=2,
+        max_worklogs_per_issue=2, search_page_max_ids=100,
+    )  # fmt: skip
+    with run_sample_jira_in_thread(config) as jira:
+        kb = KnowledgeBase(tmp_path)
+        async with client_for(jira) as client:
+            in_flight, peak = [0], [0]
+            bulk_fetch_page = client._bulk_fetch_page
+
+            async def counted_bulk_fetch_page(*arguments):
+                in_flight[0] += 1
+                peak[0] = max(peak[0], in_flight[0])
+                try:
+                    return await bulk_fetch_page(*arguments)
+                finally:
+                    in_flight[0] -= 1
+
+            monkeypatch.setattr(client, "_bulk_fetch_page", counted_bulk_fetch_page)
+            fields = await client.fetch_fields()
+            result = await mirror_window(
+                client, kb, window_jql(None, date(2026, 11, 1), date(2026, 11, 22)),
+                field_definitions=fields, base_url=jira.base_url, max_concurrent_downloads=3,
+            )  # fmt: skip
+        assert jira.stats["api"]["by_route"]["POST /rest/api/3/search/jql"] == 3
+    assert len(result.issues.keys) == 250 and set(result.markdown.written) == set(result.issues.keys)
+    assert not (result.issues.failed or result.attachments.failed or result.markdown.failed)
+    assert peak[0] == 1, "bulk requests of the window overlapped"
+    assert 30 <= backlog_peak[0] < 30 + 100, backlog_peak[0]

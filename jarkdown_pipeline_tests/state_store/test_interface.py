@@ -188,3 +188,20 @@ def test_a_schema_newer_than_the_code_is_refused(store_spec, store):
         cursor.execute(store._sql("UPDATE {t}schema_version SET version = ?"), (SCHEMA_VERSION + 1,))
     with pytest.raises(StateStoreError, match=f"schema is version {SCHEMA_VERSION + 1}, newer than this code's"):
         store_spec.open()
+
+
+def test_a_moved_issue_is_found_by_its_id_under_its_live_key_only(store):
+    store.upsert_issues(
+        [
+            IssueRecord("HOLD-60", issue_id="10060", state="moved", moved_to="NEWP-1"),
+            IssueRecord("NEWP-1", issue_id="10060"),
+            IssueRecord("ABC-2", issue_id="10002"),
+            IssueRecord("ABC-3", issue_id="10003", state="removed"),
+            IssueRecord("ABC-4"),  # no id known
+        ]
+    )
+    assert store.live_keys_of_ids(["10060", "10002", "10003", "99999"]) == {"10060": "NEWP-1", "10002": "ABC-2"}
+    assert store.live_keys_of_ids([]) == {}
+    many = [IssueRecord(f"BIG-{n}", issue_id=str(50000 + n)) for n in range(1, 1203)]
+    store.upsert_issues(many)
+    assert len(store.live_keys_of_ids(str(50000 + n) for n in range(1, 1203))) == 1202

@@ -84,6 +84,33 @@ def test_an_update_renders_only_the_changed_pages_and_index_md(kb):
     assert on_disk(kb) == expected(kb)
 
 
+def test_an_update_of_a_big_project_reads_the_rows_of_its_touched_blocks_only(kb, monkeypatch):
+    for number in range(1, 10):  # three blocks of 3
+        store_issue(kb, f"ABC-{number}", f"About ABC-{number}", 1)
+    assert kb.rebuild_index().full
+    store_issue(kb, "ABC-5", "Edited", 2)
+    asked: list[str] = []
+    listed: list[str | None] = []
+    get_issues, issue_keys = kb.store.get_issues, kb.store.issue_keys
+
+    def counted_get_issues(keys):
+        keys = list(keys)
+        asked.extend(keys)
+        return get_issues(keys)
+
+    def counted_issue_keys(**options):
+        listed.append(options.get("project"))
+        return issue_keys(**options)
+
+    monkeypatch.setattr(kb.store, "get_issues", counted_get_issues)
+    monkeypatch.setattr(kb.store, "issue_keys", counted_issue_keys)
+    update = kb.rebuild_index()
+    assert not update.full and update.rendered == ["_index/ABC/4-6.md", "index.md"]
+    assert listed == [], "the project's key list is not read"
+    assert sorted(asked) == ["ABC-4", "ABC-5", "ABC-6"]
+    assert on_disk(kb) == expected(kb)
+
+
 def test_a_full_rebuild_when_the_state_is_missing_damaged_or_from_other_code(kb, monkeypatch):
     store_issue(kb, "ABC-1", "One", 1)
     assert kb.rebuild_index().full

@@ -125,9 +125,10 @@ def test_frontmatter_has_every_documented_key_even_when_empty():
     front = parse_frontmatter(render_issue({"key": "MIN-1", "fields": {}}, base_url=BASE))
     expected = (
         "key id url summary type status status_category priority resolution project project_key assignee "
-        "reporter creator labels components parent_key parent_summary affects_versions fix_versions sprint "
+        "reporter creator labels components parent_summary parent epic children affects_versions fix_versions sprint "
         "created_at updated_at resolved_at duedate original_estimate time_spent remaining_estimate progress "
-        "aggregate_progress votes watches comment_count worklog_count attachment_count custom_fields"
+        "aggregate_progress votes watches comment_count worklog_count attachment_count comments_total comments_written "
+        "worklogs_total worklogs_written history_total history_written attachments_total attachments_written custom_fields"
     ).split()
     assert list(front) == expected
     assert front["labels"] == [] and front["assignee"] is None and front["custom_fields"] == {}

@@ -17,7 +17,7 @@ def test_rich_issue_renders_every_section():
         "Description",
         "Environment",
         "Linked Issues",
-        "Subtasks",
+        "Children",
         "Worklogs",
         "Custom Fields",
         "Comments",

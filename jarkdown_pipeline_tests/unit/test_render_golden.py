@@ -9,7 +9,8 @@ with WIKI_ATTACHMENTS and WIKI_USERS as the issue's attachments and people.
 ADF fixtures: an ADF document, or {"adf": document, "attachments": [...], "heading_offset": n,
 "base_url": ..., "known_issue_keys": [...]} (cards to those issues link to their files).
 Issue fixtures: {"issue": ..., "field_definitions": [...], "attachments": [...], "base_url": ...,
-"known_issue_keys": [...], "include_custom_fields": [...] | null, "exclude_custom_fields": [...]}.
+"known_issue_keys": [...], "include_custom_fields": [...] | null, "exclude_custom_fields": [...],
+"history": "inline" | "separate" | "omit"}.
 """
 
 import json
@@ -75,6 +76,7 @@ def render_issue_fixture(path: Path) -> str:
         known_issue_keys=frozenset(data.get("known_issue_keys", [])),
         include_custom_fields=data.get("include_custom_fields"),
         exclude_custom_fields=data.get("exclude_custom_fields", []),
+        history=data.get("history", "inline"),
     )
 
 
