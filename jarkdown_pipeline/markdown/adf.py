@@ -38,6 +38,7 @@ from jarkdown_pipeline.markdown.escape import (
     link,
 )
 from jarkdown_pipeline.markdown.links import IssueLinks
+from jarkdown_pipeline.markdown.links_gfm import defuse_gfm_autolinks
 from jarkdown_pipeline.markdown.media import MediaIndex
 
 logger = logging.getLogger(__name__)
@@ -1244,8 +1245,8 @@ def adf_to_markdown(
     ctx = _Context(media=index, links=links or IssueLinks(), heading_offset=heading_offset)
     node = adf_doc
     if node.get("type") not in BLOCK_HANDLERS and node.get("type") in INLINE_HANDLERS:
-        return _paragraph_text([node], ctx)
-    return _render_blocks([node], ctx).strip("\n")
+        return defuse_gfm_autolinks(_paragraph_text([node], ctx))
+    return defuse_gfm_autolinks(_render_blocks([node], ctx).strip("\n"))
 
 
 def adf_to_table_cell(
@@ -1259,4 +1260,4 @@ def adf_to_table_cell(
         adf_doc = {"type": "paragraph", "content": [adf_doc]}
     if adf_doc.get("type") != "doc":
         adf_doc = {"type": "doc", "content": [adf_doc]}
-    return _cell_markdown(adf_doc, ctx)
+    return defuse_gfm_autolinks(_cell_markdown(adf_doc, ctx))

@@ -21,9 +21,10 @@ _LINE_START_ORDERED = re.compile(r"^(\d{1,9})([.)])")
 _LEADING_WHITESPACE = re.compile(r"^[ \t]+")
 _TRAILING_HEADING_HASHES = re.compile(r"(^|[ \t])(#+)[ \t]*$")
 _NEEDS_ESCAPE = re.compile(r"[\\`*\[\]~$_|<&]")
-# Schemes GitHub's autolink extension links in plain text besides http(s) and mailto: their colon
-# is escaped, so the text stays text (they are not on the link allow-list).
-_OTHER_AUTOLINK_SCHEME = re.compile(r"(ftp|xmpp):", re.IGNORECASE)  # cmark-gfm links "0ftp://x" too
+# The scheme GitHub's autolink extension links in plain text besides http(s): its colon is escaped,
+# so the text stays text (ftp is not on the link allow-list). Its email autolinks (``xmpp:``, a
+# prefixed ``mailto:``) ignore escapes: ``links_gfm`` handles them on the finished Markdown.
+_OTHER_AUTOLINK_SCHEME = re.compile(r"(ftp):", re.IGNORECASE)  # cmark-gfm links "0ftp://x" too
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 _BACKTICK_RUN = re.compile(r"`+")
 # The only schemes a link or image may have (besides relative URLs and fragments): no script, no data.
@@ -116,7 +117,7 @@ def _escape_tag_starts_in_run(match: "re.Match[str]") -> str:
 
 
 def escape_autolink_schemes(markdown: str) -> str:
-    """``ftp:``/``xmpp:`` with an escaped colon: GitHub would link them by itself (see above)."""
+    """``ftp:`` with an escaped colon: GitHub would link it by itself (see above)."""
     return _OTHER_AUTOLINK_SCHEME.sub(r"\1\\:", markdown) if ":" in markdown else markdown
 
 

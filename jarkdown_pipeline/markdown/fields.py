@@ -201,9 +201,9 @@ def sprint_names(value: Any) -> list[str]:
 
 def _object_name(value: Mapping[str, Any], depth: int) -> Any:
     if "value" in value and isinstance(value.get("child"), Mapping):  # cascading select
-        child = _to_data(value["child"], None, None, depth + 1)
-        parent = clean_text(str(value["value"]))
-        return f"{parent}{_CASCADE_SEPARATOR}{child}" if child not in (None, "") else parent
+        # Both as text even when malformed (a list or object there is never shown as a Python repr).
+        parts = [data_to_text(_to_data(value[key], None, None, depth + 1)) for key in ("value", "child")]
+        return _CASCADE_SEPARATOR.join(part for part in parts if part) or None
     for key in _NAME_KEYS:
         item = value.get(key)
         if item in (None, ""):

@@ -17,6 +17,7 @@ from jarkdown_pipeline.issue_keys import issue_sort_key
 from jarkdown_pipeline.markdown.escape import escape_table_cell, escape_text, link
 from jarkdown_pipeline.markdown.fields import data_to_text, display_datetime
 from jarkdown_pipeline.markdown.issue import issue_markdown_path
+from jarkdown_pipeline.markdown.links_gfm import defuse_gfm_autolinks
 
 INDEX_ROW_FIELDS = ("key", "summary", "status", "type", "assignee", "updated_at")
 """The frontmatter fields the index reads from each issue file."""
@@ -52,7 +53,11 @@ def _fit(escape, text: str, max_bytes: int) -> str:
 
 
 def _cell(value: Any, max_bytes: int = _OTHER_CELL_BYTES) -> str:
-    return _fit(lambda text: escape_table_cell(escape_text(text, in_table=True)), data_to_text(value), max_bytes)
+    return _fit(
+        lambda text: defuse_gfm_autolinks(escape_table_cell(escape_text(text, in_table=True))),
+        data_to_text(value),
+        max_bytes,
+    )
 
 
 def checked_rows(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:

@@ -40,6 +40,7 @@ from jarkdown_pipeline.markdown.history import (
     previous_keys,
 )
 from jarkdown_pipeline.markdown.links import IssueLinks
+from jarkdown_pipeline.markdown.links_gfm import defuse_gfm_autolinks
 from jarkdown_pipeline.markdown.media import MediaIndex
 from jarkdown_pipeline.markdown.wiki import html_to_markdown, user_names, wiki_to_markdown
 from jarkdown_pipeline.sizes import human_size
@@ -518,9 +519,10 @@ class _IssueRenderer:
             ("History", self.history()),
         ]
         hierarchy = self.hierarchy_lines()
-        parts = [dump_frontmatter(self.frontmatter()), self.title() + (f"\n\n{hierarchy}" if hierarchy else "")]
+        parts = [self.title() + (f"\n\n{hierarchy}" if hierarchy else "")]
         parts.extend(f"## {name}\n\n{body}" for name, body in sections if body.strip())
-        return parts[0] + "\n" + "\n\n".join(parts[1:]) + "\n"
+        # The whole body once more: text from separate fields can meet on a line (a title, a table row).
+        return dump_frontmatter(self.frontmatter()) + "\n" + defuse_gfm_autolinks("\n\n".join(parts)) + "\n"
 
 
 def _comment_heading(comment: Mapping[str, Any]) -> str:

@@ -23,6 +23,7 @@ from jarkdown_pipeline.markdown.escape import (
     is_safe_url,
 )
 from jarkdown_pipeline.markdown.links import IssueLinks
+from jarkdown_pipeline.markdown.links_gfm import defuse_gfm_autolinks
 from jarkdown_pipeline.markdown.media import MediaIndex
 from jarkdown_pipeline.markdown.wiki_blocks import Piece, split_pieces
 from jarkdown_pipeline.markdown.wiki_elements import CONTEXT, LOCK, build_grammar
@@ -72,31 +73,10 @@ def _escape_outside_tags(text: str) -> str:
     return "".join(out)
 
 
-# cmark-gfm links ``x.mailto:a@b.c`` (or with ``-``, ``_``, ``+`` before ``mailto``) as a whole, with
-# the scheme ``x.mailto``; escapes and entities do not stop it (it joins the text first).
-_PREFIXED_MAILTO = re.compile(r"(?<=[.\-_+])(mailto:[A-Za-z0-9.+\-_]+@[A-Za-z0-9.\-_]+)", re.IGNORECASE)
-
-
 def _escape_text_run(text: str) -> str:
-    """Text between kept tags: tag starts and other autolink schemes escaped; an email after a
-    prefixed ``mailto:`` as an explicit link, so GitHub's autolink cannot take the prefix in (and
-    character references written out, where one spells such a ``mailto:``)."""
-    text = escape_autolink_schemes(escape_tag_starts(text))
-    if "&" in text and _PREFIXED_MAILTO.search(html.unescape(text)):
-        text = _CHARACTER_REFERENCE.sub(r"\\&", text)
-    if "mailto:" not in text.lower():
-        return text
-    return _PREFIXED_MAILTO.sub(_explicit_mailto, text)
-
-
-_CHARACTER_REFERENCE = re.compile(r"(?<!\\)&(?=#[0-9]{1,7};|#[xX][0-9a-fA-F]{1,6};|[A-Za-z][A-Za-z0-9]{1,31};)")
-
-
-def _explicit_mailto(match: "re.Match[str]") -> str:
-    run_start = max(match.string.rfind(" ", 0, match.start()), match.string.rfind("\n", 0, match.start())) + 1
-    if any(mark in match.string[run_start : match.start()] for mark in ("](", "://", "<")):
-        return match.group(1)  # part of a link's URL: the link check judges it
-    return f"[{match.group(1)}]({match.group(1)})"
+    """Text between kept tags: tag starts and ``ftp:`` colons escaped (GitHub's email autolinks,
+    which escapes cannot stop, are handled on the whole result: ``links_gfm``)."""
+    return escape_autolink_schemes(escape_tag_starts(text))
 
 
 # A bare URL running up to a code span: cmark-gfm's autolink takes everything up to a space or `<`.
@@ -231,11 +211,19 @@ def html_to_markdown(html_text: str, *, heading_offset: int = 0) -> str:
     if not html_text or not html_text.strip():
         return ""
     from bs4 import BeautifulSoup
+    from bs4.exceptions import ParserRejectedMarkup
 
-    soup = BeautifulSoup(clean_text(html_text), "html.parser")
+    try:
+        soup = BeautifulSoup(clean_text(html_text), "html.parser")
+    except ParserRejectedMarkup:  # html.parser gives up on some broken declarations (``<p><![</p>``)
+        logger.warning("rendered HTML kept as plain text: the HTML parser rejected it")
+        return defuse_unsafe_links(_as_plain_text(html.unescape(_ANY_TAG.sub(" ", clean_text(html_text))).strip()))
     _flatten_deep_elements(soup)
     converted = _safe_converter().convert_soup(soup)
     return defuse_unsafe_links(escape_stray_html(converted, heading_offset=heading_offset).strip("\n"))
+
+
+_ANY_TAG = re.compile(r"<[^<>]*>")
 
 
 def _flatten_deep_elements(soup: "BeautifulSoup") -> None:
@@ -375,7 +363,13 @@ def _as_plain_text(text: str) -> str:
 def defuse_unsafe_links(markdown: str) -> str:
     """``markdown`` with every link, image or autolink whose URL is outside the allow-list turned
     into its text, and no HTML tag with attributes. Judged by a CommonMark parser after its own
-    escape and entity decoding; when the targeted fix is not enough, the whole text is escaped."""
+    escape and entity decoding; when the targeted fix is not enough, the whole text is escaped.
+    GitHub's own email and ftp autolinks, which no CommonMark parser reports, are handled last
+    (``links_gfm``)."""
+    return defuse_gfm_autolinks(_defuse_commonmark_links(markdown))
+
+
+def _defuse_commonmark_links(markdown: str) -> str:
     if not _MAY_LINK.search(markdown):
         return markdown
     # Every unsafe target goes, even one a CommonMark parser reads as escaped text: after a bare URL

@@ -16,7 +16,7 @@ from datetime import date
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
-from jarkdown_pipeline.jira_api_client import JiraApiClient
+from jarkdown_pipeline.jira_api_client import DEFAULT_MIN_DOWNLOAD_RATE, DEFAULT_REQUEST_DEADLINE, JiraApiClient
 from jarkdown_pipeline.knowledge_base import KnowledgeBase
 from jarkdown_pipeline.settings import Settings
 
@@ -45,6 +45,14 @@ class JiraResource(dg.ConfigurableResource):
     # one to the media host and its write to disk; with 10, the media host's 5 connections were busy
     # 4.1-4.2 of 5 on average, with 20 (a queue at both hosts) 4.3-4.5 (docs/BENCHMARKS.md).
     max_concurrent_downloads: int = Field(default=20, description="Attachment downloads at once, per step.")
+    request_deadline_seconds: float | None = Field(
+        default=DEFAULT_REQUEST_DEADLINE,
+        description="Longest an API request may take in all, however its server trickles (None: no deadline).",
+    )
+    min_download_bytes_per_second: float = Field(
+        default=DEFAULT_MIN_DOWNLOAD_RATE,
+        description="Slowest average rate, over two minutes, a download may keep before it is abandoned (0: none).",
+    )
 
     _exit_stack: contextlib.AsyncExitStack | None = PrivateAttr(default=None)
     _client: JiraApiClient | None = PrivateAttr(default=None)
@@ -79,6 +87,8 @@ class JiraResource(dg.ConfigurableResource):
             max_connections_per_host=self.max_connections_per_host,
             allow_insecure_http=self.allow_insecure_http,  # the client refuses a remote http:// URL otherwise
             flavour=self.flavour,
+            request_deadline=self.request_deadline_seconds,
+            min_download_rate=self.min_download_bytes_per_second,
         )
 
     @contextlib.asynccontextmanager

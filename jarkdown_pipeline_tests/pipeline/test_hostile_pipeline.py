@@ -2,6 +2,7 @@
 that would empty the mirror (stopped, with what they would have done and how to allow it)."""
 
 import asyncio
+import base64
 from datetime import date
 
 import dagster as dg
@@ -59,6 +60,38 @@ def test_a_window_with_hostile_issues_writes_the_others_lists_the_bad_ones_and_f
         f"Could not fetch {deep}: " in logged and "Could not fetch id 990001: Jira sent an invalid issue key" in logged
     )
     assert not (tmp_path / "X-1").exists()
+
+
+def test_an_error_body_echoing_the_authorization_header_is_scrubbed_everywhere_dagster_keeps_it(tmp_path):
+    """Secrets stay secret: the junk bulk entry makes the window fetch its issues one by one, and
+    one issue's GET answers with the request's Authorization header in its error body. That issue
+    fails with a reason; neither the header nor the token is in the event log (metadata, logs,
+    failures) or the knowledge base."""
+    with run_sample_jira_in_thread(sample_config()) as jira:
+        keys = sorted(issues_updated_on(jira, DAY))
+        echoing = keys[-1]
+        hostility = Hostility(junk_bulk_entry="not an issue", echo_keys=frozenset({echoing}))
+        with hostile_jira(jira, hostility) as proxy:
+            pipeline = build_pipeline(proxy, tmp_path / "kb")
+            instance = dg.DagsterInstance.ephemeral()
+            result = pipeline.run(instance=instance)
+            token = proxy.api_token
+    assert not result.success
+    failures = step_failure_metadata(result, "jira_window")["failures"]
+    assert f"- **{echoing}**: fetch: " in failures and "Authorization" in failures
+    credentials = base64.b64encode(f"{pipeline.settings.email}:{token}".encode()).decode()
+    stored = _event_log_text(instance, result.run_id)
+    assert stored and echoing in stored
+    for secret in (token, credentials):
+        assert secret not in stored
+        assert not any(
+            secret in path.read_text(errors="replace") for path in (tmp_path / "kb").rglob("*") if path.is_file()
+        )
+
+
+def _event_log_text(instance: dg.DagsterInstance, run_id: str) -> str:
+    """Everything Dagster stored for the run: each event, serialised as it sits in the event log."""
+    return "\n".join(dg.serialize_value(entry) for entry in instance.all_logs(run_id))
 
 
 def materialize_reconciliation(pipeline, run_config: dict | None = None) -> dg.ExecuteInProcessResult:

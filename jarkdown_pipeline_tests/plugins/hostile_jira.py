@@ -5,7 +5,9 @@ URL replaced by the proxy's (so attachment downloads come through here too), and
 
 - the description of ``deep_keys`` nests ``depth`` blockquotes (in bulk pages and single GETs);
 - ``extra_search_entries`` are appended to every search page (e.g. an invalid key, a bare string);
-- ``junk_bulk_entry`` appends an entry that is not an object to every bulk-fetch page.
+- ``junk_bulk_entry`` appends an entry that is not an object to every bulk-fetch page;
+- a single GET of one of ``echo_keys`` fails (400) with a body that echoes the request's
+  ``Authorization`` header, as a careless proxy or server does.
 
 It runs on its own event loop in a thread, like the sample Jira, so sync tests can call Dagster.
 """
@@ -34,6 +36,7 @@ class Hostility:
     depth: int = 100_000
     extra_search_entries: tuple[Any, ...] = ()
     junk_bulk_entry: Any = None
+    echo_keys: frozenset[str] = frozenset()
 
 
 def deep_adf_text(depth: int) -> str:
@@ -78,6 +81,9 @@ class HostileJiraProxy:
 
     async def forward(self, request: web.Request) -> web.StreamResponse:
         assert self._session is not None
+        if request.method == "GET" and request.path.rsplit("/", 1)[-1] in self.hostility.echo_keys:
+            echoed = f"Bad request: Authorization: {request.headers.get('Authorization', '')}"
+            return web.json_response({"errorMessages": [echoed], "errors": {}}, status=400)
         headers = {name: value for name, value in request.headers.items() if name.lower() in _FORWARDED_REQUEST_HEADERS}
         body = await request.read()
         url = self.upstream.base_url + request.path_qs

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jarkdown_pipeline.markdown import adf_to_markdown
+from jarkdown_pipeline_tests.plugins.fuzz import examples
 from jarkdown_pipeline_tests.plugins.rendered_html import WHITESPACE, displayed, normalize, render_html
 
 SPECIALS = list("*_`[]<>#|\\~-+=!&;:$()0123456789.\"' \nabcxyz") + [
@@ -93,7 +94,7 @@ def _paragraph_text(paragraph) -> str:
     return "".join(" " if n["type"] == "hardBreak" else n["text"] for n in paragraph["content"])
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(PARAGRAPH, min_size=1, max_size=4))
 def test_paragraph_text_renders_exactly(paragraphs):
     """Each paragraph, whatever its characters and marks, displays exactly its text."""
@@ -105,7 +106,7 @@ def test_paragraph_text_renders_exactly(paragraphs):
     assert got == expected, markdown
 
 
-@settings(max_examples=75, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(75), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(BLOCKS, min_size=1, max_size=4))
 def test_every_text_node_appears_in_nested_documents(blocks):
     doc = {"type": "doc", "version": 1, "content": blocks}
@@ -150,7 +151,7 @@ class _StyledChars(html.parser.HTMLParser):
         self.chars.extend((char, styles) for char in data if not WHITESPACE.match(char))
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(PARAGRAPH, min_size=1, max_size=3))
 def test_marks_style_exactly_their_text(paragraphs):
     """Every non-blank character shows with exactly its marks (strong, em, strike, underline, code,
@@ -267,7 +268,7 @@ MALFORMED = st.recursive(
 )
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(MALFORMED, max_size=4))
 def test_malformed_documents_render_without_errors(content):
     markdown = adf_to_markdown({"type": "doc", "content": content})

@@ -27,3 +27,34 @@ def test_bang_before_bare_url_stays_text(text, shown):
     html = cmarkgfm.github_flavored_markdown_to_html(adf_to_markdown(_paragraph(text)))
     assert "<img" not in html
     assert html.startswith(f'<p>{shown}<a href="http://www.x.org">www.x.org</a>')
+
+
+@pytest.mark.parametrize(
+    "summary, shown",
+    [
+        ({"value": [""], "child": {"value": "c"}}, "c"),  # was "[''] › c": a Python repr
+        ({"value": None, "child": {"value": "c"}}, "c"),  # was "None › c"
+        ({"value": ["a", {"name": "b"}], "child": {"value": "c"}}, "a, b › c"),
+        ({"value": [""], "child": {"value": [""]}}, ""),
+    ],
+)
+def test_a_malformed_cascading_select_shows_its_text_not_a_repr(summary, shown):
+    from jarkdown_pipeline.markdown import parse_frontmatter, render_issue
+
+    markdown = render_issue({"key": "ABC-1", "fields": {"summary": summary}})
+    assert parse_frontmatter(markdown)["summary"] == shown
+    assert "['" not in markdown and "None" not in markdown
+
+
+@pytest.mark.parametrize("page", ["<p><![</p>", "<p>before <![ after</p>", "<![<b onclick=x>javascript:x"])
+def test_rendered_html_the_parser_rejects_is_kept_as_plain_text(page):
+    """Found by the autolink property test: bs4's html.parser raises ParserRejectedMarkup on ``<![``
+    inside an element, which escaped the per-issue error as a foreign exception."""
+    from jarkdown_pipeline.markdown import html_to_markdown, render_issue
+    from jarkdown_pipeline_tests.plugins.link_safety import dangerous_links
+
+    markdown = html_to_markdown(page)
+    assert "<![" in cmarkgfm.github_flavored_markdown_to_html(markdown).replace("&lt;", "<")
+    assert dangerous_links(markdown) == []
+    issue = {"key": "ABC-1", "fields": {"summary": "s"}, "renderedFields": {"description": page}}
+    assert "## Description" in render_issue(issue)

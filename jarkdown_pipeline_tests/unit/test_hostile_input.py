@@ -342,3 +342,109 @@ def test_text_right_after_a_bare_url_cannot_become_markup(text):
     issue["fields"]["summary"] = text
     markdown = render_issue(issue)
     assert dangerous_links(markdown) == []
+
+
+# GitHub's email autolink reads the text after escapes and references are decoded, so escaping
+# cannot stop these; the ftp:// ones are linked from the source unless the colon is escaped.
+GFM_AUTOLINK_TEXTS = [
+    "x.mailto:a@x.com",
+    "x-mailto:a@x.com",
+    "x_mailto:a@x.com",
+    "x+mailto:a@x.com",
+    "xmpp:a@x.com",
+    "xmpp:a@x.com/resource",
+    "see (xmpp:a@x.com)",
+    "*xmpp:a@x.com*",
+    "a:b:xmpp:a@x.com",
+    "xmpp:mailto:a@x.com",
+    "xmpp:@x.com",
+    "x.mailto&#58;a@x.com",
+    "x.mai&#108;to:a@x.com",
+    "x.mailto:a_b@x.com.",
+    "0ftp://x.com",
+    "\u00e9.ftp://x.com",
+    "FTP://x.com",
+    "x.mailto:a@x.com and xmpp:b@y.org",
+]
+
+
+def _displayed_text(markdown):
+    import html as html_module
+    import re
+
+    import cmarkgfm
+
+    page = cmarkgfm.github_flavored_markdown_to_html(markdown)
+    return html_module.unescape(re.sub(r"<[^>]+>", "", page))
+
+
+@pytest.mark.parametrize("text", GFM_AUTOLINK_TEXTS)
+def test_gfm_email_and_ftp_autolinks_never_get_another_scheme_in_any_path(text):
+    outputs = {
+        "adf": adf_to_markdown(_doc(_para(_text(text)))),
+        "adf heading": adf_to_markdown(_doc({"type": "heading", "attrs": {"level": 2}, "content": [_text(text)]})),
+        "adf cell": adf_to_markdown(_doc(_table([_cell(text)]))),
+        "wiki": wiki_to_markdown(text),
+        "wiki in a quote": wiki_to_markdown("{quote}" + text + "{quote}"),
+        "rendered html": html_to_markdown(f"<p>{text}</p>"),
+    }
+    issue = _issue(None, environment=text)
+    issue["fields"]["summary"] = text
+    issue["fields"]["worklog"] = {"worklogs": [{"author": {"displayName": text}, "timeSpent": text}]}
+    issue["fields"]["customfield_10001"] = text
+    issue["fields"]["comment"] = {"comments": [{"author": {"displayName": text}, "body": _doc(_para(_text(text)))}]}
+    outputs["issue"] = render_issue(issue)
+    for path, markdown in outputs.items():
+        assert dangerous_links(markdown) == [], (path, markdown)
+    import html as html_module
+
+    for path, shown in (("adf", text), ("adf heading", text), ("rendered html", html_module.unescape(text))):
+        assert _displayed_text(outputs[path]).strip() == shown, path
+
+
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        # Two text nodes with different marks, the first one's mark writing no syntax.
+        [_text("x.", [{"type": "link", "attrs": {"href": ""}}]), _text("mailto:a@x.com")],
+        [_text("xmpp:"), _text("a@x.com", [{"type": "link", "attrs": {"href": "javascript:alert(1)"}}])],
+        [_text("xmpp"), _text(":a@x.com", [{"type": "link", "attrs": {"href": ""}}])],
+        [
+            _text("x.mailto:", [{"type": "link", "attrs": {"href": ""}}]),
+            {"type": "mention", "attrs": {"text": "x.com"}},
+        ],
+        [{"type": "emoji", "attrs": {"text": "0"}}, _text("ftp://x.com", [{"type": "link", "attrs": {"href": ""}}])],
+    ],
+)
+def test_gfm_autolinks_across_separately_escaped_pieces(pieces):
+    markdown = adf_to_markdown(_doc(_para(*pieces)))
+    assert dangerous_links(markdown) == [], markdown
+    assert dangerous_links(render_issue(_issue(_doc(_para(*pieces))))) == []
+
+
+def test_a_safe_email_stays_as_github_links_it_and_code_is_left_alone():
+    assert adf_to_markdown(_doc(_para(_text("mail mailto:a@x.com or a@x.com")))) == "mail mailto:a@x.com or a@x.com"
+    code = _doc(
+        _para(_text("xmpp:a@x.com", [{"type": "code"}])),
+        {"type": "codeBlock", "content": [_text("x.mailto:a@x.com\nftp://x.com")]},
+        _para(_text("t", [{"type": "link", "attrs": {"href": "https://x.com/xmpp:a@x.com"}}])),
+    )
+    assert adf_to_markdown(code) == (
+        "`xmpp:a@x.com`\n\n```\nx.mailto:a@x.com\nftp://x.com\n```\n\n[t](https://x.com/xmpp:a@x.com)"
+    )
+    assert adf_to_markdown(_doc(_para(_text("xmpp:a@x.com")))) == "xmpp:[a@x.com](mailto:a@x.com)"
+
+
+def test_index_pages_show_hostile_summaries_as_text():
+    from jarkdown_pipeline.markdown.index import index_pages
+
+    row = {"key": "ABC-1", "updated_at": "2026-11-20T10:00:00.000Z", "type": "0ftp://x.com"}
+    row |= {
+        "summary": "x.mailto:a@x.com [x](javascript:alert(1))",
+        "status": "xmpp:s@x.com",
+        "assignee": "<b onclick=x>",
+    }
+    pages = index_pages([row])
+    assert set(pages) == {"index.md", "_index/ABC.md"}
+    for page in pages.values():
+        assert dangerous_links(page) == [], page

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from jarkdown_pipeline.markdown import (
@@ -21,6 +21,7 @@ from jarkdown_pipeline.markdown import (
 )
 from jarkdown_pipeline.markdown.fields import FieldDefinition
 from jarkdown_pipeline.markdown.index import index_pages
+from jarkdown_pipeline_tests.plugins.fuzz import examples
 from jarkdown_pipeline_tests.plugins.rendered_html import TextExtractor, displayed, normalize, render_html
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "issues"
@@ -53,7 +54,7 @@ def body_of(markdown: str) -> str:
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(summary=TEXT, labels=st.lists(TEXT.filter(bool), max_size=5))
 def test_frontmatter_round_trips_any_summary_and_labels(summary, labels):
     issue = {"key": "ABC-1", "fields": {"summary": summary, "labels": labels}}
@@ -70,7 +71,7 @@ YAML_VALUES = st.recursive(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(data=st.dictionaries(TEXT.filter(bool), YAML_VALUES, max_size=6))
 def test_frontmatter_is_the_same_with_or_without_libyaml(data):
     # The files must not change when a platform's PyYAML lacks libyaml (pure-Python emitter).
@@ -91,7 +92,7 @@ def test_frontmatter_is_the_same_with_or_without_libyaml(data):
     assert parse_frontmatter(frontmatter.dump_frontmatter(data) + "body") == data
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(summary=st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=40))
 def test_title_line_shows_the_summary(summary):
     markdown = render_issue({"key": "ABC-1", "fields": {"summary": summary}}, base_url=BASE)
@@ -492,8 +493,9 @@ FIELD_NAMES = [
 ]
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(st.dictionaries(st.sampled_from(FIELD_NAMES), JSON, max_size=8))
+@example({"summary": {"value": [""], "child": {"value": "c"}}})  # found once: "[''] › c"
 def test_malformed_field_values_never_crash_or_leak_reprs(fields):
     definitions = [
         {
@@ -509,7 +511,7 @@ def test_malformed_field_values_never_crash_or_leak_reprs(fields):
     assert "{'" not in markdown and "['" not in markdown  # no Python reprs
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(st.lists(st.tuples(TEXT, TEXT.filter(lambda v: v.strip() != "")), min_size=1, max_size=6))
 def test_custom_fields_round_trip_under_distinct_slugs(named_values):
     definitions, fields = [], {"summary": "s"}

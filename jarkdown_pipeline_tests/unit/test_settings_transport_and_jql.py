@@ -120,3 +120,20 @@ def test_scope_jql_problems_are_found_through_load_settings():
     with pytest.raises(ConfigurationError, match="never opened"):
         load_settings(env(JARKDOWN_JQL="project = A) OR (project = B"))
     assert load_settings(env(JARKDOWN_JQL='summary ~ "order by"')).scope_jql == 'summary ~ "order by"'
+
+
+def test_the_request_deadline_and_the_download_rate_floor_are_resource_config():
+    """Issue 13, bounded requests: both bounds are set from Dagster's resource config."""
+    from jarkdown_pipeline.jira_api_client import DEFAULT_MIN_DOWNLOAD_RATE, DEFAULT_REQUEST_DEADLINE
+
+    base = {"base_url": "https://acme.atlassian.net", "email": "a@example.com", "api_token": "t"}
+    defaults = JiraResource(**base).get_client()
+    assert (defaults.request_deadline, defaults.min_download_rate) == (
+        DEFAULT_REQUEST_DEADLINE,
+        DEFAULT_MIN_DOWNLOAD_RATE,
+    )
+    tuned = JiraResource(**base, request_deadline_seconds=30, min_download_bytes_per_second=0).get_client()
+    assert (tuned.request_deadline, tuned.min_download_rate) == (30, 0)
+    assert JiraResource(**base, request_deadline_seconds=None).get_client().request_deadline is None
+    with pytest.raises(ConfigurationError, match="request_deadline must be positive"):
+        JiraResource(**base, request_deadline_seconds=0).get_client()
