@@ -44,11 +44,27 @@ def _number_of(key: str) -> int:
 
 
 def _fit(escape, text: str, max_bytes: int) -> str:
-    """``escape(text)``, the text cut (with an ellipsis) until its escaped form fits the budget."""
+    """``escape(text)``, or the longest cut of the text (with an ellipsis) found by bisection whose
+    escaped form fits the budget: a few escapes per cell, whatever the text holds."""
     escaped = escape(text)
-    while len(escaped.encode("utf-8")) > max_bytes and text:
-        text = text[: max(len(text) * 3 // 4, len(text) - 64) - 1]
-        escaped = escape(text.rstrip() + "…")
+    if len(escaped.encode("utf-8")) <= max_bytes:
+        return escaped
+
+    def cut(length: int) -> str:
+        return escape(text[:length].rstrip() + "…")
+
+    # Escaping never shortens text, so no cut longer than the budget in characters can fit.
+    low, high = 0, min(len(text) - 1, max_bytes)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if len(cut(middle).encode("utf-8")) <= max_bytes:
+            low = middle
+        else:
+            high = middle - 1
+    escaped = cut(low)
+    while len(escaped.encode("utf-8")) > max_bytes and low > 0:  # escaping is not quite monotonic
+        low -= 1
+        escaped = cut(low)
     return escaped
 
 

@@ -119,3 +119,12 @@ def test_a_row_that_is_not_an_issue_is_refused():
     with pytest.raises(ValueError, match="not a Jira issue key"):
         index_pages([{"key": "../X-1"}])
     assert index_pages([]) == {INDEX_FILE: "# Jira issues\n\n0 issues in 0 projects.\n"}
+
+
+def test_a_cut_keeps_the_longest_text_that_fits():
+    from jarkdown_pipeline.markdown.index import _fit
+
+    assert _fit(str, "a" * 1000, 100) == "a" * 97 + "…"  # the ellipsis is three bytes
+    assert _fit(str, "short", 100) == "short"
+    doubled = _fit(lambda text: text.replace("*", "\\*"), "*" * 1000, 100)
+    assert doubled == "\\*" * 48 + "…" and len(doubled.encode("utf-8")) <= 100
