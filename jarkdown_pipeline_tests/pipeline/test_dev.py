@@ -1,6 +1,7 @@
 """`make dev` on a fresh clone: the UI starts without warnings, the automation sensor runs by default,
 so a partition materialized while it runs brings index.md up to date by itself; Ctrl-C stops all."""
 
+import contextlib
 import json
 import re
 import subprocess
@@ -109,12 +110,16 @@ def test_make_dev_quiet_then_a_materialized_partition_brings_the_index_up_to_dat
     finally:
         children = psutil.Process(dev.pid).children(recursive=True) if dev.poll() is None else []
         stop(dev)
+        gone, alive = psutil.wait_procs(children, timeout=30)
+        left = [process.cmdline() for process in alive if process.is_running()]
+        for process in alive:  # else they hold the output pipe open, and reading it would never end
+            with contextlib.suppress(psutil.Error):
+                process.kill()
         rest = dev.stdout.read()
     output = "".join(seen) + rest
     assert dev.returncode == 0, output[-3000:]
     assert not [line for line in output.splitlines() if any(noise in line for noise in NOISE)]
-    gone, alive = psutil.wait_procs(children, timeout=30)
-    assert not alive, [p.cmdline() for p in alive]
+    assert not left, left
     # The UI's run history holds the sensor's run of the index.
     runs = json.loads(
         subprocess.run(

@@ -75,11 +75,11 @@ def test_an_error_body_echoing_the_authorization_header_is_scrubbed_everywhere_d
             pipeline = build_pipeline(proxy, tmp_path / "kb")
             instance = dg.DagsterInstance.ephemeral()
             result = pipeline.run(instance=instance)
-            token = proxy.api_token
+            email, token = proxy.email, proxy.api_token
     assert not result.success
     failures = step_failure_metadata(result, "jira_window")["failures"]
     assert f"- **{echoing}**: fetch: " in failures and "Authorization" in failures
-    credentials = base64.b64encode(f"{pipeline.settings.email}:{token}".encode()).decode()
+    credentials = base64.b64encode(f"{email}:{token}".encode()).decode()
     stored = _event_log_text(instance, result.run_id)
     assert stored and echoing in stored
     for secret in (token, credentials):
