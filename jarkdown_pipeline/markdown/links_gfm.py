@@ -38,18 +38,9 @@ def defuse_gfm_autolinks(markdown: str) -> str:
     if not _may_need_work(markdown):
         return markdown
     lines = markdown.split("\n")
-    fence: str | None = None
-    for index, line in enumerate(lines):
-        match = _FENCE.match(line)
-        if fence is not None:
-            if match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence):
-                fence = None
-            continue
-        if match:
-            fence = match.group(1)
-            continue
-        if _may_need_work(line):
-            lines[index] = _defuse_line(line)
+    for index in lines_outside_fences(lines, _FENCE):
+        if _may_need_work(lines[index]):
+            lines[index] = _defuse_line(lines[index])
     return "\n".join(lines)
 
 
@@ -275,3 +266,18 @@ def _defuse_text(source: str) -> str:
         position = end
     out.append(source[position:])
     return "".join(out)
+
+
+def lines_outside_fences(lines: list[str], fence_pattern: re.Pattern[str]) -> Iterator[int]:
+    """The indexes of ``lines`` outside fenced code blocks (``fence_pattern``'s group 1 is the fence)."""
+    fence: str | None = None
+    for index, line in enumerate(lines):
+        match = fence_pattern.match(line)
+        if fence is not None:
+            if match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence):
+                fence = None
+            continue
+        if match:
+            fence = match.group(1)
+            continue
+        yield index

@@ -23,7 +23,7 @@ from jarkdown_pipeline.markdown.escape import (
     is_safe_url,
 )
 from jarkdown_pipeline.markdown.links import IssueLinks
-from jarkdown_pipeline.markdown.links_gfm import defuse_gfm_autolinks
+from jarkdown_pipeline.markdown.links_gfm import defuse_gfm_autolinks, lines_outside_fences
 from jarkdown_pipeline.markdown.media import MediaIndex
 from jarkdown_pipeline.markdown.wiki_blocks import Piece, split_pieces
 from jarkdown_pipeline.markdown.wiki_elements import CONTEXT, LOCK, build_grammar
@@ -88,16 +88,8 @@ def escape_stray_html(markdown: str, *, heading_offset: int = 0) -> str:
     """Escape ``<`` that would start an HTML tag, except in code and in the tags kept above;
     push ATX headings down by ``heading_offset`` levels (at most 6)."""
     lines = markdown.split("\n")
-    fence: str | None = None
-    for index, line in enumerate(lines):
-        match = _FENCE.match(line)
-        if fence is not None:
-            if match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence):
-                fence = None
-            continue
-        if match:
-            fence = match.group(1)
-            continue
+    for index in lines_outside_fences(lines, _FENCE):
+        line = lines[index]
         if heading_offset:
             line = _ATX_HEADING.sub(lambda m: m.group(1) + "#" * min(6, len(m.group(2)) + heading_offset), line)
         pieces = []
