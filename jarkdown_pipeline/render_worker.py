@@ -6,9 +6,10 @@ connections busy. The child is a plain ``python -m jarkdown_pipeline.render_work
 standard input, one line per message (no pickling, and no re-import of the parent's ``__main__``
 as multiprocessing's spawn would do):
 
-- parent -> child, first line: ``{"root": ..., "state_dsn": ..., "arriving": [...], "options": {...}}``
-  (the window's keys: the child looks the others up as a KnownKeys; or ``"known_issue_keys"``, a
-  fixed list; the window's RenderOptions as JSON);
+- parent -> child, first line: ``{"root": ..., "state_dsn": ..., "arriving": {...}, "options": {...}}``
+  (the window's keys, as ``IssueKeySet.as_data()``: a bitmap per project, a few bytes however many
+  keys; the child looks the others up as a KnownKeys; or ``"known_issue_keys"``, a fixed list; the
+  window's RenderOptions as JSON);
 - parent -> child, then one issue key per line; end of input ends the child;
 - child -> parent, one line per key, in order: ``{"key", "written", "error", "details"}``.
 
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from jarkdown_pipeline.exceptions import IssueError, describe_error
+from jarkdown_pipeline.key_sets import IssueKeySet
 from jarkdown_pipeline.knowledge_base import KnowledgeBase, KnownKeys, RenderOptions
 
 logger = logging.getLogger(__name__)
@@ -135,7 +137,7 @@ class RenderWorker:
             "options": RenderOptions.coerce(options).as_json(),
         }
         if isinstance(known_issue_keys, KnownKeys):
-            setup["arriving"] = sorted(known_issue_keys.arriving)
+            setup["arriving"] = known_issue_keys.arriving.as_data()
         else:
             setup["known_issue_keys"] = sorted(known_issue_keys)
         # The child imports this package from where the parent did, installed or not.
@@ -246,7 +248,10 @@ def serve(lines: Iterable[bytes], write: Any, stopping: Any = lambda: False) -> 
     iterator = iter(lines)
     setup = json.loads(next(iterator))
     kb = KnowledgeBase(setup["root"], state_dsn=setup.get("state_dsn"))
-    known = KnownKeys(kb, setup["arriving"]) if "arriving" in setup else frozenset(setup["known_issue_keys"])
+    if "arriving" in setup:
+        known: KnownKeys | frozenset[str] = KnownKeys(kb, IssueKeySet.from_data(setup["arriving"]))
+    else:
+        known = frozenset(setup["known_issue_keys"])
     stored_only = KnownKeys(kb) if "arriving" in setup else known
     options = RenderOptions.of(**setup["options"])
     for line in iterator:

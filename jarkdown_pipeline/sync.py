@@ -13,7 +13,7 @@ import os
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from jarkdown_pipeline.exceptions import (
 )
 from jarkdown_pipeline.issue_keys import is_issue_key, issue_sort_key
 from jarkdown_pipeline.jira_api_client import BulkFetchResult, JiraApiClient
+from jarkdown_pipeline.key_sets import IssueKeySet
 from jarkdown_pipeline.knowledge_base import KnowledgeBase, KnownKeys, RenderOptions
 from jarkdown_pipeline.knowledge_base.moves import follow_moves
 from jarkdown_pipeline.progress import PROGRESS_INTERVAL_SECONDS, WindowProgress, progress_reports
@@ -130,13 +131,15 @@ class IssuesStageResult(StageRecord):
     """Fetched for the first time: files elsewhere that link to them in Jira can now link locally."""
     moved: dict[str, str] = field(default_factory=dict)
     """Issues stored under another key before (old key -> new key): their files followed them."""
-    keys_seen: set[str] = field(default_factory=set, repr=False)
+    keys_seen: IssueKeySet = field(default_factory=IssueKeySet, repr=False)
     """The search's keys so far (a streamed search is decided page by page); not part of the record."""
 
     def as_record(self) -> dict[str, Any]:
-        record = super().as_record()
-        record.pop("keys_seen")
-        return record
+        return asdict(replace(self, keys_seen=IssueKeySet()), dict_factory=_without_keys_seen)
+
+
+def _without_keys_seen(items: list[tuple[str, Any]]) -> dict[str, Any]:
+    return {name: value for name, value in items if name != "keys_seen"}
 
 
 def window_search_fields(kb: KnowledgeBase) -> tuple[str, ...]:
@@ -815,11 +818,11 @@ async def mirror_window(
             now_known = KnownKeys(kb, issues.keys)
             gone = known.gone() | stored_known.gone()
             # Stored by other runs meanwhile: every issue rendered since the window started (a superset).
-            arrived_elsewhere = kb.keys_rendered_since(revision_at_start) - known.arriving
+            arrived_elsewhere = kb.keys_rendered_since(revision_at_start, excluding=known.arriving)
             relink = set(kb.files_linking_to(gone)) | set(kb.files_linking_to_jira(arrived_elsewhere))
-            in_window = set(issues.keys)
+            in_window = now_known.arriving
             # The window's changed issues knew them as arriving; its unchanged ones did not.
-            relink |= set(kb.files_linking_to_jira(set(issues.new), skip=set(issues.fetched)))
+            relink |= set(kb.files_linking_to_jira(issues.new, skip=IssueKeySet(issues.fetched)))
             for key in sorted(relink, key=issue_sort_key):
                 if kb.raw_path(key).is_file() and render(key, now_known):
                     if key in in_window:

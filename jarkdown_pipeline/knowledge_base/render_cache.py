@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from jarkdown_pipeline._json import dump_json, load_json
 from jarkdown_pipeline.exceptions import IssueError, describe_error
 from jarkdown_pipeline.issue_keys import is_issue_key
+from jarkdown_pipeline.key_sets import IssueKeySet
 from jarkdown_pipeline.knowledge_base.files import _updated_of, parse_frontmatter_block, write_text_if_changed
 from jarkdown_pipeline.knowledge_base.layout import ATTACHMENTS_DIR
 from jarkdown_pipeline.knowledge_base.links import candidate_link_targets, is_relative_link
@@ -68,7 +69,8 @@ class KnownKeys:
 
     def __init__(self, kb: "KnowledgeBase", arriving: Iterable[str] = ()) -> None:
         self.kb = kb
-        self.arriving = frozenset(arriving)
+        # A backfill's window is tens of thousands of keys, held by the run and the render process alike.
+        self.arriving = arriving if isinstance(arriving, IssueKeySet) else IssueKeySet(arriving)
         self._stored: dict[str, bool] = {}
         self._pattern: re.Pattern[bytes] | None = None
 
@@ -89,14 +91,14 @@ class KnownKeys:
 
     def gone(self) -> set[str]:
         """Keys taken as known whose raw JSON is not stored now (vanished, failed, or moved away meanwhile)."""
-        taken = self.arriving | {key for key, found in self._stored.items() if found}
-        return {key for key in taken if not self.kb.raw_path(key).is_file()}
+        gone = {key for key in self.arriving if not self.kb.raw_path(key).is_file()}
+        return gone | {key for key, found in self._stored.items() if found and not self.kb.raw_path(key).is_file()}
 
     @property
     def pattern(self) -> re.Pattern[bytes]:
         """Matches every key of a project the knowledge base or the window has (and maybe more)."""
         if self._pattern is None:
-            projects = {key.rpartition("-")[0] for key in self.arriving} | set(self.kb.store.project_counts())
+            projects = self.arriving.projects() | set(self.kb.store.project_counts())
             self._pattern = project_mention_pattern(projects)
         return self._pattern
 

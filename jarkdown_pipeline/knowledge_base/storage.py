@@ -6,7 +6,8 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ from jarkdown_pipeline._files import (
 from jarkdown_pipeline._json import dump_json, load_json
 from jarkdown_pipeline.exceptions import IssueError
 from jarkdown_pipeline.issue_keys import check_issue_key, is_issue_key, issue_sort_key
+from jarkdown_pipeline.key_sets import IssueKeySet
 from jarkdown_pipeline.knowledge_base.files import (
     STORE_BATCH,
     _loaded_or_none,
@@ -512,9 +514,10 @@ class KnowledgeBase(RenderingMixin, VerificationMixin, LockingMixin):
             self.store.upsert_issues([IssueRecord(key, state="live")], fields={"state"})
         return restored
 
-    def keys_rendered_since(self, revision: int) -> set[str]:
-        """Issues whose store record changed after ``revision`` (rendered, moved, removed): one query, no listing."""
-        return self.store.keys_changed_since(revision)
+    def keys_rendered_since(self, revision: int, *, excluding: Container[str] = ()) -> set[str]:
+        """Issues (but ``excluding``) whose store record changed after ``revision`` (rendered, moved,
+        removed): one query, no listing; the excluded rows are dropped as they are read."""
+        return self.store.keys_changed_since(revision, excluding=excluding)
 
     def files_linking_to(self, keys: Iterable[str], *, kind: str = "local", skip: Iterable[str] = ()) -> list[str]:
         """Keys of live issue files (but ``skip``) that link to any of ``keys``: to their files
@@ -522,10 +525,10 @@ class KnowledgeBase(RenderingMixin, VerificationMixin, LockingMixin):
 
         From the links the store recorded when each file was rendered: no file is read.
         """
-        wanted = {check_issue_key(key) for key in keys}
+        wanted = IssueKeySet(check_issue_key(key) for key in keys)  # a backfill's window: tens of thousands
         if not wanted:
             return []
-        skipped = frozenset(skip)
+        skipped = skip if isinstance(skip, AbstractSet) else frozenset(skip)
         return [key for key in self.store.files_linking_to(wanted, kind=kind) if key not in skipped]
 
     def files_linking_to_jira(self, keys: Iterable[str], *, skip: Iterable[str] = ()) -> list[str]:

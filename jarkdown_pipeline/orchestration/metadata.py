@@ -4,8 +4,9 @@ The assets call the no-Dagster stages (``jarkdown_pipeline.sync``) and hand thei
 functions, so an asset's body reads as "open, call the stage, report".
 """
 
+import itertools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -157,7 +158,7 @@ def markdown_metadata(window: WindowResult, kb: KnowledgeBase, base_url: str) ->
         "failed": dg.MetadataValue.int(len(failures)),
         "failures": listing(failures),
         "output_dir": dg.MetadataValue.path(str(kb.root)),
-        "preview": markdown_preview(kb, markdown.written + markdown.unchanged, base_url),
+        "preview": markdown_preview(kb, itertools.chain(markdown.written, markdown.unchanged), base_url),
     }
 
 
@@ -241,7 +242,7 @@ def preview_text(text: str, base_url: str, max_chars: int = PREVIEW_MAX_CHARS) -
     return f"{fence}yaml\n{frontmatter}{fence}\n\n{body.lstrip(chr(10))}"
 
 
-def markdown_preview(kb: KnowledgeBase, keys: Sequence[str], base_url: str) -> dg.MetadataValue:
+def markdown_preview(kb: KnowledgeBase, keys: Iterable[str], base_url: str) -> dg.MetadataValue:
     for key in keys:
         path = kb.markdown_path(key)
         if path.is_file():

@@ -8,13 +8,14 @@ revision N has seen every row written at N or before (what an incremental index 
 import abc
 import contextlib
 import secrets
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Container, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
 
 from jarkdown_pipeline._json import dump_json, load_json
 from jarkdown_pipeline.issue_keys import check_issue_key, issue_sort_key
+from jarkdown_pipeline.key_sets import IssueKeySet
 from jarkdown_pipeline.state_store.interface import (
     ISSUE_STATES,
     LINK_KINDS,
@@ -298,7 +299,7 @@ class SqlStateStore(StateStore):
     def live_keys_among(self, keys: Iterable[str]) -> set[str]:
         found: set[str] = set()
         with self._read() as cursor:
-            for chunk in _chunks(sorted({check_issue_key(key) for key in keys})):
+            for chunk in _chunks(IssueKeySet(check_issue_key(key) for key in keys)):
                 marks = _placeholders(len(chunk))
                 statement = f"SELECT issue_key FROM {{t}}issues WHERE state = 'live' AND issue_key IN ({marks})"
                 cursor.execute(self._sql(statement), chunk)
@@ -328,17 +329,17 @@ class SqlStateStore(StateStore):
         rows.sort(key=lambda change: issue_sort_key(change.key))
         return Changes(revision=now, full=full, rows=rows, epoch=0 if epoch_row is None else int(epoch_row[0]))
 
-    def keys_changed_since(self, revision: int) -> set[str]:
+    def keys_changed_since(self, revision: int, *, excluding: Container[str] = ()) -> set[str]:
         with self._read() as cursor:
             cursor.execute(self._sql("SELECT issue_key FROM {t}issues WHERE revision > ?"), (max(revision, 0),))
-            return {row[0] for row in cursor.fetchall()}
+            return {row[0] for row in cursor if row[0] not in excluding}
 
     def files_linking_to(self, keys: Iterable[str], *, kind: LinkKind = "local") -> list[str]:
         if kind not in LINK_KINDS:
             raise ValueError(f"kind must be one of {LINK_KINDS}, not {kind!r}")
         found: set[str] = set()
         with self._read() as cursor:
-            for chunk in _chunks(sorted({check_issue_key(key) for key in keys})):
+            for chunk in _chunks(IssueKeySet(check_issue_key(key) for key in keys)):
                 cursor.execute(
                     self._sql(
                         # CROSS JOIN: SQLite then starts from the links' target index. With a plain JOIN

@@ -2,7 +2,7 @@
 
 import abc
 import dataclasses
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Container, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -130,8 +130,9 @@ class StateStore(abc.ABC):
         """Index rows and states changed after ``revision`` (0: all; of ``project`` if given), and the revision now."""
 
     @abc.abstractmethod
-    def keys_changed_since(self, revision: int) -> set[str]:
-        """Keys of every issue written after ``revision`` (any state): a window's issues stored by other runs meanwhile."""
+    def keys_changed_since(self, revision: int, *, excluding: Container[str] = ()) -> set[str]:
+        """Keys of every issue written after ``revision`` (any state) but ``excluding``: a window's issues
+        stored by other runs meanwhile (the window's own are dropped row by row, never listed)."""
 
     @abc.abstractmethod
     def current_revision(self) -> int:

@@ -79,3 +79,31 @@ async def test_an_abandoned_worker_stops_after_the_file_it_is_writing(tmp_path):
     assert not list(tmp_path.rglob("*.tmp"))
     with pytest.raises(RenderWorkerGone):
         await worker.render("ABC-1")
+
+
+async def test_the_child_links_to_the_windows_keys_it_was_told_in_compact_form(tmp_path):
+    # The window's keys reach the child as a bitmap per project (IssueKeySet.as_data()); a key far
+    # past its project's others, and one written with a leading zero, travel as they are.
+    from jarkdown_pipeline.knowledge_base import KnownKeys
+    from jarkdown_pipeline.render_worker import RenderWorker
+
+    kb = KnowledgeBase(tmp_path)
+    linked = ["ABC-2", "ABC-99999999999", "ABC-07", "XYZ-5", "ABC-3"]
+    issue = {**ISSUE, "fields": {**ISSUE["fields"], "issuelinks": []}}
+    for number, key in enumerate(linked, 10):
+        issue["fields"]["issuelinks"].append(
+            {
+                "id": str(number),
+                "type": {"name": "Relates", "inward": "relates to", "outward": "relates to"},
+                "outwardIssue": {"id": str(number), "key": key, "fields": {"summary": f"about {key}"}},
+            }
+        )
+    kb.write_raw_issue(issue)
+    arriving = ["ABC-1", *(f"ABC-{n}" for n in range(100, 5000)), *linked[:-1]]
+    options = {"field_definitions": [], "base_url": "https://example.atlassian.net"}
+    async with await RenderWorker.start(kb, KnownKeys(kb, arriving), options) as worker:
+        assert (await worker.render("ABC-1")).written is True
+    text = kb.markdown_path("ABC-1").read_text(encoding="utf-8")
+    for key in linked[:-1]:
+        assert f"(../{key}/{key}.md)" in text
+    assert "(../ABC-3/ABC-3.md)" not in text and "https://example.atlassian.net/browse/ABC-3" in text
