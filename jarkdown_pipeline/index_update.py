@@ -13,7 +13,7 @@ No Dagster import.
 import contextlib
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,7 +27,6 @@ from jarkdown_pipeline.markdown.index import (
     block_of,
     block_page,
     checked_rows,
-    index_pages,
     page_summaries,
     projects_of,
     recent_rows,
@@ -117,11 +116,35 @@ def rebuild_fully(kb: "KnowledgeBase") -> IndexUpdate:
     now = kb.store.changes_since(kb.store.current_revision())
     rows, problems = kb.index_rows()
     rows = checked_rows(rows)
-    files = index_pages(rows, title=TITLE)
+    pages = projects_of(rows)
+    projects = {project: page_summaries(project_pages) for project, project_pages in pages.items()}
+    recent = recent_rows(rows)
+    # The bytes of index_pages(rows), each page rendered as it is written: a backfill's index is
+    # tens of MB of text, which need not be held at once.
+    files = RenderedPages(render_home(projects, recent, title=TITLE), pages)
     written = kb.write_index(files)
-    projects = {project: page_summaries(pages) for project, pages in projects_of(rows).items()}
-    save_state(kb, IndexState(now.revision, now.epoch, projects, [dict(row) for row in recent_rows(rows)]))
+    save_state(kb, IndexState(now.revision, now.epoch, projects, [dict(row) for row in recent]))
     return IndexUpdate(len(rows), problems, written, full=True, rendered=sorted(files))
+
+
+class RenderedPages(Mapping[str, str]):
+    """``{path: text}`` of every index file (``index_pages``), a project page rendered when asked for."""
+
+    def __init__(self, home: str, projects: Mapping[str, Sequence[IndexPage]]) -> None:
+        self._home = home
+        self._pages = {page.path: page for pages in projects.values() for page in pages}
+
+    def __getitem__(self, path: str) -> str:
+        if path == INDEX_FILE:
+            return self._home
+        return render_project_page(self._pages[path], title=TITLE)
+
+    def __iter__(self) -> Iterator[str]:
+        yield INDEX_FILE
+        yield from self._pages
+
+    def __len__(self) -> int:
+        return 1 + len(self._pages)
 
 
 def _incremental(kb: "KnowledgeBase", state: IndexState, changes: Changes) -> IndexUpdate | None:

@@ -63,6 +63,18 @@ _MANIFEST_FIELDS = ("attachment_id", "filename", "original_filename", "mime_type
 _UPDATED_MEMO_MAX = 4096
 
 
+# Index fields whose values repeat across issues (a handful of statuses, types and people).
+_SHARED_ROW_FIELDS = frozenset({"status", "type", "assignee"})
+
+
+def _sharing_values(row: Mapping[str, Any], shared: dict[str, str]) -> dict[str, Any]:
+    """``dict(row)``, its repeated string values taken from ``shared`` (the same object for equal values)."""
+    return {
+        name: shared.setdefault(value, value) if name in _SHARED_ROW_FIELDS and isinstance(value, str) else value
+        for name, value in row.items()
+    }
+
+
 class KnowledgeBase(RenderingMixin, VerificationMixin, LockingMixin):
     """The output folder. Cheap to construct; creates folders only when it writes."""
 
@@ -368,12 +380,13 @@ class KnowledgeBase(RenderingMixin, VerificationMixin, LockingMixin):
         cost of rebuilding the index of a big knowledge base).
         """
         rows, problems = [], []
+        shared: dict[str, str] = {}  # one string per status, type or assignee, not one per row
         for keys in batched(self.issue_file_keys(), STORE_BATCH):
             records = self._current_records(keys)
             for key in keys:
                 record = records.get(key)
                 if record is not None and isinstance(record.index_row, Mapping):
-                    rows.append(dict(record.index_row))
+                    rows.append(_sharing_values(record.index_row, shared))
                     continue
                 path = self.markdown_path(key)
                 try:
@@ -381,7 +394,7 @@ class KnowledgeBase(RenderingMixin, VerificationMixin, LockingMixin):
                 except (FrontmatterError, UnicodeDecodeError) as error:
                     problems.append(FrontmatterProblem(self.relative(path), str(error)))
                     continue
-                rows.append({name: data.get(name) for name in INDEX_ROW_FIELDS})
+                rows.append(_sharing_values({name: data.get(name) for name in INDEX_ROW_FIELDS}, shared))
         return rows, problems
 
     def index_files(self) -> list[Path]:
@@ -390,9 +403,9 @@ class KnowledgeBase(RenderingMixin, VerificationMixin, LockingMixin):
         return [self.index_path, *pages] if self.index_path.is_file() else pages
 
     @staticmethod
-    def issues_listed_in(index_files: Iterable[Path]) -> set[str]:
+    def issues_listed_in(index_files: Iterable[Path]) -> IssueKeySet:
         """The keys whose issue file a link of these index files points to (one pass over each)."""
-        listed: set[str] = set()
+        listed = IssueKeySet()
         for path in index_files:
             listed.update(_INDEX_LINK_RE.findall(path.read_text(encoding="utf-8")))
         return listed
@@ -402,8 +415,8 @@ class KnowledgeBase(RenderingMixin, VerificationMixin, LockingMixin):
         page not in ``files``, or (``delete`` given) just those. ``files`` maps paths relative to the
         root (``index.md``, ``_index/...``) to their text."""
         changed = False
-        for relative, text in sorted(files.items()):
-            changed |= write_text_if_changed(self.checked(self.root / relative), text)
+        for relative in sorted(files):  # a page's text is asked for as it is written (it may be rendered then)
+            changed |= write_text_if_changed(self.checked(self.root / relative), files[relative])
         wanted = {self.root / relative for relative in files}
         unwanted = self.index_files() if delete is None else [self.root / relative for relative in delete]
         for page in unwanted:

@@ -6,15 +6,30 @@ them: a cost that follows what the run changed. Run on their own (no record), th
 issue file of the knowledge base and every index file, in linear time.
 """
 
+import itertools
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
 from jarkdown_pipeline.index_update import index_pages_listing
+from jarkdown_pipeline.key_sets import IssueKeySet
 from jarkdown_pipeline.knowledge_base import KnowledgeBase
 from jarkdown_pipeline.orchestration import names
 from jarkdown_pipeline.orchestration.metadata import check_result, listing, run_record_id
 from jarkdown_pipeline.orchestration.resources import KnowledgeBaseResource
+
+
+def _written_of(record: Mapping[str, Any]) -> tuple[list[str], IssueKeySet]:
+    """The record's written and relinked keys, each once in their order, and as a set (a bitmap: a
+    backfill's run writes tens of thousands)."""
+    seen, written = IssueKeySet(), []
+    for key in itertools.chain(record["written"], record.get("relinked", [])):
+        if key not in seen:
+            seen.add(key)
+            written.append(key)
+    return written, seen
 
 
 def _keys_of_run(context: dg.AssetCheckExecutionContext, kb: KnowledgeBase) -> tuple[list[str], str]:
@@ -33,11 +48,10 @@ def _files_written_by_run(context: dg.AssetCheckExecutionContext, kb: KnowledgeB
     record = kb.read_run_record(run_record_id(context), "markdown")
     if record is None:
         return kb.issue_file_keys(), "every issue file of the knowledge base"
-    written = list(dict.fromkeys(record["written"] + record.get("relinked", [])))
+    written, already = _written_of(record)
     # Files linking to a written file: a link target of theirs changed (the state store's link table).
-    already = set(written)
-    linking = [key for key in kb.files_linking_to(written) if key not in already]
-    keys = [key for key in [*written, *linking] if kb.markdown_path(key).is_file()]
+    linking = [key for key in kb.files_linking_to(already) if key not in already]
+    keys = [key for key in itertools.chain(written, linking) if kb.markdown_path(key).is_file()]
     return keys, f"the {len(written)} files written in this run and {len(linking)} files linking to them"
 
 
@@ -47,7 +61,7 @@ def _files_rendered_by_run(context: dg.AssetCheckExecutionContext, kb: Knowledge
     record = kb.read_run_record(run_record_id(context), "markdown")
     if record is None:
         return kb.issue_file_keys(), "every issue file of the knowledge base"
-    written = list(dict.fromkeys(record["written"] + record.get("relinked", [])))
+    written, _ = _written_of(record)
     return written, f"the {len(written)} files written in this run"
 
 
@@ -57,9 +71,7 @@ def _index_scope(context: dg.AssetCheckExecutionContext, kb: KnowledgeBase) -> t
     record = kb.read_run_record(run_record_id(context), "markdown")
     if record is None:
         return kb.issue_file_keys(), kb.index_files(), "every issue file of the knowledge base"
-    written = [
-        key for key in dict.fromkeys(record["written"] + record.get("relinked", [])) if kb.markdown_path(key).is_file()
-    ]
+    written = [key for key in _written_of(record)[0] if kb.markdown_path(key).is_file()]
     pages = [kb.root / page for page in index_pages_listing(kb, written)]
     return written, [page for page in [kb.index_path, *pages] if page.is_file()], "the files written in this run"
 
