@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from jarkdown_pipeline._memory import release_free_memory
 from jarkdown_pipeline.exceptions import IssueError, describe_error
 from jarkdown_pipeline.key_sets import IssueKeySet
 from jarkdown_pipeline.knowledge_base import KnowledgeBase, KnownKeys, RenderOptions
@@ -109,6 +110,10 @@ def render_locked(
             return render_issue_outcome(kb, key, known_issue_keys, options)
     except Exception as error:
         return failed_outcome(key, error)
+
+
+# The child gives its C heap's free pages back every so many renders (see _memory).
+RELEASE_EVERY_RENDERS = 500
 
 
 # Before a key on the child's input: render it as an unchanged issue (never part of a valid key).
@@ -254,6 +259,7 @@ def serve(lines: Iterable[bytes], write: Any, stopping: Any = lambda: False) -> 
         known = frozenset(setup["known_issue_keys"])
     stored_only = KnownKeys(kb) if "arriving" in setup else known
     options = RenderOptions.of(**setup["options"])
+    rendered = 0
     for line in iterator:
         if stopping():
             return
@@ -264,6 +270,9 @@ def serve(lines: Iterable[bytes], write: Any, stopping: Any = lambda: False) -> 
         if key.startswith(UNCHANGED_MARK):
             key, links_known = key[len(UNCHANGED_MARK) :], stored_only
         outcome = render_locked(kb, key, links_known, options)  # never raises: one issue never ends the child
+        rendered += 1
+        if rendered % RELEASE_EVERY_RENDERS == 0:
+            release_free_memory()
         write(
             json.dumps(
                 {"key": outcome.key, "written": outcome.written, "error": outcome.error, "details": outcome.details}

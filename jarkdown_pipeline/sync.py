@@ -18,6 +18,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from jarkdown_pipeline._memory import releasing_free_memory
 from jarkdown_pipeline.attachment_handler import AttachmentHandler
 from jarkdown_pipeline.exceptions import (
     AttachmentDownloadError,
@@ -797,7 +798,11 @@ async def mirror_window(
         workers = max_concurrent_downloads * 2
         completed = False
         try:
-            async with progress_reports(progress, on_progress, progress_interval), asyncio.TaskGroup() as group:
+            async with (
+                progress_reports(progress, on_progress, progress_interval),
+                releasing_free_memory(),
+                asyncio.TaskGroup() as group,
+            ):
                 # A fatal error anywhere cancels the rest.
                 for _ in range(workers):
                     group.create_task(worker(group))
