@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from jarkdown_pipeline.key_sets import IssueKeySet
 from jarkdown_pipeline.state_store import IndexChange, IssueRecord, StateStoreError
 from jarkdown_pipeline.state_store._sql import SCHEMA_VERSION
 
@@ -155,6 +156,16 @@ def test_changes_since_gives_only_what_changed_after_a_revision(store):
     store.upsert_issues([IssueRecord("XYZ-1")])
     assert [row.key for row in store.changes_since(0, project="XYZ").rows] == ["XYZ-1"]
     assert [row.key for row in store.changes_since(third, project="ABC").rows] == []
+
+
+def test_keys_changed_since_leaves_out_the_keys_excluded(store):
+    first = store.upsert_issues([full_record("ABC-1")])
+    store.upsert_issues([full_record("ABC-2"), full_record("ABC-3"), full_record("XYZ-1")])
+    store.upsert_issues([IssueRecord("ABC-1", state="removed")], fields={"state"})
+    assert store.keys_changed_since(first) == {"ABC-1", "ABC-2", "ABC-3", "XYZ-1"}
+    window = IssueKeySet(["ABC-2", "ABC-3", "ABC-9"])  # what a window passes: its own keys
+    assert store.keys_changed_since(first, excluding=window) == {"ABC-1", "XYZ-1"}
+    assert store.keys_changed_since(0, excluding={"XYZ-1"}) == {"ABC-1", "ABC-2", "ABC-3"}
 
 
 def test_after_replace_all_older_revisions_get_everything(store):
