@@ -685,7 +685,7 @@ class JiraApiClient:
             try:
                 # The host's turn ends with the headers here: the caller reads the body on its own.
                 async with self._exchange(
-                    "GET", URL(content_url, encoded=True), accept="*/*", identity=True
+                    "GET", URL(content_url, encoded=True), accept="*/*", identity=True, background=True
                 ) as response:
                     await self._raise_for_status(response, "GET", content_url)
                 return response
@@ -725,6 +725,7 @@ class JiraApiClient:
                     identity=True,
                     auto_decompress=False,
                     body_in_deadline=False,  # a big attachment's pace is bounded by the minimum rate instead
+                    background=True,
                 ) as response:
                     try:
                         await self._raise_for_status(response, "GET", content_url)
@@ -971,6 +972,7 @@ class JiraApiClient:
         identity: bool = False,
         auto_decompress: bool = True,
         body_in_deadline: bool = True,
+        background: bool = False,
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         """One request through the host's throttler, following redirects by hand so credentials stay on
         Jira's origin; yields the final response (the caller reads and releases it).
@@ -978,7 +980,8 @@ class JiraApiClient:
         Each hop takes its host's turn (``self.throttler``); the last hop's is held until the block
         ends. The ``request_deadline`` counts from the first turn (waiting for a turn is this
         client's queue, not the server's time) and covers the body unless ``body_in_deadline`` is
-        false (downloads: until the headers).
+        false (downloads: until the headers). ``background`` requests (downloads) take a host's free
+        slot only when no other request waits for one (``_throttle.LanedSlots``).
         """
         session = self._require_session()
         if params:
@@ -988,7 +991,7 @@ class JiraApiClient:
         for _hop in range(self.max_redirects + 1):
             origin = _origin(url)
             asked = loop.time()
-            async with self.throttler.turn(origin) as started:
+            async with self.throttler.turn(origin, background=background) as started:
                 if self.request_deadline is not None:
                     expires = (expires or asked + self.request_deadline) + loop.time() - asked
                 self.stats.requests += 1
