@@ -31,7 +31,7 @@ from jarkdown_pipeline.exceptions import (
 from jarkdown_pipeline.issue_keys import is_issue_key, issue_sort_key
 from jarkdown_pipeline.jira_api_client import BulkFetchResult, JiraApiClient
 from jarkdown_pipeline.knowledge_base import KnowledgeBase, KnownKeys, RenderOptions
-from jarkdown_pipeline.knowledge_base.moves import follow_moves
+from jarkdown_pipeline.knowledge_base.moves import follow_moves, moves_among
 from jarkdown_pipeline.progress import PROGRESS_INTERVAL_SECONDS, WindowProgress, progress_reports
 from jarkdown_pipeline.render_worker import (
     RenderOutcome,
@@ -298,22 +298,26 @@ async def fetch_issues(
         # In a thread: a page of 100 issues is ~0.1 s of encoding and writing, which would stall the
         # downloads' responses on the loop; the thread gives the loop the interpreter every few ms.
         page_stored: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        # A key new to the knowledge base may be a moved issue: its downloads wait for its folder to follow.
-        maybe_moved = [issue for issue in issues if may_move and not kb.raw_path(issue["key"]).is_file()]
-        if on_fetched is not None:
-            waiting = {id(issue) for issue in maybe_moved}
-            for issue in issues:
-                if id(issue) not in waiting:
-                    on_fetched(issue, page_stored)
+        # A moved issue's downloads wait for its folder to follow it (else they would land in a new
+        # folder, and the old one's copies be kept): only those, found by id, not every new key.
+        moving = await asyncio.to_thread(new_keys_moving, issues) if may_move and on_fetched is not None else set()
+        for issue in issues if on_fetched is not None else ():
+            if issue["key"] not in moving:
+                on_fetched(issue, page_stored)
         try:
             async with locked(kb):
                 await asyncio.to_thread(store_page, issues)
-            for issue in maybe_moved if on_fetched is not None else ():
-                on_fetched(issue, page_stored)
+            for issue in issues if moving else ():
+                if issue["key"] in moving:
+                    on_fetched(issue, page_stored)
             page_stored.set_result(None)
         finally:
             if not page_stored.done():  # storing failed: the window fails, and its waiters with it
                 page_stored.cancel()
+
+    def new_keys_moving(issues: list[Mapping[str, Any]]) -> set[str]:
+        new = [issue for issue in issues if not kb.raw_path(issue["key"]).is_file()]
+        return {move.new_key for move in moves_among(kb, new)} if new else set()
 
     def note_vanished(key: str, reason: str) -> None:
         result.vanished[key] = reason

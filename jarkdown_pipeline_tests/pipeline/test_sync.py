@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import threading
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
@@ -353,3 +354,53 @@ async def test_a_window_fetches_through_one_bulk_stream_that_waits_for_its_backl
     assert not (result.issues.failed or result.attachments.failed or result.markdown.failed)
     assert peak[0] == 1, "bulk requests of the window overlapped"
     assert 30 <= backlog_peak[0] < 30 + 100, backlog_peak[0]
+
+
+async def test_a_new_issues_downloads_start_before_its_page_is_stored_when_it_did_not_move(tmp_path, monkeypatch):
+    # Into a knowledge base that holds issues, a new key might be a moved issue; only one whose id the
+    # store holds under another key waits for its page's store. Storing an issue here waits until its
+    # download has started: were every new issue made to wait, this window would stall and fail.
+
+    config = sample_config(issue_count=80, days=10, max_attachments_per_issue=1, attachment_max_bytes=512)
+    download_started: dict[str, threading.Event] = {}
+    waited_in_vain: list[str] = []
+    downloads = sync.download_issue_attachments
+
+    async def noted_download(handler, kb, key, result, fetched=None):
+        download_started.setdefault(key, threading.Event()).set()
+        return await downloads(handler, kb, key, result, fetched)
+
+    with run_sample_jira_in_thread(config) as jira:
+        kb = KnowledgeBase(tmp_path)
+        zone = ZoneInfo(jira.config.time_zone)
+        last_day = max(issue.updated.astimezone(zone).date() for issue in jira.dataset.issues.values())
+        await mirror_window_of(jira, kb, last_day - timedelta(days=30), last_day)
+        assert kb.raw_issue_keys(), "the first window stored nothing"
+        later = sorted(issues_updated_on(jira, last_day))
+        with_attachments = {key for key in later if jira.dataset.issues[key].attachments}
+        assert with_attachments, "the sample day has no issue with an attachment"
+        write_raw_issue = kb.write_raw_issue
+
+        def write_after_its_download(issue):
+            key = issue["key"]
+            if key in with_attachments and not download_started.setdefault(key, threading.Event()).wait(5):
+                waited_in_vain.append(key)
+            return write_raw_issue(issue)
+
+        monkeypatch.setattr(sync, "download_issue_attachments", noted_download)
+        monkeypatch.setattr(kb, "write_raw_issue", write_after_its_download)
+        result = await mirror_window_of(jira, kb, last_day, last_day + timedelta(days=1))
+    assert set(later) <= set(result.issues.new) and not result.issues.moved
+    assert waited_in_vain == []
+    assert not (result.issues.failed or result.attachments.failed or result.markdown.failed)
+
+
+async def mirror_window_of(jira, kb: KnowledgeBase, start: date, end: date):
+    async with client_for(jira) as client:
+        return await mirror_window(
+            client,
+            kb,
+            window_jql(None, start, end),
+            field_definitions=await client.fetch_fields(),
+            base_url=jira.base_url,
+        )
