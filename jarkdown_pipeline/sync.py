@@ -177,9 +177,11 @@ async def search_window_pages(
         result.keys_seen.update(new_keys)
         result.keys += new_keys
         to_fetch = []
+        searched = {key: fields_of(page[key]).get("updated") for key in new_keys}
+        stored = kb.stored_updated_of([key for key, updated in searched.items() if updated is not None])
         for key in new_keys:
-            searched_updated = fields_of(page[key]).get("updated")
-            if searched_updated is not None and kb.stored_updated(key) == searched_updated:
+            searched_updated = searched[key]
+            if searched_updated is not None and stored.get(key) == searched_updated:
                 result.unchanged.append(key)
             else:
                 to_fetch.append(key)
