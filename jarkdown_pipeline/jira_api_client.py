@@ -591,9 +591,12 @@ class JiraApiClient:
             issues.extend(retried)
         errors: dict[str, str] = dict(issue_errors)
         ordered = _in_asked_order(keys, issues, errors)
-        await changelogs.complete_changelogs(self, ordered)  # one request for the page's long changelogs
-        completed = await asyncio.gather(*(self.complete_issue(issue) for issue in ordered))
-        return BulkFetchResult(issues=list(completed), errors=errors)
+        # One request for the page's long changelogs, beside the comment and worklog pages (each
+        # completes its own part of the issue): one round trip on the page's way, not two.
+        await asyncio.gather(
+            changelogs.complete_changelogs(self, ordered), *(self.complete_issue(issue) for issue in ordered)
+        )
+        return BulkFetchResult(issues=ordered, errors=errors)
 
     async def _bulk_fetch_round(
         self, ids_or_keys: list[str], fields: Sequence[str], expand: Sequence[str]
