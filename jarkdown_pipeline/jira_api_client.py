@@ -539,14 +539,20 @@ class JiraApiClient:
         *,
         fields: Sequence[str] = ("*all",),
         expand: Sequence[str] = WHOLE_ISSUE_EXPAND,
+        first_request_issues: int | None = None,
     ) -> AsyncIterator[tuple[list[str], BulkFetchResult | Exception]]:
         """``bulk_fetch_pages`` over keys that arrive while it runs: each list taken from ``chunks``
         (cut into requests of at most 100 issues; None ends the stream) is fetched in order, one
         request at a time, each sent when the previous answer arrived if its keys are there by then,
         else as soon as they come. One stream over a whole window keeps at most two answers in
-        memory (the one the caller handles and the next), however many keys the window has."""
+        memory (the one the caller handles and the next), however many keys the window has.
+
+        ``first_request_issues``: the first request asks for that many issues only. A page of 100
+        whole issues is megabytes to send and parse; a small first one starts the caller's work
+        (the downloads) sooner, at the cost of one more request."""
         pending: collections.deque[list[str]] = collections.deque()
         ended = False
+        first_cut = first_request_issues
 
         async def page(chunk: list[str]) -> tuple[list[str], BulkFetchResult | Exception]:
             try:
@@ -558,13 +564,18 @@ class JiraApiClient:
             return bool(pending) or not chunks.empty()
 
         async def request_next() -> "asyncio.Future[tuple[list[str], BulkFetchResult | Exception]] | None":
-            nonlocal ended
+            nonlocal ended, first_cut
             while not pending and not ended:
                 keys = await chunks.get()
                 if keys is None:
                     ended = True
-                else:
-                    pending.extend(_chunks(list(keys)))
+                    continue
+                keys = list(keys)
+                if first_cut is not None and len(keys) > first_cut:
+                    pending.append(keys[:first_cut])
+                    keys = keys[first_cut:]
+                first_cut = None
+                pending.extend(_chunks(keys))
             return asyncio.ensure_future(page(pending.popleft())) if pending else None
 
         upcoming = await request_next()

@@ -560,6 +560,9 @@ def remove_shared_stale_temp_files(kb: KnowledgeBase) -> None:
 # bulk stream waits: bulk pages arrive faster than downloads end, and each waiting issue holds its
 # attachment list and a task. Ten bulk pages keep every download slot busy.
 WINDOW_BACKLOG_ISSUES = 1000
+# The window's first bulk request: a few issues, so that their downloads start while the first full
+# page (megabytes of JSON) is on its way.
+FIRST_BULK_REQUEST_ISSUES = 10
 
 
 class Backlog:
@@ -712,7 +715,7 @@ async def mirror_window(
             to_fetch_queue: asyncio.Queue[list[str] | None] = asyncio.Queue()
             try:
                 async with asyncio.TaskGroup() as fetches:
-                    pages = client.bulk_fetch_stream(to_fetch_queue)
+                    pages = client.bulk_fetch_stream(to_fetch_queue, first_request_issues=FIRST_BULK_REQUEST_ISSUES)
                     fetches.create_task(
                         fetch_issues(client, kb, issues, pages, on_fetched=on_fetched, before_next=backlog.room)
                     )
