@@ -139,6 +139,9 @@ class BulkFetchResult:
     issues: list[dict[str, Any]]
     errors: dict[str, str]
     not_found: dict[str, str] = field(default_factory=dict)
+    completion: "asyncio.Future[None] | None" = field(default=None, compare=False, repr=False)
+    """``bulk_fetch_stream(defer_completion=True)``: the paging of the issues' truncated changelogs,
+    comments and worklogs (in place), still running; the issues are complete once it is done."""
 
 
 def merged_bulk_results(pages: Iterable[BulkFetchResult]) -> BulkFetchResult:
@@ -540,6 +543,7 @@ class JiraApiClient:
         fields: Sequence[str] = ("*all",),
         expand: Sequence[str] = WHOLE_ISSUE_EXPAND,
         first_request_issues: int | None = None,
+        defer_completion: bool = False,
     ) -> AsyncIterator[tuple[list[str], BulkFetchResult | Exception]]:
         """``bulk_fetch_pages`` over keys that arrive while it runs: each list taken from ``chunks``
         (cut into requests of at most 100 issues; None ends the stream) is fetched in order, one
@@ -549,14 +553,18 @@ class JiraApiClient:
 
         ``first_request_issues``: the first request asks for that many issues only. A page of 100
         whole issues is megabytes to send and parse; a small first one starts the caller's work
-        (the downloads) sooner, at the cost of one more request."""
+        (the downloads) sooner, at the cost of one more request.
+
+        ``defer_completion``: each page comes as soon as Jira's bulk answer is in, its issues'
+        truncated changelogs, comments and worklogs still being paged (``BulkFetchResult.completion``,
+        which the caller awaits before it stores them); their attachment lists are complete already."""
         pending: collections.deque[list[str]] = collections.deque()
         ended = False
         first_cut = first_request_issues
 
         async def page(chunk: list[str]) -> tuple[list[str], BulkFetchResult | Exception]:
             try:
-                return chunk, await self._bulk_fetch_page(chunk, fields, expand)
+                return chunk, await self._bulk_fetch_page(chunk, fields, expand, defer_completion)
             except Exception as error:  # that page's: the caller decides (e.g. fetches its issues one by one)
                 return chunk, error
 
@@ -590,8 +598,11 @@ class JiraApiClient:
             if upcoming is not None:
                 upcoming.cancel()
 
-    async def _bulk_fetch_page(self, keys: list[str], fields: Sequence[str], expand: Sequence[str]) -> BulkFetchResult:
-        """One bulkfetch request (at most 100 keys), Jira's issueErrors asked once more, the issues completed."""
+    async def _bulk_fetch_page(
+        self, keys: list[str], fields: Sequence[str], expand: Sequence[str], defer_completion: bool = False
+    ) -> BulkFetchResult:
+        """One bulkfetch request (at most 100 keys), Jira's issueErrors asked once more, the issues
+        completed (or, ``defer_completion``, being completed: ``BulkFetchResult.completion``)."""
         if not keys:
             return BulkFetchResult(issues=[], errors={})
         if self.flavour == datacenter.DATACENTER:  # no bulkfetch there: a search page of `key in (...)`
@@ -602,12 +613,25 @@ class JiraApiClient:
             issues.extend(retried)
         errors: dict[str, str] = dict(issue_errors)
         ordered = _in_asked_order(keys, issues, errors)
-        # One request for the page's long changelogs, beside the comment and worklog pages (each
-        # completes its own part of the issue): one round trip on the page's way, not two.
-        await asyncio.gather(
-            changelogs.complete_changelogs(self, ordered), *(self.complete_issue(issue) for issue in ordered)
-        )
+        if defer_completion:
+            completion = asyncio.ensure_future(self.complete_issues(ordered))
+            completion.add_done_callback(_retrieved)  # the caller may be gone (the window failed)
+            return BulkFetchResult(issues=ordered, errors=errors, completion=completion)
+        await self.complete_issues(ordered)
         return BulkFetchResult(issues=ordered, errors=errors)
+
+    async def complete_issues(self, issues: Sequence[dict[str, Any]]) -> None:
+        """Page the truncated changelogs, comments and worklogs of a bulk page's ``issues``, in place:
+        one request for their long changelogs, beside the comment and worklog pages (each completes
+        its own part of the issue, and completing a complete issue asks for nothing)."""
+        await asyncio.gather(
+            changelogs.complete_changelogs(self, issues), *(self.complete_issue(issue) for issue in issues)
+        )
+
+    async def complete_issue_alone(self, issue: dict[str, Any]) -> None:
+        """``complete_issues`` for one issue, its changelog paged on its own (after a page's completion failed)."""
+        await self.complete_issue(issue)
+        await changelogs.complete_changelog(self, issue)
 
     async def _bulk_fetch_round(
         self, ids_or_keys: list[str], fields: Sequence[str], expand: Sequence[str]
@@ -1180,6 +1204,12 @@ async def _make_part_file(destination: Path, temp_file: list[str]) -> None:
 def _check_download_length(received: int, wanted: int | None) -> None:
     if wanted is not None and received != wanted:
         raise IncompleteDownload(f"received {received} of {wanted} bytes")
+
+
+def _retrieved(future: "asyncio.Future[None]") -> None:
+    """Mark a background future's exception as seen: its caller reports it, or is gone."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _chunks(keys: list[str]) -> list[list[str]]:

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterat
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from jarkdown_pipeline.attachment_handler import AttachmentHandler
 from jarkdown_pipeline.exceptions import (
@@ -294,7 +294,28 @@ async def fetch_issues(
                 result.failed[issue["key"]] = f"not stored: {issue_error_reason(error)}"
                 logger.error("Could not store %s: %s", issue["key"], issue_error_reason(error))
 
-    async def store(issues: list[Mapping[str, Any]]) -> None:
+    async def complete(issues: list[Mapping[str, Any]], completion: "asyncio.Future[None]") -> None:
+        """Wait for a page's deferred completion; should it fail, each issue is completed on its own,
+        and one that cannot be is that issue's failure (its downloads may have started: not refetched)."""
+        try:
+            await completion
+            return
+        except AuthenticationError:
+            raise
+        except Exception as error:
+            logger.warning(
+                "Completing a bulk page failed (%s); completing its issues one by one", issue_error_reason(error)
+            )
+        for issue in issues:
+            try:
+                await client.complete_issue_alone(cast(dict[str, Any], issue))
+            except AuthenticationError:
+                raise
+            except Exception as error:  # this issue's: its comments, worklogs or history could not be paged
+                result.failed[issue["key"]] = issue_error_reason(error)
+                logger.error("Could not complete %s: %s", issue["key"], issue_error_reason(error))
+
+    async def store(issues: list[Mapping[str, Any]], completion: "asyncio.Future[None] | None" = None) -> None:
         # Written as each answer arrives, so memory holds a few bulk pages, not a year of issues.
         # Under the lock: against a concurrent reconciliation moving, or a run storing, the same issue.
         # In a thread: a page of 100 issues is ~0.1 s of encoding and writing, which would stall the
@@ -307,6 +328,8 @@ async def fetch_issues(
             if issue["key"] not in moving:
                 on_fetched(issue, page_stored)
         try:
+            if completion is not None:  # the downloads run meanwhile: they need the attachment lists only
+                await complete(issues, completion)
             async with locked(kb):
                 await asyncio.to_thread(store_page, issues)
             for issue in issues if moving else ():
@@ -338,7 +361,7 @@ async def fetch_issues(
         issues, malformed = well_formed_entries(bulk.issues, wanted)
         if malformed:
             logger.warning("A bulk page had %d malformed entries; fetching its missing issues one by one", malformed)
-        await store(issues)
+        await store(issues, bulk.completion)
         for key, reason in bulk.not_found.items():  # Jira already said 404: asking again would say it again
             if key in wanted and key not in stored:
                 note_vanished(key, reason)
@@ -715,7 +738,9 @@ async def mirror_window(
             to_fetch_queue: asyncio.Queue[list[str] | None] = asyncio.Queue()
             try:
                 async with asyncio.TaskGroup() as fetches:
-                    pages = client.bulk_fetch_stream(to_fetch_queue, first_request_issues=FIRST_BULK_REQUEST_ISSUES)
+                    pages = client.bulk_fetch_stream(
+                        to_fetch_queue, first_request_issues=FIRST_BULK_REQUEST_ISSUES, defer_completion=True
+                    )
                     fetches.create_task(
                         fetch_issues(client, kb, issues, pages, on_fetched=on_fetched, before_next=backlog.room)
                     )

@@ -569,7 +569,7 @@ async def test_a_bulk_stream_can_make_its_first_request_small_and_the_rest_full(
     client = JiraApiClient("https://example.atlassian.net", "me@example.com", "token")
     asked: list[list[str]] = []
 
-    async def page(keys, fields, expand):
+    async def page(keys, fields, expand, defer_completion=False):
         asked.append(keys)
         return BulkFetchResult(issues=[], errors={})
 
