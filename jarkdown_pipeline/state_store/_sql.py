@@ -408,22 +408,24 @@ class SqlStateStore(StateStore):
         found: dict[str, list[tuple[str, Mapping[str, Any] | None]]] = {}
         with self._read() as cursor:
             for chunk in _chunks(sorted({check_issue_key(key) for key in keys})):
+                # The state is tested here, not in SQL: the planner then has only the parent index to use.
                 statement = (
-                    "SELECT parent_key, issue_key, index_row FROM {t}issues "
-                    f"WHERE parent_key IN ({_placeholders(len(chunk))}) AND state = 'live'"
+                    "SELECT parent_key, issue_key, index_row, state FROM {t}issues "
+                    f"WHERE parent_key IN ({_placeholders(len(chunk))})"
                 )
                 cursor.execute(self._sql(statement), chunk)
-                for parent, key, row in cursor.fetchall():
-                    found.setdefault(parent, []).append((key, _json_value(row)))
+                for parent, key, row, state in cursor.fetchall():
+                    if state == "live":
+                        found.setdefault(parent, []).append((key, _json_value(row)))
         return {
             parent: sorted(children, key=lambda child: issue_sort_key(child[0])) for parent, children in found.items()
         }
 
     def parents_with_children_changed_since(self, revision: int) -> list[str]:
-        statement = "SELECT issue_key FROM {t}issues WHERE children_revision > ? AND state = 'live'"
+        statement = "SELECT issue_key, state FROM {t}issues WHERE children_revision > ?"  # by its index alone
         with self._read() as cursor:
             cursor.execute(self._sql(statement), (max(revision, 0),))
-            return _sorted_keys(row[0] for row in cursor.fetchall())
+            return _sorted_keys(key for key, state in cursor.fetchall() if state == "live")
 
     def project_counts(self) -> dict[str, int]:
         with self._read() as cursor:

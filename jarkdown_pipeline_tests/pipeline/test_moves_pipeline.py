@@ -19,6 +19,10 @@ def partition_of(jira, key: str) -> str:
     return jira.dataset.issues[key].updated.astimezone(ZoneInfo(jira.config.time_zone)).date().isoformat()
 
 
+def issues_of_day(jira, partition: str) -> list[str]:
+    return [key for key in jira.dataset.issues if partition_of(jira, key) == partition]
+
+
 def linked_issue_of_another_day(jira) -> tuple[str, str]:
     """(an ALPHA issue with attachments, an issue updated on another day that links to it)."""
     issues = jira.dataset.issues
@@ -47,6 +51,7 @@ def test_a_moved_issue_takes_its_folder_to_its_new_key_and_every_link_still_reso
         attachments = sorted(path.name for path in kb.attachments_dir(old).iterdir())
         assert attachments
 
+        stored_before = set(kb.markdown_issue_keys())
         moved = jira.call(lambda: jira.server.move_issue(old, "BETA"))
         new = moved["key"]
         assert new.startswith("BETA-")
@@ -58,7 +63,10 @@ def test_a_moved_issue_takes_its_folder_to_its_new_key_and_every_link_still_reso
         # The run says what moved.
         issues = materialization_metadata(result, "jira_issues")
         assert issues["moved_keys"] == 1 and f"**{old}**: moved to {new}" in issues["moved"]
-        assert materialization_metadata(result, "jira_attachments")["downloaded"] == 0  # the folder came along
+        # The moved issue's attachments came along with its folder: only the window's other new issues downloaded.
+        others = [key for key in issues_of_day(jira, partition_of(jira, new)) if key != new]
+        expected = sum(len(jira.dataset.issues[key].attachments) for key in others if key not in stored_before)
+        assert materialization_metadata(result, "jira_attachments")["downloaded"] == expected
 
         # The folder is the new key's; its frontmatter names the old key; a note stays at the old path.
         assert sorted(path.name for path in kb.attachments_dir(new).iterdir()) == attachments

@@ -292,8 +292,14 @@ def test_a_parent_is_marked_when_its_children_change_and_only_then(store):
 
 def test_a_version_2_store_gains_parents_and_is_rebuilt_from_the_files(store_spec, monkeypatch):
     monkeypatch.setattr(_sql, "SCHEMA_VERSION", 2)
+    with store_spec.open() as old, old._write() as cursor:  # a row and a build as version 2 wrote them
+        insert = (
+            "INSERT INTO {t}issues (issue_key, project, issue_id, state, link_targets, attachments, revision) "
+            "VALUES ('ABC-1', 'ABC', '1', 'live', '[]', '[]', 1)"
+        )
+        cursor.execute(old._sql(insert))
+        cursor.execute(old._sql("UPDATE {t}counters SET value = 1 WHERE name IN ('revision', 'rebuilt_revision')"))
     with store_spec.open() as old:
-        old.replace_all([IssueRecord("ABC-1", issue_id="1")])
         assert old.schema_version() == 2 and old.is_built()
     monkeypatch.undo()
     with store_spec.open() as store:
