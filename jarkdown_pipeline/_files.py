@@ -25,15 +25,22 @@ def symlink_on_the_way(root: Path, path: Path) -> Path | None:
     None when there is none; components that do not exist yet end the walk (nothing below them
     exists either). ``root`` itself is trusted. ValueError when ``path`` is not below ``root``.
     """
-    current = root
-    for part in path.relative_to(root).parts:
-        current = current / part
+    # As strings, not Paths: it runs for every file an unchanged issue's run looks at.
+    base, target = os.fspath(root), os.fspath(path)
+    if target == base:
+        return None
+    prefix = base if base.endswith(os.sep) else base + os.sep
+    # A root such as "." is no prefix of the paths below it: those take pathlib's way.
+    parts = target[len(prefix) :].split(os.sep) if target.startswith(prefix) else Path(path).relative_to(root).parts
+    current = base
+    for part in parts:
+        current = os.path.join(current, part)
         try:
             mode = os.lstat(current).st_mode
         except FileNotFoundError:
             return None
         if stat.S_ISLNK(mode):
-            return current
+            return Path(current)
     return None
 
 

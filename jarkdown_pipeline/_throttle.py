@@ -13,7 +13,12 @@ requests start at the rate the host accepts:
   (multiplicative decrease, as TCP does; Jira Cloud states no rate).
 
 429s of requests that started before the pace was last set belong to the burst that set it: they
-extend the pause but do not slow the pace again. Modelled on githubkit's ``throttling.py``
+extend the pause but do not slow the pace again.
+
+Two lanes share a host's slots: a freed slot goes to a waiting request of the main lane (searches,
+bulk fetches, changelog and comment pages: what the downloads wait on) before a background one
+(attachment downloads). Downloads queue in their dozens; a bulk page stuck behind them would leave
+the download slots idle once the issues already fetched are done. Modelled on githubkit's ``throttling.py``
 (a throttler that every request enters) with the rate-limit handling of its ``retry.py``.
 """
 
@@ -96,6 +101,50 @@ class HostPace:
         self.next_start = self.resume_at
 
 
+class LanedSlots:
+    """A semaphore of ``size`` slots whose waiters of the main lane are served before background ones,
+    each lane in arrival order."""
+
+    def __init__(self, size: int) -> None:
+        self.free = size
+        self._waiters: dict[bool, deque[asyncio.Future[None]]] = {False: deque(), True: deque()}
+
+    async def acquire(self, background: bool) -> None:
+        if self.free > 0 and not (self._waiters[False] or self._waiters[True]):
+            self.free -= 1
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        lane = self._waiters[background]
+        lane.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # handed a slot as it was cancelled: pass it on
+            elif waiter in lane:
+                lane.remove(waiter)
+            raise
+
+    def release(self) -> None:
+        """Hand the slot to the first waiter of the main lane, else of the background lane, else free it."""
+        for background in (False, True):
+            lane = self._waiters[background]
+            while lane:
+                waiter = lane.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)
+                    return
+        self.free += 1
+
+    @contextlib.asynccontextmanager
+    async def held(self, background: bool) -> AsyncIterator[None]:
+        await self.acquire(background)
+        try:
+            yield
+        finally:
+            self.release()
+
+
 class HostThrottler:
     """``async with throttler.turn(origin) as started:`` around every request (see the module's doc)."""
 
@@ -111,18 +160,19 @@ class HostThrottler:
         self.max_concurrency = max_concurrency
         self._clock = clock
         self._sleep = sleep
-        self._slots: dict[Origin, asyncio.Semaphore] = {}
+        self._slots: dict[Origin, LanedSlots] = {}
         self.paces: dict[Origin, HostPace] = {}
 
     def pace(self, origin: Origin) -> HostPace:
         return self.paces.setdefault(origin, HostPace())
 
     @contextlib.asynccontextmanager
-    async def turn(self, origin: Origin) -> AsyncIterator[float]:
-        """Hold one of the host's slots, once its pace allows a start; yields the start (clock time)."""
-        slots = self._slots.setdefault(origin, asyncio.Semaphore(self.max_concurrency))
+    async def turn(self, origin: Origin, *, background: bool = False) -> AsyncIterator[float]:
+        """Hold one of the host's slots, once its pace allows a start; yields the start (clock time).
+        A ``background`` request (a download) gets a slot only when no main-lane request waits."""
+        slots = self._slots.setdefault(origin, LanedSlots(self.max_concurrency))
         pace = self.pace(origin)
-        async with slots:
+        async with slots.held(background):
             wait = pace.take_turn(self._clock())
             if wait > 0:
                 await self._sleep(wait)

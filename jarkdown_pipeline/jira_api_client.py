@@ -139,6 +139,9 @@ class BulkFetchResult:
     issues: list[dict[str, Any]]
     errors: dict[str, str]
     not_found: dict[str, str] = field(default_factory=dict)
+    completion: "asyncio.Future[None] | None" = field(default=None, compare=False, repr=False)
+    """``bulk_fetch_stream(defer_completion=True)``: the paging of the issues' truncated changelogs,
+    comments and worklogs (in place), still running; the issues are complete once it is done."""
 
 
 def merged_bulk_results(pages: Iterable[BulkFetchResult]) -> BulkFetchResult:
@@ -539,18 +542,29 @@ class JiraApiClient:
         *,
         fields: Sequence[str] = ("*all",),
         expand: Sequence[str] = WHOLE_ISSUE_EXPAND,
+        first_request_issues: int | None = None,
+        defer_completion: bool = False,
     ) -> AsyncIterator[tuple[list[str], BulkFetchResult | Exception]]:
         """``bulk_fetch_pages`` over keys that arrive while it runs: each list taken from ``chunks``
         (cut into requests of at most 100 issues; None ends the stream) is fetched in order, one
         request at a time, each sent when the previous answer arrived if its keys are there by then,
         else as soon as they come. One stream over a whole window keeps at most two answers in
-        memory (the one the caller handles and the next), however many keys the window has."""
+        memory (the one the caller handles and the next), however many keys the window has.
+
+        ``first_request_issues``: the first request asks for that many issues only. A page of 100
+        whole issues is megabytes to send and parse; a small first one starts the caller's work
+        (the downloads) sooner, at the cost of one more request.
+
+        ``defer_completion``: each page comes as soon as Jira's bulk answer is in, its issues'
+        truncated changelogs, comments and worklogs still being paged (``BulkFetchResult.completion``,
+        which the caller awaits before it stores them); their attachment lists are complete already."""
         pending: collections.deque[list[str]] = collections.deque()
         ended = False
+        first_cut = first_request_issues
 
         async def page(chunk: list[str]) -> tuple[list[str], BulkFetchResult | Exception]:
             try:
-                return chunk, await self._bulk_fetch_page(chunk, fields, expand)
+                return chunk, await self._bulk_fetch_page(chunk, fields, expand, defer_completion)
             except Exception as error:  # that page's: the caller decides (e.g. fetches its issues one by one)
                 return chunk, error
 
@@ -558,13 +572,18 @@ class JiraApiClient:
             return bool(pending) or not chunks.empty()
 
         async def request_next() -> "asyncio.Future[tuple[list[str], BulkFetchResult | Exception]] | None":
-            nonlocal ended
+            nonlocal ended, first_cut
             while not pending and not ended:
                 keys = await chunks.get()
                 if keys is None:
                     ended = True
-                else:
-                    pending.extend(_chunks(list(keys)))
+                    continue
+                keys = list(keys)
+                if first_cut is not None and len(keys) > first_cut:
+                    pending.append(keys[:first_cut])
+                    keys = keys[first_cut:]
+                first_cut = None
+                pending.extend(_chunks(keys))
             return asyncio.ensure_future(page(pending.popleft())) if pending else None
 
         upcoming = await request_next()
@@ -579,8 +598,11 @@ class JiraApiClient:
             if upcoming is not None:
                 upcoming.cancel()
 
-    async def _bulk_fetch_page(self, keys: list[str], fields: Sequence[str], expand: Sequence[str]) -> BulkFetchResult:
-        """One bulkfetch request (at most 100 keys), Jira's issueErrors asked once more, the issues completed."""
+    async def _bulk_fetch_page(
+        self, keys: list[str], fields: Sequence[str], expand: Sequence[str], defer_completion: bool = False
+    ) -> BulkFetchResult:
+        """One bulkfetch request (at most 100 keys), Jira's issueErrors asked once more, the issues
+        completed (or, ``defer_completion``, being completed: ``BulkFetchResult.completion``)."""
         if not keys:
             return BulkFetchResult(issues=[], errors={})
         if self.flavour == datacenter.DATACENTER:  # no bulkfetch there: a search page of `key in (...)`
@@ -591,9 +613,25 @@ class JiraApiClient:
             issues.extend(retried)
         errors: dict[str, str] = dict(issue_errors)
         ordered = _in_asked_order(keys, issues, errors)
-        await changelogs.complete_changelogs(self, ordered)  # one request for the page's long changelogs
-        completed = await asyncio.gather(*(self.complete_issue(issue) for issue in ordered))
-        return BulkFetchResult(issues=list(completed), errors=errors)
+        if defer_completion:
+            completion = asyncio.ensure_future(self.complete_issues(ordered))
+            completion.add_done_callback(_retrieved)  # the caller may be gone (the window failed)
+            return BulkFetchResult(issues=ordered, errors=errors, completion=completion)
+        await self.complete_issues(ordered)
+        return BulkFetchResult(issues=ordered, errors=errors)
+
+    async def complete_issues(self, issues: Sequence[dict[str, Any]]) -> None:
+        """Page the truncated changelogs, comments and worklogs of a bulk page's ``issues``, in place:
+        one request for their long changelogs, beside the comment and worklog pages (each completes
+        its own part of the issue, and completing a complete issue asks for nothing)."""
+        await asyncio.gather(
+            changelogs.complete_changelogs(self, issues), *(self.complete_issue(issue) for issue in issues)
+        )
+
+    async def complete_issue_alone(self, issue: dict[str, Any]) -> None:
+        """``complete_issues`` for one issue, its changelog paged on its own (after a page's completion failed)."""
+        await self.complete_issue(issue)
+        await changelogs.complete_changelog(self, issue)
 
     async def _bulk_fetch_round(
         self, ids_or_keys: list[str], fields: Sequence[str], expand: Sequence[str]
@@ -685,7 +723,7 @@ class JiraApiClient:
             try:
                 # The host's turn ends with the headers here: the caller reads the body on its own.
                 async with self._exchange(
-                    "GET", URL(content_url, encoded=True), accept="*/*", identity=True
+                    "GET", URL(content_url, encoded=True), accept="*/*", identity=True, background=True
                 ) as response:
                     await self._raise_for_status(response, "GET", content_url)
                 return response
@@ -725,6 +763,7 @@ class JiraApiClient:
                     identity=True,
                     auto_decompress=False,
                     body_in_deadline=False,  # a big attachment's pace is bounded by the minimum rate instead
+                    background=True,
                 ) as response:
                     try:
                         await self._raise_for_status(response, "GET", content_url)
@@ -971,6 +1010,7 @@ class JiraApiClient:
         identity: bool = False,
         auto_decompress: bool = True,
         body_in_deadline: bool = True,
+        background: bool = False,
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         """One request through the host's throttler, following redirects by hand so credentials stay on
         Jira's origin; yields the final response (the caller reads and releases it).
@@ -978,7 +1018,8 @@ class JiraApiClient:
         Each hop takes its host's turn (``self.throttler``); the last hop's is held until the block
         ends. The ``request_deadline`` counts from the first turn (waiting for a turn is this
         client's queue, not the server's time) and covers the body unless ``body_in_deadline`` is
-        false (downloads: until the headers).
+        false (downloads: until the headers). ``background`` requests (downloads) take a host's free
+        slot only when no other request waits for one (``_throttle.LanedSlots``).
         """
         session = self._require_session()
         if params:
@@ -988,7 +1029,7 @@ class JiraApiClient:
         for _hop in range(self.max_redirects + 1):
             origin = _origin(url)
             asked = loop.time()
-            async with self.throttler.turn(origin) as started:
+            async with self.throttler.turn(origin, background=background) as started:
                 if self.request_deadline is not None:
                     expires = (expires or asked + self.request_deadline) + loop.time() - asked
                 self.stats.requests += 1
@@ -1163,6 +1204,12 @@ async def _make_part_file(destination: Path, temp_file: list[str]) -> None:
 def _check_download_length(received: int, wanted: int | None) -> None:
     if wanted is not None and received != wanted:
         raise IncompleteDownload(f"received {received} of {wanted} bytes")
+
+
+def _retrieved(future: "asyncio.Future[None]") -> None:
+    """Mark a background future's exception as seen: its caller reports it, or is gone."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _chunks(keys: list[str]) -> list[list[str]]:

@@ -9,7 +9,9 @@ as multiprocessing's spawn would do):
 - parent -> child, first line: ``{"root": ..., "state_dsn": ..., "arriving": [...], "options": {...}}``
   (the window's keys: the child looks the others up as a KnownKeys; or ``"known_issue_keys"``, a
   fixed list; the window's RenderOptions as JSON);
-- parent -> child, then one issue key per line; end of input ends the child;
+- parent -> child, then one issue key per line, or ``=`` and unchanged issues' keys separated by
+  spaces (asked for in the same turn of the event loop: decided with one lock and one store query,
+  as most are files to leave as they are); end of input ends the child;
 - child -> parent, one line per key, in order: ``{"key", "written", "error", "details"}``.
 
 Each render holds the knowledge base's lock (``KnowledgeBase.lock``, a file lock: it excludes the
@@ -109,8 +111,28 @@ def render_locked(
         return failed_outcome(key, error)
 
 
-# Before a key on the child's input: render it as an unchanged issue (never part of a valid key).
+def render_unchanged_locked(
+    kb: KnowledgeBase, keys: list[str], known_issue_keys: KnownKeys | frozenset[str], options: RenderOptions
+) -> list[RenderOutcome]:
+    """``render_locked`` for each of ``keys`` (unchanged issues), under one lock: those the store's
+    records show current are decided by one query, the others rendered one by one."""
+    try:
+        with kb.lock():
+            current = kb.current_issue_files(keys, options, known_issue_keys=known_issue_keys)
+            return [
+                RenderOutcome(key, False)
+                if key in current
+                else render_issue_outcome(kb, key, known_issue_keys, options)
+                for key in keys
+            ]
+    except Exception:  # e.g. the lock or the query failed: each key says what is wrong with it
+        return [render_locked(kb, key, known_issue_keys, options) for key in keys]
+
+
+# Before keys on the child's input: render them as unchanged issues (never part of a valid key).
 UNCHANGED_MARK = "="
+# Unchanged issues sent on one line, at most.
+UNCHANGED_BATCH = 200
 
 
 class RenderWorker:
@@ -124,6 +146,7 @@ class RenderWorker:
         self._waiting: deque[asyncio.Future[RenderOutcome]] = deque()
         self._reader = asyncio.create_task(self._read_answers())
         self._gone: str | None = None
+        self._unchanged: list[str] = []  # asked for in this turn of the event loop, sent at its end
 
     @classmethod
     async def start(
@@ -174,10 +197,26 @@ class RenderWorker:
         alone, not the window's arriving ones (see ``mirror_window``)."""
         if self._gone is not None:
             raise RenderWorkerGone(self._gone)
-        answer: asyncio.Future[RenderOutcome] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[RenderOutcome] = loop.create_future()
         self._waiting.append(answer)
-        await self._send(UNCHANGED_MARK + key if unchanged else key)
+        if unchanged:
+            self._unchanged.append(key)
+            if len(self._unchanged) == 1:
+                loop.call_soon(self._send_unchanged)
+            elif len(self._unchanged) >= UNCHANGED_BATCH:
+                self._send_unchanged()
+        else:
+            self._send_unchanged()  # first: the answers come in the order asked
+            await self._send(key)
         return await answer
+
+    def _send_unchanged(self) -> None:
+        """The unchanged keys asked for so far, on one line (small: not waited on to drain)."""
+        keys, self._unchanged = self._unchanged, []
+        stdin = self._process.stdin
+        if keys and self._gone is None and stdin is not None and not stdin.is_closing():
+            stdin.write((UNCHANGED_MARK + " ".join(keys) + "\n").encode("utf-8"))
 
     async def close(self, abandon: bool = False) -> None:
         """End the child's input and wait for it; a child that does not end in time is killed.
@@ -185,6 +224,7 @@ class RenderWorker:
         ``abandon`` (the window failed): the child finishes the file it is writing and stops,
         leaving the keys still queued.
         """
+        self._send_unchanged()
         stdin = self._process.stdin
         if stdin is not None and not stdin.is_closing():
             stdin.close()
@@ -255,15 +295,15 @@ def serve(lines: Iterable[bytes], write: Any, stopping: Any = lambda: False) -> 
         key = line.decode("utf-8", errors="replace").strip()
         if not key:
             continue
-        links_known = known
         if key.startswith(UNCHANGED_MARK):
-            key, links_known = key[len(UNCHANGED_MARK) :], stored_only
-        outcome = render_locked(kb, key, links_known, options)  # never raises: one issue never ends the child
+            outcomes = render_unchanged_locked(kb, key[len(UNCHANGED_MARK) :].split(), stored_only, options)
+        else:
+            outcomes = [render_locked(kb, key, known, options)]  # never raises: one issue never ends the child
         write(
-            json.dumps(
-                {"key": outcome.key, "written": outcome.written, "error": outcome.error, "details": outcome.details}
+            "".join(
+                json.dumps({"key": o.key, "written": o.written, "error": o.error, "details": o.details}) + "\n"
+                for o in outcomes
             )
-            + "\n"
         )
 
 

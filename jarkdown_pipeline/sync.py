@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterat
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from jarkdown_pipeline.attachment_handler import AttachmentHandler
 from jarkdown_pipeline.exceptions import (
@@ -31,7 +31,7 @@ from jarkdown_pipeline.exceptions import (
 from jarkdown_pipeline.issue_keys import is_issue_key, issue_sort_key
 from jarkdown_pipeline.jira_api_client import BulkFetchResult, JiraApiClient
 from jarkdown_pipeline.knowledge_base import KnowledgeBase, KnownKeys, RenderOptions
-from jarkdown_pipeline.knowledge_base.moves import follow_moves
+from jarkdown_pipeline.knowledge_base.moves import follow_moves, moves_among
 from jarkdown_pipeline.progress import PROGRESS_INTERVAL_SECONDS, WindowProgress, progress_reports
 from jarkdown_pipeline.render_worker import (
     RenderOutcome,
@@ -177,9 +177,11 @@ async def search_window_pages(
         result.keys_seen.update(new_keys)
         result.keys += new_keys
         to_fetch = []
+        searched = {key: fields_of(page[key]).get("updated") for key in new_keys}
+        stored = kb.stored_updated_of([key for key, updated in searched.items() if updated is not None])
         for key in new_keys:
-            searched_updated = fields_of(page[key]).get("updated")
-            if searched_updated is not None and kb.stored_updated(key) == searched_updated:
+            searched_updated = searched[key]
+            if searched_updated is not None and stored.get(key) == searched_updated:
                 result.unchanged.append(key)
             else:
                 to_fetch.append(key)
@@ -292,28 +294,55 @@ async def fetch_issues(
                 result.failed[issue["key"]] = f"not stored: {issue_error_reason(error)}"
                 logger.error("Could not store %s: %s", issue["key"], issue_error_reason(error))
 
-    async def store(issues: list[Mapping[str, Any]]) -> None:
+    async def complete(issues: list[Mapping[str, Any]], completion: "asyncio.Future[None]") -> None:
+        """Wait for a page's deferred completion; should it fail, each issue is completed on its own,
+        and one that cannot be is that issue's failure (its downloads may have started: not refetched)."""
+        try:
+            await completion
+            return
+        except AuthenticationError:
+            raise
+        except Exception as error:
+            logger.warning(
+                "Completing a bulk page failed (%s); completing its issues one by one", issue_error_reason(error)
+            )
+        for issue in issues:
+            try:
+                await client.complete_issue_alone(cast(dict[str, Any], issue))
+            except AuthenticationError:
+                raise
+            except Exception as error:  # this issue's: its comments, worklogs or history could not be paged
+                result.failed[issue["key"]] = issue_error_reason(error)
+                logger.error("Could not complete %s: %s", issue["key"], issue_error_reason(error))
+
+    async def store(issues: list[Mapping[str, Any]], completion: "asyncio.Future[None] | None" = None) -> None:
         # Written as each answer arrives, so memory holds a few bulk pages, not a year of issues.
         # Under the lock: against a concurrent reconciliation moving, or a run storing, the same issue.
         # In a thread: a page of 100 issues is ~0.1 s of encoding and writing, which would stall the
         # downloads' responses on the loop; the thread gives the loop the interpreter every few ms.
         page_stored: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        # A key new to the knowledge base may be a moved issue: its downloads wait for its folder to follow.
-        maybe_moved = [issue for issue in issues if may_move and not kb.raw_path(issue["key"]).is_file()]
-        if on_fetched is not None:
-            waiting = {id(issue) for issue in maybe_moved}
-            for issue in issues:
-                if id(issue) not in waiting:
-                    on_fetched(issue, page_stored)
+        # A moved issue's downloads wait for its folder to follow it (else they would land in a new
+        # folder, and the old one's copies be kept): only those, found by id, not every new key.
+        moving = await asyncio.to_thread(new_keys_moving, issues) if may_move and on_fetched is not None else set()
+        for issue in issues if on_fetched is not None else ():
+            if issue["key"] not in moving:
+                on_fetched(issue, page_stored)
         try:
+            if completion is not None:  # the downloads run meanwhile: they need the attachment lists only
+                await complete(issues, completion)
             async with locked(kb):
                 await asyncio.to_thread(store_page, issues)
-            for issue in maybe_moved if on_fetched is not None else ():
-                on_fetched(issue, page_stored)
+            for issue in issues if moving else ():
+                if issue["key"] in moving:
+                    on_fetched(issue, page_stored)
             page_stored.set_result(None)
         finally:
             if not page_stored.done():  # storing failed: the window fails, and its waiters with it
                 page_stored.cancel()
+
+    def new_keys_moving(issues: list[Mapping[str, Any]]) -> set[str]:
+        new = [issue for issue in issues if not kb.raw_path(issue["key"]).is_file()]
+        return {move.new_key for move in moves_among(kb, new)} if new else set()
 
     def note_vanished(key: str, reason: str) -> None:
         result.vanished[key] = reason
@@ -332,7 +361,7 @@ async def fetch_issues(
         issues, malformed = well_formed_entries(bulk.issues, wanted)
         if malformed:
             logger.warning("A bulk page had %d malformed entries; fetching its missing issues one by one", malformed)
-        await store(issues)
+        await store(issues, bulk.completion)
         for key, reason in bulk.not_found.items():  # Jira already said 404: asking again would say it again
             if key in wanted and key not in stored:
                 note_vanished(key, reason)
@@ -554,6 +583,9 @@ def remove_shared_stale_temp_files(kb: KnowledgeBase) -> None:
 # bulk stream waits: bulk pages arrive faster than downloads end, and each waiting issue holds its
 # attachment list and a task. Ten bulk pages keep every download slot busy.
 WINDOW_BACKLOG_ISSUES = 1000
+# The window's first bulk request: a few issues, so that their downloads start while the first full
+# page (megabytes of JSON) is on its way.
+FIRST_BULK_REQUEST_ISSUES = 10
 
 
 class Backlog:
@@ -706,7 +738,9 @@ async def mirror_window(
             to_fetch_queue: asyncio.Queue[list[str] | None] = asyncio.Queue()
             try:
                 async with asyncio.TaskGroup() as fetches:
-                    pages = client.bulk_fetch_stream(to_fetch_queue)
+                    pages = client.bulk_fetch_stream(
+                        to_fetch_queue, first_request_issues=FIRST_BULK_REQUEST_ISSUES, defer_completion=True
+                    )
                     fetches.create_task(
                         fetch_issues(client, kb, issues, pages, on_fetched=on_fetched, before_next=backlog.room)
                     )

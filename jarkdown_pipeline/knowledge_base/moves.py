@@ -92,15 +92,18 @@ def apply_move(kb: "KnowledgeBase", move: Move) -> None:
     logger.info("%s moved to %s: its folder followed, a note stays at %s", old, new, kb.relative(kb.markdown_path(old)))
 
 
+def moves_among(kb: "KnowledgeBase", issues: Iterable[Mapping[str, Any]]) -> list[Move]:
+    """The moves among freshly fetched ``issues``, by their ids (one store query); nothing is changed."""
+    fetched = [(issue["key"], issue.get("id")) for issue in issues]
+    ids = [str(issue_id) for _, issue_id in fetched if isinstance(issue_id, (str, int)) and str(issue_id).isdigit()]
+    return find_moves(fetched, kb.store.live_keys_of_ids(ids)) if ids else []
+
+
 def follow_moves(kb: "KnowledgeBase", issues: Iterable[Mapping[str, Any]]) -> tuple[list[Move], dict[str, str]]:
     """Apply the moves among freshly fetched ``issues`` (one store query): (moves done, new key -> why
     a move failed). Under the knowledge base's lock, before the issues are stored."""
-    fetched = [(issue["key"], issue.get("id")) for issue in issues]
-    ids = [str(issue_id) for _, issue_id in fetched if isinstance(issue_id, (str, int)) and str(issue_id).isdigit()]
-    if not ids:
-        return [], {}
     done, failed = [], {}
-    for move in find_moves(fetched, kb.store.live_keys_of_ids(ids)):
+    for move in moves_among(kb, issues):
         try:
             apply_move(kb, move)
         except Exception as error:  # e.g. a symbolic link on the way: this issue only

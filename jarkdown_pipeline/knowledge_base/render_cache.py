@@ -349,6 +349,22 @@ class RenderingMixin:
             self._mention_pattern = (known, mention_pattern(known))
         return self._mention_pattern
 
+    def current_issue_files(
+        self, keys: Sequence[str], options: RenderOptions, *, known_issue_keys: "Iterable[str] | KnownKeys"
+    ) -> set[str]:
+        """Those of ``keys`` whose file ``render_issue_file`` would leave as it is, decided from the
+        store's records alone (one query for all of them, stats per file); the others may or may not
+        need writing (``render_issue_file`` decides). For a window's many unchanged issues."""
+        known, _ = self._known(known_issue_keys)
+        current = set()
+        for key, record in self._current_records(keys).items():
+            stamps = self._input_stamps(key)
+            if stamps is not None and RenderInputs.parse(record.render_inputs).is_current(
+                options.context_digest, stamps, known
+            ):
+                current.add(key)
+        return current
+
     def _render_issue_file(self, key: str, options: RenderOptions, known_issue_keys: Iterable[str]) -> bool:
         known, pattern = self._known(known_issue_keys)
         file_stamps = self._input_stamps(key)

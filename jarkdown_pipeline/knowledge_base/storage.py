@@ -61,6 +61,13 @@ _MANIFEST_FIELDS = ("attachment_id", "filename", "original_filename", "mime_type
 _UPDATED_MEMO_MAX = 4096
 
 
+def _stat_or_none(path: Path) -> os.stat_result | None:
+    try:
+        return path.stat()
+    except FileNotFoundError:
+        return None
+
+
 class KnowledgeBase(RenderingMixin, VerificationMixin, LockingMixin):
     """The output folder. Cheap to construct; creates folders only when it writes."""
 
@@ -209,23 +216,39 @@ class KnowledgeBase(RenderingMixin, VerificationMixin, LockingMixin):
             return None
 
     def stored_updated(self, key: str) -> str | None:
-        """The ``fields.updated`` of the stored raw issue, or None when there is none.
+        """The ``fields.updated`` of the stored raw issue, or None when there is none (``stored_updated_of``)."""
+        return self.stored_updated_of([key])[key]
+
+    def stored_updated_of(self, keys: Sequence[str]) -> dict[str, str | None]:
+        """The ``fields.updated`` of each key's stored raw issue (None when there is none).
 
         Without reading the raw JSON when this object wrote it itself and it is still that file
         (same inode, time and size: a writer elsewhere replaces it with a new inode), or when the
-        store's render record was made from the very file there now (its size and mtime); else
-        the file is read.
+        store's render record was made from the very file there now (its size and mtime; one query
+        for all the keys); else the file is read.
         """
-        path = self.raw_path(key)
-        remembered = self._stored_updated.get(key)
-        if remembered is not None:
-            try:
-                stat = path.stat()
-            except FileNotFoundError:
-                return None
-            if remembered[0] == (stat.st_ino, stat.st_mtime_ns, stat.st_size):
-                return remembered[1]
-        record = self.store.get_issues([key]).get(key)
+        found: dict[str, str | None] = {}
+        unknown = []
+        for key in keys:
+            remembered = self._stored_updated.get(key)
+            stat = _stat_or_none(self.raw_path(key)) if remembered is not None else None
+            if remembered is not None and stat is None:
+                found[key] = None
+            elif (
+                stat is not None
+                and remembered is not None
+                and remembered[0] == (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+            ):
+                found[key] = remembered[1]
+            else:
+                unknown.append(key)
+        records = self.store.get_issues(unknown) if unknown else {}
+        for key in unknown:
+            found[key] = self._recorded_updated(key, records.get(key))
+        return found
+
+    def _recorded_updated(self, key: str, record: IssueRecord | None) -> str | None:
+        """The store's ``updated`` when its record was made from the raw file there now, else the file's."""
         if record is not None and record.updated is not None:
             stamps = self._input_stamps(key)
             if stamps is not None and RenderInputs.parse(record.render_inputs).raw_stamp == stamps.partition(",")[0]:

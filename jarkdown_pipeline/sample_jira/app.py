@@ -40,6 +40,9 @@ _FRAGMENT_CACHE_BYTES = 128 * 1024 * 1024
 _SEARCH_CACHE_MAX = 4  # the matches of the last few queries: paging through one does not search again
 PRERENDERED_ATTACHMENT_BYTES = 64 * 1024 * 1024  # --prerender: small attachments' bytes kept, at most this much
 PRERENDERED_LAZY_ISSUES = 2000  # --prerender of a lazily generated data set: its first issues only
+# --prerender: issues serialised as the pipeline's bulk fetch asks for them (the client's
+# WHOLE_ISSUE_EXPAND); asked for otherwise, an issue is serialised per request.
+PRERENDERED_EXPAND = ("changelog", "renderedFields")
 
 
 def jira_error(
@@ -241,7 +244,7 @@ class SampleJira:
         for issue in issues:
             if not self._fragment_cache_has_room():
                 break
-            self._issue_json_text(renderer, issue, ALL_FIELD_IDS, ["renderedFields"])
+            self._issue_json_text(renderer, issue, ALL_FIELD_IDS, list(PRERENDERED_EXPAND))
             for attachment in issue.attachments:
                 if attachment.size <= content.BLOCK_SIZE and attachment.size <= budget:
                     budget -= attachment.size

@@ -28,10 +28,12 @@ How it is wired (plan for knowledge_base.py and sync.py; ``kb.store`` opened onc
 import contextlib
 import logging
 import os
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from jarkdown_pipeline._files import check_no_symlink, write_atomically
 from jarkdown_pipeline.state_store.interface import (
     ISSUE_STATES,
     LINK_KINDS,
@@ -42,6 +44,7 @@ from jarkdown_pipeline.state_store.interface import (
     StateStore,
     StateStoreDamaged,
     StateStoreError,
+    StateStoreOfAnotherKnowledgeBase,
 )
 from jarkdown_pipeline.state_store.postgres import DEFAULT_SCHEMA, PostgresStateStore
 from jarkdown_pipeline.state_store.rebuild import RebuildResult, outgoing_issue_links, rebuild_from_files
@@ -68,6 +71,8 @@ __all__ = [
     "StateStore",
     "StateStoreDamaged",
     "StateStoreError",
+    "StateStoreOfAnotherKnowledgeBase",
+    "knowledge_base_id",
     "open_state_store",
     "outgoing_issue_links",
     "rebuild_from_files",
@@ -102,6 +107,7 @@ def open_state_store(
         lock = knowledge_base.KnowledgeBase(root).lock
     store = PostgresStateStore(dsn, schema=schema) if dsn else _open_sqlite(sqlite_path(root), lock, full_check)
     try:
+        _check_owner(store, root, lock)
         if not store.is_built():
             with lock():
                 if not store.is_built():  # another process may have built it while this one waited
@@ -110,6 +116,49 @@ def open_state_store(
         store.close()
         raise
     return store
+
+
+KNOWLEDGE_BASE_ID_FILE = "knowledge_base_id"
+"""In ``.jarkdown/``: the knowledge base's id, which its state store records as its owner."""
+
+
+def knowledge_base_id(root: str | os.PathLike[str], lock: LockFactory) -> int:
+    """The id of the knowledge base at ``root``, made (random, written once) on first use."""
+    path = sqlite_path(root).with_name(KNOWLEDGE_BASE_ID_FILE)
+    text = _read_text_or_none(path)
+    if text is None:
+        with lock():
+            text = _read_text_or_none(path)
+            if text is None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                text = str(secrets.randbits(62) or 1)
+                write_atomically(check_no_symlink(Path(root).resolve(), path), (text + "\n").encode(), durable=True)
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise StateStoreError(
+            f"{path} is damaged ({text[:40]!r} is not a number): delete it, and the state store will be "
+            "rebuilt for this knowledge base"
+        ) from None
+
+
+def _read_text_or_none(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return None
+
+
+def _check_owner(store: StateStore, root: str | os.PathLike[str], lock: LockFactory) -> None:
+    """Refuse a store that another knowledge base owns; a store without an owner becomes this one's."""
+    own = knowledge_base_id(root, lock)
+    owner = store.claim_owner(own)
+    if owner != own:
+        raise StateStoreOfAnotherKnowledgeBase(
+            f"the state store ({store!r}) holds another knowledge base's state (owner {owner}; the one at "
+            f"{Path(root).resolve()} is {own}): give each knowledge base its own database (JARKDOWN_STATE_DSN), "
+            "or drop this store's schema to have it rebuilt from this knowledge base's files"
+        )
 
 
 def _open_sqlite(path: Path, lock: "LockFactory", full_check: bool) -> SqliteStateStore:

@@ -307,6 +307,13 @@ class SqlStateStore(StateStore):
             cursor.execute(self._sql("INSERT INTO {t}counters (name, value) VALUES ('epoch', ?)"), (epoch,))
             return revision
 
+    def claim_owner(self, owner: int) -> int:
+        with self._write() as cursor:
+            # Two processes claiming a new store at once: the first insert wins, both read it back.
+            insert = "INSERT INTO {t}counters (name, value) VALUES ('owner', ?) ON CONFLICT (name) DO NOTHING"
+            cursor.execute(self._sql(insert), (owner,))
+            return self._counter(cursor, "owner")
+
     # -- reads ----------------------------------------------------------------------------------
     def get_issues(self, keys: Iterable[str]) -> dict[str, IssueRecord]:
         wanted = sorted({check_issue_key(key) for key in keys})

@@ -20,6 +20,11 @@ class StateStoreError(JarkdownError):
     """The state store cannot be used: unreachable, a schema newer than this code, bad input."""
 
 
+class StateStoreOfAnotherKnowledgeBase(StateStoreError):
+    """The store holds another knowledge base's state (two knowledge bases on one PostgreSQL schema):
+    using it would list, link and remove the other's issues as this one's."""
+
+
 class StateStoreDamaged(StateStoreError):
     """The store's file is not a usable database (corrupt, truncated, not SQLite): rebuild it from the files."""
 
@@ -141,6 +146,11 @@ class StateStore(abc.ABC):
     @abc.abstractmethod
     def current_revision(self) -> int:
         """The revision of the last committed write (0 for a new store)."""
+
+    @abc.abstractmethod
+    def claim_owner(self, owner: int) -> int:
+        """Record ``owner`` (a knowledge base's id) as the store's, unless it has one already; the
+        store's owner after the call (another value: the store is another knowledge base's)."""
 
     @abc.abstractmethod
     def files_linking_to(self, keys: Iterable[str], *, kind: LinkKind = "local") -> list[str]:

@@ -563,3 +563,27 @@ async def test_a_redirect_without_location_is_an_error_not_data(mock_aiohttp, ma
 def test_content_url_accessor():
     assert JiraApiClient.get_attachment_content_url({"content": "https://x/1"}) == "https://x/1"
     assert JiraApiClient.get_attachment_content_url({}) == ""
+
+
+async def test_a_bulk_stream_can_make_its_first_request_small_and_the_rest_full(monkeypatch):
+    client = JiraApiClient("https://example.atlassian.net", "me@example.com", "token")
+    asked: list[list[str]] = []
+
+    async def page(keys, fields, expand, defer_completion=False):
+        asked.append(keys)
+        return BulkFetchResult(issues=[], errors={})
+
+    monkeypatch.setattr(client, "_bulk_fetch_page", page)
+    keys = [f"ABC-{n}" for n in range(1, 251)]
+    chunks: asyncio.Queue = asyncio.Queue()
+    for part in (keys[:5], keys[5:]):  # the first list is shorter than the cut: it goes as it is
+        chunks.put_nowait(part)
+    chunks.put_nowait(None)
+    _ = [answer async for answer in client.bulk_fetch_stream(chunks, first_request_issues=10)]
+    assert [len(keys_asked) for keys_asked in asked] == [5, 100, 100, 45]
+    asked.clear()
+    chunks.put_nowait(keys)
+    chunks.put_nowait(None)
+    _ = [answer async for answer in client.bulk_fetch_stream(chunks, first_request_issues=10)]
+    assert [len(keys_asked) for keys_asked in asked] == [10, 100, 100, 40]
+    assert [key for keys_asked in asked for key in keys_asked] == keys

@@ -2,12 +2,14 @@
 
 import asyncio
 import os
+import threading
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from jarkdown_pipeline import sync
+from jarkdown_pipeline.exceptions import JiraApiError
 from jarkdown_pipeline.jira_api_client import JiraApiClient
 from jarkdown_pipeline.knowledge_base import KnowledgeBase
 from jarkdown_pipeline.sample_jira.config import FaultConfig
@@ -353,3 +355,125 @@ async def test_a_window_fetches_through_one_bulk_stream_that_waits_for_its_backl
     assert not (result.issues.failed or result.attachments.failed or result.markdown.failed)
     assert peak[0] == 1, "bulk requests of the window overlapped"
     assert 30 <= backlog_peak[0] < 30 + 100, backlog_peak[0]
+
+
+async def test_a_new_issues_downloads_start_before_its_page_is_stored_when_it_did_not_move(tmp_path, monkeypatch):
+    # Into a knowledge base that holds issues, a new key might be a moved issue; only one whose id the
+    # store holds under another key waits for its page's store. Storing an issue here waits until its
+    # download has started: were every new issue made to wait, this window would stall and fail.
+
+    config = sample_config(issue_count=80, days=10, max_attachments_per_issue=1, attachment_max_bytes=512)
+    download_started: dict[str, threading.Event] = {}
+    waited_in_vain: list[str] = []
+    downloads = sync.download_issue_attachments
+
+    async def noted_download(handler, kb, key, result, fetched=None):
+        download_started.setdefault(key, threading.Event()).set()
+        return await downloads(handler, kb, key, result, fetched)
+
+    with run_sample_jira_in_thread(config) as jira:
+        kb = KnowledgeBase(tmp_path)
+        zone = ZoneInfo(jira.config.time_zone)
+        last_day = max(issue.updated.astimezone(zone).date() for issue in jira.dataset.issues.values())
+        await mirror_window_of(jira, kb, last_day - timedelta(days=30), last_day)
+        assert kb.raw_issue_keys(), "the first window stored nothing"
+        later = sorted(issues_updated_on(jira, last_day))
+        with_attachments = {key for key in later if jira.dataset.issues[key].attachments}
+        assert with_attachments, "the sample day has no issue with an attachment"
+        write_raw_issue = kb.write_raw_issue
+
+        def write_after_its_download(issue):
+            key = issue["key"]
+            if key in with_attachments and not download_started.setdefault(key, threading.Event()).wait(5):
+                waited_in_vain.append(key)
+            return write_raw_issue(issue)
+
+        monkeypatch.setattr(sync, "download_issue_attachments", noted_download)
+        monkeypatch.setattr(kb, "write_raw_issue", write_after_its_download)
+        result = await mirror_window_of(jira, kb, last_day, last_day + timedelta(days=1))
+    assert set(later) <= set(result.issues.new) and not result.issues.moved
+    assert waited_in_vain == []
+    assert not (result.issues.failed or result.attachments.failed or result.markdown.failed)
+
+
+async def mirror_window_of(jira, kb: KnowledgeBase, start: date, end: date):
+    async with client_for(jira) as client:
+        return await mirror_window(
+            client,
+            kb,
+            window_jql(None, start, end),
+            field_definitions=await client.fetch_fields(),
+            base_url=jira.base_url,
+        )
+
+
+async def test_a_pages_downloads_start_before_its_changelogs_and_comments_are_paged(tmp_path, monkeypatch):
+    # Paging an issue's long changelog, comments and worklogs is needed to store and render it, not
+    # to download its attachments: here the paging waits until a download of its page has started.
+    config = sample_config(issue_count=40, max_attachments_per_issue=1, attachment_max_bytes=512)
+    download_started = asyncio.Event()
+    downloads = sync.download_issue_attachments
+    waited_in_vain = []
+
+    async def noted_download(*arguments, **options):
+        download_started.set()
+        return await downloads(*arguments, **options)
+
+    with run_sample_jira_in_thread(config) as jira:
+        kb = KnowledgeBase(tmp_path)
+        async with client_for(jira) as client:
+            complete_issues = client.complete_issues
+
+            async def after_a_download(issues):
+                try:
+                    await asyncio.wait_for(download_started.wait(), 10)
+                except TimeoutError:
+                    waited_in_vain.append(len(issues))
+                await complete_issues(issues)
+
+            monkeypatch.setattr(sync, "download_issue_attachments", noted_download)
+            monkeypatch.setattr(client, "complete_issues", after_a_download)
+            result = await mirror_window(
+                client,
+                kb,
+                window_jql(None, date(2026, 11, 1), date(2026, 11, 22)),
+                field_definitions=await client.fetch_fields(),
+                base_url=jira.base_url,
+            )
+    assert waited_in_vain == []
+    assert len(result.issues.keys) == 40 and set(result.markdown.written) == set(result.issues.keys)
+    assert not (result.issues.failed or result.attachments.failed or result.markdown.failed)
+
+
+async def test_a_page_whose_completion_fails_completes_its_issues_one_by_one(tmp_path, monkeypatch):
+    config = sample_config(issue_count=30, max_attachments_per_issue=1, attachment_max_bytes=512)
+    with run_sample_jira_in_thread(config) as jira:
+        kb = KnowledgeBase(tmp_path)
+        async with client_for(jira) as client:
+            complete_alone = client.complete_issue_alone
+            failing: list[str] = []
+
+            async def refused(issues):
+                raise JiraApiError("HTTP 500 from the changelog bulk fetch", status_code=500)
+
+            async def one_refused(issue):
+                if not failing:
+                    failing.append(issue["key"])
+                    raise JiraApiError(f"HTTP 500 paging the comments of {issue['key']}", status_code=500)
+                await complete_alone(issue)
+
+            monkeypatch.setattr(client, "complete_issues", refused)
+            monkeypatch.setattr(client, "complete_issue_alone", one_refused)
+            result = await mirror_window(
+                client,
+                kb,
+                window_jql(None, date(2026, 11, 1), date(2026, 11, 22)),
+                field_definitions=await client.fetch_fields(),
+                base_url=jira.base_url,
+            )
+    assert list(result.issues.failed) == failing and "paging the comments" in result.issues.failed[failing[0]]
+    others = set(result.issues.keys) - set(failing)
+    assert len(others) == 29 and set(result.markdown.written) == others
+    assert not kb.raw_path(failing[0]).exists() and not kb.markdown_path(failing[0]).exists()
+    for key in others:  # completed on their own: every comment and history entry Jira has
+        assert f"comments_total: {len(jira.dataset.issues[key].comments)}" in kb.markdown_path(key).read_text()

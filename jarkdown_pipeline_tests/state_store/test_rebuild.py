@@ -14,6 +14,8 @@ from jarkdown_pipeline.state_store import (
     DEFAULT_SCHEMA,
     IssueRecord,
     StateStoreDamaged,
+    StateStoreError,
+    StateStoreOfAnotherKnowledgeBase,
     open_state_store,
     rebuild_from_files,
     sqlite_path,
@@ -79,6 +81,7 @@ def test_first_open_migrates_todays_layout_and_changes_no_file(kb_v1, store_spec
     assert {name: after[name] for name in before} == before  # bytes and mtimes
     new_files = set(after) - set(before)
     assert new_files <= {
+        ".jarkdown/knowledge_base_id",  # the knowledge base's id, which the store records as its owner
         ".jarkdown/lock",
         ".jarkdown/state.sqlite3",
         ".jarkdown/state.sqlite3-wal",
@@ -205,3 +208,30 @@ def test_open_state_store_takes_a_lock_the_caller_already_holds(tmp_path):
     with kb.lock(), open_state_store(tmp_path, lock=contextlib.nullcontext) as store:
         assert store.issue_keys() == ["ABC-1"]
     assert time.monotonic() - started < 120  # it did not wait for its own caller's lock
+
+
+def test_a_store_of_another_knowledge_base_is_refused_and_this_ones_opens_again(tmp_path, store_spec):
+    # Two knowledge bases pointed at one PostgreSQL schema would list, link and remove each other's
+    # issues. The first to open the store owns it; the other is refused, naming what to do.
+    first, second = tmp_path / "first", tmp_path / "second"
+    shutil.copytree(KB_V1, first)
+    shutil.copytree(KB_V1, second)
+    if store_spec.dsn is None:  # a SQLite store lives in its knowledge base: share it by copying the file
+        with open_for(store_spec, first):
+            pass
+        shutil.copy(sqlite_path(first), sqlite_path(second))
+    with open_for(store_spec, first) as store:
+        assert store.project_counts() == {"ALPHA": 10, "BETA": 11}
+    with pytest.raises(StateStoreOfAnotherKnowledgeBase, match="another knowledge base's state") as refused:
+        open_for(store_spec, second)
+    assert str(second) in str(refused.value) and "JARKDOWN_STATE_DSN" in str(refused.value)
+    with open_for(store_spec, first) as store:  # its owner still opens it, and nothing was lost
+        assert store.project_counts() == {"ALPHA": 10, "BETA": 11}
+
+
+def test_a_damaged_knowledge_base_id_is_named(tmp_path):
+    root = tmp_path / "kb"
+    shutil.copytree(KB_V1, root)
+    (root / ".jarkdown" / "knowledge_base_id").write_text("not a number\n")
+    with pytest.raises(StateStoreError, match="knowledge_base_id is damaged"):
+        open_state_store(root)

@@ -79,3 +79,46 @@ async def test_an_abandoned_worker_stops_after_the_file_it_is_writing(tmp_path):
     assert not list(tmp_path.rglob("*.tmp"))
     with pytest.raises(RenderWorkerGone):
         await worker.render("ABC-1")
+
+
+def test_unchanged_keys_on_one_line_are_answered_one_by_one_in_order(tmp_path):
+    kb = KnowledgeBase(tmp_path)
+    for key in ("ABC-1", "ABC-2", "ABC-3"):
+        kb.write_raw_issue({**ISSUE, "key": key})
+    out = io.StringIO()
+    serve([setup_line(kb, []), b"ABC-1\n", b"ABC-2\n", b"ABC-3\n"], out.write)
+    kb.markdown_path("ABC-2").unlink()  # a file to write again, between two to leave as they are
+    out = io.StringIO()
+    serve([setup_line(kb, []), b"=ABC-1 ABC-2 ABC-9 ABC-3\n", b"=bad-key ABC-1\n"], out.write)
+    answers = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [(a["key"], a["written"]) for a in answers] == [
+        ("ABC-1", False),
+        ("ABC-2", True),
+        ("ABC-9", None),  # no stored JSON: that key's failure, the others answered
+        ("ABC-3", False),
+        ("bad-key", None),  # a key the store refuses: each key of the line judged alone
+        ("ABC-1", False),
+    ]
+    assert "no stored issue JSON for ABC-9" in answers[2]["error"]
+    assert kb.markdown_path("ABC-2").is_file()
+
+
+async def test_a_worker_asked_for_unchanged_and_changed_issues_answers_each_its_own(tmp_path):
+    import asyncio
+
+    from jarkdown_pipeline.render_worker import RenderWorker
+
+    kb = KnowledgeBase(tmp_path)
+    keys = [f"ABC-{n}" for n in range(1, 41)]
+    for key in keys:
+        kb.write_raw_issue({**ISSUE, "key": key})
+    options = {"field_definitions": [], "base_url": "https://example.atlassian.net"}
+    async with await RenderWorker.start(kb, keys, options) as worker:
+        first = await asyncio.gather(*(worker.render(key) for key in keys))
+    kb.markdown_path("ABC-7").unlink()
+    async with await RenderWorker.start(kb, keys, options) as worker:
+        # Unchanged and changed asked in turn: the unchanged ones go out in batches, answers stay matched.
+        second = await asyncio.gather(*(worker.render(key, unchanged=n % 3 != 0) for n, key in enumerate(keys)))
+    assert [o.key for o in first] == keys and all(o.written for o in first)
+    assert [o.key for o in second] == keys
+    assert {o.key for o in second if o.written} == {"ABC-7"} and all(o.error is None for o in second)

@@ -9,6 +9,7 @@ from jarkdown_pipeline._throttle import (
     FIRST_PACE_INTERVAL,
     HostPace,
     HostThrottler,
+    LanedSlots,
     accepted_rate,
     paced_interval,
     stated_rate,
@@ -132,3 +133,46 @@ async def test_a_429_makes_every_request_of_the_host_wait_and_then_take_turns():
     # All asked at the same moment: the pause, then one start every 0.1 s; the media host is not paused.
     await asyncio.gather(*(request(host) for _ in range(3)), request(other))
     assert time.slept == pytest.approx([2.0, 2.1, 2.2])
+
+
+async def test_a_freed_slot_goes_to_a_waiting_main_request_before_waiting_downloads():
+    throttler = HostThrottler(1)
+    host = ("https", "jira", None)
+    order: list[str] = []
+    first_in = asyncio.Event()
+    release = asyncio.Event()
+
+    async def request(name: str, background: bool, hold: asyncio.Event | None = None) -> None:
+        async with throttler.turn(host, background=background):
+            order.append(name)
+            if hold is not None:
+                first_in.set()
+                await hold.wait()
+
+    holder = asyncio.create_task(request("download 1", True, release))
+    await first_in.wait()
+    waiting = [asyncio.create_task(request(f"download {n}", True)) for n in (2, 3)]
+    await asyncio.sleep(0)
+    waiting.append(asyncio.create_task(request("bulk page", False)))  # asks last, served first
+    await asyncio.sleep(0)
+    release.set()
+    await asyncio.gather(holder, *waiting)
+    assert order == ["download 1", "bulk page", "download 2", "download 3"]
+
+
+async def test_a_cancelled_waiter_loses_its_place_and_a_slot_handed_to_it_is_passed_on():
+    slots = LanedSlots(1)
+    await slots.acquire(background=False)
+    gone = asyncio.create_task(slots.acquire(background=False))
+    handed = asyncio.create_task(slots.acquire(background=True))
+    after = asyncio.create_task(slots.acquire(background=True))
+    await asyncio.sleep(0)
+    gone.cancel()  # cancelled while waiting: it leaves the queue
+    await asyncio.sleep(0)
+    slots.release()  # to `handed`, the first waiter left
+    handed.cancel()  # cancelled before it could run: the slot goes on to `after`
+    await asyncio.gather(gone, handed, return_exceptions=True)
+    await asyncio.wait_for(after, 1)
+    assert slots.free == 0
+    slots.release()
+    assert slots.free == 1
