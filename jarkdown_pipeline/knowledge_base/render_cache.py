@@ -230,6 +230,13 @@ def children_stamp(refs: Sequence[Mapping[str, Any]]) -> bytes:
     return dump_json(list(refs)) if refs else b""
 
 
+def render_stamps(file_stamps: str, children: Sequence[Mapping[str, Any]]) -> str:
+    """A file's stamps as its render record keeps them: its raw JSON's and manifest's (size and mtime),
+    then a digest of the children the store gives it ("-": none)."""
+    digest = hashlib.blake2b(children_stamp(children), digest_size=8).hexdigest() if children else "-"
+    return f"{file_stamps},{digest}"
+
+
 @dataclass(frozen=True)
 class RenderInputs:
     """What a file was rendered from, as its store record keeps it (``render_inputs``):
@@ -357,11 +364,14 @@ class RenderingMixin:
         need writing (``render_issue_file`` decides). For a window's many unchanged issues."""
         known, _ = self._known(known_issue_keys)
         current = set()
-        for key, record in self._current_records(keys).items():
-            stamps = self._input_stamps(key)
-            if stamps is not None and RenderInputs.parse(record.render_inputs).is_current(
-                options.context_digest, stamps, known
-            ):
+        records = self._current_records(keys)
+        children = self.store.children_of(list(records)) if records else {}
+        for key, record in records.items():
+            file_stamps = self._input_stamps(key)
+            if file_stamps is None:
+                continue
+            stamps = render_stamps(file_stamps, child_refs(children.get(key, [])))
+            if RenderInputs.parse(record.render_inputs).is_current(options.context_digest, stamps, known):
                 current.add(key)
         return current
 
@@ -373,7 +383,7 @@ class RenderingMixin:
         # The mirrored issues naming this one as their parent (Cloud's epics do not list theirs).
         children = child_refs(self.store.children_of([key]).get(key, []))
         children_bytes = children_stamp(children)
-        stamps = f"{file_stamps},{hashlib.blake2b(children_bytes, digest_size=8).hexdigest() if children else '-'}"
+        stamps = render_stamps(file_stamps, children)
         current = self._current_records([key]).get(key)
         recorded = RenderInputs.parse(current.render_inputs if current is not None else None)
         if current is not None and recorded.is_current(options.context_digest, stamps, known):
