@@ -519,7 +519,7 @@ class MarkdownStageResult(StageRecord):
     unchanged: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     relinked: list[str] = field(default_factory=list)
-    """Issues outside the window re-rendered because issues they link to arrived."""
+    """Issues outside the window re-rendered because issues they link to arrived, or their children changed."""
 
 
 def render_issue_options(
@@ -863,17 +863,35 @@ async def mirror_window(
             # The window's changed issues knew them as arriving; its unchanged ones did not.
             relink |= set(kb.files_linking_to_jira(issues.new, skip=IssueKeySet(issues.fetched)))
             for key in sorted(relink, key=issue_sort_key):
-                if kb.raw_path(key).is_file() and render(key, now_known):
-                    if key in in_window:
-                        if key in markdown.unchanged:
-                            markdown.unchanged.remove(key)
-                            markdown.written.append(key)
-                    else:
-                        markdown.relinked.append(key)
+                rerender_in_last_pass(kb, key, render, now_known, in_window, markdown)
+            # Parents whose children changed (added, gone, moved, another status): their Children
+            # sections, after the relinks above (which can change a child's row).
+            for key in kb.store.parents_with_children_changed_since(revision_at_start):
+                rerender_in_last_pass(kb, key, render, now_known, in_window, markdown)
         order = {key: index for index, key in enumerate(issues.keys)}
         markdown.written.sort(key=lambda key: order.get(key, len(order)))
         markdown.unchanged.sort(key=lambda key: order.get(key, len(order)))
         return WindowResult(issues=issues, attachments=attachments, markdown=markdown)
+
+
+def rerender_in_last_pass(
+    kb: KnowledgeBase,
+    key: str,
+    render: Callable[[str, KnownKeys], bool | None],
+    known: KnownKeys,
+    in_window: set[str],
+    markdown: MarkdownStageResult,
+) -> None:
+    """The window's last pass renders ``key`` again; a file of the window it rewrites counts as
+    written, one outside the window as relinked."""
+    if not (kb.raw_path(key).is_file() and render(key, known)):
+        return
+    if key not in in_window:
+        if key not in markdown.relinked:
+            markdown.relinked.append(key)
+    elif key in markdown.unchanged:
+        markdown.unchanged.remove(key)
+        markdown.written.append(key)
 
 
 @dataclass

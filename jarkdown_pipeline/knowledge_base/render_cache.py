@@ -189,24 +189,54 @@ class RenderOptions:
         return hashlib.blake2b(renderer_fingerprint() + data, digest_size=16).hexdigest()
 
 
-def _index_row_of(text: str) -> dict[str, Any] | None:
-    """The index fields of a rendered file's frontmatter; None when it does not parse or they are not JSON."""
+def _frontmatter_facts(text: str) -> tuple[dict[str, Any] | None, str | None]:
+    """(the index fields, the parent) of a rendered file's frontmatter: the index fields None when it
+    does not parse or they are not JSON; the parent is ``parent``, else ``epic``."""
     try:
         data = parse_frontmatter_block(text)
     except FrontmatterError:
-        return None
+        return None, None
+    parent = next((value for value in (data.get("parent"), data.get("epic")) if is_issue_key(value)), None)
+    if parent == data.get("key"):
+        parent = None
     row = {name: data.get(name) for name in INDEX_ROW_FIELDS}
     if not all(value is None or isinstance(value, (str, int, float, bool)) for value in row.values()):
-        return None  # e.g. a YAML date: kept as the file says by parsing the file
-    return row
+        return None, parent  # e.g. a YAML date: kept as the file says by parsing the file
+    return row, parent
 
 
-def content_digest(raw: bytes, manifest: bytes | None, mentioned: Sequence[str]) -> str:
-    """The digest of an issue's own render inputs: its raw JSON, its manifest, the known keys it mentions."""
+def content_digest(raw: bytes, manifest: bytes | None, mentioned: Sequence[str], children: bytes = b"") -> str:
+    """The digest of an issue's own render inputs: its raw JSON, its manifest, the known keys it
+    mentions, its children in the store (``children_stamp``)."""
     digest = hashlib.blake2b(digest_size=20)
-    for part in (raw, b"-" if manifest is None else manifest, "\n".join(mentioned).encode()):
+    for part in (raw, b"-" if manifest is None else manifest, "\n".join(mentioned).encode(), children):
         digest.update(len(part).to_bytes(8, "big") + part)
     return digest.hexdigest()
+
+
+def child_refs(children: Sequence[tuple[str, Mapping[str, Any] | None]]) -> list[dict[str, Any]]:
+    """The store's children of an issue (key, index row) as Jira writes an issue reference."""
+    refs = []
+    for key, row in children:
+        row = row or {}
+        fields: dict[str, Any] = {"summary": row.get("summary")}
+        for name, field_name in (("status", "status"), ("type", "issuetype")):
+            if row.get(name) is not None:
+                fields[field_name] = {"name": row[name]}
+        refs.append({"key": key, "fields": fields})
+    return refs
+
+
+def children_stamp(refs: Sequence[Mapping[str, Any]]) -> bytes:
+    """The children a file lists from the store, as bytes for its render inputs (empty: none)."""
+    return dump_json(list(refs)) if refs else b""
+
+
+def render_stamps(file_stamps: str, children: Sequence[Mapping[str, Any]]) -> str:
+    """A file's stamps as its render record keeps them: its raw JSON's and manifest's (size and mtime),
+    then a digest of the children the store gives it ("-": none)."""
+    digest = hashlib.blake2b(children_stamp(children), digest_size=8).hexdigest() if children else "-"
+    return f"{file_stamps},{digest}"
 
 
 @dataclass(frozen=True)
@@ -256,7 +286,7 @@ class RenderInputs:
 
 RENDER_RECORD_FIELDS = (
     "issue_id", "updated", "state", "render_inputs", "markdown_size", "markdown_mtime_ns", "index_row", "link_targets",
-    "local_links", "jira_links",
+    "local_links", "jira_links", "parent_key",
 )  # fmt: skip
 """What ``render_issue_file`` records in the state store after writing a file (state: it is live)."""
 
@@ -268,6 +298,7 @@ def _rendered_record(key: str, issue: Any, inputs: str, text: str, stat: os.stat
     issue_id = issue.get("id") if isinstance(issue, Mapping) else None
     updated = _updated_of(issue)
     local, jira = outgoing_issue_links(key, text)
+    index_row, parent = _frontmatter_facts(text)
     return IssueRecord(
         key=key,
         issue_id=None if issue_id is None else str(issue_id),
@@ -275,10 +306,11 @@ def _rendered_record(key: str, issue: Any, inputs: str, text: str, stat: os.stat
         render_inputs=inputs,
         markdown_size=stat.st_size,
         markdown_mtime_ns=stat.st_mtime_ns,
-        index_row=_index_row_of(text),
+        index_row=index_row,
         link_targets=tuple(sorted({target for target in candidate_link_targets(text) if is_relative_link(target)})),
         local_links=local,
         jira_links=jira,
+        parent_key=parent,
     )
 
 
@@ -334,19 +366,26 @@ class RenderingMixin:
         need writing (``render_issue_file`` decides). For a window's many unchanged issues."""
         known, _ = self._known(known_issue_keys)
         current = set()
-        for key, record in self._current_records(keys).items():
-            stamps = self._input_stamps(key)
-            if stamps is not None and RenderInputs.parse(record.render_inputs).is_current(
-                options.context_digest, stamps, known
-            ):
+        records = self._current_records(keys)
+        children = self.store.children_of(list(records)) if records else {}
+        for key, record in records.items():
+            file_stamps = self._input_stamps(key)
+            if file_stamps is None:
+                continue
+            stamps = render_stamps(file_stamps, child_refs(children.get(key, [])))
+            if RenderInputs.parse(record.render_inputs).is_current(options.context_digest, stamps, known):
                 current.add(key)
         return current
 
     def _render_issue_file(self, key: str, options: RenderOptions, known_issue_keys: Iterable[str]) -> bool:
         known, pattern = self._known(known_issue_keys)
-        stamps = self._input_stamps(key)
-        if stamps is None:
+        file_stamps = self._input_stamps(key)
+        if file_stamps is None:
             raise IssueError(key, f"no stored issue JSON for {key}: {self.relative(self.raw_path(key))}")
+        # The mirrored issues naming this one as their parent (Cloud's epics do not list theirs).
+        children = child_refs(self.store.children_of([key]).get(key, []))
+        children_bytes = children_stamp(children)
+        stamps = render_stamps(file_stamps, children)
         current = self._current_records([key]).get(key)
         recorded = RenderInputs.parse(current.render_inputs if current is not None else None)
         if current is not None and recorded.is_current(options.context_digest, stamps, known):
@@ -358,7 +397,7 @@ class RenderingMixin:
         inputs = RenderInputs.of(
             options.context_digest,
             stamps,
-            content_digest(raw, manifest, mentioned),
+            content_digest(raw, manifest, mentioned, children_bytes),
             mentioned,
             candidates - {*mentioned},
         )
@@ -373,11 +412,13 @@ class RenderingMixin:
             field_definitions=options.field_definitions,
             attachments=load_json(manifest) if manifest is not None else [],
             base_url=options.base_url,
-            known_issue_keys=frozenset(mentioned),  # the renderer links only keys the issue mentions
+            # The renderer links only keys the issue mentions, and its children in the store (all mirrored).
+            known_issue_keys=frozenset(mentioned).union(child["key"] for child in children),
             include_custom_fields=options.include_custom_fields,
             exclude_custom_fields=options.exclude_custom_fields,
             attachments_dir=ATTACHMENTS_DIR,
             history=options.history,
+            children=children,
         )
         written = self.write_markdown(key, text)
         written = self._write_history_file(key, issue, options) or written

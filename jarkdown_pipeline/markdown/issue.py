@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from jarkdown_pipeline.exceptions import IssueError
-from jarkdown_pipeline.issue_keys import check_issue_key, is_issue_key
+from jarkdown_pipeline.issue_keys import check_issue_key, is_issue_key, issue_sort_key
 from jarkdown_pipeline.markdown.adf import adf_to_markdown, adf_to_table_cell, is_adf_document
 from jarkdown_pipeline.markdown.cells import markdown_to_cell
 from jarkdown_pipeline.markdown.completeness import completeness
@@ -155,6 +155,7 @@ class _IssueRenderer:
         exclude_custom_fields: Sequence[str],
         attachments_dir: str,
         history: str = "inline",
+        children: Iterable[Mapping[str, Any]] = (),
     ) -> None:
         self.history_mode = check_history_mode(history)
         if not isinstance(issue, Mapping) or not issue.get("key"):
@@ -176,6 +177,11 @@ class _IssueRenderer:
             d for d in self.custom if d.id not in self.definitions
         ]
         self.slugs = custom_field_slugs(all_custom)
+        self.other_children = {
+            str(child["key"]): child
+            for child in children
+            if isinstance(child, Mapping) and is_issue_key(child.get("key")) and child.get("key") != self.key
+        }
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -233,10 +239,16 @@ class _IssueRenderer:
         return [str(sub["key"]) for sub in self.children_refs()]
 
     def children_refs(self) -> list[Mapping[str, Any]]:
-        return [
-            sub
-            for sub in _list(self.fields.get("subtasks"))
-            if isinstance(sub, Mapping) and is_issue_key(sub.get("key"))
+        """Jira's sub-tasks in Jira's order, then the other issues naming this one as their parent
+        (``children``: an epic's stories in Cloud, Data Center's Epic Link) in key order. A child
+        given in ``children`` (the mirror's copy) shows its summary and status from there."""
+        subtasks: dict[str, Mapping[str, Any]] = {}
+        for sub in _list(self.fields.get("subtasks")):
+            if isinstance(sub, Mapping) and is_issue_key(sub.get("key")):
+                subtasks.setdefault(str(sub["key"]), sub)
+        others = sorted((key for key in self.other_children if key not in subtasks), key=issue_sort_key)
+        return [self.other_children.get(key, sub) for key, sub in subtasks.items()] + [
+            self.other_children[key] for key in others
         ]
 
     def hierarchy_lines(self) -> str:
@@ -557,6 +569,7 @@ def render_issue(
     exclude_custom_fields: Sequence[str] = (),
     attachments_dir: str = "attachments",
     history: str = "inline",
+    children: Iterable[Mapping[str, Any]] = (),
 ) -> str:
     """The Markdown file for one issue (frontmatter + sections), ending with one newline.
 
@@ -565,7 +578,9 @@ def render_issue(
     AttachmentHandler info dicts. Issues in ``known_issue_keys`` are linked to their local file,
     others to ``{base_url}/browse/KEY``. Custom fields are filtered by name or id. ``history``:
     ``inline`` (a History section), ``separate`` (a link to ``KEY.history.md``, see
-    :func:`render_issue_history`) or ``omit``.
+    :func:`render_issue_history`) or ``omit``. ``children``: issues that name this one as their
+    parent besides Jira's ``subtasks`` (references as Jira writes them: ``key``, ``fields`` with
+    ``summary``, ``status``, ``issuetype``), listed after the sub-tasks in key order.
 
     Raises IssueError (a ValueError) when ``issue`` has no valid key, or its Markdown would be
     longer than MAX_ISSUE_MARKDOWN_CHARS.
@@ -580,6 +595,7 @@ def render_issue(
         exclude_custom_fields=exclude_custom_fields,
         attachments_dir=attachments_dir,
         history=history,
+        children=children,
     )
     text = renderer.render()
     if len(text) > MAX_ISSUE_MARKDOWN_CHARS:

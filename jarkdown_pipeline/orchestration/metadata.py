@@ -89,6 +89,7 @@ def window_summary(
         f"{len(issues.keys)} issues in the window: {len(markdown.written)} files written, "
         f"{len(markdown.unchanged)} unchanged, {failed} failed; {len(issues.fetched)} fetched; "
         f"{attachments.downloaded} attachments downloaded ({human_size(attachments.bytes_downloaded)})"
+        + (f"; {len(issues.moved)} moved to a new key" if issues.moved else "")
         + (f"; {len(markdown.relinked)} other files relinked" if markdown.relinked else "")
     )
     if counters is not None:
@@ -123,6 +124,9 @@ def issues_metadata(
         "failures": listing(issues.failed),
         "skipped": listing(issues.vanished),
         "restored_from_removed": listing(issues.restored),
+        # Issues found under a new key (same id): old key -> new key; the folder followed, a note stays.
+        "moved_keys": dg.MetadataValue.int(len(issues.moved)),
+        "moved": listing({old: f"moved to {new}" for old, new in sorted(issues.moved.items())}),
         "path": dg.MetadataValue.path(str(kb.raw_dir)),
     }
 

@@ -337,6 +337,11 @@ class SampleJira:
     def delete_issue(self, key: str) -> list[str]:
         return self.dataset.delete_issue(key)
 
+    def set_parent(self, key: str, parent_key: str | None) -> dict[str, Any]:
+        """Give an issue another parent (or none): its ``parent`` field and ``updated`` change."""
+        issue = self.dataset.set_parent(key, parent_key)
+        return {"key": issue.key, "parent": issue.parent_key}
+
     def move_issue(self, key: str, project: str) -> dict[str, Any]:
         """Move an issue to another project (new key, same id); the old key still answers with it."""
         old_key = self.dataset.find_issue(key).key if self.dataset.find_issue(key) else key

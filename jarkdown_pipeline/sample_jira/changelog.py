@@ -229,3 +229,14 @@ def key_change(
         ),
     )
     return SampleChange(id=str(issue.id * 1000 + position), author=author, created=when, items=items)
+
+
+def parent_change(
+    issue: "SampleIssue", author: "SampleUser", old: "SampleIssue | None", new: "SampleIssue | None", when: datetime
+) -> SampleChange:
+    """The entry a change of parent adds (Cloud's ``IssueParentAssociation``: ids, keys as strings)."""
+    position = 900 + len(issue.edits)
+    ids = [str(ref.id) if ref else None for ref in (old, new)]
+    keys = [ref.key if ref else None for ref in (old, new)]
+    item = SampleChangeItem("IssueParentAssociation", "jira", "parent", ids[0], keys[0], ids[1], keys[1])
+    return SampleChange(id=str(issue.id * 1000 + position), author=author, created=when, items=(item,))

@@ -12,7 +12,13 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from jarkdown_pipeline.sample_jira import adf, content
-from jarkdown_pipeline.sample_jira.changelog import ChangelogSource, SampleChange, key_change, summary_edit
+from jarkdown_pipeline.sample_jira.changelog import (
+    ChangelogSource,
+    SampleChange,
+    key_change,
+    parent_change,
+    summary_edit,
+)
 from jarkdown_pipeline.sample_jira.config import SampleJiraConfig
 from jarkdown_pipeline.sample_jira.jql import BoundQuery, IssueFacts
 
@@ -345,6 +351,25 @@ class Dataset:
                     updated=issue.updated,
                 )  # fmt: skip
             )
+        return issue
+
+    def set_parent(self, key: str, parent_key: str | None, updated: datetime | None = None) -> SampleIssue:
+        """Give an issue another parent (an epic for a story, task or bug; ``None``: none), as Jira's
+        ``parent`` field edit does: `updated` bumped, a changelog entry. The old parent's JSON does not
+        change (Cloud's epics do not list their children)."""
+        issue = self.find_issue(key)
+        parent = self.find_issue(parent_key) if parent_key is not None else None
+        if issue is None or (parent_key is not None and parent is None):
+            raise KeyError(f"no issue {key!r} or {parent_key!r} in the sample Jira")
+        if parent is issue:
+            raise ValueError(f"{issue.key} cannot be its own parent")
+        old = self.find_issue(issue.parent_key) if issue.parent_key else None
+        if issue.history_until is None:
+            issue.history_until = issue.updated
+        issue.updated = (updated or max(self.clock(), issue.updated + timedelta(minutes=1))).astimezone(UTC)
+        issue.parent_key = parent.key if parent is not None else None
+        issue.edits.append(parent_change(issue, self.me(), old, parent, issue.updated))
+        self.generation += 1
         return issue
 
     def delete_issue(self, key: str) -> list[str]:

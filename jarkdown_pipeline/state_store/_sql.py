@@ -8,7 +8,7 @@ revision N has seen every row written at N or before (what an incremental index 
 import abc
 import contextlib
 import secrets
-from collections.abc import Collection, Container, Iterable, Iterator, Sequence
+from collections.abc import Collection, Container, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
@@ -29,7 +29,7 @@ from jarkdown_pipeline.state_store.interface import (
     StateStoreError,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BATCH_SIZE = 500  # keys per IN (...) list and rows per batch: under every backend's parameter limit
 
 # Each migration: the statements that take the schema from the previous version to this one.
@@ -67,6 +67,15 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     ),
     # Moves are found by the issue's id (the key changes, the id stays).
     2: ("CREATE INDEX issues_issue_id ON {t}issues (issue_id)",),
+    # An issue's parent (Children sections from the children's side), and when a parent's children
+    # last changed. The parents are in the files only: the store is rebuilt from them on next open.
+    3: (
+        "ALTER TABLE {t}issues ADD COLUMN parent_key TEXT",
+        "ALTER TABLE {t}issues ADD COLUMN children_revision BIGINT",
+        "CREATE INDEX issues_parent ON {t}issues (parent_key)",
+        "CREATE INDEX issues_children_revision ON {t}issues (children_revision)",
+        "UPDATE {t}counters SET value = -1 WHERE name = 'rebuilt_revision'",
+    ),
 }
 
 # IssueRecord field -> the issues columns it is stored in (links live in their own table).
@@ -83,6 +92,7 @@ _FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
     "attachments": ("attachments",),
     "local_links": (),
     "jira_links": (),
+    "parent_key": ("parent_key",),
 }
 _RECORD_COLUMNS = tuple(dict.fromkeys(column for columns in _FIELD_COLUMNS.values() for column in columns))
 _COLUMNS = ("issue_key", "project", *_RECORD_COLUMNS, "revision")
@@ -125,8 +135,23 @@ def _row_values(record: IssueRecord, revision: int) -> tuple[Any, ...]:
         _json_text(dict(record.index_row) if record.index_row is not None else None),
         _json_text(list(record.link_targets)),
         _json_text([dict(entry) for entry in record.attachments]),
+        record.parent_key,
         revision,
     )
+
+
+# What a parent's Children section shows of a child (besides its key): from the child's index row.
+CHILD_FACTS = ("summary", "status", "type")
+# Record fields whose change can change a parent's Children section.
+_CHILD_FIELDS = frozenset({"state", "moved_to", "parent_key", "index_row"})
+
+
+def _child_facts(state: str, parent: str | None, index_row: Any) -> tuple[Any, ...] | None:
+    """What a parent's Children section shows of an issue: None unless it is a live child."""
+    if state != "live" or parent is None:
+        return None
+    row = index_row if isinstance(index_row, dict) else {}
+    return (parent, *(row.get(name) for name in CHILD_FACTS))
 
 
 def _chunks(items: Iterable[Any], size: int = BATCH_SIZE) -> Iterator[list[Any]]:
@@ -225,11 +250,38 @@ class SqlStateStore(StateStore):
         with self._write() as cursor:
             revision = self._next_revision(cursor)
             for chunk in _chunks(records):
+                before = self._child_states(cursor, chunk) if _CHILD_FIELDS.intersection(chosen) else None
                 self._execute_many(cursor, statement, [_row_values(record, revision) for record in chunk])
+                if before is not None:
+                    self._mark_parents(cursor, before, self._child_states(cursor, chunk), revision)
                 for kind in LINK_KINDS:
                     if f"{kind}_links" in chosen:
                         self._replace_links(cursor, chunk, kind)
             return revision
+
+    def _child_states(self, cursor: Any, records: Sequence[IssueRecord]) -> dict[str, tuple[Any, ...] | None]:
+        """Of each of ``records``' keys the store has: what its parent's Children section shows of it."""
+        marks = _placeholders(len(records))
+        statement = f"SELECT issue_key, state, parent_key, index_row FROM {{t}}issues WHERE issue_key IN ({marks})"
+        cursor.execute(self._sql(statement), [record.key for record in records])
+        return {key: _child_facts(state, parent, _json_value(row)) for key, state, parent, row in cursor.fetchall()}
+
+    def _mark_parents(
+        self,
+        cursor: Any,
+        before: dict[str, tuple[Any, ...] | None],
+        after: dict[str, tuple[Any, ...] | None],
+        revision: int,
+    ) -> None:
+        """Note ``revision`` on the parents whose children these writes changed (the old parent and the new)."""
+        parents = set()
+        for key, now in after.items():
+            was = before.get(key)
+            if was != now:
+                parents.update(facts[0] for facts in (was, now) if facts is not None)
+        for chunk in _chunks(sorted(parents)):
+            statement = f"UPDATE {{t}}issues SET children_revision = ? WHERE issue_key IN ({_placeholders(len(chunk))})"
+            cursor.execute(self._sql(statement), [revision, *chunk])
 
     def _replace_links(self, cursor: Any, records: Sequence[IssueRecord], kind: str, *, had_links: bool = True) -> None:
         if had_links:
@@ -360,6 +412,29 @@ class SqlStateStore(StateStore):
                 found.update(row[0] for row in cursor.fetchall())
         return _sorted_keys(found)
 
+    def children_of(self, keys: Iterable[str]) -> dict[str, list[tuple[str, Mapping[str, Any] | None]]]:
+        found: dict[str, list[tuple[str, Mapping[str, Any] | None]]] = {}
+        with self._read() as cursor:
+            for chunk in _chunks(sorted({check_issue_key(key) for key in keys})):
+                # The state is tested here, not in SQL: the planner then has only the parent index to use.
+                statement = (
+                    "SELECT parent_key, issue_key, index_row, state FROM {t}issues "
+                    f"WHERE parent_key IN ({_placeholders(len(chunk))})"
+                )
+                cursor.execute(self._sql(statement), chunk)
+                for parent, key, row, state in cursor.fetchall():
+                    if state == "live":
+                        found.setdefault(parent, []).append((key, _json_value(row)))
+        return {
+            parent: sorted(children, key=lambda child: issue_sort_key(child[0])) for parent, children in found.items()
+        }
+
+    def parents_with_children_changed_since(self, revision: int) -> list[str]:
+        statement = "SELECT issue_key, state FROM {t}issues WHERE children_revision > ?"  # by its index alone
+        with self._read() as cursor:
+            cursor.execute(self._sql(statement), (max(revision, 0),))
+            return _sorted_keys(key for key, state in cursor.fetchall() if state == "live")
+
     def project_counts(self) -> dict[str, int]:
         with self._read() as cursor:
             cursor.execute(self._sql("SELECT project, COUNT(*) FROM {t}issues WHERE state = 'live' GROUP BY project"))
@@ -381,6 +456,7 @@ def _record_of(row: Sequence[Any], links: dict[tuple[str, str], set[str]]) -> Is
         index_row,
         link_targets,
         attachments,
+        parent_key,
     ) = row
     return IssueRecord(
         key=key,
@@ -396,4 +472,5 @@ def _record_of(row: Sequence[Any], links: dict[tuple[str, str], set[str]]) -> Is
         attachments=tuple(load_json(attachments)),
         local_links=frozenset(links.get((key, "local"), ())),
         jira_links=frozenset(links.get((key, "jira"), ())),
+        parent_key=parent_key,
     )

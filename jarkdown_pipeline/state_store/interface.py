@@ -56,6 +56,9 @@ class IssueRecord:
     """Keys whose files this issue's file links to (``../KEY/KEY.md``)."""
     jira_links: frozenset[str] = frozenset()
     """Keys this issue's file links to in Jira (``.../browse/KEY``), its own key left out."""
+    parent_key: str | None = None
+    """The issue its file names as its parent (frontmatter ``parent``, else ``epic``): that issue's
+    Children section lists this one (``children_of``)."""
 
     def __post_init__(self) -> None:
         check_issue_key(self.key)
@@ -67,6 +70,8 @@ class IssueRecord:
             )
         for key in (*self.local_links, *self.jira_links, *((self.moved_to,) if self.moved_to else ())):
             check_issue_key(key)
+        if self.parent_key is not None and check_issue_key(self.parent_key) == self.key:
+            raise ValueError(f"{self.key}: an issue is not its own parent")
 
     @property
     def project(self) -> str:
@@ -151,6 +156,16 @@ class StateStore(abc.ABC):
     @abc.abstractmethod
     def files_linking_to(self, keys: Iterable[str], *, kind: LinkKind = "local") -> list[str]:
         """Live issues whose files link to any of ``keys`` (locally or in Jira), in issue order: one indexed query."""
+
+    @abc.abstractmethod
+    def children_of(self, keys: Iterable[str]) -> dict[str, list[tuple[str, Mapping[str, Any] | None]]]:
+        """The live issues whose ``parent_key`` is one of ``keys``: {parent: [(child key, its index row)]},
+        children in issue order; parents without children left out. One indexed query."""
+
+    @abc.abstractmethod
+    def parents_with_children_changed_since(self, revision: int) -> list[str]:
+        """Live issues whose children changed after ``revision`` (one added, removed, moved, its summary,
+        status or type changed): their Children sections are to be rendered again. In issue order."""
 
     @abc.abstractmethod
     def project_counts(self) -> dict[str, int]:

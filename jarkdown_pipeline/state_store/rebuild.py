@@ -28,6 +28,16 @@ logger = logging.getLogger(__name__)
 # ``<base url>/browse/KEY`` (Jira); the same patterns knowledge_base's relink scans use.
 LOCAL_ISSUE_LINK_RE = re.compile(rf"\.\./({ISSUE_KEY_PATTERN})/\1\.md")
 JIRA_ISSUE_LINK_RE = re.compile(rf"/browse/({ISSUE_KEY_PATTERN})(?![0-9])")
+# The frontmatter lines naming an issue's parent and epic, as ``dump_frontmatter`` writes a key.
+_HIERARCHY_LINE_RE = re.compile(rf"^(parent|epic): ['\"]?({ISSUE_KEY_PATTERN})['\"]?$", re.MULTILINE)
+
+
+def parent_key_of(key: str, text: str) -> str | None:
+    """The parent an issue file's frontmatter names (``parent``, else ``epic``), read without parsing the YAML."""
+    end = text.find("\n---\n")
+    found = dict(_HIERARCHY_LINE_RE.findall(text[: end if end >= 0 else 0]))
+    parent = found.get("parent") or found.get("epic")
+    return parent if parent != key else None
 
 
 def outgoing_issue_links(key: str, text: str) -> tuple[frozenset[str], frozenset[str]]:
@@ -147,6 +157,7 @@ def _markdown_facts(kb: "KnowledgeBase", key: str, rendered: Mapping[str, Any], 
         "link_targets": tuple(targets) if isinstance(targets, list) else relative_link_targets(text),
         "local_links": local,
         "jira_links": jira,
+        "parent_key": parent_key_of(key, text),
     }
 
 

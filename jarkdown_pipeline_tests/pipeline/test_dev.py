@@ -13,6 +13,7 @@ import psutil
 
 from jarkdown_pipeline.knowledge_base import KnowledgeBase
 from jarkdown_pipeline.sample_jira.config import DEMO_API_TOKEN, DEMO_EMAIL
+from jarkdown_pipeline.tools.dev import DAGSTER_DEV_STOP_GRACE_SECONDS
 from jarkdown_pipeline.tools.pipeline_cli import LOCAL_INSTANCE_YAML, ensure_instance_file
 from jarkdown_pipeline_tests.plugins.processes import free_port, read_until, stop, ui_answers
 
@@ -109,7 +110,9 @@ def test_make_dev_quiet_then_a_materialized_partition_brings_the_index_up_to_dat
         assert kb.index_path.exists() and kb.issues_listed_in(kb.index_files()) == written
     finally:
         children = psutil.Process(dev.pid).children(recursive=True) if dev.poll() is None else []
-        stop(dev)
+        # `make dev` gives `dg dev` DAGSTER_DEV_STOP_GRACE_SECONDS to shut down, then stops the sample
+        # Jira: a loaded machine takes most of that, so the test waits longer before it kills.
+        stop(dev, timeout=DAGSTER_DEV_STOP_GRACE_SECONDS + 60)
         gone, alive = psutil.wait_procs(children, timeout=30)
         left = [process.cmdline() for process in alive if process.is_running()]
         for process in alive:  # else they hold the output pipe open, and reading it would never end

@@ -39,12 +39,13 @@ def ui_answers(url: str, timeout: float) -> bool:
     return False
 
 
-def stop(process: subprocess.Popen) -> None:
-    """Ctrl-C in a terminal: SIGINT to the whole foreground process group (started with start_new_session)."""
+def stop(process: subprocess.Popen, timeout: float = 90) -> None:
+    """Ctrl-C in a terminal: SIGINT to the whole foreground process group (started with start_new_session);
+    SIGKILL to it after ``timeout`` seconds."""
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGINT)
         try:
-            process.wait(90)
+            process.wait(timeout)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(10)

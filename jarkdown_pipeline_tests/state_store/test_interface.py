@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from jarkdown_pipeline.key_sets import IssueKeySet
-from jarkdown_pipeline.state_store import IndexChange, IssueRecord, StateStoreError
+from jarkdown_pipeline.state_store import IndexChange, IssueRecord, StateStoreError, _sql
 from jarkdown_pipeline.state_store._sql import SCHEMA_VERSION
 
 
@@ -38,6 +38,7 @@ def full_record(key: str = "ABC-1", **changes) -> IssueRecord:
         ),
         local_links=frozenset({"ABC-2"}),
         jira_links=frozenset({"XYZ-9", "ABC-10"}),
+        parent_key="EPIC-1",
     )
     values.update(changes)
     return IssueRecord(**values)
@@ -234,3 +235,88 @@ def test_a_moved_issue_is_found_by_its_id_under_its_live_key_only(store):
     many = [IssueRecord(f"BIG-{n}", issue_id=str(50000 + n)) for n in range(1, 1203)]
     store.upsert_issues(many)
     assert len(store.live_keys_of_ids(str(50000 + n) for n in range(1, 1203))) == 1202
+
+
+def child(key: str, parent: str | None, summary: str = "A story", status: str = "To Do", **changes) -> IssueRecord:
+    row = {"key": key, "summary": summary, "status": status, "type": "Story", "assignee": None, "updated_at": None}
+    return IssueRecord(key, index_row=row, parent_key=parent, **changes)
+
+
+def test_children_are_the_live_issues_naming_a_parent_in_issue_order(store):
+    store.upsert_issues(
+        [
+            IssueRecord("EPIC-1"),
+            child("ABC-10", "EPIC-1"),
+            child("ABC-9", "EPIC-1", status="Done"),
+            child("ABC-11", "EPIC-1", state="removed"),
+            child("ABC-12", "EPIC-2"),
+            child("ABC-13", None),
+        ]
+    )
+    children = store.children_of(["EPIC-1", "EPIC-2", "EPIC-3"])
+    assert [key for key, _ in children["EPIC-1"]] == ["ABC-9", "ABC-10"]
+    assert children["EPIC-1"][0][1]["status"] == "Done"
+    assert [key for key, _ in children["EPIC-2"]] == ["ABC-12"] and "EPIC-3" not in children
+    assert store.get_issues(["ABC-9"])["ABC-9"].parent_key == "EPIC-1"
+    with pytest.raises(ValueError, match="its own parent"):
+        IssueRecord("ABC-1", parent_key="ABC-1")
+
+
+def test_a_parent_is_marked_when_its_children_change_and_only_then(store):
+    store.upsert_issues([IssueRecord("EPIC-1"), IssueRecord("EPIC-2"), child("ABC-1", "EPIC-1")])
+    start = store.current_revision()
+    assert store.parents_with_children_changed_since(0) == ["EPIC-1"]  # a child added
+    assert store.parents_with_children_changed_since(start) == []
+
+    # What the Children section does not show (assignee, updated) changes nothing; links neither.
+    row = {**store.get_issues(["ABC-1"])["ABC-1"].index_row, "assignee": "Ana", "updated_at": "2026-11-21"}
+    store.upsert_issues([IssueRecord("ABC-1", index_row=row, jira_links=frozenset({"X-1"}))], fields={"index_row"})
+    store.upsert_issues(
+        [IssueRecord("ABC-1", issue_id="1", updated="2026-11-21T10:00:00.000+0000")],
+        fields={"issue_id", "updated", "state"},
+    )
+    assert store.parents_with_children_changed_since(start) == []
+
+    status = store.current_revision()
+    store.upsert_issues([child("ABC-1", "EPIC-1", status="Done")], fields={"index_row", "parent_key"})
+    assert store.parents_with_children_changed_since(status) == ["EPIC-1"]
+
+    moved = store.current_revision()
+    store.upsert_issues([child("ABC-1", "EPIC-2", status="Done")], fields={"index_row", "parent_key"})
+    assert store.parents_with_children_changed_since(moved) == ["EPIC-1", "EPIC-2"]  # the old parent and the new
+
+    removed = store.current_revision()
+    store.upsert_issues([IssueRecord("ABC-1", state="removed")], fields={"state"})
+    assert store.parents_with_children_changed_since(removed) == ["EPIC-2"]
+    assert store.children_of(["EPIC-2"]) == {}
+
+    restored = store.current_revision()
+    store.upsert_issues([IssueRecord("ABC-1", state="live")], fields={"state"})
+    assert store.parents_with_children_changed_since(restored) == ["EPIC-2"]
+
+    # Many children in one write: every parent marked, none missed between batches.
+    many = store.current_revision()
+    store.upsert_issues([IssueRecord(f"EP-{n}") for n in range(1, 1203)])
+    store.upsert_issues([child(f"KID-{n}", f"EP-{n}") for n in range(1, 1203)])
+    assert len(store.parents_with_children_changed_since(many)) == 1202
+
+
+def test_a_version_2_store_gains_parents_and_is_rebuilt_from_the_files(store_spec, monkeypatch):
+    monkeypatch.setattr(_sql, "SCHEMA_VERSION", 2)
+    with store_spec.open() as old, old._write() as cursor:  # a row and a build as version 2 wrote them
+        insert = (
+            "INSERT INTO {t}issues (issue_key, project, issue_id, state, link_targets, attachments, revision) "
+            "VALUES ('ABC-1', 'ABC', '1', 'live', '[]', '[]', 1)"
+        )
+        cursor.execute(old._sql(insert))
+        cursor.execute(old._sql("UPDATE {t}counters SET value = 1 WHERE name IN ('revision', 'rebuilt_revision')"))
+    with store_spec.open() as old:
+        assert old.schema_version() == 2 and old.is_built()
+    monkeypatch.undo()
+    with store_spec.open() as store:
+        assert store.schema_version() == SCHEMA_VERSION
+        # The parents are in the files only: the store is rebuilt from them when next opened for a knowledge base.
+        assert not store.is_built()
+        assert store.get_issues(["ABC-1"])["ABC-1"].parent_key is None
+        store.upsert_issues([child("ABC-2", "ABC-1")])
+        assert [key for key, _ in store.children_of(["ABC-1"])["ABC-1"]] == ["ABC-2"]

@@ -57,3 +57,34 @@ def test_malformed_or_missing_hierarchy_never_breaks_the_page(parent):
     data = front(text)
     assert data["children"] == [] and "## Children" not in text
     assert data["parent"] == (parent["key"] if isinstance(parent, dict) and parent["key"] == "ABC-2" else None)
+
+
+def test_an_epics_children_from_the_mirror_follow_its_sub_tasks_in_key_order():
+    epic = {
+        "id": "1",
+        "key": "ABC-1",
+        "fields": {"summary": "An epic", "subtasks": [ref("ABC-30", "Sub-task"), ref("ABC-4", "Sub-task")]},
+    }
+    mirrored = [
+        ref("ABC-12", "Story", "In Progress"),
+        ref("ABC-9", "Task", "Done"),
+        ref("ABC-30", "Sub-task", "Done"),  # a sub-task the mirror holds: its status from there
+        ref("ABC-1", "Epic"),  # never its own child
+    ]
+    text = render_issue(
+        epic, base_url="https://x.example", known_issue_keys={"ABC-9", "ABC-12", "ABC-30"}, children=mirrored
+    )
+    assert front(text)["children"] == ["ABC-30", "ABC-4", "ABC-9", "ABC-12"]
+    assert (
+        "## Children\n\n"
+        "- [ABC-30](../ABC-30/ABC-30.md): About ABC-30 (Done, Sub-task)\n"
+        "- [ABC-4](https://x.example/browse/ABC-4): About ABC-4 (To Do, Sub-task)\n"
+        "- [ABC-9](../ABC-9/ABC-9.md): About ABC-9 (Done, Task)\n"
+        "- [ABC-12](../ABC-12/ABC-12.md): About ABC-12 (In Progress, Story)\n"
+    ) in text
+    # The order the mirror gives them in does not matter: the same bytes.
+    again = render_issue(
+        epic, base_url="https://x.example", known_issue_keys={"ABC-9", "ABC-12", "ABC-30"}, children=mirrored[::-1]
+    )
+    assert again == text
+    assert "## Children" not in render_issue({"id": "2", "key": "ABC-2", "fields": {}}, children=[])

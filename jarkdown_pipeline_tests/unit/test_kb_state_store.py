@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from jarkdown_pipeline.knowledge_base import KnowledgeBase
+from jarkdown_pipeline.knowledge_base.render_cache import RenderOptions
 from jarkdown_pipeline.state_store import sqlite_path
 from jarkdown_pipeline_tests.plugins.knowledge_base import linked_issue as issue
 
@@ -119,4 +120,30 @@ def test_a_render_process_records_in_the_same_store(tmp_path):
 
     asyncio.run(render())
     assert kb.store.get_issues(["ABC-1"])["ABC-1"].render_inputs is not None
+    kb.close()
+
+
+def test_an_epics_file_follows_its_children_in_the_store(tmp_path):
+    kb = KnowledgeBase(tmp_path)
+    epic = issue("ABC-1")
+    story = issue("ABC-2")
+    story["fields"]["parent"] = {"id": "1", "key": "ABC-1", "fields": {"issuetype": {"name": "Epic"}}}
+    for raw in (epic, story):
+        kb.write_raw_issue(raw)
+    known = frozenset({"ABC-1", "ABC-2"})
+    assert kb.render_issue_file("ABC-1", known_issue_keys=known, **OPTIONS)
+    options = RenderOptions.of(**OPTIONS)  # the render worker asks which files are current
+    assert kb.current_issue_files(["ABC-1"], options, known_issue_keys=known) == {"ABC-1"}
+    assert kb.store.parents_with_children_changed_since(0) == []
+
+    # The story is rendered: the store names its parent, the epic is marked and no longer current.
+    revision = kb.store.current_revision()
+    assert kb.render_issue_file("ABC-2", known_issue_keys=known, **OPTIONS)
+    assert kb.store.parents_with_children_changed_since(revision) == ["ABC-1"]
+    assert kb.current_issue_files(["ABC-1"], options, known_issue_keys=known) == set()
+    assert kb.render_issue_file("ABC-1", known_issue_keys=known, **OPTIONS)
+    text = kb.markdown_path("ABC-1").read_text("utf-8")
+    assert "## Children\n\n- [ABC-2](../ABC-2/ABC-2.md): Summary of ABC-2\n" in text
+    assert kb.current_issue_files(["ABC-1"], options, known_issue_keys=known) == {"ABC-1"}
+    assert not kb.render_issue_file("ABC-1", known_issue_keys=known, **OPTIONS)  # decided from the record
     kb.close()
