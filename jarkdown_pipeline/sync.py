@@ -12,7 +12,7 @@ import logging
 import os
 import time
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -879,7 +879,7 @@ def rerender_in_last_pass(
     key: str,
     render: Callable[[str, KnownKeys], bool | None],
     known: KnownKeys,
-    in_window: set[str],
+    in_window: Container[str],
     markdown: MarkdownStageResult,
 ) -> None:
     """The window's last pass renders ``key`` again; a file of the window it rewrites counts as
