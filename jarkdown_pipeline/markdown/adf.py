@@ -416,8 +416,13 @@ def _plain_text_of(item: _Leaf | _Span) -> str:
 
 
 def _is_blank(leaf: _Leaf) -> bool:
-    """Plain whitespace without marks: a block's edges drop it anyway."""
-    return leaf.markdown is None and not leaf.marks and not leaf.raw.strip()
+    """Whitespace that shows as plain whitespace (no mark, or only marks that leave whitespace bare,
+    as ``_emphasis`` does): a block's edges drop it anyway."""
+    return (
+        leaf.markdown is None
+        and not leaf.raw.strip()
+        and not any(mark.spec.is_link or mark.spec.verbatim for mark in leaf.marks)
+    )
 
 
 def _render_inline(nodes: Iterable[Any], ctx: _Context) -> str:

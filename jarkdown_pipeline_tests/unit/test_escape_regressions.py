@@ -58,3 +58,24 @@ def test_rendered_html_the_parser_rejects_is_kept_as_plain_text(page):
     assert dangerous_links(markdown) == []
     issue = {"key": "ABC-1", "fields": {"summary": "s"}, "renderedFields": {"description": page}}
     assert "## Description" in render_issue(issue)
+
+
+@pytest.mark.parametrize(
+    "marks, shown",
+    [
+        ([{"type": "strong"}], "<p>*</p>"),  # was "\*\": the break's backslash, literal at the end
+        ([{"type": "em"}, {"type": "underline"}], "<p>*</p>"),
+        ([{"type": "code"}], "<p>*<br />\n<code> </code></p>"),  # a code span of a space is shown
+    ],
+)
+def test_a_hard_break_before_marked_whitespace_at_the_end_shows_no_backslash(marks, shown):
+    paragraph = {
+        "type": "paragraph",
+        "content": [
+            {"type": "text", "text": "*"},
+            {"type": "hardBreak"},
+            {"type": "text", "text": " ", "marks": marks},
+        ],
+    }
+    markdown = adf_to_markdown({"type": "doc", "version": 1, "content": [paragraph]})
+    assert cmarkgfm.github_flavored_markdown_to_html(markdown).strip() == shown
