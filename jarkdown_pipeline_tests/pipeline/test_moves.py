@@ -7,7 +7,14 @@ from jarkdown_pipeline.knowledge_base import KnowledgeBase, parse_frontmatter_bl
 from jarkdown_pipeline.knowledge_base.moves import read_note_target
 from jarkdown_pipeline.sample_jira.runner import run_sample_jira_in_thread
 from jarkdown_pipeline.state_store import rebuild_from_files
-from jarkdown_pipeline.sync import mirror_window, reconcile, scope_jql_since, window_jql
+from jarkdown_pipeline.sync import (
+    linking_file_rerender,
+    mirror_window,
+    reconcile,
+    render_issue_options,
+    scope_jql_since,
+    window_jql,
+)
 from jarkdown_pipeline_tests.plugins.pipeline import sample_config
 
 FAST_RETRIES = RetryPolicy(max_attempts=3, base_backoff=0.001, max_backoff=0.01)
@@ -115,3 +122,32 @@ async def test_a_fetch_by_the_old_key_follows_the_issue_to_its_new_key(tmp_path)
             assert result.issues.failed == {} and result.issues.moved == {old: new}
             assert read_note_target(kb.markdown_path(old)) == new and kb.markdown_path(new).is_file()
     kb.close()
+
+
+async def test_a_move_out_of_scope_is_a_removal(tmp_path):
+    scope = "project = ALPHA"
+    with run_sample_jira_in_thread(sample_config()) as jira:
+        old, _ = moving_issue(jira.dataset)
+        kb = KnowledgeBase(tmp_path)
+        async with JiraApiClient(jira.base_url, jira.email, jira.api_token, retry_policy=FAST_RETRIES) as client:
+            fields = await client.fetch_fields()
+
+            async def mirror():
+                return await mirror_window(
+                    client, kb, window_jql(scope, START, END), field_definitions=fields, base_url=jira.base_url
+                )
+
+            first = await mirror()
+            assert old in first.markdown.written and not first.issues.failed
+            new = jira.call(lambda: jira.server.move_issue(old, "BETA"))["key"]  # BETA is out of this scope
+            second = await mirror()
+            assert new not in second.issues.keys and not second.issues.moved
+            options = render_issue_options(fields, jira.base_url, None, (), "inline")
+            rerender = linking_file_rerender(kb, options)  # as the reconciliation asset does
+            reconciled = await reconcile(client, kb, scope_jql_since(scope, START), rerender=rerender)
+            assert reconciled.moved == [old] and reconciled.failed == {}
+            assert (kb.removed_dir / old / f"{old}.md").is_file() and not kb.issue_dir(old).exists()
+            assert read_note_target(kb.removed_dir / old / f"{old}.md") is None  # a removal, not a move note
+            keys = kb.issue_file_keys()
+            assert old not in keys and new not in keys
+            assert kb.broken_links([kb.markdown_path(key) for key in keys]) == []
