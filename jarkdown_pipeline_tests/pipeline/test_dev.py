@@ -15,7 +15,7 @@ from jarkdown_pipeline.knowledge_base import KnowledgeBase
 from jarkdown_pipeline.sample_jira.config import DEMO_API_TOKEN, DEMO_EMAIL
 from jarkdown_pipeline.tools.dev import DAGSTER_DEV_STOP_GRACE_SECONDS
 from jarkdown_pipeline.tools.pipeline_cli import LOCAL_INSTANCE_YAML, ensure_instance_file
-from jarkdown_pipeline_tests.plugins.processes import free_port, read_until, stop, ui_answers
+from jarkdown_pipeline_tests.plugins.processes import drain, free_port, read_until, stop, ui_answers
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DAGSTER = str(Path(sys.executable).with_name("dagster"))
@@ -54,9 +54,12 @@ def test_make_dev_quiet_then_a_materialized_partition_brings_the_index_up_to_dat
         start_new_session=True,
     )
     seen: list[str] = []
+    reader = None
+    running_at_kill: list[str] = []
     try:
         base_url, _, first_day, zone = SAMPLE.search(read_until(dev, "Sample Jira at", seen, 60)).groups()
         read_until(dev, "Serving dagster-webserver", seen, 240)
+        reader = drain(dev, seen)  # from here on, as a terminal would: a full pipe would block its shutdown
         assert ui_answers(f"http://127.0.0.1:{port}/server_info", timeout=60)
         # A partition materialized from outside the UI, in the same instance (as the UI's button does).
         cli_env = {
@@ -112,15 +115,17 @@ def test_make_dev_quiet_then_a_materialized_partition_brings_the_index_up_to_dat
         children = psutil.Process(dev.pid).children(recursive=True) if dev.poll() is None else []
         # `make dev` gives `dg dev` DAGSTER_DEV_STOP_GRACE_SECONDS to shut down, then stops the sample
         # Jira: a loaded machine takes most of that, so the test waits longer before it kills.
-        stop(dev, timeout=DAGSTER_DEV_STOP_GRACE_SECONDS + 60)
+        running_at_kill = stop(dev, timeout=DAGSTER_DEV_STOP_GRACE_SECONDS + 60)
         gone, alive = psutil.wait_procs(children, timeout=30)
         left = [process.cmdline() for process in alive if process.is_running()]
         for process in alive:  # else they hold the output pipe open, and reading it would never end
             with contextlib.suppress(psutil.Error):
                 process.kill()
-        rest = dev.stdout.read()
+        if reader is not None:
+            reader.join(30)
+        rest = "" if reader is not None else dev.stdout.read()
     output = "".join(seen) + rest
-    assert dev.returncode == 0, output[-3000:]
+    assert dev.returncode == 0, "\n".join(["still running when killed:", *running_at_kill, output[-3000:]])
     assert not [line for line in output.splitlines() if any(noise in line for noise in NOISE)]
     assert not left, left
     # The UI's run history holds the sensor's run of the index.

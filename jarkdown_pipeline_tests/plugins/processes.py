@@ -4,8 +4,11 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.request
+
+import psutil
 
 
 def free_port() -> int:
@@ -27,6 +30,20 @@ def read_until(process: subprocess.Popen, pattern: str, seen: list[str], timeout
     raise AssertionError(f"{pattern!r} never came:\n" + "".join(seen[-60:]))
 
 
+def drain(process: subprocess.Popen, seen: list[str]) -> threading.Thread:
+    """Read the rest of ``process``'s output into ``seen`` in a thread, as a terminal would: a pipe
+    nobody reads fills (64 KiB of a daemon's log) and then blocks the process writing to it, its
+    shutdown included. ``join`` the thread once the process has ended."""
+
+    def read_all() -> None:
+        for line in process.stdout:
+            seen.append(line)
+
+    thread = threading.Thread(target=read_all, name="drain-output", daemon=True)
+    thread.start()
+    return thread
+
+
 def ui_answers(url: str, timeout: float) -> bool:
     """The web server logs that it serves a moment before it accepts connections."""
     deadline = time.monotonic() + timeout
@@ -39,13 +56,35 @@ def ui_answers(url: str, timeout: float) -> bool:
     return False
 
 
-def stop(process: subprocess.Popen, timeout: float = 90) -> None:
+def stop(process: subprocess.Popen, timeout: float = 90) -> list[str]:
     """Ctrl-C in a terminal: SIGINT to the whole foreground process group (started with start_new_session);
-    SIGKILL to it after ``timeout`` seconds."""
+    SIGKILL to it after ``timeout`` seconds. Returns what was still running then (pid, state, command
+    line of the process and its descendants), for the failure message; empty when it stopped."""
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGINT)
         try:
             process.wait(timeout)
         except subprocess.TimeoutExpired:
+            running = process_tree(process.pid)
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(10)
+            return running
+    return []
+
+
+def process_tree(pid: int) -> list[str]:
+    """``pid`` and its descendants: pid, state, the threads' count and the command line of each."""
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return []
+    described = []
+    for each in processes:
+        try:
+            described.append(
+                f"{each.pid} {each.status()} {each.num_threads()} threads: {' '.join(each.cmdline())[:200]}"
+            )
+        except psutil.Error:
+            continue
+    return described
