@@ -15,7 +15,7 @@ import pytest
 from jarkdown_pipeline.orchestration.names import JIRA_POOL
 from jarkdown_pipeline_tests.plugins.pipeline import pipeline_environment
 from jarkdown_pipeline_tests.plugins.postgres import DEPLOY_DAGSTER_YAML, DagsterPostgresHome
-from jarkdown_pipeline_tests.plugins.processes import free_port, read_until, stop, ui_answers
+from jarkdown_pipeline_tests.plugins.processes import as_from_a_terminal, free_port, read_until, stop, ui_answers
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEPLOY_MD = REPO_ROOT / "docs" / "DEPLOY.md"
@@ -82,6 +82,7 @@ def test_the_deployment_steps_and_services_work_as_docs_deploy_says(tmp_path, sa
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        preexec_fn=as_from_a_terminal,
     )
     try:
         assert daemon_is_live(env, daemon, timeout=180)
@@ -101,6 +102,7 @@ def test_the_deployment_steps_and_services_work_as_docs_deploy_says(tmp_path, sa
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        preexec_fn=as_from_a_terminal,
     )
     seen: list[str] = []
     try:

@@ -15,7 +15,7 @@ from jarkdown_pipeline.knowledge_base import KnowledgeBase
 from jarkdown_pipeline.sample_jira.config import DEMO_API_TOKEN, DEMO_EMAIL
 from jarkdown_pipeline.tools.dev import DAGSTER_DEV_STOP_GRACE_SECONDS
 from jarkdown_pipeline.tools.pipeline_cli import LOCAL_INSTANCE_YAML, ensure_instance_file
-from jarkdown_pipeline_tests.plugins.processes import drain, free_port, read_until, stop, ui_answers
+from jarkdown_pipeline_tests.plugins.processes import as_from_a_terminal, drain, free_port, read_until, stop, ui_answers
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DAGSTER = str(Path(sys.executable).with_name("dagster"))
@@ -52,6 +52,7 @@ def test_make_dev_quiet_then_a_materialized_partition_brings_the_index_up_to_dat
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
+        preexec_fn=as_from_a_terminal,
     )
     seen: list[str] = []
     reader = None

@@ -17,6 +17,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def as_from_a_terminal() -> None:
+    """``preexec_fn`` of a command a test stops with Ctrl-C (``stop``): SIGINT and SIGTERM as a
+    terminal's shell gives them. A child inherits the signals its parent ignores or blocks, and the
+    test process has run Dagster in-process before (which handles them); ``make dev`` started from
+    such a process ignored Ctrl-C until it was killed."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def read_until(process: subprocess.Popen, pattern: str, seen: list[str], timeout: float) -> str:
     """The first line of ``process``'s output holding ``pattern``; every line read goes to ``seen``."""
     deadline = time.monotonic() + timeout
