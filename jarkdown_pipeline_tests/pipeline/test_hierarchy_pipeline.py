@@ -1,8 +1,6 @@
 """An epic's children through the whole job (Dagster): Cloud's epic JSON does not list its stories;
 the mirror does, and the epic's file follows each child that arrives, changes, leaves or changes parent."""
 
-from zoneinfo import ZoneInfo
-
 from jarkdown_pipeline.knowledge_base import KnowledgeBase, parse_frontmatter_block
 from jarkdown_pipeline.sample_jira.runner import run_sample_jira_in_thread
 from jarkdown_pipeline.state_store import rebuild_from_files
@@ -10,14 +8,10 @@ from jarkdown_pipeline_tests.plugins.pipeline import (
     build_pipeline,
     check_results,
     materialization_metadata,
+    partition_of,
     sample_config,
     snapshot,
 )
-
-
-def partition_of(jira, key: str) -> str:
-    """The daily partition whose window holds ``key`` (days in the Jira user's time zone)."""
-    return jira.dataset.issues[key].updated.astimezone(ZoneInfo(jira.config.time_zone)).date().isoformat()
 
 
 def epic_with_a_story(jira) -> tuple[str, str, str]:

@@ -31,6 +31,18 @@ def moving_issue(dataset) -> tuple[str, str]:
     raise AssertionError("no linked ALPHA issue with attachments in the sample data")
 
 
+async def mirror_scope(client: JiraApiClient, kb: KnowledgeBase, jira, fields, scope: str | None = None):
+    """The window START .. END of ``scope`` (None: everything), as a run does it."""
+    return await mirror_window(
+        client,
+        kb,
+        window_jql(scope, START, END),
+        field_definitions=fields,
+        base_url=jira.base_url,
+        max_concurrent_downloads=3,
+    )
+
+
 def issue_files(kb: KnowledgeBase) -> dict[str, int]:
     return {key: kb.markdown_path(key).stat().st_mtime_ns for key in kb.issue_file_keys()}
 
@@ -43,14 +55,7 @@ async def test_an_issue_moved_between_two_runs_keeps_its_files_and_links(tmp_pat
             fields = await client.fetch_fields()
 
             async def mirror():
-                return await mirror_window(
-                    client,
-                    kb,
-                    window_jql(None, START, END),
-                    field_definitions=fields,
-                    base_url=jira.base_url,
-                    max_concurrent_downloads=3,
-                )
+                return await mirror_scope(client, kb, jira, fields)
 
             first = await mirror()
             assert first.issues.failed == {} and old in first.markdown.written
@@ -133,9 +138,7 @@ async def test_a_move_out_of_scope_is_a_removal(tmp_path):
             fields = await client.fetch_fields()
 
             async def mirror():
-                return await mirror_window(
-                    client, kb, window_jql(scope, START, END), field_definitions=fields, base_url=jira.base_url
-                )
+                return await mirror_scope(client, kb, jira, fields, scope)
 
             first = await mirror()
             assert old in first.markdown.written and not first.issues.failed

@@ -1,7 +1,5 @@
 """A move between two projects in scope, through the whole job (Dagster): run, move, run again."""
 
-from zoneinfo import ZoneInfo
-
 from jarkdown_pipeline.knowledge_base import parse_frontmatter_block
 from jarkdown_pipeline.knowledge_base.moves import read_note_target
 from jarkdown_pipeline.sample_jira.runner import run_sample_jira_in_thread
@@ -9,14 +7,10 @@ from jarkdown_pipeline_tests.plugins.pipeline import (
     build_pipeline,
     check_results,
     materialization_metadata,
+    partition_of,
     sample_config,
     snapshot,
 )
-
-
-def partition_of(jira, key: str) -> str:
-    """The daily partition whose window holds ``key`` (days in the Jira user's time zone)."""
-    return jira.dataset.issues[key].updated.astimezone(ZoneInfo(jira.config.time_zone)).date().isoformat()
 
 
 def issues_of_day(jira, partition: str) -> list[str]:

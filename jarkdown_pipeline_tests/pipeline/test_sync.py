@@ -398,13 +398,14 @@ async def test_a_new_issues_downloads_start_before_its_page_is_stored_when_it_di
 
 async def mirror_window_of(jira, kb: KnowledgeBase, start: date, end: date):
     async with client_for(jira) as client:
-        return await mirror_window(
-            client,
-            kb,
-            window_jql(None, start, end),
-            field_definitions=await client.fetch_fields(),
-            base_url=jira.base_url,
-        )
+        return await window_with(client, jira, kb, start, end)
+
+
+async def window_with(client: JiraApiClient, jira, kb: KnowledgeBase, start: date, end: date):
+    """The window ``start`` .. ``end`` through ``client`` (a test may have wrapped its methods)."""
+    return await mirror_window(
+        client, kb, window_jql(None, start, end), field_definitions=await client.fetch_fields(), base_url=jira.base_url
+    )
 
 
 async def test_a_pages_downloads_start_before_its_changelogs_and_comments_are_paged(tmp_path, monkeypatch):
@@ -433,13 +434,7 @@ async def test_a_pages_downloads_start_before_its_changelogs_and_comments_are_pa
 
             monkeypatch.setattr(sync, "download_issue_attachments", noted_download)
             monkeypatch.setattr(client, "complete_issues", after_a_download)
-            result = await mirror_window(
-                client,
-                kb,
-                window_jql(None, date(2026, 11, 1), date(2026, 11, 22)),
-                field_definitions=await client.fetch_fields(),
-                base_url=jira.base_url,
-            )
+            result = await window_with(client, jira, kb, date(2026, 11, 1), date(2026, 11, 22))
     assert waited_in_vain == []
     assert len(result.issues.keys) == 40 and set(result.markdown.written) == set(result.issues.keys)
     assert not (result.issues.failed or result.attachments.failed or result.markdown.failed)
@@ -464,13 +459,7 @@ async def test_a_page_whose_completion_fails_completes_its_issues_one_by_one(tmp
 
             monkeypatch.setattr(client, "complete_issues", refused)
             monkeypatch.setattr(client, "complete_issue_alone", one_refused)
-            result = await mirror_window(
-                client,
-                kb,
-                window_jql(None, date(2026, 11, 1), date(2026, 11, 22)),
-                field_definitions=await client.fetch_fields(),
-                base_url=jira.base_url,
-            )
+            result = await window_with(client, jira, kb, date(2026, 11, 1), date(2026, 11, 22))
     assert list(result.issues.failed) == failing and "paging the comments" in result.issues.failed[failing[0]]
     others = set(result.issues.keys) - set(failing)
     assert len(others) == 29 and set(result.markdown.written) == others

@@ -92,6 +92,11 @@ def build_pipeline(jira: SampleJiraThread, output_dir: Path, **changes: str | No
     return Pipeline(settings=settings, defs=build_definitions(settings, jira=resource))
 
 
+def partition_of(jira, key: str) -> str:
+    """The daily partition whose window holds ``key`` (days in the Jira user's time zone)."""
+    return jira.dataset.issues[key].updated.astimezone(ZoneInfo(jira.config.time_zone)).date().isoformat()
+
+
 def issues_updated_on(jira: SampleJiraThread, day: date) -> set[str]:
     """What the window of ``day`` must hold: issues updated that day in the Jira user's time zone."""
     zone = ZoneInfo(jira.config.time_zone)
