@@ -2,7 +2,8 @@
 
 Rendering is CPU work (a few ms an issue). On the step's event loop it delays every response the
 downloads wait for; in a process of its own it runs on another core while the loop keeps the
-connections busy. The child is a plain ``python -m jarkdown_pipeline.render_worker`` fed over its
+connections busy, at a lower CPU priority (``RENDER_NICENESS``) so that where cores are few the
+loop is not the one kept waiting. The child is a plain ``python -m jarkdown_pipeline.render_worker`` fed over its
 standard input, one line per message (no pickling, and no re-import of the parent's ``__main__``
 as multiprocessing's spawn would do):
 
@@ -113,6 +114,10 @@ def render_locked(
     except Exception as error:
         return failed_outcome(key, error)
 
+
+# How much lower the child's CPU priority is than the step's (``os.nice``): where cores are few, the
+# event loop that keeps the connections busy gets the CPU first and rendering takes what is left.
+RENDER_NICENESS = 10
 
 # The child gives its C heap's free pages back every so many renders (see _memory).
 RELEASE_EVERY_RENDERS = 500
@@ -322,7 +327,15 @@ def serve(lines: Iterable[bytes], write: Any, stopping: Any = lambda: False) -> 
         )
 
 
+def lower_priority(increment: int = RENDER_NICENESS) -> None:
+    """Lower this process's CPU priority by ``increment`` (where the platform has ``os.nice``; never fatal)."""
+    if hasattr(os, "nice"):
+        with contextlib.suppress(OSError):
+            os.nice(increment)
+
+
 def main() -> int:
+    lower_priority()
     stdout = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8", buffering=1)
     sys.stdout = sys.stderr  # anything else printed must not corrupt the answers
     stop = threading.Event()

@@ -150,3 +150,29 @@ async def test_the_child_links_to_the_windows_keys_it_was_told_in_compact_form(t
     for key in linked[:-1]:
         assert f"(../{key}/{key}.md)" in text
     assert "(../ABC-3/ABC-3.md)" not in text and "https://example.atlassian.net/browse/ABC-3" in text
+
+
+async def test_the_child_renders_at_a_lower_cpu_priority_than_its_parent(tmp_path):
+    import os
+
+    import pytest
+
+    from jarkdown_pipeline.render_worker import RENDER_NICENESS, RenderWorker
+
+    if not hasattr(os, "getpriority"):
+        pytest.skip("no process priorities on this platform")
+    kb = KnowledgeBase(tmp_path)
+    kb.write_raw_issue(ISSUE)
+    options = {
+        "field_definitions": [],
+        "base_url": "https://example.atlassian.net",
+        "include_custom_fields": None,
+        "exclude_custom_fields": [],
+    }
+    worker = await RenderWorker.start(kb, ["ABC-1"], options)
+    try:
+        assert (await worker.render("ABC-1")).written is True  # set up, and lowered its priority first
+        parent = os.getpriority(os.PRIO_PROCESS, 0)
+        assert os.getpriority(os.PRIO_PROCESS, worker._process.pid) == min(parent + RENDER_NICENESS, 19)
+    finally:
+        await worker.close()
