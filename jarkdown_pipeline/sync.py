@@ -10,6 +10,7 @@ import contextlib
 import gc
 import logging
 import os
+import sys
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Container, Iterable, Iterator, Mapping, Sequence
@@ -566,6 +567,24 @@ def fewer_collections(threshold: int = WINDOW_GC_THRESHOLD) -> Iterator[None]:
         gc.set_threshold(*before)
 
 
+# The window's threads (storing a bulk page, writing files) and its event loop share the interpreter
+# lock: the loop takes it back after every socket call, and waits up to the switch interval for a
+# thread that holds it (Python's default, 5 ms). Shorter, the loop answers responses sooner.
+WINDOW_SWITCH_INTERVAL = 0.001
+
+
+@contextlib.contextmanager
+def prompt_thread_switches(interval: float = WINDOW_SWITCH_INTERVAL) -> Iterator[None]:
+    """Shorten the interpreter's thread switch interval to ``interval`` for a while (never lengthen
+    it), then restore it."""
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(min(interval, before))
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(before)
+
+
 def first_leaf(group: BaseExceptionGroup) -> BaseException:
     """The first exception of a (nested) exception group that is not itself a group."""
     error: BaseException = group
@@ -665,7 +684,7 @@ async def mirror_window(
     and stores; if it cannot start or dies, the issues it did not render are rendered here.
     """
     window_started = time.time()
-    with fewer_collections():  # see WINDOW_GC_THRESHOLD
+    with fewer_collections(), prompt_thread_switches():  # see WINDOW_GC_THRESHOLD, WINDOW_SWITCH_INTERVAL
         cleanup = asyncio.create_task(asyncio.to_thread(remove_shared_stale_temp_files, kb))  # beside the search
         issues = IssuesStageResult(jql=jql, keys=[])
         attachments = AttachmentsStageResult()

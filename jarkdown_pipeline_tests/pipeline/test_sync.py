@@ -466,3 +466,41 @@ async def test_a_page_whose_completion_fails_completes_its_issues_one_by_one(tmp
     assert not kb.raw_path(failing[0]).exists() and not kb.markdown_path(failing[0]).exists()
     for key in others:  # completed on their own: every comment and history entry Jira has
         assert f"comments_total: {len(jira.dataset.issues[key].comments)}" in kb.markdown_path(key).read_text()
+
+
+async def test_a_window_switches_threads_promptly_while_it_runs_and_restores_the_interval(tmp_path, monkeypatch):
+    # The window's threads (storing pages, writing files) must not keep its event loop waiting for the
+    # interpreter lock for Python's default 5 ms: the window shortens the switch interval, then restores it.
+    import sys
+
+    config = sample_config(issue_count=5, max_attachments_per_issue=1, attachment_max_bytes=512)
+    seen_during: list[float] = []
+    downloads = sync.download_issue_attachments
+
+    async def noted_download(*arguments, **options):
+        seen_during.append(sys.getswitchinterval())
+        return await downloads(*arguments, **options)
+
+    before = sys.getswitchinterval()
+    monkeypatch.setattr(sync, "download_issue_attachments", noted_download)
+    with run_sample_jira_in_thread(config) as jira:
+        async with client_for(jira) as client:
+            result = await window_with(client, jira, KnowledgeBase(tmp_path), date(2026, 11, 1), date(2026, 11, 22))
+    assert len(result.issues.keys) == 5 and seen_during
+    assert set(seen_during) == {min(sync.WINDOW_SWITCH_INTERVAL, before)}
+    assert sys.getswitchinterval() == before
+
+
+def test_prompt_thread_switches_never_lengthens_the_interval():
+    import sys
+
+    before = sys.getswitchinterval()
+    try:
+        sys.setswitchinterval(0.0005)
+        with sync.prompt_thread_switches(0.002):
+            assert sys.getswitchinterval() == pytest.approx(0.0005)
+        with sync.prompt_thread_switches(0.0001):
+            assert sys.getswitchinterval() == pytest.approx(0.0001)
+        assert sys.getswitchinterval() == pytest.approx(0.0005)
+    finally:
+        sys.setswitchinterval(before)
