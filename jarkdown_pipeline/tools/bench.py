@@ -643,7 +643,7 @@ def bare_client_downloads(jira: RunningSampleJira, first_day: date, last_day: da
     """The window's attachments downloaded by a bare aiohttp session: the machine's ceiling."""
     import aiohttp
 
-    from jarkdown_pipeline.sync import window_jql
+    from jarkdown_pipeline.window_search import window_jql
 
     authorization = "Basic " + base64.b64encode(f"{jira.email}:{jira.api_token}".encode()).decode()
 
@@ -748,10 +748,14 @@ def reconciliation_command() -> list[str]:
 
 
 def touch_issues(jira: RunningSampleJira, keys: list[str], day: date) -> None:
-    """Edit ``keys`` in the sample Jira, each now updated at noon of ``day`` (the Jira user's zone)."""
-    noon = datetime.combine(day, datetime.min.time(), ZoneInfo(jira.time_zone)).replace(hour=12)
+    """Edit ``keys`` in the sample Jira as a user would now: it stamps each edit with its clock (its
+    fixed now, on ``day``, the last), as Jira does, so the edits are the day's latest updates."""
+    zone = ZoneInfo(jira.time_zone)
     for key in keys:
-        jira.control("touch", {"key": key, "updated": noon.isoformat()})
+        edited = jira.control("touch", {"key": key})
+        stamped = datetime.strptime(edited["updated"], "%Y-%m-%dT%H:%M:%S.%f%z").astimezone(zone)
+        if stamped.date() != day:
+            raise RuntimeError(f"{key} was edited at {stamped}, not on {day}")
 
 
 def renderer_code_now() -> str:
