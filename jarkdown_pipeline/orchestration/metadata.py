@@ -87,7 +87,7 @@ def window_summary(
     failed = len(set(issues.failed) | set(attachments.failed) | set(markdown.failed))
     searched = "in the window" if window.search is None or window.search.since is None else "changed in the window"
     line = (
-        f"{len(issues.keys)} issues {searched}: {len(markdown.written)} files written, "
+        f"{len(issues.keys)} {'issue' if len(issues.keys) == 1 else 'issues'} {searched}: {len(markdown.written)} files written, "
         f"{len(markdown.unchanged)} unchanged, {failed} failed; {len(issues.fetched)} fetched; "
         f"{attachments.downloaded} attachments downloaded ({human_size(attachments.bytes_downloaded)})"
         + (f"; {len(issues.moved)} moved to a new key" if issues.moved else "")

@@ -752,7 +752,7 @@ def window_issues(log_path: Path) -> int | None:
     """How many issues a run's window search found, from its summary line (None: no such line)."""
     for line in log_path.read_text(encoding="utf-8", errors="replace").splitlines():
         report = report_line(line)
-        if report and (match := re.match(r"(\d+) issues (?:changed )?in the window", report)):
+        if report and (match := re.match(r"(\d+) issues? (?:changed )?in the window", report)):
             return int(match.group(1))
     return None
 
