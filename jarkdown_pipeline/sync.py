@@ -15,7 +15,7 @@ import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -43,6 +43,13 @@ from jarkdown_pipeline.render_worker import (
     issue_error_reason,
     render_issue_outcome,
 )
+from jarkdown_pipeline.window_search import (
+    WindowSearch,
+    jql_date_literal,
+    latest_of,
+    record_window_search,
+    within_scope,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -53,21 +60,6 @@ STORED_DURING_SEARCH_MARGIN_SECONDS = 0.05
 # From this many issues in a window, a child process renders them (render_worker): it costs ~0.5 s
 # of CPU to start, and then keeps a few ms an issue of CPU off the loop that downloads.
 RENDER_PROCESS_MIN_ISSUES = 100
-
-
-def jql_date_literal(day: date) -> str:
-    """A JQL date-time literal at midnight. Jira reads it in the user's time zone, at minute precision."""
-    return f'"{day:%Y-%m-%d} 00:00"'
-
-
-def within_scope(scope_jql: str | None, condition: str) -> str:
-    """``condition`` AND-ed with the scope JQL; the scope is parenthesised so its ORs stay inside."""
-    return f"({scope_jql}) AND {condition}" if scope_jql else condition
-
-
-def window_jql(scope_jql: str | None, start: date, end: date) -> str:
-    """Issues in scope updated in ``[start 00:00, end 00:00)`` (the Jira user's time zone)."""
-    return within_scope(scope_jql, f"updated >= {jql_date_literal(start)} AND updated < {jql_date_literal(end)}")
 
 
 def scope_jql_since(scope_jql: str | None, start: date) -> str:
@@ -641,6 +633,13 @@ class WindowResult:
     issues: IssuesStageResult
     attachments: AttachmentsStageResult
     markdown: MarkdownStageResult
+    latest_updated: datetime | None = None
+    """The latest ``updated`` among the issues the search found (None: it found none)."""
+    search: WindowSearch | None = None
+    """What was searched and why, for a run of a partition (``refresh_window``)."""
+
+    def failed(self) -> bool:
+        return bool(self.issues.failed or self.attachments.failed or self.markdown.failed)
 
 
 async def mirror_window(
@@ -748,14 +747,18 @@ async def mirror_window(
         queue: asyncio.Queue[tuple[str, dict[str, Any] | None, asyncio.Future[None] | None] | None] = asyncio.Queue()
 
         backlog = Backlog(WINDOW_BACKLOG_ISSUES)
+        latest_updated: datetime | None = None  # what the next run's search of this window can start from
 
         def on_fetched(issue: Mapping[str, Any], stored: "asyncio.Future[None]") -> None:
+            nonlocal latest_updated
             fields = fields_of(issue)
+            latest_updated = latest_of(fields.get("updated"), latest_updated)
             slim = {"fields": {"attachment": fields.get("attachment"), "updated": fields.get("updated")}}
             backlog.add()
             queue.put_nowait((issue["key"], slim, stored))
 
         async def search_and_fetch() -> None:
+            nonlocal latest_updated
             # One bulk stream for the whole window, fed each search page's changed issues as the page
             # arrives, while the next page is asked for; it pauses while the backlog is full.
             to_fetch_queue: asyncio.Queue[list[str] | None] = asyncio.Queue()
@@ -770,8 +773,9 @@ async def mirror_window(
                     async for page, to_fetch in search_window_pages(client, kb, issues):
                         progress.found += len(page)
                         fetching = set(to_fetch)
-                        for key in page:
+                        for key, ref in page.items():
                             if key not in fetching:
+                                latest_updated = latest_of(fields_of(ref).get("updated"), latest_updated)
                                 queue.put_nowait((key, None, None))
                         if to_fetch:
                             to_fetch_queue.put_nowait(to_fetch)
@@ -890,7 +894,20 @@ async def mirror_window(
         order = {key: index for index, key in enumerate(issues.keys)}
         markdown.written.sort(key=lambda key: order.get(key, len(order)))
         markdown.unchanged.sort(key=lambda key: order.get(key, len(order)))
-        return WindowResult(issues=issues, attachments=attachments, markdown=markdown)
+        return WindowResult(issues=issues, attachments=attachments, markdown=markdown, latest_updated=latest_updated)
+
+
+async def refresh_window(
+    client: JiraApiClient, kb: KnowledgeBase, search: WindowSearch, **options: Any
+) -> WindowResult:
+    """Mirror a partition's window as ``search`` says (the whole window, or what changed since its last
+    complete run: ``plan_window_search``); a run without failures is recorded for the next one.
+    ``options``: ``mirror_window``'s, the render options among them."""
+    window = await mirror_window(client, kb, search.jql, **options)
+    window.search = search
+    if not window.failed():
+        await asyncio.to_thread(record_window_search, kb.store, search, window.latest_updated)
+    return window
 
 
 def rerender_in_last_pass(

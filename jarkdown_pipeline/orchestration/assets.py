@@ -8,6 +8,7 @@ through ``metadata``. Only the window's partitions depend on the settings (its f
 ``jira_window`` is decorated in ``build_window_asset``; the others are plain module-level assets.
 """
 
+import asyncio
 import time
 import warnings
 from typing import Any
@@ -28,12 +29,12 @@ from jarkdown_pipeline.sync import (
     RemovalGuard,
     describe_error,
     linking_file_rerender,
-    mirror_window,
     reconcile,
+    refresh_window,
     render_issue_options,
     scope_jql_since,
-    window_jql,
 )
+from jarkdown_pipeline.window_search import plan_window_search
 
 
 def group_asset(decorator=dg.asset, **kwargs):
@@ -134,8 +135,20 @@ def field_definitions_of(kb: KnowledgeBase) -> list[dict[str, Any]]:
     return field_definitions
 
 
+class WindowConfig(dg.Config):
+    """Run config of ``jira_window``."""
+
+    whole_window: bool = Field(
+        default=False,
+        description="Search the partition's whole day even when a complete run of it is on record (by default "
+        "such a run searches only what changed since; see docs/ARCHITECTURE.md): restores files deleted by hand "
+        "and issues back in scope with an old update.",
+    )
+
+
 async def mirror_partition(
     context: dg.AssetExecutionContext,
+    config: WindowConfig,
     jira: JiraResource,
     knowledge_base: KnowledgeBaseResource,
     mirror: dg.ResourceParam[MirrorScope],
@@ -143,17 +156,28 @@ async def mirror_partition(
     """``jira_window``: search, fetch, download and render the partition's issues as one stream."""
     started, started_at = metadata.client_counters(jira.client_if_open), time.monotonic()
     first_day, end_day = partition_window(context)
-    jql = window_jql(mirror.scope_jql, first_day, end_day)
     client = await jira.open_client()  # checks the credentials before anything is written
     jira_time_zone = (await client.myself()).get("timeZone")
     warn_on_other_time_zone(context, jira_time_zone, mirror.timezone)
     kb = knowledge_base.open()
     options = render_options(jira, knowledge_base, field_definitions_of(kb))
+    search = await asyncio.to_thread(
+        plan_window_search,
+        kb.store,
+        mirror.scope_jql,
+        first_day,
+        end_day,
+        context_digest=options.context_digest,
+        time_zone=jira_time_zone,
+        whole=config.whole_window,
+    )
+    context.log.info(f"Searching {search.reason}")
+    jql = search.jql
     try:
-        window = await mirror_window(
+        window = await refresh_window(
             client,
             kb,
-            jql,
+            search,
             **options,
             max_concurrent_downloads=jira.max_concurrent_downloads,
             on_progress=lambda line: context.log.info(f"Progress: {line}"),

@@ -85,8 +85,9 @@ def window_summary(
     retries and time when given."""
     issues, attachments, markdown = window.issues, window.attachments, window.markdown
     failed = len(set(issues.failed) | set(attachments.failed) | set(markdown.failed))
+    searched = "in the window" if window.search is None or window.search.since is None else "changed in the window"
     line = (
-        f"{len(issues.keys)} issues in the window: {len(markdown.written)} files written, "
+        f"{len(issues.keys)} {'issue' if len(issues.keys) == 1 else 'issues'} {searched}: {len(markdown.written)} files written, "
         f"{len(markdown.unchanged)} unchanged, {failed} failed; {len(issues.fetched)} fetched; "
         f"{attachments.downloaded} attachments downloaded ({human_size(attachments.bytes_downloaded)})"
         + (f"; {len(issues.moved)} moved to a new key" if issues.moved else "")
@@ -114,6 +115,8 @@ def issues_metadata(
     issues = window.issues
     return {
         "jql": dg.MetadataValue.text(jql),
+        # The whole window, or only what changed since its last complete run (and why).
+        "search": dg.MetadataValue.text(window.search.reason if window.search else "the whole window"),
         "jira_time_zone": dg.MetadataValue.text(str(jira_time_zone)),
         "issues_in_window": dg.MetadataValue.int(len(issues.keys)),
         "fetched": dg.MetadataValue.int(len(issues.fetched)),

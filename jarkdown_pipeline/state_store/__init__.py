@@ -22,6 +22,7 @@ How it is wired (plan for knowledge_base.py and sync.py; ``kb.store`` opened onc
 - ``index_rows`` / ``rebuild_index``: ``changes_since(last index revision)`` (``full``: all rows) and
   ``project_counts()`` for the split index; ``verify_issue_files``: the records from ``get_issues(keys)``.
 - The checks of a run: the keys it wrote, plus ``files_linking_to`` of them; ``keys_updated_since`` for windows.
+- A window's search (``window_search``): ``window_searches`` / ``record_window_searches`` per day.
 - Reconciliation (daily): ``check_integrity()`` of a SQLite store; ``rebuild_from_files`` if it fails.
 """
 
@@ -45,6 +46,7 @@ from jarkdown_pipeline.state_store.interface import (
     StateStoreDamaged,
     StateStoreError,
     StateStoreOfAnotherKnowledgeBase,
+    WindowSearchRecord,
 )
 from jarkdown_pipeline.state_store.postgres import DEFAULT_SCHEMA, PostgresStateStore
 from jarkdown_pipeline.state_store.rebuild import RebuildResult, outgoing_issue_links, rebuild_from_files
@@ -72,6 +74,7 @@ __all__ = [
     "StateStoreDamaged",
     "StateStoreError",
     "StateStoreOfAnotherKnowledgeBase",
+    "WindowSearchRecord",
     "knowledge_base_id",
     "open_state_store",
     "outgoing_issue_links",

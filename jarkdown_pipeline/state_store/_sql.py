@@ -27,9 +27,10 @@ from jarkdown_pipeline.state_store.interface import (
     LinkKind,
     StateStore,
     StateStoreError,
+    WindowSearchRecord,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 BATCH_SIZE = 500  # keys per IN (...) list and rows per batch: under every backend's parameter limit
 
 # Each migration: the statements that take the schema from the previous version to this one.
@@ -75,6 +76,17 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE INDEX issues_parent ON {t}issues (parent_key)",
         "CREATE INDEX issues_children_revision ON {t}issues (children_revision)",
         "UPDATE {t}counters SET value = -1 WHERE name = 'rebuilt_revision'",
+    ),
+    # What the last complete search of each day's window saw: the next run searches only what changed.
+    4: (
+        """CREATE TABLE {t}window_searches (
+            scope TEXT NOT NULL,
+            day TEXT NOT NULL,
+            watermark TEXT,
+            context_digest TEXT NOT NULL,
+            full_search_at DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (scope, day)
+        )""",
     ),
 }
 
@@ -298,6 +310,7 @@ class SqlStateStore(StateStore):
             revision = self._next_revision(cursor)
             cursor.execute(self._sql("DELETE FROM {t}links"))
             cursor.execute(self._sql("DELETE FROM {t}issues"))
+            cursor.execute(self._sql("DELETE FROM {t}window_searches"))  # what they saw may be lost
             for chunk in _chunks(records):  # streamed: a rebuild of a million issues holds one chunk
                 self._execute_many(cursor, statement, [_row_values(record, revision) for record in chunk])
                 for kind in LINK_KINDS:
@@ -435,10 +448,42 @@ class SqlStateStore(StateStore):
             cursor.execute(self._sql(statement), (max(revision, 0),))
             return _sorted_keys(key for key, state in cursor.fetchall() if state == "live")
 
+    def window_searches(self, scope: str, days: Iterable[str]) -> dict[str, WindowSearchRecord]:
+        found: dict[str, WindowSearchRecord] = {}
+        with self._read() as cursor:
+            for chunk in _chunks(sorted(set(days))):
+                select = (
+                    "SELECT day, watermark, context_digest, full_search_at FROM {t}window_searches "
+                    f"WHERE scope = ? AND day IN ({_placeholders(len(chunk))})"
+                )
+                cursor.execute(self._sql(select), (scope, *chunk))
+                found.update((row[0], _window_search_of(row)) for row in cursor.fetchall())
+        return found
+
+    def record_window_searches(self, scope: str, records: Iterable[WindowSearchRecord]) -> None:
+        upsert = (
+            "INSERT INTO {t}window_searches (scope, day, watermark, context_digest, full_search_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (scope, day) DO UPDATE SET watermark = excluded.watermark, "
+            "context_digest = excluded.context_digest, full_search_at = excluded.full_search_at"
+        )
+        rows = [
+            (scope, r.day, None if r.watermark is None else _utc_text(r.watermark), r.context_digest, r.full_search_at)
+            for r in records
+        ]
+        with self._write() as cursor:
+            for chunk in _chunks(rows):
+                self._execute_many(cursor, upsert, chunk)
+
     def project_counts(self) -> dict[str, int]:
         with self._read() as cursor:
             cursor.execute(self._sql("SELECT project, COUNT(*) FROM {t}issues WHERE state = 'live' GROUP BY project"))
             return {project: int(count) for project, count in sorted(cursor.fetchall())}
+
+
+def _window_search_of(row: Sequence[Any]) -> WindowSearchRecord:
+    day, watermark, context_digest, full_search_at = row
+    moment = None if watermark is None else datetime.strptime(watermark, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    return WindowSearchRecord(day, moment, context_digest, float(full_search_at))
 
 
 def _record_of(row: Sequence[Any], links: dict[tuple[str, str], set[str]]) -> IssueRecord:

@@ -92,6 +92,20 @@ class IndexChange:
 
 
 @dataclass(frozen=True)
+class WindowSearchRecord:
+    """What the last complete search of one day's window saw (the day in the Jira user's zone)."""
+
+    day: str
+    """The day, ``YYYY-MM-DD``."""
+    watermark: datetime | None
+    """The latest ``updated`` any complete search of the day saw (None: it saw no issue)."""
+    context_digest: str
+    """What the day's files were rendered with (``RenderOptions.context_digest``)."""
+    full_search_at: float
+    """When (``time.time()``) the day was last searched whole."""
+
+
+@dataclass(frozen=True)
 class Changes:
     """What changed after a revision, for an incremental index."""
 
@@ -170,6 +184,14 @@ class StateStore(abc.ABC):
     @abc.abstractmethod
     def project_counts(self) -> dict[str, int]:
         """The number of live issues per project."""
+
+    @abc.abstractmethod
+    def window_searches(self, scope: str, days: Iterable[str]) -> dict[str, WindowSearchRecord]:
+        """The records of ``days`` (``YYYY-MM-DD``) searched under ``scope`` (a scope's digest), by day."""
+
+    @abc.abstractmethod
+    def record_window_searches(self, scope: str, records: Iterable[WindowSearchRecord]) -> None:
+        """Insert or replace the records of their days under ``scope``, in one transaction."""
 
     @abc.abstractmethod
     def replace_all(self, records: Iterable[IssueRecord]) -> int:

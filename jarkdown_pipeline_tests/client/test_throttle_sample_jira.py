@@ -11,11 +11,12 @@ from jarkdown_pipeline.exceptions import BadRequestError
 from jarkdown_pipeline.jira_api_client import JiraApiClient
 from jarkdown_pipeline.knowledge_base import KnowledgeBase
 from jarkdown_pipeline.sample_jira.app import TokenBucket
+from jarkdown_pipeline.window_search import window_jql
 from jarkdown_pipeline_tests.plugins.sample_jira import SAMPLE_JIRA_TEST_NOW
 
 REQUESTS = 60
 # Every issue of the small sample (updated in the 30 days before its "now").
-WINDOW_JQL = sync.window_jql(None, date(2026, 10, 1), SAMPLE_JIRA_TEST_NOW.date() + timedelta(days=2))
+WINDOW_JQL = window_jql(None, date(2026, 10, 1), SAMPLE_JIRA_TEST_NOW.date() + timedelta(days=2))
 
 
 def client_for(jira, **options) -> JiraApiClient:

@@ -20,6 +20,8 @@ ONE_PARTITION_OF_THE_JOB = [
     *("--tags", json.dumps({"dagster/partition": PARTITION})),
 ]
 
+WHOLE_WINDOW = "ops: {jira_window: {config: {whole_window: true}}}\n"  # the README's run config
+
 
 def run_dagster(args: list[str], environment: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
     # Only what the pipeline needs from the user's environment: the test must not depend on the caller's.
@@ -41,6 +43,18 @@ def test_cli_job_in_process_then_range_backfill_multiprocess(tmp_path, sample_ji
     kb = KnowledgeBase(output_dir)
     assert set(kb.markdown_issue_keys()) == issues_updated_on(sample_jira, date(2026, 11, 20))
     assert sample_jira.api_token not in output
+
+    # Again: only what changed since that run is searched; as the README says, the run config can
+    # ask for the whole day (here after a file was deleted by hand, which it restores).
+    done = run_dagster(ONE_PARTITION_OF_THE_JOB, environment, tmp_path)
+    assert done.returncode == 0 and "Searching changes since " in done.stdout + done.stderr
+    lost = sorted(kb.markdown_issue_keys())[0]
+    kb.markdown_path(lost).unlink()
+    (tmp_path / "whole_window.yaml").write_text(WHOLE_WINDOW, encoding="utf-8")
+    done = run_dagster([*ONE_PARTITION_OF_THE_JOB, "-c", "whole_window.yaml"], environment, tmp_path)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0 and "Searching the whole window: asked for (whole_window)" in output, output[-4000:]
+    assert kb.markdown_path(lost).is_file()
 
     # Three days as one run and one window, each step in its own process (Dagster's default
     # executor for ad-hoc materializations): the field definitions pass between processes on disk.

@@ -90,10 +90,10 @@ def files_snapshot(root: Path) -> dict[str, tuple[int, int]]:
 
 
 def test_an_unchanged_day_reads_no_issue_json_and_rewrites_nothing(tmp_path, monkeypatch):
-    """Run again right after its backfill, a day whose issues are all unchanged in Jira decides so from
-    the search and the state store: no raw JSON is read, no issue file but the one the asset shows as
-    its preview, and no file of the knowledge base is written (the rendering happens in this
-    process: under 100 issues a window)."""
+    """Searched whole again right after its backfill, a day whose issues are all unchanged in Jira
+    decides so from the search and the state store: no raw JSON is read, no issue file but the one the
+    asset shows as its preview, and no file of the knowledge base is written (the rendering happens in
+    this process: under 100 issues a window)."""
     config = sample_config(issue_count=120, days=1, max_attachments_per_issue=1, max_comments_per_issue=2)
     with run_sample_jira_in_thread(config) as jira:
         pipeline = build_pipeline(jira, tmp_path / "kb")
@@ -107,8 +107,9 @@ def test_an_unchanged_day_reads_no_issue_json_and_rewrites_nothing(tmp_path, mon
         with monkeypatch.context() as patch:
             patch.setattr(builtins, "open", counter.wrap(builtins.open))
             patch.setattr(io, "open", counter.wrap(io.open))
-            result = pipeline.run(BACKFILL_DAYS[1])
+            result = pipeline.run(BACKFILL_DAYS[1], whole_window=True)
         assert result.success
+        assert materialization_metadata(result, "jira_issues")["search"].startswith("the whole window: asked for")
         metadata = materialization_metadata(result, "jira_markdown")
         assert metadata["written"] == 0 and metadata["unchanged"] >= 20, metadata
     raw_read = [path for path in counter.opened if path.startswith(".jarkdown/raw/")]

@@ -132,10 +132,17 @@ def test_data_center_mirrors_the_same_knowledge_base_as_cloud_then_reruns_for_no
             assert {**dc_frontmatter, "url": None} == {**cloud_frontmatter, "url": None}, key
             assert dc_sections == cloud_sections, key
 
-        # Nothing changed in Jira: no download, no file rewritten; only the vanished issue asked for again.
+        # Nothing changed in Jira: no download, no file rewritten. A refresh searches what changed since
+        # the complete run (one page); searched whole again, only the vanished issue is asked for again.
         before = {p: s for p, s in snapshot(pipeline.kb.root).items() if not p.startswith(".jarkdown/runs/")}
         jira.reset_stats()
         result = pipeline.run()
+        assert result.success, failure_messages(result)
+        assert materialization_metadata(result, "jira_issues")["search"].startswith("changes since")
+        assert jira.stats["api"]["by_route"]["POST /rest/api/2/search"] == 1
+        assert materialization_metadata(result, "jira_markdown")["written"] == 0
+        jira.reset_stats()
+        result = pipeline.run(whole_window=True)
         assert result.success, failure_messages(result)
         routes = jira.stats["api"]["by_route"]
         assert not [route for route in routes if route.startswith("GET /secure/")]

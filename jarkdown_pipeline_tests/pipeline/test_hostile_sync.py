@@ -19,8 +19,8 @@ from jarkdown_pipeline.sync import (
     mirror_window,
     reconcile,
     scope_jql_since,
-    window_jql,
 )
+from jarkdown_pipeline.window_search import window_jql
 from jarkdown_pipeline_tests.plugins.hostile_jira import Hostility, hostile_jira
 from jarkdown_pipeline_tests.plugins.knowledge_base import contents
 from jarkdown_pipeline_tests.plugins.pipeline import (

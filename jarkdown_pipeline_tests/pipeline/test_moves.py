@@ -13,8 +13,8 @@ from jarkdown_pipeline.sync import (
     reconcile,
     render_issue_options,
     scope_jql_since,
-    window_jql,
 )
+from jarkdown_pipeline.window_search import window_jql
 from jarkdown_pipeline_tests.plugins.pipeline import sample_config
 
 FAST_RETRIES = RetryPolicy(max_attempts=3, base_backoff=0.001, max_backoff=0.01)

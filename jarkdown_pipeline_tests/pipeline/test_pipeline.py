@@ -1,6 +1,6 @@
 """The whole job, in process, against the sample Jira: what a user's run writes, and how it fails."""
 
-from datetime import date, datetime
+from datetime import date
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -11,6 +11,7 @@ from jarkdown_pipeline.sample_jira.runner import run_sample_jira_in_thread
 from jarkdown_pipeline_tests.plugins.pipeline import (
     build_pipeline,
     check_results,
+    edit_time_on,
     failure_messages,
     issues_updated_on,
     materialization_metadata,
@@ -127,7 +128,7 @@ def test_partition_run_then_rerun_then_edit_and_delete(tmp_path, sample_jira):
     edited, deleted = sorted(expected)[:2]
     sample_jira.touch_issue(
         edited,
-        updated=datetime(2026, 11, 20, 23, 30, tzinfo=ZoneInfo(sample_jira.config.time_zone)),
+        updated=edit_time_on(sample_jira, date(2026, 11, 20)),
         comment="Edited in the test",
     )
     gone = set(sample_jira.delete_issue(deleted))

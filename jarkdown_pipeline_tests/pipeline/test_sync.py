@@ -15,7 +15,8 @@ from jarkdown_pipeline.knowledge_base import KnowledgeBase
 from jarkdown_pipeline.sample_jira.config import FaultConfig
 from jarkdown_pipeline.sample_jira.runner import run_sample_jira_in_thread
 from jarkdown_pipeline.state_store import rebuild_from_files
-from jarkdown_pipeline.sync import IssuesStageResult, mirror_window, reconcile, scope_jql_since, window_jql
+from jarkdown_pipeline.sync import IssuesStageResult, mirror_window, reconcile, scope_jql_since
+from jarkdown_pipeline.window_search import window_jql
 from jarkdown_pipeline_tests.plugins.pipeline import (
     FAST_RETRIES,
     client_for,

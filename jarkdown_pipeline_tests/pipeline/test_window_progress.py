@@ -6,7 +6,8 @@ from datetime import date
 from jarkdown_pipeline.jira_api_client import JiraApiClient
 from jarkdown_pipeline.knowledge_base import KnowledgeBase
 from jarkdown_pipeline.sample_jira.runner import run_sample_jira_in_thread
-from jarkdown_pipeline.sync import mirror_window, window_jql
+from jarkdown_pipeline.sync import mirror_window
+from jarkdown_pipeline.window_search import window_jql
 from jarkdown_pipeline_tests.plugins.pipeline import issues_updated_on, sample_config
 
 DAY = date(2026, 11, 20)

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -21,6 +21,7 @@ import dagster as dg
 from jarkdown_pipeline.definitions import build_definitions
 from jarkdown_pipeline.jira_api_client import JiraApiClient, RetryPolicy
 from jarkdown_pipeline.knowledge_base import KnowledgeBase
+from jarkdown_pipeline.orchestration import names
 from jarkdown_pipeline.orchestration.resources import JiraResource
 from jarkdown_pipeline.sample_jira.config import SampleJiraConfig
 from jarkdown_pipeline.sample_jira.runner import SampleJiraThread
@@ -72,10 +73,14 @@ class Pipeline:
         return KnowledgeBase(self.settings.output_dir)
 
     def run(
-        self, partition_key: str = PARTITION, instance: dg.DagsterInstance | None = None
+        self, partition_key: str = PARTITION, instance: dg.DagsterInstance | None = None, *, whole_window: bool = False
     ) -> dg.ExecuteInProcessResult:
+        """One run of the partition; ``whole_window``: search the whole day even after a complete run."""
         job = self.defs.resolve_job_def("jira_markdown_job")
-        return job.execute_in_process(partition_key=partition_key, instance=instance, raise_on_error=False)
+        run_config = {"ops": {names.WINDOW_OP: {"config": {"whole_window": True}}}} if whole_window else None
+        return job.execute_in_process(
+            partition_key=partition_key, instance=instance, raise_on_error=False, run_config=run_config
+        )
 
     def reconcile(self, instance: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:
         job = self.defs.resolve_job_def("jira_reconciliation_job")
@@ -95,6 +100,16 @@ def build_pipeline(jira: SampleJiraThread, output_dir: Path, **changes: str | No
 def partition_of(jira, key: str) -> str:
     """The daily partition whose window holds ``key`` (days in the Jira user's time zone)."""
     return jira.dataset.issues[key].updated.astimezone(ZoneInfo(jira.config.time_zone)).date().isoformat()
+
+
+def edit_time_on(jira: SampleJiraThread, day: date) -> datetime:
+    """A moment of ``day`` after every update of that day: when an edit made then is stamped (Jira's
+    ``updated`` of an edit is its clock's now, later than any earlier update), still on ``day``."""
+    zone = ZoneInfo(jira.config.time_zone)
+    updates = [issue.updated for issue in jira.dataset.issues.values() if issue.updated.astimezone(zone).date() == day]
+    moment = (max(updates) + timedelta(seconds=1)).astimezone(zone)
+    assert moment.date() == day, f"no moment of {day} is later than its last update"
+    return moment
 
 
 def issues_updated_on(jira: SampleJiraThread, day: date) -> set[str]:

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from jarkdown_pipeline.key_sets import IssueKeySet
-from jarkdown_pipeline.state_store import IndexChange, IssueRecord, StateStoreError, _sql
+from jarkdown_pipeline.state_store import IndexChange, IssueRecord, StateStoreError, WindowSearchRecord, _sql
 from jarkdown_pipeline.state_store._sql import SCHEMA_VERSION
 
 
@@ -320,3 +320,28 @@ def test_a_version_2_store_gains_parents_and_is_rebuilt_from_the_files(store_spe
         assert store.get_issues(["ABC-1"])["ABC-1"].parent_key is None
         store.upsert_issues([child("ABC-2", "ABC-1")])
         assert [key for key, _ in store.children_of(["ABC-1"])["ABC-1"]] == ["ABC-2"]
+
+
+def test_window_searches_round_trip_per_scope_and_day_and_go_with_a_rebuild(store):
+    seen = datetime(2026, 11, 20, 9, 30, 15, 123000, tzinfo=UTC)
+    store.record_window_searches(
+        "scope-a",
+        [
+            WindowSearchRecord(
+                "2026-11-20", seen.astimezone(timezone(timedelta(hours=5))), "digest-1", 1_800_000_000.5
+            ),
+            WindowSearchRecord("2026-11-21", None, "digest-1", 1_800_000_001.0),
+        ],
+    )
+    found = store.window_searches("scope-a", ["2026-11-20", "2026-11-21", "2026-11-22"])
+    assert found == {
+        "2026-11-20": WindowSearchRecord("2026-11-20", seen, "digest-1", 1_800_000_000.5),
+        "2026-11-21": WindowSearchRecord("2026-11-21", None, "digest-1", 1_800_000_001.0),
+    }
+    assert store.window_searches("scope-b", ["2026-11-20"]) == {}
+    later = WindowSearchRecord("2026-11-20", seen + timedelta(hours=1), "digest-2", 1_800_000_100.0)
+    store.record_window_searches("scope-a", [later])  # replaces that day's record, keeps the other
+    assert store.window_searches("scope-a", ["2026-11-20", "2026-11-21"])["2026-11-20"] == later
+    assert len(store.window_searches("scope-a", ["2026-11-20", "2026-11-21"])) == 2
+    store.replace_all([full_record()])  # a rebuilt store cannot vouch for what earlier searches saw
+    assert store.window_searches("scope-a", ["2026-11-20", "2026-11-21"]) == {}

@@ -9,7 +9,8 @@ import pytest
 from jarkdown_pipeline.definitions import build_definitions
 from jarkdown_pipeline.orchestration.partitions import build_daily_partitions
 from jarkdown_pipeline.settings import load_settings
-from jarkdown_pipeline.sync import scope_jql_since, window_jql
+from jarkdown_pipeline.sync import scope_jql_since
+from jarkdown_pipeline.window_search import window_jql
 
 
 @pytest.fixture
