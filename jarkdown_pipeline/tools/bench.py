@@ -872,6 +872,7 @@ def bench_scale_size(root: Path, issues: int) -> dict[str, Any]:
         "changed_day_files_changed": changed.files_changed,
         "whole_day_wall_seconds": whole_day.wall_seconds,
         "whole_day_files_changed": whole_day.files_changed,
+        "whole_day_changed_paths": whole_day.changed_paths,
         "whole_day_issues": window_issues(Path(whole_day.log_path)),
         "reconciliation_wall_seconds": reconciliation.wall_seconds,
         "reconciliation_api_requests": reconciliation.api_requests,
