@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from jarkdown_pipeline.orchestration.names import DAILY_SCHEDULE, HOURLY_SCHEDULE, RECONCILIATION_SCHEDULE
+from jarkdown_pipeline.orchestration.names import DAILY_SCHEDULE, HOURLY_SCHEDULE, RECONCILIATION_SCHEDULE, WINDOW_OP
 
 DAILY_CRON = "30 0 * * *"  # 00:30: yesterday is over, and late edits have landed
 HOURLY_CRON = "15 * * * *"
@@ -24,21 +24,23 @@ def _scheduled_time(context: dg.ScheduleEvaluationContext, timezone: str) -> dat
 
 
 def build_schedules(job: dg.JobDefinition, start_date: date, timezone: str) -> list[dg.ScheduleDefinition]:
-    def partition_run(day: date, run_key: str) -> dg.RunRequest | dg.SkipReason:
+    def partition_run(day: date, run_key: str, whole_window: bool = False) -> dg.RunRequest | dg.SkipReason:
         if day < start_date:
             return dg.SkipReason(f"{day} is before JARKDOWN_START_DATE ({start_date})")
-        return dg.RunRequest(run_key=run_key, partition_key=day.isoformat())
+        run_config = {"ops": {WINDOW_OP: {"config": {"whole_window": True}}}} if whole_window else None
+        return dg.RunRequest(run_key=run_key, partition_key=day.isoformat(), run_config=run_config)
 
     @dg.schedule(
         name=DAILY_SCHEDULE,
         cron_schedule=DAILY_CRON,
         job=job,
         execution_timezone=timezone,
-        description="Every day at 00:30: the whole of yesterday's partition.",
+        description="Every day at 00:30: the whole of yesterday's partition, searched whole (whole_window): "
+        "what the hourly runs' searches of its changes could not see (an edit Jira's index showed late) arrives.",
     )
     def jira_daily_schedule(context: dg.ScheduleEvaluationContext):
         yesterday = _scheduled_time(context, timezone).date() - timedelta(days=1)
-        return partition_run(yesterday, f"daily-{yesterday.isoformat()}")
+        return partition_run(yesterday, f"daily-{yesterday.isoformat()}", whole_window=True)
 
     @dg.schedule(
         name=HOURLY_SCHEDULE,

@@ -1,6 +1,9 @@
 """A partition run again searches what changed since its last complete run (window_search), through Dagster."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import dagster as dg
 
 from jarkdown_pipeline.sample_jira.config import FaultConfig
 from jarkdown_pipeline.sample_jira.runner import run_sample_jira_in_thread
@@ -62,3 +65,25 @@ def test_a_refresh_searches_what_changed_since_the_last_complete_run(tmp_path):
         result = pipeline.run(whole_window=True)
         assert result.success and search_of(result) == ("the whole window: asked for (whole_window)", 1)
         assert "(edit 1)" in pipeline.kb.markdown_path(late).read_text(encoding="utf-8")
+
+
+def test_the_daily_schedule_searches_yesterday_whole_and_the_hourly_one_its_changes(tmp_path):
+    day = date.fromisoformat(PARTITION)
+    with run_sample_jira_in_thread(sample_config()) as jira:
+        pipeline = build_pipeline(jira, tmp_path / "kb")
+        assert pipeline.run().success
+        repository = pipeline.defs.get_repository_def()
+        job = pipeline.defs.resolve_job_def("jira_markdown_job")
+        zone = ZoneInfo(jira.config.time_zone)
+        for name, when, expected in (
+            ("jira_hourly_schedule", datetime.combine(day, time(23, 15), zone), "changes since "),
+            ("jira_daily_schedule", datetime.combine(day + timedelta(days=1), time(0, 30), zone), "the whole window: "),
+        ):
+            schedule = repository.get_schedule_def(name)
+            with dg.build_schedule_context(scheduled_execution_time=when, repository_def=repository) as context:
+                [request] = schedule.evaluate_tick(context).run_requests
+            assert request.partition_key == PARTITION
+            result = job.execute_in_process(
+                partition_key=request.partition_key, run_config=request.run_config, raise_on_error=False
+            )
+            assert result.success and search_of(result)[0].startswith(expected), (name, search_of(result))

@@ -61,6 +61,8 @@ def test_daily_schedule_asks_for_yesterday(settings):
     [request] = result.run_requests
     assert request.partition_key == "2026-11-20"
     assert request.run_key == "daily-2026-11-20"
+    # Yesterday searched whole, not only its changes since the last hourly run.
+    assert request.run_config == {"ops": {"jira_window": {"config": {"whole_window": True}}}}
     # 23:30 UTC on the 20th is already the 21st in Berlin: the zone of the schedule decides.
     result = schedule_request(defs, "jira_daily_schedule", datetime(2026, 11, 21, 23, 30, tzinfo=ZoneInfo("UTC")))
     assert [r.partition_key for r in result.run_requests] == ["2026-11-21"]
@@ -73,6 +75,7 @@ def test_hourly_schedule_asks_for_today(settings):
     )
     [request] = result.run_requests
     assert (request.partition_key, request.run_key) == ("2026-11-20", "hourly-2026-11-20T14")
+    assert request.run_config == {}  # what changed since the last complete run of the day
 
 
 def test_schedules_skip_days_before_the_start(settings):
