@@ -146,6 +146,11 @@ class WindowConfig(dg.Config):
     )
 
 
+def whole_window_run_config() -> dict[str, Any]:
+    """The run config with which a run of jira_markdown_job searches its partition's whole day."""
+    return {"ops": {names.WINDOW_OP: {"config": {"whole_window": True}}}}
+
+
 async def mirror_partition(
     context: dg.AssetExecutionContext,
     config: WindowConfig,

@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from jarkdown_pipeline.orchestration.names import DAILY_SCHEDULE, HOURLY_SCHEDULE, RECONCILIATION_SCHEDULE, WINDOW_OP
+from jarkdown_pipeline.orchestration.assets import whole_window_run_config
+from jarkdown_pipeline.orchestration.names import DAILY_SCHEDULE, HOURLY_SCHEDULE, RECONCILIATION_SCHEDULE
 
 DAILY_CRON = "30 0 * * *"  # 00:30: yesterday is over, and late edits have landed
 HOURLY_CRON = "15 * * * *"
@@ -27,7 +28,7 @@ def build_schedules(job: dg.JobDefinition, start_date: date, timezone: str) -> l
     def partition_run(day: date, run_key: str, whole_window: bool = False) -> dg.RunRequest | dg.SkipReason:
         if day < start_date:
             return dg.SkipReason(f"{day} is before JARKDOWN_START_DATE ({start_date})")
-        run_config = {"ops": {WINDOW_OP: {"config": {"whole_window": True}}}} if whole_window else None
+        run_config = whole_window_run_config() if whole_window else None
         return dg.RunRequest(run_key=run_key, partition_key=day.isoformat(), run_config=run_config)
 
     @dg.schedule(

@@ -31,16 +31,21 @@ def moving_issue(dataset) -> tuple[str, str]:
     raise AssertionError("no linked ALPHA issue with attachments in the sample data")
 
 
-async def mirror_scope(client: JiraApiClient, kb: KnowledgeBase, jira, fields, scope: str | None = None):
-    """The window START .. END of ``scope`` (None: everything), as a run does it."""
-    return await mirror_window(
-        client,
-        kb,
-        window_jql(scope, START, END),
-        field_definitions=fields,
-        base_url=jira.base_url,
-        max_concurrent_downloads=3,
-    )
+async def scope_mirror(client: JiraApiClient, kb: KnowledgeBase, jira, scope: str | None = None):
+    """(the field definitions, a function that mirrors the window START .. END of ``scope`` as a run does)."""
+    fields = await client.fetch_fields()
+
+    async def mirror():
+        return await mirror_window(
+            client,
+            kb,
+            window_jql(scope, START, END),
+            field_definitions=fields,
+            base_url=jira.base_url,
+            max_concurrent_downloads=3,
+        )
+
+    return fields, mirror
 
 
 def issue_files(kb: KnowledgeBase) -> dict[str, int]:
@@ -52,10 +57,7 @@ async def test_an_issue_moved_between_two_runs_keeps_its_files_and_links(tmp_pat
         old, linker = moving_issue(jira.dataset)
         kb = KnowledgeBase(tmp_path)
         async with JiraApiClient(jira.base_url, jira.email, jira.api_token, retry_policy=FAST_RETRIES) as client:
-            fields = await client.fetch_fields()
-
-            async def mirror():
-                return await mirror_scope(client, kb, jira, fields)
+            _, mirror = await scope_mirror(client, kb, jira)
 
             first = await mirror()
             assert first.issues.failed == {} and old in first.markdown.written
@@ -135,10 +137,7 @@ async def test_a_move_out_of_scope_is_a_removal(tmp_path):
         old, _ = moving_issue(jira.dataset)
         kb = KnowledgeBase(tmp_path)
         async with JiraApiClient(jira.base_url, jira.email, jira.api_token, retry_policy=FAST_RETRIES) as client:
-            fields = await client.fetch_fields()
-
-            async def mirror():
-                return await mirror_scope(client, kb, jira, fields, scope)
+            fields, mirror = await scope_mirror(client, kb, jira, scope)
 
             first = await mirror()
             assert old in first.markdown.written and not first.issues.failed

@@ -21,7 +21,7 @@ import dagster as dg
 from jarkdown_pipeline.definitions import build_definitions
 from jarkdown_pipeline.jira_api_client import JiraApiClient, RetryPolicy
 from jarkdown_pipeline.knowledge_base import KnowledgeBase
-from jarkdown_pipeline.orchestration import names
+from jarkdown_pipeline.orchestration.assets import whole_window_run_config
 from jarkdown_pipeline.orchestration.resources import JiraResource
 from jarkdown_pipeline.sample_jira.config import SampleJiraConfig
 from jarkdown_pipeline.sample_jira.runner import SampleJiraThread
@@ -77,7 +77,7 @@ class Pipeline:
     ) -> dg.ExecuteInProcessResult:
         """One run of the partition; ``whole_window``: search the whole day even after a complete run."""
         job = self.defs.resolve_job_def("jira_markdown_job")
-        run_config = {"ops": {names.WINDOW_OP: {"config": {"whole_window": True}}}} if whole_window else None
+        run_config = whole_window_run_config() if whole_window else None
         return job.execute_in_process(
             partition_key=partition_key, instance=instance, raise_on_error=False, run_config=run_config
         )
