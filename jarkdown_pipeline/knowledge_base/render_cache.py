@@ -17,14 +17,13 @@ from jarkdown_pipeline._json import dump_json, load_json
 from jarkdown_pipeline.exceptions import IssueError, describe_error
 from jarkdown_pipeline.issue_keys import is_issue_key
 from jarkdown_pipeline.key_sets import IssueKeySet
-from jarkdown_pipeline.knowledge_base.files import _updated_of, parse_frontmatter_block, write_text_if_changed
+from jarkdown_pipeline.knowledge_base.files import _updated_of, write_text_if_changed
 from jarkdown_pipeline.knowledge_base.layout import ATTACHMENTS_DIR
 from jarkdown_pipeline.knowledge_base.links import candidate_link_targets, is_relative_link
-from jarkdown_pipeline.markdown import render_issue
-from jarkdown_pipeline.markdown.frontmatter import FrontmatterError
+from jarkdown_pipeline.markdown.frontmatter import scalar_as_written
 from jarkdown_pipeline.markdown.history import check_history_mode, history_file_name
 from jarkdown_pipeline.markdown.index import INDEX_ROW_FIELDS
-from jarkdown_pipeline.markdown.issue import render_issue_history
+from jarkdown_pipeline.markdown.issue import RenderedIssue, render_issue_document, render_issue_history
 
 # The interface module only: the state_store package imports this package (see ``KnowledgeBase.store``).
 from jarkdown_pipeline.state_store.interface import IssueRecord
@@ -189,19 +188,17 @@ class RenderOptions:
         return hashlib.blake2b(renderer_fingerprint() + data, digest_size=16).hexdigest()
 
 
-def _frontmatter_facts(text: str) -> tuple[dict[str, Any] | None, str | None]:
-    """(the index fields, the parent) of a rendered file's frontmatter: the index fields None when it
-    does not parse or they are not JSON; the parent is ``parent``, else ``epic``."""
-    try:
-        data = parse_frontmatter_block(text)
-    except FrontmatterError:
-        return None, None
-    parent = next((value for value in (data.get("parent"), data.get("epic")) if is_issue_key(value)), None)
-    if parent == data.get("key"):
+def _frontmatter_facts(frontmatter: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+    """(the index fields, the parent) of the frontmatter a file was just written from, as the file's
+    YAML reads back (``scalar_as_written``: no parse of the text just written): the index fields None
+    when they are not JSON scalars; the parent is ``parent``, else ``epic``."""
+    data = {name: scalar_as_written(frontmatter.get(name)) for name in (*INDEX_ROW_FIELDS, "parent", "epic")}
+    parent = next((value for value in (data["parent"], data["epic"]) if is_issue_key(value)), None)
+    if parent == data["key"]:
         parent = None
-    row = {name: data.get(name) for name in INDEX_ROW_FIELDS}
+    row = {name: data[name] for name in INDEX_ROW_FIELDS}
     if not all(value is None or isinstance(value, (str, int, float, bool)) for value in row.values()):
-        return None, parent  # e.g. a YAML date: kept as the file says by parsing the file
+        return None, parent
     return row, parent
 
 
@@ -291,14 +288,15 @@ RENDER_RECORD_FIELDS = (
 """What ``render_issue_file`` records in the state store after writing a file (state: it is live)."""
 
 
-def _rendered_record(key: str, issue: Any, inputs: str, text: str, stat: os.stat_result) -> IssueRecord:
+def _rendered_record(key: str, issue: Any, inputs: str, rendered: RenderedIssue, stat: os.stat_result) -> IssueRecord:
     """What the store keeps of a file just rendered: the checks and the index use it while the file is as written."""
     from jarkdown_pipeline.state_store import outgoing_issue_links
 
     issue_id = issue.get("id") if isinstance(issue, Mapping) else None
     updated = _updated_of(issue)
+    text = rendered.text
     local, jira = outgoing_issue_links(key, text)
-    index_row, parent = _frontmatter_facts(text)
+    index_row, parent = _frontmatter_facts(rendered.frontmatter)
     return IssueRecord(
         key=key,
         issue_id=None if issue_id is None else str(issue_id),
@@ -407,7 +405,7 @@ class RenderingMixin:
             return False
         self.checked(self.markdown_path(key), key)  # before any work: it may not be written through a link
         issue = load_json(raw)
-        text = render_issue(
+        rendered = render_issue_document(
             issue,
             field_definitions=options.field_definitions,
             attachments=load_json(manifest) if manifest is not None else [],
@@ -420,20 +418,23 @@ class RenderingMixin:
             history=options.history,
             children=children,
         )
-        written = self.write_markdown(key, text)
+        written = self.write_markdown(key, rendered.text)
         written = self._write_history_file(key, issue, options) or written
         stat = self.markdown_path(key).stat()
-        self.store.upsert_issues([_rendered_record(key, issue, inputs.text, text, stat)], fields=RENDER_RECORD_FIELDS)
+        record = _rendered_record(key, issue, inputs.text, rendered, stat)
+        self.store.upsert_issues([record], fields=RENDER_RECORD_FIELDS)
         return written
 
     def _write_history_file(self, key: str, issue: Any, options: RenderOptions) -> bool:
         """``KEY.history.md`` when the history goes to its own file; an earlier one removed otherwise."""
-        path = self.checked(self.issue_dir(key) / history_file_name(key), key)
+        path = self.issue_dir(key) / history_file_name(key)
         if options.history != "separate":
-            if path.is_file():
-                path.unlink()
-                return True
-            return False
+            # One lstat when there is none (the usual case), not a check of every folder on the way.
+            if not os.path.lexists(path) or not self.checked(path, key).is_file():
+                return False
+            path.unlink()
+            return True
+        path = self.checked(path, key)
         return write_text_if_changed(path, render_issue_history(issue, field_definitions=options.field_definitions))
 
     @staticmethod

@@ -47,6 +47,12 @@ _FrontmatterDumper.add_representer(str, _represent_str)
 _FastFrontmatterDumper.add_representer(str, _represent_str)
 
 
+def scalar_as_written(value: Any) -> Any:
+    """A scalar of ``dump_frontmatter``'s data as ``parse_frontmatter`` reads it back from the file
+    (the dumper writes strings cleaned: ``_represent_str``), without writing and parsing YAML."""
+    return clean_text(value) if isinstance(value, str) else value
+
+
 def dump_frontmatter(data: Mapping[str, Any]) -> str:
     """``---`` + YAML + ``---``, keys in the given order, unicode kept, no line folding.
 

@@ -4,6 +4,7 @@ Pure: the same issue JSON, field definitions and attachment list give byte-ident
 """
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from jarkdown_pipeline.exceptions import IssueError
@@ -518,7 +519,7 @@ class _IssueRenderer:
     def history_body(self) -> str:
         return history_section(self.issue, self.definitions, _user)
 
-    def render(self) -> str:
+    def render(self) -> "RenderedIssue":
         sections = [
             ("Description", self.description()),
             ("Environment", self.environment()),
@@ -533,8 +534,10 @@ class _IssueRenderer:
         hierarchy = self.hierarchy_lines()
         parts = [self.title() + (f"\n\n{hierarchy}" if hierarchy else "")]
         parts.extend(f"## {name}\n\n{body}" for name, body in sections if body.strip())
+        front = self.frontmatter()
         # The whole body once more: text from separate fields can meet on a line (a title, a table row).
-        return dump_frontmatter(self.frontmatter()) + "\n" + defuse_gfm_autolinks("\n\n".join(parts)) + "\n"
+        text = dump_frontmatter(front) + "\n" + defuse_gfm_autolinks("\n\n".join(parts)) + "\n"
+        return RenderedIssue(text, front)
 
 
 def _comment_heading(comment: Mapping[str, Any]) -> str:
@@ -558,7 +561,22 @@ def _size_and_type(mime_type: Any, size: Any) -> str:
     return f" ({', '.join(details)})" if details else ""
 
 
-def render_issue(
+@dataclass(frozen=True)
+class RenderedIssue:
+    """An issue file's text and the frontmatter it was written from (``frontmatter_as_written`` gives
+    its values as the file's YAML reads back)."""
+
+    text: str
+    frontmatter: dict[str, Any]
+
+
+def render_issue(issue: Mapping[str, Any], **options: Any) -> str:
+    """The Markdown file for one issue (frontmatter + sections), ending with one newline: the text of
+    ``render_issue_document`` (which see for ``options``)."""
+    return render_issue_document(issue, **options).text
+
+
+def render_issue_document(
     issue: Mapping[str, Any],
     *,
     field_definitions: Iterable[Mapping[str, Any]] | None = None,
@@ -570,8 +588,8 @@ def render_issue(
     attachments_dir: str = "attachments",
     history: str = "inline",
     children: Iterable[Mapping[str, Any]] = (),
-) -> str:
-    """The Markdown file for one issue (frontmatter + sections), ending with one newline.
+) -> RenderedIssue:
+    """The Markdown file for one issue (frontmatter + sections, ending with one newline) and its frontmatter.
 
     ``issue`` is the JSON of ``GET /issue`` or bulk fetch (``fields``; ``renderedFields`` and
     ``names`` optional); ``field_definitions`` the list from ``GET /field``; ``attachments`` the
@@ -597,11 +615,11 @@ def render_issue(
         history=history,
         children=children,
     )
-    text = renderer.render()
-    if len(text) > MAX_ISSUE_MARKDOWN_CHARS:
-        reason = f"its Markdown is {len(text):,} characters, over the limit of {MAX_ISSUE_MARKDOWN_CHARS:,}"
+    rendered = renderer.render()
+    if len(rendered.text) > MAX_ISSUE_MARKDOWN_CHARS:
+        reason = f"its Markdown is {len(rendered.text):,} characters, over the limit of {MAX_ISSUE_MARKDOWN_CHARS:,}"
         raise IssueError(renderer.key, reason)
-    return text
+    return rendered
 
 
 def render_issue_history(

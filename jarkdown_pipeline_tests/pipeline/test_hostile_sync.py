@@ -11,7 +11,7 @@ import pytest
 from jarkdown_pipeline._files import STALE_TEMP_FILE_SECONDS
 from jarkdown_pipeline.exceptions import JiraApiError
 from jarkdown_pipeline.knowledge_base import KnowledgeBase
-from jarkdown_pipeline.knowledge_base import render_cache as knowledge_base_module  # where render_issue is called
+from jarkdown_pipeline.knowledge_base import render_cache as knowledge_base_module  # the renderer is called there
 from jarkdown_pipeline.sample_jira.runner import run_sample_jira_in_thread
 from jarkdown_pipeline.sync import (
     ReconciliationRefused,
@@ -95,12 +95,12 @@ async def test_an_exception_while_rendering_on_the_loop_is_that_issues_failure(t
     with run_sample_jira_in_thread(sample_config()) as jira:
         keys = sorted(issues_updated_on(jira, DAY))
         victim = keys[2]
-        real_render = knowledge_base_module.render_issue
+        real_render = knowledge_base_module.render_issue_document
 
         def render_or_fail(issue, **options):
             return failing() if issue["key"] == victim else real_render(issue, **options)
 
-        monkeypatch.setattr(knowledge_base_module, "render_issue", render_or_fail)
+        monkeypatch.setattr(knowledge_base_module, "render_issue_document", render_or_fail)
         kb = KnowledgeBase(tmp_path)
         result = await mirror(jira, kb, render_process=False)
     assert list(result.markdown.failed) == [victim] and result.markdown.failed[victim].startswith(reason)

@@ -1,9 +1,19 @@
 """The one frontmatter parser: what it accepts and what it rejects, on purpose."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from jarkdown_pipeline.knowledge_base import parse_frontmatter_block
-from jarkdown_pipeline.markdown.frontmatter import FrontmatterError, dump_frontmatter, parse_frontmatter
+from jarkdown_pipeline.knowledge_base.render_cache import _frontmatter_facts
+from jarkdown_pipeline.markdown.frontmatter import (
+    FrontmatterError,
+    dump_frontmatter,
+    parse_frontmatter,
+    scalar_as_written,
+)
+from jarkdown_pipeline.markdown.index import INDEX_ROW_FIELDS
+from jarkdown_pipeline.markdown.issue import render_issue_document
 
 
 def test_reads_back_what_the_renderer_writes():
@@ -33,3 +43,62 @@ def test_rejects_what_the_renderer_never_writes(text, reason):
 def test_the_knowledge_base_uses_the_same_parser():
     assert parse_frontmatter_block is parse_frontmatter
     assert issubclass(FrontmatterError, ValueError)
+
+
+# Scalars as Jira may send them: any text (control characters, lone surrogates, line and paragraph
+# separators, YAML's own syntax), numbers, booleans, nothing.
+_JIRA_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**63), 2**63 - 1),
+    st.text(st.characters(codec=None, exclude_categories=()), max_size=40),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "- a",
+            "? x",
+            "null",
+            "~",
+            "2025-01-15",
+            "yes",
+            "1e3",
+            "0x1F",
+            "'q'",
+            '"q"',
+            "a\r\nb",
+            "cut \ud83d emoji",
+            "nul \x00",
+        ]
+    ),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(st.sampled_from(["key", "summary", "status", "assignee", "parent"]), _JIRA_SCALARS))
+def test_scalars_as_written_are_what_the_file_reads_back(data):
+    """What the render record keeps of a file's frontmatter without parsing it is what parsing it gives."""
+    data = {"key": "ABC-1", **data}
+    read_back = parse_frontmatter(dump_frontmatter(data))
+    assert {name: scalar_as_written(value) for name, value in data.items()} == read_back
+
+
+def test_the_render_record_keeps_what_the_file_says():
+    """The index row and parent recorded when a file is written, as its YAML reads back."""
+    issue = {
+        "key": "ABC-2",
+        "id": "10002",
+        "fields": {
+            "summary": "Fix \u2028 the \x07 bell: - [ ] yes",
+            "status": {"name": "2025-01-15"},
+            "issuetype": {"name": "Bug\ud800"},
+            "assignee": {"displayName": "null"},
+            "updated": "2025-01-15T10:30:00.000+0100",
+            "parent": {"key": "ABC-1", "fields": {"summary": "Epic"}},
+        },
+    }
+    rendered = render_issue_document(issue)
+    front = parse_frontmatter(rendered.text)
+    row, parent = _frontmatter_facts(rendered.frontmatter)
+    assert row == {name: front.get(name) for name in INDEX_ROW_FIELDS}
+    assert parent == "ABC-1" == front["parent"]

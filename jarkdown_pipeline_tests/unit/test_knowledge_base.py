@@ -331,9 +331,9 @@ def test_an_issue_file_is_not_rendered_again_while_nothing_it_comes_from_changed
     import jarkdown_pipeline.knowledge_base.render_cache as knowledge_base  # where the renderer is called
 
     renders = []
-    real_render = knowledge_base.render_issue
+    real_render = knowledge_base.render_issue_document
     monkeypatch.setattr(
-        knowledge_base, "render_issue", lambda *a, **kw: renders.append(a[0]["key"]) or real_render(*a, **kw)
+        knowledge_base, "render_issue_document", lambda *a, **kw: renders.append(a[0]["key"]) or real_render(*a, **kw)
     )
     linking = issue("ABC-1")
     linking["fields"]["issuelinks"] = [

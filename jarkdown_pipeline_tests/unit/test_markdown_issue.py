@@ -4,6 +4,7 @@ import copy
 import json
 import random
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ from jarkdown_pipeline.markdown import (
     slugify,
     wiki_to_markdown,
 )
-from jarkdown_pipeline.markdown.fields import FieldDefinition
+from jarkdown_pipeline.markdown.fields import FieldDefinition, normalize_datetime
 from jarkdown_pipeline.markdown.index import index_pages
 from jarkdown_pipeline_tests.plugins.fuzz import examples
 from jarkdown_pipeline_tests.plugins.rendered_html import TextExtractor, displayed, normalize, render_html
@@ -136,6 +137,41 @@ def test_dates_are_normalised_to_utc():
     front = parse_frontmatter(render_fixture(load("rich_cloud_issue")))
     assert front["created_at"] == "2025-01-15T09:30:00.000Z"  # +0100 in Jira
     assert front["updated_at"] == "2025-02-20T14:45:12.345Z"
+
+
+def _strptime_utc(text: str) -> str:
+    """What normalize_datetime returned before its fast path, for Jira's spelling."""
+    pattern = "%Y-%m-%dT%H:%M:%S.%f%z" if "." in text else "%Y-%m-%dT%H:%M:%S%z"
+    moment = datetime.strptime(text, pattern).astimezone(UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    moment=st.datetimes(min_value=datetime(1900, 1, 2), max_value=datetime(9998, 12, 30)),
+    digits=st.integers(0, 6),
+    offset_minutes=st.integers(-(23 * 60 + 59), 23 * 60 + 59),
+)
+def test_jira_dates_read_fast_as_strptime_reads_them(moment, digits, offset_minutes):
+    sign, minutes = ("-" if offset_minutes < 0 else "+"), abs(offset_minutes)
+    fraction = f".{moment.microsecond:06d}"[: digits + 1] if digits else ""
+    text = f"{moment:%Y-%m-%dT%H:%M:%S}{fraction}{sign}{minutes // 60:02d}{minutes % 60:02d}"
+    assert normalize_datetime(text) == _strptime_utc(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2025-01-15T24:00:00.000+0000", "2025-01-15T24:00:00.000+0000"),  # no hour 24: kept as Jira wrote it
+        ("2025-01-15T10:30:00Z", "2025-01-15T10:30:00.000Z"),
+        ("2025-01-15T10:30:00.000+01:00", "2025-01-15T09:30:00.000Z"),
+        ("2025-01-15T10:30:00.000", "2025-01-15T10:30:00.000"),  # no zone: not guessed
+        ("\u0662025-01-15T10:30:00.000+0000", "2025-01-15T10:30:00.000Z"),  # strptime reads an Arabic-Indic 2
+        ("not a date", "not a date"),
+    ],
+)
+def test_dates_in_other_spellings_are_read_as_before(text, expected):
+    assert normalize_datetime(text) == expected
 
 
 # -- custom fields ---------------------------------------------------------------------------
