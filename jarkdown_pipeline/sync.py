@@ -33,7 +33,7 @@ from jarkdown_pipeline.exceptions import (
 from jarkdown_pipeline.issue_keys import is_issue_key, issue_sort_key
 from jarkdown_pipeline.jira_api_client import BulkFetchResult, JiraApiClient
 from jarkdown_pipeline.key_sets import IssueKeySet
-from jarkdown_pipeline.knowledge_base import KnowledgeBase, KnownKeys, RenderOptions
+from jarkdown_pipeline.knowledge_base import KnowledgeBase, KnownKeys, RenderOptions, StagedRawIssue
 from jarkdown_pipeline.knowledge_base.moves import follow_moves, moves_among
 from jarkdown_pipeline.progress import PROGRESS_INTERVAL_SECONDS, WindowProgress, progress_reports
 from jarkdown_pipeline.render_worker import (
@@ -264,32 +264,51 @@ async def fetch_issues(
     retry_one_by_one: set[str] = set()
     may_move = holds_raw_issues(kb)  # into an empty knowledge base, nothing moves
 
-    def store_issue(issue: Mapping[str, Any]) -> None:
+    def store_issue(issue: Mapping[str, Any], staged: StagedRawIssue) -> None:
         key = issue["key"]
         if kb.restore_from_removed(key):
             result.restored.append(key)
             logger.info("%s is back in scope: restored from %s/", key, kb.removed_dir.name)
-        is_new = not kb.raw_path(key).is_file()  # a stat: write_raw_issue reads the stored copy anyway
-        if kb.write_raw_issue(issue):
+        is_new = not kb.raw_path(key).is_file()  # a stat: publishing reads the stored copy anyway
+        if kb.publish_raw_issue(staged):
             result.raw_written += 1
         if is_new:
             result.new.append(key)
         stored.add(key)
         result.fetched.append(key)
 
-    def store_page(issues: list[Mapping[str, Any]]) -> None:
+    def not_stored(key: str, error: Exception) -> None:
+        result.failed[key] = f"not stored: {issue_error_reason(error)}"
+        logger.error("Could not store %s: %s", key, issue_error_reason(error))
+
+    def stage_page(issues: list[Mapping[str, Any]]) -> dict[str, StagedRawIssue]:
+        """Each issue's raw JSON encoded and written aside, before the lock is taken: the lock is then
+        held for the renames, not for the files' creation (which the render child would wait for)."""
+        staged = {}
+        for issue in issues:
+            try:
+                staged[issue["key"]] = kb.stage_raw_issue(issue)
+            except Exception as error:  # e.g. JSON too deep to write, a refused symbolic link: this issue only
+                not_stored(issue["key"], error)
+        return staged
+
+    def store_page(issues: list[Mapping[str, Any]], staged: dict[str, StagedRawIssue]) -> None:
         if may_move:  # an issue stored under another key moved: its folder becomes the new key's first
             moved, move_failures = follow_moves(kb, issues)
             result.moved.update({move.old_key: move.new_key for move in moved})
             result.failed.update(move_failures)
         for issue in issues:
-            if issue["key"] in result.failed:
+            key = issue["key"]
+            if key not in staged:
+                continue  # could not be staged: reported
+            if key in result.failed:
+                kb.discard_staged(staged[key])
                 continue
             try:
-                store_issue(issue)
-            except Exception as error:  # e.g. JSON too deep to write, a refused symbolic link: this issue only
-                result.failed[issue["key"]] = f"not stored: {issue_error_reason(error)}"
-                logger.error("Could not store %s: %s", issue["key"], issue_error_reason(error))
+                store_issue(issue, staged[key])
+            except Exception as error:  # e.g. a refused symbolic link, a folder that cannot be restored
+                kb.discard_staged(staged[key])
+                not_stored(key, error)
 
     async def complete(issues: list[Mapping[str, Any]], completion: "asyncio.Future[None]") -> None:
         """Wait for a page's deferred completion; should it fail, each issue is completed on its own,
@@ -327,8 +346,16 @@ async def fetch_issues(
         try:
             if completion is not None:  # the downloads run meanwhile: they need the attachment lists only
                 await complete(issues, completion)
-            async with locked(kb):
-                await asyncio.to_thread(store_page, issues)
+            staged = await asyncio.to_thread(stage_page, issues)
+            stored_all = False
+            try:
+                async with locked(kb):
+                    await asyncio.to_thread(store_page, issues, staged)
+                stored_all = True
+            finally:
+                if not stored_all:  # e.g. cancelled before store_page published or discarded them
+                    for copy in staged.values():
+                        kb.discard_staged(copy)
             for issue in issues if moving else ():
                 if issue["key"] in moving:
                     on_fetched(issue, page_stored)

@@ -47,7 +47,7 @@ from jarkdown_pipeline.knowledge_base.render_cache import (
     project_mention_pattern,
     renderer_fingerprint,
 )
-from jarkdown_pipeline.knowledge_base.storage import KnowledgeBase
+from jarkdown_pipeline.knowledge_base.storage import KnowledgeBase, StagedRawIssue
 from jarkdown_pipeline.knowledge_base.verification import FrontmatterProblem
 from jarkdown_pipeline.markdown.frontmatter import FrontmatterError
 
@@ -62,6 +62,7 @@ __all__ = [
     "FrontmatterError",
     "FrontmatterProblem",
     "KnowledgeBase",
+    "StagedRawIssue",
     "KnownKeys",
     "RenderInputs",
     "RenderOptions",

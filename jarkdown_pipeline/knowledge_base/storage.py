@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,7 @@ from jarkdown_pipeline._files import (
     TEMP_SUFFIXES,
     SymlinkRefusedError,
     check_no_symlink,
+    new_temp_file,
     remove_stale_temp_files,
     symlink_on_the_way,
     write_atomically,
@@ -66,6 +68,17 @@ _UPDATED_MEMO_MAX = 4096
 # Index fields whose values repeat across issues (a handful of statuses, types and people).
 _SHARED_ROW_FIELDS = frozenset({"status", "type", "assignee"})
 _ABSENT = object()
+
+
+@dataclass(frozen=True)
+class StagedRawIssue:
+    """An issue's raw JSON written to a temporary file beside its stored copy, not yet in its place
+    (``KnowledgeBase.stage_raw_issue``)."""
+
+    issue: Mapping[str, Any]
+    path: Path
+    data: bytes
+    temp_name: str
 
 
 class IndexRow(Mapping[str, Any]):
@@ -224,24 +237,59 @@ class KnowledgeBase(RenderingMixin, VerificationMixin, LockingMixin):
         A copy older than the stored one (by ``fields.updated``) is not written: a slow run that
         fetched before an edit must not undo a faster run that fetched after it.
         """
-        path = self.raw_path(issue["key"])
+        return self.publish_raw_issue(self.stage_raw_issue(issue))
+
+    def stage_raw_issue(self, issue: Mapping[str, Any]) -> "StagedRawIssue":
+        """The first half of ``write_raw_issue``, which needs no lock: the issue encoded and written to
+        a temporary file beside its raw JSON (the costly part: a file created, a page of them at once).
+        ``publish_raw_issue`` (under the lock) decides whether it replaces the stored copy."""
+        path = self.checked(self.raw_path(issue["key"]), issue["key"])
         data = dump_json(issue)
+        sink, temp_name = new_temp_file(path)
+        try:
+            with sink:
+                sink.write(data)
+        except BaseException:
+            Path(temp_name).unlink(missing_ok=True)
+            raise
+        return StagedRawIssue(issue, path, data, temp_name)
+
+    def publish_raw_issue(self, staged: "StagedRawIssue") -> bool:
+        """The second half of ``write_raw_issue`` (the caller holds the lock): the staged copy replaces
+        the stored one unless that is the same or newer; True when it did. The temporary file is gone
+        either way."""
+        issue, path = staged.issue, staged.path
+        try:
+            verdict = self._against_stored(path, issue, staged.data)
+            if verdict == "newer":
+                os.replace(staged.temp_name, self.checked(path, issue["key"]))
+        except BaseException:
+            self.discard_staged(staged)
+            raise
+        if verdict != "newer":
+            self.discard_staged(staged)
+        if verdict != "older":  # the stored copy is now this very issue: its `updated` need not be read again
+            self._remember_updated(path, issue)
+        return verdict == "newer"
+
+    @staticmethod
+    def _against_stored(path: Path, issue: Mapping[str, Any], data: bytes) -> str:
+        """``data`` (``issue``) against the stored copy at ``path``: "same" bytes, "older" (by
+        ``fields.updated``: not to be written), else "newer" (or none stored)."""
         # The stored copy is read once, for both the equality and the age test (issues can be MBs).
         try:
             stored_data = path.read_bytes()
         except FileNotFoundError:
-            stored_data = None
+            return "newer"
         if stored_data == data:
-            self._remember_updated(path, issue)  # the stored copy is this very issue: no need to read it again
-            return False
-        if stored_data is not None:
-            stored_at = parse_jira_timestamp(_updated_of(_loaded_or_none(stored_data)))
-            incoming_at = parse_jira_timestamp(_updated_of(issue))
-            if stored_at is not None and incoming_at is not None and incoming_at < stored_at:
-                return False
-        write_atomically(self.checked(path, issue["key"]), data)
-        self._remember_updated(path, issue)
-        return True
+            return "same"
+        stored_at = parse_jira_timestamp(_updated_of(_loaded_or_none(stored_data)))
+        incoming_at = parse_jira_timestamp(_updated_of(issue))
+        return "older" if stored_at is not None and incoming_at is not None and incoming_at < stored_at else "newer"
+
+    def discard_staged(self, staged: "StagedRawIssue") -> None:
+        """A staged copy that will not be published (its issue failed meanwhile): its temporary file removed."""
+        Path(staged.temp_name).unlink(missing_ok=True)
 
     def _remember_updated(self, path: Path, issue: Mapping[str, Any]) -> None:
         try:

@@ -91,6 +91,58 @@ def test_raw_store_round_trip_and_stable_bytes(kb):
     assert kb.raw_issue_keys() == {"ABC-1"}
 
 
+def _raw_dir_names(kb):
+    return sorted(path.name for path in kb.raw_path("ABC-1").parent.iterdir())
+
+
+def test_a_staged_copy_is_aside_until_published_and_never_left_behind(kb):
+    """Staging (no lock needed) writes a hidden temporary file; publishing (under the lock) puts it in
+    place or removes it: same bytes, an older copy, or discarded."""
+    kb.write_raw_issue(issue("ABC-1", updated="2026-11-20T10:30:00.000+0100"))
+    newer = kb.stage_raw_issue(issue("ABC-1", updated="2026-11-20T09:31:00.000+0000"))
+    assert kb.stored_updated("ABC-1") == "2026-11-20T10:30:00.000+0100"  # not published yet
+    assert len(_raw_dir_names(kb)) == 2 and Path(newer.temp_name).name.startswith(".ABC-1.json.")
+    assert kb.publish_raw_issue(newer) is True
+    assert kb.stored_updated("ABC-1") == "2026-11-20T09:31:00.000+0000" and _raw_dir_names(kb) == ["ABC-1.json"]
+    for copy in (
+        issue("ABC-1", updated="2026-11-20T09:31:00.000+0000"),
+        issue("ABC-1", updated="2026-11-20T08:00:00.000+0000"),
+    ):
+        assert kb.publish_raw_issue(kb.stage_raw_issue(copy)) is False  # the same bytes; an older copy
+        assert _raw_dir_names(kb) == ["ABC-1.json"]
+    assert kb.stored_updated("ABC-1") == "2026-11-20T09:31:00.000+0000"
+    kb.discard_staged(kb.stage_raw_issue(issue("ABC-1", updated="2026-11-21T08:00:00.000+0000")))
+    assert _raw_dir_names(kb) == ["ABC-1.json"] and kb.stored_updated("ABC-1") == "2026-11-20T09:31:00.000+0000"
+
+
+def test_a_raw_copy_is_staged_while_another_holds_the_lock(kb):
+    """The costly half of storing an issue (encoding, creating its file) waits for no lock holder."""
+    import threading
+
+    kb.write_raw_issue(issue("ABC-1"))
+    holding, release, released = threading.Event(), threading.Event(), threading.Event()
+
+    def hold():
+        with kb.lock():
+            holding.set()
+            release.wait(10)
+        released.set()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(10)
+        staged = kb.stage_raw_issue(issue("ABC-1", updated="2026-11-21T10:00:00.000+0100"))
+        assert not released.is_set()  # staged while the other still held the lock
+        assert kb.stored_updated("ABC-1") == "2026-11-20T10:00:00.000+0100"
+    finally:
+        release.set()
+        holder.join(10)
+    with kb.lock():
+        assert kb.publish_raw_issue(staged) is True
+    assert kb.stored_updated("ABC-1") == "2026-11-21T10:00:00.000+0100"
+
+
 @pytest.mark.parametrize("bad", ["../x-1", "ABC-1/../../etc", "ABC", "-1", "ABC-1.md", "", "A B-1"])
 def test_hostile_keys_never_become_paths(kb, bad):
     with pytest.raises(ValueError, match="not a Jira issue key"):
