@@ -1,5 +1,6 @@
 """YAML frontmatter: safe, exact round trips, byte-identical for the same data."""
 
+import functools
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -53,16 +54,104 @@ def scalar_as_written(value: Any) -> Any:
     return clean_text(value) if isinstance(value, str) else value
 
 
+_DUMP_OPTIONS = {"sort_keys": False, "allow_unicode": True, "default_flow_style": False}
+
+
+def _libyaml_text(data: dict[str, Any]) -> str:
+    return yaml.dump(data, Dumper=_FastFrontmatterDumper, width=_NO_LINE_FOLDING, **_DUMP_OPTIONS)
+
+
+def _needs_python_emitter(body: str) -> bool:
+    return "\\U" in body or body.startswith("? ") or "\n? " in body  # (or a harmless "\\U" in the text)
+
+
+def _dump_yaml(data: dict[str, Any]) -> str:
+    """PyYAML's text of ``data``: libyaml's, or the pure-Python emitter's where they differ (see above)."""
+    body = _libyaml_text(data)
+    if _needs_python_emitter(body):
+        body = yaml.dump(data, Dumper=_FrontmatterDumper, width=sys.maxsize, **_DUMP_OPTIONS)
+    return body
+
+
 def dump_frontmatter(data: Mapping[str, Any]) -> str:
     """``---`` + YAML + ``---``, keys in the given order, unicode kept, no line folding.
 
-    The text is always the pure-Python emitter's; libyaml writes it when it can (see above).
+    The text is always the pure-Python emitter's. Most entries of an issue's frontmatter are a key
+    and a simple scalar or a list of them, written here as PyYAML writes them (``_simple_entry``,
+    tested against PyYAML); any other entry is libyaml's text of it alone, which is its part of the
+    whole mapping's (a block mapping's entries do not depend on each other, but for anchors of a
+    list or mapping shared by two entries: then PyYAML writes the whole mapping). Where one entry
+    needs the pure-Python emitter, it writes the whole mapping, as ``_dump_yaml`` decides.
     """
-    options = {"sort_keys": False, "allow_unicode": True, "default_flow_style": False}
-    body = yaml.dump(dict(data), Dumper=_FastFrontmatterDumper, width=_NO_LINE_FOLDING, **options)
-    if "\\U" in body or body.startswith("? ") or "\n? " in body:  # (or a harmless "\\U" in the text)
-        body = yaml.dump(dict(data), Dumper=_FrontmatterDumper, width=sys.maxsize, **options)
-    return f"---\n{body}---\n"
+    data = dict(data)
+    containers = [id(value) for value in data.values() if isinstance(value, (list, dict))]
+    if not data or len(containers) != len(set(containers)):  # "{}"; anchors
+        return f"---\n{_dump_yaml(data)}---\n"
+    parts = []
+    for key, value in data.items():
+        entry = _simple_entry(key, value)
+        if entry is None:
+            entry = _libyaml_text({key: value})
+            if _needs_python_emitter(entry):
+                return f"---\n{_dump_yaml(data)}---\n"
+        parts.append(entry)
+    return f"---\n{''.join(parts)}---\n"
+
+
+_STR_TAG = "tag:yaml.org,2002:str"
+_RESOLVER = yaml.resolver.Resolver()  # the safe dumper's: which plain scalars would read back as another type
+
+
+def _is_printable_letter(char: str) -> bool:
+    # Beyond ASCII, the letters and digits both emitters write as they are (allow_unicode): none
+    # beyond U+FFFF (libyaml escapes those), no byte order mark.
+    return char.isalnum() and ("\xa0" <= char <= "\ud7ff" or "\ue000" <= char <= "\ufffd") and char != "\ufeff"
+
+
+@functools.lru_cache(maxsize=8192)  # statuses, people, labels and dates repeat across a window's issues
+def _simple_scalar(text: str) -> str | None:
+    """``text`` as PyYAML writes a string scalar: plain, or single-quoted when plain would read back
+    as another type ("10001", "2026-11-12T16:55:36.239Z", "null"); None when it is not one of the
+    simple strings this decides for (anything with YAML indicators, quotes, line breaks, outer spaces...)."""
+    if not text or text[-1] == " " or not (text[0].isascii() and (text[0].isalnum() or text[0] in "_(")):
+        return None
+    for char in text:
+        if not (char.isascii() and (char.isalnum() or char in _SIMPLE_PUNCTUATION)) and not _is_printable_letter(char):
+            return None
+    plain = _RESOLVER.resolve(yaml.ScalarNode, text, (True, False)) == _STR_TAG
+    return text if plain else f"'{text}'"
+
+
+# Characters a plain scalar may hold anywhere in a block mapping (after its first character).
+_SIMPLE_PUNCTUATION = frozenset(" _./()+=-,")
+
+
+def _simple_value(value: Any) -> str | None:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return _simple_scalar(value)
+    return None
+
+
+def _simple_entry(key: Any, value: Any) -> str | None:
+    """The text of one entry of the top-level mapping, as PyYAML writes it, when key and value are
+    simple (a scalar, an empty list or mapping, a list of scalars); None otherwise."""
+    if not isinstance(key, str) or _simple_scalar(key) != key:
+        return None
+    if isinstance(value, (list, dict)) and not value:
+        return f"{key}: {'[]' if isinstance(value, list) else '{}'}\n"
+    if isinstance(value, list):
+        items = [_simple_value(item) for item in value]
+        if any(item is None for item in items):
+            return None
+        return f"{key}:\n" + "".join(f"- {item}\n" for item in items)
+    text = _simple_value(value)
+    return None if text is None else f"{key}: {text}\n"
 
 
 class FrontmatterError(ValueError):

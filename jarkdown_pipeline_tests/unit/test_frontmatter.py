@@ -8,6 +8,7 @@ from jarkdown_pipeline.knowledge_base import parse_frontmatter_block
 from jarkdown_pipeline.knowledge_base.render_cache import _frontmatter_facts
 from jarkdown_pipeline.markdown.frontmatter import (
     FrontmatterError,
+    _dump_yaml,
     dump_frontmatter,
     parse_frontmatter,
     scalar_as_written,
@@ -102,3 +103,64 @@ def test_the_render_record_keeps_what_the_file_says():
     row, parent = _frontmatter_facts(rendered.frontmatter)
     assert row == {name: front.get(name) for name in INDEX_ROW_FIELDS}
     assert parent == "ABC-1" == front["parent"]
+
+
+_TRICKY_TEXT = st.sampled_from(
+    [
+        "ABC-1",
+        "10001",
+        "-1",
+        "-abc",
+        "+1",
+        "0o17",
+        "1_000",
+        "1e3",
+        ".5",
+        "...x",
+        "---",
+        "(x)",
+        "_x",
+        "yes",
+        "No",
+        "NULL",
+        "~",
+        "=",
+        "<<",
+        "2025-01-15",
+        "2025-01-15T10:30:00.000Z",
+        "a, b",
+        "a,b",
+        "x.",
+        "a  b",
+        "Ana Lima",
+        "李小龍",
+        "Größe",
+        "١٢٣",
+        "ﬁ",
+        "\u00a0x",
+        "x\u00a0",
+        "𝔘nicode",
+        "emoji 🚀",
+        "tab\there",
+        "é",
+        "e\u0301",
+    ]  # fmt: skip
+)
+_TEXT = st.one_of(_TRICKY_TEXT, st.text(max_size=12), st.text(alphabet="aZ09 _./()+=-,", max_size=12))
+_SCALAR = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=False), _TEXT)
+_VALUE = st.one_of(
+    _SCALAR, st.lists(_SCALAR, max_size=4), st.dictionaries(_TEXT, st.one_of(_SCALAR, st.lists(_SCALAR)), max_size=3)
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.dictionaries(st.one_of(_TEXT, st.sampled_from(["key", "summary", "labels", "custom_fields"])), _VALUE))
+def test_the_frontmatter_is_pyyamls_text_to_the_byte(data):
+    """dump_frontmatter writes simple entries itself: always exactly what PyYAML writes for the mapping."""
+    assert dump_frontmatter(data) == f"---\n{_dump_yaml(dict(data))}---\n"
+
+
+def test_a_list_shared_by_two_entries_is_written_by_pyyaml_whole():
+    shared = ["a", "b"]
+    text = dump_frontmatter({"one": shared, "two": shared})
+    assert text == f"---\n{_dump_yaml({'one': shared, 'two': shared})}---\n" and "&id001" in text
