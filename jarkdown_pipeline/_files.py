@@ -121,13 +121,9 @@ def new_temp_file(path: Path, suffix: str = TEMP_SUFFIX) -> tuple[BinaryIO, str]
         raise
 
 
-def write_atomically(path: Path, data: bytes, *, durable: bool = False, suffix: str = TEMP_SUFFIX) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``.
-
-    Readers never see a half-written file, and a crash leaves the old content in place. The
-    folder is created if missing. ``durable``: fsync before the rename (the bytes are on disk
-    before the name points at them).
-    """
+def write_temp_file(path: Path, data: bytes, *, durable: bool = False, suffix: str = TEMP_SUFFIX) -> str:
+    """``data`` in a new hidden file beside ``path`` (``new_temp_file``), closed; its name. Nothing is
+    left behind if writing fails. ``durable``: fsynced."""
     sink, temp_name = new_temp_file(path, suffix)
     try:
         with sink:
@@ -135,6 +131,21 @@ def write_atomically(path: Path, data: bytes, *, durable: bool = False, suffix: 
             if durable:
                 sink.flush()
                 os.fsync(sink.fileno())
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+    return temp_name
+
+
+def write_atomically(path: Path, data: bytes, *, durable: bool = False, suffix: str = TEMP_SUFFIX) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``.
+
+    Readers never see a half-written file, and a crash leaves the old content in place. The
+    folder is created if missing. ``durable``: fsync before the rename (the bytes are on disk
+    before the name points at them).
+    """
+    temp_name = write_temp_file(path, data, durable=durable, suffix=suffix)
+    try:
         os.replace(temp_name, path)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)

@@ -16,10 +16,10 @@ from jarkdown_pipeline._files import (
     TEMP_SUFFIXES,
     SymlinkRefusedError,
     check_no_symlink,
-    new_temp_file,
     remove_stale_temp_files,
     symlink_on_the_way,
     write_atomically,
+    write_temp_file,
 )
 from jarkdown_pipeline._json import dump_json, load_json
 from jarkdown_pipeline.exceptions import IssueError
@@ -245,14 +245,7 @@ class KnowledgeBase(RenderingMixin, VerificationMixin, LockingMixin):
         ``publish_raw_issue`` (under the lock) decides whether it replaces the stored copy."""
         path = self.checked(self.raw_path(issue["key"]), issue["key"])
         data = dump_json(issue)
-        sink, temp_name = new_temp_file(path)
-        try:
-            with sink:
-                sink.write(data)
-        except BaseException:
-            Path(temp_name).unlink(missing_ok=True)
-            raise
-        return StagedRawIssue(issue, path, data, temp_name)
+        return StagedRawIssue(issue, path, data, write_temp_file(path, data))
 
     def publish_raw_issue(self, staged: "StagedRawIssue") -> bool:
         """The second half of ``write_raw_issue`` (the caller holds the lock): the staged copy replaces

@@ -34,7 +34,7 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     # to a quoted style by itself when a literal block could not hold the string exactly. Unicode
     # line separators are folded by PyYAML in block and single-quoted scalars: double-quote
     # (escape) those. A lone surrogate (possible in JSON) cannot be written as UTF-8: U+FFFD.
-    value = clean_text(value)
+    value = scalar_as_written(value)
     if any(char in value for char in "\r\x85\u2028\u2029"):
         style: str | None = '"'
     elif "\n" in value:

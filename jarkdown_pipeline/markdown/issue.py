@@ -563,7 +563,7 @@ def _size_and_type(mime_type: Any, size: Any) -> str:
 
 @dataclass(frozen=True)
 class RenderedIssue:
-    """An issue file's text and the frontmatter it was written from (``frontmatter_as_written`` gives
+    """An issue file's text and the frontmatter it was written from (``scalar_as_written`` gives
     its values as the file's YAML reads back)."""
 
     text: str
