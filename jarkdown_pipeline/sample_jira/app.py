@@ -193,7 +193,7 @@ class SampleJira:
         self._dataset: Dataset | None = None
         self._open_transports: set[asyncio.BaseTransport] = set()  # of requests being answered
         # Serialised issue JSON, reused until the data changes: keeps the server's CPU out of benchmarks.
-        self._fragments: dict[tuple, str] = {}
+        self._fragments: dict[tuple, Any] = {}  # issue texts (str), changelog entry texts (dict)
         self._fragment_bytes = 0
         self._searches: dict[tuple, list[int]] = {}  # (jql, data generation) -> matching issue ids, in order
         self._attachment_bodies: dict[tuple[Any, ...], bytes] = {}  # --prerender: small attachments' bytes
@@ -245,6 +245,8 @@ class SampleJira:
             if not self._fragment_cache_has_room():
                 break
             self._issue_json_text(renderer, issue, ALL_FIELD_IDS, list(PRERENDERED_EXPAND))
+            if len(self.dataset.changes_of(issue)) > self.config.inline_changelog_limit:
+                self._change_json_texts(renderer, issue)  # its changelog is paged: bulk changelog pages join these
             for attachment in issue.attachments:
                 if attachment.size <= content.BLOCK_SIZE and attachment.size <= budget:
                     budget -= attachment.size
@@ -272,6 +274,21 @@ class SampleJira:
             text = self._fragments[key] = json.dumps(body)
             self._fragment_bytes += len(text)
         return text
+
+    def _change_json_texts(self, renderer: Renderer, issue: SampleIssue) -> dict[str, str]:
+        """{entry id: its JSON text} of the issue's whole changelog, kept beside the serialised issues:
+        a bulk changelog page is then joined, not serialised again (the server's own CPU would hold every
+        other request, on either host, for the time it takes)."""
+        key = ("changes", issue.id, self.dataset.generation, renderer.anonymous)
+        texts = self._fragments.get(key)
+        if texts is None:
+            if not self._fragment_cache_has_room():
+                self._fragments.clear()
+                self._fragment_bytes = 0
+            texts = {change.id: json.dumps(renderer.change(change)) for change in self.dataset.changes_of(issue)}
+            self._fragments[key] = texts
+            self._fragment_bytes += sum(len(text) for text in texts.values())
+        return texts
 
     def _fragment_cache_has_room(self) -> bool:
         return len(self._fragments) < _FRAGMENT_CACHE_MAX and self._fragment_bytes < _FRAGMENT_CACHE_BYTES

@@ -1,5 +1,6 @@
 """The sample Jira's changelogs: inline and truncated, paged, bulk-fetched, Data Center's, generated lazily."""
 
+import json
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -87,6 +88,28 @@ async def test_bulkfetch_pages_over_many_issues_agree_with_the_per_issue_changel
     assert requests == -(-total // 100) and total > 300
     for issue in issues[:8]:
         assert by_issue.get(str(issue.id), []) == await paged_changelog(session, issue.key, page=37)
+
+
+@pytest.mark.parametrize("cloud", [{"prerender": True}], indirect=True)
+async def test_bulkfetch_pages_are_joined_from_kept_entries_as_json_dumps_writes_them_and_follow_an_edit(cloud):
+    session, jira = cloud
+    keys = [issue.key for issue in list(jira.dataset.iter_issues())[:12]]
+    body: dict = {"issueIdsOrKeys": keys, "maxResults": 50}
+    async with session.post(f"{API}/changelog/bulkfetch", json=body) as response:
+        text = await response.text()
+    answer = json.loads(text)
+    assert answer["nextPageToken"] and text == json.dumps(answer)  # the text the dict would have given
+    before, _ = await bulk_changelogs(session, keys, page=1000)
+    async with SampleJira(small_sample_jira_config()) as fresh:  # nothing kept: every entry serialised anew
+        headers = basic_auth_headers(fresh.email, fresh.api_token)
+        async with aiohttp.ClientSession(base_url=fresh.base_url, headers=headers) as other:
+            fresh_answer = json.dumps((await bulk_changelogs(other, keys, page=1000))[0])
+    assert fresh_answer.replace(fresh.base_url, jira.base_url) == json.dumps(before)
+    jira.touch_issue(keys[3])
+    after, _ = await bulk_changelogs(session, keys, page=1000)
+    edited = str(jira.dataset.find_issue(keys[3]).id)
+    assert after[edited][:-1] == before[edited] and after[edited][-1]["items"][0]["toString"].endswith("(edit 1)")
+    assert {k: v for k, v in after.items() if k != edited} == {k: v for k, v in before.items() if k != edited}
 
 
 async def test_histories_end_at_the_issues_current_status_and_custom_fields_carry_their_id(cloud):
