@@ -164,15 +164,14 @@ class RenderWorker:
     async def start(
         cls, kb: KnowledgeBase, known_issue_keys: Iterable[str] | KnownKeys, options: RenderOptions | Mapping[str, Any]
     ) -> "RenderWorker":
-        setup = {
-            "root": str(kb.root),
-            "state_dsn": kb.state_dsn,
-            "options": RenderOptions.coerce(options).as_json(),
-        }
-        if isinstance(known_issue_keys, KnownKeys):
-            setup["arriving"] = known_issue_keys.arriving.as_data()
-        else:
-            setup["known_issue_keys"] = sorted(known_issue_keys)
+        worker = await cls.spawn()
+        await worker.begin(kb, known_issue_keys, options)
+        return worker
+
+    @classmethod
+    async def spawn(cls) -> "RenderWorker":
+        """The child started, before its window is known: it imports the renderer (most of its start)
+        while the window's search runs, and waits for ``begin``."""
         # The child imports this package from where the parent did, installed or not.
         package_parent = str(Path(__file__).resolve().parent.parent)
         python_path = os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")]))
@@ -188,9 +187,22 @@ class RenderWorker:
             )
         except OSError as error:
             raise RenderWorkerGone(f"could not start the render process: {describe_error(error)}") from error
-        worker = cls(process)
-        await worker._send(json.dumps(setup, ensure_ascii=False))
-        return worker
+        return cls(process)
+
+    async def begin(
+        self, kb: KnowledgeBase, known_issue_keys: Iterable[str] | KnownKeys, options: RenderOptions | Mapping[str, Any]
+    ) -> None:
+        """Send the window's setup (its knowledge base, keys and render options): once, before any ``render``."""
+        setup = {
+            "root": str(kb.root),
+            "state_dsn": kb.state_dsn,
+            "options": RenderOptions.coerce(options).as_json(),
+        }
+        if isinstance(known_issue_keys, KnownKeys):
+            setup["arriving"] = known_issue_keys.arriving.as_data()
+        else:
+            setup["known_issue_keys"] = sorted(known_issue_keys)
+        await self._send(json.dumps(setup, ensure_ascii=False))
 
     async def __aenter__(self) -> "RenderWorker":
         return self

@@ -731,16 +731,40 @@ async def mirror_window(
 
         render_worker: RenderWorker | None = None
         started_worker: RenderWorker | None = None
+        spawning: asyncio.Task[RenderWorker] | None = None
+
+        def spawn_when_needed() -> None:
+            # As soon as the window is known to want a render process (its search has found enough
+            # issues), not at the search's end: the child's start (imports) then runs while the
+            # loop waits on the network, not beside the first bulk pages and downloads.
+            nonlocal spawning
+            wanted = render_process or (render_process is None and len(issues.keys) >= RENDER_PROCESS_MIN_ISSUES)
+            if wanted and spawning is None:
+                spawning = asyncio.create_task(RenderWorker.spawn())
 
         async def start_rendering() -> None:
             nonlocal known, render_worker, started_worker
             known = KnownKeys(kb, issues.keys)
-            if render_process or (render_process is None and len(issues.keys) >= RENDER_PROCESS_MIN_ISSUES):
+            spawn_when_needed()
+            if spawning is not None:
                 try:
-                    render_worker = started_worker = await RenderWorker.start(kb, known, render_options)
+                    started_worker = await spawning
+                    await started_worker.begin(kb, known, render_options)
+                    render_worker = started_worker
                 except RenderWorkerGone as error:
                     logger.warning("Rendering on the event loop instead: %s", error)
             search_ended.set()
+
+        async def settled_worker() -> RenderWorker | None:
+            """The render child to close: started, or spawned for a window that failed before it began."""
+            if started_worker is not None or spawning is None:
+                return started_worker
+            if not spawning.done():
+                spawning.cancel()
+            await asyncio.wait([spawning])  # its own failure is not this window's to raise
+            if spawning.cancelled() or spawning.exception() is not None:
+                return None
+            return spawning.result()
 
         async def render_and_record(key: str, unchanged: bool) -> None:
             # An unchanged issue's links are judged by the stored keys alone: taking the window's
@@ -797,8 +821,10 @@ async def mirror_window(
                     fetches.create_task(
                         fetch_issues(client, kb, issues, pages, on_fetched=on_fetched, before_next=backlog.room)
                     )
+                    spawn_when_needed()
                     async for page, to_fetch in search_window_pages(client, kb, issues):
                         progress.found += len(page)
+                        spawn_when_needed()
                         fetching = set(to_fetch)
                         for key, ref in page.items():
                             if key not in fetching:
@@ -900,8 +926,8 @@ async def mirror_window(
             # The first fatal error as itself (AuthenticationError, cancellation), as the stages raised it.
             raise first_leaf(group_error) from None
         finally:
-            if started_worker is not None:
-                await started_worker.close(abandon=not completed)
+            if (worker := await settled_worker()) is not None:
+                await worker.close(abandon=not completed)
 
         async with locked(kb):
             now_known = KnownKeys(kb, issues.keys)

@@ -243,14 +243,14 @@ async def mirror_days(jira, kb: KnowledgeBase, **options):
 
 async def test_a_render_process_writes_what_the_event_loop_would(tmp_path, monkeypatch):
     started = []
-    original_start = sync.RenderWorker.start.__func__
+    original_spawn = sync.RenderWorker.spawn.__func__
 
-    async def recording_start(cls, *args, **kwargs):
-        worker = await original_start(cls, *args, **kwargs)
+    async def recording_spawn(cls, *args, **kwargs):
+        worker = await original_spawn(cls, *args, **kwargs)
         started.append(worker.pid)
         return worker
 
-    monkeypatch.setattr(sync.RenderWorker, "start", classmethod(recording_start))
+    monkeypatch.setattr(sync.RenderWorker, "spawn", classmethod(recording_spawn))
     with run_sample_jira_in_thread(sample_config()) as jira:
         in_loop, in_child = KnowledgeBase(tmp_path / "loop"), KnowledgeBase(tmp_path / "child")
         loop_result = await mirror_days(jira, in_loop, render_process=False)
@@ -505,3 +505,51 @@ def test_prompt_thread_switches_never_lengthens_the_interval():
         assert sys.getswitchinterval() == pytest.approx(0.0005)
     finally:
         sys.setswitchinterval(before)
+
+
+def search_requests(jira) -> int:
+    return jira.stats["api"]["by_route"].get("POST /rest/api/3/search/jql", 0)
+
+
+async def test_the_render_process_starts_while_the_search_still_pages(tmp_path, monkeypatch):
+    spawned_after_searches = []
+    original_spawn = sync.RenderWorker.spawn.__func__
+
+    async def recording_spawn(cls):
+        spawned_after_searches.append(search_requests(jira))
+        return await original_spawn(cls)
+
+    monkeypatch.setattr(sync.RenderWorker, "spawn", classmethod(recording_spawn))
+    monkeypatch.setattr(sync, "RENDER_PROCESS_MIN_ISSUES", 10)
+    with run_sample_jira_in_thread(sample_config(search_page_max_ids=10)) as jira:
+        result = await mirror_days(jira, KnowledgeBase(tmp_path / "kb"))
+        searches = search_requests(jira)
+    assert len(result.issues.keys) > 30 and result.markdown.failed == {}
+    assert searches >= 4 and len(spawned_after_searches) == 1 and spawned_after_searches[0] < searches
+
+
+async def test_a_render_process_spawned_for_a_window_that_fails_is_stopped(tmp_path, monkeypatch):
+    spawned = []
+    original_spawn = sync.RenderWorker.spawn.__func__
+
+    async def recording_spawn(cls):
+        worker = await original_spawn(cls)
+        spawned.append(worker.pid)
+        return worker
+
+    monkeypatch.setattr(sync.RenderWorker, "spawn", classmethod(recording_spawn))
+    with run_sample_jira_in_thread(sample_config()) as jira:
+        async with client_for(jira) as client:
+            fields = await client.fetch_fields()
+            with pytest.raises(JiraApiError):
+                await mirror_window(
+                    client,
+                    KnowledgeBase(tmp_path / "kb"),
+                    "project = ALPHA AND (",  # Jira refuses it with the first search page
+                    field_definitions=fields,
+                    base_url=jira.base_url,
+                    render_process=True,
+                )
+    assert len(spawned) == 1
+    with pytest.raises(ProcessLookupError):  # stopped and reaped, not left behind
+        os.kill(spawned[0], 0)
