@@ -193,7 +193,8 @@ class SampleJira:
         self._dataset: Dataset | None = None
         self._open_transports: set[asyncio.BaseTransport] = set()  # of requests being answered
         # Serialised issue JSON, reused until the data changes: keeps the server's CPU out of benchmarks.
-        self._fragments: dict[tuple, Any] = {}  # issue texts (str), changelog entry texts (dict)
+        self._fragments: dict[tuple, str] = {}
+        self._change_fragments: dict[tuple, dict[str, str]] = {}  # per issue: {entry id: its JSON text}
         self._fragment_bytes = 0
         self._searches: dict[tuple, list[int]] = {}  # (jql, data generation) -> matching issue ids, in order
         self._attachment_bodies: dict[tuple[Any, ...], bytes] = {}  # --prerender: small attachments' bytes
@@ -266,8 +267,7 @@ class SampleJira:
         text = self._fragments.get(key)
         if text is None:
             if not self._fragment_cache_has_room():
-                self._fragments.clear()
-                self._fragment_bytes = 0
+                self._clear_fragments()
             body = renderer.issue(
                 issue, field_ids, wanted_expand, self.config.inline_comment_limit, self.config.inline_worklog_limit
             )
@@ -279,19 +279,24 @@ class SampleJira:
         """{entry id: its JSON text} of the issue's whole changelog, kept beside the serialised issues:
         a bulk changelog page is then joined, not serialised again (the server's own CPU would hold every
         other request, on either host, for the time it takes)."""
-        key = ("changes", issue.id, self.dataset.generation, renderer.anonymous)
-        texts = self._fragments.get(key)
+        key = (issue.id, self.dataset.generation, renderer.anonymous)
+        texts = self._change_fragments.get(key)
         if texts is None:
             if not self._fragment_cache_has_room():
-                self._fragments.clear()
-                self._fragment_bytes = 0
+                self._clear_fragments()
             texts = {change.id: json.dumps(renderer.change(change)) for change in self.dataset.changes_of(issue)}
-            self._fragments[key] = texts
+            self._change_fragments[key] = texts
             self._fragment_bytes += sum(len(text) for text in texts.values())
         return texts
 
     def _fragment_cache_has_room(self) -> bool:
-        return len(self._fragments) < _FRAGMENT_CACHE_MAX and self._fragment_bytes < _FRAGMENT_CACHE_BYTES
+        kept = len(self._fragments) + len(self._change_fragments)
+        return kept < _FRAGMENT_CACHE_MAX and self._fragment_bytes < _FRAGMENT_CACHE_BYTES
+
+    def _clear_fragments(self) -> None:
+        self._fragments.clear()
+        self._change_fragments.clear()
+        self._fragment_bytes = 0
 
     @staticmethod
     def _json_with_issues(issue_texts: list[str], rest: dict[str, Any]) -> web.Response:
