@@ -729,8 +729,7 @@ async def mirror_window(
         def render(key: str, known_keys: KnownKeys) -> bool | None:
             return written_or_failed(markdown, render_issue_outcome(kb, key, known_keys, render_options))
 
-        render_worker: RenderWorker | None = None
-        started_worker: RenderWorker | None = None
+        render_worker: RenderWorker | None = None  # None again if the child goes away mid-window
         spawning: asyncio.Task[RenderWorker] | None = None
 
         def spawn_when_needed() -> None:
@@ -743,22 +742,21 @@ async def mirror_window(
                 spawning = asyncio.create_task(RenderWorker.spawn())
 
         async def start_rendering() -> None:
-            nonlocal known, render_worker, started_worker
+            nonlocal known, render_worker
             known = KnownKeys(kb, issues.keys)
-            spawn_when_needed()
-            if spawning is not None:
+            if spawning is not None:  # spawned as the search found the issues (spawn_when_needed)
                 try:
-                    started_worker = await spawning
-                    await started_worker.begin(kb, known, render_options)
-                    render_worker = started_worker
+                    worker = await spawning
+                    await worker.begin(kb, known, render_options)
+                    render_worker = worker
                 except RenderWorkerGone as error:
                     logger.warning("Rendering on the event loop instead: %s", error)
             search_ended.set()
 
-        async def settled_worker() -> RenderWorker | None:
-            """The render child to close: started, or spawned for a window that failed before it began."""
-            if started_worker is not None or spawning is None:
-                return started_worker
+        async def spawned_worker() -> RenderWorker | None:
+            """The render child to close, if one was spawned (whether or not its window began in it)."""
+            if spawning is None:
+                return None
             if not spawning.done():
                 spawning.cancel()
             await asyncio.wait([spawning])  # its own failure is not this window's to raise
@@ -926,7 +924,7 @@ async def mirror_window(
             # The first fatal error as itself (AuthenticationError, cancellation), as the stages raised it.
             raise first_leaf(group_error) from None
         finally:
-            if (worker := await settled_worker()) is not None:
+            if (worker := await spawned_worker()) is not None:
                 await worker.close(abandon=not completed)
 
         async with locked(kb):

@@ -246,7 +246,8 @@ class SampleJira:
             if not self._fragment_cache_has_room():
                 break
             self._issue_json_text(renderer, issue, ALL_FIELD_IDS, list(PRERENDERED_EXPAND))
-            if len(self.dataset.changes_of(issue)) > self.config.inline_changelog_limit:
+            paged = not self.config.is_datacenter  # Data Center inlines the whole changelog
+            if paged and len(self.dataset.changes_of(issue)) > self.config.inline_changelog_limit:
                 self._change_json_texts(renderer, issue)  # its changelog is paged: bulk changelog pages join these
             for attachment in issue.attachments:
                 if attachment.size <= content.BLOCK_SIZE and attachment.size <= budget:
