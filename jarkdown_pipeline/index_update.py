@@ -260,11 +260,14 @@ def _rows_of(kb: "KnowledgeBase", keys: Sequence[str]) -> list[dict[str, Any]]:
 def index_pages_listing(kb: "KnowledgeBase", keys: Iterable[str]) -> list[str]:
     """The index pages (relative paths, sorted) that list ``keys``: each project's single page or the
     block page of each key, whichever exists."""
+    exists: dict[str, bool] = {}  # a run's keys share a few pages: one stat each
     pages = set()
     for key in keys:
         project = key.rpartition("-")[0]
         for page in (single_page(project, ()).path, block_page(project, block_of(key), ()).path):
-            if (kb.root / page).is_file():
+            if page not in exists:
+                exists[page] = (kb.root / page).is_file()
+            if exists[page]:
                 pages.add(page)
     return sorted(pages)
 

@@ -30,9 +30,11 @@ class FrontmatterProblem:
         return f"{self.file}: {self.problem}"
 
 
-# The completeness keys as render_issue writes them (one line each, an integer or null), read without a YAML parse.
-_COUNT_LINE = re.compile(r"^(comments|worklogs|history|attachments)_(total|written): (\d+|null)$", re.MULTILINE)
-_FRONTMATTER_HEAD_CHARS = 64 * 1024  # the counts come before the custom fields: early in the file
+# The completeness keys as render_issue writes them (one line each, an integer or null), read without a
+# YAML parse from the file's bytes (decoding cost more than reading); a leading newline, not ``^``,
+# lets the engine jump from line to line.
+_COUNT_LINE = re.compile(rb"\n(comments|worklogs|history|attachments)_(total|written): (\d+|null)\r?(?=\n)")
+_FRONTMATTER_HEAD_BYTES = 64 * 1024  # the counts come before the custom fields: early in the file
 
 
 @dataclass(frozen=True)
@@ -46,13 +48,22 @@ class IncompleteSection:
         return f"{self.key}: {self.section} {self.written} of {self.total} written"
 
 
-def incomplete_sections(key: str, text: str) -> list[IncompleteSection]:
-    """The sections whose ``_written`` count in the file's frontmatter differs from its ``_total``."""
-    head = text[:_FRONTMATTER_HEAD_CHARS].split("\n---\n", 1)[0]
+def _frontmatter_end(head: bytes) -> int:
+    """Where the frontmatter of a file's first bytes ends (the newline before its closing ``---``
+    line), else their length."""
+    at = head.find(b"\n---")
+    while at >= 0 and head[at + 4 : at + 5] != b"\n" and head[at + 4 : at + 6] != b"\r\n":
+        at = head.find(b"\n---", at + 4)
+    return at if at >= 0 else len(head)
+
+
+def incomplete_sections(key: str, head: bytes) -> list[IncompleteSection]:
+    """The sections whose ``_written`` count in the frontmatter (in a file's first bytes, ``head``)
+    differs from its ``_total``."""
     counts: dict[str, dict[str, int]] = {}
-    for section, kind, value in _COUNT_LINE.findall(head):
-        if value != "null":
-            counts.setdefault(section, {})[kind] = int(value)
+    for section, kind, value in _COUNT_LINE.findall(head, 0, _frontmatter_end(head) + 1):
+        if value != b"null":
+            counts.setdefault(section.decode(), {})[kind.decode()] = int(value)
     return [
         IncompleteSection(key, section, found["total"], found["written"])
         for section, found in counts.items()
@@ -68,13 +79,14 @@ class VerificationMixin:
         """Keys whose ``KEY/KEY.md`` does not exist."""
         return sorted((key for key in keys if not self.markdown_path(key).is_file()), key=issue_sort_key)
 
-    def _link_problem(self, path: Path, target: str) -> str | None:
-        """Why a link target written in ``path`` is broken, or None when it is fine or not relative."""
+    def _link_problem(self, folder: str, target: str) -> str | None:
+        """Why a link target written in a file of ``folder`` is broken, or None when it is fine or not relative."""
         if not is_relative_link(target):
             return None
         local = unquote(target.split("#", 1)[0].split("?", 1)[0])
-        # Lexically (one stat, not one per folder of the path): the knowledge base makes no symlinks.
-        resolved = os.path.normpath(os.path.join(path.parent, local))
+        # Lexically, on strings (one stat, not one per folder of the path, and no Path per link: a
+        # backfill's check resolves hundreds of thousands): the knowledge base makes no symlinks.
+        resolved = os.path.normpath(os.path.join(folder, local))
         root = str(self.root)
         if resolved != root and not resolved.startswith(root.rstrip(os.sep) + os.sep):
             return "points outside the knowledge base"
@@ -100,13 +112,14 @@ class VerificationMixin:
         return broken
 
     def _broken_links_in(self, path: Path, text: str) -> list[BrokenLink]:
-        if all(self._link_problem(path, target) is None for target in candidate_link_targets(text)):
+        folder = os.path.dirname(path)
+        if all(self._link_problem(folder, target) is None for target in candidate_link_targets(text)):
             return []
         shown = self.relative(path)
         return [
             BrokenLink(shown, target, problem)
             for target in markdown_link_targets(text)
-            if (problem := self._link_problem(path, target)) is not None
+            if (problem := self._link_problem(folder, target)) is not None
         ]
 
     def incomplete_issue_files(self, keys: Iterable[str]) -> list[IncompleteSection]:
@@ -115,8 +128,8 @@ class VerificationMixin:
         found: list[IncompleteSection] = []
         for key in keys:
             try:
-                with self.markdown_path(key).open(encoding="utf-8", errors="replace") as file:
-                    found += incomplete_sections(key, file.read(_FRONTMATTER_HEAD_CHARS))
+                with self.markdown_path(key).open("rb") as file:
+                    found += incomplete_sections(key, file.read(_FRONTMATTER_HEAD_BYTES))
             except (FileNotFoundError, NotADirectoryError):
                 continue
         return found
@@ -158,7 +171,8 @@ class VerificationMixin:
         if frontmatter_checked and record is not None:
             # As rendered: its frontmatter parsed then, and its candidate links were found then;
             # they are resolved now. The file is read only if one of them is broken.
-            if all(self._link_problem(path, target) is None for target in record.link_targets):
+            folder = os.path.dirname(path)
+            if all(self._link_problem(folder, target) is None for target in record.link_targets):
                 return
         try:
             text = path.read_text(encoding="utf-8")

@@ -6,6 +6,7 @@ from jarkdown_pipeline.tools.bench import (
     RunResult,
     extra_pages,
     floor_seconds,
+    further_search_pages,
     history_requests,
     per_thousand_issues,
     run_floor_seconds,
@@ -57,4 +58,11 @@ def test_a_runs_floor_counts_the_pages_it_was_served():
         log_path="run.log",
         summary={"issues": 1000, "attachments": 1000},
     )
-    assert run_floor_seconds(run) == pytest.approx(floor_seconds(1000, 1000, 18))
+    # 18 changelog, comment and worklog pages, and the second of its two search pages.
+    assert run_floor_seconds(run) == pytest.approx(floor_seconds(1000, 1000, 18 + 1))
+
+
+def test_search_pages_count_beyond_the_one_a_near_empty_day_asks_for():
+    assert further_search_pages({"POST /rest/api/3/search/jql": 10}) == 9
+    assert further_search_pages({"POST /rest/api/3/search/jql": 1}) == 0
+    assert further_search_pages({"GET /rest/api/3/myself": 1}) == 0

@@ -297,6 +297,21 @@ def test_frontmatter_parsing_and_problems(kb):
     assert [p.file for p in unreadable] == ["ABC-3/ABC-3.md"]
 
 
+def test_section_counts_are_read_from_the_frontmatter_only(kb):
+    counts = "comments_total: 3\ncomments_written: 2\nhistory_total: 40\nhistory_written: 40\nworklogs_total: null\n"
+    kb.write_markdown("ABC-1", f"---\nkey: ABC-1\n{counts}---\n\nattachments_total: 9\nattachments_written: 1\n")
+    # Edited on Windows: CRLF lines; and a file whose frontmatter never ends (its whole head is read).
+    kb.write_markdown("ABC-2", "---\r\nkey: ABC-2\r\nattachments_total: 2\r\nattachments_written: 1\r\n---\r\n")
+    kb.write_markdown("ABC-3", "---\nkey: ABC-3\nworklogs_total: 5\nworklogs_written: 0\n" + "x: y\n" * 20_000)
+    found = [str(section) for section in kb.incomplete_issue_files(["ABC-1", "ABC-2", "ABC-3", "ABC-4"])]
+    # The body's lookalike lines (ABC-1), a null count and the missing file (another check's) are not counted.
+    assert found == [
+        "ABC-1: comments 2 of 3 written",
+        "ABC-2: attachments 1 of 2 written",
+        "ABC-3: worklogs 0 of 5 written",
+    ]
+
+
 def test_run_records(kb):
     kb.write_run_record("run-1", "issues", {"keys": ["ABC-1"]})
     assert kb.read_run_record("run-1", "issues") == {"keys": ["ABC-1"]}
