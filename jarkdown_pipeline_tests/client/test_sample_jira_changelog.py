@@ -6,9 +6,10 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from jarkdown_pipeline.sample_jira import FaultConfig, SampleJira
+from jarkdown_pipeline.sample_jira import FaultConfig, SampleJira, changelog
 from jarkdown_pipeline.sample_jira.config import DEMO_PERSONAL_ACCESS_TOKEN
 from jarkdown_pipeline.sample_jira.datacenter import username
+from jarkdown_pipeline.sample_jira.lazy import make_dataset
 from jarkdown_pipeline_tests.plugins.openapi import assert_matches_spec
 from jarkdown_pipeline_tests.plugins.sample_jira import basic_auth_headers, small_sample_jira_config
 
@@ -110,6 +111,37 @@ async def test_bulkfetch_pages_are_joined_from_kept_entries_as_json_dumps_writes
     edited = str(jira.dataset.find_issue(keys[3]).id)
     assert after[edited][:-1] == before[edited] and after[edited][-1]["items"][0]["toString"].endswith("(edit 1)")
     assert {k: v for k, v in after.items() if k != edited} == {k: v for k, v in before.items() if k != edited}
+
+
+@pytest.mark.parametrize("cloud", [{"prerender": True, "issue_count": 400}], indirect=True)
+async def test_a_prerendered_jira_answers_bulk_changelog_pages_without_generating_a_changelog_again(cloud, monkeypatch):
+    # More issues than the changelog cache once held (256): each bulk page then generated its
+    # issues' changelogs anew, on the server's one event loop, holding every other answer.
+    session, jira = cloud
+    generated = []
+    original = changelog._Walk.changes
+    monkeypatch.setattr(changelog._Walk, "changes", lambda walk: generated.append(walk) or original(walk))
+    paged = [i.key for i in jira.dataset.iter_issues() if len(jira.dataset.changes_of(i)) > 40]
+    assert len(paged) >= 20 and not generated
+    by_issue, _ = await bulk_changelogs(session, paged, page=1000)
+    assert sum(map(len, by_issue.values())) > 1000 and not generated
+
+
+def test_the_changelog_cache_keeps_the_recently_used_changelogs_up_to_its_entry_budget(monkeypatch):
+    dataset = make_dataset(small_sample_jira_config(), "http://jira.example")
+    issues = [i for i in dataset.iter_issues() if len(dataset.changes_of(i)) >= 5][:3]
+    counts = [len(dataset.changes_of(i)) for i in issues]
+    generated = []
+    original = changelog._Walk.changes
+    monkeypatch.setattr(changelog._Walk, "changes", lambda walk: generated.append(walk.issue.key) or original(walk))
+    monkeypatch.setattr(changelog, "_CACHED_ENTRIES", counts[0] + counts[1] + min(counts) - 1)
+    source = changelog.ChangelogSource(dataset)
+    first, second, third = issues
+    for issue in (first, second, first, third, first, second):
+        source.changes(issue)
+    # The third evicts the least recently used (the second, not the first); the first is never generated again.
+    assert generated == [first.key, second.key, third.key, second.key]
+    assert source.changes(first) == dataset.changes_of(first)
 
 
 async def test_histories_end_at_the_issues_current_status_and_custom_fields_carry_their_id(cloud):
