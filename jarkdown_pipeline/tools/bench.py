@@ -1288,15 +1288,22 @@ def _remove_knowledge_bases(root: Path) -> None:
             shutil.rmtree(kb, ignore_errors=True)
 
 
+def step_lines(throughput: dict[str, Any]) -> str:
+    """Seconds per step of the median 1,000-issue run, and what each costs beyond the near-empty day's."""
+    steps, empty = throughput["step_seconds"], throughput.get("empty_day_step_seconds", {})
+    return (
+        "Where the 1,000-issue run spends its time (seconds per step): "
+        + ", ".join(f"{k} {v:g}" for k, v in steps.items())
+        + "\nThe same beyond the near-empty day's (the issues' own cost in each step): "
+        + ", ".join(f"{k} {v - empty[k]:+.2f}" for k, v in steps.items() if k in empty)
+    )
+
+
 def _print_results(root: Path, results: dict[str, Any]) -> None:
     print()
     print(format_table(results))
     if "throughput" in results:
-        steps = results["throughput"]["step_seconds"]
-        print(
-            "\nWhere the 1,000-issue run spends its time (seconds per step): "
-            + ", ".join(f"{k} {v:g}" for k, v in steps.items())
-        )
+        print("\n" + step_lines(results["throughput"]))
     print(f"Load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"\nRaw figures and run logs: {root}")
 

@@ -1,4 +1,4 @@
-"""The throughput benchmark's floor (`make bench`): a pure formula over what the sample Jira served."""
+"""The throughput benchmark's floor (`make bench`): a pure formula over what the sample Jira served; its step report."""
 
 import pytest
 
@@ -10,6 +10,7 @@ from jarkdown_pipeline.tools.bench import (
     history_requests,
     per_thousand_issues,
     run_floor_seconds,
+    step_lines,
 )
 
 BY_ROUTE = {
@@ -66,3 +67,14 @@ def test_search_pages_count_beyond_the_one_a_near_empty_day_asks_for():
     assert further_search_pages({"POST /rest/api/3/search/jql": 10}) == 9
     assert further_search_pages({"POST /rest/api/3/search/jql": 1}) == 0
     assert further_search_pages({"GET /rest/api/3/myself": 1}) == 0
+
+
+def test_each_steps_cost_beyond_the_near_empty_day_is_printed():
+    lines = step_lines(
+        {
+            "step_seconds": {"jira_window": 11.6, "jira_index": 0.1, "jira_markdown_checks": 0.21},
+            "empty_day_step_seconds": {"jira_window": 0.16, "jira_index": 0.04},
+        }
+    ).splitlines()
+    assert lines[0].endswith("jira_window 11.6, jira_index 0.1, jira_markdown_checks 0.21")
+    assert lines[1].endswith("jira_window +11.44, jira_index +0.06")  # a step the empty day lacks: left out
