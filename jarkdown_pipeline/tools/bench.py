@@ -6,10 +6,11 @@ folder under ./.bench/. Scenarios:
 
 - throughput: 1,000 issues, one attachment each, 50 ms added to every request on both hosts
   (API and media). Wall time of the whole run; the same for a day without issues (Dagster's
-  start-up and the fixed requests), each the median of --rounds pairs of runs; (difference) / floor, where the floor is
-  (attachments + issues/100 + the changelog, comment and worklog pages the sample Jira answered the run
-  + its search pages beyond the near-empty day's one) x 50 ms / 5 connections. Peak requests in flight as the server saw them; the requests history adds
-  per 1,000 issues (changelog pages beyond what Jira inlines).
+  start-up and the fixed requests), each the median of --rounds pairs of runs; (difference) / floor,
+  where the floor is (attachments + issues/100 + the changelog, comment and worklog pages the sample
+  Jira answered the run + its search pages beyond the near-empty day's one) x 50 ms / 5 connections.
+  Peak requests in flight as the server saw them; the requests history adds per 1,000 issues
+  (changelog pages beyond what Jira inlines).
   Calibration: the same 1,000 downloads (303 on the API host, then the media host) by a bare
   aiohttp session with the same 5 connections per host and nothing else to do: what this machine
   and the sample Jira allow any client, next to the floor.
