@@ -150,6 +150,9 @@ class RunResult:
     load_average: float = 0.0
     changed_paths: list[str] = field(default_factory=list)
     """The first CHANGED_PATHS_SHOWN of the files the run wrote or deleted (which ones, not just how many)."""
+    started_at: float = 0.0
+    ended_at: float = 0.0
+    """When the run's process started and ended (``time.time()``: the sample Jira's clock for its stats)."""
 
     @property
     def api_requests(self) -> int:
@@ -269,7 +272,7 @@ def run_pipeline(
     before = files_snapshot(output_dir) if output_dir.exists() else {}
     jira.reset_stats()
     with open(log_path, "wb") as log:
-        started = time.perf_counter()
+        started, started_at = time.perf_counter(), time.time()
         command = command or backfill_command(first_day, last_day)
         process = popen_in_own_group(
             command, env=environment, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
@@ -278,7 +281,7 @@ def run_pipeline(
             sampler_options = {"pss": True, "interval": pss_interval} if memory_run else {"pss": False, "interval": 0.1}
             with TreeMemorySampler(process.pid, **sampler_options) as sampler:
                 exit_code = process.wait()
-            wall = time.perf_counter() - started
+            wall, ended_at = time.perf_counter() - started, time.time()
         finally:
             stop_process_group(process)
     after = files_snapshot(output_dir) if output_dir.exists() else {}
@@ -301,6 +304,8 @@ def run_pipeline(
         step_durations(log_path),
         os.getloadavg()[0],
         changed_paths[:CHANGED_PATHS_SHOWN],
+        started_at,
+        ended_at,
     )
 
 
@@ -353,6 +358,23 @@ def throughput_options(page_size: int, rate_limited: bool = False) -> list[str]:
             f"{RATE_LIMIT_PER_SECOND:g}",
         ]
     return options
+
+
+def run_phases(run: "RunResult") -> dict[str, float] | None:
+    """A run in three phases, by the sample Jira's clock: from its start to the window's first search
+    request (Dagster's start, the fields), from there to the last answer of either host (the
+    window's network work), and from that answer to the run's end (the window's last files, the
+    index, the checks, Dagster's end). None if the run made no search."""
+    search = run.server["api"].get("first_by_route", {}).get(SEARCH_ROUTE)
+    answers = [run.server[host].get("last_answer_at") for host in ("api", "media")]
+    last = max((moment for moment in answers if moment is not None), default=None)
+    if search is None or last is None or not run.started_at:
+        return None
+    return {
+        "to_first_search": search - run.started_at,
+        "network": last - search,
+        "after_last_answer": run.ended_at - last,
+    }
 
 
 def first_download_seconds(run: "RunResult") -> float | None:
@@ -423,6 +445,8 @@ def scenario_figures(empties: list["RunResult"], fulls: list["RunResult"]) -> di
                 "first_download_seconds": first_download_seconds(f),
                 "rate_limited": f.server["rate_limited"],
                 "rate_limit_bursts": rate_limit_bursts(f.server.get("rate_limited_at", [])),
+                "phases": run_phases(f),
+                "empty_day_phases": run_phases(e),
             }
             for e, f in zip(empties, fulls)
         ],
@@ -437,6 +461,8 @@ def scenario_figures(empties: list["RunResult"], fulls: list["RunResult"]) -> di
         "media_span_seconds": full.server["media"]["span_seconds"],
         "media_mean_in_flight": full.server["media"]["mean_in_flight"],
         "step_seconds": full.step_seconds,
+        "phases": run_phases(full),
+        "empty_day_phases": run_phases(empty),
     }
 
 
@@ -1300,11 +1326,29 @@ def step_lines(throughput: dict[str, Any]) -> str:
     )
 
 
+def phase_lines(throughput: dict[str, Any]) -> str:
+    """The median 1,000-issue run and near-empty day in phases (``run_phases``); the network phase's
+    difference to the floor apart from what comes before and after it."""
+    full, empty = throughput.get("phases"), throughput.get("empty_day_phases")
+    if not full or not empty:
+        return ""
+    network = full["network"] - empty["network"]
+    return (
+        "The same run in phases, 1,000 issues / near-empty day: to the window's first search "
+        f"{full['to_first_search']:.2f} / {empty['to_first_search']:.2f} s; from it to the last answer "
+        f"{full['network']:.2f} / {empty['network']:.2f} s (difference / floor: "
+        f"{network / throughput['floor_seconds']:.2f}); after the last answer "
+        f"{full['after_last_answer']:.2f} / {empty['after_last_answer']:.2f} s"
+    )
+
+
 def _print_results(root: Path, results: dict[str, Any]) -> None:
     print()
     print(format_table(results))
     if "throughput" in results:
         print("\n" + step_lines(results["throughput"]))
+        if phases := phase_lines(results["throughput"]):
+            print(phases)
     print(f"Load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"\nRaw figures and run logs: {root}")
 

@@ -9,7 +9,9 @@ from jarkdown_pipeline.tools.bench import (
     further_search_pages,
     history_requests,
     per_thousand_issues,
+    phase_lines,
     run_floor_seconds,
+    run_phases,
     step_lines,
 )
 
@@ -47,8 +49,8 @@ def test_history_requests_per_thousand_issues():
     assert per_thousand_issues(15, 0) == 0.0
 
 
-def test_a_runs_floor_counts_the_pages_it_was_served():
-    run = RunResult(
+def a_run(**changes) -> RunResult:
+    fields = dict(
         label="full",
         exit_code=0,
         wall_seconds=20.0,
@@ -59,6 +61,11 @@ def test_a_runs_floor_counts_the_pages_it_was_served():
         log_path="run.log",
         summary={"issues": 1000, "attachments": 1000},
     )
+    return RunResult(**{**fields, **changes})
+
+
+def test_a_runs_floor_counts_the_pages_it_was_served():
+    run = a_run()
     # 18 changelog, comment and worklog pages, and the second of its two search pages.
     assert run_floor_seconds(run) == pytest.approx(floor_seconds(1000, 1000, 18 + 1))
 
@@ -78,3 +85,37 @@ def test_each_steps_cost_beyond_the_near_empty_day_is_printed():
     ).splitlines()
     assert lines[0].endswith("jira_window 11.6, jira_index 0.1, jira_markdown_checks 0.21")
     assert lines[1].endswith("jira_window +11.44, jira_index +0.06")  # a step the empty day lacks: left out
+
+
+def test_a_run_splits_at_its_first_search_and_the_last_answer_of_either_host():
+    server = {
+        "api": {"first_by_route": {"POST /rest/api/3/search/jql": 102.0}, "last_answer_at": 112.9},
+        "media": {"last_answer_at": 112.95},
+    }
+    phases = run_phases(a_run(server=server, started_at=100.0, ended_at=113.6))
+    assert phases == pytest.approx({"to_first_search": 2.0, "network": 10.95, "after_last_answer": 0.65})
+
+
+def test_a_near_empty_day_ends_its_network_phase_at_the_search_answer():
+    server = {"api": {"first_by_route": {"POST /rest/api/3/search/jql": 102.0}, "last_answer_at": 102.05}, "media": {}}
+    assert run_phases(a_run(server=server, started_at=100.0, ended_at=102.5))["network"] == pytest.approx(0.05)
+
+
+def test_no_phases_without_a_search_or_a_start():
+    assert run_phases(a_run(started_at=100.0, ended_at=101.0)) is None
+    server = {"api": {"first_by_route": {"POST /rest/api/3/search/jql": 102.0}, "last_answer_at": 103.0}, "media": {}}
+    assert run_phases(a_run(server=server)) is None  # started_at unknown
+
+
+def test_the_phases_line_gives_the_network_phase_against_the_floor():
+    line = phase_lines(
+        {
+            "floor_seconds": 10.0,
+            "phases": {"to_first_search": 2.0, "network": 10.75, "after_last_answer": 0.65},
+            "empty_day_phases": {"to_first_search": 1.9, "network": 0.05, "after_last_answer": 0.4},
+        }
+    )
+    assert "to the window's first search 2.00 / 1.90 s" in line
+    assert "10.75 / 0.05 s (difference / floor: 1.07)" in line
+    assert line.endswith("after the last answer 0.65 / 0.40 s")
+    assert phase_lines({"floor_seconds": 10.0, "phases": None, "empty_day_phases": None}) == ""
