@@ -1021,6 +1021,12 @@ def bench_rendering(throughput_output: Path | None) -> dict[str, Any]:
     return result
 
 
+def ratio_text(ratio: float) -> str:
+    """A ratio to the floor as the table shows it: two decimals, three within 0.005 of the goal (where
+    two would read as the goal while the verdict beside it says otherwise)."""
+    return f"{ratio:.3f}" if abs(ratio - RATIO_GOAL) < 0.005 else f"{ratio:.2f}"
+
+
 def _first_download_row(label: str, t: dict[str, Any]) -> tuple[str, str, str]:
     seconds = t.get("first_download_seconds")
     each = ", ".join(
@@ -1052,7 +1058,7 @@ def _variant_rows(t: dict[str, Any]) -> list[tuple[str, str, str]]:
         rows += [
             (
                 f"{label}: wall time / near-empty day / (difference) / floor of {v['floor_seconds']:.1f} s (each round)",
-                f"{v['wall_seconds']:.1f} s / {v['empty_day_wall_seconds']:.1f} s / {v['ratio_to_floor']:.2f} ({rounds})",
+                f"{v['wall_seconds']:.1f} s / {v['empty_day_wall_seconds']:.1f} s / {ratio_text(v['ratio_to_floor'])} ({rounds})",
                 ratio_goal,
             ),
             (
@@ -1105,7 +1111,7 @@ def format_table(results: dict[str, Any]) -> str:
             ),
             (
                 "Throughput: (difference) / floor of {:.1f} s".format(t["floor_seconds"]),
-                f"{t['ratio_to_floor']:.2f}",
+                ratio_text(t["ratio_to_floor"]),
                 f"<= {RATIO_GOAL} {'met' if t['ratio_to_floor'] <= RATIO_GOAL else 'MISSED'}",
             ),
             (
@@ -1188,7 +1194,7 @@ def format_table(results: dict[str, Any]) -> str:
             ),
             (
                 "Data Center: (difference to a near-empty day) / floor of {:.1f} s".format(d["floor_seconds"]),
-                f"{d['ratio_to_floor']:.2f}",
+                ratio_text(d["ratio_to_floor"]),
                 f"<= {RATIO_GOAL} {'met' if d['ratio_to_floor'] <= RATIO_GOAL else 'MISSED'}",
             ),
             ("Data Center: requests made (one host: API and attachments)", str(d["api_requests"]), ""),

@@ -10,6 +10,7 @@ from jarkdown_pipeline.tools.bench import (
     history_requests,
     per_thousand_issues,
     phase_lines,
+    ratio_text,
     run_floor_seconds,
     run_phases,
     step_lines,
@@ -119,3 +120,10 @@ def test_the_phases_line_gives_the_network_phase_against_the_floor():
     assert "10.75 / 0.05 s (difference / floor: 1.07)" in line
     assert line.endswith("after the last answer 0.65 / 0.40 s")
     assert phase_lines({"floor_seconds": 10.0, "phases": None, "empty_day_phases": None}) == ""
+
+
+def test_a_ratio_within_half_a_hundredth_of_the_goal_shows_three_decimals():
+    assert ratio_text(1.102) == "1.102"  # two decimals would read 1.10 beside "MISSED"
+    assert ratio_text(1.0981) == "1.098"
+    assert ratio_text(1.13) == "1.13"
+    assert ratio_text(1.06) == "1.06"
