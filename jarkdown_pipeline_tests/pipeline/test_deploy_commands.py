@@ -74,7 +74,7 @@ def test_the_deployment_steps_and_services_work_as_docs_deploy_says(tmp_path, sa
     }
 
     # The daemon: up until `dagster-daemon liveness-check` finds its heartbeats in PostgreSQL.
-    daemon = subprocess.Popen(
+    with subprocess.Popen(  # closes its output pipe on the way out
         installed(service_command("dagster-daemon")),
         env=env,
         cwd=REPO_ROOT,
@@ -83,18 +83,19 @@ def test_the_deployment_steps_and_services_work_as_docs_deploy_says(tmp_path, sa
         stderr=subprocess.STDOUT,
         start_new_session=True,
         preexec_fn=as_from_a_terminal,
-    )
-    try:
-        assert daemon_is_live(env, daemon, timeout=180)
-    finally:
-        stop(daemon)
+    ) as daemon:
+        try:
+            assert daemon_is_live(env, daemon, timeout=180)
+        finally:
+            stop(daemon)
     assert daemon.returncode is not None
 
     # The webserver, on a free loopback port rather than the table's 0.0.0.0:3000.
     command = installed(service_command("dagster-webserver"))
     port = free_port()
     command[command.index("-h") + 1], command[command.index("-p") + 1] = "127.0.0.1", str(port)
-    webserver = subprocess.Popen(
+    seen: list[str] = []
+    with subprocess.Popen(
         command,
         env=env,
         cwd=REPO_ROOT,
@@ -103,13 +104,12 @@ def test_the_deployment_steps_and_services_work_as_docs_deploy_says(tmp_path, sa
         stderr=subprocess.STDOUT,
         start_new_session=True,
         preexec_fn=as_from_a_terminal,
-    )
-    seen: list[str] = []
-    try:
-        read_until(webserver, "Serving dagster-webserver", seen, 240)
-        assert ui_answers(f"http://127.0.0.1:{port}/server_info", timeout=60), "".join(seen[-40:])
-    finally:
-        stop(webserver)
+    ) as webserver:
+        try:
+            read_until(webserver, "Serving dagster-webserver", seen, 240)
+            assert ui_answers(f"http://127.0.0.1:{port}/server_info", timeout=60), "".join(seen[-40:])
+        finally:
+            stop(webserver)
 
 
 def daemon_is_live(env: dict[str, str], daemon: subprocess.Popen, timeout: float) -> bool:
