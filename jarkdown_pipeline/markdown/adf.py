@@ -814,6 +814,16 @@ _PANEL_ALERTS = {
 }
 
 
+# A list item that CommonMark does not let interrupt a paragraph: an ordered one not numbered 1, or
+# one whose marker has nothing after it on its line. (number or None, first character after the marker)
+_LIST_ITEM_START = re.compile(r"(?:(\d{1,9})[.)]|[-+*])(?:[ \t]+(\S)?|$)")
+
+
+def _cannot_interrupt_paragraph(line: str) -> bool:
+    item = _LIST_ITEM_START.match(line)
+    return item is not None and (item.group(2) is None or (item.group(1) is not None and int(item.group(1)) != 1))
+
+
 @_block("panel")
 def _panel(node, ctx):
     attrs = _attrs(node)
@@ -824,7 +834,12 @@ def _panel(node, ctx):
         if icon:
             body = f"{escape_text(icon)} {body}" if body else escape_text(icon)
         return _prefix_lines(body, "> ") if body else ""
-    return f"> [!{alert}]\n" + _prefix_lines(body, "> ") if body else f"> [!{alert}]"
+    if not body:
+        return f"> [!{alert}]"
+    # Where GitHub's alerts are not known, the marker line is a paragraph: a first block that cannot
+    # interrupt one would be read as its continuation (a list as text, a code fence as backticks).
+    gap = ">\n" if _cannot_interrupt_paragraph(body.split("\n", 1)[0]) else ""
+    return f"> [!{alert}]\n{gap}" + _prefix_lines(body, "> ")
 
 
 @_block("codeBlock")

@@ -274,3 +274,40 @@ def test_malformed_documents_render_without_errors(content):
     markdown = adf_to_markdown({"type": "doc", "content": content})
     assert isinstance(markdown, str)
     assert "{'" not in markdown and "None" not in markdown
+
+
+def _warning_panel(*blocks):
+    return {
+        "type": "doc",
+        "version": 1,
+        "content": [{"type": "panel", "attrs": {"panelType": "warning"}, "content": list(blocks)}],
+    }
+
+
+def _ordered(order, *item_blocks):
+    return {
+        "type": "orderedList",
+        "attrs": {"order": order},
+        "content": [{"type": "listItem", "content": list(item_blocks)}],
+    }
+
+
+def test_a_panel_opening_with_a_list_that_cannot_interrupt_a_paragraph_keeps_it_a_list():
+    # Found by the property above: an ordered list from 7 whose item opens with an empty line, then a
+    # code block, became the "[!WARNING]" paragraph's continuation, backticks and all.
+    code = {"type": "codeBlock", "content": [{"type": "text", "text": "*"}]}
+    doc = _warning_panel(
+        _ordered(7, {"type": "paragraph", "content": [{"type": "hardBreak"}]}, code),
+        {"type": "paragraph", "content": [{"type": "text", "text": "**"}]},
+    )
+    markdown = adf_to_markdown(doc)
+    assert markdown.startswith("> [!WARNING]\n>\n> 7. ")
+    shown = normalize("".join(displayed(markdown).parts))
+    assert "```" not in shown and "**" in shown
+    assert '<ol start="7">' in render_html(markdown)
+
+
+def test_a_panel_opening_with_a_paragraph_or_a_first_item_keeps_its_marker_line_tight():
+    paragraph = {"type": "paragraph", "content": [{"type": "text", "text": "careful"}]}
+    assert adf_to_markdown(_warning_panel(paragraph)) == "> [!WARNING]\n> careful"
+    assert adf_to_markdown(_warning_panel(_ordered(1, paragraph))).startswith("> [!WARNING]\n> 1. careful")
