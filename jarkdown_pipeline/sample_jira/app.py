@@ -101,7 +101,8 @@ class HostStats:
     last_by_route: dict[str, float] = field(default_factory=dict)
     _changed_at: float = 0.0
 
-    def started(self, route: str = "") -> None:
+    def started(self, route: str = "") -> float:
+        """Count a request that just came (its route's name); returns when (``time.time()``)."""
         now = self._in_flight_changes()
         self.by_route[route] += 1
         self.first_by_route.setdefault(route, now)
@@ -111,6 +112,7 @@ class HostStats:
         self.requests += 1
         self.in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        return now
 
     def answered(self) -> None:
         self.last_answer_at = self._in_flight_changes()
@@ -147,6 +149,15 @@ class Stats:
     media_requests_with_cookie: int = 0
     media_token_rejections: int = 0
     anonymous_requests: int = 0
+    # Requests answered with an attachment's bytes, from either host (the media host's, Cloud's
+    # content asked with redirect=false, Data Center's), and when the first of them came.
+    downloads: int = 0
+    first_download_at: float | None = None
+
+    def download_served(self, request_came_at: float | None) -> None:
+        self.downloads += 1
+        if request_came_at is not None and (self.first_download_at is None or request_came_at < self.first_download_at):
+            self.first_download_at = request_came_at
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -157,7 +168,11 @@ class Stats:
             "media_requests_with_cookie": self.media_requests_with_cookie,
             "media_token_rejections": self.media_token_rejections, "anonymous_requests": self.anonymous_requests,
             "bytes_served": self.api.bytes_served + self.media.bytes_served,
+            "downloads": self.downloads, "first_download_at": self.first_download_at,
         }  # fmt: skip
+
+
+_CAME_AT = web.RequestKey("sample_jira_came_at", float)  # when its host counted a request (time.time())
 
 
 def _route_name(request: web.Request) -> str:
@@ -433,7 +448,7 @@ class SampleJira:
         if request.path.startswith("/_sample/"):
             return await handler(request)  # control endpoints: not counted, no faults, no latency
         host = self._stats.api
-        host.started(_route_name(request))
+        request[_CAME_AT] = host.started(_route_name(request))
         transport = request.transport
         if transport is not None:
             self._open_transports.add(transport)
@@ -496,7 +511,7 @@ class SampleJira:
     async def _media_middleware(self, request: web.Request, handler) -> web.StreamResponse:
         stats = self._stats
         host = stats.media
-        host.started(_route_name(request))
+        request[_CAME_AT] = host.started(_route_name(request))
         # The media host must never see Jira credentials or cookies: record any that arrive.
         if "Authorization" in request.headers:
             stats.media_requests_with_authorization += 1
@@ -931,6 +946,7 @@ class SampleJira:
 
     async def _stream(self, request: web.Request, attachment: SampleAttachment, host: HostStats) -> web.StreamResponse:
         """Serve the bytes (honouring a single Range), generated block by block, never whole."""
+        self._stats.download_served(request.get(_CAME_AT))
         size = attachment.size
         start, end, status = 0, size, 200
         range_header = request.headers.get("Range")
