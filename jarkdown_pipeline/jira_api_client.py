@@ -31,6 +31,7 @@ import contextlib
 import itertools
 import logging
 import os
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -94,6 +95,11 @@ BULK_FETCH_MAX_ISSUES = 100  # Jira Cloud's limit per POST /issue/bulkfetch
 DOWNLOAD_CHUNK_SIZE = 8192
 # Attachments up to this size are read whole into memory and written in one go (see download_to_file).
 IN_MEMORY_DOWNLOAD_BYTES = 1024 * 1024
+# Jira Cloud's attachment content answers 303 to its media host, unless asked ``redirect=false``:
+# then the bytes come in the same answer. Asked for attachments this small (by Jira's ``size``), one
+# round trip instead of two; larger ones, and those of unknown size, are streamed from the media host.
+DIRECT_DOWNLOAD_MAX_BYTES = IN_MEMORY_DOWNLOAD_BYTES
+_CLOUD_CONTENT_PATH = re.compile(r"/rest/api/[0-9]+/attachment/content/[^/]+/?$")
 # An error body is only read for its message; a runaway HTML page must not be held whole.
 MAX_ERROR_BODY_BYTES = 64 * 1024
 # Defaults of the bounds (see JiraApiClient's keywords). A bulk page of 100 full issues is a few MB.
@@ -208,6 +214,7 @@ class JiraApiClient:
         max_pages: int = DEFAULT_MAX_PAGES,
         allow_insecure_http: bool = False,
         flavour: str = datacenter.CLOUD,
+        direct_download_max_bytes: int = DIRECT_DOWNLOAD_MAX_BYTES,
     ) -> None:
         self.base_url = normalise_base_url(base_url_or_domain)
         check_transport_security(self.base_url, allow_insecure_http)
@@ -233,6 +240,9 @@ class JiraApiClient:
             sock_read=read_timeout,  # ... but do cut one that stalls
         )
         self.max_redirects = max_redirects
+        if direct_download_max_bytes < 0:
+            raise ConfigurationError(f"direct_download_max_bytes must not be negative, got {direct_download_max_bytes}")
+        self.direct_download_max_bytes = direct_download_max_bytes  # 0: every download follows Jira's redirect
         self.page_size = page_size
         self.verify_credentials = verify_credentials
         self.stats = ClientStats()
@@ -749,16 +759,18 @@ class JiraApiClient:
         download at once (``DownloadSizeError``); a stream slower than ``min_download_rate`` over
         ``download_rate_window`` is abandoned (``RequestTimeoutError``). A body the server encoded
         (gzip, deflate) despite ``Accept-Encoding: identity`` is decoded, and must end properly.
+        A small attachment of Jira Cloud's is asked for with ``redirect=false`` (``_content_request_url``).
         """
         destination = Path(destination)
         temp_file: list[str] = []  # the streamed path's temporary file, made on first need
+        url = self._content_request_url(URL(content_url, encoded=True), expected_size)
 
         async def attempt() -> int:
             self._enter_flight()
             try:
                 async with self._exchange(
                     "GET",
-                    URL(content_url, encoded=True),
+                    url,
                     accept="*/*",
                     identity=True,
                     auto_decompress=False,
@@ -790,6 +802,22 @@ class JiraApiClient:
                 Path(name).unlink(missing_ok=True)
 
     # ---------------------------------------------------------------- internals: downloads
+
+    def _content_request_url(self, url: URL, expected_size: int | None) -> URL:
+        """``url`` asking Jira Cloud for the bytes themselves (``redirect=false``) when it is Jira's own
+        attachment content URL and Jira lists the attachment as at most ``direct_download_max_bytes``;
+        else ``url`` as it is (Data Center serves the bytes anyway; a URL with a query of its own is
+        not Jira's usual one; a Jira that ignores the parameter still redirects, which is followed)."""
+        small = expected_size is not None and expected_size <= self.direct_download_max_bytes
+        if (
+            not small
+            or self.flavour == datacenter.DATACENTER
+            or _origin(url) != _origin(self.base_url)
+            or not _CLOUD_CONTENT_PATH.search(url.path)
+            or url.raw_query_string
+        ):
+            return url
+        return url.update_query(redirect="false")
 
     async def _save_download(
         self,

@@ -111,7 +111,7 @@ async def test_the_window_fetches_from_the_first_search_page_on(sample_jira_fact
     assert (
         api["first_by_route"]["POST /rest/api/3/issue/bulkfetch"] < api["last_by_route"]["POST /rest/api/3/search/jql"]
     )
-    assert jira.stats["media"]["first_request_at"] < api["last_by_route"]["POST /rest/api/3/search/jql"]
+    assert jira.stats["first_download_at"] < api["last_by_route"]["POST /rest/api/3/search/jql"]
     assert sorted(result.issues.keys) == sorted(result.issues.fetched) == sorted(jira.dataset.issues)
     assert not result.issues.failed and not result.attachments.failed and not result.markdown.failed
 
