@@ -5,9 +5,11 @@ import pytest
 from jarkdown_pipeline.tools.bench import (
     RunResult,
     extra_pages,
+    first_download_seconds,
     floor_seconds,
     further_search_pages,
     history_requests,
+    hosts_in_use,
     per_thousand_issues,
     phase_lines,
     ratio_text,
@@ -127,3 +129,23 @@ def test_a_ratio_within_half_a_hundredth_of_the_goal_shows_three_decimals():
     assert ratio_text(1.0981) == "1.098"
     assert ratio_text(1.13) == "1.13"
     assert ratio_text(1.06) == "1.06"
+
+
+def test_the_first_download_is_the_first_request_answered_with_bytes_from_either_host():
+    server = {
+        "api": {"first_by_route": {"POST /rest/api/3/search/jql": 102.0}},
+        "media": {},
+        "first_download_at": 102.2,
+    }
+    assert first_download_seconds(a_run(server=server)) == pytest.approx(0.2)
+    assert first_download_seconds(a_run(server={**server, "first_download_at": None})) is None
+
+
+def test_connections_in_use_are_shown_for_each_host_asked():
+    figures = {
+        "api_mean_in_flight": 4.62,
+        "api_span_seconds": 11.31,
+        "media_mean_in_flight": 0.0,
+        "media_span_seconds": 0.0,
+    }
+    assert hosts_in_use(figures) == "4.62 of 5 over 11.3 s / -"
