@@ -10,6 +10,7 @@ from jarkdown_pipeline.exceptions import PaginationError
 from jarkdown_pipeline.jira_api_client import JiraApiClient, RetryPolicy
 from jarkdown_pipeline.sample_jira import FaultConfig
 from jarkdown_pipeline.sample_jira.config import DEMO_PERSONAL_ACCESS_TOKEN
+from jarkdown_pipeline_tests.plugins.sample_jira import sample_jira_client
 
 BULK_CHANGELOGS = "POST /rest/api/3/changelog/bulkfetch"
 ISSUE_CHANGELOG = "GET /rest/api/3/issue/{key}/changelog"
@@ -20,7 +21,7 @@ def client_for(jira, **options) -> JiraApiClient:
         return JiraApiClient(
             jira.base_url, personal_access_token=DEMO_PERSONAL_ACCESS_TOKEN, close_grace_period=0, flavour="auto"
         )
-    return JiraApiClient(jira.base_url, jira.email, jira.api_token, close_grace_period=0, **options)
+    return sample_jira_client(jira, **options)
 
 
 def expected_ids(jira, key: str) -> list[str]:

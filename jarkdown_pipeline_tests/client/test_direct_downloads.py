@@ -9,12 +9,9 @@ from jarkdown_pipeline.attachment_handler import AttachmentHandler
 from jarkdown_pipeline.exceptions import ConfigurationError
 from jarkdown_pipeline.jira_api_client import JiraApiClient
 from jarkdown_pipeline_tests.plugins.local_jira import GOOD_AUTHORIZATION, pattern_bytes
+from jarkdown_pipeline_tests.plugins.sample_jira import sample_jira_client
 
 CONTENT_ROUTE = "GET /rest/api/3/attachment/content/{id}"
-
-
-def client_for(jira, **options) -> JiraApiClient:
-    return JiraApiClient(jira.base_url, jira.email, jira.api_token, close_grace_period=0, **options)
 
 
 def attachments_of(jira, count: int):
@@ -41,7 +38,7 @@ def expected_bytes(jira, attachment) -> bytes:
 async def test_small_attachments_come_from_jira_itself_in_one_request_each(sample_jira, tmp_path):
     attachments = attachments_of(sample_jira, 3)
     assert all(a.size <= jira_api_client.DIRECT_DOWNLOAD_MAX_BYTES for a in attachments)
-    async with client_for(sample_jira) as client:
+    async with sample_jira_client(sample_jira) as client:
         sample_jira.reset_stats()
         infos = await AttachmentHandler(client).download_all_attachments(
             [listed(sample_jira, a) for a in attachments], tmp_path
@@ -59,7 +56,7 @@ async def test_larger_and_unsized_attachments_follow_the_redirect_without_creden
     small, other = attachments_of(sample_jira, 2)
     unsized = {key: value for key, value in listed(sample_jira, other).items() if key != "size"}
     # The threshold below the first one's size: it counts as large.
-    async with client_for(sample_jira, direct_download_max_bytes=small.size - 1) as client:
+    async with sample_jira_client(sample_jira, direct_download_max_bytes=small.size - 1) as client:
         sample_jira.reset_stats()
         infos = await AttachmentHandler(client).download_all_attachments(
             [listed(sample_jira, small), unsized], tmp_path
@@ -75,7 +72,7 @@ async def test_larger_and_unsized_attachments_follow_the_redirect_without_creden
 
 async def test_no_download_asks_for_the_bytes_directly_when_the_limit_is_zero(sample_jira, tmp_path):
     attachment = attachments_of(sample_jira, 1)[0]
-    async with client_for(sample_jira, direct_download_max_bytes=0) as client:
+    async with sample_jira_client(sample_jira, direct_download_max_bytes=0) as client:
         sample_jira.reset_stats()
         await client.download_to_file(
             listed(sample_jira, attachment)["content"], tmp_path / "a.bin", expected_size=attachment.size

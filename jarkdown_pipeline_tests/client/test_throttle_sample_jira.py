@@ -12,21 +12,17 @@ from jarkdown_pipeline.jira_api_client import JiraApiClient
 from jarkdown_pipeline.knowledge_base import KnowledgeBase
 from jarkdown_pipeline.sample_jira.app import TokenBucket
 from jarkdown_pipeline.window_search import window_jql
-from jarkdown_pipeline_tests.plugins.sample_jira import SAMPLE_JIRA_TEST_NOW
+from jarkdown_pipeline_tests.plugins.sample_jira import SAMPLE_JIRA_TEST_NOW, sample_jira_client
 
 REQUESTS = 60
 # Every issue of the small sample (updated in the 30 days before its "now").
 WINDOW_JQL = window_jql(None, date(2026, 10, 1), SAMPLE_JIRA_TEST_NOW.date() + timedelta(days=2))
 
 
-def client_for(jira, **options) -> JiraApiClient:
-    return JiraApiClient(jira.base_url, jira.email, jira.api_token, close_grace_period=0, **options)
-
-
 async def test_a_burst_past_the_rate_limit_gets_429s_once_then_the_client_keeps_the_pace(sample_jira_factory):
     # A bucket of 10 requests refilled at 20/s; 60 requests asked for at once, 5 connections.
     jira = sample_jira_factory(rate_limit_burst=10, rate_limit_per_second=20.0)
-    async with client_for(jira) as client:
+    async with sample_jira_client(jira) as client:
         jira.reset_stats()
         fields = await asyncio.gather(*(client.fetch_fields() for _ in range(REQUESTS)))
         stats = client.stats
@@ -76,7 +72,7 @@ async def test_without_a_stated_rate_the_pace_is_half_the_accepted_one():
 
 async def test_search_pages_follow_jiras_caps_few_fields_bigger_pages(sample_jira_factory):
     jira = sample_jira_factory(search_page_max_ids=7, search_page_max_fields=3)
-    async with client_for(jira) as client:
+    async with sample_jira_client(jira) as client:
         keys_only = [len(page) async for page in client.search_pages(WINDOW_JQL, fields=("key",), page_size=5000)]
         with_updated = [
             len(page) async for page in client.search_pages(WINDOW_JQL, fields=("updated",), page_size=5000)
@@ -90,7 +86,7 @@ async def test_search_pages_follow_jiras_caps_few_fields_bigger_pages(sample_jir
 async def test_bulkfetch_refuses_more_than_its_cap(sample_jira_factory):
     jira = sample_jira_factory(bulkfetch_page_max=10)
     keys = sorted(jira.dataset.issues)[:11]
-    async with client_for(jira) as client:
+    async with sample_jira_client(jira) as client:
         with pytest.raises(BadRequestError, match="maximum of 10"):
             await client._bulk_fetch_round(keys, ("*all",), ())
         page = await client._bulk_fetch_round(keys[:10], ("*all",), ())
@@ -102,7 +98,7 @@ async def test_the_window_fetches_from_the_first_search_page_on(sample_jira_fact
     # fetch must not wait for its last one.
     jira = sample_jira_factory(search_page_max_ids=5, search_page_max_fields=5, latency_seconds=0.05)
     kb = KnowledgeBase(tmp_path / "kb")
-    async with client_for(jira) as client:
+    async with sample_jira_client(jira) as client:
         jira.reset_stats()
         result = await sync.mirror_window(client, kb, WINDOW_JQL, field_definitions=[], base_url=jira.base_url)
     api = jira.stats["api"]
@@ -119,7 +115,7 @@ async def test_the_window_fetches_from_the_first_search_page_on(sample_jira_fact
 async def test_a_second_run_searches_with_updated_and_fetches_nothing(sample_jira_factory, tmp_path):
     jira = sample_jira_factory(search_page_max_ids=50, search_page_max_fields=20)
     kb = KnowledgeBase(tmp_path / "kb")
-    async with client_for(jira) as client:
+    async with sample_jira_client(jira) as client:
         await sync.mirror_window(client, kb, WINDOW_JQL, field_definitions=[], base_url=jira.base_url)
         jira.reset_stats()
         again = await sync.mirror_window(client, kb, WINDOW_JQL, field_definitions=[], base_url=jira.base_url)

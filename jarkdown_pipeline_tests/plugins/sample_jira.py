@@ -5,6 +5,7 @@ The thread runner works from sync tests (Dagster's materialize()) and async test
 - `sample_jira`: a small data set (60 issues, fixed `now`, no latency), fresh for each test.
 - `sample_jira_factory(config=None, **overrides)`: start one with other settings (faults, sizes...).
 - `sample_jira_config`: the small default config, to derive others from.
+- `sample_jira_client(jira, **options)`: a JiraApiClient for it (its demo credentials, no close grace).
 """
 
 import base64
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from jarkdown_pipeline.jira_api_client import JiraApiClient
 from jarkdown_pipeline.sample_jira import SampleJiraConfig, SampleJiraThread
 from jarkdown_pipeline_tests.reference import REFERENCE_DIR  # noqa: F401 - re-exported for the API tests
 
@@ -28,6 +30,12 @@ def basic_auth_headers(email: str, token: str) -> dict[str, str]:
 def sample_jira_auth_headers(jira: SampleJiraThread) -> dict[str, str]:
     """Headers that authenticate against the given sample Jira."""
     return basic_auth_headers(jira.email, jira.api_token)
+
+
+def sample_jira_client(jira: SampleJiraThread, **options: Any) -> JiraApiClient:
+    """A client of the given (Cloud-mode) sample Jira, with its demo credentials; plain http on loopback
+    has no TLS shutdown to wait for."""
+    return JiraApiClient(jira.base_url, jira.email, jira.api_token, close_grace_period=0, **options)
 
 
 def small_sample_jira_config(**overrides: Any) -> SampleJiraConfig:
