@@ -470,7 +470,6 @@ def scenario_figures(empties: list["RunResult"], fulls: list["RunResult"]) -> di
         "media_mean_in_flight": full.server["media"]["mean_in_flight"],
         "api_span_seconds": full.server["api"]["span_seconds"],
         "api_mean_in_flight": full.server["api"]["mean_in_flight"],
-        "downloads": full.server["downloads"],
         "step_seconds": full.step_seconds,
         "phases": run_phases(full),
         "empty_day_phases": run_phases(empty),

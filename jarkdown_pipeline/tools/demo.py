@@ -168,16 +168,10 @@ def demo_with_sample_jira(
     print("Sample Jira stopped.")
     if status == 0:
         print(
-            f"The sample Jira answered {stats['api']['requests']} API requests and served {downloads(stats)} attachment downloads."
+            f"The sample Jira answered {stats['api']['requests']} API requests and served {stats['downloads']} attachment downloads."
         )
         report(output_dir)
     return status
-
-
-def downloads(stats: dict) -> int:
-    """Attachment downloads: the requests the sample Jira answered with an attachment's bytes (from the media
-    host, or from the Jira host: Cloud's content asked with redirect=false, Data Center's /secure/attachment)."""
-    return stats["downloads"]
 
 
 def demo_with_real_jira(args: argparse.Namespace, environ: dict[str, str], output_dir: Path, dagster_home: Path) -> int:

@@ -9,7 +9,7 @@ from jarkdown_pipeline.attachment_handler import AttachmentHandler
 from jarkdown_pipeline.exceptions import ConfigurationError
 from jarkdown_pipeline.jira_api_client import JiraApiClient
 from jarkdown_pipeline_tests.plugins.local_jira import GOOD_AUTHORIZATION, pattern_bytes
-from jarkdown_pipeline_tests.plugins.sample_jira import sample_jira_client
+from jarkdown_pipeline_tests.plugins.sample_jira import expected_bytes, sample_jira_client
 
 CONTENT_ROUTE = "GET /rest/api/3/attachment/content/{id}"
 
@@ -29,10 +29,6 @@ def listed(jira, attachment) -> dict:
         "mimeType": attachment.mime_type,
         "content": f"{jira.base_url}/rest/api/3/attachment/content/{attachment.id}",
     }
-
-
-def expected_bytes(jira, attachment) -> bytes:
-    return b"".join(jira.expected_attachment_bytes(attachment.id))
 
 
 async def test_small_attachments_come_from_jira_itself_in_one_request_each(sample_jira, tmp_path):

@@ -10,7 +10,7 @@ import psutil
 import pytest
 
 from jarkdown_pipeline.sample_jira import HUGE_ATTACHMENT_NAME
-from jarkdown_pipeline_tests.plugins.sample_jira import sample_jira_auth_headers
+from jarkdown_pipeline_tests.plugins.sample_jira import expected_bytes, sample_jira_auth_headers
 
 API = "/rest/api/3"
 
@@ -21,10 +21,6 @@ def first_attachment(jira, kind: str | None = None):
             if kind is None or attachment.kind == kind:
                 return attachment
     raise AssertionError(f"no {kind} attachment in the data set")
-
-
-def expected_bytes(jira, attachment) -> bytes:
-    return b"".join(jira.expected_attachment_bytes(attachment.id))
 
 
 async def test_content_redirects_to_the_media_host_with_a_signed_token(sample_jira):

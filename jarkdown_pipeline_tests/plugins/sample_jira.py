@@ -6,6 +6,7 @@ The thread runner works from sync tests (Dagster's materialize()) and async test
 - `sample_jira_factory(config=None, **overrides)`: start one with other settings (faults, sizes...).
 - `sample_jira_config`: the small default config, to derive others from.
 - `sample_jira_client(jira, **options)`: a JiraApiClient for it (its demo credentials, no close grace).
+- `expected_bytes(jira, attachment)`: the exact bytes it serves for an attachment of its data set.
 """
 
 import base64
@@ -30,6 +31,11 @@ def basic_auth_headers(email: str, token: str) -> dict[str, str]:
 def sample_jira_auth_headers(jira: SampleJiraThread) -> dict[str, str]:
     """Headers that authenticate against the given sample Jira."""
     return basic_auth_headers(jira.email, jira.api_token)
+
+
+def expected_bytes(jira: SampleJiraThread, attachment: Any) -> bytes:
+    """The exact bytes the sample Jira serves for ``attachment`` (one of its data set's), whole."""
+    return b"".join(jira.expected_attachment_bytes(attachment.id))
 
 
 def sample_jira_client(jira: SampleJiraThread, **options: Any) -> JiraApiClient:
