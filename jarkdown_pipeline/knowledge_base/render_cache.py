@@ -462,7 +462,7 @@ class RenderingMixin:
         current = {}
         for key, record in self.store.get_issues(keys).items():
             try:
-                stat = self.markdown_path(key).stat()
+                stat = os.stat(self.markdown_file_name(key))
             except (FileNotFoundError, NotADirectoryError):
                 continue
             if (record.markdown_size, record.markdown_mtime_ns) == (stat.st_size, stat.st_mtime_ns):

@@ -131,6 +131,7 @@ class KnowledgeBase(RenderingMixin, VerificationMixin, LockingMixin):
 
     def __init__(self, root: str | os.PathLike[str], *, state_dsn: str | None = None) -> None:
         self.root = Path(root).resolve()
+        self._root_name = str(self.root)
         self.state_dsn = state_dsn
         """PostgreSQL DSN of the state store; None: SQLite in ``.jarkdown/state.sqlite3``."""
         self._store: StateStore | None = None
@@ -174,6 +175,16 @@ class KnowledgeBase(RenderingMixin, VerificationMixin, LockingMixin):
 
     def markdown_path(self, key: str) -> Path:
         return self.issue_dir(key) / f"{key}.md"
+
+    def markdown_file_name(self, key: str) -> str:
+        """``markdown_path(key)`` as a string, for the loops that stat or open one file per issue
+        (the checks and the index over a backfill's keys): a Path per key costs several times the
+        system call."""
+        return os.path.join(self._root_name, check_issue_key(key), f"{key}.md")
+
+    def has_issue_file(self, key: str) -> bool:
+        """Whether ``KEY/KEY.md`` is a file."""
+        return os.path.isfile(self.markdown_file_name(key))
 
     def attachments_dir(self, key: str) -> Path:
         return self.issue_dir(key) / ATTACHMENTS_DIR

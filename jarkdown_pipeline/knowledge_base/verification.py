@@ -77,7 +77,7 @@ class VerificationMixin:
     # -- verification (what the asset checks call) ----------------------------------------------
     def missing_issue_files(self, keys: Iterable[str]) -> list[str]:
         """Keys whose ``KEY/KEY.md`` does not exist."""
-        return sorted((key for key in keys if not self.markdown_path(key).is_file()), key=issue_sort_key)
+        return sorted((key for key in keys if not self.has_issue_file(key)), key=issue_sort_key)
 
     def _link_problem(self, folder: str, target: str) -> str | None:
         """Why a link target written in a file of ``folder`` is broken, or None when it is fine or not relative."""
@@ -128,7 +128,7 @@ class VerificationMixin:
         found: list[IncompleteSection] = []
         for key in keys:
             try:
-                with self.markdown_path(key).open("rb") as file:
+                with open(self.markdown_file_name(key), "rb") as file:
                     found += incomplete_sections(key, file.read(_FRONTMATTER_HEAD_BYTES))
             except (FileNotFoundError, NotADirectoryError):
                 continue

@@ -51,7 +51,7 @@ def _files_written_by_run(context: dg.AssetCheckExecutionContext, kb: KnowledgeB
     written, already = _written_of(record)
     # Files linking to a written file: a link target of theirs changed (the state store's link table).
     linking = [key for key in kb.files_linking_to(already) if key not in already]
-    keys = [key for key in itertools.chain(written, linking) if kb.markdown_path(key).is_file()]
+    keys = [key for key in itertools.chain(written, linking) if kb.has_issue_file(key)]
     return keys, f"the {len(written)} files written in this run and {len(linking)} files linking to them"
 
 
@@ -71,7 +71,7 @@ def _index_scope(context: dg.AssetCheckExecutionContext, kb: KnowledgeBase) -> t
     record = kb.read_run_record(run_record_id(context), "markdown")
     if record is None:
         return kb.issue_file_keys(), kb.index_files(), "every issue file of the knowledge base"
-    written = [key for key in _written_of(record)[0] if kb.markdown_path(key).is_file()]
+    written = [key for key in _written_of(record)[0] if kb.has_issue_file(key)]
     pages = [kb.root / page for page in index_pages_listing(kb, written)]
     return written, [page for page in [kb.index_path, *pages] if page.is_file()], "the files written in this run"
 

@@ -147,8 +147,22 @@ def test_a_raw_copy_is_staged_while_another_holds_the_lock(kb):
 def test_hostile_keys_never_become_paths(kb, bad):
     with pytest.raises(ValueError, match="not a Jira issue key"):
         kb.markdown_path(bad)
+    with pytest.raises(ValueError, match="not a Jira issue key"):
+        kb.markdown_file_name(bad)
+    with pytest.raises(ValueError, match="not a Jira issue key"):
+        kb.has_issue_file(bad)
     with pytest.raises(ValueError):
         kb.write_raw_issue({"key": bad})
+
+
+def test_the_issue_file_by_name_is_the_issue_file_by_path(kb):
+    assert kb.markdown_file_name("ABC-1") == str(kb.markdown_path("ABC-1"))
+    assert not kb.has_issue_file("ABC-1")
+    kb.markdown_path("ABC-1").mkdir(parents=True)  # a folder under the file's name is not the file
+    assert not kb.has_issue_file("ABC-1")
+    kb.markdown_path("ABC-1").rmdir()
+    kb.write_markdown("ABC-1", issue_file("ABC-1"))
+    assert kb.has_issue_file("ABC-1")
 
 
 def test_manifest_keeps_description_not_run_outcome(kb):
