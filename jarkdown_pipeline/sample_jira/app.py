@@ -12,6 +12,7 @@ import math
 import re
 import secrets
 import time
+import weakref
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -84,6 +85,11 @@ class TokenBucket:
         )  # fmt: skip
 
 
+# Requests a host's trace records at most (a bench run makes a few thousand; a long demo stops
+# recording there instead of growing).
+TRACE_MAX_REQUESTS = 100_000
+
+
 @dataclass
 class HostStats:
     requests: int = 0
@@ -99,6 +105,13 @@ class HostStats:
     in_flight_seconds: float = 0.0
     first_by_route: dict[str, float] = field(default_factory=dict)
     last_by_route: dict[str, float] = field(default_factory=dict)
+    # Each answered request as (connection number, came, answered): how busy a client kept each of
+    # its connections, and for how long one sat between an answer and its next request (the bench's
+    # budget of a run's network phase). Numbered in order of first use; a closed connection's
+    # number is never reused.
+    trace: list[tuple[int, float, float]] = field(default_factory=list)
+    connections: int = 0  # the connections the trace has seen
+    _connections: "weakref.WeakKeyDictionary[object, int]" = field(default_factory=weakref.WeakKeyDictionary)
     _changed_at: float = 0.0
 
     def started(self, route: str = "") -> float:
@@ -114,9 +127,17 @@ class HostStats:
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         return now
 
-    def answered(self) -> None:
+    def answered(self, came_at: float | None = None, connection: object | None = None) -> None:
+        """Count a request's answer; with when it came (``started``'s value) and its connection (the
+        transport), it joins the trace."""
         self.last_answer_at = self._in_flight_changes()
         self.in_flight -= 1
+        if came_at is not None and connection is not None and len(self.trace) < TRACE_MAX_REQUESTS:
+            number = self._connections.get(connection)
+            if number is None:
+                number = self._connections[connection] = self.connections
+                self.connections += 1
+            self.trace.append((number, came_at, self.last_answer_at))
 
     def _in_flight_changes(self) -> float:
         now = time.time()
@@ -125,7 +146,8 @@ class HostStats:
         self._changed_at = now
         return now
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self, trace: bool = False) -> dict[str, Any]:
+        """The counts; ``trace``: the trace too (``[[connection, came, answered], ...]``)."""
         span = (self.last_answer_at - self.first_request_at) if self.first_request_at and self.last_answer_at else 0.0
         return {
             "requests": self.requests, "in_flight": self.in_flight, "peak_in_flight": self.peak_in_flight,
@@ -134,6 +156,7 @@ class HostStats:
             "first_request_at": self.first_request_at, "last_answer_at": self.last_answer_at,
             "first_by_route": dict(sorted(self.first_by_route.items())),
             "last_by_route": dict(sorted(self.last_by_route.items())), "span_seconds": round(span, 3), "mean_in_flight": round(self.in_flight_seconds / span, 3) if span else 0.0,
+            "connections": self.connections, **({"trace": [list(entry) for entry in self.trace]} if trace else {}),
         }  # fmt: skip
 
 
@@ -159,9 +182,9 @@ class Stats:
         if request_came_at is not None and (self.first_download_at is None or request_came_at < self.first_download_at):
             self.first_download_at = request_came_at
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self, trace: bool = False) -> dict[str, Any]:
         return {
-            "api": self.api.snapshot(), "media": self.media.snapshot(), "rate_limited": self.rate_limited,
+            "api": self.api.snapshot(trace), "media": self.media.snapshot(trace), "rate_limited": self.rate_limited,
             "rate_limited_at": list(self.rate_limited_at),
             "unavailable": self.unavailable, "cut_downloads": self.cut_downloads,
             "media_requests_with_authorization": self.media_requests_with_authorization,
@@ -361,6 +384,10 @@ class SampleJira:
         """A snapshot of what the server saw (see Stats.snapshot for the keys)."""
         return self._stats.snapshot()
 
+    def stats_with_trace(self) -> dict[str, Any]:
+        """``stats`` with each host's trace of answered requests (``HostStats.trace``)."""
+        return self._stats.snapshot(trace=True)
+
     def reset_stats(self) -> None:
         self._stats = Stats()
 
@@ -463,7 +490,7 @@ class SampleJira:
                 response.headers.add("Set-Cookie", self._xsrf_cookie)
             return response
         finally:
-            host.answered()
+            host.answered(request[_CAME_AT], transport)
             host.by_status[response.status if response is not None else 499] += 1
             self._open_transports.discard(transport)
 
@@ -530,7 +557,7 @@ class SampleJira:
                 response = web.json_response({"error": {"code": "NotFound", "title": "No such resource"}}, status=404)
             return response
         finally:
-            host.answered()
+            host.answered(request[_CAME_AT], transport)
             host.by_status[response.status if response is not None else 499] += 1
             self._open_transports.discard(transport)
 
@@ -1003,7 +1030,8 @@ class SampleJira:
     # ---------------------------------------------------------------- control endpoints
 
     async def _sample_stats(self, request: web.Request) -> web.Response:
-        return web.json_response(self.stats)
+        # ?trace=1: each host's requests too (tens of kB for a bench run; the counts alone otherwise).
+        return web.json_response(self.stats_with_trace() if request.query.get("trace") == "1" else self.stats)
 
     async def _sample_reset_stats(self, request: web.Request) -> web.Response:
         self.reset_stats()

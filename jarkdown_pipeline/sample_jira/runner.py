@@ -103,6 +103,9 @@ class SampleJiraThread:
     def stats(self) -> dict[str, Any]:
         return self.call(lambda: self.server.stats)
 
+    def stats_with_trace(self) -> dict[str, Any]:
+        return self.call(self.server.stats_with_trace)
+
     def reset_stats(self) -> None:
         self.call(self.server.reset_stats)
 

@@ -54,8 +54,9 @@ class RunningSampleJira:
         with urlopen(request, timeout=30) as response:
             return json.load(response)
 
-    def stats(self) -> dict[str, Any]:
-        return self.control("stats")
+    def stats(self, trace: bool = False) -> dict[str, Any]:
+        """The server's stats; ``trace``: with each host's answered requests (``HostStats.trace``)."""
+        return self.control("stats?trace=1" if trace else "stats")
 
     def reset_stats(self) -> dict[str, Any]:
         return self.control("reset-stats", {})

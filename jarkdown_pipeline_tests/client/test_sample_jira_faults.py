@@ -9,6 +9,8 @@ import pytest
 
 from jarkdown_pipeline.jira_api_client import WHOLE_ISSUE_EXPAND
 from jarkdown_pipeline.sample_jira import FaultConfig
+from jarkdown_pipeline.sample_jira import app as sample_jira_app
+from jarkdown_pipeline.tools.connection_budget import connection_budget
 from jarkdown_pipeline_tests.plugins.sample_jira import sample_jira_auth_headers
 
 API = "/rest/api/3"
@@ -230,3 +232,44 @@ async def test_prerendered_issues_are_served_and_refreshed_after_a_change(sample
             single = await response.json()
     assert before["fields"]["summary"] != after["fields"]["summary"] == touched["summary"]
     assert after["fields"]["updated"] == touched["updated"] and single == after
+
+
+async def test_the_trace_numbers_connections_and_records_each_answer(sample_jira_factory):
+    jira = sample_jira_factory(latency_seconds=0.05)
+    connector = aiohttp.TCPConnector(limit_per_host=2)
+    async with aiohttp.ClientSession(
+        base_url=jira.base_url, headers=sample_jira_auth_headers(jira), connector=connector
+    ) as http:
+
+        async def one() -> None:
+            async with http.get(f"{API}/myself") as response:
+                await response.read()
+
+        await asyncio.gather(*(one() for _ in range(6)))  # two connections, three requests each
+        async with http.get("/_sample/stats", params={"trace": "1"}) as response:
+            traced = await response.json()
+        async with http.get("/_sample/stats") as response:
+            plain = await response.json()
+    trace = traced["api"]["trace"]
+    assert len(trace) == 6 and traced["api"]["connections"] == 2
+    for number in (0, 1):
+        requests = sorted((came, answered) for connection, came, answered in trace if connection == number)
+        assert len(requests) == 3
+        assert all(answered - came >= 0.05 for came, answered in requests)  # the latency, on the server's clock
+        assert all(following[0] >= previous[1] for previous, following in zip(requests, requests[1:]))
+    assert "trace" not in plain["api"] and plain["api"]["connections"] == 2  # the counts alone by default
+    budget = connection_budget(
+        trace, min(came for _, came, _ in trace), max(answered for *_, answered in trace), connections=2, latency=0.05
+    )
+    assert budget["requests"] == 6 and budget["connections_used"] == 2 and budget["beyond_latency_seconds"] >= 0
+    jira.reset_stats()
+    assert jira.stats_with_trace()["api"]["trace"] == []
+
+
+async def test_the_trace_stops_at_its_bound(sample_jira_factory, monkeypatch):
+    monkeypatch.setattr(sample_jira_app, "TRACE_MAX_REQUESTS", 3)
+    jira = sample_jira_factory()
+    async with session_for(jira) as http:
+        await statuses(http, 5)
+    stats = jira.stats_with_trace()
+    assert stats["api"]["requests"] == 5 and len(stats["api"]["trace"]) == 3  # counted, not all recorded
