@@ -57,6 +57,7 @@ except ImportError:  # a dev dependency: `make bench` installs it
     raise SystemExit("make bench needs psutil: pip install -e '.[dev]' (or run `make bench`)") from None
 
 from jarkdown_pipeline.jira_api_client import DIRECT_DOWNLOAD_MAX_BYTES
+from jarkdown_pipeline.tools.connection_budget import budget_text, connection_budget
 from jarkdown_pipeline.tools.pipeline_cli import (
     CODE_MODULE,
     backfill_command,
@@ -155,6 +156,8 @@ class RunResult:
     started_at: float = 0.0
     ended_at: float = 0.0
     """When the run's process started and ended (``time.time()``: the sample Jira's clock for its stats)."""
+    budget: dict[str, Any] = field(default_factory=dict)
+    """Each host's ``connection_budget`` over the window's network phase (``network_budget``)."""
 
     @property
     def api_requests(self) -> int:
@@ -286,6 +289,10 @@ def run_pipeline(
             wall, ended_at = time.perf_counter() - started, time.time()
         finally:
             stop_process_group(process)
+    server = jira.stats(trace=True)
+    budget = network_budget(server)
+    for host in ("api", "media"):
+        server[host].pop("trace", None)  # summed up in the budget: results.json keeps the figures only
     after = files_snapshot(output_dir) if output_dir.exists() else {}
     changed_paths = sorted(path for path in before.keys() | after.keys() if before.get(path) != after.get(path))
     changed = len(changed_paths)
@@ -299,7 +306,7 @@ def run_pipeline(
         sampler.peak_rss,
         sampler.peak_pss,
         sampler.peak_processes,
-        jira.stats(),
+        server,
         str(log_path),
         changed,
         asdict(summarize_knowledge_base(output_dir)),
@@ -308,7 +315,29 @@ def run_pipeline(
         changed_paths[:CHANGED_PATHS_SHOWN],
         started_at,
         ended_at,
+        budget,
     )
+
+
+def network_budget(server: dict[str, Any]) -> dict[str, Any]:
+    """Each host's ``connection_budget`` from the window's first search request to the last answer of
+    either host (the network phase of ``run_phases``); empty without a search or a trace."""
+    search = server["api"].get("first_by_route", {}).get(SEARCH_ROUTE)
+    answers = [server[host].get("last_answer_at") for host in ("api", "media")]
+    last = max((moment for moment in answers if moment is not None), default=None)
+    if search is None or last is None:
+        return {}
+    budgets = {
+        host: connection_budget(
+            server[host].get("trace", []),
+            search,
+            last,
+            connections=CONNECTIONS_PER_HOST,
+            latency=LATENCY_MS / 1000,
+        )
+        for host in ("api", "media")
+    }
+    return {host: budget for host, budget in budgets.items() if budget is not None}
 
 
 def sample_days(jira: RunningSampleJira) -> tuple[date, date]:
@@ -473,6 +502,7 @@ def scenario_figures(empties: list["RunResult"], fulls: list["RunResult"]) -> di
         "step_seconds": full.step_seconds,
         "phases": run_phases(full),
         "empty_day_phases": run_phases(empty),
+        "budget": full.budget,
     }
 
 
@@ -732,8 +762,20 @@ def bare_client_downloads(jira: RunningSampleJira, first_day: date, last_day: da
             started = time.perf_counter()
             sizes = await asyncio.gather(*(download(attachment) for attachment in attachments))
             wall = time.perf_counter() - started
-            stats = await asyncio.to_thread(jira.stats)
+            stats = await asyncio.to_thread(jira.stats, True)
+            budgets = {
+                host: connection_budget(
+                    trace,
+                    min(came for _, came, _ in trace),
+                    stats[host]["last_answer_at"],
+                    connections=CONNECTIONS_PER_HOST,
+                    latency=LATENCY_MS / 1000,
+                )
+                for host in ("api", "media")
+                if (trace := stats[host].get("trace"))
+            }
             return {
+                "budget": budgets,
                 "downloads": len(sizes),
                 "bytes": sum(sizes),
                 "wall_seconds": wall,
@@ -1369,6 +1411,20 @@ def phase_lines(throughput: dict[str, Any]) -> str:
     )
 
 
+def budget_lines(throughput: dict[str, Any]) -> str:
+    """The median 1,000-issue run's network phase, and the bare session's downloads, connection by
+    connection (``connection_budget``), beside the floor."""
+    lines = []
+    for host, budget in throughput.get("budget", {}).items():
+        lines.append(
+            f"The window's network phase on the {host} host (seconds of wall time: connection-seconds / "
+            f"{CONNECTIONS_PER_HOST}; the floor {throughput['floor_seconds']:.2f} s): {budget_text(budget)}"
+        )
+    for host, budget in throughput.get("bare_client", {}).get("budget", {}).items():
+        lines.append(f"The bare session's downloads on the {host} host: {budget_text(budget)}")
+    return "\n".join(lines)
+
+
 def _print_results(root: Path, results: dict[str, Any]) -> None:
     print()
     print(format_table(results))
@@ -1376,6 +1432,8 @@ def _print_results(root: Path, results: dict[str, Any]) -> None:
         print("\n" + step_lines(results["throughput"]))
         if phases := phase_lines(results["throughput"]):
             print(phases)
+        if budgets := budget_lines(results["throughput"]):
+            print(budgets)
     print(f"Load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"\nRaw figures and run logs: {root}")
 
