@@ -754,11 +754,13 @@ async def mirror_window(
             search_ended.set()
 
         async def spawned_worker() -> RenderWorker | None:
-            """The render child to close, if one was spawned (whether or not its window began in it)."""
+            """The render child to close, if one was spawned (whether or not its window began in it).
+
+            A spawn still under way is waited for, not cancelled: it ends once the process runs and
+            its pipes are connected (the child's imports come after), and a cancelled one can leave
+            the child to the garbage collector and its pipe unclosed."""
             if spawning is None:
                 return None
-            if not spawning.done():
-                spawning.cancel()
             await asyncio.wait([spawning])  # its own failure is not this window's to raise
             if spawning.cancelled() or spawning.exception() is not None:
                 return None
