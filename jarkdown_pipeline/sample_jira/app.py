@@ -231,7 +231,7 @@ class SampleJira:
         self._dataset: Dataset | None = None
         self._open_transports: set[asyncio.BaseTransport] = set()  # of requests being answered
         # Serialised issue JSON, reused until the data changes: keeps the server's CPU out of benchmarks.
-        self._fragments: dict[tuple, str] = {}
+        self._fragments: dict[tuple, bytes] = {}  # ASCII JSON (json.dumps escapes the rest)
         self._change_fragments: dict[tuple, dict[str, str]] = {}  # per issue: {entry id: its JSON text}
         self._fragment_bytes = 0
         self._searches: dict[tuple, list[int]] = {}  # (jql, data generation) -> matching issue ids, in order
@@ -283,7 +283,7 @@ class SampleJira:
         for issue in issues:
             if not self._fragment_cache_has_room():
                 break
-            self._issue_json_text(renderer, issue, ALL_FIELD_IDS, list(PRERENDERED_EXPAND))
+            self._issue_json(renderer, issue, ALL_FIELD_IDS, list(PRERENDERED_EXPAND))
             paged = not self.config.is_datacenter  # Data Center inlines the whole changelog
             if paged and len(self.dataset.changes_of(issue)) > self.config.inline_changelog_limit:
                 self._change_json_texts(renderer, issue)  # its changelog is paged: bulk changelog pages join these
@@ -300,7 +300,8 @@ class SampleJira:
     def _body_key(attachment: SampleAttachment) -> tuple[Any, ...]:
         return (attachment.id, attachment.kind, attachment.size, attachment.extension)
 
-    def _issue_json_text(self, renderer: Renderer, issue: SampleIssue, field_ids: list[str], expand: list[str]) -> str:
+    def _issue_json(self, renderer: Renderer, issue: SampleIssue, field_ids: list[str], expand: list[str]) -> bytes:
+        """The issue as JSON bytes, serialised once per (fields, expand, viewer): pages join these."""
         wanted_expand = tuple(sorted({e.strip() for e in expand if e.strip()}))
         key = (issue.id, self.dataset.generation, tuple(field_ids), wanted_expand, renderer.anonymous)
         text = self._fragments.get(key)
@@ -310,7 +311,7 @@ class SampleJira:
             body = renderer.issue(
                 issue, field_ids, wanted_expand, self.config.inline_comment_limit, self.config.inline_worklog_limit
             )
-            text = self._fragments[key] = json.dumps(body)
+            text = self._fragments[key] = json.dumps(body).encode()
             self._fragment_bytes += len(text)
         return text
 
@@ -338,11 +339,12 @@ class SampleJira:
         self._fragment_bytes = 0
 
     @staticmethod
-    def _json_with_issues(issue_texts: list[str], rest: dict[str, Any]) -> web.Response:
-        """{"issues": [...pre-serialised...], **rest} without parsing the issues again."""
-        tail = json.dumps(rest)[1:-1]
-        text = '{"issues": [' + ", ".join(issue_texts) + "]" + (", " + tail if tail else "") + "}"
-        return web.Response(text=text, content_type="application/json")
+    def _json_with_issues(issues: list[bytes], rest: dict[str, Any]) -> web.Response:
+        """{"issues": [...pre-serialised...], **rest} without parsing the issues again: one join of
+        bytes (a page of whole issues is megabytes, and while it is built the server answers no one)."""
+        tail = json.dumps(rest)[1:-1].encode()
+        body = b"".join((b'{"issues": [', b", ".join(issues), b"]", b", " + tail if tail else b"", b"}"))
+        return web.Response(body=body, content_type="application/json", charset="utf-8")
 
     @staticmethod
     def _site_url(runner: web.AppRunner) -> str:
@@ -695,9 +697,9 @@ class SampleJira:
         # A light search (the fields an issue's reference shows) needs no whole issue: the lazy data set skips generating it.
         find = ds.find_issue_ref if set(field_ids) <= _CHEAP_FIELDS else ds.find_issue
         issues = [
-            json.dumps({"id": str(issue_id)})
+            json.dumps({"id": str(issue_id)}).encode()
             if ids_only
-            else self._issue_json_text(renderer, find(str(issue_id)), field_ids, expand_list)
+            else self._issue_json(renderer, find(str(issue_id)), field_ids, expand_list)
             for issue_id in page
         ]
         rest: dict[str, Any] = {}
@@ -807,7 +809,7 @@ class SampleJira:
                 continue
             found[issue.id] = issue
         renderer = self._renderer(anonymous=not authenticated)
-        issues = [self._issue_json_text(renderer, issue, field_ids, expand) for _, issue in sorted(found.items())]
+        issues = [self._issue_json(renderer, issue, field_ids, expand) for _, issue in sorted(found.items())]
         return self._json_with_issues(issues, {"issueErrors": errors})
 
     async def _issue(self, request: web.Request) -> web.Response:
@@ -819,7 +821,7 @@ class SampleJira:
         expand = request.query.get("expand", "").split(",")
         renderer = self._renderer(anonymous=not authenticated)
         return web.Response(
-            text=self._issue_json_text(renderer, issue, field_ids, expand), content_type="application/json"
+            body=self._issue_json(renderer, issue, field_ids, expand), content_type="application/json", charset="utf-8"
         )
 
     def _paging(self, request: web.Request, default_max: int, cap: int) -> tuple[int, int] | web.Response:

@@ -175,7 +175,7 @@ class DataCenterSearch:
         renderer = jira._renderer(anonymous=not authenticated)
         find = jira.dataset.find_issue_ref if set(field_ids) <= _LIGHT_FIELDS else jira.dataset.find_issue
         issues = [
-            jira._issue_json_text(renderer, find(str(issue_id)), field_ids, expand.split(","))
+            jira._issue_json(renderer, find(str(issue_id)), field_ids, expand.split(","))
             for issue_id in page
             if not ids_only
         ]
