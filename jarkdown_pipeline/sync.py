@@ -757,8 +757,8 @@ async def mirror_window(
             """The render child to close, if one was spawned (whether or not its window began in it).
 
             A spawn still under way is waited for, not cancelled: it ends once the process runs and
-            its pipes are connected (the child's imports come after), and a cancelled one can leave
-            the child to the garbage collector and its pipe unclosed."""
+            its pipes are connected (the child's imports come after), and a cancelled one left the
+            child running until the garbage collector got to it."""
             if spawning is None:
                 return None
             await asyncio.wait([spawning])  # its own failure is not this window's to raise

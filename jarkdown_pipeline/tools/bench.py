@@ -319,25 +319,35 @@ def run_pipeline(
     )
 
 
+def last_answer_at(server: dict[str, Any]) -> float | None:
+    """When the sample Jira last answered, on either host (its clock), if it answered at all."""
+    answers = [server[host].get("last_answer_at") for host in ("api", "media")]
+    return max((moment for moment in answers if moment is not None), default=None)
+
+
+def host_budgets(server: dict[str, Any], start_at: float | None, end_at: float) -> dict[str, Any]:
+    """Each host's ``connection_budget`` over [``start_at`` (None: its first request), ``end_at``],
+    for the hosts whose trace has a request in it."""
+    budgets = {}
+    for host in ("api", "media"):
+        trace = server[host].get("trace") or []
+        if not trace:
+            continue
+        start = min(came for _, came, _ in trace) if start_at is None else start_at
+        budget = connection_budget(trace, start, end_at, connections=CONNECTIONS_PER_HOST, latency=LATENCY_MS / 1000)
+        if budget is not None:
+            budgets[host] = budget
+    return budgets
+
+
 def network_budget(server: dict[str, Any]) -> dict[str, Any]:
     """Each host's ``connection_budget`` from the window's first search request to the last answer of
     either host (the network phase of ``run_phases``); empty without a search or a trace."""
     search = server["api"].get("first_by_route", {}).get(SEARCH_ROUTE)
-    answers = [server[host].get("last_answer_at") for host in ("api", "media")]
-    last = max((moment for moment in answers if moment is not None), default=None)
+    last = last_answer_at(server)
     if search is None or last is None:
         return {}
-    budgets = {
-        host: connection_budget(
-            server[host].get("trace", []),
-            search,
-            last,
-            connections=CONNECTIONS_PER_HOST,
-            latency=LATENCY_MS / 1000,
-        )
-        for host in ("api", "media")
-    }
-    return {host: budget for host, budget in budgets.items() if budget is not None}
+    return host_budgets(server, search, last)
 
 
 def sample_days(jira: RunningSampleJira) -> tuple[date, date]:
@@ -401,9 +411,7 @@ def run_phases(run: "RunResult") -> dict[str, float] | None:
     request (Dagster's start, the fields), from there to the last answer of either host (the
     window's network work), and from that answer to the run's end (the window's last files, the
     index, the checks, Dagster's end). None if the run made no search."""
-    search = first_search_at(run)
-    answers = [run.server[host].get("last_answer_at") for host in ("api", "media")]
-    last = max((moment for moment in answers if moment is not None), default=None)
+    search, last = first_search_at(run), last_answer_at(run.server)
     if search is None or last is None or not run.started_at:
         return None
     return {
@@ -763,19 +771,9 @@ def bare_client_downloads(jira: RunningSampleJira, first_day: date, last_day: da
             sizes = await asyncio.gather(*(download(attachment) for attachment in attachments))
             wall = time.perf_counter() - started
             stats = await asyncio.to_thread(jira.stats, True)
-            budgets = {
-                host: connection_budget(
-                    trace,
-                    min(came for _, came, _ in trace),
-                    stats[host]["last_answer_at"],
-                    connections=CONNECTIONS_PER_HOST,
-                    latency=LATENCY_MS / 1000,
-                )
-                for host in ("api", "media")
-                if (trace := stats[host].get("trace"))
-            }
+            last = last_answer_at(stats)
             return {
-                "budget": budgets,
+                "budget": {} if last is None else host_budgets(stats, None, last),
                 "downloads": len(sizes),
                 "bytes": sum(sizes),
                 "wall_seconds": wall,
