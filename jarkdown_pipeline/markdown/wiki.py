@@ -10,6 +10,7 @@ into text (``defuse_unsafe_links``)."""
 import html
 import logging
 import re
+import warnings
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -202,11 +203,14 @@ def html_to_markdown(html_text: str, *, heading_offset: int = 0) -> str:
     """
     if not html_text or not html_text.strip():
         return ""
-    from bs4 import BeautifulSoup
+    from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
     from bs4.exceptions import ParserRejectedMarkup
 
     try:
-        soup = BeautifulSoup(clean_text(html_text), "html.parser")
+        with warnings.catch_warnings():
+            # Jira's rendered HTML is markup even when it is one URL ("https://..."): never a locator.
+            warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
+            soup = BeautifulSoup(clean_text(html_text), "html.parser")
     except ParserRejectedMarkup:  # html.parser gives up on some broken declarations (``<p><![</p>``)
         logger.warning("rendered HTML kept as plain text: the HTML parser rejected it")
         return defuse_unsafe_links(_as_plain_text(html.unescape(_ANY_TAG.sub(" ", clean_text(html_text))).strip()))

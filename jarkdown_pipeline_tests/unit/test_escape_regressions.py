@@ -1,9 +1,11 @@
 """Cases the property tests found once; kept as plain examples so they can never come back."""
 
+import warnings
+
 import cmarkgfm
 import pytest
 
-from jarkdown_pipeline.markdown import adf_to_markdown
+from jarkdown_pipeline.markdown import adf_to_markdown, html_to_markdown
 
 
 def _paragraph(text: str) -> dict:
@@ -79,3 +81,10 @@ def test_a_hard_break_before_marked_whitespace_at_the_end_shows_no_backslash(mar
     }
     markdown = adf_to_markdown({"type": "doc", "version": 1, "content": [paragraph]})
     assert cmarkgfm.github_flavored_markdown_to_html(markdown).strip() == shown
+
+
+def test_rendered_html_that_is_one_url_converts_without_a_warning():
+    # Beautiful Soup warns when markup "looks like a URL"; Jira's rendered HTML never is a locator.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert "example.com/a" in html_to_markdown("https://example.com/a")
