@@ -11,6 +11,7 @@ from jarkdown_pipeline._files import (
     write_atomically,
 )
 from jarkdown_pipeline._json import load_json
+from jarkdown_pipeline.markdown.fields import parse_jira_datetime
 from jarkdown_pipeline.markdown.frontmatter import parse_frontmatter
 
 
@@ -58,8 +59,7 @@ def _loaded_or_none(data: bytes) -> Any:
 
 def parse_jira_timestamp(value: Any) -> datetime | None:
     """Jira's ``2026-11-20T10:30:00.000+0100`` (or ISO with a colon in the offset); None if not one."""
-    if not isinstance(value, str):
-        return None
+    return parse_jira_datetime(value) if isinstance(value, str) else None
     for pattern in ("%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z"):
         try:
             return datetime.strptime(value, pattern)

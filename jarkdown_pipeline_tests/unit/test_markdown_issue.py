@@ -11,6 +11,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from jarkdown_pipeline.knowledge_base import parse_jira_timestamp
 from jarkdown_pipeline.markdown import (
     custom_field_slugs,
     issue_markdown_path,
@@ -139,11 +140,13 @@ def test_dates_are_normalised_to_utc():
     assert front["updated_at"] == "2025-02-20T14:45:12.345Z"
 
 
+def _strptime(text: str) -> datetime:
+    """What the parsers returned before their fast path, for Jira's spelling."""
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z" if "." in text else "%Y-%m-%dT%H:%M:%S%z")
+
+
 def _strptime_utc(text: str) -> str:
-    """What normalize_datetime returned before its fast path, for Jira's spelling."""
-    pattern = "%Y-%m-%dT%H:%M:%S.%f%z" if "." in text else "%Y-%m-%dT%H:%M:%S%z"
-    moment = datetime.strptime(text, pattern).astimezone(UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return _strptime(text).astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @settings(max_examples=300, deadline=None)
@@ -151,12 +154,25 @@ def _strptime_utc(text: str) -> str:
     moment=st.datetimes(min_value=datetime(1900, 1, 2), max_value=datetime(9998, 12, 30)),
     digits=st.integers(0, 6),
     offset_minutes=st.integers(-(23 * 60 + 59), 23 * 60 + 59),
+    spelling=st.sampled_from(["+0100", "+01:00", "Z"]),
 )
-def test_jira_dates_read_fast_as_strptime_reads_them(moment, digits, offset_minutes):
+def test_jira_dates_read_fast_as_strptime_reads_them(moment, digits, offset_minutes, spelling):
+    # Jira's +0100, ISO's +01:00, and the Z of the UTC dates this package writes (index rows).
     sign, minutes = ("-" if offset_minutes < 0 else "+"), abs(offset_minutes)
     fraction = f".{moment.microsecond:06d}"[: digits + 1] if digits else ""
-    text = f"{moment:%Y-%m-%dT%H:%M:%S}{fraction}{sign}{minutes // 60:02d}{minutes % 60:02d}"
+    hours, rest = divmod(minutes, 60)
+    offset = {"+0100": f"{sign}{hours:02d}{rest:02d}", "+01:00": f"{sign}{hours:02d}:{rest:02d}", "Z": "Z"}[spelling]
+    text = f"{moment:%Y-%m-%dT%H:%M:%S}{fraction}{offset}"
     assert normalize_datetime(text) == _strptime_utc(text)
+    parsed = parse_jira_timestamp(text)
+    assert parsed == _strptime(text) and parsed.utcoffset() == _strptime(text).utcoffset()
+
+
+def test_timestamps_strptime_refuses_are_refused_by_the_fast_path_too():
+    for text in ("2025-01-15T24:00:00.000+0000", "2025-01-15T10:30:00.000", "2025-02-30T10:30:00Z", "not a date"):
+        assert parse_jira_timestamp(text) is None
+    assert parse_jira_timestamp("\u0662025-01-15T10:30:00.000+0000") == datetime(2025, 1, 15, 10, 30, tzinfo=UTC)
+    assert parse_jira_timestamp(None) is None
 
 
 @pytest.mark.parametrize(
