@@ -26,7 +26,7 @@ from jarkdown_pipeline.markdown.index import INDEX_ROW_FIELDS
 from jarkdown_pipeline.markdown.issue import RenderedIssue, render_issue_document, render_issue_history
 
 # The interface module only: the state_store package imports this package (see ``KnowledgeBase.store``).
-from jarkdown_pipeline.state_store.interface import IssueRecord
+from jarkdown_pipeline.state_store.interface import IssueRecord, RenderedFile
 
 if TYPE_CHECKING:
     from jarkdown_pipeline.knowledge_base.storage import KnowledgeBase
@@ -456,11 +456,12 @@ class RenderingMixin:
             parts.append(f"{stat.st_size}.{stat.st_mtime_ns}")
         return None if parts[0] == "-" else ",".join(parts)
 
-    def _current_records(self, keys: Sequence[str]) -> dict[str, IssueRecord]:
-        """The store's records of those ``keys`` whose file is still as ``render_issue_file`` wrote it
-        (size and mtime as recorded); one query for all of them, then a stat per file."""
+    def _current_records(self, keys: Sequence[str]) -> dict[str, RenderedFile]:
+        """What the store recorded of those ``keys``' files as rendered, for the files still as
+        ``render_issue_file`` wrote them (size and mtime as recorded); one query for all of them,
+        then a stat per file."""
         current = {}
-        for key, record in self.store.get_issues(keys).items():
+        for key, record in self.store.rendered_files(keys).items():
             try:
                 stat = os.stat(self.markdown_file_name(key))
             except (FileNotFoundError, NotADirectoryError):

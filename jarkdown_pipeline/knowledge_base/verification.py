@@ -18,7 +18,7 @@ from jarkdown_pipeline.knowledge_base.links import (
 from jarkdown_pipeline.markdown.frontmatter import FrontmatterError
 
 # The interface module only: the state_store package imports this package (see ``KnowledgeBase.store``).
-from jarkdown_pipeline.state_store.interface import IssueRecord
+from jarkdown_pipeline.state_store.interface import RenderedFile
 
 
 @dataclass(frozen=True)
@@ -161,7 +161,7 @@ class VerificationMixin:
     def _verify_one(
         self,
         key: str,
-        record: IssueRecord | None,
+        record: RenderedFile | None,
         problems: list[FrontmatterProblem],
         broken: list[BrokenLink],
     ) -> None:

@@ -20,7 +20,7 @@ How it is wired (plan for knowledge_base.py and sync.py; ``kb.store`` opened onc
   (the caller drops ``skip``); the keys an issue mentions that are known: ``live_keys_among``.
 - ``move_to_removed`` / ``restore_from_removed``: ``upsert_issues(..., fields={"state"})`` removed / live.
 - ``index_rows`` / ``rebuild_index``: ``changes_since(last index revision)`` (``full``: all rows) and
-  ``project_counts()`` for the split index; ``verify_issue_files``: the records from ``get_issues(keys)``.
+  ``project_counts()`` for the split index; ``verify_issue_files``: ``rendered_files(keys)``.
 - The checks of a run: the keys it wrote, plus ``files_linking_to`` of them; ``keys_updated_since`` for windows.
 - A window's search (``window_search``): ``window_searches`` / ``record_window_searches`` per day.
 - Reconciliation (daily): ``check_integrity()`` of a SQLite store; ``rebuild_from_files`` if it fails.
@@ -42,6 +42,7 @@ from jarkdown_pipeline.state_store.interface import (
     Changes,
     IndexChange,
     IssueRecord,
+    RenderedFile,
     StateStore,
     StateStoreDamaged,
     StateStoreError,
@@ -69,6 +70,7 @@ __all__ = [
     "IssueRecord",
     "PostgresStateStore",
     "RebuildResult",
+    "RenderedFile",
     "SqliteStateStore",
     "StateStore",
     "StateStoreDamaged",

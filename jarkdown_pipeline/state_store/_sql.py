@@ -25,6 +25,7 @@ from jarkdown_pipeline.state_store.interface import (
     IssueRecord,
     IssueStateName,
     LinkKind,
+    RenderedFile,
     StateStore,
     StateStoreError,
     WindowSearchRecord,
@@ -344,6 +345,26 @@ class SqlStateStore(StateStore):
                 for source, kind, target in cursor.fetchall():
                     links.setdefault((source, kind), set()).add(target)
         return {key: _record_of(row, links) for key, row in rows.items()}
+
+    def rendered_files(self, keys: Iterable[str]) -> dict[str, RenderedFile]:
+        wanted = sorted({check_issue_key(key) for key in keys})
+        found: dict[str, RenderedFile] = {}
+        with self._read() as cursor:
+            for chunk in _chunks(wanted):
+                statement = (
+                    "SELECT issue_key, markdown_size, markdown_mtime_ns, render_inputs, index_row, link_targets "
+                    f"FROM {{t}}issues WHERE issue_key IN ({_placeholders(len(chunk))})"
+                )
+                cursor.execute(self._sql(statement), chunk)
+                for key, size, mtime, inputs, index_row, link_targets in cursor.fetchall():
+                    found[key] = RenderedFile(
+                        markdown_size=None if size is None else int(size),
+                        markdown_mtime_ns=None if mtime is None else int(mtime),
+                        render_inputs=inputs,
+                        index_row=_json_value(index_row),
+                        link_targets=tuple(load_json(link_targets)),
+                    )
+        return found
 
     def issue_keys(self, *, state: IssueStateName = "live", project: str | None = None) -> list[str]:
         if state not in ISSUE_STATES:

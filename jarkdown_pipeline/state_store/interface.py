@@ -78,6 +78,18 @@ class IssueRecord:
         return self.key.rpartition("-")[0]
 
 
+@dataclass(frozen=True, slots=True)
+class RenderedFile:
+    """What the store recorded of an issue file as it was rendered (``StateStore.rendered_files``):
+    while the file keeps this size and mtime, its render inputs, index row and link targets hold."""
+
+    markdown_size: int | None
+    markdown_mtime_ns: int | None
+    render_inputs: str | None
+    index_row: Mapping[str, Any] | None
+    link_targets: tuple[str, ...]
+
+
 RECORD_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(IssueRecord) if f.name != "key")
 """What ``upsert_issues(fields=...)`` may name."""
 
@@ -132,6 +144,12 @@ class StateStore(abc.ABC):
     @abc.abstractmethod
     def get_issues(self, keys: Iterable[str]) -> dict[str, IssueRecord]:
         """The records of ``keys`` that the store has, by key."""
+
+    @abc.abstractmethod
+    def rendered_files(self, keys: Iterable[str]) -> dict[str, RenderedFile]:
+        """Of the records of ``keys`` that the store has, what their files were rendered with, by key:
+        the index and the checks read it for every file of a run (not the whole record: no links'
+        table, no attachments)."""
 
     @abc.abstractmethod
     def issue_keys(self, *, state: IssueStateName = "live", project: str | None = None) -> list[str]:

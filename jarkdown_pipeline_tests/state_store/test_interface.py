@@ -5,7 +5,14 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from jarkdown_pipeline.key_sets import IssueKeySet
-from jarkdown_pipeline.state_store import IndexChange, IssueRecord, StateStoreError, WindowSearchRecord, _sql
+from jarkdown_pipeline.state_store import (
+    IndexChange,
+    IssueRecord,
+    RenderedFile,
+    StateStoreError,
+    WindowSearchRecord,
+    _sql,
+)
 from jarkdown_pipeline.state_store._sql import SCHEMA_VERSION
 
 
@@ -59,6 +66,24 @@ def test_every_field_round_trips(store):
     revision = store.upsert_issues([record])
     assert revision == 1 == store.current_revision()
     assert store.get_issues(["ABC-1", "ABC-404"]) == {"ABC-1": record}
+
+
+def test_rendered_files_are_the_records_render_fields_in_any_state(store):
+    store.upsert_issues([full_record("ABC-1"), full_record("ABC-2", state="removed"), IssueRecord("ABC-3")])
+    got = store.rendered_files(["ABC-3", "ABC-1", "ABC-2", "ABC-404", "ABC-1"])
+    assert sorted(got) == ["ABC-1", "ABC-2", "ABC-3"]  # ABC-404 has no record; removed ones keep theirs
+    record = full_record("ABC-1")
+    assert got["ABC-1"] == RenderedFile(
+        record.markdown_size, record.markdown_mtime_ns, record.render_inputs, record.index_row, record.link_targets
+    )
+    assert got["ABC-3"] == RenderedFile(None, None, None, None, ())
+    store.upsert_issues(
+        [IssueRecord("ABC-1", markdown_size=1, link_targets=())], fields={"markdown_size", "link_targets"}
+    )
+    assert store.rendered_files(["ABC-1"])["ABC-1"].link_targets == ()
+    assert store.rendered_files(["ABC-1"])["ABC-1"].markdown_size == 1
+    with pytest.raises(ValueError, match="not a Jira issue key: '../etc'"):
+        store.rendered_files(["../etc"])
 
 
 def test_each_upsert_is_one_revision_and_updates_in_place(store):

@@ -518,6 +518,7 @@ def test_mention_pattern_falls_back_to_the_generic_pattern_for_many_projects():
 def test_the_index_takes_the_row_recorded_at_render_time_only_while_the_file_is_as_written(kb):
 
     from jarkdown_pipeline.markdown import render_index
+    from jarkdown_pipeline.state_store import RenderedFile
 
     issue = {
         "id": "1",
@@ -533,7 +534,10 @@ def test_the_index_takes_the_row_recorded_at_render_time_only_while_the_file_is_
     original = kb._current_records
     kb._current_records = lambda keys: calls.append(original(keys)) or calls[-1]
     rows, problems = kb.index_rows()
-    assert rows == [record.index_row] and problems == [] and calls == [{"ABC-1": record}]
+    as_rendered = RenderedFile(
+        record.markdown_size, record.markdown_mtime_ns, record.render_inputs, record.index_row, record.link_targets
+    )
+    assert rows == [record.index_row] and problems == [] and calls == [{"ABC-1": as_rendered}]
     path.write_text(
         path.read_text(encoding="utf-8").replace("Rendered summary", "Edited by hand, longer"), encoding="utf-8"
     )
