@@ -1,6 +1,7 @@
 """JiraApiClient against real loopback servers: credentials, redirects, cookies, retries, timeouts."""
 
 import asyncio
+import gc
 
 import pytest
 
@@ -17,6 +18,28 @@ async def test_open_checks_credentials_against_myself(local_jira, make_local_cli
     async with make_local_client() as client:
         assert (await client.myself())["timeZone"] == "Europe/Berlin"
     assert [r.path for r in local_jira.jira_requests] == ["/rest/api/3/myself"]
+
+
+async def test_requests_leave_no_reference_cycles_for_the_garbage_collector(local_jira, make_local_client):
+    # A window makes thousands of requests: cyclic garbage per request makes the collector run on
+    # the event loop mid-window. Retried or not, a request's objects go by reference counting.
+    local_jira.add_file("10001", content=b"hello", rate_limit_first=1)
+    async with make_local_client() as client:
+        await client.myself()  # the session's own first-use objects
+        gc.collect()
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        try:
+            for _ in range(5):
+                await client.myself()
+            async with await client.download_attachment_stream(local_jira.content_url("10001")) as response:
+                assert await response.read() == b"hello"
+            found = gc.collect()
+            retry_objects = [o for o in gc.garbage if type(o).__module__.startswith(("tenacity", "jarkdown_pipeline"))]
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+        assert client.stats.retries == 1
+    assert retry_objects == [] and found < 20, found
 
 
 async def test_wrong_token_is_authentication_error_not_an_empty_project(local_jira, make_local_client):
