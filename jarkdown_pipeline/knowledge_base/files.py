@@ -58,11 +58,6 @@ def _loaded_or_none(data: bytes) -> Any:
 
 
 def parse_jira_timestamp(value: Any) -> datetime | None:
-    """Jira's ``2026-11-20T10:30:00.000+0100`` (or ISO with a colon in the offset); None if not one."""
+    """Jira's ``2026-11-20T10:30:00.000+0100`` (or with a colon in the offset, or ``Z``) as an aware
+    datetime (``markdown.fields.parse_jira_datetime``); None if it is not one."""
     return parse_jira_datetime(value) if isinstance(value, str) else None
-    for pattern in ("%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z"):
-        try:
-            return datetime.strptime(value, pattern)
-        except ValueError:
-            continue
-    return None
