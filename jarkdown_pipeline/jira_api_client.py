@@ -105,10 +105,6 @@ MAX_ERROR_BODY_BYTES = 64 * 1024
 # Defaults of the bounds (see JiraApiClient's keywords). A bulk page of 100 full issues is a few MB.
 DEFAULT_REQUEST_DEADLINE = 300.0
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
-# An answer at least this long is parsed only after the event loop has turned once: the requests its
-# connection was freed for (the next download) go out first, instead of after the parse (a bulk page
-# of 100 whole issues is megabytes: tens of milliseconds of the loop).
-PARSE_AFTER_A_TURN_BYTES = 64 * 1024
 # 1 KiB/s over two minutes: only a stream that has all but stopped trips it; a slow link is far above.
 DEFAULT_MIN_DOWNLOAD_RATE = 1024.0
 DEFAULT_DOWNLOAD_RATE_WINDOW = 120.0
@@ -1164,8 +1160,6 @@ class JiraApiClient:
                 self._leave_flight()
             if response.status == 204 or not raw:
                 return None
-            if len(raw) >= PARSE_AFTER_A_TURN_BYTES:
-                await asyncio.sleep(0)
             try:
                 return load_json(raw)
             except ValueError:

@@ -2,11 +2,9 @@
 
 import asyncio
 import gc
-import json
 
 import pytest
 
-from jarkdown_pipeline import jira_api_client
 from jarkdown_pipeline.exceptions import AuthenticationError, JiraApiError
 from jarkdown_pipeline.jira_api_client import JiraApiClient, RetryPolicy
 from jarkdown_pipeline_tests.plugins.local_jira import (
@@ -42,33 +40,6 @@ async def test_requests_leave_no_reference_cycles_for_the_garbage_collector(loca
             gc.garbage.clear()
         assert client.stats.retries == 1
     assert retry_objects == [] and found < 20, found
-
-
-async def test_a_large_answer_is_parsed_after_the_event_loop_has_turned(local_jira, make_local_client, monkeypatch):
-    # A bulk page is megabytes: its connection is freed before the parse, and the loop turns once in
-    # between, so what waited for that connection (the next download) is sent first.
-    local_jira.fields = [{"id": f"customfield_{n}", "name": "A field " * 10} for n in range(1000)]
-    seen = []
-    read, load = JiraApiClient._read_capped, jira_api_client.load_json
-
-    async def read_then_mark(self, *args):
-        raw = await read(self, *args)
-        asyncio.get_running_loop().call_soon(seen.append, f"the loop turned after {len(raw)} bytes")
-        return raw
-
-    def load_and_note(data):
-        seen.append(f"parsed {len(data)} bytes")
-        return load(data)
-
-    monkeypatch.setattr(JiraApiClient, "_read_capped", read_then_mark)
-    monkeypatch.setattr(jira_api_client, "load_json", load_and_note)
-    async with make_local_client() as client:
-        seen.clear()
-        assert len(await client.fetch_fields()) == 1000
-    size = len(json.dumps(local_jira.fields).encode())  # as aiohttp.web.json_response writes it
-    assert size >= jira_api_client.PARSE_AFTER_A_TURN_BYTES
-    big = [event for event in seen if event.endswith(f" {size} bytes")]
-    assert big == [f"the loop turned after {size} bytes", f"parsed {size} bytes"]
 
 
 async def test_wrong_token_is_authentication_error_not_an_empty_project(local_jira, make_local_client):

@@ -74,8 +74,6 @@ class LocalJira:
     media_requests: list[SeenRequest] = field(default_factory=list)
     media_in_flight: int = 0
     media_peak_in_flight: int = 0
-    fields: list[dict] = field(default_factory=list)
-    """What ``GET /rest/api/3/field`` answers."""
 
     @property
     def base_url(self) -> str:
@@ -111,7 +109,6 @@ class LocalJira:
         app.router.add_get("/rest/api/3/myself", self._myself)
         app.router.add_get("/rest/api/3/attachment/content/{id}", self._attachment_content)
         app.router.add_get("/rest/api/3/redirect-loop", self._redirect_loop)
-        app.router.add_get("/rest/api/3/field", self._fields)
         return app
 
     def _record(self, log: list[SeenRequest], request: web.Request) -> None:
@@ -142,10 +139,6 @@ class LocalJira:
         response = web.Response(status=303, headers={"Location": location})
         response.set_cookie("atlassian.xsrf.token", "xsrf-cookie")
         return response
-
-    async def _fields(self, request: web.Request) -> web.Response:
-        self._record(self.jira_requests, request)
-        return web.json_response(self.fields)
 
     async def _redirect_loop(self, request: web.Request) -> web.Response:
         self._record(self.jira_requests, request)
