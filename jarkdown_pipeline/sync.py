@@ -21,6 +21,7 @@ from typing import Any, cast
 
 from jarkdown_pipeline._memory import releasing_free_memory
 from jarkdown_pipeline.attachment_handler import AttachmentHandler
+from jarkdown_pipeline.attachment_prefetch import AttachmentPrefetch
 from jarkdown_pipeline.exceptions import (
     AttachmentDownloadError,
     AuthenticationError,
@@ -456,12 +457,14 @@ async def download_issue_attachments(
     key: str,
     result: AttachmentsStageResult,
     fetched: Mapping[str, Any] | None = None,
+    prefetched: Sequence[Mapping[str, Any]] = (),
 ) -> DownloadedAttachments | None:
     """Download what is missing of one issue's attachments; None when the issue is not stored.
 
     ``fetched`` is the issue as just fetched (saves reading it back; it may not be stored yet),
-    else the stored raw JSON is read. Failures are kept for ``record_issue_attachments``; only
-    AuthenticationError and the like propagate.
+    else the stored raw JSON is read. ``prefetched``: what ``AttachmentPrefetch`` downloaded for it
+    (found in place here, counted as downloaded). Failures are kept for ``record_issue_attachments``;
+    only AuthenticationError and the like propagate.
     """
     issue = fetched if fetched is not None else kb.read_raw_issue(key)
     if issue is None:
@@ -479,6 +482,7 @@ async def download_issue_attachments(
     except AttachmentDownloadError as error:
         infos = list(getattr(error, "completed", None) or [])
         error_text = describe_error(error)
+    count_as_downloaded(infos, prefetched)
     for info in infos:
         if info.get("status") == "downloaded":
             result.downloaded += 1
@@ -486,6 +490,15 @@ async def download_issue_attachments(
             result.present += 1
         result.bytes_downloaded += int(info.get("bytes_downloaded") or 0)
     return DownloadedAttachments(key, infos, downloaded_for, error_text)
+
+
+def count_as_downloaded(infos: Sequence[dict[str, Any]], prefetched: Sequence[Mapping[str, Any]]) -> None:
+    """Mark as downloaded (with their bytes) the files found in place that ``prefetched`` downloaded."""
+    early = {(info.get("attachment_id"), info.get("filename")): info for info in prefetched}
+    for info in infos:
+        first = early.get((info.get("attachment_id"), info.get("filename")))
+        if first is not None and first.get("status") == "downloaded" and info.get("status") == "skipped":
+            info.update(status="downloaded", bytes_downloaded=first.get("bytes_downloaded") or 0)
 
 
 async def record_issue_attachments(
@@ -717,6 +730,7 @@ async def mirror_window(
         markdown = MarkdownStageResult()
         progress = WindowProgress()
         handler = AttachmentHandler(client, max_concurrent_downloads=max_concurrent_downloads)
+        prefetch = AttachmentPrefetch()
         revision_at_start = await asyncio.to_thread(kb.store.current_revision)
         render_options = render_issue_options(
             field_definitions, base_url, include_custom_fields, exclude_custom_fields, history
@@ -822,6 +836,8 @@ async def mirror_window(
                         fetch_issues(client, kb, issues, pages, on_fetched=on_fetched, before_next=backlog.room)
                     )
                     spawn_when_needed()
+                    if not holds_raw_issues(kb):  # nothing stored, so nothing moved: see AttachmentPrefetch
+                        fetches.create_task(prefetch.run(client, handler, kb, jql))
                     async for page, to_fetch in search_window_pages(client, kb, issues):
                         progress.found += len(page)
                         spawn_when_needed()
@@ -897,7 +913,8 @@ async def mirror_window(
                     group.create_task(finish(None, key, None, fetched=False))
                     continue
                 try:
-                    downloaded = await download_issue_attachments(handler, kb, key, attachments, slim)
+                    early = await prefetch.take(key)
+                    downloaded = await download_issue_attachments(handler, kb, key, attachments, slim, prefetched=early)
                 except AuthenticationError:
                     raise
                 except Exception as error:
@@ -928,6 +945,8 @@ async def mirror_window(
         finally:
             if (worker := await spawned_worker()) is not None:
                 await worker.close(abandon=not completed)
+        for key in await prefetch.discard_leftovers(kb):
+            logger.info("%s did not arrive: removed the attachments downloaded for it from the search", key)
 
         async with locked(kb):
             now_known = KnownKeys(kb, issues.keys)

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from jarkdown_pipeline import sync
+from jarkdown_pipeline import attachment_prefetch, sync
 from jarkdown_pipeline.exceptions import JiraApiError
 from jarkdown_pipeline.jira_api_client import JiraApiClient
 from jarkdown_pipeline.knowledge_base import KnowledgeBase
@@ -42,8 +42,10 @@ def day_keys():
         return sorted(issues_updated_on(probe, DAY))
 
 
-async def test_a_failed_bulk_request_falls_back_to_single_fetches(tmp_path, day_keys, caplog):
-    # Requests: 1 /myself, 2 search, 3.. the bulk fetch: down for all its attempts.
+async def test_a_failed_bulk_request_falls_back_to_single_fetches(tmp_path, day_keys, caplog, monkeypatch):
+    # Requests: 1 /myself, 2 search, 3.. the bulk fetch: down for all its attempts. (No search for the
+    # first issues' attachments beside the window's: it would race the bulk fetch for these numbers.)
+    monkeypatch.setattr(attachment_prefetch, "PREFETCH_ISSUES", 0)
     faults = FaultConfig(
         unavailable_bursts=((3, FAST_RETRIES.max_attempts),), vanished_issue_keys=frozenset({day_keys[0]})
     )
@@ -58,8 +60,9 @@ async def test_a_failed_bulk_request_falls_back_to_single_fetches(tmp_path, day_
     assert kb.raw_issue_keys() == set(day_keys[1:])
 
 
-async def test_persistent_errors_are_reported_per_issue_not_raised(tmp_path, day_keys):
+async def test_persistent_errors_are_reported_per_issue_not_raised(tmp_path, day_keys, monkeypatch):
     # Everything after the search answers 503: every issue fails, the stage itself does not raise.
+    monkeypatch.setattr(attachment_prefetch, "PREFETCH_ISSUES", 0)  # its search would race the window's
     faults = FaultConfig(unavailable_bursts=((3, 10_000),))
     with run_sample_jira_in_thread(sample_config(faults=faults)) as jira:
         kb = KnowledgeBase(tmp_path)
@@ -202,10 +205,10 @@ async def test_streamed_window_relinks_an_issue_a_concurrent_run_stored_after_it
 
             download_for_a = sync.download_issue_attachments
 
-            async def attachments_then_run_b(handler, kb, key, *rest):
+            async def attachments_then_run_b(handler, kb, key, *rest, **options):
                 if key == source:
                     await asyncio.to_thread(run_b_whole_stage)
-                return await download_for_a(handler, kb, key, *rest)
+                return await download_for_a(handler, kb, key, *rest, **options)
 
             monkeypatch.setattr(sync, "download_issue_attachments", attachments_then_run_b)
             day = day_of(source)
@@ -351,7 +354,8 @@ async def test_a_window_fetches_through_one_bulk_stream_that_waits_for_its_backl
                 base_url=jira.base_url,
                 max_concurrent_downloads=3,
             )
-        assert jira.stats["api"]["by_route"]["POST /rest/api/3/search/jql"] == 3
+        # Three pages, and the search for the first issues' attachments (an empty knowledge base).
+        assert jira.stats["api"]["by_route"]["POST /rest/api/3/search/jql"] == 3 + 1
     assert len(result.issues.keys) == 250 and set(result.markdown.written) == set(result.issues.keys)
     assert not (result.issues.failed or result.attachments.failed or result.markdown.failed)
     assert peak[0] == 1, "bulk requests of the window overlapped"
@@ -368,9 +372,9 @@ async def test_a_new_issues_downloads_start_before_its_page_is_stored_when_it_di
     waited_in_vain: list[str] = []
     downloads = sync.download_issue_attachments
 
-    async def noted_download(handler, kb, key, result, fetched=None):
+    async def noted_download(handler, kb, key, result, fetched=None, **options):
         download_started.setdefault(key, threading.Event()).set()
-        return await downloads(handler, kb, key, result, fetched)
+        return await downloads(handler, kb, key, result, fetched, **options)
 
     with run_sample_jira_in_thread(config) as jira:
         kb = KnowledgeBase(tmp_path)
