@@ -47,7 +47,9 @@ async def first_attachment_lists(client: "JiraApiClient", jql: str) -> dict[str,
 def _attachment_lists(refs: Sequence[Any]) -> "list[tuple[str, list[Any]]]":
     found = []
     for ref in refs:
-        fields = ref.get("fields") if isinstance(ref, Mapping) else None
+        if not isinstance(ref, Mapping):
+            continue  # a hostile entry: the window's own search reports it
+        fields = ref.get("fields")
         attachments = fields.get("attachment") if isinstance(fields, Mapping) else None
         if is_issue_key(ref.get("key")) and isinstance(attachments, list) and attachments:
             found.append((ref["key"], attachments))
