@@ -65,6 +65,12 @@ def _needs_python_emitter(body: str) -> bool:
     return "\\U" in body or body.startswith("? ") or "\n? " in body  # (or a harmless "\\U" in the text)
 
 
+def _ends_open(body: str) -> bool:
+    # A text that ends in a keep-chomped block scalar ("|+": trailing blank lines) is closed by
+    # "...", the document's end: an entry alone gets it, the same entry inside the mapping does not.
+    return body.endswith("\n...\n")
+
+
 def _dump_yaml(data: dict[str, Any]) -> str:
     """PyYAML's text of ``data``: libyaml's, or the pure-Python emitter's where they differ (see above)."""
     body = _libyaml_text(data)
@@ -81,7 +87,8 @@ def dump_frontmatter(data: Mapping[str, Any]) -> str:
     tested against PyYAML); any other entry is libyaml's text of it alone, which is its part of the
     whole mapping's (a block mapping's entries do not depend on each other, but for anchors of a
     list or mapping shared by two entries: then PyYAML writes the whole mapping). Where one entry
-    needs the pure-Python emitter, it writes the whole mapping, as ``_dump_yaml`` decides.
+    needs the pure-Python emitter, or ends the document (``_ends_open``), the whole mapping is written
+    as ``_dump_yaml`` decides.
     """
     data = dict(data)
     containers = [id(value) for value in data.values() if isinstance(value, (list, dict))]
@@ -92,7 +99,7 @@ def dump_frontmatter(data: Mapping[str, Any]) -> str:
         entry = _simple_entry(key, value)
         if entry is None:
             entry = _libyaml_text({key: value})
-            if _needs_python_emitter(entry):
+            if _needs_python_emitter(entry) or _ends_open(entry):
                 return f"---\n{_dump_yaml(data)}---\n"
         parts.append(entry)
     return f"---\n{''.join(parts)}---\n"

@@ -1,7 +1,7 @@
 """The one frontmatter parser: what it accepts and what it rejects, on purpose."""
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from jarkdown_pipeline.knowledge_base import parse_frontmatter_block
@@ -155,9 +155,22 @@ _VALUE = st.one_of(
 
 @settings(max_examples=600, deadline=None)
 @given(st.dictionaries(st.one_of(_TEXT, st.sampled_from(["key", "summary", "labels", "custom_fields"])), _VALUE))
+@example({"10001": {"\n": None}, "ABC-1": None})  # a key written "? |2+" alone ends its document with "..."
 def test_the_frontmatter_is_pyyamls_text_to_the_byte(data):
     """dump_frontmatter writes simple entries itself: always exactly what PyYAML writes for the mapping."""
     assert dump_frontmatter(data) == f"---\n{_dump_yaml(dict(data))}---\n"
+
+
+@pytest.mark.parametrize(
+    "value", ["ends with blank lines\n\n", ["item\n\n"], {"field": "text\n\n\n"}], ids=["text", "list", "mapping"]
+)
+def test_text_ending_in_blank_lines_before_another_entry_reads_back(value):
+    # Alone, such an entry ends its YAML document ("..."); written before another entry, a "..." in
+    # the middle of the frontmatter made the file unreadable.
+    data = {"custom_fields": value, "key": "ABC-1"}
+    text = dump_frontmatter(data)
+    assert parse_frontmatter(text + "body\n") == data
+    assert text == f"---\n{_dump_yaml(data)}---\n"
 
 
 def test_a_list_shared_by_two_entries_is_written_by_pyyaml_whole():
