@@ -149,3 +149,16 @@ def test_connections_in_use_are_shown_for_each_host_asked():
         "media_span_seconds": 0.0,
     }
     assert hosts_in_use(figures) == "4.62 of 5 over 11.3 s / -"
+
+
+def test_search_pages_count_beyond_the_near_empty_days_own():
+    # Both runs make the search that starts the first downloads: only the window's further pages count.
+    empty_day = {"POST /rest/api/3/search/jql": 2, "POST /rest/api/3/issue/bulkfetch": 1}
+    assert further_search_pages({"POST /rest/api/3/search/jql": 11}, empty_day) == 9
+    assert further_search_pages({"POST /rest/api/3/search/jql": 2}, empty_day) == 0
+    assert further_search_pages({"POST /rest/api/3/search/jql": 1}, empty_day) == 0
+
+
+def test_a_runs_floor_subtracts_the_near_empty_days_searches():
+    empty = a_run(label="empty_day", server={"api": {"by_route": {"POST /rest/api/3/search/jql": 2}}, "media": {}})
+    assert run_floor_seconds(a_run(), empty) == pytest.approx(floor_seconds(1000, 1000, 18))
