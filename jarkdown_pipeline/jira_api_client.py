@@ -51,6 +51,7 @@ from jarkdown_pipeline._body import (
     TooSlow,
     UnsupportedEncoding,
 )
+from jarkdown_pipeline._file_thread import in_file_thread
 from jarkdown_pipeline._files import DOWNLOAD_TEMP_SUFFIX, new_temp_file, write_atomically
 from jarkdown_pipeline._json import load_json
 from jarkdown_pipeline._retry import (
@@ -787,7 +788,7 @@ class JiraApiClient:
                 if isinstance(received, bytes):
                     # Written once the host's turn is over (as aiohttp frees a connection whose body
                     # is read): the slot serves the next download while this one is synced to disk.
-                    await asyncio.to_thread(
+                    await in_file_thread(
                         write_atomically, destination, received, durable=True, suffix=DOWNLOAD_TEMP_SUFFIX
                     )
                     return len(received)
@@ -901,7 +902,7 @@ class JiraApiClient:
             sink.flush()
             _check_download_length(written, wanted)
             # Durable before it is renamed into place; off the loop, it can take a while.
-            await asyncio.to_thread(os.fsync, sink.fileno())
+            await in_file_thread(os.fsync, sink.fileno())
         return written
 
     # ---------------------------------------------------------------- internals: paging
@@ -1221,7 +1222,7 @@ async def _make_part_file(destination: Path, temp_file: list[str]) -> None:
     The thread makes the file whether or not its awaiter is cancelled; without the name, the
     download's cleanup could not remove it.
     """
-    creating = asyncio.ensure_future(asyncio.to_thread(new_temp_file, destination, DOWNLOAD_TEMP_SUFFIX))
+    creating = asyncio.ensure_future(in_file_thread(new_temp_file, destination, DOWNLOAD_TEMP_SUFFIX))
     try:
         sink, name = await asyncio.shield(creating)
     except asyncio.CancelledError:

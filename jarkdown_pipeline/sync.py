@@ -19,6 +19,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, cast
 
+from jarkdown_pipeline._file_thread import in_file_thread
 from jarkdown_pipeline._memory import releasing_free_memory
 from jarkdown_pipeline.attachment_handler import AttachmentHandler
 from jarkdown_pipeline.attachment_prefetch import AttachmentPrefetch
@@ -513,7 +514,7 @@ async def record_issue_attachments(
     key = downloaded.key
     # File-system work only (a stat, a manifest, a folder listing): in a thread, so its system calls
     # leave the event loop to the downloads' responses. The result is updated here, on the loop.
-    manifest_written, pruned = await asyncio.to_thread(
+    manifest_written, pruned = await in_file_thread(
         _record_attachments, kb, key, downloaded.infos, downloaded.downloaded_for, downloaded.error_text is None
     )
     if manifest_written:
