@@ -77,7 +77,6 @@ def _name_key(name: str) -> str:
     return unicodedata.normalize("NFC", name.casefold())
 
 
-@functools.lru_cache(maxsize=4096)  # a pure function, and names repeat (image.png, screenshot.png)
 def safe_filename(original: str, fallback: str) -> str:
     """A name that stays inside its folder on every platform.
 
@@ -86,7 +85,16 @@ def safe_filename(original: str, fallback: str) -> str:
     characters dropped, the name NFC-normalised, Windows-reserved names (``CON``, ``NUL.txt``)
     altered; ``fallback`` when nothing usable is left.
     """
-    parts = [p for p in _visible_name(str(original)).replace("\\", "/").split("/") if p not in ("", ".", "..")]
+    name = _safe_name(str(original))
+    return name if name is not None else _SANITIZER.sanitize(_visible_name(fallback), replacement_text="_")
+
+
+# A pure function, and names repeat (image.png, screenshot.png); the fallback (unique to each
+# attachment) is not part of the key, or nothing would ever be found in the cache.
+@functools.lru_cache(maxsize=4096)
+def _safe_name(original: str) -> str | None:
+    """``safe_filename``'s name for ``original``; None when nothing usable is left."""
+    parts = [p for p in _visible_name(original).replace("\\", "/").split("/") if p not in ("", ".", "..")]
     name = _shorten("_".join(parts))
     # Stripping dots can expose a reserved name (".CON" -> "CON") and sanitising can leave a
     # trailing dot: repeat until stable.
@@ -95,9 +103,7 @@ def safe_filename(original: str, fallback: str) -> str:
         if cleaned == name:
             break
         name = cleaned
-    if not name or not _VALIDATOR.is_valid(name):
-        return _SANITIZER.sanitize(_visible_name(fallback), replacement_text="_")
-    return name
+    return name if name and _VALIDATOR.is_valid(name) else None
 
 
 def _shorten(name: str) -> str:

@@ -5,6 +5,7 @@ import random
 import pytest
 from pathvalidate import is_valid_filename
 
+from jarkdown_pipeline import attachment_handler
 from jarkdown_pipeline.attachment_handler import (
     AttachmentHandler,
     attachment_id,
@@ -120,3 +121,15 @@ def test_attachment_id_falls_back_to_the_content_url():
 def test_one_size_formatter_under_the_seeds_name_too(size, text):
     assert human_size(size) == text
     assert AttachmentHandler._format_size(size) == text
+
+
+def test_a_repeated_name_is_made_safe_once_whatever_its_fallback():
+    # The fallback names one attachment (attachment-<id>): were it part of the cache's key, a name
+    # shared by many issues' attachments (image.png) would be sanitised again for each of them.
+    attachment_handler._safe_name.cache_clear()
+    names = [safe_filename("screenshot 1.png", f"attachment-{n}") for n in range(50)]
+    assert names == ["screenshot 1.png"] * 50
+    info = attachment_handler._safe_name.cache_info()
+    assert (info.misses, info.hits) == (1, 49)
+    assert safe_filename("..", "attachment-7") == "attachment-7"  # nothing usable left: the fallback
+    assert safe_filename("..", "attachment-8") == "attachment-8"
