@@ -1,4 +1,4 @@
-"""One thread for the window's per-issue file work (each download's file, each issue's manifest).
+"""One thread for the window's small per-issue file work (each small download's file, each issue's manifest).
 
 Each job a thread runs takes the GIL back after each of its system calls (a small atomic write
 makes about a dozen), and while several threads do so at once the event loop waits for the GIL

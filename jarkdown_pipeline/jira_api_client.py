@@ -901,8 +901,9 @@ class JiraApiClient:
             decoder.finish()
             sink.flush()
             _check_download_length(written, wanted)
-            # Durable before it is renamed into place; off the loop, it can take a while.
-            await in_file_thread(os.fsync, sink.fileno())
+            # Durable before it is renamed into place; off the loop, it can take a while: not on the
+            # file thread, where a large file's fsync would hold up the small writes behind it.
+            await asyncio.to_thread(os.fsync, sink.fileno())
         return written
 
     # ---------------------------------------------------------------- internals: paging
@@ -1222,7 +1223,7 @@ async def _make_part_file(destination: Path, temp_file: list[str]) -> None:
     The thread makes the file whether or not its awaiter is cancelled; without the name, the
     download's cleanup could not remove it.
     """
-    creating = asyncio.ensure_future(in_file_thread(new_temp_file, destination, DOWNLOAD_TEMP_SUFFIX))
+    creating = asyncio.ensure_future(asyncio.to_thread(new_temp_file, destination, DOWNLOAD_TEMP_SUFFIX))
     try:
         sink, name = await asyncio.shield(creating)
     except asyncio.CancelledError:
