@@ -55,12 +55,11 @@ def _count(change: int) -> int:
 async def in_file_thread(func: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     """``asyncio.to_thread(func, ...)`` on the file thread, or on the default executor when more than
     ``FILE_THREAD_BACKLOG`` jobs already wait for the file thread."""
-    loop = asyncio.get_running_loop()
-    call = functools.partial(contextvars.copy_context().run, func, *args, **kwargs)
     if _count(+1) > FILE_THREAD_BACKLOG:
         _count(-1)
-        return await loop.run_in_executor(None, call)
+        return await asyncio.to_thread(func, *args, **kwargs)
+    call = functools.partial(contextvars.copy_context().run, func, *args, **kwargs)  # as to_thread does
     try:
-        return await loop.run_in_executor(_file_thread(), call)
+        return await asyncio.get_running_loop().run_in_executor(_file_thread(), call)
     finally:
         _count(-1)

@@ -106,7 +106,7 @@ async def _download(
     try:
         infos = await handler.download_all_attachments(attachments, kb.checked(kb.attachments_dir(key), key))
     except AttachmentDownloadError as error:  # the issue's own download asks again for the others
-        infos = list(getattr(error, "completed", None) or [])
+        infos = list(error.completed)
     except Exception as error:  # e.g. a refused folder: the issue's own download says so
         logger.debug("Attachments of %s not downloaded from the search: %s", key, describe_error(error))
     finally:

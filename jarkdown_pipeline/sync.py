@@ -481,7 +481,7 @@ async def download_issue_attachments(
             infos = await handler.download_all_attachments(attachments, kb.checked(kb.attachments_dir(key), key))
         error_text = None
     except AttachmentDownloadError as error:
-        infos = list(getattr(error, "completed", None) or [])
+        infos = list(error.completed)
         error_text = describe_error(error)
     count_as_downloaded(infos, prefetched)
     for info in infos:
