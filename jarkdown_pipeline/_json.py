@@ -5,10 +5,12 @@ orjson refuses more than 1024 levels when reading (its own fixed limit), and the
 which recurses on the Python stack, is only given up to ``MAX_JSON_DEPTH`` levels.
 """
 
+import asyncio
 import json
 import re
 from typing import Any
 
+import msgspec
 import orjson
 
 # The standard library's reader and writer recurse once per level; this leaves the caller's stack
@@ -37,6 +39,44 @@ def load_json(data: bytes | str) -> Any:
             raise ValueError(f"JSON nested deeper than {ORJSON_MAX_DEPTH} levels") from None
     _check_text_depth(data)
     return json.loads(data)
+
+
+# A page's members and one member's entries as spans of its bytes (msgspec.Raw), found without
+# building them: the spans are then parsed a few at a time.
+_MEMBERS = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_ENTRIES = msgspec.json.Decoder(list[msgspec.Raw])
+TURN_BYTES = 256 * 1024
+"""How much of a page ``load_json_in_turns`` parses between two turns of the event loop."""
+
+
+async def load_json_in_turns(data: bytes, entries_member: str, turn_bytes: int = TURN_BYTES) -> Any:
+    """``load_json(data)`` for a page of many entries (Jira's bulk and search pages: ``issues``),
+    the entries of ``entries_member`` parsed ``turn_bytes`` at a time with a turn of the event
+    loop between: a 4 MB page parsed at once holds the loop, and every answer waiting on it, for
+    tens of milliseconds.
+
+    Each member and each entry is read by ``load_json``, so the values, the errors and the depth
+    limits are those of ``load_json``; what is not an object with a list there, or does not split
+    (malformed, nested too deep to scan), is read whole by ``load_json``, for its value or its error.
+    """
+    try:
+        members = _MEMBERS.decode(data)
+        entries = _ENTRIES.decode(members[entries_member]) if entries_member in members else None
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        return load_json(data)
+    if entries is None:
+        return load_json(data)
+    page: dict[str, Any] = {}
+    for name, raw in members.items():
+        page[name] = [] if name == entries_member else load_json(bytes(raw))
+    parsed, since_turn = page[entries_member], 0
+    for raw in entries:
+        parsed.append(load_json(bytes(raw)))
+        since_turn += len(raw)
+        if since_turn >= turn_bytes:
+            since_turn = 0
+            await asyncio.sleep(0)
+    return page
 
 
 def _check_text_depth(data: bytes | str) -> None:

@@ -90,7 +90,8 @@ async def search_pages(
             raise PaginationError(
                 f"search paged past the page cap ({client.max_pages} pages); stopping", status_code=200
             )
-        page = await client._request_json("POST", client.api_base / "search", json_body=body)
+        # Whole issues, up to 100 a page (fetch_page): parsed a few at a time, like Cloud's bulk pages.
+        page = await client._request_json("POST", client.api_base / "search", json_body=body, entries_member="issues")
         fresh = client._search_page_issues(page, page_number, seen)
         yield fresh
         entries = len(page.get("issues") or [])

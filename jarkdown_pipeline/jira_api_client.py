@@ -53,7 +53,7 @@ from jarkdown_pipeline._body import (
 )
 from jarkdown_pipeline._file_thread import in_file_thread
 from jarkdown_pipeline._files import DOWNLOAD_TEMP_SUFFIX, new_temp_file, write_atomically
-from jarkdown_pipeline._json import load_json
+from jarkdown_pipeline._json import load_json, load_json_in_turns
 from jarkdown_pipeline._retry import (
     DEFAULT_RETRY_STATUSES,
     DeadlineExceeded,
@@ -649,7 +649,9 @@ class JiraApiClient:
     ) -> tuple[list[dict[str, Any]], dict[str, str]]:
         """One POST /issue/bulkfetch over ``ids_or_keys`` (at most 100): (issues, {issue id: Jira's error})."""
         body = {"issueIdsOrKeys": ids_or_keys, "fields": list(fields), "expand": list(expand)}
-        page = await self._request_json("POST", self.api_base / "issue" / "bulkfetch", json_body=body)
+        page = await self._request_json(
+            "POST", self.api_base / "issue" / "bulkfetch", json_body=body, entries_member="issues"
+        )
         self._check_bulk_page(page, ids_or_keys)
         errors: dict[str, str] = {}
         for issue_error in page.get("issueErrors") or []:
@@ -1148,7 +1150,11 @@ class JiraApiClient:
         params: dict[str, str] | None = None,
         json_body: Any = None,
         issue_key: str | None = None,
+        entries_member: str | None = None,
     ) -> Any:
+        """The JSON answer to one request, retried as ``_with_retries`` decides. ``entries_member``: the
+        answer is a page of many entries there (whole issues), parsed a few at a time (``load_json_in_turns``)."""
+
         async def attempt() -> Any:
             self._enter_flight()
             try:
@@ -1163,7 +1169,7 @@ class JiraApiClient:
             if response.status == 204 or not raw:
                 return None
             try:
-                return load_json(raw)
+                return await load_json_in_turns(raw, entries_member) if entries_member else load_json(raw)
             except ValueError:
                 raise MalformedResponseError(
                     f"Jira answered {method} {_without_query(url)} with {response.content_type or 'no content type'}, "

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from jarkdown_pipeline._file_thread import in_file_thread
-from jarkdown_pipeline._memory import releasing_free_memory
+from jarkdown_pipeline._memory import drop_in_turns, releasing_free_memory
 from jarkdown_pipeline.attachment_handler import AttachmentHandler
 from jarkdown_pipeline.attachment_prefetch import AttachmentPrefetch
 from jarkdown_pipeline.exceptions import (
@@ -396,6 +396,8 @@ async def fetch_issues(
         retry_one_by_one.update(
             key for key in wanted - stored if key not in result.failed and key not in result.vanished
         )
+        bulk.issues.clear()  # the page's last hold on its issues but ``issues``
+        await drop_in_turns(issues)
         if before_next is not None:
             await before_next()
 

@@ -1,13 +1,15 @@
 """JSON both ways: load_json reads exactly what json.loads reads; dump_json writes canonical bytes."""
 
+import asyncio
 import json
 import math
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jarkdown_pipeline._json import dump_json, load_json
+from jarkdown_pipeline._json import dump_json, load_json, load_json_in_turns
 
 
 def json_values(integers: st.SearchStrategy[int]) -> st.SearchStrategy:
@@ -93,3 +95,74 @@ def test_load_json_raises_the_standard_error_on_bad_json():
         load_json(b'{"a": ')
     with pytest.raises(ValueError):
         load_json(b'"\xff"')
+
+
+def _in_turns(data: bytes, turn_bytes: int = 1):
+    return asyncio.run(load_json_in_turns(data, "issues", turn_bytes))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    entries=st.lists(JIRA_JSON_VALUES, max_size=6),
+    others=st.dictionaries(st.sampled_from(["expand", "issueErrors", "total"]), JIRA_JSON_VALUES, max_size=3),
+    ascii_only=st.booleans(),
+)
+def test_load_json_in_turns_reads_a_page_as_load_json_does(entries, others, ascii_only):
+    data = json.dumps({**others, "issues": entries}, ensure_ascii=ascii_only, indent=1).encode("utf-8")
+    got = _in_turns(data)
+    assert _same(got, load_json(data))
+    assert list(got) == list(load_json(data))  # the members in their order
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[1, 2]",  # not an object: read whole
+        '{"issues": {"a": 1}}',  # no list there
+        '{"total": 3}',  # no such member
+        '{"issues": [NaN, {"a": Infinity}]}',  # what only the standard library reads: the whole page
+        '{"issues": [{"summary": "cut emoji \\ud83d"}, 9223372036854775807]}',  # per entry, as load_json
+        '{"issues": [1], "issues": [2, 3]}',  # the last one, as json.loads
+        '{"issues": [[1], {"k": "v"}], "issues": 5}',
+        '{"issues": [1e400]}',
+    ],
+)
+def test_load_json_in_turns_reads_what_load_json_reads(text):
+    assert repr(_in_turns(text.encode("utf-8"))) == repr(load_json(text.encode("utf-8")))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b'{"issues": [{"a": 1}, ', b'{"issues": [{"a": "\xff"}]}', b'{"issues": [' + b"[" * 5000 + b"]" * 5000 + b"]}"],
+    ids=["cut short", "not UTF-8", "nested too deep"],
+)
+def test_load_json_in_turns_raises_what_load_json_raises(data):
+    with pytest.raises(ValueError) as expected:
+        load_json(data)
+    with pytest.raises(type(expected.value)):
+        _in_turns(data)
+
+
+def test_load_json_in_turns_lets_the_loop_run_between_entries():
+    entry = {"key": "A-1", "fields": {"description": "x" * 1000}}
+    data = json.dumps({"issues": [entry] * 40}).encode()
+
+    async def main() -> tuple[int, Any]:
+        turns = 0
+
+        async def count_turns() -> None:
+            nonlocal turns
+            while True:
+                turns += 1
+                await asyncio.sleep(0)
+
+        counter = asyncio.ensure_future(count_turns())
+        await asyncio.sleep(0)
+        started = turns
+        page = await load_json_in_turns(data, "issues", turn_bytes=4096)
+        counter.cancel()
+        return turns - started, page
+
+    turns, page = asyncio.run(main())
+    assert page == {"issues": [entry] * 40}
+    assert turns >= 40 * 1000 // 4096  # one turn at least every 4 KiB of entries

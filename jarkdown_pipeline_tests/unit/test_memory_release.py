@@ -24,3 +24,20 @@ async def test_releasing_runs_while_the_body_runs_and_stops_after(monkeypatch):
     after = len(calls)
     await asyncio.sleep(0.05)
     assert len(calls) == after, "the periodic release outlived the window"
+
+
+async def test_drop_in_turns_empties_the_list_a_few_items_a_turn():
+    items = [{"n": n} for n in range(25)]
+    seen_lengths = []
+
+    async def watch() -> None:
+        while True:
+            seen_lengths.append(len(items))
+            await asyncio.sleep(0)
+
+    watcher = asyncio.ensure_future(watch())
+    await asyncio.sleep(0)
+    await _memory.drop_in_turns(items, per_turn=10)
+    watcher.cancel()
+    assert items == []
+    assert 15 in seen_lengths and 5 in seen_lengths  # the loop ran between the slices
