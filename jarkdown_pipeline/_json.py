@@ -45,7 +45,7 @@ def load_json(data: bytes | str) -> Any:
 # building them: the spans are then parsed a few at a time.
 _MEMBERS = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _ENTRIES = msgspec.json.Decoder(list[msgspec.Raw])
-TURN_BYTES = 256 * 1024
+TURN_BYTES = 64 * 1024
 """How much of a page ``load_json_in_turns`` parses between two turns of the event loop."""
 
 

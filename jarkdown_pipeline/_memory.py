@@ -19,7 +19,7 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 TRIM_INTERVAL_SECONDS = 5.0
-ITEMS_FREED_PER_TURN = 10
+ITEMS_FREED_PER_TURN = 4
 
 
 async def drop_in_turns(items: list[Any], per_turn: int = ITEMS_FREED_PER_TURN) -> None:
