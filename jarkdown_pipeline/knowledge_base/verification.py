@@ -71,6 +71,31 @@ def incomplete_sections(key: str, head: bytes) -> list[IncompleteSection]:
     ]
 
 
+class _LinkResolver:
+    """Whether relative link targets resolve, for one pass of a check: each resolved path is looked
+    up once (files link to the same issues over and over)."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.inside = root.rstrip(os.sep) + os.sep
+        self.exists: dict[str, bool] = {}
+
+    def problem(self, folder: str, target: str) -> str | None:
+        """Why a link target written in a file of ``folder`` is broken, or None when it is fine or not relative."""
+        if not is_relative_link(target):
+            return None
+        local = unquote(target.split("#", 1)[0].split("?", 1)[0])
+        # Lexically, on strings (one stat, not one per folder of the path, and no Path per link: a
+        # backfill's check resolves hundreds of thousands): the knowledge base makes no symlinks.
+        resolved = os.path.normpath(os.path.join(folder, local))
+        if resolved != self.root and not resolved.startswith(self.inside):
+            return "points outside the knowledge base"
+        exists = self.exists.get(resolved)
+        if exists is None:
+            exists = self.exists[resolved] = os.path.exists(resolved)
+        return None if exists else "no such file"
+
+
 class VerificationMixin:
     """The checks of KnowledgeBase (uses its paths and render records)."""
 
@@ -79,20 +104,8 @@ class VerificationMixin:
         """Keys whose ``KEY/KEY.md`` does not exist."""
         return sorted((key for key in keys if not self.has_issue_file(key)), key=issue_sort_key)
 
-    def _link_problem(self, folder: str, target: str) -> str | None:
-        """Why a link target written in a file of ``folder`` is broken, or None when it is fine or not relative."""
-        if not is_relative_link(target):
-            return None
-        local = unquote(target.split("#", 1)[0].split("?", 1)[0])
-        # Lexically, on strings (one stat, not one per folder of the path, and no Path per link: a
-        # backfill's check resolves hundreds of thousands): the knowledge base makes no symlinks.
-        resolved = os.path.normpath(os.path.join(folder, local))
-        root = str(self.root)
-        if resolved != root and not resolved.startswith(root.rstrip(os.sep) + os.sep):
-            return "points outside the knowledge base"
-        if not os.path.exists(resolved):
-            return "no such file"
-        return None
+    def _links(self) -> "_LinkResolver":
+        return _LinkResolver(str(self.root))
 
     def broken_links(self, paths: Iterable[Path]) -> list[BrokenLink]:
         """Relative links in the given Markdown files that do not resolve to a file in the knowledge base.
@@ -102,24 +115,25 @@ class VerificationMixin:
         Otherwise the file is parsed as CommonMark to report exactly the real links that are broken.
         """
         broken = []
+        links = self._links()
         for path in paths:
             try:
                 text = path.read_text(encoding="utf-8")
             except FileNotFoundError:
                 broken.append(BrokenLink(self.relative(path), "", "the file itself is missing"))
                 continue
-            broken += self._broken_links_in(path, text)
+            broken += self._broken_links_in(path, text, links)
         return broken
 
-    def _broken_links_in(self, path: Path, text: str) -> list[BrokenLink]:
+    def _broken_links_in(self, path: Path, text: str, links: "_LinkResolver") -> list[BrokenLink]:
         folder = os.path.dirname(path)
-        if all(self._link_problem(folder, target) is None for target in candidate_link_targets(text)):
+        if all(links.problem(folder, target) is None for target in candidate_link_targets(text)):
             return []
         shown = self.relative(path)
         return [
             BrokenLink(shown, target, problem)
             for target in markdown_link_targets(text)
-            if (problem := self._link_problem(folder, target)) is not None
+            if (problem := links.problem(folder, target)) is not None
         ]
 
     def incomplete_issue_files(self, keys: Iterable[str]) -> list[IncompleteSection]:
@@ -154,26 +168,29 @@ class VerificationMixin:
         broken: list[BrokenLink] = []
         for batch in batched(keys, STORE_BATCH):
             records = self._current_records(batch)
+            links = self._links()  # per batch: a backfill's targets are not all held at once
             for key in batch:
-                self._verify_one(key, records.get(key), problems, broken)
+                self._verify_one(key, records.get(key), links, problems, broken)
         return problems, broken
 
     def _verify_one(
         self,
         key: str,
         record: RenderedFile | None,
+        links: "_LinkResolver",
         problems: list[FrontmatterProblem],
         broken: list[BrokenLink],
     ) -> None:
-        path = self.markdown_path(key)
+        name = self.markdown_file_name(key)
         row = record.index_row if record is not None else None
         frontmatter_checked = isinstance(row, Mapping) and row.get("key") == key  # parsed when rendered
         if frontmatter_checked and record is not None:
             # As rendered: its frontmatter parsed then, and its candidate links were found then;
             # they are resolved now. The file is read only if one of them is broken.
-            folder = os.path.dirname(path)
-            if all(self._link_problem(folder, target) is None for target in record.link_targets):
+            folder = os.path.dirname(name)
+            if all(links.problem(folder, target) is None for target in record.link_targets):
                 return
+        path = Path(name)
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -186,4 +203,4 @@ class VerificationMixin:
         problem = None if frontmatter_checked else self._frontmatter_problem_in(key, path, text)
         if problem is not None:
             problems.append(problem)
-        broken += self._broken_links_in(path, text)
+        broken += self._broken_links_in(path, text, links)

@@ -292,6 +292,21 @@ def test_broken_links(kb):
     ]
 
 
+def test_broken_links_looks_each_target_up_once_and_reports_it_in_every_file(kb, monkeypatch):
+    kb.write_markdown("ABC-2", issue_file("ABC-2"))
+    for key in ("ABC-1", "ABC-3"):
+        kb.write_markdown(key, issue_file(key, "[up](../ABC-2/ABC-2.md) [gone](../ABC-9/ABC-9.md)"))
+    looked_up = []
+    original_exists = os.path.exists
+    monkeypatch.setattr(os.path, "exists", lambda path: looked_up.append(path) or original_exists(path))
+    broken = kb.broken_links([kb.markdown_path("ABC-1"), kb.markdown_path("ABC-3")])
+    assert [(b.file, b.target) for b in broken] == [
+        ("ABC-1/ABC-1.md", "../ABC-9/ABC-9.md"),
+        ("ABC-3/ABC-3.md", "../ABC-9/ABC-9.md"),
+    ]
+    assert sorted(os.path.basename(path) for path in looked_up) == ["ABC-2.md", "ABC-9.md"]
+
+
 def test_frontmatter_parsing_and_problems(kb):
     assert parse_frontmatter_block('---\nkey: ABC-1\nsummary: "a: b"\n---\nbody') == {"key": "ABC-1", "summary": "a: b"}
     for bad in ("no frontmatter", "---\nkey: [unclosed\n---\n", "---\n- a list\n---\n", "---\nkey: x\n"):
