@@ -125,6 +125,7 @@ def test_make_dev_quiet_then_a_materialized_partition_brings_the_index_up_to_dat
         if reader is not None:
             reader.join(30)
         rest = "" if reader is not None else dev.stdout.read()
+        dev.stdout.close()  # else the pipe is left to the garbage collector (a ResourceWarning in a later test)
     output = "".join(seen) + rest
     assert dev.returncode == 0, "\n".join(["still running when killed:", *running_at_kill, output[-3000:]])
     assert not [line for line in output.splitlines() if any(noise in line for noise in NOISE)]

@@ -110,6 +110,7 @@ def test_demo_stopped_by_sigterm_mid_run_leaves_no_process_behind(tmp_path):
                 demo.kill()
             for process in psutil.wait_procs(leftovers, timeout=10)[1]:
                 process.kill()
+        demo.stdout.close()
     assert "Stopped by a signal" in rest
     gone, alive = psutil.wait_procs(children, timeout=30)
     assert not alive, [p.cmdline() for p in alive]
