@@ -61,10 +61,8 @@ async def load_json_in_turns(data: bytes, entries_member: str, turn_bytes: int =
     """
     try:
         members = _MEMBERS.decode(data)
-        entries = _ENTRIES.decode(members[entries_member]) if entries_member in members else None
-    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
-        return load_json(data)
-    if entries is None:
+        entries = _ENTRIES.decode(members[entries_member])
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError, KeyError):  # KeyError: no such member
         return load_json(data)
     page: dict[str, Any] = {}
     for name, raw in members.items():
