@@ -80,9 +80,15 @@ class IssueKeySet(MutableSet[str]):
                             yield f"{project}-{index * 8 + bit}"
 
     def add(self, key: str) -> None:
-        if key in self:
+        split = _project_and_number(key)  # once: a window's sets are built from thousands of keys
+        if split is not None:
+            project, number = split
+            bits = self._bits.get(project)
+            byte, bit = divmod(number, 8)
+            if bits is not None and byte < len(bits) and bits[byte] >> bit & 1:
+                return
+        if key in self._other:
             return
-        split = _project_and_number(key)
         if split is None or not self._set_bit(*split):
             self._other.add(key)
         self._size += 1

@@ -271,7 +271,7 @@ async def fetch_issues(
         if kb.restore_from_removed(key):
             result.restored.append(key)
             logger.info("%s is back in scope: restored from %s/", key, kb.removed_dir.name)
-        is_new = not kb.raw_path(key).is_file()  # a stat: publishing reads the stored copy anyway
+        is_new = not kb.has_raw_issue(key)  # a stat: publishing reads the stored copy anyway
         if kb.publish_raw_issue(staged):
             result.raw_written += 1
         if is_new:
@@ -367,7 +367,7 @@ async def fetch_issues(
                 page_stored.cancel()
 
     def new_keys_moving(issues: list[Mapping[str, Any]]) -> set[str]:
-        new = [issue for issue in issues if not kb.raw_path(issue["key"]).is_file()]
+        new = [issue for issue in issues if not kb.has_raw_issue(issue["key"])]
         return {move.new_key for move in moves_among(kb, new)} if new else set()
 
     def note_vanished(key: str, reason: str) -> None:
@@ -995,7 +995,7 @@ def rerender_in_last_pass(
 ) -> None:
     """The window's last pass renders ``key`` again; a file of the window it rewrites counts as
     written, one outside the window as relinked."""
-    if not (kb.raw_path(key).is_file() and render(key, known)):
+    if not (kb.has_raw_issue(key) and render(key, known)):
         return
     if key not in in_window:
         if key not in markdown.relinked:

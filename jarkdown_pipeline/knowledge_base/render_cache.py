@@ -80,7 +80,7 @@ class KnownKeys:
             return False
         found = self._stored.get(key)
         if found is None:
-            found = self.kb.raw_path(key).is_file()
+            found = self.kb.has_raw_issue(key)
             if len(self._stored) < _KNOWN_LOOKUPS_MAX:
                 self._stored[key] = found
         return found
@@ -90,8 +90,8 @@ class KnownKeys:
 
     def gone(self) -> set[str]:
         """Keys taken as known whose raw JSON is not stored now (vanished, failed, or moved away meanwhile)."""
-        gone = {key for key in self.arriving if not self.kb.raw_path(key).is_file()}
-        return gone | {key for key, found in self._stored.items() if found and not self.kb.raw_path(key).is_file()}
+        gone = {key for key in self.arriving if not self.kb.has_raw_issue(key)}
+        return gone | {key for key, found in self._stored.items() if found and not self.kb.has_raw_issue(key)}
 
     @property
     def pattern(self) -> re.Pattern[bytes]:

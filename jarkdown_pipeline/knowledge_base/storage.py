@@ -138,6 +138,7 @@ class KnowledgeBase(RenderingMixin, VerificationMixin, LockingMixin):
         self._lock_holders = threading.local()
         self.state_dir = self.root / STATE_DIR
         self.raw_dir = self.state_dir / "raw"
+        self._raw_dir_name = str(self.raw_dir)
         self.manifest_dir = self.state_dir / "attachments"
         self.runs_dir = self.state_dir / "runs"
         self.rendered_dir = self.state_dir / "rendered"
@@ -191,6 +192,10 @@ class KnowledgeBase(RenderingMixin, VerificationMixin, LockingMixin):
 
     def raw_path(self, key: str) -> Path:
         return self.raw_dir / f"{check_issue_key(key)}.json"
+
+    def has_raw_issue(self, key: str) -> bool:
+        """Whether ``raw_path(key)`` is a file, on strings: the window asks it of each of its keys."""
+        return os.path.isfile(os.path.join(self._raw_dir_name, f"{check_issue_key(key)}.json"))
 
     def manifest_path(self, key: str) -> Path:
         return self.manifest_dir / f"{check_issue_key(key)}.json"

@@ -47,3 +47,14 @@ def test_set_operations_and_an_empty_set():
     assert keys | {"XYZ-1"} == {"ABC-1", "ABC-2", "XYZ-1"} and isinstance(keys | {"XYZ-1"}, IssueKeySet)
     assert {"ABC-1", "ABC-3"} - keys == {"ABC-3"} and keys - {"ABC-1"} == {"ABC-2"}
     assert not IssueKeySet() and list(IssueKeySet.from_data(IssueKeySet().as_data())) == []
+
+
+def test_a_key_kept_aside_is_not_counted_again_once_its_bitmap_could_hold_it():
+    # ABC-70000 is past what an empty bitmap may reach, so it is kept as a string; a hundred more
+    # keys let the bitmap reach it, and adding it again must find it where it is, not set its bit.
+    keys = IssueKeySet(["ABC-70000"])
+    keys.update(f"ABC-{number}" for number in range(1, 101))
+    keys.add("ABC-70000")
+    assert len(keys) == 101 and keys.as_data()["other"] == ["ABC-70000"]
+    keys.discard("ABC-70000")
+    assert "ABC-70000" not in keys and len(keys) == 100

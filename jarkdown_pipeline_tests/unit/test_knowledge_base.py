@@ -91,6 +91,16 @@ def test_raw_store_round_trip_and_stable_bytes(kb):
     assert kb.raw_issue_keys() == {"ABC-1"}
 
 
+def test_has_raw_issue_is_whether_the_raw_copy_is_a_file(kb):
+    assert kb.has_raw_issue("ABC-1") is False
+    kb.write_raw_issue(issue("ABC-1"))
+    assert kb.has_raw_issue("ABC-1") is True and kb.raw_path("ABC-1").is_file()
+    kb.raw_path("ABC-2").mkdir()  # not a file: as Path.is_file() says
+    assert kb.has_raw_issue("ABC-2") is False
+    with pytest.raises(ValueError, match="not a Jira issue key"):
+        kb.has_raw_issue("../ABC-1")
+
+
 def _raw_dir_names(kb):
     return sorted(path.name for path in kb.raw_path("ABC-1").parent.iterdir())
 
