@@ -1218,7 +1218,7 @@ class JiraApiClient:
             raise self._secrets.scrub_error(final) from (None if isinstance(error, RetryableStatus) else error)
         finally:
             # tenacity keeps the last attempt's actions, bound to the retrying object: a reference
-            # cycle per request (~30 objects) that only the garbage collector frees, which then runs
+            # cycle per request (a few dozen objects) that only the garbage collector frees, which then runs
             # on the event loop in the middle of a window. Cleared, reference counting frees them.
             retrying.iter_state.reset()
 

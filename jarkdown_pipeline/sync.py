@@ -59,8 +59,9 @@ logger = logging.getLogger(__name__)
 # it answers with fewer as it sees fit, the more so the more fields are asked for).
 LIGHT_SEARCH_PAGE_SIZE = 5000
 STORED_DURING_SEARCH_MARGIN_SECONDS = 0.05
-# From this many issues in a window, a child process renders them (render_worker): it costs ~0.5 s
-# of CPU to start, and then keeps a few ms an issue of CPU off the loop that downloads.
+# From this many issues in a window, a child process renders them (render_worker): its start costs
+# CPU (imports) that a small window would not win back; a large one keeps every render's CPU off
+# the loop that downloads (docs/BENCHMARKS.md has the figures).
 RENDER_PROCESS_MIN_ISSUES = 100
 
 
@@ -336,8 +337,8 @@ async def fetch_issues(
     async def store(issues: list[Mapping[str, Any]], completion: "asyncio.Future[None] | None" = None) -> None:
         # Written as each answer arrives, so memory holds a few bulk pages, not a year of issues.
         # Under the lock: against a concurrent reconciliation moving, or a run storing, the same issue.
-        # In a thread: a page of 100 issues is ~0.1 s of encoding and writing, which would stall the
-        # downloads' responses on the loop; the thread gives the loop the interpreter every few ms.
+        # In a thread: encoding and writing a page of 100 issues would stall the downloads' responses
+        # on the loop; the thread gives the loop the interpreter at every switch interval.
         page_stored: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         # A moved issue's downloads wait for its folder to follow it (else they would land in a new
         # folder, and the old one's copies be kept): only those, found by id, not every new key.
@@ -586,8 +587,8 @@ def written_or_failed(markdown: MarkdownStageResult, outcome: RenderOutcome) -> 
 
 
 # The window parses hundreds of big issues: at Python's default (a young-generation collection
-# every 700 allocations) the collector ran ~500 times, ~0.9 s on the event loop, for a 1,000-issue
-# window, while reference counting frees almost everything anyway.
+# every 700 allocations) the collector runs hundreds of times on the event loop in a large window,
+# while reference counting frees almost everything anyway (docs/BENCHMARKS.md, 26 Nov 2026).
 WINDOW_GC_THRESHOLD = 50_000
 
 

@@ -14,8 +14,8 @@ def build_jira_markdown_job() -> dg.JobDefinition:
     return dg.define_asset_job(
         name=names.JIRA_MARKDOWN_JOB,
         selection=dg.AssetSelection.groups(names.GROUP) - dg.AssetSelection.assets(names.RECONCILIATION),
-        # In process: the steps are I/O-bound and async; one process starts in ~3 s where a process
-        # per step costs seconds each, and all steps share one client and its connection pool. Ad-hoc
+        # In process: the steps are I/O-bound and async; one process starts once where a process per
+        # step costs a start-up each, and all steps share one client and its connection pool. Ad-hoc
         # materializations (UI, `dagster asset materialize`) keep Dagster's multiprocess default.
         executor_def=dg.in_process_executor,
         description=(
