@@ -39,9 +39,11 @@ def start_cli(tmp_path, *extra: str) -> tuple[subprocess.Popen, dict]:
     deadline = time.monotonic() + 30
     while not ready.exists():
         if process.poll() is not None:
-            raise AssertionError(f"the sample Jira exited early: {process.stderr.read()}")
+            _, errors = process.communicate()  # read to the end and closed, not left to the garbage collector
+            raise AssertionError(f"the sample Jira exited early: {errors}")
         if time.monotonic() > deadline:
             process.kill()
+            process.communicate()
             raise AssertionError("the sample Jira did not become ready")
         time.sleep(0.05)
     return process, json.loads(ready.read_text())
