@@ -9,6 +9,8 @@ folder under ./.bench/. Scenarios:
   start-up and the fixed requests), each the median of --rounds pairs of runs; (difference) / floor,
   where the floor is (attachments + issues/100 + the changelog, comment and worklog pages the sample
   Jira answered the run + its search pages beyond the near-empty day's one) x 50 ms / 5 connections.
+  The goal is judged by the higher of that ratio and the median of the rounds' own ratios (a pair
+  each): the median runs can come from different rounds.
   Peak requests in flight as the server saw them; the requests history adds per 1,000 issues
   (changelog pages beyond what Jira inlines).
   Calibration: the same 1,000 downloads, asked for as the pipeline asks (each small attachment's
@@ -41,6 +43,7 @@ import os
 import re
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import threading
@@ -1100,6 +1103,33 @@ def ratio_verdict(ratio: float) -> str:
     return f"<= {RATIO_GOAL} {'met' if ratio <= RATIO_GOAL else 'MISSED'}"
 
 
+def rounds_median_ratio(figures: dict[str, Any]) -> float | None:
+    """The median of the rounds' own ratios (each near-empty day against the run right after it)."""
+    ratios = [r["ratio_to_floor"] for r in figures.get("rounds", [])]
+    return statistics.median(ratios) if ratios else None
+
+
+def goal_ratio(figures: dict[str, Any]) -> float:
+    """The ratio the goal is judged by: the median runs' ratio, or the median of the rounds' own
+    ratios where that is higher. The median runs can come from different rounds, and a near-empty
+    day slowed by the machine then flatters the first beyond what any round gave."""
+    median = rounds_median_ratio(figures)
+    return figures["ratio_to_floor"] if median is None else max(figures["ratio_to_floor"], median)
+
+
+def ratio_row(label: str, figures: dict[str, Any]) -> tuple[str, str, str]:
+    """A table row: the ratios (``ratio_cell``) and the goal's verdict on ``goal_ratio``."""
+    return label, ratio_cell(figures), ratio_verdict(goal_ratio(figures))
+
+
+def ratio_cell(figures: dict[str, Any]) -> str:
+    """The median runs' ratio, and the median of the rounds' own ratios where they differ."""
+    shown, median = ratio_text(figures["ratio_to_floor"]), rounds_median_ratio(figures)
+    if median is None or ratio_text(median) == shown:
+        return shown
+    return f"{shown} (rounds' median {ratio_text(median)})"
+
+
 def _first_download_row(label: str, t: dict[str, Any]) -> tuple[str, str, str]:
     seconds = t.get("first_download_seconds")
     each = ", ".join(
@@ -1123,11 +1153,11 @@ def _variant_rows(t: dict[str, Any]) -> list[tuple[str, str, str]]:
             if name == "rate_limited"
             else f"Throughput at {name.split('_')[1]} per search page"
         )
-        ratio_goal = "" if name == "rate_limited" else ratio_verdict(v["ratio_to_floor"])
+        ratio_goal = "" if name == "rate_limited" else ratio_verdict(goal_ratio(v))
         rows += [
             (
                 f"{label}: wall time / near-empty day / (difference) / floor of {v['floor_seconds']:.1f} s (each round)",
-                f"{v['wall_seconds']:.1f} s / {v['empty_day_wall_seconds']:.1f} s / {ratio_text(v['ratio_to_floor'])} ({rounds})",
+                f"{v['wall_seconds']:.1f} s / {v['empty_day_wall_seconds']:.1f} s / {ratio_cell(v)} ({rounds})",
                 ratio_goal,
             ),
             (
@@ -1178,11 +1208,7 @@ def format_table(results: dict[str, Any]) -> str:
                 f"{t['empty_day_wall_seconds']:.1f} s",
                 "",
             ),
-            (
-                "Throughput: (difference) / floor of {:.1f} s".format(t["floor_seconds"]),
-                ratio_text(t["ratio_to_floor"]),
-                ratio_verdict(t["ratio_to_floor"]),
-            ),
+            ratio_row("Throughput: (difference) / floor of {:.1f} s".format(t["floor_seconds"]), t),
             (
                 "Throughput: the floor's changelog, comment and worklog pages (beyond bulk pages and attachments) / "
                 "its search pages beyond the near-empty day's",
@@ -1261,10 +1287,8 @@ def format_table(results: dict[str, Any]) -> str:
                 f"{d['wall_seconds']:.1f} s",
                 "",
             ),
-            (
-                "Data Center: (difference to a near-empty day) / floor of {:.1f} s".format(d["floor_seconds"]),
-                ratio_text(d["ratio_to_floor"]),
-                ratio_verdict(d["ratio_to_floor"]),
+            ratio_row(
+                "Data Center: (difference to a near-empty day) / floor of {:.1f} s".format(d["floor_seconds"]), d
             ),
             ("Data Center: requests made (one host: API and attachments)", str(d["api_requests"]), ""),
         ]
