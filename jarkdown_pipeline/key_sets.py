@@ -55,12 +55,12 @@ class IssueKeySet(MutableSet[str]):
 
     def __contains__(self, key: object) -> bool:
         split = _project_and_number(key)
-        if split is not None:
-            bits = self._bits.get(split[0])
-            byte, bit = divmod(split[1], 8)
-            if bits is not None and byte < len(bits) and bits[byte] >> bit & 1:
-                return True
-        return key in self._other
+        return (split is not None and self._has_bit(*split)) or key in self._other
+
+    def _has_bit(self, project: str, number: int) -> bool:
+        bits = self._bits.get(project)
+        byte, bit = divmod(number, 8)
+        return bits is not None and byte < len(bits) and bool(bits[byte] >> bit & 1)
 
     def __len__(self) -> int:
         return self._size
@@ -81,13 +81,7 @@ class IssueKeySet(MutableSet[str]):
 
     def add(self, key: str) -> None:
         split = _project_and_number(key)  # once: a window's sets are built from thousands of keys
-        if split is not None:
-            project, number = split
-            bits = self._bits.get(project)
-            byte, bit = divmod(number, 8)
-            if bits is not None and byte < len(bits) and bits[byte] >> bit & 1:
-                return
-        if key in self._other:
+        if (split is not None and self._has_bit(*split)) or key in self._other:
             return
         if split is None or not self._set_bit(*split):
             self._other.add(key)
