@@ -133,7 +133,7 @@ def normalize_datetime(value: Any) -> str | None:
 
 
 # Jira's own spelling (and the UTC form this package writes, ``...Z``), which datetime.fromisoformat
-# reads as strptime does, and ~70x faster (a history-rich issue has dozens of dates, few of them
+# reads as strptime does, and far faster (a history-rich issue has dozens of dates, few of them
 # repeated; every issue's `updated` is read on the event loop, and each index row's date again).
 _JIRA_DATETIME = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?(?:[+-][0-9]{2}:?[0-9]{2}|Z)"

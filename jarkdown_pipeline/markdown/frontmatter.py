@@ -14,7 +14,7 @@ class _FrontmatterDumper(yaml.SafeDumper):
     """The safe dumper, with the string styles of ``_represent_str``."""
 
 
-# libyaml's emitter (PyYAML's C binding) writes a window's frontmatter ~5x faster than the pure-Python
+# libyaml's emitter (PyYAML's C binding) writes a window's frontmatter several times faster than the pure-Python
 # one, and the same text (block sequences flush with their key: ``labels:\n- a``), except that it
 # escapes characters beyond U+FFFF (emoji: "\U0001F680"), which the pure-Python emitter keeps, and
 # writes keys with control characters in the explicit "? key" form differently.
@@ -165,7 +165,7 @@ class FrontmatterError(ValueError):
     """A Markdown file has no frontmatter, or it is not a YAML mapping."""
 
 
-# libyaml's safe loader when PyYAML was built with it (about 7x faster on the index and the checks),
+# libyaml's safe loader when PyYAML was built with it (several times faster on the index and the checks),
 # the pure-Python one otherwise; both construct only plain data.
 _YAML_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 

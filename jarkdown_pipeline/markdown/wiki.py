@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from pyparsing import ParserElement
 
 # jira2markdown (pyparsing) and markdownify (BeautifulSoup, soupsieve) are imported on first use:
-# only Data Center text needs them, and they were ~0.25 s of every process's start-up (each Dagster
+# only Data Center text needs them, and they were a large share of every process's start-up (each Dagster
 # step, the render process) on a Cloud site that never does.
 
 # Tags jira2markdown itself writes (underline, sub/sup, quotes, colour, breaks) and autolinks.

@@ -246,7 +246,7 @@ def table_rows(region: str) -> list[list[str]]:
 
 class Table(tables.Table):
     """The ADF renderer's table layout: ``| a | b |`` and ``| --- |``, cells trimmed. Rows are split
-    by a regex instead of the library's per-character search (which cost ~0.7 ms a character)."""
+    by a regex instead of the library's per-character search (slow on every long row)."""
 
     def action(self, tokens: ParseResults) -> str:
         rows = [row for row in table_rows(tokens[0]) if row]
@@ -344,9 +344,9 @@ class Emoticon(AbstractMarkup):
 
 class PlainRun(AbstractMarkup):
     """A run of word characters and spaces on one line, passed through in one step. Last of the
-    elements: pyparsing tries every element at every character, so prose cost ~30 failed attempts
-    per character; inside such a run no element can start (a line start, a marker or ``[`` is needed)
-    except a bare URL, which the run never enters. The output is unchanged (tested)."""
+    elements: pyparsing tries every element at every character, and in prose each of them fails;
+    inside such a run no element can start (a line start, a marker or ``[`` is needed) except a
+    bare URL, which the run never enters. The output is unchanged (tested)."""
 
     @property
     def expr(self) -> ParserElement:
