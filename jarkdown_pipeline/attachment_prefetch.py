@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from jarkdown_pipeline._file_thread import in_file_thread
 from jarkdown_pipeline.exceptions import AttachmentDownloadError, describe_error
 from jarkdown_pipeline.issue_keys import is_issue_key
 
@@ -90,7 +91,7 @@ class AttachmentPrefetch:
         leftovers = list(self._downloads.items())
         self._downloads.clear()
         for key, future in leftovers:
-            await asyncio.to_thread(discard_files, kb, key, await future)
+            await in_file_thread(discard_files, kb, key, await future)
         return [key for key, _ in leftovers]
 
 

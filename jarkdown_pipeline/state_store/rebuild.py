@@ -90,7 +90,7 @@ def _records(root: Path, result: RebuildResult) -> Iterator[IssueRecord]:
     removed_keys = removed.live_issue_keys(with_move_notes=True)
     key_of_id: dict[str, str] = {}
     for key in sorted(live_keys, key=issue_sort_key):
-        new_key = None if live.raw_path(key).is_file() else moves.read_note_target(live.markdown_path(key))
+        new_key = None if live.has_raw_issue(key) else moves.read_note_target(live.markdown_path(key))
         if new_key is not None:
             result.moved += 1
             yield IssueRecord(key, state="moved", moved_to=new_key)
