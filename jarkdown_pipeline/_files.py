@@ -4,6 +4,7 @@ import os
 import stat
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -67,25 +68,46 @@ def remove_stale_temp_files(
     Only regular files in a real folder (a link is never followed nor removed); a missing folder
     has none. The caller checks the folders above ``folder`` (``check_no_symlink``).
     """
+    return sweep_temp_files(folder, max_age_seconds, now).removed
+
+
+@dataclass(frozen=True)
+class TempSweep:
+    """What ``sweep_temp_files`` did in one folder."""
+
+    removed: list[str]
+    """The stale temporary files removed (names, sorted)."""
+    kept: int
+    """Temporary files left because they are fresh: a run may still be writing them."""
+
+
+def sweep_temp_files(
+    folder: Path, max_age_seconds: float = STALE_TEMP_FILE_SECONDS, now: float | None = None
+) -> TempSweep:
+    """``remove_stale_temp_files``, also counting the fresh temporary files it left."""
     cutoff = (time.time() if now is None else now) - max_age_seconds
-    removed = []
+    removed, kept = [], 0
     try:
         if not stat.S_ISDIR(os.lstat(folder).st_mode):
-            return []
+            return TempSweep([], 0)
         entries = list(os.scandir(folder))
     except (FileNotFoundError, NotADirectoryError):
-        return []
+        return TempSweep([], 0)
     for entry in entries:
         if not is_temp_file_name(entry.name):
             continue
         try:
             info = entry.stat(follow_symlinks=False)
-            if stat.S_ISREG(info.st_mode) and info.st_mtime < cutoff:
+            if not stat.S_ISREG(info.st_mode):
+                continue
+            if info.st_mtime < cutoff:
                 os.unlink(entry.path)
                 removed.append(entry.name)
+            else:
+                kept += 1
         except FileNotFoundError:
             continue  # its run finished (renamed it) or another run removed it meanwhile
-    return sorted(removed)
+    return TempSweep(sorted(removed), kept)
 
 
 def _process_umask() -> int:
@@ -104,14 +126,15 @@ def give_new_file_mode(fd: int) -> None:
     os.fchmod(fd, 0o666 & ~_UMASK)
 
 
-def new_temp_file(path: Path, suffix: str = TEMP_SUFFIX) -> tuple[BinaryIO, str]:
-    """A new hidden file beside ``path`` (its folder created if missing), open for writing, with
-    the mode ``open()`` would give; (file, its name)."""
+def new_temp_file(path: Path, suffix: str = TEMP_SUFFIX, temp_dir: Path | None = None) -> tuple[BinaryIO, str]:
+    """A new hidden file named after ``path``, in ``temp_dir`` or else beside ``path`` (the folder
+    created if missing), open for writing, with the mode ``open()`` would give; (file, its name)."""
+    folder, prefix = path.parent if temp_dir is None else temp_dir, f".{path.name[:60]}."
     try:
-        fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:60]}.", suffix=suffix)
+        fd, temp_name = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=suffix)
     except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:60]}.", suffix=suffix)
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, temp_name = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=suffix)
     try:
         give_new_file_mode(fd)
         return os.fdopen(fd, "wb"), temp_name
@@ -121,10 +144,12 @@ def new_temp_file(path: Path, suffix: str = TEMP_SUFFIX) -> tuple[BinaryIO, str]
         raise
 
 
-def write_temp_file(path: Path, data: bytes, *, durable: bool = False, suffix: str = TEMP_SUFFIX) -> str:
-    """``data`` in a new hidden file beside ``path`` (``new_temp_file``), closed; its name. Nothing is
+def write_temp_file(
+    path: Path, data: bytes, *, durable: bool = False, suffix: str = TEMP_SUFFIX, temp_dir: Path | None = None
+) -> str:
+    """``data`` in a new hidden file for ``path`` (``new_temp_file``), closed; its name. Nothing is
     left behind if writing fails. ``durable``: fsynced."""
-    sink, temp_name = new_temp_file(path, suffix)
+    sink, temp_name = new_temp_file(path, suffix, temp_dir)
     try:
         with sink:
             sink.write(data)
@@ -137,16 +162,31 @@ def write_temp_file(path: Path, data: bytes, *, durable: bool = False, suffix: s
     return temp_name
 
 
-def write_atomically(path: Path, data: bytes, *, durable: bool = False, suffix: str = TEMP_SUFFIX) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``.
+def write_atomically(
+    path: Path, data: bytes, *, durable: bool = False, suffix: str = TEMP_SUFFIX, temp_dir: Path | None = None
+) -> None:
+    """Write ``data`` to ``path`` through a temporary file and ``os.replace``.
 
     Readers never see a half-written file, and a crash leaves the old content in place. The
-    folder is created if missing. ``durable``: fsync before the rename (the bytes are on disk
+    temporary file is made beside ``path``, or in ``temp_dir`` (a folder of the same file system).
+    The folder is created if missing. ``durable``: fsync before the rename (the bytes are on disk
     before the name points at them).
     """
-    temp_name = write_temp_file(path, data, durable=durable, suffix=suffix)
+    temp_name = write_temp_file(path, data, durable=durable, suffix=suffix, temp_dir=temp_dir)
     try:
-        os.replace(temp_name, path)
+        replace_into(temp_name, path)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
         raise
+
+
+def replace_into(temp_name: str, path: Path) -> None:
+    """``os.replace(temp_name, path)``, ``path``'s folder created if missing (a temporary file made
+    in another folder does not create it)."""
+    try:
+        os.replace(temp_name, path)
+    except FileNotFoundError:
+        if path.parent.is_dir() or not os.path.exists(temp_name):
+            raise
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(temp_name, path)

@@ -15,19 +15,20 @@ from jarkdown_pipeline.markdown.fields import parse_jira_datetime
 from jarkdown_pipeline.markdown.frontmatter import parse_frontmatter
 
 
-def write_bytes_if_changed(path: Path, data: bytes) -> bool:
-    """Atomically write ``data`` unless ``path`` already holds exactly it; True when written."""
+def write_bytes_if_changed(path: Path, data: bytes, temp_dir: Path | None = None) -> bool:
+    """Atomically write ``data`` unless ``path`` already holds exactly it; True when written. The
+    temporary file is made in ``temp_dir``, or beside ``path``."""
     try:
         if path.stat().st_size == len(data) and path.read_bytes() == data:
             return False
     except FileNotFoundError:
         pass
-    write_atomically(path, data)
+    write_atomically(path, data, temp_dir=temp_dir)
     return True
 
 
-def write_text_if_changed(path: Path, text: str) -> bool:
-    return write_bytes_if_changed(path, text.encode("utf-8"))
+def write_text_if_changed(path: Path, text: str, temp_dir: Path | None = None) -> bool:
+    return write_bytes_if_changed(path, text.encode("utf-8"), temp_dir)
 
 
 parse_frontmatter_block = parse_frontmatter

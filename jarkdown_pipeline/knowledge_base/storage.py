@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any
 from jarkdown_pipeline._files import (
     TEMP_SUFFIXES,
     SymlinkRefusedError,
+    TempSweep,
     check_no_symlink,
-    remove_stale_temp_files,
+    replace_into,
+    sweep_temp_files,
     symlink_on_the_way,
     write_atomically,
     write_temp_file,
@@ -63,6 +65,8 @@ _MANIFEST_FIELDS = ("attachment_id", "filename", "original_filename", "mime_type
 # Raw issues whose ``updated`` one KnowledgeBase remembers having written: read back while the
 # window records their attachments, shortly after; a backfill must not keep one entry per issue.
 _UPDATED_MEMO_MAX = 4096
+# In ``temp_dir``: the shared folders hold no temporary file of an earlier version's any more.
+LEGACY_TEMP_FILES_SWEPT = "legacy-temp-files-swept"
 
 
 # Index fields whose values repeat across issues (a handful of statuses, types and people).
@@ -142,6 +146,9 @@ class KnowledgeBase(RenderingMixin, VerificationMixin, LockingMixin):
         self.manifest_dir = self.state_dir / "attachments"
         self.runs_dir = self.state_dir / "runs"
         self.rendered_dir = self.state_dir / "rendered"
+        self.temp_dir = self.state_dir / "tmp"
+        """Where the temporary files of the folders every issue shares (raw copies, manifests, the
+        index) are made: a sweep for a killed run's leftovers lists it, not folders of an entry per issue."""
         self._mention_pattern: tuple[frozenset[str], re.Pattern[bytes]] | None = None
         # key -> ((inode, mtime_ns, size) of the raw JSON this object wrote, its fields.updated)
         self._stored_updated: dict[str, tuple[tuple[int, int, int], str | None]] = {}
@@ -221,18 +228,38 @@ class KnowledgeBase(RenderingMixin, VerificationMixin, LockingMixin):
 
     def remove_stale_temp_files(self, key: str | None = None) -> list[str]:
         """Remove the temporary files a killed run left (untouched for ``STALE_TEMP_FILE_SECONDS``)
-        in one issue's folders, or (no key) in the folders every issue shares; their paths.
+        in one issue's folders, or (no key) in ``temp_dir`` and ``.jarkdown/``; their paths.
 
         A folder reached through a symbolic link is left alone (the issue's writes report it).
         """
         if key is not None:
             folders = [self.issue_dir(key), self.attachments_dir(key)]
-        else:
-            folders = [self.root, self.state_dir, self.raw_dir, self.manifest_dir, self.rendered_dir]
-        removed = []
-        for folder in folders:
-            if symlink_on_the_way(self.root, folder) is None:
-                removed += [self.relative(folder / name) for name in remove_stale_temp_files(folder)]
+            return [self.relative(folder / name) for folder in folders for name in self._swept(folder).removed]
+        removed = [
+            self.relative(folder / name)
+            for folder in (self.state_dir, self.temp_dir)
+            for name in self._swept(folder).removed
+        ]
+        return removed + self._remove_legacy_temp_files()
+
+    def _swept(self, folder: Path) -> TempSweep:
+        return sweep_temp_files(folder) if symlink_on_the_way(self.root, folder) is None else TempSweep([], 0)
+
+    def _remove_legacy_temp_files(self) -> list[str]:
+        """Stale temporary files in the shared folders themselves, where versions before ``temp_dir``
+        made them. Swept until a sweep finds none there, fresh or stale (a marker in ``temp_dir`` then
+        says so): listing these folders costs as much as the mirror is large."""
+        marker = self.temp_dir / LEGACY_TEMP_FILES_SWEPT
+        if marker.exists():
+            return []
+        removed, kept = [], 0
+        for folder in (self.root, self.raw_dir, self.manifest_dir, self.rendered_dir):
+            swept = self._swept(folder)
+            removed += [self.relative(folder / name) for name in swept.removed]
+            kept += swept.kept
+        # None kept: no run of an earlier version is writing here, so none can be left any more.
+        if not kept and symlink_on_the_way(self.root, marker) is None:
+            write_atomically(marker, b"")
         return removed
 
     # -- field definitions ---------------------------------------------------------------------
@@ -261,7 +288,13 @@ class KnowledgeBase(RenderingMixin, VerificationMixin, LockingMixin):
         ``publish_raw_issue`` (under the lock) decides whether it replaces the stored copy."""
         path = self.checked(self.raw_path(issue["key"]), issue["key"])
         data = dump_json(issue)
-        return StagedRawIssue(issue, path, data, write_temp_file(path, data))
+        return StagedRawIssue(
+            issue, path, data, write_temp_file(path, data, temp_dir=self.shared_temp_dir(issue["key"]))
+        )
+
+    def shared_temp_dir(self, key: str | None = None) -> Path:
+        """``temp_dir``, checked (IssueError naming ``key``, else SymlinkRefusedError, if a link is on the way)."""
+        return self.checked(self.temp_dir, key)
 
     def publish_raw_issue(self, staged: "StagedRawIssue") -> bool:
         """The second half of ``write_raw_issue`` (the caller holds the lock): the staged copy replaces
@@ -271,7 +304,7 @@ class KnowledgeBase(RenderingMixin, VerificationMixin, LockingMixin):
         try:
             verdict = self._against_stored(path, issue, staged.data)
             if verdict == "newer":
-                os.replace(staged.temp_name, self.checked(path, issue["key"]))
+                replace_into(staged.temp_name, self.checked(path, issue["key"]))
         except BaseException:
             self.discard_staged(staged)
             raise
@@ -371,12 +404,13 @@ class KnowledgeBase(RenderingMixin, VerificationMixin, LockingMixin):
         """Write the manifest if it changed. ``complete=False`` (some downloads failed): marked so,
         and the next run downloads the issue's attachments again even if the issue is unchanged."""
         path = self.checked(self.manifest_path(key), key)
-        written = write_bytes_if_changed(path, dump_json(self.normalize_manifest(key, infos)))
+        temp_dir = self.shared_temp_dir(key)
+        written = write_bytes_if_changed(path, dump_json(self.normalize_manifest(key, infos)), temp_dir)
         marker = self.checked(self.incomplete_marker_path(key), key)
         if complete:
             marker.unlink(missing_ok=True)
         else:
-            write_bytes_if_changed(marker, b"")
+            write_bytes_if_changed(marker, b"", temp_dir)
         return written
 
     def incomplete_marker_path(self, key: str) -> Path:
@@ -525,9 +559,9 @@ class KnowledgeBase(RenderingMixin, VerificationMixin, LockingMixin):
         """Write the index's files whose bytes changed and delete the pages it no longer has: every
         page not in ``files``, or (``delete`` given) just those. ``files`` maps paths relative to the
         root (``index.md``, ``_index/...``) to their text."""
-        changed = False
+        changed, temp_dir = False, self.shared_temp_dir()
         for relative in sorted(files):  # a page's text is asked for as it is written (it may be rendered then)
-            changed |= write_text_if_changed(self.checked(self.root / relative), files[relative])
+            changed |= write_text_if_changed(self.checked(self.root / relative), files[relative], temp_dir)
         wanted = {self.root / relative for relative in files}
         unwanted = self.index_files() if delete is None else [self.root / relative for relative in delete]
         for page in unwanted:

@@ -135,13 +135,19 @@ async def test_the_next_run_removes_stale_temp_files_but_not_fresh_ones(tmp_path
     with run_sample_jira_in_thread(sample_config()) as jira:
         keys = sorted(issues_updated_on(jira, DAY))
         kb = KnowledgeBase(tmp_path)
+        # Left beside the raw copies by a killed run of a version before .jarkdown/tmp/.
+        earlier = kb.raw_dir / f".{keys[1]}.json.zyx987.tmp"
+        earlier.parent.mkdir(parents=True)
+        earlier.write_bytes(b"half written")
+        os.utime(earlier, (LONG_AGO, LONG_AGO))
         await mirror(jira, kb)
+        assert not earlier.exists()
         key = keys[0]
         stale = [
             kb.issue_dir(key) / f".{key}.md.abc123.tmp",
             kb.attachments_dir(key) / ".shot.png.def456.part",
-            kb.raw_dir / f".{key}.json.ghi789.tmp",
-            kb.root / ".index.md.jkl012.tmp",
+            kb.temp_dir / f".{key}.json.ghi789.tmp",  # the raw copies', the manifests' and the index's
+            kb.temp_dir / ".index.md.jkl012.tmp",
         ]
         fresh = kb.attachments_dir(key) / ".big.bin.mno345.part"  # a concurrent run's download
         for path in [*stale, fresh]:

@@ -81,6 +81,21 @@ def test_atomic_write_cleans_up_on_failure(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["f.txt"]
 
 
+def test_a_write_through_a_temp_folder_creates_the_files_folder_and_leaves_nothing_behind(tmp_path, monkeypatch):
+    temp_dir, path = tmp_path / "tmp", tmp_path / "deep" / "er" / "f.txt"
+    write_atomically(path, b"first", temp_dir=temp_dir)
+    write_atomically(path, b"second", temp_dir=temp_dir)
+    assert path.read_bytes() == b"second" and os.listdir(temp_dir) == []
+
+    def fail(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(OSError, match="disk full"):
+        write_atomically(path, b"third", temp_dir=temp_dir)
+    assert path.read_bytes() == b"second" and os.listdir(temp_dir) == []
+
+
 def test_raw_store_round_trip_and_stable_bytes(kb):
     assert kb.read_raw_issue("ABC-1") is None and kb.stored_updated("ABC-1") is None
     assert kb.write_raw_issue(issue("ABC-1")) is True
@@ -106,12 +121,13 @@ def _raw_dir_names(kb):
 
 
 def test_a_staged_copy_is_aside_until_published_and_never_left_behind(kb):
-    """Staging (no lock needed) writes a hidden temporary file; publishing (under the lock) puts it in
-    place or removes it: same bytes, an older copy, or discarded."""
+    """Staging (no lock needed) writes a hidden temporary file in .jarkdown/tmp/; publishing (under
+    the lock) puts it in place or removes it: same bytes, an older copy, or discarded."""
     kb.write_raw_issue(issue("ABC-1", updated="2026-11-20T10:30:00.000+0100"))
     newer = kb.stage_raw_issue(issue("ABC-1", updated="2026-11-20T09:31:00.000+0000"))
     assert kb.stored_updated("ABC-1") == "2026-11-20T10:30:00.000+0100"  # not published yet
-    assert len(_raw_dir_names(kb)) == 2 and Path(newer.temp_name).name.startswith(".ABC-1.json.")
+    assert _raw_dir_names(kb) == ["ABC-1.json"] and Path(newer.temp_name).parent == kb.temp_dir
+    assert Path(newer.temp_name).name.startswith(".ABC-1.json.")
     assert kb.publish_raw_issue(newer) is True
     assert kb.stored_updated("ABC-1") == "2026-11-20T09:31:00.000+0000" and _raw_dir_names(kb) == ["ABC-1.json"]
     for copy in (
@@ -123,6 +139,7 @@ def test_a_staged_copy_is_aside_until_published_and_never_left_behind(kb):
     assert kb.stored_updated("ABC-1") == "2026-11-20T09:31:00.000+0000"
     kb.discard_staged(kb.stage_raw_issue(issue("ABC-1", updated="2026-11-21T08:00:00.000+0000")))
     assert _raw_dir_names(kb) == ["ABC-1.json"] and kb.stored_updated("ABC-1") == "2026-11-20T09:31:00.000+0000"
+    assert os.listdir(kb.temp_dir) == []
 
 
 def test_a_raw_copy_is_staged_while_another_holds_the_lock(kb):

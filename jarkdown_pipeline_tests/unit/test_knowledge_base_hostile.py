@@ -3,6 +3,7 @@ killed run, and the reconciliation guard's arithmetic. Real links to a folder ou
 test asserts the outside files are untouched."""
 
 import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -201,6 +202,51 @@ def test_the_knowledge_base_cleans_an_issues_folders_and_the_shared_ones(kb, out
     link(kb.root / "ABC-9", outside)
     make_temp(outside, ".ABC-9.md.k6.tmp", stale=True)
     assert kb.remove_stale_temp_files("ABC-9") == [] and (outside / ".ABC-9.md.k6.tmp").exists()
+
+
+def test_the_shared_folders_temporary_files_are_made_in_the_temp_folder(kb, monkeypatch):
+    # Swept at the start of every window, the shared folders hold an entry per issue: their writes
+    # make their temporary files in .jarkdown/tmp/, so the sweep lists that folder instead.
+    made_in = []
+    real_mkstemp = tempfile.mkstemp
+
+    def recording_mkstemp(*args, **kwargs):
+        made = real_mkstemp(*args, **kwargs)
+        made_in.append(Path(kwargs["dir"]))
+        return made
+
+    monkeypatch.setattr(tempfile, "mkstemp", recording_mkstemp)
+    kb.write_raw_issue(issue("ABC-1"))
+    kb.write_attachment_manifest("ABC-1", [], complete=False)
+    kb.write_index({"index.md": "# Jira issues\n", "_index/ABC.md": "# ABC\n"})
+    assert made_in == [kb.temp_dir] * 5  # the raw copy, the manifest, its incomplete marker, two index files
+    assert kb.read_raw_issue("ABC-1")["key"] == "ABC-1" and (kb.root / "_index" / "ABC.md").read_text() == "# ABC\n"
+    assert os.listdir(kb.temp_dir) == []
+
+
+def test_the_shared_folders_are_swept_until_they_hold_no_temporary_file_then_never_listed_again(kb):
+    kb.write_raw_issue(issue("ABC-1"))
+    writing = make_temp(kb.raw_dir, ".ABC-2.json.k1.tmp", stale=False)  # an earlier version's run, still writing
+    assert kb.remove_stale_temp_files() == [] and writing.exists()
+    os.utime(writing, (LONG_AGO, LONG_AGO))  # that run was killed
+    assert kb.remove_stale_temp_files() == [".jarkdown/raw/.ABC-2.json.k1.tmp"]
+    # The shared folders now hold none: only .jarkdown/ and .jarkdown/tmp/ are swept from here on.
+    in_temp_dir = make_temp(kb.temp_dir, ".ABC-3.json.k2.tmp", stale=True)
+    not_listed = make_temp(kb.raw_dir, ".ABC-4.json.k3.tmp", stale=True)
+    assert kb.remove_stale_temp_files() == [".jarkdown/tmp/.ABC-3.json.k2.tmp"]
+    assert not in_temp_dir.exists() and not_listed.exists()
+
+
+def test_a_linked_temp_folder_is_refused_and_never_swept(kb, outside):
+    link(kb.temp_dir, outside)
+    make_temp(outside, ".ABC-1.json.k1.tmp", stale=True)
+    before = contents(outside)
+    with pytest.raises(IssueError, match="ABC-1: refused: .jarkdown/tmp is a symbolic link"):
+        kb.write_raw_issue(issue("ABC-1"))
+    with pytest.raises(SymlinkRefusedError, match="refused: .jarkdown/tmp is a symbolic link"):
+        kb.write_index({"index.md": "# Jira issues\n"})
+    assert kb.remove_stale_temp_files() == []
+    assert contents(outside) == before and not kb.raw_dir.exists()
 
 
 # -- the reconciliation guard ----------------------------------------------------------------------
