@@ -206,7 +206,7 @@ def searched_issue_key(ref: Any, position: int) -> str:
         raise IssueError(f"<search result {position}>", f"Jira sent {type(ref).__name__} instead of an issue object")
     key = ref.get("key")
     if is_issue_key(key):
-        return key
+        return sys.intern(key)  # the one copy of the key every list of the window holds (see store_issue)
     issue_id = ref.get("id")
     has_id = isinstance(issue_id, (str, int)) and str(issue_id).isdigit()
     name = f"id {issue_id}" if has_id else f"<search result {position}>"
@@ -268,7 +268,9 @@ async def fetch_issues(
     may_move = holds_raw_issues(kb)  # into an empty knowledge base, nothing moves
 
     def store_issue(issue: Mapping[str, Any], staged: StagedRawIssue) -> None:
-        key = issue["key"]
+        # The search's copy of the key, not the bulk page's: one small object kept per issue amid a
+        # page's freed ones would keep the allocator's blocks of the page from being reused.
+        key = sys.intern(issue["key"])
         if kb.restore_from_removed(key):
             result.restored.append(key)
             logger.info("%s is back in scope: restored from %s/", key, kb.removed_dir.name)
@@ -824,7 +826,7 @@ async def mirror_window(
             latest_updated = latest_of(fields.get("updated"), latest_updated)
             slim = {"fields": {"attachment": fields.get("attachment"), "updated": fields.get("updated")}}
             backlog.add()
-            queue.put_nowait((issue["key"], slim, stored))
+            queue.put_nowait((sys.intern(issue["key"]), slim, stored))
 
         async def search_and_fetch() -> None:
             nonlocal latest_updated

@@ -60,6 +60,21 @@ async def test_a_failed_bulk_request_falls_back_to_single_fetches(tmp_path, day_
     assert kb.raw_issue_keys() == set(day_keys[1:])
 
 
+async def test_the_windows_lists_hold_one_copy_of_each_key(tmp_path, day_keys):
+    # A key kept from a bulk page would keep the allocator's blocks of that page in use: over a
+    # backfill the process grows by what each page leaves behind.
+    with run_sample_jira_in_thread(sample_config()) as jira:
+        kb = KnowledgeBase(tmp_path)
+        async with client_for(jira) as client:
+            window = await mirror_window(
+                client, kb, window_jql(None, DAY, DAY + timedelta(days=1)), field_definitions=[], base_url=jira.base_url
+            )
+    copies = {id(key) for key in window.issues.keys}
+    assert sorted(window.issues.keys) == day_keys and len(copies) == len(day_keys)
+    for held in (window.issues.fetched, window.issues.new, window.markdown.written):
+        assert sorted(held) == day_keys and {id(key) for key in held} == copies
+
+
 async def test_persistent_errors_are_reported_per_issue_not_raised(tmp_path, day_keys, monkeypatch):
     # Everything after the search answers 503: every issue fails, the stage itself does not raise.
     monkeypatch.setattr(attachment_prefetch, "PREFETCH_ISSUES", 0)  # its search would race the window's
