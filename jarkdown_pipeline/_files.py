@@ -186,7 +186,8 @@ def replace_into(temp_name: str, path: Path) -> None:
     try:
         os.replace(temp_name, path)
     except FileNotFoundError:
-        if path.parent.is_dir() or not os.path.exists(temp_name):
+        if not os.path.exists(temp_name):
             raise
+        # The folder was missing (another thread may have made it since: exist_ok).
         path.parent.mkdir(parents=True, exist_ok=True)
         os.replace(temp_name, path)

@@ -96,6 +96,24 @@ def test_a_write_through_a_temp_folder_creates_the_files_folder_and_leaves_nothi
     assert path.read_bytes() == b"second" and os.listdir(temp_dir) == []
 
 
+def test_a_write_through_a_temp_folder_survives_another_thread_making_the_folder_first(tmp_path, monkeypatch):
+    # Two manifests written at once into a missing .jarkdown/attachments/: the other thread's
+    # mkdir lands between this one's failed rename and its retry.
+    temp_dir, path = tmp_path / "tmp", tmp_path / "shared" / "f.txt"
+    real_replace, calls = os.replace, []
+
+    def racing_replace(source, target):
+        calls.append(target)
+        if len(calls) == 1:
+            Path(target).parent.mkdir()  # the other thread
+            raise FileNotFoundError(2, "No such file or directory", source)
+        return real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", racing_replace)
+    write_atomically(path, b"data", temp_dir=temp_dir)
+    assert path.read_bytes() == b"data" and len(calls) == 2 and os.listdir(temp_dir) == []
+
+
 def test_raw_store_round_trip_and_stable_bytes(kb):
     assert kb.read_raw_issue("ABC-1") is None and kb.stored_updated("ABC-1") is None
     assert kb.write_raw_issue(issue("ABC-1")) is True
