@@ -200,13 +200,20 @@ def fields_of(issue: Mapping[str, Any]) -> Mapping[str, Any]:
     return fields if isinstance(fields, Mapping) else {}
 
 
+def held_key(key: str) -> str:
+    """The one copy of an issue key that the window's lists keep (interned, so the search's copy): a
+    bulk page's copy, one small object kept per issue amid the page's freed ones, would keep the
+    allocator's blocks of that page from being reused."""
+    return sys.intern(key)
+
+
 def searched_issue_key(ref: Any, position: int) -> str:
     """The key of the ``position``-th search result; IssueError naming it by id (or position) without one."""
     if not isinstance(ref, Mapping):
         raise IssueError(f"<search result {position}>", f"Jira sent {type(ref).__name__} instead of an issue object")
     key = ref.get("key")
     if is_issue_key(key):
-        return sys.intern(key)  # the one copy of the key every list of the window holds (see store_issue)
+        return held_key(key)
     issue_id = ref.get("id")
     has_id = isinstance(issue_id, (str, int)) and str(issue_id).isdigit()
     name = f"id {issue_id}" if has_id else f"<search result {position}>"
@@ -268,9 +275,7 @@ async def fetch_issues(
     may_move = holds_raw_issues(kb)  # into an empty knowledge base, nothing moves
 
     def store_issue(issue: Mapping[str, Any], staged: StagedRawIssue) -> None:
-        # The search's copy of the key, not the bulk page's: one small object kept per issue amid a
-        # page's freed ones would keep the allocator's blocks of the page from being reused.
-        key = sys.intern(issue["key"])
+        key = held_key(issue["key"])
         if kb.restore_from_removed(key):
             result.restored.append(key)
             logger.info("%s is back in scope: restored from %s/", key, kb.removed_dir.name)
@@ -826,7 +831,7 @@ async def mirror_window(
             latest_updated = latest_of(fields.get("updated"), latest_updated)
             slim = {"fields": {"attachment": fields.get("attachment"), "updated": fields.get("updated")}}
             backlog.add()
-            queue.put_nowait((sys.intern(issue["key"]), slim, stored))
+            queue.put_nowait((held_key(issue["key"]), slim, stored))
 
         async def search_and_fetch() -> None:
             nonlocal latest_updated

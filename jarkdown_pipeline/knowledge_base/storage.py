@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from jarkdown_pipeline._files import (
     TEMP_SUFFIXES,
     SymlinkRefusedError,
-    TempSweep,
     check_no_symlink,
     replace_into,
     sweep_temp_files,
@@ -233,17 +232,18 @@ class KnowledgeBase(RenderingMixin, VerificationMixin, LockingMixin):
         A folder reached through a symbolic link is left alone (the issue's writes report it).
         """
         if key is not None:
-            folders = [self.issue_dir(key), self.attachments_dir(key)]
-            return [self.relative(folder / name) for folder in folders for name in self._swept(folder).removed]
-        removed = [
-            self.relative(folder / name)
-            for folder in (self.state_dir, self.temp_dir)
-            for name in self._swept(folder).removed
-        ]
-        return removed + self._remove_legacy_temp_files()
+            return self._sweep([self.issue_dir(key), self.attachments_dir(key)])[0]
+        return self._sweep([self.state_dir, self.temp_dir])[0] + self._remove_legacy_temp_files()
 
-    def _swept(self, folder: Path) -> TempSweep:
-        return sweep_temp_files(folder) if symlink_on_the_way(self.root, folder) is None else TempSweep([], 0)
+    def _sweep(self, folders: Iterable[Path]) -> tuple[list[str], int]:
+        """``sweep_temp_files`` in each folder not reached through a link: (the paths removed, how many fresh ones were left)."""
+        removed, kept = [], 0
+        for folder in folders:
+            if symlink_on_the_way(self.root, folder) is None:
+                swept = sweep_temp_files(folder)
+                removed += [self.relative(folder / name) for name in swept.removed]
+                kept += swept.kept
+        return removed, kept
 
     def _remove_legacy_temp_files(self) -> list[str]:
         """Stale temporary files in the shared folders themselves, where versions before ``temp_dir``
@@ -252,11 +252,7 @@ class KnowledgeBase(RenderingMixin, VerificationMixin, LockingMixin):
         marker = self.temp_dir / LEGACY_TEMP_FILES_SWEPT
         if marker.exists():
             return []
-        removed, kept = [], 0
-        for folder in (self.root, self.raw_dir, self.manifest_dir, self.rendered_dir):
-            swept = self._swept(folder)
-            removed += [self.relative(folder / name) for name in swept.removed]
-            kept += swept.kept
+        removed, kept = self._sweep([self.root, self.raw_dir, self.manifest_dir, self.rendered_dir])
         # None kept: no run of an earlier version is writing here, so none can be left any more.
         if not kept and symlink_on_the_way(self.root, marker) is None:
             write_atomically(marker, b"")
